@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable on a fresh Debian machine: installs what the tests need
+# (Debian packages for the peer implementations, dnspython, cargo-fuzz), then runs formatting and
+# lint checks, unit, property, integration and differential tests, and builds and briefly runs
+# every fuzz target. Benchmarks and long fuzz runs are separate (see docs/PERFORMANCE.md and
+# fuzz/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+install_deps() {
+    step "installing test dependencies"
+    local debs=(ldnsutils bind9-utils python3-pip)
+    local missing=()
+    for p in "${debs[@]}"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" -eq 0 ]; then
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        else
+            sudo apt-get update -qq
+            sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        fi
+    fi
+    python3 -c 'import dns' 2>/dev/null || python3 -m pip install -q dnspython
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        cargo install -q cargo-fuzz --locked
+    fi
+}
+
+install_deps
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --locked
+
+if [ -d fuzz ]; then
+    step "fuzz targets (build, and a few seconds each)"
+    (cd fuzz && cargo fuzz build --sanitizer none --locked)
+    for target in $(cd fuzz && cargo fuzz list); do
+        mkdir -p "fuzz/corpus/$target"
+        (cd fuzz && cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- -max_total_time=5 -rss_limit_mb=2048) 2>&1 | tail -n 3
+    done
+fi
+
+step "all tests passed"
