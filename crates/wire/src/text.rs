@@ -23,13 +23,18 @@ pub struct Field<'a> {
 impl<'a> Field<'a> {
     /// An unquoted field.
     pub fn plain(text: &'a [u8]) -> Field<'a> {
-        Field { text, quoted: false }
+        Field {
+            text,
+            quoted: false,
+        }
     }
 
     /// Splits simple text on whitespace into unquoted fields (for tests and tools; zone files go
     /// through the zone crate's lexer, which also understands quotes and parentheses).
     pub fn split(text: &'a str) -> Vec<Field<'a>> {
-        text.split_ascii_whitespace().map(|s| Field::plain(s.as_bytes())).collect()
+        text.split_ascii_whitespace()
+            .map(|s| Field::plain(s.as_bytes()))
+            .collect()
     }
 }
 
@@ -45,7 +50,10 @@ pub struct TextError {
 impl TextError {
     /// An error about field `field`.
     pub fn new(field: usize, message: impl Into<String>) -> TextError {
-        TextError { field, message: message.into() }
+        TextError {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -87,7 +95,11 @@ impl<'f, 'a> Fields<'f, 'a> {
 
     /// Takes the next field, or fails saying `what` was expected.
     pub fn next(&mut self, what: &str) -> Result<Field<'a>, TextError> {
-        let f = self.fields.get(self.pos).copied().ok_or_else(|| TextError::new(self.pos, format!("expected {what}")))?;
+        let f = self
+            .fields
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| TextError::new(self.pos, format!("expected {what}")))?;
         self.pos += 1;
         Ok(f)
     }
@@ -99,7 +111,11 @@ impl<'f, 'a> Fields<'f, 'a> {
 
     /// Fails unless every field was taken.
     pub fn finish(&self) -> Result<(), TextError> {
-        if self.is_empty() { Ok(()) } else { Err(TextError::new(self.pos, "unexpected extra field")) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(TextError::new(self.pos, "unexpected extra field"))
+        }
     }
 
     /// Takes an unsigned decimal integer that fits in `u8`.
@@ -122,13 +138,18 @@ impl<'f, 'a> Fields<'f, 'a> {
 
     fn number(&mut self, what: &str, max: u64) -> Result<u64, TextError> {
         let f = self.next(what)?;
-        parse_decimal(f.text, max).ok_or_else(|| self.error(format!("expected {what} (0 to {max})")))
+        parse_decimal(f.text, max)
+            .ok_or_else(|| self.error(format!("expected {what} (0 to {max})")))
     }
 
     /// Takes a TTL-style duration: seconds, or units such as `1h30m` (BIND's form).
     pub fn ttl(&mut self, what: &str) -> Result<u32, TextError> {
         let f = self.next(what)?;
-        parse_ttl(f.text).ok_or_else(|| self.error(format!("expected {what} (seconds, or a duration like 1h30m)")))
+        parse_ttl(f.text).ok_or_else(|| {
+            self.error(format!(
+                "expected {what} (seconds, or a duration like 1h30m)"
+            ))
+        })
     }
 
     /// Takes a domain name, relative to `origin` unless it ends with a dot.
@@ -169,7 +190,12 @@ pub fn parse_ttl(text: &[u8]) -> Option<u32> {
     let mut current: Option<u64> = None;
     for &c in text {
         if c.is_ascii_digit() {
-            current = Some(current.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(c - b'0'))?);
+            current = Some(
+                current
+                    .unwrap_or(0)
+                    .checked_mul(10)?
+                    .checked_add(u64::from(c - b'0'))?,
+            );
             continue;
         }
         let unit = match c.to_ascii_lowercase() {
