@@ -71,9 +71,14 @@ pub struct Layout {
 pub fn layout(rtype: RType) -> Option<Layout> {
     use Part::*;
     let (parts, compress_on_send): (&'static [Part], bool) = match rtype {
-        RType::NS | RType::MD | RType::MF | RType::CNAME | RType::MB | RType::MG | RType::MR | RType::PTR => {
-            (&[Name], true)
-        }
+        RType::NS
+        | RType::MD
+        | RType::MF
+        | RType::CNAME
+        | RType::MB
+        | RType::MG
+        | RType::MR
+        | RType::PTR => (&[Name], true),
         RType::SOA => (&[Name, Name, Bytes(20)], true),
         RType::MINFO => (&[Name, Name], true),
         RType::MX => (&[Bytes(2), Name], true),
@@ -86,7 +91,10 @@ pub fn layout(rtype: RType) -> Option<Layout> {
         RType::NXT => (&[Name, Rest], false),
         _ => return None,
     };
-    Some(Layout { parts, compress_on_send })
+    Some(Layout {
+        parts,
+        compress_on_send,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,9 +103,17 @@ pub fn layout(rtype: RType) -> Option<Layout> {
 
 /// Reads the presentation form of `rtype`'s RDATA from `fields`, appending the wire form to
 /// `out`. Relative names are completed with `origin`. On error `out` is left as it was.
-pub fn from_text(rtype: RType, fields: &[Field<'_>], origin: NameRef<'_>, out: &mut Vec<u8>) -> Result<(), TextError> {
+pub fn from_text(
+    rtype: RType,
+    fields: &[Field<'_>],
+    origin: NameRef<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), TextError> {
     let start = out.len();
-    let result = if fields.first().is_some_and(|f| !f.quoted && f.text == b"\\#") {
+    let result = if fields
+        .first()
+        .is_some_and(|f| !f.quoted && f.text == b"\\#")
+    {
         generic_from_text(fields, out)
     } else {
         typed_from_text(rtype, &mut Fields::new(fields), origin, out)
@@ -119,24 +135,41 @@ fn generic_from_text(fields: &[Field<'_>], out: &mut Vec<u8>) -> Result<(), Text
     }
     let got = out.len() - start;
     if got != usize::from(len) {
-        return Err(TextError::new(fields.len(), format!("\\# length is {len} but {got} bytes of hex follow")));
+        return Err(TextError::new(
+            fields.len(),
+            format!("\\# length is {len} but {got} bytes of hex follow"),
+        ));
     }
     Ok(())
 }
 
-fn typed_from_text(rtype: RType, f: &mut Fields<'_, '_>, origin: NameRef<'_>, out: &mut Vec<u8>) -> Result<(), TextError> {
+fn typed_from_text(
+    rtype: RType,
+    f: &mut Fields<'_, '_>,
+    origin: NameRef<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), TextError> {
     match rtype {
         RType::A => {
             let field = f.next("IPv4 address")?;
-            let addr: std::net::Ipv4Addr = parse_utf8(field.text).ok_or_else(|| f.error("expected an IPv4 address"))?;
+            let addr: std::net::Ipv4Addr =
+                parse_utf8(field.text).ok_or_else(|| f.error("expected an IPv4 address"))?;
             out.extend_from_slice(&addr.octets());
         }
         RType::AAAA => {
             let field = f.next("IPv6 address")?;
-            let addr: std::net::Ipv6Addr = parse_utf8(field.text).ok_or_else(|| f.error("expected an IPv6 address"))?;
+            let addr: std::net::Ipv6Addr =
+                parse_utf8(field.text).ok_or_else(|| f.error("expected an IPv6 address"))?;
             out.extend_from_slice(&addr.octets());
         }
-        RType::NS | RType::CNAME | RType::DNAME | RType::PTR | RType::MD | RType::MF | RType::MB | RType::MG
+        RType::NS
+        | RType::CNAME
+        | RType::DNAME
+        | RType::PTR
+        | RType::MD
+        | RType::MF
+        | RType::MB
+        | RType::MG
         | RType::MR => {
             out.extend_from_slice(f.name("target name", origin)?.as_wire());
         }
@@ -246,7 +279,8 @@ impl<'a> Reader<'a> {
     }
 
     fn name(&mut self) -> Result<NameRef<'a>, RDataError> {
-        let (name, rest) = NameRef::split_wire(self.data).map_err(|_| RDataError::new("bad name"))?;
+        let (name, rest) =
+            NameRef::split_wire(self.data).map_err(|_| RDataError::new("bad name"))?;
         self.data = rest;
         Ok(name)
     }
@@ -257,7 +291,11 @@ impl<'a> Reader<'a> {
     }
 
     fn finish(&self) -> Result<(), RDataError> {
-        if self.data.is_empty() { Ok(()) } else { Err(RDataError::new("trailing bytes")) }
+        if self.data.is_empty() {
+            Ok(())
+        } else {
+            Err(RDataError::new("trailing bytes"))
+        }
     }
 }
 
@@ -285,7 +323,14 @@ fn typed_to_text(rtype: RType, rdata: &[u8], out: &mut String) -> Result<(), RDa
             octets.copy_from_slice(b);
             let _ = write!(out, "{}", std::net::Ipv6Addr::from(octets));
         }
-        RType::NS | RType::CNAME | RType::DNAME | RType::PTR | RType::MD | RType::MF | RType::MB | RType::MG
+        RType::NS
+        | RType::CNAME
+        | RType::DNAME
+        | RType::PTR
+        | RType::MD
+        | RType::MF
+        | RType::MB
+        | RType::MG
         | RType::MR => write_name(r.name()?, out),
         RType::MX => {
             let _ = write!(out, "{} ", r.u16()?);
@@ -314,7 +359,13 @@ fn typed_to_text(rtype: RType, rdata: &[u8], out: &mut String) -> Result<(), RDa
         }
         _ => generic_to_text(rdata, out),
     }
-    r.finish().or_else(|e| if matches!(rtype, RType::A | RType::AAAA) || layout_known(rtype) { Err(e) } else { Ok(()) })
+    r.finish().or_else(|e| {
+        if matches!(rtype, RType::A | RType::AAAA) || layout_known(rtype) {
+            Err(e)
+        } else {
+            Ok(())
+        }
+    })
 }
 
 /// Types whose wire reader above consumes the whole RDATA (others were written generically).
@@ -363,7 +414,10 @@ mod tests {
         assert_eq!(round_trip(RType::AAAA, "2001:db8::1"), "2001:db8::1");
         assert_eq!(round_trip(RType::NS, "ns1"), "ns1.example.");
         assert_eq!(round_trip(RType::MX, "10 mail.other."), "10 mail.other.");
-        assert_eq!(round_trip(RType::SOA, "ns hostmaster 1 1h 10m 1w 300"), "ns.example. hostmaster.example. 1 3600 600 604800 300");
+        assert_eq!(
+            round_trip(RType::SOA, "ns hostmaster 1 1h 10m 1w 300"),
+            "ns.example. hostmaster.example. 1 3600 600 604800 300"
+        );
         assert_eq!(round_trip(RType::TXT, r"a b\032c"), r#""a" "b c""#);
     }
 
@@ -374,7 +428,13 @@ mod tests {
         assert_eq!(round_trip(RType::A, r"\# 4 C0000201"), "192.0.2.1");
         let origin = Name::root();
         let mut out = Vec::new();
-        let err = from_text(RType(65280), &Field::split(r"\# 4 ABCDEF"), origin.as_ref(), &mut out).unwrap_err();
+        let err = from_text(
+            RType(65280),
+            &Field::split(r"\# 4 ABCDEF"),
+            origin.as_ref(),
+            &mut out,
+        )
+        .unwrap_err();
         assert!(err.message.contains("length"), "{err}");
         assert!(out.is_empty());
     }
@@ -383,11 +443,19 @@ mod tests {
     fn errors_name_the_field() {
         let origin = Name::root();
         let mut out = Vec::new();
-        let err = from_text(RType::MX, &Field::split("10 a. extra"), origin.as_ref(), &mut out).unwrap_err();
+        let err = from_text(
+            RType::MX,
+            &Field::split("10 a. extra"),
+            origin.as_ref(),
+            &mut out,
+        )
+        .unwrap_err();
         assert_eq!(err.field, 2);
-        let err = from_text(RType::MX, &Field::split("x a."), origin.as_ref(), &mut out).unwrap_err();
+        let err =
+            from_text(RType::MX, &Field::split("x a."), origin.as_ref(), &mut out).unwrap_err();
         assert_eq!(err.field, 0);
-        let err = from_text(RType::A, &Field::split("1.2.3"), origin.as_ref(), &mut out).unwrap_err();
+        let err =
+            from_text(RType::A, &Field::split("1.2.3"), origin.as_ref(), &mut out).unwrap_err();
         assert_eq!(err.field, 0);
     }
 
