@@ -1,6 +1,8 @@
 //! Property tests: random messages written with `MessageWriter`, read back with `Message`,
 //! written again: every record comes back equal and the second write is byte-identical.
 
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use wire::message::{Flags, Header, Message, Section};
 use wire::name::Name;
