@@ -27,6 +27,9 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// One record as the script prints it: section, owner hex, type, class, TTL, RDATA hex.
+type Row = (String, String, u16, u16, u32, String);
+
 fn section_name(s: Section) -> &'static str {
     match s {
         Section::Answer => "answer",
@@ -37,7 +40,7 @@ fn section_name(s: Section) -> &'static str {
 }
 
 /// Our reading of a message in the script's record format, sorted.
-fn records_of(msg: &Message<'_>) -> Vec<(String, String, u16, u16, u32, String)> {
+fn records_of(msg: &Message<'_>) -> Vec<Row> {
     let mut out = Vec::new();
     for section in Section::RECORDS {
         for rr in msg.records(section).filter(|rr| rr.rtype != RType::OPT) {
@@ -88,7 +91,7 @@ fn python(args: &[&str], stdin: Option<&str>) -> String {
 
 /// Pulls `"key": "value"` strings and the records arrays out of the script's JSON without a
 /// JSON crate: the format is fixed and simple.
-fn parse_json(text: &str) -> Vec<(String, Vec<(String, String, u16, u16, u32, String)>)> {
+fn parse_json(text: &str) -> Vec<(String, Vec<Row>)> {
     let mut out = Vec::new();
     for item in text.split("{\"wire\": \"").skip(1) {
         let (wire, rest) = item.split_once('"').unwrap();
