@@ -174,7 +174,7 @@ fn parse_utf8<T: core::str::FromStr>(text: &[u8]) -> Option<T> {
 
 /// Decodes hex digits (any case) and appends the bytes.
 pub fn decode_hex(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err("odd number of hex digits");
     }
     for pair in text.chunks_exact(2) {
