@@ -248,6 +248,48 @@ fn errors_name_line_and_column() {
 }
 
 #[test]
+fn directive_errors() {
+    assert_eq!(error("$TTL\n"), "1:5: expected $TTL ttl");
+    assert_eq!(
+        error("$TTL 1 2\n"),
+        "1:8: unexpected field: the form is $TTL ttl"
+    );
+    assert_eq!(error("$INCLUDE\n"), "1:9: expected $INCLUDE file [origin]");
+    assert_eq!(
+        error("$INCLUDE a b c\n"),
+        "1:14: unexpected field: the form is $INCLUDE file [origin]"
+    );
+    assert_eq!(
+        error("$INCLUDE a b..c\n"),
+        "1:12: bad $INCLUDE origin: empty label"
+    );
+    let e = parse_str(
+        b"$INCLUDE \"\xff\"\n",
+        Path::new("t.zone"),
+        origin().as_ref(),
+    )
+    .find_map(Result::err)
+    .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "t.zone:1:10: the $INCLUDE file name is not UTF-8"
+    );
+    assert_eq!(
+        error("$GENERATE 1-2 a\n"),
+        "1:16: expected $GENERATE range owner [ttl] [class] type rdata"
+    );
+    assert_eq!(
+        error("$TTL 1\na CLASS3 A 1.1.1.1\n"),
+        "2:3: class CH is not supported: only IN"
+    );
+    // A directive is recognised only at the start of a line.
+    assert_eq!(
+        error("$TTL 1\na A 1.1.1.1\n $TTL 5\n"),
+        "3:2: expected a record type, found '$TTL'"
+    );
+}
+
+#[test]
 fn goes_on_after_an_error() {
     let text = "$TTL 1\na A 1\nb A 1.1.1.1\nc ) A\nd A 2.2.2.2\ne FOO x\n";
     let items: Vec<_> = parse_str(text, Path::new("t.zone"), origin().as_ref()).collect();
@@ -573,6 +615,74 @@ mod round_trip {
                 prop_assert_eq!((a.class, a.rtype, a.ttl), (b.class, b.rtype, b.ttl));
                 prop_assert_eq!(&a.rdata, &b.rdata);
             }
+        }
+    }
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces that reach every branch of the lexer and the parser.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        let words: Vec<&'static [u8]> = vec![
+            b" ",
+            b"\t",
+            b"\n",
+            b"(",
+            b")",
+            b"\"",
+            b";",
+            b"\\",
+            b"\\0",
+            b"$",
+            b"${",
+            b"}",
+            b",",
+            b"-",
+            b"/",
+            b"@",
+            b".",
+            b"$ORIGIN",
+            b"$TTL",
+            b"$INCLUDE",
+            b"$GENERATE",
+            b"1-3",
+            b"0-2/2",
+            b"a$",
+            b"${1,2,n}",
+            b"${-9}",
+            b"IN",
+            b"CH",
+            b"300",
+            b"1h",
+            b"A",
+            b"AAAA",
+            b"MX",
+            b"SOA",
+            b"TXT",
+            b"TYPE65280",
+            b"\\#",
+            b"4",
+            b"c0000201",
+            b"192.0.2.1",
+            b"::1",
+            b"x",
+            b"\xff",
+        ];
+        prop_oneof![
+            proptest::sample::select(words).prop_map(<[u8]>::to_vec),
+            proptest::collection::vec(any::<u8>(), 1..4)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_gives_records_or_errors(pieces in proptest::collection::vec(piece(), 0..60)) {
+            let text: Vec<u8> = pieces.concat();
+            // Includes of missing files only fail; nothing here may panic or loop forever.
+            let n = parse_str(&text, Path::new("/nonexistent/t.zone"), origin().as_ref()).take(200_000).count();
+            prop_assert!(n < 200_000);
         }
     }
 }
