@@ -31,8 +31,9 @@
 //!
 //! Per record, a zone therefore costs its RDATA plus 2 bytes, plus 12 bytes per RRset and, per
 //! name, 20 bytes plus the owner name twice (key and wire form, about its length each). A zone of
-//! one record per name with 20-byte names and 4-byte RDATA costs about 78 bytes per record;
-//! `examples/zone-scale.rs` measures a mixed zone.
+//! one A record per 20-byte name costs about 78 bytes per record. `examples/zone-scale.rs`
+//! builds a mixed zone of 1,000,000 records (hosts with A, AAAA, MX and TXT, delegations with
+//! glue; two records per name) in about 1.6 s and holds it in 55.7 bytes per record.
 
 use wire::{Name, NameRef, RType};
 
