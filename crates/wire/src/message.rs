@@ -353,16 +353,59 @@ fn walk_name(
 }
 
 /// Compares the possibly compressed name at `pos` in `msg` with `name`, ignoring ASCII case.
+/// Pointers are followed by the same rules as [`read_name`]; a malformed name compares unequal.
 pub fn name_eq_at(msg: &[u8], pos: usize, name: NameRef<'_>) -> bool {
-    let mut labels = name.labels();
-    let mut matched = true;
-    let walked = walk_name(msg, pos, |label| {
-        if matched {
-            matched = labels.next().is_some_and(|l| l.eq_ignore_ascii_case(label));
+    let want = name.as_wire();
+    let mut at = 0;
+    let mut cursor = pos;
+    let mut limit = pos;
+    let mut pointers = 0;
+    loop {
+        let Some(&len) = msg.get(cursor) else {
+            return false;
+        };
+        if len & 0xc0 == 0xc0 {
+            let Some(&low) = msg.get(cursor + 1) else {
+                return false;
+            };
+            let target = usize::from(len & 0x3f) << 8 | usize::from(low);
+            pointers += 1;
+            if target >= limit || pointers > MAX_POINTERS {
+                return false;
+            }
+            limit = target;
+            cursor = target;
+            continue;
         }
-        Ok(())
-    });
-    walked.is_ok() && matched && labels.next().is_none()
+        let n = usize::from(len);
+        if want.get(at) != Some(&len) || len & 0xc0 != 0 {
+            return false;
+        }
+        if n == 0 {
+            return true;
+        }
+        let (Some(got), Some(expected)) = (
+            msg.get(cursor + 1..cursor + 1 + n),
+            want.get(at + 1..at + 1 + n),
+        ) else {
+            return false;
+        };
+        if !label_eq(got, expected) {
+            return false;
+        }
+        at += 1 + n;
+        cursor += 1 + n;
+    }
+}
+
+/// Compares two labels of equal length ignoring ASCII case; a plain loop, since labels are
+/// short and a call to `memcmp` costs more than the comparison.
+#[inline]
+fn label_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x == y || x.eq_ignore_ascii_case(y))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ impl Compressor {
 
     /// Offset of a remembered name equal to `suffix` (which has `labels` labels).
     fn find(&self, msg: &[u8], suffix: NameRef<'_>, labels: usize) -> Option<u16> {
+        if self.len == 0 {
+            return None;
+        }
         self.slots[..self.len]
             .iter()
             .find(|&&(off, n)| {
@@ -230,8 +233,19 @@ impl<'b> MessageWriter<'b> {
         let mark = self.mark();
         let mut added = 0u16;
         let mut result = Ok(());
+        // The owner is compressed once; the RRset's other records repeat its encoding, or point
+        // at it when it was written out in full.
+        let mut owner_form: Option<(usize, usize)> = None;
         for rdata in rdatas {
-            result = self.write_record(owner, rtype, class, ttl, rdata);
+            let at = self.len;
+            result = match owner_form {
+                None => self.write_name(owner),
+                Some((start, end)) => self.repeat_name(start, end),
+            };
+            if result.is_ok() && owner_form.is_none() {
+                owner_form = Some((at, self.len));
+            }
+            result = result.and_then(|()| self.write_record_body(rtype, class, ttl, rdata));
             if result.is_err() {
                 break;
             }
@@ -347,15 +361,29 @@ impl<'b> MessageWriter<'b> {
         self.put(&v.to_be_bytes())
     }
 
-    fn write_record(
+    /// Writes again the name encoded at `start..end`: the same bytes when they are just a
+    /// pointer, else a pointer to them.
+    fn repeat_name(&mut self, start: usize, end: usize) -> Result<(), WriteError> {
+        if end - start == 2 || start >= POINTER_LIMIT {
+            let to = self.len + (end - start);
+            if to > self.limit {
+                return Err(WriteError::Truncated);
+            }
+            self.buf.copy_within(start..end, self.len);
+            self.len = to;
+            Ok(())
+        } else {
+            self.put_u16(0xc000 | start as u16)
+        }
+    }
+
+    fn write_record_body(
         &mut self,
-        owner: NameRef<'_>,
         rtype: RType,
         class: Class,
         ttl: u32,
         rdata: &[u8],
     ) -> Result<(), WriteError> {
-        self.write_name(owner)?;
         self.put_u16(rtype.0)?;
         self.put_u16(class.0)?;
         self.put_u32(ttl)?;
