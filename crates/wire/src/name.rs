@@ -143,12 +143,18 @@ impl<'a> NameRef<'a> {
             }
             pos += 1 + len;
         }
-        Some(NameRef { wire: &self.wire[pos..] })
+        Some(NameRef {
+            wire: &self.wire[pos..],
+        })
     }
 
     /// The parent name (one label stripped); `None` for the root.
     pub fn parent(&self) -> Option<NameRef<'a>> {
-        if self.is_root() { None } else { self.strip_labels(1) }
+        if self.is_root() {
+            None
+        } else {
+            self.strip_labels(1)
+        }
     }
 
     /// Whether `self` equals `ancestor` or lies below it (case-insensitive).
@@ -164,7 +170,10 @@ impl<'a> NameRef<'a> {
     pub fn to_name(&self) -> Name {
         let mut buf = [0u8; MAX_NAME_LEN];
         buf[..self.wire.len()].copy_from_slice(self.wire);
-        Name { len: self.wire.len() as u8, buf }
+        Name {
+            len: self.wire.len() as u8,
+            buf,
+        }
     }
 
     /// Compares in DNSSEC canonical order (RFC 4034 section 6.1): labels from the right, each
@@ -209,7 +218,9 @@ fn label_offsets(wire: &[u8], out: &mut [(u8, u8); MAX_LABELS]) -> usize {
 }
 
 fn cmp_lowercase(a: &[u8], b: &[u8]) -> Ordering {
-    a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase))
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 /// Validates an uncompressed name at the start of `data`; returns its length in bytes.
@@ -219,7 +230,11 @@ fn uncompressed_len(data: &[u8]) -> Result<usize, NameError> {
         let len = usize::from(*data.get(pos).ok_or(NameError::Truncated)?);
         if len == 0 {
             pos += 1;
-            return if pos > MAX_NAME_LEN { Err(NameError::TooLong) } else { Ok(pos) };
+            return if pos > MAX_NAME_LEN {
+                Err(NameError::TooLong)
+            } else {
+                Ok(pos)
+            };
         }
         if len > MAX_LABEL_LEN {
             return Err(NameError::BadLabelType);
@@ -332,7 +347,10 @@ pub struct Name {
 impl Name {
     /// The root name `.`.
     pub fn root() -> Name {
-        Name { len: 1, buf: [0; MAX_NAME_LEN] }
+        Name {
+            len: 1,
+            buf: [0; MAX_NAME_LEN],
+        }
     }
 
     /// Validates `wire` as exactly one uncompressed name.
@@ -515,8 +533,11 @@ pub fn parse_escape(after_backslash: &[u8]) -> Result<(u8, usize), NameError> {
     match after_backslash {
         [d0, rest @ ..] if d0.is_ascii_digit() => match rest {
             [d1, d2, ..] if d1.is_ascii_digit() && d2.is_ascii_digit() => {
-                let v = u32::from(d0 - b'0') * 100 + u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0');
-                u8::try_from(v).map(|b| (b, 4)).map_err(|_| NameError::BadEscape)
+                let v =
+                    u32::from(d0 - b'0') * 100 + u32::from(d1 - b'0') * 10 + u32::from(d2 - b'0');
+                u8::try_from(v)
+                    .map(|b| (b, 4))
+                    .map_err(|_| NameError::BadEscape)
             }
             _ => Err(NameError::BadEscape),
         },
@@ -538,7 +559,12 @@ pub struct NameBuilder {
 impl NameBuilder {
     /// An empty builder (finishing it at once gives the root).
     pub fn new() -> NameBuilder {
-        NameBuilder { name: Name { len: 0, buf: [0; MAX_NAME_LEN] } }
+        NameBuilder {
+            name: Name {
+                len: 0,
+                buf: [0; MAX_NAME_LEN],
+            },
+        }
     }
 
     /// Appends one label.
@@ -610,7 +636,10 @@ pub struct CanonicalKey {
 impl CanonicalKey {
     /// The key of `name`.
     pub fn new(name: NameRef<'_>) -> CanonicalKey {
-        let mut key = CanonicalKey { len: 0, buf: [0; MAX_KEY_LEN] };
+        let mut key = CanonicalKey {
+            len: 0,
+            buf: [0; MAX_KEY_LEN],
+        };
         let mut offsets = [(0u8, 0u8); MAX_LABELS];
         let n = label_offsets(name.as_wire(), &mut offsets);
         let wire = name.as_wire();
@@ -678,9 +707,18 @@ mod tests {
     #[test]
     fn relative_names_and_at() {
         let origin = n("example.org.");
-        assert_eq!(Name::from_text(b"www", Some(origin.as_ref())).unwrap(), n("www.example.org."));
-        assert_eq!(Name::from_text(b"@", Some(origin.as_ref())).unwrap(), origin);
-        assert_eq!(Name::from_text(b"abs.", Some(origin.as_ref())).unwrap(), n("abs."));
+        assert_eq!(
+            Name::from_text(b"www", Some(origin.as_ref())).unwrap(),
+            n("www.example.org.")
+        );
+        assert_eq!(
+            Name::from_text(b"@", Some(origin.as_ref())).unwrap(),
+            origin
+        );
+        assert_eq!(
+            Name::from_text(b"abs.", Some(origin.as_ref())).unwrap(),
+            n("abs.")
+        );
     }
 
     #[test]
@@ -693,20 +731,35 @@ mod tests {
         );
         // 4 labels of 63 = 256 bytes of labels: too long.
         let long = format!("{label63}.{label63}.{label63}.{label63}.");
-        assert_eq!(Name::from_text(long.as_bytes(), None), Err(NameError::TooLong));
+        assert_eq!(
+            Name::from_text(long.as_bytes(), None),
+            Err(NameError::TooLong)
+        );
         // 3 x 63 + 61 = 253 wire bytes of labels plus root = 254: fine; 62 gives 255: fine.
         let max = format!("{label63}.{label63}.{label63}.{}.", "b".repeat(61));
         assert_eq!(Name::from_text(max.as_bytes(), None).unwrap().len(), 255);
         let over = format!("{label63}.{label63}.{label63}.{}.", "b".repeat(62));
-        assert_eq!(Name::from_text(over.as_bytes(), None), Err(NameError::TooLong));
+        assert_eq!(
+            Name::from_text(over.as_bytes(), None),
+            Err(NameError::TooLong)
+        );
     }
 
     #[test]
     fn wire_validation() {
         assert!(NameRef::from_wire(b"\x03www\x00").is_ok());
-        assert_eq!(NameRef::from_wire(b"\x03www").unwrap_err(), NameError::Truncated);
-        assert_eq!(NameRef::from_wire(b"\x03www\x00\x00").unwrap_err(), NameError::TrailingBytes);
-        assert_eq!(NameRef::from_wire(b"\xc0\x00").unwrap_err(), NameError::BadLabelType);
+        assert_eq!(
+            NameRef::from_wire(b"\x03www").unwrap_err(),
+            NameError::Truncated
+        );
+        assert_eq!(
+            NameRef::from_wire(b"\x03www\x00\x00").unwrap_err(),
+            NameError::TrailingBytes
+        );
+        assert_eq!(
+            NameRef::from_wire(b"\xc0\x00").unwrap_err(),
+            NameError::BadLabelType
+        );
         assert_eq!(NameRef::from_wire(b"").unwrap_err(), NameError::Truncated);
     }
 
@@ -738,7 +791,10 @@ mod tests {
             "*.z.example.",
             r"\200.z.example.",
         ];
-        let parsed: Vec<Name> = names.iter().map(|s| Name::from_text(s.as_bytes(), None).unwrap()).collect();
+        let parsed: Vec<Name> = names
+            .iter()
+            .map(|s| Name::from_text(s.as_bytes(), None).unwrap())
+            .collect();
         for w in parsed.windows(2) {
             assert_eq!(w[0].cmp(&w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
             let (k0, k1) = (w[0].as_ref().canonical_key(), w[1].as_ref().canonical_key());
@@ -753,7 +809,11 @@ mod tests {
         assert!(a.as_ref().is_subdomain_of(a.as_ref()));
         assert!(a.as_ref().is_subdomain_of(NameRef::ROOT));
         assert!(!n("example.").as_ref().is_subdomain_of(a.as_ref()));
-        assert!(!n("xexample.").as_ref().is_subdomain_of(n("example.").as_ref()));
+        assert!(
+            !n("xexample.")
+                .as_ref()
+                .is_subdomain_of(n("example.").as_ref())
+        );
         assert_eq!(a.as_ref().parent().unwrap(), n("b.example.").as_ref());
         assert!(NameRef::ROOT.parent().is_none());
         assert_eq!(n("example.").prepend(b"*").unwrap(), n("*.example."));
@@ -762,7 +822,10 @@ mod tests {
 
     fn arb_label() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
-            proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'Z'), Just(b'-'), Just(b'0')], 1..8),
+            proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'Z'), Just(b'-'), Just(b'0')],
+                1..8
+            ),
             proptest::collection::vec(any::<u8>(), 1..64),
         ]
     }

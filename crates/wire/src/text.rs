@@ -23,13 +23,18 @@ pub struct Field<'a> {
 impl<'a> Field<'a> {
     /// An unquoted field.
     pub fn plain(text: &'a [u8]) -> Field<'a> {
-        Field { text, quoted: false }
+        Field {
+            text,
+            quoted: false,
+        }
     }
 
     /// Splits simple text on whitespace into unquoted fields (for tests and tools; zone files go
     /// through the zone crate's lexer, which also understands quotes and parentheses).
     pub fn split(text: &'a str) -> Vec<Field<'a>> {
-        text.split_ascii_whitespace().map(|s| Field::plain(s.as_bytes())).collect()
+        text.split_ascii_whitespace()
+            .map(|s| Field::plain(s.as_bytes()))
+            .collect()
     }
 }
 
@@ -45,7 +50,10 @@ pub struct TextError {
 impl TextError {
     /// An error about field `field`.
     pub fn new(field: usize, message: impl Into<String>) -> TextError {
-        TextError { field, message: message.into() }
+        TextError {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -87,9 +95,18 @@ impl<'f, 'a> Fields<'f, 'a> {
 
     /// Takes the next field, or fails saying `what` was expected.
     pub fn next(&mut self, what: &str) -> Result<Field<'a>, TextError> {
-        let f = self.fields.get(self.pos).copied().ok_or_else(|| TextError::new(self.pos, format!("expected {what}")))?;
+        let f = self
+            .fields
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| TextError::new(self.pos, format!("expected {what}")))?;
         self.pos += 1;
         Ok(f)
+    }
+
+    /// Takes every field left (after reading them through [`Fields::remaining`]).
+    pub fn skip_rest(&mut self) {
+        self.pos = self.fields.len();
     }
 
     /// An error about the field just taken.
@@ -99,7 +116,11 @@ impl<'f, 'a> Fields<'f, 'a> {
 
     /// Fails unless every field was taken.
     pub fn finish(&self) -> Result<(), TextError> {
-        if self.is_empty() { Ok(()) } else { Err(TextError::new(self.pos, "unexpected extra field")) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(TextError::new(self.pos, "unexpected extra field"))
+        }
     }
 
     /// Takes an unsigned decimal integer that fits in `u8`.
@@ -122,13 +143,18 @@ impl<'f, 'a> Fields<'f, 'a> {
 
     fn number(&mut self, what: &str, max: u64) -> Result<u64, TextError> {
         let f = self.next(what)?;
-        parse_decimal(f.text, max).ok_or_else(|| self.error(format!("expected {what} (0 to {max})")))
+        parse_decimal(f.text, max)
+            .ok_or_else(|| self.error(format!("expected {what} (0 to {max})")))
     }
 
     /// Takes a TTL-style duration: seconds, or units such as `1h30m` (BIND's form).
     pub fn ttl(&mut self, what: &str) -> Result<u32, TextError> {
         let f = self.next(what)?;
-        parse_ttl(f.text).ok_or_else(|| self.error(format!("expected {what} (seconds, or a duration like 1h30m)")))
+        parse_ttl(f.text).ok_or_else(|| {
+            self.error(format!(
+                "expected {what} (seconds, or a duration like 1h30m)"
+            ))
+        })
     }
 
     /// Takes a domain name, relative to `origin` unless it ends with a dot.
@@ -169,7 +195,12 @@ pub fn parse_ttl(text: &[u8]) -> Option<u32> {
     let mut current: Option<u64> = None;
     for &c in text {
         if c.is_ascii_digit() {
-            current = Some(current.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(c - b'0'))?);
+            current = Some(
+                current
+                    .unwrap_or(0)
+                    .checked_mul(10)?
+                    .checked_add(u64::from(c - b'0'))?,
+            );
             continue;
         }
         let unit = match c.to_ascii_lowercase() {
@@ -192,17 +223,9 @@ pub fn parse_ttl(text: &[u8]) -> Option<u32> {
 pub fn append_char_string(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
     let len_at = out.len();
     out.push(0);
-    let mut i = 0;
-    while i < text.len() {
-        let byte = if text[i] == b'\\' {
-            let (b, used) = parse_escape(&text[i + 1..]).map_err(|_: NameError| "bad escape")?;
-            i += used;
-            b
-        } else {
-            i += 1;
-            text[i - 1]
-        };
-        out.push(byte);
+    if let Err(e) = unescape(text, out) {
+        out.truncate(len_at);
+        return Err(e);
     }
     let len = out.len() - len_at - 1;
     if len > 255 {
@@ -210,6 +233,24 @@ pub fn append_char_string(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static
         return Err("longer than 255 bytes");
     }
     out[len_at] = len as u8;
+    Ok(())
+}
+
+/// Decodes the escapes (`\X`, `\DDD`) of a field and appends the bytes, with no length limit
+/// (for values that fill the rest of the RDATA, such as CAA values and URI targets).
+pub fn unescape(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    let mut i = 0;
+    while let Some(&c) = text.get(i) {
+        if c == b'\\' {
+            let (b, used) = parse_escape(text.get(i + 1..).unwrap_or(&[]))
+                .map_err(|_: NameError| "bad escape")?;
+            i += used;
+            out.push(b);
+        } else {
+            i += 1;
+            out.push(c);
+        }
+    }
     Ok(())
 }
 

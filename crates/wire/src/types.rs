@@ -102,12 +102,18 @@ rtype_consts! {
 impl RType {
     /// The mnemonic, when this crate knows one.
     pub fn mnemonic(self) -> Option<&'static str> {
-        RTYPE_NAMES.iter().find(|(v, _)| *v == self.0).map(|(_, s)| *s)
+        RTYPE_NAMES
+            .iter()
+            .find(|(v, _)| *v == self.0)
+            .map(|(_, s)| *s)
     }
 
     /// Parses a mnemonic (any case) or the generic `TYPEnnn` form (RFC 3597 section 5).
     pub fn from_text(text: &[u8]) -> Option<RType> {
-        if let Some(&(v, _)) = RTYPE_NAMES.iter().find(|(_, s)| s.as_bytes().eq_ignore_ascii_case(text)) {
+        if let Some(&(v, _)) = RTYPE_NAMES
+            .iter()
+            .find(|(_, s)| s.as_bytes().eq_ignore_ascii_case(text))
+        {
             return Some(RType(v));
         }
         generic_number(text, b"TYPE").map(RType)
@@ -164,7 +170,14 @@ impl Class {
 
     /// Parses a mnemonic (any case) or the generic `CLASSnnn` form.
     pub fn from_text(text: &[u8]) -> Option<Class> {
-        let known = [(b"IN".as_slice(), 1), (b"CH", 3), (b"CS", 2), (b"HS", 4), (b"NONE", 254), (b"ANY", 255)];
+        let known = [
+            (b"IN".as_slice(), 1),
+            (b"CH", 3),
+            (b"CS", 2),
+            (b"HS", 4),
+            (b"NONE", 254),
+            (b"ANY", 255),
+        ];
         if let Some(&(_, v)) = known.iter().find(|(s, _)| s.eq_ignore_ascii_case(text)) {
             return Some(Class(v));
         }

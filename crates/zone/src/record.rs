@@ -47,6 +47,10 @@ impl fmt::Display for Record {
         if wire::rdata::to_text(self.rtype, &self.rdata, &mut rdata).is_err() {
             wire::rdata::generic_to_text(&self.rdata, &mut rdata);
         }
-        write!(f, "{}\t{}\t{}\t{}\t{}", self.owner, self.ttl, self.class, self.rtype, rdata)
+        write!(
+            f,
+            "{}\t{}\t{}\t{}\t{}",
+            self.owner, self.ttl, self.class, self.rtype, rdata
+        )
     }
 }

@@ -1,0 +1,1 @@
+//! Property tests: random typed RDATA through wire and text.
