@@ -13,10 +13,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod edns;
+pub mod message;
 pub mod name;
 pub mod rdata;
 pub mod text;
 pub mod types;
+pub mod writer;
 
+pub use message::{Flags, Header, Message, ParseError, Section};
 pub use name::{CanonicalKey, Name, NameError, NameRef};
 pub use types::{Class, Opcode, RType, Rcode};
+pub use writer::{MessageWriter, WriteError};

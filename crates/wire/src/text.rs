@@ -29,12 +29,38 @@ impl<'a> Field<'a> {
         }
     }
 
-    /// Splits simple text on whitespace into unquoted fields (for tests and tools; zone files go
-    /// through the zone crate's lexer, which also understands quotes and parentheses).
+    /// Splits one line of presentation text into fields: blanks separate fields, a field in
+    /// double quotes may hold blanks, and a backslash keeps the byte after it in the field (so
+    /// `\"` and `\ ` do not end one). Escapes stay undecoded. For tools and tests; zone files go
+    /// through the zone crate's lexer, which also handles parentheses and comments.
     pub fn split(text: &'a str) -> Vec<Field<'a>> {
-        text.split_ascii_whitespace()
-            .map(|s| Field::plain(s.as_bytes()))
-            .collect()
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            let quoted = b[i] == b'"';
+            let start = if quoted { i + 1 } else { i };
+            let mut j = start;
+            while j < b.len() {
+                match b[j] {
+                    b'\\' => j += 2,
+                    b'"' if quoted => break,
+                    c if !quoted && c.is_ascii_whitespace() => break,
+                    _ => j += 1,
+                }
+            }
+            let end = j.min(b.len());
+            out.push(Field {
+                text: &b[start..end],
+                quoted,
+            });
+            i = if quoted { end + 1 } else { end };
+        }
+        out
     }
 }
 
@@ -286,6 +312,21 @@ mod tests {
         assert_eq!(parse_ttl(b"h"), None);
         assert_eq!(parse_ttl(b"1hh"), None);
         assert_eq!(parse_ttl(b""), None);
+    }
+
+    #[test]
+    fn split_respects_quotes_and_escapes() {
+        let f = Field::split(r#"a "b c" d\ e "x\"y" "#);
+        let texts: Vec<(&[u8], bool)> = f.iter().map(|f| (f.text, f.quoted)).collect();
+        assert_eq!(
+            texts,
+            vec![
+                (&b"a"[..], false),
+                (&b"b c"[..], true),
+                (&br"d\ e"[..], false),
+                (&br#"x\"y"#[..], true)
+            ]
+        );
     }
 
     #[test]
