@@ -154,7 +154,9 @@ fn angle(f: &mut Fields<'_, '_>, max_degrees: u64, hemispheres: [u8; 2]) -> Resu
         match v {
             Some(v) if v <= limits[n] => parts[n] = v,
             _ => {
-                return Err(f.error(["expected degrees", "expected minutes", "expected seconds"][n]));
+                return Err(
+                    f.error(["expected degrees", "expected minutes", "expected seconds"][n])
+                );
             }
         }
         n += 1;

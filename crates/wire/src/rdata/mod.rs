@@ -152,7 +152,12 @@ pub fn from_text(
                 .map_err(|e| TextError::new(1, format!("generic RDATA is not valid {rtype}: {e}")))
         })
     } else {
-        text_in::typed_from_text(rtype, &mut Fields::new(fields), origin, out)
+        text_in::typed_from_text(rtype, &mut Fields::new(fields), origin, out).and_then(|()| {
+            // The readers enforce each type's rules field by field; this is a safety net so that
+            // text never yields wire data the type's own parser would reject.
+            let data = out.get(start..).unwrap_or(&[]);
+            validate(rtype, data).map_err(|e| TextError::new(0, e.to_string()))
+        })
     };
     if result.is_err() {
         out.truncate(start);

@@ -239,8 +239,22 @@ pub(crate) fn typed_from_text(
         RType::ZONEMD => {
             out.extend_from_slice(&f.u32("serial")?.to_be_bytes());
             u8(f, "scheme", out)?;
-            u8(f, "hash algorithm", out)?;
+            let hash = f.u8("hash algorithm")?;
+            out.push(hash);
+            let (at, start) = (f.position(), out.len());
             hex_rest(f, "digest", out)?;
+            let len = out.len() - start;
+            let ok = match hash {
+                1 => len == 48,
+                2 => len == 64,
+                _ => len >= 12,
+            };
+            if !ok {
+                return Err(TextError::new(
+                    at,
+                    "digest length does not fit the hash algorithm (48 bytes for SHA-384, 64 for SHA-512, at least 12)",
+                ));
+            }
         }
         RType::LOC => Loc::from_text(f)?.write(out),
         RType::CERT => {
