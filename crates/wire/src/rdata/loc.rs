@@ -41,8 +41,9 @@ pub struct Loc {
     pub altitude: u32,
 }
 
+/// Digits up to 9, and zero written only as `0x00` so that text and wire map one to one.
 fn valid_size(b: u8) -> bool {
-    b >> 4 <= 9 && b & 0x0f <= 9
+    b >> 4 <= 9 && b & 0x0f <= 9 && (b >> 4 != 0 || b == 0)
 }
 
 impl Loc {
@@ -63,7 +64,9 @@ impl Loc {
             .into_iter()
             .all(valid_size)
         {
-            return Err(RDataError::new("LOC size or precision digit above 9"));
+            return Err(RDataError::new(
+                "LOC size or precision not a digit 1 to 9 times a power of ten, or 0",
+            ));
         }
         if (i64::from(loc.latitude) - ZERO).abs() > 90 * DEGREE {
             return Err(RDataError::new("LOC latitude beyond 90 degrees"));

@@ -465,7 +465,12 @@ pub(crate) fn params_from_text(f: &mut Fields<'_, '_>, out: &mut Vec<u8>) -> Res
 /// A value written as `"..."` inside an unquoted field, as some lexers hand it over.
 fn strip_quotes(v: &[u8]) -> &[u8] {
     match v {
-        [b'"', inner @ .., b'"'] if !inner.ends_with(b"\\") || inner.ends_with(b"\\\\") => inner,
+        // The closing quote is real unless an odd number of backslashes escapes it.
+        [b'"', inner @ .., b'"']
+            if inner.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0 =>
+        {
+            inner
+        }
         _ => v,
     }
 }
