@@ -14,7 +14,8 @@
 //! from them, [`RData::write`] writes them back. Types without specific support (and NULL and
 //! OPT, which have no presentation form) are opaque bytes, written and read in the generic form.
 //!
-//! The code is split by concern: `view` (the typed view and its lists), `svcb` (SVCB and HTTPS
+//! The code is split by concern: `view` (the typed view), `lists` (character-strings and type
+//! bitmaps), `svcb` (SVCB and HTTPS
 //! parameters, RFC 9460), `loc` (RFC 1876), `text_in` and `text_out` (presentation form), and
 //! `encoding` (hex, base64, base32hex).
 
@@ -25,6 +26,7 @@ use crate::text::{Field, Fields, TextError};
 use crate::types::RType;
 
 mod encoding;
+mod lists;
 mod loc;
 mod svcb;
 mod text_in;
@@ -40,12 +42,10 @@ pub use encoding::{
     Base64Decoder, decode_base32hex, decode_base64, decode_hex, write_base32hex, write_base64,
     write_hex,
 };
+pub use lists::{CharStringIter, CharStrings, TypeBitmap, TypeBitmapIter};
 pub use loc::Loc;
 pub use svcb::{SvcParam, SvcParamIter, SvcParams, U16List, key as svc_key};
-pub use view::{
-    CharStringIter, CharStrings, Dnskey, Ds, Nsec3, RData, Rrsig, Soa, Svcb, Tlsa, TypeBitmap,
-    TypeBitmapIter,
-};
+pub use view::{Dnskey, Ds, Nsec3, RData, Rrsig, Soa, Svcb, Tlsa};
 
 /// Why RDATA bytes are not valid for their type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

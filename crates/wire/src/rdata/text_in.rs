@@ -7,9 +7,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::encoding::{Base64Decoder, decode_base32hex, decode_hex};
+use super::lists::TypeBitmap;
 use super::loc::Loc;
 use super::svcb::params_from_text;
-use super::view::TypeBitmap;
 use crate::name::NameRef;
 use crate::text::{Fields, TextError, parse_decimal, unescape};
 use crate::types::RType;

@@ -9,9 +9,10 @@ use core::fmt::Write as _;
 
 use super::encoding::{write_base32hex, write_base64, write_hex};
 use super::generic_to_text;
+use super::lists::TypeBitmap;
 use super::svcb::write_params;
 use super::text_in::{CERT_TYPES, civil_from_days};
-use super::view::{RData, TypeBitmap};
+use super::view::RData;
 use crate::text::write_char_string;
 
 /// Appends the presentation form of `rd` to `out`.
