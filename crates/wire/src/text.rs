@@ -130,6 +130,11 @@ impl<'f, 'a> Fields<'f, 'a> {
         Ok(f)
     }
 
+    /// Takes every field left (after reading them through [`Fields::remaining`]).
+    pub fn skip_rest(&mut self) {
+        self.pos = self.fields.len();
+    }
+
     /// An error about the field just taken.
     pub fn error(&self, message: impl Into<String>) -> TextError {
         TextError::new(self.pos.saturating_sub(1), message)
@@ -244,17 +249,9 @@ pub fn parse_ttl(text: &[u8]) -> Option<u32> {
 pub fn append_char_string(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
     let len_at = out.len();
     out.push(0);
-    let mut i = 0;
-    while i < text.len() {
-        let byte = if text[i] == b'\\' {
-            let (b, used) = parse_escape(&text[i + 1..]).map_err(|_: NameError| "bad escape")?;
-            i += used;
-            b
-        } else {
-            i += 1;
-            text[i - 1]
-        };
-        out.push(byte);
+    if let Err(e) = unescape(text, out) {
+        out.truncate(len_at);
+        return Err(e);
     }
     let len = out.len() - len_at - 1;
     if len > 255 {
@@ -262,6 +259,24 @@ pub fn append_char_string(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static
         return Err("longer than 255 bytes");
     }
     out[len_at] = len as u8;
+    Ok(())
+}
+
+/// Decodes the escapes (`\X`, `\DDD`) of a field and appends the bytes, with no length limit
+/// (for values that fill the rest of the RDATA, such as CAA values and URI targets).
+pub fn unescape(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
+    let mut i = 0;
+    while let Some(&c) = text.get(i) {
+        if c == b'\\' {
+            let (b, used) = parse_escape(text.get(i + 1..).unwrap_or(&[]))
+                .map_err(|_: NameError| "bad escape")?;
+            i += used;
+            out.push(b);
+        } else {
+            i += 1;
+            out.push(c);
+        }
+    }
     Ok(())
 }
 

@@ -10,13 +10,42 @@
 //! - [`layout`] describes where names sit inside the RDATA of the types whose names may be
 //!   compressed in messages (RFC 3597 section 4), for the reader and the writer.
 //!
-//! Types without specific support are opaque bytes, written and read in the generic form.
+//! [`RData`] is the typed view: [`RData::parse`] checks wire bytes strictly and borrows fields
+//! from them, [`RData::write`] writes them back. Types without specific support (and NULL and
+//! OPT, which have no presentation form) are opaque bytes, written and read in the generic form.
+//!
+//! The code is split by concern: `view` (the typed view), `lists` (character-strings and type
+//! bitmaps), `svcb` (SVCB and HTTPS
+//! parameters, RFC 9460), `loc` (RFC 1876), `text_in` and `text_out` (presentation form), and
+//! `encoding` (hex, base64, base32hex).
 
 use core::fmt::Write as _;
 
-use crate::name::{NameRef, write_label_text};
-use crate::text::{Field, Fields, TextError, write_char_string};
+use crate::name::NameRef;
+use crate::text::{Field, Fields, TextError};
 use crate::types::RType;
+
+mod encoding;
+mod lists;
+mod loc;
+mod svcb;
+mod text_in;
+mod text_out;
+mod view;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+pub use encoding::{
+    Base64Decoder, decode_base32hex, decode_base64, decode_hex, write_base32hex, write_base64,
+    write_hex,
+};
+pub use lists::{CharStringIter, CharStrings, TypeBitmap, TypeBitmapIter};
+pub use loc::Loc;
+pub use svcb::{SvcParam, SvcParamIter, SvcParams, U16List, key as svc_key};
+pub use view::{Dnskey, Ds, Nsec3, RData, Rrsig, Soa, Svcb, Tlsa};
 
 /// Why RDATA bytes are not valid for their type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +132,9 @@ pub fn layout(rtype: RType) -> Option<Layout> {
 
 /// Reads the presentation form of `rtype`'s RDATA from `fields`, appending the wire form to
 /// `out`. Relative names are completed with `origin`. On error `out` is left as it was.
+///
+/// Any type may use the generic form `\# len hex` (RFC 3597 section 5); for a type this crate
+/// knows, the bytes so given must be valid for it.
 pub fn from_text(
     rtype: RType,
     fields: &[Field<'_>],
@@ -114,9 +146,18 @@ pub fn from_text(
         .first()
         .is_some_and(|f| !f.quoted && f.text == b"\\#")
     {
-        generic_from_text(fields, out)
+        generic_from_text(fields, out).and_then(|()| {
+            let data = out.get(start..).unwrap_or(&[]);
+            validate(rtype, data)
+                .map_err(|e| TextError::new(1, format!("generic RDATA is not valid {rtype}: {e}")))
+        })
     } else {
-        typed_from_text(rtype, &mut Fields::new(fields), origin, out)
+        text_in::typed_from_text(rtype, &mut Fields::new(fields), origin, out).and_then(|()| {
+            // The readers enforce each type's rules field by field; this is a safety net so that
+            // text never yields wire data the type's own parser would reject.
+            let data = out.get(start..).unwrap_or(&[]);
+            validate(rtype, data).map_err(|e| TextError::new(0, e.to_string()))
+        })
     };
     if result.is_err() {
         out.truncate(start);
@@ -143,103 +184,17 @@ fn generic_from_text(fields: &[Field<'_>], out: &mut Vec<u8>) -> Result<(), Text
     Ok(())
 }
 
-fn typed_from_text(
-    rtype: RType,
-    f: &mut Fields<'_, '_>,
-    origin: NameRef<'_>,
-    out: &mut Vec<u8>,
-) -> Result<(), TextError> {
-    match rtype {
-        RType::A => {
-            let field = f.next("IPv4 address")?;
-            let addr: std::net::Ipv4Addr =
-                parse_utf8(field.text).ok_or_else(|| f.error("expected an IPv4 address"))?;
-            out.extend_from_slice(&addr.octets());
-        }
-        RType::AAAA => {
-            let field = f.next("IPv6 address")?;
-            let addr: std::net::Ipv6Addr =
-                parse_utf8(field.text).ok_or_else(|| f.error("expected an IPv6 address"))?;
-            out.extend_from_slice(&addr.octets());
-        }
-        RType::NS
-        | RType::CNAME
-        | RType::DNAME
-        | RType::PTR
-        | RType::MD
-        | RType::MF
-        | RType::MB
-        | RType::MG
-        | RType::MR => {
-            out.extend_from_slice(f.name("target name", origin)?.as_wire());
-        }
-        RType::MX => {
-            out.extend_from_slice(&f.u16("preference")?.to_be_bytes());
-            out.extend_from_slice(f.name("exchange", origin)?.as_wire());
-        }
-        RType::SOA => {
-            out.extend_from_slice(f.name("primary server (MNAME)", origin)?.as_wire());
-            out.extend_from_slice(f.name("responsible mailbox (RNAME)", origin)?.as_wire());
-            out.extend_from_slice(&f.u32("serial")?.to_be_bytes());
-            for what in ["refresh", "retry", "expire", "minimum"] {
-                out.extend_from_slice(&f.ttl(what)?.to_be_bytes());
-            }
-        }
-        RType::TXT | RType::SPF => {
-            f.char_string("character-string", out)?;
-            while !f.is_empty() {
-                f.char_string("character-string", out)?;
-            }
-        }
-        _ => {
-            return Err(TextError::new(
-                f.position(),
-                format!("no text form known for {rtype}: use the generic form \\# LENGTH HEX"),
-            ));
-        }
-    }
-    f.finish()
-}
-
-fn parse_utf8<T: core::str::FromStr>(text: &[u8]) -> Option<T> {
-    core::str::from_utf8(text).ok()?.parse().ok()
-}
-
-/// Decodes hex digits (any case) and appends the bytes.
-pub fn decode_hex(text: &[u8], out: &mut Vec<u8>) -> Result<(), &'static str> {
-    if !text.len().is_multiple_of(2) {
-        return Err("odd number of hex digits");
-    }
-    for pair in text.chunks_exact(2) {
-        let hi = hex_value(pair[0]).ok_or("expected hex digits")?;
-        let lo = hex_value(pair[1]).ok_or("expected hex digits")?;
-        out.push(hi << 4 | lo);
-    }
-    Ok(())
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Wire to text
 // ---------------------------------------------------------------------------------------------
 
 /// Appends the presentation form of `rtype`'s uncompressed RDATA to `out`. Types without a
-/// specific form are written in the generic form. On error `out` is left as it was.
+/// specific form are written in the generic form. On error (bytes not valid for the type) `out`
+/// is left as it was.
 pub fn to_text(rtype: RType, rdata: &[u8], out: &mut String) -> Result<(), RDataError> {
-    let start = out.len();
-    let result = typed_to_text(rtype, rdata, out);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+    let rd = RData::parse(rtype, rdata)?;
+    text_out::write_text(&rd, out);
+    Ok(())
 }
 
 /// Appends the generic form `\# len hex` (RFC 3597 section 5).
@@ -247,223 +202,21 @@ pub fn generic_to_text(rdata: &[u8], out: &mut String) {
     let _ = write!(out, "\\# {}", rdata.len());
     if !rdata.is_empty() {
         out.push(' ');
-        for b in rdata {
-            let _ = write!(out, "{b:02X}");
-        }
+        write_hex(rdata, out);
     }
 }
 
-/// A cursor over wire RDATA.
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], RDataError> {
-        if self.data.len() < n {
-            return Err(RDataError::new("too short"));
-        }
-        let (head, tail) = self.data.split_at(n);
-        self.data = tail;
-        Ok(head)
-    }
-
-    fn u16(&mut self) -> Result<u16, RDataError> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self) -> Result<u32, RDataError> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn name(&mut self) -> Result<NameRef<'a>, RDataError> {
-        let (name, rest) =
-            NameRef::split_wire(self.data).map_err(|_| RDataError::new("bad name"))?;
-        self.data = rest;
-        Ok(name)
-    }
-
-    fn char_string(&mut self) -> Result<&'a [u8], RDataError> {
-        let len = usize::from(self.bytes(1)?[0]);
-        self.bytes(len)
-    }
-
-    fn finish(&self) -> Result<(), RDataError> {
-        if self.data.is_empty() {
-            Ok(())
-        } else {
-            Err(RDataError::new("trailing bytes"))
-        }
-    }
-}
-
-fn write_name(name: NameRef<'_>, out: &mut String) {
-    if name.is_root() {
-        out.push('.');
-        return;
-    }
-    for label in name.labels() {
-        let _ = write_label_text(label, out);
-        out.push('.');
-    }
-}
-
-fn typed_to_text(rtype: RType, rdata: &[u8], out: &mut String) -> Result<(), RDataError> {
-    let mut r = Reader { data: rdata };
-    match rtype {
-        RType::A => {
-            let b = r.bytes(4)?;
-            let _ = write!(out, "{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]));
-        }
-        RType::AAAA => {
-            let b = r.bytes(16)?;
-            let mut octets = [0u8; 16];
-            octets.copy_from_slice(b);
-            let _ = write!(out, "{}", std::net::Ipv6Addr::from(octets));
-        }
-        RType::NS
-        | RType::CNAME
-        | RType::DNAME
-        | RType::PTR
-        | RType::MD
-        | RType::MF
-        | RType::MB
-        | RType::MG
-        | RType::MR => write_name(r.name()?, out),
-        RType::MX => {
-            let _ = write!(out, "{} ", r.u16()?);
-            write_name(r.name()?, out);
-        }
-        RType::SOA => {
-            write_name(r.name()?, out);
-            out.push(' ');
-            write_name(r.name()?, out);
-            for _ in 0..5 {
-                let _ = write!(out, " {}", r.u32()?);
-            }
-        }
-        RType::TXT | RType::SPF => {
-            let mut first = true;
-            loop {
-                if !first {
-                    out.push(' ');
-                }
-                first = false;
-                let _ = write_char_string(r.char_string()?, out);
-                if r.data.is_empty() {
-                    break;
-                }
-            }
-        }
-        _ => generic_to_text(rdata, out),
-    }
-    r.finish().or_else(|e| {
-        if matches!(rtype, RType::A | RType::AAAA) || layout_known(rtype) {
-            Err(e)
-        } else {
-            Ok(())
-        }
-    })
-}
-
-/// Types whose wire reader above consumes the whole RDATA (others were written generically).
-fn layout_known(rtype: RType) -> bool {
-    matches!(
-        rtype,
-        RType::NS
-            | RType::CNAME
-            | RType::DNAME
-            | RType::PTR
-            | RType::MD
-            | RType::MF
-            | RType::MB
-            | RType::MG
-            | RType::MR
-            | RType::MX
-            | RType::SOA
-            | RType::TXT
-            | RType::SPF
-    )
-}
-
-/// Checks that uncompressed RDATA is well formed for its type.
+/// Checks that uncompressed RDATA is well formed for its type: lengths, names valid and
+/// uncompressed, no trailing bytes, and each type's own rules (see [`RData::parse`]).
 pub fn validate(rtype: RType, rdata: &[u8]) -> Result<(), RDataError> {
-    let mut scratch = String::new();
-    typed_to_text(rtype, rdata, &mut scratch)
+    RData::parse(rtype, rdata).map(|_| ())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::name::Name;
-
-    fn round_trip(rtype: RType, text: &str) -> String {
-        let origin: Name = "example.".parse().unwrap();
-        let mut wire = Vec::new();
-        from_text(rtype, &Field::split(text), origin.as_ref(), &mut wire).unwrap();
-        let mut out = String::new();
-        to_text(rtype, &wire, &mut out).unwrap();
-        out
-    }
-
-    #[test]
-    fn core_types_round_trip() {
-        assert_eq!(round_trip(RType::A, "192.0.2.1"), "192.0.2.1");
-        assert_eq!(round_trip(RType::AAAA, "2001:db8::1"), "2001:db8::1");
-        assert_eq!(round_trip(RType::NS, "ns1"), "ns1.example.");
-        assert_eq!(round_trip(RType::MX, "10 mail.other."), "10 mail.other.");
-        assert_eq!(
-            round_trip(RType::SOA, "ns hostmaster 1 1h 10m 1w 300"),
-            "ns.example. hostmaster.example. 1 3600 600 604800 300"
-        );
-        assert_eq!(round_trip(RType::TXT, r"a b\032c"), r#""a" "b c""#);
-    }
-
-    #[test]
-    fn generic_form() {
-        assert_eq!(round_trip(RType(65280), r"\# 3 ABCDEF"), r"\# 3 ABCDEF");
-        assert_eq!(round_trip(RType(65280), r"\# 0"), r"\# 0");
-        assert_eq!(round_trip(RType::A, r"\# 4 C0000201"), "192.0.2.1");
-        let origin = Name::root();
-        let mut out = Vec::new();
-        let err = from_text(
-            RType(65280),
-            &Field::split(r"\# 4 ABCDEF"),
-            origin.as_ref(),
-            &mut out,
-        )
-        .unwrap_err();
-        assert!(err.message.contains("length"), "{err}");
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn errors_name_the_field() {
-        let origin = Name::root();
-        let mut out = Vec::new();
-        let err = from_text(
-            RType::MX,
-            &Field::split("10 a. extra"),
-            origin.as_ref(),
-            &mut out,
-        )
-        .unwrap_err();
-        assert_eq!(err.field, 2);
-        let err =
-            from_text(RType::MX, &Field::split("x a."), origin.as_ref(), &mut out).unwrap_err();
-        assert_eq!(err.field, 0);
-        let err =
-            from_text(RType::A, &Field::split("1.2.3"), origin.as_ref(), &mut out).unwrap_err();
-        assert_eq!(err.field, 0);
-    }
-
-    #[test]
-    fn validate_rejects_bad_lengths() {
-        assert!(validate(RType::A, &[1, 2, 3]).is_err());
-        assert!(validate(RType::A, &[1, 2, 3, 4, 5]).is_err());
-        assert!(validate(RType::NS, b"\x01a\x00\x00").is_err());
-        assert!(validate(RType(65280), b"anything").is_ok());
+impl core::fmt::Display for RData<'_> {
+    /// The presentation form of the RDATA.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut s = String::new();
+        text_out::write_text(self, &mut s);
+        f.write_str(&s)
     }
 }
