@@ -164,11 +164,11 @@ fn cname_beside_other_data_is_refused() {
 #[test]
 fn cname_beside_rrsig_and_nsec_is_fine() {
     // Covers CNAME (5); 16 bytes of fields; signer `a.`; an empty signature.
-    let rrsig = format!("www 60 RRSIG \\# 21 0005{}016100", "00".repeat(16));
+    let rrsig = format!("www 60 RRSIG \\# 22 0005{}016100ff", "00".repeat(16));
     let z = zone(
         "example.",
         &with(&format!(
-            "www 60 CNAME ns\nwww 60 NSEC \\# 3 000000\n{rrsig}"
+            "www 60 CNAME ns\nwww 60 NSEC ns.example. CNAME RRSIG NSEC\n{rrsig}"
         )),
     );
     let node = z.node(name("www.example.").as_ref()).unwrap();
@@ -208,7 +208,9 @@ fn data_at_a_delegation_point_is_refused() {
     assert_eq!(
         errors(
             "example.",
-            &with("sub 60 NS ns.other.\nsub 60 A 192.0.2.9\nsub 60 DS \\# 1 00")
+            &with(
+                "sub 60 NS ns.other.\nsub 60 A 192.0.2.9\nsub 60 DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"
+            )
         ),
         [
             "sub.example.: A at a delegation point is occluded: only NS, DS, RRSIG and NSEC belong there"
@@ -249,7 +251,10 @@ fn data_below_a_dname_is_refused() {
 #[test]
 fn ds_at_the_apex_and_ns_at_a_wildcard_are_refused() {
     assert_eq!(
-        errors("example.", &with("@ 60 DS \\# 1 00")),
+        errors(
+            "example.",
+            &with("@ 60 DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118")
+        ),
         ["example.: DS at the zone apex belongs in the parent zone"]
     );
     assert_eq!(

@@ -17,7 +17,7 @@ www              3600 CNAME mail
 a.b.c            3600 TXT   deep
 sub              3600 NS    ns.sub
 sub              3600 NS    ns.elsewhere.
-sub              3600 DS    \\# 4 01020304
+sub              3600 DS    60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118
 ns.sub           3600 A     192.0.2.53
 ";
 
@@ -173,8 +173,8 @@ const RFC4592: &str = "
 *                        3600 MX    10 host1.example.
 sub.*                    3600 TXT   \"this is not a wildcard\"
 host1                    3600 A     192.0.2.1
-_ssh._tcp.host1          3600 SRV   \\# 6 000000000016
-_ssh._tcp.host2          3600 SRV   \\# 6 000000000016
+_ssh._tcp.host1          3600 SRV   \\# 7 00000000001600
+_ssh._tcp.host2          3600 SRV   \\# 7 00000000001600
 subdel                   3600 NS    ns.example.com.
 subdel                   3600 NS    ns.example.net.
 ";
@@ -448,7 +448,7 @@ mod prop {
             8 => format!("{owner} 60 NS ns{variant}.example.net."),
             9 => format!("{owner} 60 CNAME c.example."),
             10 => format!("{owner} 60 DNAME d{variant}.example.net."),
-            _ => format!("{owner} 60 DS \\# 2 000{variant}"),
+            _ => format!("{owner} 60 DS {variant} 8 2 {:064x}", 1),
         };
         record("example.", &line)
     }

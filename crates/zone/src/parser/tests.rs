@@ -211,7 +211,7 @@ fn errors_name_line_and_column() {
     );
     assert_eq!(
         error("$TTL 1\na MX (\n 10\n  bad..name )\n"),
-        "4:3: bad MX RDATA: bad exchange: empty label"
+        "4:3: bad MX RDATA: bad exchange host: empty label"
     );
     assert_eq!(
         error("$TTL 1\na SOA ns h ( 1 2\n 3 4 )\n"),
