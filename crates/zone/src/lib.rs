@@ -13,6 +13,7 @@ pub mod build;
 pub mod check;
 pub mod generate;
 pub mod lexer;
+pub mod load;
 pub mod lookup;
 pub mod parser;
 pub mod record;
@@ -23,6 +24,7 @@ mod testutil;
 
 pub use build::{Built, ZoneBuilder};
 pub use check::Problem;
+pub use load::{LoadError, load_file, load_str};
 pub use lookup::Lookup;
 pub use parser::{ParseError, Parser, parse_file, parse_str};
 pub use record::{Loc, Record};

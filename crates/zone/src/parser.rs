@@ -89,11 +89,34 @@ pub(crate) fn loc(file: &Arc<Path>, pos: Pos) -> Loc {
     }
 }
 
+/// Largest zone file (or included file) read: 2 GiB, far above any real zone.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// Reads a whole zone file, refusing what is not a regular file (a device or FIFO would never
+/// end) and files over [`MAX_FILE_BYTES`].
+fn read_zone_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, Read};
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Error::other(format!("larger than {MAX_FILE_BYTES} bytes")));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::other(format!("larger than {MAX_FILE_BYTES} bytes")));
+    }
+    Ok(data)
+}
+
 /// Reads a zone file. The file is read when this is called; the records are parsed as the
 /// iterator is advanced. `origin` is the initial `$ORIGIN`.
 pub fn parse_file(path: &Path, origin: NameRef<'_>) -> Parser<'static> {
     let file: Arc<Path> = Arc::from(path);
-    match std::fs::read(path) {
+    match read_zone_file(path) {
         Ok(data) => {
             let canonical = std::fs::canonicalize(path).ok();
             Parser::new(Source::new(
@@ -492,7 +515,7 @@ impl<'a> Parser<'a> {
                 .map_err(|m| Self::error(st, e.pos(2), format!("bad $INCLUDE origin: {m}")))?,
             None => st.origin.clone(),
         };
-        let data = std::fs::read(&path).map_err(|err| {
+        let data = read_zone_file(&path).map_err(|err| {
             Self::error(
                 st,
                 e.pos(1),

@@ -470,6 +470,11 @@ fn include_errors() {
     assert!(e.message.starts_with("cannot read "), "{e}");
     assert!(got[1].is_ok());
 
+    // A device never ends: it is refused, not read.
+    let dev = dir.write("dev.zone", "$INCLUDE /dev/zero\n");
+    let e = parse_path(&dev)[0].as_ref().unwrap_err().message.clone();
+    assert!(e.contains("not a regular file"), "{e}");
+
     // A cycle: a includes b includes a.
     let a = dir.write("a.zone", "$TTL 5\n$INCLUDE b.zone\n");
     dir.write("b.zone", "x A 1.1.1.1\n$INCLUDE ./a.zone\n");
