@@ -17,7 +17,7 @@
 use core::fmt;
 
 use crate::edns::Edns;
-use crate::name::{MAX_NAME_LEN, Name, NameBuilder, NameError, NameRef};
+use crate::name::{MAX_NAME_LEN, Name, NameError, NameRef};
 use crate::rdata::{self, Part};
 use crate::types::{Class, Opcode, RType, Rcode};
 
@@ -293,9 +293,19 @@ impl Section {
 /// Reads the possibly compressed name at `pos` in `msg`. Returns the name and the position just
 /// after the name's bytes at `pos` (after the first pointer, if any).
 pub fn read_name(msg: &[u8], pos: usize) -> Result<(Name, usize), ParseError> {
-    let mut builder = NameBuilder::new();
-    let end = walk_name(msg, pos, |label| builder.push_label(label))?;
-    Ok((builder.finish()?, end))
+    let mut wire = [0u8; MAX_NAME_LEN];
+    let mut len = 0;
+    // `walk_name` has checked each label (1 to 63 bytes) and the total length before handing
+    // the label over, so the copy below stays within the 255 bytes.
+    let end = walk_name(msg, pos, |label| {
+        let next = len + 1 + label.len();
+        let slot = wire.get_mut(len..next).ok_or(NameError::TooLong)?;
+        slot[0] = label.len() as u8;
+        slot[1..].copy_from_slice(label);
+        len = next;
+        Ok(())
+    })?;
+    Ok((Name::from_wire_parts(wire, len + 1), end))
 }
 
 /// Checks the possibly compressed name at `pos` without building it; returns the position after

@@ -353,6 +353,16 @@ impl Name {
         }
     }
 
+    /// Wraps `len` bytes of `buf` that already hold a valid uncompressed name, labels then the
+    /// root byte (zero, as the buffer was zeroed).
+    pub(crate) fn from_wire_parts(buf: [u8; MAX_NAME_LEN], len: usize) -> Name {
+        debug_assert!(uncompressed_len(&buf[..len]) == Ok(len));
+        Name {
+            len: len as u8,
+            buf,
+        }
+    }
+
     /// Validates `wire` as exactly one uncompressed name.
     pub fn from_wire(wire: &[u8]) -> Result<Name, NameError> {
         NameRef::from_wire(wire).map(|n| n.to_name())

@@ -16,7 +16,7 @@ use core::fmt;
 
 use crate::edns::{FLAG_DO, OptionCode};
 use crate::message::{Flags, HEADER_LEN, Header, Section, name_eq_at};
-use crate::name::{MAX_LABELS, NameRef};
+use crate::name::NameRef;
 use crate::rdata::{self, Part};
 use crate::types::{Class, RType, Rcode};
 
@@ -105,6 +105,8 @@ pub struct MessageWriter<'b> {
     section: Section,
     counts: [u16; 4],
     compressor: Compressor,
+    /// End of the first question's name when it was written at offset 12 without compression.
+    question_end: usize,
 }
 
 impl<'b> MessageWriter<'b> {
@@ -123,6 +125,7 @@ impl<'b> MessageWriter<'b> {
             section: Section::Question,
             counts: [0; 4],
             compressor: Compressor::new(),
+            question_end: 0,
         };
         w.set_header(header);
         Ok(w)
@@ -199,7 +202,11 @@ impl<'b> MessageWriter<'b> {
     ) -> Result<(), WriteError> {
         self.enter(Section::Question)?;
         let mark = self.mark();
+        let first = self.len == HEADER_LEN;
         let result = self.write_name(qname).and_then(|()| {
+            if first {
+                self.question_end = HEADER_LEN + qname.len();
+            }
             self.put_u16(qtype.0)?;
             self.put_u16(qclass.0)
         });
@@ -312,6 +319,9 @@ impl<'b> MessageWriter<'b> {
     fn rollback(&mut self, mark: Mark) {
         self.len = mark.len;
         self.compressor.len = mark.compressed;
+        if self.question_end > self.len {
+            self.question_end = 0;
+        }
     }
 
     fn commit(
@@ -327,7 +337,8 @@ impl<'b> MessageWriter<'b> {
         match result {
             Ok(total) => {
                 *count = total;
-                self.write_counts();
+                let at = 4 + 2 * section as usize;
+                self.buf[at..at + 2].copy_from_slice(&total.to_be_bytes());
                 Ok(())
             }
             Err(e) => {
@@ -429,41 +440,43 @@ impl<'b> MessageWriter<'b> {
     /// Writes `name`, pointing at the longest suffix already in the message.
     fn write_name(&mut self, name: NameRef<'_>) -> Result<(), WriteError> {
         let wire = name.as_wire();
-        let mut starts = [0u8; MAX_LABELS];
-        let mut labels = 0;
-        let mut pos = 0;
-        while let Some(&len) = wire.get(pos) {
-            if len == 0 || labels == MAX_LABELS {
-                break;
-            }
-            starts[labels] = pos as u8;
-            labels += 1;
-            pos += 1 + usize::from(len);
+        // Most owners repeat the question name, written in full at offset 12: one exact
+        // comparison finds it without walking the compression table.
+        if wire.len() > 2
+            && self.question_end > HEADER_LEN
+            && self.buf.get(HEADER_LEN..self.question_end) == Some(wire)
+        {
+            return self.put_u16(0xc000 | HEADER_LEN as u16);
         }
+        let labels = name.label_count();
+        // Walk the suffixes from the whole name down; stop at the first one already written.
+        let mut head = 0;
         let mut pointer = None;
-        let mut written_labels = labels;
-        for (i, &start) in starts[..labels].iter().enumerate() {
-            let suffix = NameRef::from_wire_unchecked(&wire[usize::from(start)..]);
-            if let Some(off) = self
-                .compressor
-                .find(&self.buf[..self.len], suffix, labels - i)
-            {
+        let mut left = labels;
+        while left > 0 {
+            let suffix = NameRef::from_wire_unchecked(&wire[head..]);
+            if let Some(off) = self.compressor.find(&self.buf[..self.len], suffix, left) {
                 pointer = Some(off);
-                written_labels = i;
                 break;
             }
+            head += 1 + usize::from(wire[head]);
+            left -= 1;
         }
         let at = self.len;
         match pointer {
             Some(off) => {
-                self.put(&wire[..usize::from(starts[written_labels])])?;
+                self.put(&wire[..head])?;
                 self.put_u16(0xc000 | off)?;
             }
             None => self.put(wire)?,
         }
-        for (i, &start) in starts[..written_labels].iter().enumerate() {
-            self.compressor
-                .remember(at + usize::from(start), labels - i);
+        // Remember where each label written out in full starts.
+        let mut pos = 0;
+        let mut remaining = labels;
+        while pos < head {
+            self.compressor.remember(at + pos, remaining);
+            pos += 1 + usize::from(wire[pos]);
+            remaining -= 1;
         }
         Ok(())
     }
@@ -706,6 +719,34 @@ mod tests {
         let msg = w.finish();
         assert_eq!(msg.len(), 468);
         assert!(Message::parse(msg).is_ok());
+    }
+
+    #[test]
+    fn a_rolled_back_question_is_never_pointed_at() {
+        let q = name("www.example.");
+        let mut buf = [0u8; 512];
+        let mut w = MessageWriter::new(&mut buf, 512, header()).unwrap();
+        // Leave room for the name but not for QTYPE and QCLASS.
+        w.reserve(512 - 12 - q.len() - 2).unwrap();
+        assert_eq!(
+            w.push_question(q.as_ref(), RType::A, Class::IN),
+            Err(WriteError::Truncated)
+        );
+        w.unreserve();
+        w.push(
+            Section::Answer,
+            q.as_ref(),
+            RType::A,
+            Class::IN,
+            1,
+            &[1, 2, 3, 4],
+        )
+        .unwrap();
+        let m = Message::parse(w.finish()).unwrap();
+        assert_eq!(
+            m.records(Section::Answer).next().unwrap().owner().unwrap(),
+            q
+        );
     }
 
     #[test]
