@@ -1,7 +1,7 @@
 //! The whole authoritative hot path for one query: parse, zone lookup, write the response.
 //! Figures and the command are in docs/PERFORMANCE.md.
 
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../tests/common/answer.rs"]
 mod answer;

@@ -1,7 +1,7 @@
 //! Answering a query from a zone allocates nothing: parse, lookup and write run with a counting
 //! allocator that records every allocation made on this thread.
 
-#![allow(unsafe_code, clippy::unwrap_used)]
+#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
