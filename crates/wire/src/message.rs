@@ -431,6 +431,8 @@ pub struct Message<'a> {
     starts: [u16; 4],
     /// Offset of the OPT record's owner, if there is one.
     opt: Option<u16>,
+    /// Offset of the first question's QTYPE (0 when there is no question).
+    first_qtype: u16,
 }
 
 impl<'a> Message<'a> {
@@ -442,8 +444,13 @@ impl<'a> Message<'a> {
         }
         let mut starts = [HEADER_LEN as u16; 4];
         let mut pos = HEADER_LEN;
+        let mut first_qtype = 0;
         for _ in 0..header.qdcount {
-            pos = skip_name(buf, pos)? + 4;
+            let fixed = skip_name(buf, pos)?;
+            if first_qtype == 0 {
+                first_qtype = fixed as u16;
+            }
+            pos = fixed + 4;
             if pos > buf.len() {
                 return Err(ParseError::Truncated);
             }
@@ -485,6 +492,7 @@ impl<'a> Message<'a> {
             header,
             starts,
             opt,
+            first_qtype,
         })
     }
 
@@ -500,7 +508,14 @@ impl<'a> Message<'a> {
 
     /// The first question, if any (queries have exactly one).
     pub fn question(&self) -> Option<Question<'a>> {
-        self.questions().next()
+        let at = usize::from(self.first_qtype);
+        let fixed = self.buf.get(at..at + 4).filter(|_| at != 0)?;
+        Some(Question {
+            buf: self.buf,
+            name_pos: HEADER_LEN,
+            qtype: RType(u16::from_be_bytes([fixed[0], fixed[1]])),
+            qclass: Class(u16::from_be_bytes([fixed[2], fixed[3]])),
+        })
     }
 
     /// All questions.
