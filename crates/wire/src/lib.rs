@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod display;
 pub mod edns;
 pub mod message;
 pub mod name;
