@@ -9,10 +9,10 @@
 //! ; EDNS: version: 0, flags: do; udp: 1232
 //!
 //! ;; QUESTION SECTION:
-//! ;www.example.test.		IN	A
+//! ;www.example.test.      IN  A
 //!
 //! ;; ANSWER SECTION:
-//! www.example.test.	300	IN	A	192.0.2.1
+//! www.example.test.  300 IN  A   192.0.2.1
 //! ```
 
 use core::fmt;
