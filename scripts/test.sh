@@ -44,7 +44,7 @@ cargo test --workspace --locked
 
 if [ -d fuzz ]; then
     step "fuzz targets (build, and a few seconds each)"
-    (cd fuzz && cargo fuzz build --sanitizer none --locked)
+    (cd fuzz && cargo fuzz build --sanitizer none)
     for target in $(cd fuzz && cargo fuzz list); do
         mkdir -p "fuzz/corpus/$target"
         (cd fuzz && cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- -max_total_time=5 -rss_limit_mb=2048) 2>&1 | tail -n 3
