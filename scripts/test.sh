@@ -47,7 +47,15 @@ if [ -d fuzz ]; then
     (cd fuzz && cargo fuzz build --sanitizer none)
     for target in $(cd fuzz && cargo fuzz list); do
         mkdir -p "fuzz/corpus/$target"
-        (cd fuzz && cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- -max_total_time=5 -rss_limit_mb=2048) 2>&1 | tail -n 3
+        log="fuzz/corpus/$target.log"
+        if (cd fuzz && cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- \
+            -max_total_time=5 -rss_limit_mb=2048) >"$log" 2>&1; then
+            echo "$target: $(grep -E '^Done' "$log")"
+        else
+            grep -E -B2 -A12 'panicked|ERROR|SUMMARY' "$log" | head -n 40
+            echo "fuzz target $target failed; the input is in fuzz/artifacts/$target"
+            exit 1
+        fi
     done
 fi
 

@@ -494,6 +494,14 @@ fn svcb_rfc9460_appendix_d() {
         Some("0000 03666f6f076578616d706c6503636f6d00"),
         "0 foo.example.com.",
     );
+    // AliasMode SvcParams are to be ignored, not refused (RFC 9460 section 2.4.1): they are kept
+    // so the text and wire forms stay in step.
+    check(
+        RType::HTTPS,
+        "0 foo.example.com. port=53",
+        Some("0000 03666f6f076578616d706c6503636f6d00 0003 0002 0035"),
+        "0 foo.example.com. port=53",
+    );
     // D.2 ServiceMode.
     check(RType::SVCB, "1 .", Some("0001 00"), "1 .");
     check(
@@ -609,7 +617,6 @@ fn svcb_rfc9460_appendix_d_3_failures() {
         2,
     );
     // And some of our own.
-    reject(RType::SVCB, "0 foo.example.com. port=53", 2);
     reject(RType::SVCB, "1 foo.example.com. port=53 bogus=1", 3);
     reject(RType::SVCB, "1 foo.example.com. no-default-alpn", 2);
     reject(RType::SVCB, "1 foo.example.com. alpn=h2,,h3", 2);

@@ -278,12 +278,9 @@ pub(crate) fn typed_from_text(
             let priority = f.u16("priority")?;
             out.extend_from_slice(&priority.to_be_bytes());
             name(f, "target name", out)?;
-            if priority == 0 && !f.is_empty() {
-                return Err(TextError::new(
-                    f.position(),
-                    "AliasMode (priority 0) takes no SvcParams",
-                ));
-            }
+            // AliasMode (priority 0) SHOULD NOT carry SvcParams and receivers ignore them
+            // (RFC 9460 section 2.4.1); they are accepted here as on the wire, so that every
+            // valid RDATA has a text form that reads back.
             params_from_text(f, out)?;
         }
         _ => {
