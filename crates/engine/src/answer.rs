@@ -139,109 +139,133 @@ fn follow(
     w: &mut MessageWriter<'_>,
     state: &mut Answered,
 ) -> Result<(), Stop> {
-    let mut current = qname.clone();
-    // Names already looked up, to stop at a loop; filled only when a chain is followed.
+    match step(q, qname.as_ref(), true, w, state)? {
+        None => Ok(()),
+        Some(next) => chain(q, qname, next, w, state),
+    }
+}
+
+/// Follows a chain from its second name on. Kept apart from [`follow`] so that answers without
+/// a chain do not pay for the list of names visited.
+fn chain(
+    q: &Question<'_>,
+    qname: &Name,
+    mut current: Name,
+    w: &mut MessageWriter<'_>,
+    state: &mut Answered,
+) -> Result<(), Stop> {
+    // Names looked up so far (the query name aside), to stop at a loop.
     let mut seen: [Option<Name>; MAX_CHAIN] = [const { None }; MAX_CHAIN];
-    for step in 0..MAX_CHAIN {
-        let Some((_, zone)) = q.catalog.find(current.as_ref()) else {
-            // Only after a CNAME or DNAME: the chain leaves our zones, the client goes on.
-            return Ok(());
-        };
-        let name = current.as_ref();
-        let next = match zone.lookup(name, q.qtype) {
-            Lookup::Answer { node, rrset, .. } => {
-                state.kind = AnswerKind::Positive;
-                push_signed(
-                    w,
-                    Section::Answer,
-                    name,
-                    node,
-                    rrset,
-                    rrset.ttl(),
-                    q.dnssec_ok,
-                )?;
-                additional(q, w, rrset);
-                return Ok(());
-            }
-            Lookup::Cname { node, rrset, .. } => {
-                state.kind = AnswerKind::Positive;
-                push_signed(
-                    w,
-                    Section::Answer,
-                    name,
-                    node,
-                    rrset,
-                    rrset.ttl(),
-                    q.dnssec_ok,
-                )?;
-                match rrset
-                    .rdatas()
-                    .next()
-                    .and_then(|r| NameRef::from_wire(r).ok())
-                {
-                    Some(target) => target.to_name(),
-                    None => return Ok(()),
-                }
-            }
-            Lookup::Dname { node, rrset } => {
-                state.kind = AnswerKind::Positive;
-                let owner = node.owner();
-                push_signed(
-                    w,
-                    Section::Answer,
-                    owner,
-                    node,
-                    rrset,
-                    rrset.ttl(),
-                    q.dnssec_ok,
-                )?;
-                let Some(target) = rrset
-                    .rdatas()
-                    .next()
-                    .and_then(|r| NameRef::from_wire(r).ok())
-                else {
-                    return Ok(());
-                };
-                let Some(synthesised) = substitute(name, owner, target) else {
-                    state.rcode = YXDOMAIN;
-                    return Ok(());
-                };
-                w.push(
-                    Section::Answer,
-                    name,
-                    RType::CNAME,
-                    Class::IN,
-                    rrset.ttl(),
-                    synthesised.as_wire(),
-                )?;
-                synthesised
-            }
-            Lookup::NoData { .. } => {
-                state.kind = AnswerKind::NoData;
-                return negative(w, zone, q.dnssec_ok);
-            }
-            Lookup::NxDomain { .. } => {
-                state.kind = AnswerKind::NxDomain;
-                state.rcode = Rcode::NXDOMAIN;
-                return negative(w, zone, q.dnssec_ok);
-            }
-            Lookup::Any { node, .. } => return any(q, w, zone, node, name, state),
-            Lookup::Referral { cut, ns } => {
-                if step == 0 {
-                    state.authoritative = false;
-                }
-                state.kind = AnswerKind::Referral;
-                return referral(q, w, zone, cut, ns);
-            }
-            Lookup::OutOfZone => return Ok(()),
-        };
-        seen[step] = Some(current);
-        if seen.iter().flatten().any(|n| *n == next) {
+    for lookup in 1..MAX_CHAIN {
+        if current == *qname || seen.iter().flatten().any(|n| *n == current) {
             return Ok(());
         }
+        let Some(next) = step(q, current.as_ref(), false, w, state)? else {
+            return Ok(());
+        };
+        seen[lookup] = Some(current);
         current = next;
     }
     Ok(())
+}
+
+/// One lookup of the chain: writes what the closest enclosing zone of `name` says, and returns
+/// the name to look up next when that is a CNAME or DNAME.
+fn step(
+    q: &Question<'_>,
+    name: NameRef<'_>,
+    first: bool,
+    w: &mut MessageWriter<'_>,
+    state: &mut Answered,
+) -> Result<Option<Name>, Stop> {
+    let Some((_, zone)) = q.catalog.find(name) else {
+        // Only after a CNAME or DNAME: the chain leaves our zones, the client goes on.
+        return Ok(None);
+    };
+    match zone.lookup(name, q.qtype) {
+        Lookup::Answer { node, rrset, .. } => {
+            state.kind = AnswerKind::Positive;
+            push_signed(
+                w,
+                Section::Answer,
+                name,
+                node,
+                rrset,
+                rrset.ttl(),
+                q.dnssec_ok,
+            )?;
+            additional(q, w, rrset);
+            Ok(None)
+        }
+        Lookup::Cname { node, rrset, .. } => {
+            state.kind = AnswerKind::Positive;
+            push_signed(
+                w,
+                Section::Answer,
+                name,
+                node,
+                rrset,
+                rrset.ttl(),
+                q.dnssec_ok,
+            )?;
+            Ok(rrset
+                .rdatas()
+                .next()
+                .and_then(|r| NameRef::from_wire(r).ok())
+                .map(|target| target.to_name()))
+        }
+        Lookup::Dname { node, rrset } => {
+            state.kind = AnswerKind::Positive;
+            let owner = node.owner();
+            push_signed(
+                w,
+                Section::Answer,
+                owner,
+                node,
+                rrset,
+                rrset.ttl(),
+                q.dnssec_ok,
+            )?;
+            let Some(target) = rrset
+                .rdatas()
+                .next()
+                .and_then(|r| NameRef::from_wire(r).ok())
+            else {
+                return Ok(None);
+            };
+            let Some(synthesised) = substitute(name, owner, target) else {
+                state.rcode = YXDOMAIN;
+                return Ok(None);
+            };
+            w.push(
+                Section::Answer,
+                name,
+                RType::CNAME,
+                Class::IN,
+                rrset.ttl(),
+                synthesised.as_wire(),
+            )?;
+            Ok(Some(synthesised))
+        }
+        Lookup::NoData { .. } => {
+            state.kind = AnswerKind::NoData;
+            negative(w, zone, q.dnssec_ok).map(|()| None)
+        }
+        Lookup::NxDomain { .. } => {
+            state.kind = AnswerKind::NxDomain;
+            state.rcode = Rcode::NXDOMAIN;
+            negative(w, zone, q.dnssec_ok).map(|()| None)
+        }
+        Lookup::Any { node, .. } => any(q, w, zone, node, name, state).map(|()| None),
+        Lookup::Referral { cut, ns } => {
+            if first {
+                state.authoritative = false;
+            }
+            state.kind = AnswerKind::Referral;
+            referral(q, w, zone, cut, ns).map(|()| None)
+        }
+        Lookup::OutOfZone => Ok(None),
+    }
 }
 
 /// `name` with its suffix `owner` replaced by `target` (RFC 6672 section 2.2); `None` when the

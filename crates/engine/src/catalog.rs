@@ -6,16 +6,21 @@
 //! zone* (RFC 1034 section 4.3.2, step 2, "search the available zones for the zone which is the
 //! nearest ancestor to QNAME"). A name below no zone is not ours, and is refused.
 //!
-//! [`Catalog::find`] does this without allocating: the query name's canonical key (labels right
-//! to left, lowercased) is built once on the stack; every ancestor's key is a prefix of it ending
-//! at a label separator, so the ancestors are tried from the longest down, each with a binary
-//! search over the zones' keys. Ancestors longer than the longest origin are skipped.
+//! [`Catalog::find`] does this without allocating. With a few zones (up to [`LINEAR_ZONES`]) it
+//! compares the query name's last labels with each origin, the deepest origins first. With more,
+//! the query name's canonical key (labels right to left, lowercased) is built once on the stack;
+//! every ancestor's key is a prefix of it ending at a label separator, so the ancestors are tried
+//! from the longest down, each with a binary search over the zones' keys (ancestors longer than
+//! the longest origin are skipped).
 
 use core::fmt;
 use std::sync::Arc;
 
 use wire::NameRef;
 use zone::Zone;
+
+/// Up to this many zones, [`Catalog::find`] tries each origin in turn.
+pub const LINEAR_ZONES: usize = 8;
 
 /// The position of a zone in its [`Catalog`].
 pub type ZoneId = usize;
@@ -28,6 +33,8 @@ pub struct Catalog {
     keys: Vec<(Vec<u8>, ZoneId)>,
     /// Length of the longest key.
     longest: usize,
+    /// Zone ids ordered by the label count of their origin, deepest first.
+    deepest_first: Vec<(usize, ZoneId)>,
 }
 
 /// Why a set of zones cannot form a catalog.
@@ -68,10 +75,17 @@ impl Catalog {
             }
         }
         let longest = keys.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut deepest_first: Vec<(usize, ZoneId)> = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin().label_count(), i))
+            .collect();
+        deepest_first.sort_by(|a, b| b.cmp(a));
         Ok(Catalog {
             zones,
             keys,
             longest,
+            deepest_first,
         })
     }
 
@@ -99,6 +113,19 @@ impl Catalog {
     pub fn find(&self, name: NameRef<'_>) -> Option<(ZoneId, &Zone)> {
         if self.keys.is_empty() {
             return None;
+        }
+        if self.zones.len() <= LINEAR_ZONES {
+            let labels = name.label_count();
+            return self
+                .deepest_first
+                .iter()
+                .find(|&&(n, id)| {
+                    labels >= n
+                        && name
+                            .strip_labels(labels - n)
+                            .is_some_and(|suffix| suffix == self.zones[id].origin())
+                })
+                .map(|&(_, id)| (id, &*self.zones[id]));
         }
         let key = name.canonical_key();
         let key = key.as_bytes();
@@ -171,6 +198,30 @@ mod tests {
         assert_eq!(origin_of(&c, "www.example.").as_deref(), Some("example."));
         assert_eq!(origin_of(&c, "org.").as_deref(), Some("."));
         assert_eq!(origin_of(&c, ".").as_deref(), Some("."));
+    }
+
+    #[test]
+    fn many_zones_use_the_sorted_keys() {
+        let names: Vec<String> = (0..20).map(|i| format!("z{i}.example.")).collect();
+        let mut zones: Vec<Zone> = names.iter().map(|n| zone(n)).collect();
+        zones.push(zone("example."));
+        zones.push(zone("a.z3.example."));
+        let c = Catalog::new(zones).unwrap();
+        assert!(c.len() > LINEAR_ZONES);
+        assert_eq!(
+            origin_of(&c, "www.z7.example.").as_deref(),
+            Some("z7.example.")
+        );
+        assert_eq!(
+            origin_of(&c, "b.a.Z3.example.").as_deref(),
+            Some("a.z3.example.")
+        );
+        assert_eq!(
+            origin_of(&c, "b.z3.example.").as_deref(),
+            Some("z3.example.")
+        );
+        assert_eq!(origin_of(&c, "z99.example.").as_deref(), Some("example."));
+        assert_eq!(origin_of(&c, "example.org."), None);
     }
 
     #[test]

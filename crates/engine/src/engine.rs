@@ -218,7 +218,7 @@ impl Engine {
         let edns = request.edns;
         let limit = self.limit(edns, client.transport, out.len());
         let Some(mut w) = self.start(out, limit, request, Some(question), true, edns) else {
-            return Outcome::Drop(QueryError::ShortHeader);
+            return Outcome::Drop(QueryError::OutputTooSmall);
         };
         let q = answer::Question {
             catalog: &self.catalog,
@@ -241,7 +241,7 @@ impl Engine {
             }
             let aa = answered.authoritative && !answered.failed;
             let Some(mut w) = self.start(out, limit, request, Some(question), aa, edns) else {
-                return Outcome::Drop(QueryError::ShortHeader);
+                return Outcome::Drop(QueryError::OutputTooSmall);
             };
             w.set_flags(w.flags().with_tc(answered.truncated && !answered.failed));
             let len = self.finish(w, rcode, edns);
@@ -277,7 +277,7 @@ impl Engine {
         let edns = request.edns;
         let limit = self.limit(edns, client.transport, out.len());
         let Some(mut w) = self.start(out, limit, request, Some(question), true, edns) else {
-            return Outcome::Drop(QueryError::ShortHeader);
+            return Outcome::Drop(QueryError::OutputTooSmall);
         };
         // At most 12 + 259 + 266 bytes, below the 512-byte minimum: it always fits.
         let truncated = chaos::write(text, question, &mut w).is_err();
@@ -307,7 +307,7 @@ impl Engine {
         let edns = request.edns;
         let limit = self.limit(edns, client.transport, out.len());
         let Some(mut w) = self.start(out, limit, request, Some(question), true, edns) else {
-            return Outcome::Drop(QueryError::ShortHeader);
+            return Outcome::Drop(QueryError::OutputTooSmall);
         };
         let soa = z.soa();
         let truncated = w
@@ -346,7 +346,7 @@ impl Engine {
         let edns = request.edns.filter(|_| error.keeps_opt());
         let limit = self.limit(edns, client.transport, out.len());
         let Some(w) = self.start(out, limit, request, question, false, edns) else {
-            return Outcome::Drop(error);
+            return Outcome::Drop(QueryError::OutputTooSmall);
         };
         let len = self.finish(w, rcode, edns);
         Outcome::Reply(ReplyInfo {

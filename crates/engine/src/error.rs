@@ -22,6 +22,7 @@
 //! | [`TransferOverUdp`](QueryError::TransferOverUdp) | REFUSED | AXFR over UDP is not defined (RFC 5936 section 4.2); the query is well formed, so not FORMERR: we decline it |
 //! | [`TransferDenied`](QueryError::TransferDenied) | REFUSED | the client is not in the transfer ACL (RFC 5936 section 2.2.1) |
 //! | [`TransferNotZone`](QueryError::TransferNotZone) | NOTAUTH | the name is not the apex of a zone we serve (RFC 5936 section 2.2.1) |
+//! | [`OutputTooSmall`](QueryError::OutputTooSmall) | dropped | the caller's buffer cannot hold a response (a transport bug, not the client's) |
 
 use core::fmt;
 
@@ -60,13 +61,17 @@ pub enum QueryError {
     TransferDenied,
     /// A transfer of a name that is not one of our zone apexes.
     TransferNotZone,
+    /// The caller's output buffer cannot hold even the response header and question.
+    OutputTooSmall,
 }
 
 impl QueryError {
     /// The response code to answer with; `None` means drop the packet.
     pub fn rcode(self) -> Option<Rcode> {
         Some(match self {
-            QueryError::ShortHeader | QueryError::Response => return None,
+            QueryError::ShortHeader | QueryError::Response | QueryError::OutputTooSmall => {
+                return None;
+            }
             QueryError::Malformed(_)
             | QueryError::BadOptions
             | QueryError::QuestionCount(_)
@@ -90,6 +95,7 @@ impl QueryError {
                 | QueryError::Response
                 | QueryError::Malformed(_)
                 | QueryError::QuestionCount(_)
+                | QueryError::OutputTooSmall
         )
     }
 
@@ -102,6 +108,7 @@ impl QueryError {
                 | QueryError::Response
                 | QueryError::Malformed(_)
                 | QueryError::BadOptions
+                | QueryError::OutputTooSmall
         )
     }
 }
@@ -124,6 +131,7 @@ impl fmt::Display for QueryError {
             QueryError::TransferOverUdp => f.write_str("zone transfer over UDP"),
             QueryError::TransferDenied => f.write_str("zone transfer not allowed"),
             QueryError::TransferNotZone => f.write_str("zone transfer of a name that is no zone"),
+            QueryError::OutputTooSmall => f.write_str("output buffer too small for a response"),
         }
     }
 }

@@ -10,6 +10,7 @@ mod errors;
 mod rfc1034_answers;
 mod rfc1034_chains;
 mod rfc2308_negative;
+mod rfc4035_signatures;
 mod rfc4592_wildcards;
 mod rfc5936_transfer;
 mod rfc6891_edns;
