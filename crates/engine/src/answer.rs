@@ -1,0 +1,483 @@
+//! The answer stage: write what our zones say about a question (RFC 1034 section 4.3.2).
+//!
+//! The stage starts at the closest enclosing zone of the query name and acts on the zone's
+//! [`Lookup`] decision:
+//!
+//! - **Answer**: the RRset goes in the answer section, owned by the name asked for (for a
+//!   wildcard match too: the synthesised records take the query name as owner, RFC 4592
+//!   section 3.3.3). Responses are *minimal*: no NS RRset in the authority section of a positive
+//!   answer, as NSD and Knot DNS answer by default. For NS, MX and SRV RRsets, the addresses (A
+//!   and AAAA) of their targets that our zones hold go in the additional section, best effort
+//!   (RFC 1034 section 4.3.2 step 6; never TC for them, RFC 2181 section 9).
+//! - **CNAME** (RFC 1034 section 3.6.2): the CNAME goes in the answer and the lookup starts again
+//!   at its target, in whichever of our zones encloses it. The chain is followed in order, at
+//!   most [`MAX_CHAIN`] lookups, and stops at a name already visited (a loop) or a name outside
+//!   our zones; the records written so far stay, with NOERROR. The final response code is that of
+//!   the last lookup: NXDOMAIN at the end of a chain is NXDOMAIN, with the CNAMEs in the answer
+//!   (RFC 6604 section 3).
+//! - **DNAME** (RFC 6672 section 3.2): the DNAME goes in the answer, then a CNAME synthesised from
+//!   it (owner: the name looked up; target: that name with the DNAME owner's suffix replaced by
+//!   the DNAME target; TTL: the DNAME's), and the chain goes on at the new name. When the new name
+//!   would exceed 255 bytes, the response code is YXDOMAIN (RFC 6672 section 2.2).
+//! - **NODATA and NXDOMAIN** (RFC 2308 sections 2.1 and 2.2): the zone's SOA in the authority
+//!   section with the negative TTL, the smaller of the SOA's TTL and its MINIMUM field (RFC 2308
+//!   section 5). An empty non-terminal is a name that exists: NODATA (RFC 4592 section 2.2.2).
+//! - **Referral** (RFC 1034 section 4.3.2 step 3b): below a zone cut, AA is clear, the cut's NS
+//!   RRset goes in the authority section and glue in the additional section: every address of
+//!   name servers below the cut (*in-domain* glue) must fit, else the response is truncated (RFC
+//!   9471 section 3); addresses of the other name servers the zone holds (*sibling* glue) are
+//!   added while they fit. With the DO bit, the DS RRset of the cut and its signatures follow the
+//!   NS RRset (RFC 4035 section 3.1.4).
+//! - **ANY** (RFC 8482): over TCP every RRset of the name; over UDP what the configured
+//!   [`AnyPolicy`] says. A query of type RRSIG gets every signature RRset of the name.
+//!
+//! With the DO bit, each RRset in the answer and the SOA of negative answers are followed by
+//! their RRSIG records when the zone has them. NSEC and NSEC3 denial proofs are not added yet.
+//!
+//! Required data that does not fit sets [`Answered::truncated`]; the engine then sends an empty
+//! response with TC set, which sends the client to TCP.
+
+use wire::message::Section;
+use wire::name::NameBuilder;
+use wire::writer::{MessageWriter, WriteError};
+use wire::{Class, Name, NameRef, RType, Rcode};
+use zone::{Lookup, Node, RRset, Zone};
+
+use crate::catalog::{Catalog, ZoneId};
+use crate::config::AnyPolicy;
+
+/// Most lookups made for one query while following CNAME and DNAME records.
+pub const MAX_CHAIN: usize = 16;
+/// Most NS, MX or SRV targets whose addresses are looked up for the additional section.
+pub const MAX_ADDITIONAL_TARGETS: usize = 16;
+/// The YXDOMAIN response code (RFC 2136), used for DNAME substitutions that are too long.
+pub const YXDOMAIN: Rcode = Rcode(6);
+/// HINFO RDATA of the RFC 8482 synthesised answer: CPU "RFC8482", OS "".
+const RFC8482_HINFO: &[u8] = b"\x07RFC8482\x00";
+
+/// What kind of answer a zone gave, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// Records of the type asked for (possibly after CNAMEs), or a CNAME chain leaving our
+    /// zones.
+    Positive,
+    /// The name exists without that type.
+    NoData,
+    /// The name does not exist.
+    NxDomain,
+    /// A delegation to another zone.
+    Referral,
+}
+
+/// The result of the answer stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Answered {
+    pub zone: ZoneId,
+    pub rcode: Rcode,
+    pub authoritative: bool,
+    pub kind: AnswerKind,
+    /// Required data did not fit.
+    pub truncated: bool,
+    /// The writer refused data for a reason other than size (a zone with malformed RDATA).
+    pub failed: bool,
+}
+
+/// What the answer stage needs to know about the query.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Question<'e> {
+    pub catalog: &'e Catalog,
+    pub qtype: RType,
+    pub dnssec_ok: bool,
+    /// Over TCP (or with [`AnyPolicy::InsecureFull`]): ANY gets every RRset.
+    pub full_any: bool,
+    pub any_policy: AnyPolicy,
+}
+
+/// Why writing stopped early.
+enum Stop {
+    Truncated,
+    Failed,
+}
+
+impl From<WriteError> for Stop {
+    fn from(e: WriteError) -> Stop {
+        match e {
+            WriteError::Truncated => Stop::Truncated,
+            _ => Stop::Failed,
+        }
+    }
+}
+
+/// Answers `qname` starting in zone `zone` (its closest enclosing zone); the question is
+/// already written.
+pub(crate) fn answer(
+    q: &Question<'_>,
+    zone: ZoneId,
+    qname: &Name,
+    w: &mut MessageWriter<'_>,
+) -> Answered {
+    let mut state = Answered {
+        zone,
+        rcode: Rcode::NOERROR,
+        authoritative: true,
+        kind: AnswerKind::Positive,
+        truncated: false,
+        failed: false,
+    };
+    match follow(q, qname, w, &mut state) {
+        Ok(()) => {}
+        Err(Stop::Truncated) => state.truncated = true,
+        Err(Stop::Failed) => state.failed = true,
+    }
+    state
+}
+
+/// The lookup loop: one lookup per name of the CNAME/DNAME chain.
+fn follow(
+    q: &Question<'_>,
+    qname: &Name,
+    w: &mut MessageWriter<'_>,
+    state: &mut Answered,
+) -> Result<(), Stop> {
+    match step(q, qname.as_ref(), true, w, state)? {
+        None => Ok(()),
+        Some(next) => chain(q, qname, next, w, state),
+    }
+}
+
+/// Follows a chain from its second name on. Kept apart from [`follow`] so that answers without
+/// a chain do not pay for the list of names visited.
+fn chain(
+    q: &Question<'_>,
+    qname: &Name,
+    mut current: Name,
+    w: &mut MessageWriter<'_>,
+    state: &mut Answered,
+) -> Result<(), Stop> {
+    // Names looked up so far (the query name aside), to stop at a loop.
+    let mut seen: [Option<Name>; MAX_CHAIN] = [const { None }; MAX_CHAIN];
+    for lookup in 1..MAX_CHAIN {
+        if current == *qname || seen.iter().flatten().any(|n| *n == current) {
+            return Ok(());
+        }
+        let Some(next) = step(q, current.as_ref(), false, w, state)? else {
+            return Ok(());
+        };
+        seen[lookup] = Some(current);
+        current = next;
+    }
+    Ok(())
+}
+
+/// One lookup of the chain: writes what the closest enclosing zone of `name` says, and returns
+/// the name to look up next when that is a CNAME or DNAME.
+fn step(
+    q: &Question<'_>,
+    name: NameRef<'_>,
+    first: bool,
+    w: &mut MessageWriter<'_>,
+    state: &mut Answered,
+) -> Result<Option<Name>, Stop> {
+    let Some((_, zone)) = q.catalog.find(name) else {
+        // Only after a CNAME or DNAME: the chain leaves our zones, the client goes on.
+        return Ok(None);
+    };
+    match zone.lookup(name, q.qtype) {
+        Lookup::Answer { node, rrset, .. } => {
+            state.kind = AnswerKind::Positive;
+            push_signed(
+                w,
+                Section::Answer,
+                name,
+                node,
+                rrset,
+                rrset.ttl(),
+                q.dnssec_ok,
+            )?;
+            additional(q, w, rrset);
+            Ok(None)
+        }
+        Lookup::Cname { node, rrset, .. } => {
+            state.kind = AnswerKind::Positive;
+            push_signed(
+                w,
+                Section::Answer,
+                name,
+                node,
+                rrset,
+                rrset.ttl(),
+                q.dnssec_ok,
+            )?;
+            Ok(rrset
+                .rdatas()
+                .next()
+                .and_then(|r| NameRef::from_wire(r).ok())
+                .map(|target| target.to_name()))
+        }
+        Lookup::Dname { node, rrset } => {
+            state.kind = AnswerKind::Positive;
+            let owner = node.owner();
+            push_signed(
+                w,
+                Section::Answer,
+                owner,
+                node,
+                rrset,
+                rrset.ttl(),
+                q.dnssec_ok,
+            )?;
+            let Some(target) = rrset
+                .rdatas()
+                .next()
+                .and_then(|r| NameRef::from_wire(r).ok())
+            else {
+                return Ok(None);
+            };
+            let Some(synthesised) = substitute(name, owner, target) else {
+                state.rcode = YXDOMAIN;
+                return Ok(None);
+            };
+            w.push(
+                Section::Answer,
+                name,
+                RType::CNAME,
+                Class::IN,
+                rrset.ttl(),
+                synthesised.as_wire(),
+            )?;
+            Ok(Some(synthesised))
+        }
+        Lookup::NoData { .. } => {
+            state.kind = AnswerKind::NoData;
+            negative(w, zone, q.dnssec_ok).map(|()| None)
+        }
+        Lookup::NxDomain { .. } => {
+            state.kind = AnswerKind::NxDomain;
+            state.rcode = Rcode::NXDOMAIN;
+            negative(w, zone, q.dnssec_ok).map(|()| None)
+        }
+        Lookup::Any { node, .. } => any(q, w, zone, node, name, state).map(|()| None),
+        Lookup::Referral { cut, ns } => {
+            if first {
+                state.authoritative = false;
+            }
+            state.kind = AnswerKind::Referral;
+            referral(q, w, zone, cut, ns).map(|()| None)
+        }
+        Lookup::OutOfZone => Ok(None),
+    }
+}
+
+/// `name` with its suffix `owner` replaced by `target` (RFC 6672 section 2.2); `None` when the
+/// result would be longer than 255 bytes.
+fn substitute(name: NameRef<'_>, owner: NameRef<'_>, target: NameRef<'_>) -> Option<Name> {
+    let keep = name.label_count().checked_sub(owner.label_count())?;
+    let mut b = NameBuilder::new();
+    for label in name.labels().take(keep).chain(target.labels()) {
+        b.push_label(label).ok()?;
+    }
+    b.finish().ok()
+}
+
+/// Writes `rrset` owned by `owner` with `ttl`, then, when `dnssec_ok`, the node's signatures
+/// over it.
+fn push_signed(
+    w: &mut MessageWriter<'_>,
+    section: Section,
+    owner: NameRef<'_>,
+    node: Node<'_>,
+    rrset: RRset<'_>,
+    ttl: u32,
+    dnssec_ok: bool,
+) -> Result<(), WriteError> {
+    push(w, section, owner, rrset, ttl)?;
+    if dnssec_ok
+        && rrset.rtype() != RType::RRSIG
+        && let Some(sigs) = node.signatures(rrset.rtype())
+    {
+        push(w, section, owner, sigs, ttl)?;
+    }
+    Ok(())
+}
+
+fn push(
+    w: &mut MessageWriter<'_>,
+    section: Section,
+    owner: NameRef<'_>,
+    rrset: RRset<'_>,
+    ttl: u32,
+) -> Result<(), WriteError> {
+    w.push_rrset(
+        section,
+        owner,
+        rrset.rtype(),
+        Class::IN,
+        ttl,
+        rrset.rdatas(),
+    )
+}
+
+/// The SOA of `zone` in the authority section, for NODATA and NXDOMAIN (RFC 2308).
+fn negative(w: &mut MessageWriter<'_>, zone: &Zone, dnssec_ok: bool) -> Result<(), Stop> {
+    let soa = zone.soa();
+    push_signed(
+        w,
+        Section::Authority,
+        zone.origin(),
+        zone.apex(),
+        soa,
+        zone.negative_ttl(),
+        dnssec_ok,
+    )?;
+    Ok(())
+}
+
+/// A query of type ANY or RRSIG at `node` (RFC 8482).
+fn any(
+    q: &Question<'_>,
+    w: &mut MessageWriter<'_>,
+    zone: &Zone,
+    node: Node<'_>,
+    name: NameRef<'_>,
+    state: &mut Answered,
+) -> Result<(), Stop> {
+    state.kind = AnswerKind::Positive;
+    if q.qtype == RType::RRSIG {
+        let mut found = false;
+        for sigs in node.rrsets().filter(|r| r.rtype() == RType::RRSIG) {
+            push(w, Section::Answer, name, sigs, sigs.ttl())?;
+            found = true;
+        }
+        if !found {
+            state.kind = AnswerKind::NoData;
+            return negative(w, zone, q.dnssec_ok);
+        }
+        return Ok(());
+    }
+    if q.full_any || q.any_policy == AnyPolicy::InsecureFull {
+        for rrset in node.rrsets() {
+            if rrset.rtype() != RType::RRSIG || q.dnssec_ok {
+                push(w, Section::Answer, name, rrset, rrset.ttl())?;
+            }
+        }
+        return Ok(());
+    }
+    match q.any_policy {
+        AnyPolicy::Hinfo => {
+            w.push(
+                Section::Answer,
+                name,
+                RType::HINFO,
+                Class::IN,
+                zone.negative_ttl(),
+                RFC8482_HINFO,
+            )?;
+        }
+        AnyPolicy::SmallestRrset | AnyPolicy::InsecureFull => {
+            // `min_by_key` keeps the first of equal sizes: the lowest type.
+            let smallest = node
+                .rrsets()
+                .filter(|r| r.rtype() != RType::RRSIG)
+                .min_by_key(|r| r.encoded().len());
+            match smallest {
+                Some(rrset) => push_signed(
+                    w,
+                    Section::Answer,
+                    name,
+                    node,
+                    rrset,
+                    rrset.ttl(),
+                    q.dnssec_ok,
+                )?,
+                None => {
+                    state.kind = AnswerKind::NoData;
+                    return negative(w, zone, q.dnssec_ok);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The addresses of the targets of an NS, MX or SRV RRset, best effort.
+fn additional(q: &Question<'_>, w: &mut MessageWriter<'_>, rrset: RRset<'_>) {
+    let offset = match rrset.rtype() {
+        RType::NS => 0,
+        RType::MX => 2,
+        RType::SRV => 6,
+        _ => return,
+    };
+    let mut done: [Option<NameRef<'_>>; MAX_ADDITIONAL_TARGETS] = [None; MAX_ADDITIONAL_TARGETS];
+    for (i, rdata) in rrset.rdatas().take(MAX_ADDITIONAL_TARGETS).enumerate() {
+        let Some(target) = rdata.get(offset..).and_then(|r| NameRef::from_wire(r).ok()) else {
+            continue;
+        };
+        // SRV "." means no service; a target seen before already has its addresses.
+        if target.is_root() || done.iter().flatten().any(|d| *d == target) {
+            continue;
+        }
+        done[i] = Some(target);
+        let Some((_, zone)) = q.catalog.find(target) else {
+            continue;
+        };
+        for rtype in [RType::A, RType::AAAA] {
+            if let Lookup::Answer { node, rrset, .. } = zone.lookup(target, rtype) {
+                let written = push_signed(
+                    w,
+                    Section::Additional,
+                    target,
+                    node,
+                    rrset,
+                    rrset.ttl(),
+                    q.dnssec_ok,
+                );
+                if written.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A referral to the zone below `cut` (RFC 1034 section 4.3.2 step 3b, RFC 9471 for glue).
+fn referral(
+    q: &Question<'_>,
+    w: &mut MessageWriter<'_>,
+    zone: &Zone,
+    cut: Node<'_>,
+    ns: RRset<'_>,
+) -> Result<(), Stop> {
+    let owner = cut.owner();
+    push(w, Section::Authority, owner, ns, ns.ttl())?;
+    if q.dnssec_ok
+        && let Some(ds) = cut.rrset(RType::DS)
+    {
+        push_signed(w, Section::Authority, owner, cut, ds, ds.ttl(), true)?;
+    }
+    // In-domain glue first, all of it required; then sibling glue while it fits.
+    for in_domain_pass in [true, false] {
+        for rdata in ns.rdatas() {
+            let Ok(target) = NameRef::from_wire(rdata) else {
+                continue;
+            };
+            if target.is_subdomain_of(owner) != in_domain_pass {
+                continue;
+            }
+            let Some(node) = zone.node(target) else {
+                continue;
+            };
+            for rtype in [RType::A, RType::AAAA] {
+                let Some(rrset) = node.rrset(rtype) else {
+                    continue;
+                };
+                let written = push(w, Section::Additional, target, rrset, rrset.ttl());
+                match written {
+                    Ok(()) => {}
+                    Err(e) if in_domain_pass => return Err(e.into()),
+                    Err(_) => return Ok(()),
+                }
+            }
+        }
+    }
+    Ok(())
+}

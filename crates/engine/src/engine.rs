@@ -1,0 +1,425 @@
+//! The pipeline that turns one query into one response: read, route, answer, finish.
+//!
+//! [`Engine::respond`] runs the stages in order, each returning an explicit decision:
+//!
+//! 1. **Read** ([`crate::query`]): header, framing, EDNS, opcode, question count, QTYPE.
+//!    Decision: drop, reject with an error, or go on.
+//! 2. **Route**: which part of the server answers. Class IN goes to the closest enclosing zone
+//!    ([`Catalog::find`]), or is refused when no zone encloses the name; class CH to the
+//!    identity names ([`crate::chaos`]); AXFR and IXFR to the transfer checks (ACL, TCP, zone
+//!    apex). Decision: a [`Route`].
+//! 3. **Answer** ([`crate::answer`], [`crate::chaos`]): write the sections.
+//! 4. **Finish**: the response code, the OPT record (RFC 6891 section 6.1: present when the
+//!    query had one, our payload size, the DO bit echoed, NSID when asked for and configured), and
+//!    TC when required data did not fit: the response is then cut back to the question and OPT,
+//!    so that no partial answer is cached, and the client retries over TCP (RFC 2181 section 9,
+//!    RFC 6891 section 7).
+//!
+//! # Sizes
+//!
+//! Over UDP a response holds at most 512 bytes without EDNS; with EDNS, the client's payload
+//! size (512 when it says less) capped by ours, [`EngineConfig::udp_payload`] (RFC 6891 section
+//! 6.2.5). Over TCP, 65,535 bytes. Never more than `out.len()`: give the engine a buffer of at
+//! least our UDP payload size for UDP and 65,535 bytes for TCP.
+
+use std::net::IpAddr;
+
+use wire::edns::OptionCode;
+use wire::message::{Header, Section};
+use wire::writer::MessageWriter;
+use wire::{Class, RType, Rcode};
+
+use crate::answer::{self, AnswerKind};
+use crate::catalog::{Catalog, ZoneId};
+use crate::chaos;
+use crate::config::{ConfigError, EngineConfig};
+use crate::error::QueryError;
+use crate::query::{self, ClientEdns, Question, Read, Request};
+use crate::transfer::TransferRequest;
+
+/// Bytes an OPT record without options takes.
+const OPT_LEN: usize = 11;
+/// Largest DNS message (the TCP length prefix is 16 bits).
+const MAX_MESSAGE: usize = 65_535;
+/// The UDP limit without EDNS, and the smallest with it (RFC 1035 section 4.2.1).
+const CLASSIC_UDP: u16 = 512;
+
+/// The transport a query came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: responses are size-limited and may be truncated.
+    Udp,
+    /// TCP (or a stream transport on top of it): up to 65,535 bytes, transfers allowed.
+    Tcp,
+}
+
+/// Who asked, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// The client's address (for the transfer ACL).
+    pub addr: IpAddr,
+    /// The transport the query came over.
+    pub transport: Transport,
+}
+
+/// Which part of the server produced a reply, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerSource {
+    /// A zone answered (with the kind of answer the last lookup gave).
+    Zone {
+        /// The zone that started the answer.
+        zone: ZoneId,
+        /// What the answer says.
+        kind: AnswerKind,
+    },
+    /// A CHAOS identity name.
+    Chaos,
+    /// An IXFR over UDP, answered with the zone's SOA alone.
+    Transfer {
+        /// The zone asked for.
+        zone: ZoneId,
+    },
+    /// A stage rejected the query.
+    Error(QueryError),
+    /// The answer could not be written (a zone with malformed data): SERVFAIL.
+    Failure,
+}
+
+/// A response written into the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyInfo {
+    /// Length of the response at the start of the buffer.
+    pub len: usize,
+    /// Its response code (12 bits, EDNS included).
+    pub rcode: Rcode,
+    /// The QTYPE asked for, when the query had a readable question.
+    pub qtype: Option<RType>,
+    /// Whether TC is set.
+    pub truncated: bool,
+    /// What produced it.
+    pub source: AnswerSource,
+}
+
+/// What to do with a query.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send the response described.
+    Reply(ReplyInfo),
+    /// Send nothing.
+    Drop(QueryError),
+    /// Stream a zone transfer (TCP only); see [`TransferRequest::stream`].
+    Transfer(Box<TransferRequest>),
+}
+
+/// Where a query goes after the read stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Zone(ZoneId),
+    Chaos,
+    Transfer(ZoneId),
+    /// IXFR over UDP from an allowed client.
+    SoaOnly(ZoneId),
+    Reject(QueryError),
+}
+
+/// The authoritative engine: zones and settings, shared read-only by every worker.
+#[derive(Debug)]
+pub struct Engine {
+    catalog: Catalog,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// An engine answering from `catalog` with `config` (checked first).
+    pub fn new(catalog: Catalog, config: EngineConfig) -> Result<Engine, ConfigError> {
+        config.validate()?;
+        Ok(Engine { catalog, config })
+    }
+
+    /// The zones.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Answers `query` from `client` into `out`; see the [module docs](self). Never panics and
+    /// never allocates, except to start a zone transfer.
+    pub fn respond(&self, query: &[u8], client: &Client, out: &mut [u8]) -> Outcome {
+        let request = match query::read(query) {
+            Read::Drop(e) => return Outcome::Drop(e),
+            Read::Reject(request, e) => return self.reject(&request, e, client, out),
+            Read::Query(request) => request,
+        };
+        let Some(question) = &request.question else {
+            return self.reject(&request, QueryError::QuestionCount(0), client, out);
+        };
+        match self.route(question, client) {
+            Route::Zone(zone) => self.answer(&request, question, zone, client, out),
+            Route::Chaos => self.chaos(&request, question, client, out),
+            Route::SoaOnly(zone) => self.soa_only(&request, question, zone, client, out),
+            Route::Transfer(id) => match self.catalog.zone(id) {
+                Some(zone) => Outcome::Transfer(Box::new(TransferRequest::new(
+                    zone.clone(),
+                    id,
+                    &request,
+                    question.qname.clone(),
+                    question.qtype,
+                    self.config.udp_payload,
+                ))),
+                None => self.reject(&request, QueryError::TransferNotZone, client, out),
+            },
+            Route::Reject(e) => self.reject(&request, e, client, out),
+        }
+    }
+
+    // --- stage 2: route ----------------------------------------------------------------------
+
+    fn route(&self, question: &Question, client: &Client) -> Route {
+        let qtype = question.qtype;
+        let transfer = qtype == RType::AXFR || qtype == RType::IXFR;
+        match question.qclass {
+            Class::IN => {}
+            Class::CH if !transfer => return Route::Chaos,
+            other => return Route::Reject(QueryError::Class(other)),
+        }
+        if transfer {
+            if qtype == RType::AXFR && client.transport == Transport::Udp {
+                return Route::Reject(QueryError::TransferOverUdp);
+            }
+            if !self.config.transfer_allowed(client.addr) {
+                return Route::Reject(QueryError::TransferDenied);
+            }
+            return match self.catalog.exact(question.qname.as_ref()) {
+                None => Route::Reject(QueryError::TransferNotZone),
+                Some((id, _)) if client.transport == Transport::Udp => Route::SoaOnly(id),
+                Some((id, _)) => Route::Transfer(id),
+            };
+        }
+        match self.catalog.find(question.qname.as_ref()) {
+            Some((id, _)) => Route::Zone(id),
+            None => Route::Reject(QueryError::NotAuthoritative),
+        }
+    }
+
+    // --- stage 3: answer ---------------------------------------------------------------------
+
+    fn answer(
+        &self,
+        request: &Request<'_>,
+        question: &Question,
+        zone: ZoneId,
+        client: &Client,
+        out: &mut [u8],
+    ) -> Outcome {
+        let edns = request.edns;
+        let limit = self.limit(edns, client.transport, out.len());
+        let Some(mut w) = self.start(out, limit, request, Some(question), true, edns) else {
+            return Outcome::Drop(QueryError::OutputTooSmall);
+        };
+        let q = answer::Question {
+            catalog: &self.catalog,
+            qtype: question.qtype,
+            dnssec_ok: edns.is_some_and(|e| e.dnssec_ok),
+            full_any: client.transport == Transport::Tcp,
+            any_policy: self.config.any_policy,
+        };
+        let answered = answer::answer(&q, zone, &question.qname, &mut w);
+        w.set_flags(w.flags().with_aa(answered.authoritative));
+        let mut source = AnswerSource::Zone {
+            zone,
+            kind: answered.kind,
+        };
+        let mut rcode = answered.rcode;
+        if answered.truncated || answered.failed {
+            if answered.failed {
+                rcode = Rcode::SERVFAIL;
+                source = AnswerSource::Failure;
+            }
+            let aa = answered.authoritative && !answered.failed;
+            let Some(mut w) = self.start(out, limit, request, Some(question), aa, edns) else {
+                return Outcome::Drop(QueryError::OutputTooSmall);
+            };
+            w.set_flags(w.flags().with_tc(answered.truncated && !answered.failed));
+            let len = self.finish(w, rcode, edns);
+            return Outcome::Reply(ReplyInfo {
+                len,
+                rcode,
+                qtype: Some(question.qtype),
+                truncated: !answered.failed,
+                source,
+            });
+        }
+        let len = self.finish(w, rcode, edns);
+        Outcome::Reply(ReplyInfo {
+            len,
+            rcode,
+            qtype: Some(question.qtype),
+            truncated: false,
+            source,
+        })
+    }
+
+    fn chaos(
+        &self,
+        request: &Request<'_>,
+        question: &Question,
+        client: &Client,
+        out: &mut [u8],
+    ) -> Outcome {
+        let text = match chaos::identity(&self.config, &question.qname) {
+            Ok(text) => text,
+            Err(e) => return self.reject(request, e, client, out),
+        };
+        let edns = request.edns;
+        let limit = self.limit(edns, client.transport, out.len());
+        let Some(mut w) = self.start(out, limit, request, Some(question), true, edns) else {
+            return Outcome::Drop(QueryError::OutputTooSmall);
+        };
+        // At most 12 + 259 + 266 bytes, below the 512-byte minimum: it always fits.
+        let truncated = chaos::write(text, question, &mut w).is_err();
+        w.set_flags(w.flags().with_tc(truncated));
+        let len = self.finish(w, Rcode::NOERROR, edns);
+        Outcome::Reply(ReplyInfo {
+            len,
+            rcode: Rcode::NOERROR,
+            qtype: Some(question.qtype),
+            truncated,
+            source: AnswerSource::Chaos,
+        })
+    }
+
+    /// An IXFR over UDP: our SOA alone, which sends the client to TCP (RFC 1995 section 2).
+    fn soa_only(
+        &self,
+        request: &Request<'_>,
+        question: &Question,
+        zone: ZoneId,
+        client: &Client,
+        out: &mut [u8],
+    ) -> Outcome {
+        let Some(z) = self.catalog.zone(zone) else {
+            return self.reject(request, QueryError::TransferNotZone, client, out);
+        };
+        let edns = request.edns;
+        let limit = self.limit(edns, client.transport, out.len());
+        let Some(mut w) = self.start(out, limit, request, Some(question), true, edns) else {
+            return Outcome::Drop(QueryError::OutputTooSmall);
+        };
+        let soa = z.soa();
+        let truncated = w
+            .push_rrset(
+                Section::Answer,
+                z.origin(),
+                RType::SOA,
+                Class::IN,
+                soa.ttl(),
+                soa.rdatas(),
+            )
+            .is_err();
+        w.set_flags(w.flags().with_tc(truncated));
+        let len = self.finish(w, Rcode::NOERROR, edns);
+        Outcome::Reply(ReplyInfo {
+            len,
+            rcode: Rcode::NOERROR,
+            qtype: Some(question.qtype),
+            truncated,
+            source: AnswerSource::Transfer { zone },
+        })
+    }
+
+    /// The error response for `error` (the one place errors become responses), or a drop.
+    fn reject(
+        &self,
+        request: &Request<'_>,
+        error: QueryError,
+        client: &Client,
+        out: &mut [u8],
+    ) -> Outcome {
+        let Some(rcode) = error.rcode() else {
+            return Outcome::Drop(error);
+        };
+        let question = request.question.as_ref().filter(|_| error.keeps_question());
+        let edns = request.edns.filter(|_| error.keeps_opt());
+        let limit = self.limit(edns, client.transport, out.len());
+        let Some(w) = self.start(out, limit, request, question, false, edns) else {
+            return Outcome::Drop(QueryError::OutputTooSmall);
+        };
+        let len = self.finish(w, rcode, edns);
+        Outcome::Reply(ReplyInfo {
+            len,
+            rcode,
+            qtype: question.map(|q| q.qtype),
+            truncated: false,
+            source: AnswerSource::Error(error),
+        })
+    }
+
+    // --- stage 4: finish ---------------------------------------------------------------------
+
+    /// The most bytes the response may take.
+    fn limit(&self, edns: Option<ClientEdns>, transport: Transport, out: usize) -> usize {
+        let limit = match (transport, edns) {
+            (Transport::Tcp, _) => MAX_MESSAGE,
+            (Transport::Udp, None) => usize::from(CLASSIC_UDP),
+            (Transport::Udp, Some(e)) => {
+                usize::from(e.payload.max(CLASSIC_UDP).min(self.config.udp_payload))
+            }
+        };
+        limit.min(out)
+    }
+
+    /// The NSID to send, when the client asked and we have one.
+    fn nsid(&self, edns: Option<ClientEdns>) -> Option<&[u8]> {
+        self.config
+            .nsid
+            .as_deref()
+            .filter(|_| edns.is_some_and(|e| e.nsid))
+    }
+
+    /// Starts a response: header, question, and room kept for the OPT record.
+    fn start<'b>(
+        &self,
+        out: &'b mut [u8],
+        limit: usize,
+        request: &Request<'_>,
+        question: Option<&Question>,
+        authoritative: bool,
+        edns: Option<ClientEdns>,
+    ) -> Option<MessageWriter<'b>> {
+        let header = Header {
+            id: request.header.id,
+            flags: request.response_flags().with_aa(authoritative),
+            ..Header::default()
+        };
+        let mut w = MessageWriter::new(out, limit, header).ok()?;
+        if let Some(q) = question {
+            w.push_question(q.qname.as_ref(), q.qtype, q.qclass).ok()?;
+        }
+        if edns.is_some() {
+            let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
+            if w.reserve(OPT_LEN + nsid).is_err() {
+                w.reserve(OPT_LEN).ok()?;
+            }
+        }
+        Some(w)
+    }
+
+    /// Sets the response code, adds the OPT record, and returns the response length.
+    fn finish(&self, mut w: MessageWriter<'_>, rcode: Rcode, edns: Option<ClientEdns>) -> usize {
+        w.set_flags(w.flags().with_rcode(rcode));
+        if let Some(e) = edns
+            && let Ok(mut opt) = w.opt(self.config.udp_payload, rcode, e.dnssec_ok)
+        {
+            if let Some(nsid) = self.nsid(edns) {
+                // Dropped when it does not fit: it is optional.
+                let _ = opt.option(OptionCode::NSID, nsid);
+            }
+            let _ = opt.finish();
+        }
+        w.finish().len()
+    }
+}
