@@ -289,6 +289,7 @@ impl<'b> MessageWriter<'b> {
             rdata_start: self.len,
             mark,
             writer: self,
+            finished: false,
         })
     }
 
@@ -497,6 +498,8 @@ pub struct OptWriter<'w, 'b> {
     writer: &'w mut MessageWriter<'b>,
     rdata_start: usize,
     mark: Mark,
+    /// Set by `finish`; an OPT record dropped unfinished is rolled back.
+    finished: bool,
 }
 
 impl OptWriter<'_, '_> {
@@ -559,14 +562,24 @@ impl OptWriter<'_, '_> {
         Ok(())
     }
 
-    /// Completes the OPT record and counts it.
-    pub fn finish(self) -> Result<(), WriteError> {
+    /// Completes the OPT record and counts it; on error it is rolled back.
+    pub fn finish(mut self) -> Result<(), WriteError> {
         let rdlen =
             u16::try_from(self.writer.len - self.rdata_start).map_err(|_| WriteError::Truncated)?;
         self.writer.buf[self.rdata_start - 2..self.rdata_start]
             .copy_from_slice(&rdlen.to_be_bytes());
+        self.finished = true;
         self.writer
             .commit(self.mark, Section::Additional, 1, Ok(()))
+    }
+}
+
+impl Drop for OptWriter<'_, '_> {
+    /// An OPT record left unfinished is taken out of the message again.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.writer.rollback(self.mark);
+        }
     }
 }
 
@@ -703,6 +716,21 @@ mod tests {
         assert_eq!(edns.udp_payload, 1232);
         assert!(edns.dnssec_ok());
         assert_eq!(m.rcode(), Rcode::BADVERS);
+    }
+
+    #[test]
+    fn an_unfinished_opt_is_rolled_back() {
+        let mut buf = [0u8; 512];
+        let mut w = MessageWriter::new(&mut buf, 512, header()).unwrap();
+        w.push_question(name("example.").as_ref(), RType::A, Class::IN)
+            .unwrap();
+        let before = w.len();
+        let mut opt = w.opt(1232, Rcode::NOERROR, false).unwrap();
+        opt.keepalive(100).unwrap();
+        drop(opt);
+        assert_eq!(w.len(), before);
+        let m = Message::parse(w.finish()).unwrap();
+        assert!(m.edns().is_none());
     }
 
     #[test]
