@@ -685,8 +685,29 @@ fn keyed<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D, key: &str) -> Res
     T::deserialize(d).map_err(|e| D::Error::custom(format!("{key}: {e}")))
 }
 
+/// Accepts a TOML integer; says "an integer" rather than "i64" when given something else.
+struct IntVisitor;
+
+impl de::Visitor<'_> for IntVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))
+    }
+}
+
 fn int<'de, D: Deserializer<'de>>(d: D, b: IntBounds) -> Result<u64, D::Error> {
-    let v: i64 = keyed(d, b.key)?;
+    let v = d
+        .deserialize_i64(IntVisitor)
+        .map_err(|e| D::Error::custom(format!("{}: {e}", b.key)))?;
     match u64::try_from(v) {
         Ok(v) if (b.min..=b.max).contains(&v) => Ok(v),
         _ => Err(D::Error::custom(format!(
