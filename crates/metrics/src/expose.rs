@@ -1,0 +1,320 @@
+//! The Prometheus text exposition format, version 0.0.4: [`Registry::render`].
+//!
+//! Each family is a `# HELP` line, a `# TYPE` line and its samples; label values are escaped
+//! (`\\`, `\"`, `\n`), and so is help text (`\\`, `\n`). A histogram is exposed as cumulative
+//! `_bucket{le="..."}` samples ending with `le="+Inf"`, then `_sum` and `_count`. Every series
+//! of the fixed label sets is written, zeros included, so none appears out of nowhere.
+//! Reference: <https://prometheus.io/docs/instrumenting/exposition_formats/>.
+
+use std::fmt::Write;
+
+use crate::labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
+use crate::registry::{Registry, Totals};
+use crate::worker::{LATENCY_BUCKETS, latency_bound_ns};
+
+/// The `Content-Type` of [`Registry::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl Registry {
+    /// Renders every metric in the Prometheus text format 0.0.4.
+    pub fn render(&self) -> String {
+        let totals = self.totals();
+        let mut out = Out(String::with_capacity(32 * 1024));
+        render_traffic(&mut out, &totals);
+        render_tcp(&mut out, &totals);
+        render_state(&mut out, self, &totals);
+        out.0
+    }
+}
+
+fn render_traffic(out: &mut Out, totals: &Totals) {
+    out.family(
+        "portcullis_queries_total",
+        "counter",
+        "Queries received, by transport and query type.",
+    );
+    for t in Transport::ALL {
+        for q in QType::ALL {
+            out.sample(
+                "portcullis_queries_total",
+                &[("transport", t.label()), ("qtype", q.label())],
+                totals.queries(t, q),
+            );
+        }
+    }
+
+    out.family(
+        "portcullis_responses_total",
+        "counter",
+        "Responses sent, by transport and response code.",
+    );
+    for t in Transport::ALL {
+        for r in Rcode::ALL {
+            out.sample(
+                "portcullis_responses_total",
+                &[("transport", t.label()), ("rcode", r.label())],
+                totals.responses(t, r),
+            );
+        }
+    }
+
+    let name = "portcullis_response_latency_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Time from receiving a query to handing its response to the transport.",
+    );
+    let bucket = format!("{name}_bucket");
+    for t in Transport::ALL {
+        let mut cumulative = 0u64;
+        for i in 0..LATENCY_BUCKETS {
+            cumulative = cumulative.wrapping_add(totals.latency_bucket(t, i));
+            let le = seconds(latency_bound_ns(i));
+            out.sample(
+                &bucket,
+                &[("transport", t.label()), ("le", &le)],
+                cumulative,
+            );
+        }
+        out.sample(
+            &bucket,
+            &[("transport", t.label()), ("le", "+Inf")],
+            totals.latency_count(t),
+        );
+        out.sample_text(
+            &format!("{name}_sum"),
+            &[("transport", t.label())],
+            &seconds(totals.latency_sum_ns(t)),
+        );
+        out.sample(
+            &format!("{name}_count"),
+            &[("transport", t.label())],
+            totals.latency_count(t),
+        );
+    }
+
+    out.family(
+        "portcullis_truncated_total",
+        "counter",
+        "Responses sent with the TC bit set because they did not fit.",
+    );
+    for t in Transport::ALL {
+        out.sample(
+            "portcullis_truncated_total",
+            &[("transport", t.label())],
+            totals.truncated(t),
+        );
+    }
+
+    out.family(
+        "portcullis_malformed_total",
+        "counter",
+        "Messages received that could not be parsed as a query.",
+    );
+    for t in Transport::ALL {
+        out.sample(
+            "portcullis_malformed_total",
+            &[("transport", t.label())],
+            totals.malformed(t),
+        );
+    }
+
+    out.family(
+        "portcullis_dropped_total",
+        "counter",
+        "Queries dropped without a response, by transport and reason.",
+    );
+    for t in Transport::ALL {
+        for d in DropReason::ALL {
+            out.sample(
+                "portcullis_dropped_total",
+                &[("transport", t.label()), ("reason", d.label())],
+                totals.dropped(t, d),
+            );
+        }
+    }
+}
+
+fn render_tcp(out: &mut Out, totals: &Totals) {
+    out.family(
+        "portcullis_tcp_connections_total",
+        "counter",
+        "TCP connections accepted.",
+    );
+    out.sample(
+        "portcullis_tcp_connections_total",
+        &[],
+        totals.tcp_connections(),
+    );
+
+    out.family(
+        "portcullis_tcp_connections_open",
+        "gauge",
+        "TCP connections open now.",
+    );
+    out.sample(
+        "portcullis_tcp_connections_open",
+        &[],
+        totals.tcp_connections_open(),
+    );
+
+    out.family(
+        "portcullis_tcp_connections_rejected_total",
+        "counter",
+        "TCP connections refused at accept time, by reason.",
+    );
+    for r in TcpReject::ALL {
+        out.sample(
+            "portcullis_tcp_connections_rejected_total",
+            &[("reason", r.label())],
+            totals.tcp_rejected(r),
+        );
+    }
+}
+
+fn render_state(out: &mut Out, registry: &Registry, totals: &Totals) {
+    let zones = registry.zones();
+    out.family(
+        "portcullis_zone_serial",
+        "gauge",
+        "SOA serial of each zone served.",
+    );
+    for z in &zones {
+        out.sample(
+            "portcullis_zone_serial",
+            &[("zone", &z.origin)],
+            u64::from(z.serial),
+        );
+    }
+    out.family(
+        "portcullis_zone_records",
+        "gauge",
+        "Records in each zone served.",
+    );
+    for z in &zones {
+        out.sample("portcullis_zone_records", &[("zone", &z.origin)], z.records);
+    }
+    out.family("portcullis_zones_loaded", "gauge", "Zones served.");
+    out.sample("portcullis_zones_loaded", &[], zones.len() as u64);
+
+    out.family(
+        "portcullis_reloads_total",
+        "counter",
+        "Configuration and zone reloads, by result.",
+    );
+    for r in ReloadResult::ALL {
+        out.sample(
+            "portcullis_reloads_total",
+            &[("result", r.label())],
+            totals.reloads(r),
+        );
+    }
+
+    out.family(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the Unix epoch, in seconds.",
+    );
+    let start = registry.start_time();
+    let start_ns = start
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(start.subsec_nanos()));
+    out.sample_text("process_start_time_seconds", &[], &seconds(start_ns));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text helpers
+// ---------------------------------------------------------------------------------------------
+
+struct Out(String);
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.0.push_str("# HELP ");
+        self.0.push_str(name);
+        self.0.push(' ');
+        escape(&mut self.0, help, false);
+        self.0.push_str("\n# TYPE ");
+        self.0.push_str(name);
+        self.0.push(' ');
+        self.0.push_str(kind);
+        self.0.push('\n');
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        self.head(name, labels);
+        let _ = writeln!(self.0, "{value}");
+    }
+
+    fn sample_text(&mut self, name: &str, labels: &[(&str, &str)], value: &str) {
+        self.head(name, labels);
+        self.0.push_str(value);
+        self.0.push('\n');
+    }
+
+    fn head(&mut self, name: &str, labels: &[(&str, &str)]) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (key, value)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                self.0.push_str(key);
+                self.0.push_str("=\"");
+                escape(&mut self.0, value, true);
+                self.0.push('"');
+            }
+            self.0.push('}');
+        }
+        self.0.push(' ');
+    }
+}
+
+/// Escapes `\` and newline, and in label values also `"`.
+fn escape(out: &mut String, text: &str, quote: bool) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `ns` nanoseconds as an exact decimal number of seconds: `0.00001`, `1.31072`, `0`.
+fn seconds(ns: u64) -> String {
+    let whole = ns / 1_000_000_000;
+    let frac = ns % 1_000_000_000;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:09}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_exact() {
+        assert_eq!(seconds(0), "0");
+        assert_eq!(seconds(10_000), "0.00001");
+        assert_eq!(seconds(1_310_720_000), "1.31072");
+        assert_eq!(seconds(2_000_000_000), "2");
+        assert_eq!(seconds(1), "0.000000001");
+    }
+
+    #[test]
+    fn escaping() {
+        let mut s = String::new();
+        escape(&mut s, "a\\b\"c\nd", true);
+        assert_eq!(s, r#"a\\b\"c\nd"#);
+        let mut s = String::new();
+        escape(&mut s, "a\\b\"c\nd", false);
+        assert_eq!(s, r#"a\\b"c\nd"#);
+    }
+}

@@ -1,0 +1,27 @@
+//! Metrics: per-worker counters and latency histograms with fixed label sets, summed when
+//! scraped, exposed in the Prometheus text format.
+//!
+//! - [`Registry`]: one per process. [`Registry::worker`] hands each worker thread its own
+//!   [`WorkerMetrics`]; [`Registry::set_zones`] and [`Registry::count_reload`] serve the reload
+//!   path; [`Registry::render`] writes the exposition ([`expose`]); [`Registry::totals`] sums
+//!   the counters for other readers (a control socket, tests).
+//! - [`WorkerMetrics`]: counting on the query path costs a relaxed load and store of a counter
+//!   only that worker writes: no lock, no atomic read-modify-write ([`worker`]).
+//! - The labels are enums ([`labels`]): [`Transport`], [`QType`], [`Rcode`], [`DropReason`],
+//!   [`TcpReject`], [`ReloadResult`]. Map a wire code with [`QType::from_code`] or
+//!   [`Rcode::from_code`]; types and codes outside the common set count as `other`.
+//!
+//! Metric names follow the Prometheus conventions: counters end in `_total`, units are base
+//! units (seconds), and every family carries HELP and TYPE lines.
+
+#![forbid(unsafe_code)]
+
+pub mod expose;
+pub mod labels;
+pub mod registry;
+pub mod worker;
+
+pub use expose::CONTENT_TYPE;
+pub use labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
+pub use registry::{Registry, Totals, ZoneStats};
+pub use worker::{LATENCY_BUCKETS, WorkerMetrics, latency_bound_ns, latency_bucket};

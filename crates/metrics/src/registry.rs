@@ -1,0 +1,204 @@
+//! The [`Registry`]: hands out one [`WorkerMetrics`] per worker, holds the rarely changing zone
+//! and reload figures, and sums everything into [`Totals`] when scraped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
+use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
+
+const T: usize = Transport::COUNT;
+
+/// The figures of one loaded zone, set from the reload path with [`Registry::set_zones`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneStats {
+    /// The zone's origin in presentation form, e.g. `example.com.`: the `zone` label.
+    pub origin: String,
+    /// The SOA serial being served.
+    pub serial: u32,
+    /// The number of records in the zone.
+    pub records: u64,
+}
+
+/// All of the server's metrics. Share it (`Arc<Registry>`) between the workers, which each take
+/// a [`WorkerMetrics`] once, the reload path and the `/metrics` endpoint.
+///
+/// The locks here are taken when a worker starts, when zones are reloaded and when the registry
+/// is scraped, never when a query is counted.
+#[derive(Debug)]
+pub struct Registry {
+    start_time: Duration,
+    shards: Mutex<Vec<Arc<Shard>>>,
+    zones: Mutex<Vec<ZoneStats>>,
+    reloads: [AtomicU64; ReloadResult::COUNT],
+}
+
+impl Registry {
+    /// An empty registry for a process that started at `start_time`
+    /// (`process_start_time_seconds`).
+    pub fn new(start_time: SystemTime) -> Registry {
+        Registry {
+            start_time: start_time.duration_since(UNIX_EPOCH).unwrap_or_default(),
+            shards: Mutex::new(Vec::new()),
+            zones: Mutex::new(Vec::new()),
+            reloads: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// The counters for one more worker thread. Its counts stay in the registry after it is
+    /// dropped, so totals never go down.
+    pub fn worker(&self) -> WorkerMetrics {
+        let shard = Arc::new(Shard::new());
+        lock(&self.shards).push(shard.clone());
+        WorkerMetrics::new(shard)
+    }
+
+    /// Replaces the zone gauges with the zones now loaded: a zone not listed disappears.
+    pub fn set_zones(&self, zones: impl IntoIterator<Item = ZoneStats>) {
+        let mut new: Vec<ZoneStats> = zones.into_iter().collect();
+        new.sort_by(|a, b| a.origin.cmp(&b.origin));
+        *lock(&self.zones) = new;
+    }
+
+    /// Counts a reload and how it ended.
+    pub fn count_reload(&self, result: ReloadResult) {
+        self.reloads[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// When the process started, as seconds since the Unix epoch.
+    pub fn start_time(&self) -> Duration {
+        self.start_time
+    }
+
+    /// The zone gauges as last set, sorted by origin.
+    pub fn zones(&self) -> Vec<ZoneStats> {
+        lock(&self.zones).clone()
+    }
+
+    /// Sums every worker's counters.
+    pub fn totals(&self) -> Totals {
+        let shards: Vec<Arc<Shard>> = lock(&self.shards).clone();
+        let mut totals = Totals::default();
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let add = |to: &mut [u64], from: &[AtomicU64]| {
+            for (t, f) in to.iter_mut().zip(from) {
+                *t = t.wrapping_add(get(f));
+            }
+        };
+        for shard in &shards {
+            for t in 0..T {
+                add(&mut totals.queries[t], &shard.queries[t]);
+                add(&mut totals.responses[t], &shard.responses[t]);
+                add(&mut totals.latency[t], &shard.latency[t]);
+                add(&mut totals.dropped[t], &shard.dropped[t]);
+            }
+            add(&mut totals.latency_sum_ns, &shard.latency_sum_ns);
+            add(&mut totals.truncated, &shard.truncated);
+            add(&mut totals.malformed, &shard.malformed);
+            add(&mut totals.tcp_rejected, &shard.tcp_rejected);
+            // A scrape racing a worker may see a close before the matching open (relaxed
+            // loads); the open gauge saturates at zero then.
+            totals.tcp_closed = totals.tcp_closed.wrapping_add(get(&shard.tcp_closed));
+            totals.tcp_opened = totals.tcp_opened.wrapping_add(get(&shard.tcp_opened));
+        }
+        for r in ReloadResult::ALL {
+            totals.reloads[r as usize] = get(&self.reloads[r as usize]);
+        }
+        totals
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data under these locks is always whole (a push or a replacement), so a panic
+    // elsewhere while holding one leaves nothing half-written.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Totals
+// ---------------------------------------------------------------------------------------------
+
+/// Every worker's counters, summed: what a scrape reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    queries: [[u64; QType::COUNT]; T],
+    responses: [[u64; Rcode::COUNT]; T],
+    latency: [[u64; LATENCY_BUCKETS + 1]; T],
+    latency_sum_ns: [u64; T],
+    truncated: [u64; T],
+    malformed: [u64; T],
+    dropped: [[u64; DropReason::COUNT]; T],
+    tcp_opened: u64,
+    tcp_closed: u64,
+    tcp_rejected: [u64; TcpReject::COUNT],
+    reloads: [u64; ReloadResult::COUNT],
+}
+
+impl Totals {
+    /// Queries received on `transport` with type `qtype`.
+    pub fn queries(&self, transport: Transport, qtype: QType) -> u64 {
+        self.queries[transport as usize][qtype as usize]
+    }
+
+    /// Responses sent on `transport` with code `rcode`.
+    pub fn responses(&self, transport: Transport, rcode: Rcode) -> u64 {
+        self.responses[transport as usize][rcode as usize]
+    }
+
+    /// Latencies observed on `transport` in bucket `i` alone (not cumulative); `i` ==
+    /// [`LATENCY_BUCKETS`] is the `+Inf` bucket.
+    pub fn latency_bucket(&self, transport: Transport, i: usize) -> u64 {
+        self.latency[transport as usize]
+            .get(i)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Latencies observed on `transport`.
+    pub fn latency_count(&self, transport: Transport) -> u64 {
+        self.latency[transport as usize]
+            .iter()
+            .fold(0u64, |a, &b| a.wrapping_add(b))
+    }
+
+    /// The sum of the latencies observed on `transport`, in nanoseconds.
+    pub fn latency_sum_ns(&self, transport: Transport) -> u64 {
+        self.latency_sum_ns[transport as usize]
+    }
+
+    /// Truncated responses sent on `transport`.
+    pub fn truncated(&self, transport: Transport) -> u64 {
+        self.truncated[transport as usize]
+    }
+
+    /// Malformed messages received on `transport`.
+    pub fn malformed(&self, transport: Transport) -> u64 {
+        self.malformed[transport as usize]
+    }
+
+    /// Queries on `transport` dropped for `reason`.
+    pub fn dropped(&self, transport: Transport, reason: DropReason) -> u64 {
+        self.dropped[transport as usize][reason as usize]
+    }
+
+    /// TCP connections accepted.
+    pub fn tcp_connections(&self) -> u64 {
+        self.tcp_opened
+    }
+
+    /// TCP connections open now: accepted minus closed.
+    pub fn tcp_connections_open(&self) -> u64 {
+        self.tcp_opened.saturating_sub(self.tcp_closed)
+    }
+
+    /// TCP connections refused for `reason`.
+    pub fn tcp_rejected(&self, reason: TcpReject) -> u64 {
+        self.tcp_rejected[reason as usize]
+    }
+
+    /// Reloads that ended with `result`.
+    pub fn reloads(&self, result: ReloadResult) -> u64 {
+        self.reloads[result as usize]
+    }
+}

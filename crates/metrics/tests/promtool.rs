@@ -1,0 +1,73 @@
+//! `promtool check metrics` accepts what the registry renders.
+//! Needs `promtool` (Debian package `prometheus`; `scripts/test.sh` installs it).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use metrics::{DropReason, QType, Rcode, Registry, ReloadResult, TcpReject, Transport, ZoneStats};
+
+#[test]
+fn promtool_accepts_the_exposition() {
+    let reg = Registry::new(SystemTime::now());
+    let mut w = reg.worker();
+    for (i, t) in Transport::ALL.into_iter().enumerate() {
+        for q in QType::ALL {
+            w.count_query(t, q);
+        }
+        for r in Rcode::ALL {
+            w.count_response(t, r);
+        }
+        for d in DropReason::ALL {
+            w.count_dropped(t, d);
+        }
+        w.count_truncated(t);
+        w.count_malformed(t);
+        w.observe_latency(t, Duration::from_micros(37 * (i as u64 + 1)));
+        w.observe_latency(t, Duration::from_secs(2));
+    }
+    w.tcp_connection_opened();
+    w.tcp_connection_rejected(TcpReject::TotalLimit);
+    reg.count_reload(ReloadResult::Success);
+    reg.set_zones([
+        ZoneStats {
+            origin: "example.test.".into(),
+            serial: 2024010101,
+            records: 12,
+        },
+        ZoneStats {
+            origin: "quote\"d.test.".into(),
+            serial: 1,
+            records: 2,
+        },
+    ]);
+    let text = reg.render();
+
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => panic!(
+            "cannot run promtool ({e}): install the Debian package `prometheus` \
+             (apt-get install prometheus), as scripts/test.sh does"
+        ),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty(),
+        "promtool check metrics failed ({}):\n{stdout}{stderr}\n--- input ---\n{text}",
+        output.status
+    );
+}

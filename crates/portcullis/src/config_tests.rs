@@ -1,0 +1,385 @@
+//! Unit tests of the configuration: defaults, bounds, unknown keys, locations, overrides.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "test.toml", None)
+}
+
+fn error(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn empty_file_takes_every_default() {
+    let c = parse("").unwrap();
+    let s = &c.server;
+    assert_eq!(
+        s.listen,
+        [
+            "127.0.0.1:53".parse::<SocketAddr>().unwrap(),
+            "[::1]:53".parse().unwrap()
+        ]
+    );
+    assert_eq!(s.workers, default_workers());
+    assert!((1..=1024).contains(&s.workers));
+    assert_eq!(s.user, None);
+    assert_eq!(s.nsid, None);
+    assert_eq!(
+        (&s.version, &s.hostname, &s.server_id),
+        (&None, &None, &None)
+    );
+    assert_eq!(s.udp_payload, 1232);
+    assert_eq!(s.tcp_idle_timeout, Duration::from_secs(10));
+    assert_eq!(s.tcp_max_connections, 4096);
+    assert_eq!(s.tcp_max_connections_per_client, 64);
+    assert_eq!(s.control_socket, Path::new("/run/portcullis/control.sock"));
+    assert_eq!(s.http, None);
+    assert_eq!(s.log_level, LogLevel::Info);
+    assert!(s.allow_transfer.is_empty());
+    assert!(c.zones.is_empty());
+    assert!(c.warnings().is_empty());
+}
+
+#[test]
+fn builtin_config_equals_the_defaults_and_serves_its_zone() {
+    let c = Config::builtin().unwrap();
+    let d = parse("").unwrap();
+    assert_eq!(c.label, DEFAULT_CONFIG_LABEL);
+    assert_eq!(c.server.listen, d.server.listen);
+    assert_eq!(c.server.udp_payload, d.server.udp_payload);
+    assert_eq!(c.server.tcp_idle_timeout, d.server.tcp_idle_timeout);
+    assert_eq!(c.server.tcp_max_connections, d.server.tcp_max_connections);
+    assert_eq!(
+        c.server.tcp_max_connections_per_client,
+        d.server.tcp_max_connections_per_client
+    );
+    assert_eq!(c.server.control_socket, d.server.control_socket);
+    assert_eq!(c.server.log_level, d.server.log_level);
+    assert_eq!(c.zones.len(), 1);
+    assert_eq!(c.zones[0].origin.to_string(), "portcullis.test.");
+    let ZoneSource::Inline { text, first_line } = &c.zones[0].source else {
+        panic!("the built-in zone is inline");
+    };
+    let line = DEFAULT_CONFIG
+        .lines()
+        .nth(*first_line as usize - 1)
+        .unwrap();
+    assert_eq!(line, text.lines().next().unwrap());
+}
+
+#[test]
+fn commented_defaults_in_the_builtin_config_parse_too() {
+    // Uncommenting every `# key = value` line of [server] gives a valid configuration.
+    let uncommented: String = DEFAULT_CONFIG
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.contains(" = ") && !rest.starts_with("file") => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = parse(&uncommented).unwrap();
+    assert_eq!(c.server.workers, 4);
+    assert_eq!(c.server.user.as_deref(), Some("portcullis"));
+    assert_eq!(c.server.nsid.as_deref(), Some("ns1"));
+    assert_eq!(c.server.version.as_deref(), Some("Portcullis"));
+    assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
+}
+
+#[test]
+fn full_example() {
+    let c = parse(
+        r#"
+[server]
+listen = ["192.0.2.1:5353"]
+workers = 3
+nsid = "a"
+udp_payload = 4096
+tcp_idle_timeout = 300
+log_level = "debug"
+allow_transfer = ["192.0.2.0/24", "2001:db8::1"]
+
+[[zone]]
+origin = "example.com"
+file = "zones/example.com.zone"
+allow_transfer = ["198.51.100.7"]
+
+[[zone]]
+origin = "Example.ORG."
+text = "x"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.server.listen, ["192.0.2.1:5353".parse().unwrap()]);
+    assert_eq!(c.server.workers, 3);
+    assert_eq!(c.server.udp_payload, 4096);
+    assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(300));
+    assert_eq!(c.server.log_level, LogLevel::Debug);
+    assert_eq!(c.server.allow_transfer.len(), 2);
+    assert_eq!(c.zones.len(), 2);
+    assert_eq!(c.zones[0].origin.to_string(), "example.com.");
+    assert!(
+        matches!(&c.zones[0].source, ZoneSource::File(p) if p == Path::new("zones/example.com.zone"))
+    );
+    assert_eq!(c.zones[0].allow_transfer[0].to_string(), "198.51.100.7/32");
+    assert_eq!(c.zones[0].defined_at.to_string(), "test.toml:11:1");
+    assert!(matches!(
+        &c.zones[1].source,
+        ZoneSource::Inline { first_line: 18, .. }
+    ));
+}
+
+#[test]
+fn relative_zone_files_are_taken_from_the_config_directory() {
+    let text = "[[zone]]\norigin = \"a.\"\nfile = \"a.zone\"\n[[zone]]\norigin = \"b.\"\nfile = \"/abs/b.zone\"\n";
+    let c = Config::from_toml(text, "etc/p.toml", Some(Path::new("etc"))).unwrap();
+    assert!(matches!(&c.zones[0].source, ZoneSource::File(p) if p == Path::new("etc/a.zone")));
+    assert!(matches!(&c.zones[1].source, ZoneSource::File(p) if p == Path::new("/abs/b.zone")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds, each error naming the key and its place
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn integer_bounds_are_enforced_at_the_value() {
+    for b in INT_SETTINGS {
+        let (section, key) = b.key.split_once('.').unwrap();
+        for ok in [b.min, b.max] {
+            let text = format!("[{section}]\n{key} = {ok}\n");
+            assert!(parse(&text).is_ok(), "{text}");
+        }
+        for bad in [b.min as i64 - 1, b.max as i64 + 1] {
+            let text = format!("[{section}]\n{key} = {bad}\n");
+            let e = error(&text);
+            let col = key.len() + 4;
+            assert!(
+                e.starts_with(&format!(
+                    "test.toml:2:{col}: {}: {bad} is out of bounds",
+                    b.key
+                )),
+                "{e}"
+            );
+            assert!(e.contains(&format!("from {} to {}", b.min, b.max)), "{e}");
+        }
+    }
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let e = error("[server]\nworkers = \"four\"\n");
+    assert!(
+        e.starts_with(
+            "test.toml:2:11: server.workers: invalid type: string \"four\", expected an integer"
+        ),
+        "{e}"
+    );
+    let e = error("[server]\nlisten = \"127.0.0.1:53\"\n");
+    assert!(e.starts_with("test.toml:2:10: server.listen: "), "{e}");
+    let e = error("[server]\nuser = 7\n");
+    assert!(e.starts_with("test.toml:2:8: server.user: "), "{e}");
+}
+
+#[test]
+fn string_and_address_checks() {
+    let cases = [
+        (
+            "[server]\nlisten = []\n",
+            "server.listen: at least one address",
+        ),
+        (
+            "[server]\nlisten = [\"127.0.0.1\"]\n",
+            "server.listen: `127.0.0.1` is not an address with a port",
+        ),
+        (
+            "[server]\nlisten = [\"127.0.0.1:53\", \"127.0.0.1:53\"]\n",
+            "server.listen: 127.0.0.1:53 is listed twice",
+        ),
+        (
+            "[server]\nnsid = \"\"\n",
+            "server.nsid: must be 1 to 128 bytes",
+        ),
+        (
+            "[server]\nversion = \"x\\ny\"\n",
+            "server.version: control characters",
+        ),
+        (
+            "[server]\nuser = \"a b\"\n",
+            "server.user: `a b` is not a user name",
+        ),
+        (
+            "[server]\nhttp = \"localhost\"\n",
+            "server.http: `localhost` is not an address",
+        ),
+        (
+            "[server]\nlog_level = \"loud\"\n",
+            "server.log_level: `loud` is not a log level",
+        ),
+        (
+            "[server]\nallow_transfer = [\"10.0.0.1/8\"]\n",
+            "server.allow_transfer: `10.0.0.1/8` has bits set",
+        ),
+        (
+            "[server]\ncontrol_socket = \"\"\n",
+            "server.control_socket: a socket path must be 1 to 107 bytes",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = error(text);
+        assert!(e.starts_with("test.toml:2:"), "{e}");
+        assert!(e.contains(expected), "{e} lacks {expected:?}");
+    }
+    let long = "x".repeat(MAX_SOCKET_PATH + 1);
+    let e = error(&format!("[server]\ncontrol_socket = \"{long}\"\n"));
+    assert!(e.contains("server.control_socket"), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_location() {
+    let e = error("[server]\nlisten = [\"127.0.0.1:53\"]\nworker = 4\n");
+    assert!(
+        e.starts_with("test.toml:3:1: unknown field `worker`"),
+        "{e}"
+    );
+    let e = error("[servr]\n");
+    assert!(e.starts_with("test.toml:1:2: unknown field `servr`"), "{e}");
+    let e = error("[[zone]]\norigin = \"a.\"\nfile = \"f\"\n  axfr = true\n");
+    assert!(e.starts_with("test.toml:4:3: unknown field `axfr`"), "{e}");
+}
+
+#[test]
+fn toml_syntax_errors_have_line_and_column() {
+    let e = error("[server]\nudp_payload = = 3\n");
+    assert!(e.starts_with("test.toml:2:"), "{e}");
+    let e = error("[server\n");
+    assert!(e.starts_with("test.toml:1:"), "{e}");
+}
+
+#[test]
+fn zone_entries_are_checked() {
+    let e = error("[[zone]]\norigin = \"a.\"\n");
+    assert!(
+        e.starts_with("test.toml:1:1: zone: give exactly one of `file`"),
+        "{e}"
+    );
+    let e = error("[[zone]]\norigin = \"a.\"\nfile = \"x\"\ntext = \"y\"\n");
+    assert!(e.contains("exactly one of"), "{e}");
+    let e = error("[[zone]]\nfile = \"x\"\n");
+    assert!(e.contains("missing field `origin`"), "{e}");
+    let e = error("[[zone]]\norigin = \"a..b\"\nfile = \"x\"\n");
+    assert!(
+        e.starts_with("test.toml:2:10: zone.origin: `a..b` is not a domain name"),
+        "{e}"
+    );
+    let e = error(
+        "[[zone]]\norigin = \"a.\"\nfile = \"x\"\n\n[[zone]]\norigin = \"A\"\nfile = \"y\"\n",
+    );
+    assert!(
+        e.starts_with(
+            "test.toml:5:1: zone.origin: zone A. is configured twice (first at test.toml:1:1)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn locations_count_characters() {
+    let text = "é\n  ab";
+    assert_eq!(Location::of("f", text, 0).to_string(), "f:1:1");
+    assert_eq!(Location::of("f", text, 2).to_string(), "f:1:2");
+    assert_eq!(Location::of("f", text, 5).to_string(), "f:2:3");
+    assert_eq!(Location::of("f", text, 99).to_string(), "f:2:5");
+}
+
+#[test]
+fn warnings() {
+    let c =
+        parse("[server]\ntcp_max_connections = 10\ntcp_max_connections_per_client = 20\n").unwrap();
+    let w = c.warnings();
+    assert_eq!(w.len(), 1);
+    assert!(w[0].to_string().contains("never applies"), "{}", w[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command-line overrides
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn flags_override_the_file() {
+    let mut c = parse(
+        "[server]\nallow_transfer = [\"192.0.2.0/24\"]\n[[zone]]\norigin = \"a.\"\nfile = \"a.zone\"\n",
+    )
+    .unwrap();
+    c.apply(&Overrides {
+        listen: vec!["127.0.0.1:5300".parse().unwrap()],
+        zones: vec!["b.=b.zone".parse().unwrap()],
+        allow_transfer: vec!["192.0.2.0/24".parse().unwrap(), "::1".parse().unwrap()],
+        http: Some("127.0.0.1:9153".parse().unwrap()),
+        log_level: Some(LogLevel::Trace),
+    })
+    .unwrap();
+    assert_eq!(c.server.listen, ["127.0.0.1:5300".parse().unwrap()]);
+    let origins: Vec<String> = c.zones.iter().map(|z| z.origin.to_string()).collect();
+    assert_eq!(origins, ["a.", "b."]);
+    assert!(matches!(&c.zones[1].source, ZoneSource::File(p) if p == Path::new("b.zone")));
+    let acl: Vec<String> = c
+        .server
+        .allow_transfer
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(acl, ["192.0.2.0/24", "::1/128"]);
+    assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
+    assert_eq!(c.server.log_level, LogLevel::Trace);
+}
+
+#[test]
+fn empty_overrides_change_nothing() {
+    let mut c = Config::builtin().unwrap();
+    c.apply(&Overrides::default()).unwrap();
+    assert_eq!(c.server.listen.len(), 2);
+    assert_eq!(c.zones.len(), 1);
+}
+
+#[test]
+fn override_errors() {
+    let mut c = Config::builtin().unwrap();
+    let e = c
+        .apply(&Overrides {
+            zones: vec!["portcullis.test=x.zone".parse().unwrap()],
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--zone: zone portcullis.test. is already configured at <default config>:"),
+        "{e}"
+    );
+    let addr: SocketAddr = "127.0.0.1:53".parse().unwrap();
+    let e = c
+        .apply(&Overrides {
+            listen: vec![addr, addr],
+            ..Overrides::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--listen: 127.0.0.1:53 is listed twice"), "{e}");
+}
+
+#[test]
+fn zone_args() {
+    let z: ZoneArg = "example.com=/z/example.com.zone".parse().unwrap();
+    assert_eq!(z.origin.to_string(), "example.com.");
+    assert_eq!(z.file, Path::new("/z/example.com.zone"));
+    assert!("example.com".parse::<ZoneArg>().is_err());
+    assert!("example.com=".parse::<ZoneArg>().is_err());
+    assert!("=file".parse::<ZoneArg>().is_err());
+}
