@@ -39,6 +39,8 @@ const SHRINK_ABOVE: usize = 4 * INITIAL_READ;
 const BATCH_BYTES: usize = 16 * 1024;
 /// ... and at most this many responses.
 const BATCH_MESSAGES: usize = 64;
+/// How long a closing connection waits for the client's FIN; see [`linger`].
+const LINGER: Duration = Duration::from_secs(1);
 /// Transfers asked for on one connection and not yet started before the reader waits.
 const TRANSFER_QUEUE: usize = 4;
 
@@ -124,7 +126,7 @@ async fn connection(
 ) {
     // Responses are written whole, often several at once: no reason to wait for more.
     let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.split();
+    let (mut rd, wr) = stream.split();
     let (tx, rx) = mpsc::channel(shared.limits.max_pipelined);
     let budget = Arc::new(Semaphore::new(shared.limits.max_buffered));
     let _close_budget = CloseBudget(budget.clone());
@@ -140,15 +142,35 @@ async fn connection(
         shared: shared.clone(),
         transfers: None,
     };
-    let reader = reader.run(rd);
-    let writer = write_loop(wr, rx, state, shared.limits.idle_timeout);
-    tokio::pin!(reader, writer);
-    tokio::select! {
-        // The writer ends first only when a write failed or timed out: give up on the rest.
-        _ = &mut writer => {}
-        // The reader is done: send what is owed, then close.
-        _ = &mut reader => writer.await,
+    let closed_cleanly = {
+        let reader = reader.run(&mut rd);
+        let writer = write_loop(wr, rx, state, shared.limits.idle_timeout);
+        tokio::pin!(reader, writer);
+        tokio::select! {
+            // The writer ends first only when a write failed or timed out: give up on the rest.
+            _ = &mut writer => false,
+            // The reader is done: send what is owed, then close.
+            _ = &mut reader => writer.await,
+        }
+    };
+    if closed_cleanly {
+        linger(&mut rd).await;
     }
+}
+
+/// After our FIN, reads and discards what the client still sends, for a moment, until its own
+/// FIN. Closing a socket with unread data sends a reset, and a reset can make the client's
+/// system discard responses it has received and not yet read.
+async fn linger(rd: &mut ReadHalf<'_>) {
+    let drain = async {
+        let mut sink = [0u8; 512];
+        while let Ok(n) = rd.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +199,7 @@ enum Action {
 impl Reader {
     /// Reads and answers until the client closes, a timer or a limit ends the connection, or
     /// the server shuts down.
-    async fn run(mut self, mut rd: ReadHalf<'_>) {
+    async fn run(mut self, rd: &mut ReadHalf<'_>) {
         let limits = self.shared.limits.clone();
         let shutdown = self.shared.shutdown.clone();
         let stop = shutdown.wait();
@@ -453,13 +475,14 @@ impl TransferWorker {
 // ---------------------------------------------------------------------------------------------
 
 /// Writes queued frames, joining small ones into one write, until every sender is gone; then
-/// closes the sending side. Returns early when a write fails or takes longer than `timeout`.
+/// closes the sending side and returns true. Returns false as soon as a write fails or takes
+/// longer than `timeout`.
 async fn write_loop(
     mut wr: WriteHalf<'_>,
     mut rx: mpsc::Receiver<Outgoing>,
     state: &ConnState,
     timeout: Duration,
-) {
+) -> bool {
     let mut batch: Vec<u8> = Vec::new();
     let mut held: Vec<Outgoing> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -486,7 +509,7 @@ async fn write_loop(
         };
         match tokio::time::timeout(timeout, wr.write_all(data)).await {
             Ok(Ok(())) => {}
-            _ => return,
+            _ => return false,
         }
         state.touch();
         state.sub_pending(held.iter().filter(|m| m.settles).count());
@@ -496,7 +519,10 @@ async fn write_loop(
             batch = Vec::new();
         }
     }
-    let _ = tokio::time::timeout(timeout, wr.shutdown()).await;
+    matches!(
+        tokio::time::timeout(timeout, wr.shutdown()).await,
+        Ok(Ok(()))
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
