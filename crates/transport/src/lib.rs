@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod tcp;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

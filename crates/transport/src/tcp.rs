@@ -1,0 +1,244 @@
+//! DNS over TCP: RFC 1035 section 4.2.2 framing with RFC 7766 connection handling.
+//!
+//! Over TCP every message is preceded by its length as a 16-bit big-endian integer, so a
+//! message holds at most 65,535 bytes and a connection carries any number of them. RFC 7766
+//! asks a server to:
+//!
+//! - read queries **pipelined**: a client may send many without waiting, and each is answered
+//!   as soon as it is ready, possibly out of order (section 6.2.1.1): clients match responses
+//!   by message ID;
+//! - close a connection left **idle** (section 6.2.3), and not let one client hold many
+//!   connections; when it runs short, prefer closing idle connections (section 6.2.2);
+//! - answer everything that needs more than a datagram: large responses, and zone transfers
+//!   (AXFR, RFC 5936; IXFR, RFC 1995), streamed as a sequence of messages.
+//!
+//! # How a connection runs
+//!
+//! [`serve`] accepts connections and gives each a task (`tcp/conn.rs`) with two halves joined by a
+//! bounded queue: a reader parses frames and answers each query with the engine at once, and a
+//! writer sends the queued responses, several to a write. A zone transfer is handed to a
+//! transfer worker (a blocking thread per connection, started on the first transfer) that
+//! writes its messages into the same queue, in order, while the reader goes on answering other
+//! queries on the connection. Responses may therefore overtake the messages of a transfer.
+//!
+//! Memory per connection is bounded: the queue holds at most
+//! [`TcpLimits::max_pipelined`] responses and [`TcpLimits::max_buffered`] bytes; when it is full
+//! the reader stops reading, so a client that does not read its responses fills its own TCP
+//! window and no buffer of ours. The read buffer starts at 1 KiB and grows only to the frame
+//! being read. The engine writes into a 64 KiB buffer per worker thread, not per connection.
+//!
+//! # Timers
+//!
+//! - **Idle**: a connection with nothing in flight is closed [`TcpLimits::idle_timeout`] after
+//!   its last complete query or its last response written. Bytes that do not complete a message
+//!   do not count, so a client trickling bytes (slowloris) is closed like an idle one.
+//! - **One message**: once its first byte has arrived, a message must be complete within
+//!   [`TcpLimits::message_timeout`], even while a transfer keeps the connection busy.
+//! - **Writes**: a response that cannot be written within the idle timeout (a client that does
+//!   not read) closes the connection.
+//!
+//! # Limits
+//!
+//! At most [`TcpLimits::max_connections`] connections in all and
+//! [`TcpLimits::max_per_client`] from one address. A connection over the per-client limit is
+//! accepted and closed at once, so the listener keeps serving everyone else. At the total
+//! limit, the connection idle the longest (nothing in flight) is closed to make room for the new
+//! one (RFC 7766 section 6.2.2); when none is idle, the new one is closed. Both count in
+//! `tcp_connections_rejected_total` ([`metrics::TcpReject`]).
+//!
+//! # Shutdown
+//!
+//! When the [`Shutdown`] signal fires, [`serve`] stops accepting; every connection stops
+//! reading, sends the responses it owes (transfers included) and closes. Connections still
+//! open after [`TcpLimits::shutdown_grace`] are closed at once.
+//!
+//! # Metrics
+//!
+//! Each query counts as over UDP, with the `tcp` transport label: the query by type, the
+//! response by code, the latency from a complete query to its response being queued (for a
+//! transfer, to its first message), truncation and malformed messages. Connections count opened,
+//! closed and rejected. Tasks move between threads, so [`serve`] takes a few
+//! [`metrics::WorkerMetrics`] behind locks held for one count each, rather than one per thread.
+
+mod conn;
+mod table;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use metrics::{Registry, WorkerMetrics};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::{SharedEngine, Shutdown};
+use conn::Shared;
+use table::{Admit, Table};
+
+/// The largest DNS message: the TCP length prefix is 16 bits.
+pub const MAX_MESSAGE: usize = 65_535;
+
+/// How long to wait after a failed `accept` (out of file descriptors, say) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+// ---------------------------------------------------------------------------------------------
+// TcpLimits
+// ---------------------------------------------------------------------------------------------
+
+/// The bounds on TCP connections; see the [module docs](self). Values out of bounds are
+/// brought to the nearest bound when [`serve`] starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Close a connection with nothing in flight this long after its last complete query or
+    /// response (RFC 7766 section 6.2.3). Default 10 s; at least 1 ms.
+    pub idle_timeout: Duration,
+    /// The longest a message may take to arrive once its first byte has. Default 5 s; at least
+    /// 1 ms.
+    pub message_timeout: Duration,
+    /// Connections open at once. Default 4,096; at least 1.
+    pub max_connections: usize,
+    /// Connections open at once from one client address. Default 64; at least 1.
+    pub max_per_client: usize,
+    /// Queries answered on one connection before it is closed; `None` (the default) for no
+    /// limit. `Some(0)` counts as `Some(1)`.
+    pub max_queries_per_connection: Option<usize>,
+    /// Responses queued on one connection before the reader stops reading it. Default 128; at
+    /// least 1.
+    pub max_pipelined: usize,
+    /// Bytes of responses queued on one connection before the reader stops reading it. Default
+    /// 256 KiB; at least 65,537 (one framed message of the largest size) and at most 2^32 - 1.
+    pub max_buffered: usize,
+    /// How long connections may go on sending what they owe after shutdown. Default 5 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            idle_timeout: Duration::from_secs(10),
+            message_timeout: Duration::from_secs(5),
+            max_connections: 4096,
+            max_per_client: 64,
+            max_queries_per_connection: None,
+            max_pipelined: 128,
+            max_buffered: 256 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl TcpLimits {
+    /// The limits brought within the bounds documented on each field.
+    pub fn clamped(&self) -> TcpLimits {
+        let min_time = Duration::from_millis(1);
+        TcpLimits {
+            idle_timeout: self.idle_timeout.max(min_time),
+            message_timeout: self.message_timeout.max(min_time),
+            max_connections: self.max_connections.max(1),
+            max_per_client: self.max_per_client.max(1),
+            max_queries_per_connection: self.max_queries_per_connection.map(|n| n.max(1)),
+            max_pipelined: self.max_pipelined.max(1),
+            max_buffered: self.max_buffered.clamp(MAX_MESSAGE + 2, u32::MAX as usize),
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+// ---------------------------------------------------------------------------------------------
+
+/// Serves DNS over TCP on `listener` until `shutdown` fires and the connections have closed (at
+/// most [`TcpLimits::shutdown_grace`] later); see the [module docs](self).
+///
+/// Run it inside a multi-thread tokio runtime: connections are spawned on it, and zone transfers
+/// use its blocking threads.
+pub async fn serve(
+    listener: TcpListener,
+    engine: SharedEngine,
+    limits: TcpLimits,
+    registry: Arc<Registry>,
+    shutdown: Shutdown,
+) {
+    let limits = limits.clamped();
+    let counters = Arc::new(Counters::new(&registry));
+    let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client));
+    let shared = Arc::new(Shared {
+        engine,
+        limits: limits.clone(),
+        counters: counters.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let mut tasks = JoinSet::new();
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
+                    Admit::Accept(ticket) => {
+                        counters.with(ticket.index(), WorkerMetrics::tcp_connection_opened);
+                        tasks.spawn(conn::run(stream, peer, ticket, shared.clone()));
+                    }
+                    Admit::Reject(reason) => {
+                        // Closing the socket at once keeps the listener free for others.
+                        drop(stream);
+                        counters.with(0, |m| m.tcp_connection_rejected(reason));
+                    }
+                },
+                Err(_) => {
+                    // Out of descriptors or a connection aborted before accept: pause briefly
+                    // rather than spin on an error that the next call would repeat.
+                    tokio::select! {
+                        _ = &mut stop => break,
+                        _ = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    }
+                }
+            },
+        }
+    }
+    drop(listener);
+
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------------------------
+
+/// A few [`WorkerMetrics`] shared by the connection tasks, which move between threads: each
+/// connection counts into one chosen by its slot, under a lock held for one count.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    stripes: Box<[Mutex<WorkerMetrics>]>,
+}
+
+impl Counters {
+    fn new(registry: &Registry) -> Counters {
+        let n = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+            .clamp(1, 64);
+        Counters {
+            stripes: (0..n).map(|_| Mutex::new(registry.worker())).collect(),
+        }
+    }
+
+    /// Runs `f` on the counters of stripe `key` (any number: it is reduced modulo the stripes).
+    pub(crate) fn with<R>(&self, key: usize, f: impl FnOnce(&mut WorkerMetrics) -> R) -> R {
+        let stripe = &self.stripes[key % self.stripes.len()];
+        // A count is one store; a panic elsewhere cannot leave a stripe half-written.
+        let mut m = stripe.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut m)
+    }
+}
