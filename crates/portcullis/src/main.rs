@@ -4,6 +4,7 @@
 //!   prints warnings and errors (each with `file:line:column`) and exits 0 when it could serve,
 //!   1 when not.
 //! - `portcullis config default` prints the built-in configuration, to start one from.
+//! - `portcullis query NAME [TYPE] [@SERVER]...` asks a server, as dig does (`query.rs`).
 //!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
@@ -35,6 +36,23 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask a DNS server a question and print the answer as dig does (exit 0 on an answer, 9
+    /// when none came, 1 on a command-line error).
+    Query(QueryArgs),
+}
+
+/// `portcullis query`: dig-style words, read by `portcullis::query`.
+#[derive(Debug, Args)]
+struct QueryArgs {
+    /// NAME [TYPE] [CLASS] [@SERVER[:PORT]] [+tcp] [+dnssec] [+norec] [+noedns]
+    /// [+bufsize=N] [+timeout=N]
+    #[arg(
+        value_name = "ARGS",
+        num_args = 0..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +110,7 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
         }
+        Command::Query(args) => ExitCode::from(portcullis::query::main(&args.args)),
     }
 }
 
