@@ -1,12 +1,14 @@
 //! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
 //! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the dig-like client
-//! behind `portcullis query` ([`query`]) and the `/metrics` HTTP endpoint ([`http`]).
+//! behind `portcullis query` ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the
+//! control socket behind `portcullis ctl` ([`control`]).
 //! `src/main.rs` holds the command line.
 
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod config;
+pub mod control;
 pub mod http;
 pub mod prefix;
 pub mod query;
