@@ -1,9 +1,16 @@
 //! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
-//! ([`prefix`]) and the checks behind `portcullis check` ([`check`]). `src/main.rs` holds the
-//! command line.
+//! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the dig-like client
+//! behind `portcullis query` ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the
+//! control socket behind `portcullis ctl` ([`control`]), and the switch away from root
+//! ([`privileges`]).
+//! `src/main.rs` holds the command line.
 
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod config;
+pub mod control;
+pub mod http;
 pub mod prefix;
+pub mod privileges;
+pub mod query;

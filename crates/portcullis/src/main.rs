@@ -4,6 +4,9 @@
 //!   prints warnings and errors (each with `file:line:column`) and exits 0 when it could serve,
 //!   1 when not.
 //! - `portcullis config default` prints the built-in configuration, to start one from.
+//! - `portcullis query NAME [TYPE] [@SERVER]...` asks a server, as dig does (`query.rs`).
+//! - `portcullis ctl [--socket PATH] reload|status|stats` talks to a running server's control
+//!   socket (`control.rs`).
 //!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
@@ -35,6 +38,51 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask a DNS server a question and print the answer as dig does (exit 0 on an answer, 9
+    /// when none came, 1 on a command-line error).
+    Query(QueryArgs),
+    /// Send a command to a running server over its control socket (exit 0 on `ok`, 1 on
+    /// `error`, 2 when the socket cannot be reached).
+    Ctl(CtlArgs),
+}
+
+/// `portcullis ctl`.
+#[derive(Debug, Args)]
+struct CtlArgs {
+    /// The control socket. Without it, `server.control_socket` of --config, or of the built-in
+    /// configuration.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Configuration file to take `server.control_socket` from.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The command.
+    #[arg(value_enum)]
+    command: CtlCommand,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CtlCommand {
+    /// Reload the configuration and zones; a failed reload keeps the old ones serving.
+    Reload,
+    /// Say what is running.
+    Status,
+    /// Print the counters.
+    Stats,
+}
+
+/// `portcullis query`: dig-style words, read by `portcullis::query`.
+#[derive(Debug, Args)]
+struct QueryArgs {
+    /// NAME [TYPE] [CLASS] [@SERVER[:PORT]] [+tcp] [+dnssec] [+norec] [+noedns]
+    /// [+bufsize=N] [+timeout=N]
+    #[arg(
+        value_name = "ARGS",
+        num_args = 0..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +140,8 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
         }
+        Command::Query(args) => ExitCode::from(portcullis::query::main(&args.args)),
+        Command::Ctl(args) => run_ctl(&args),
     }
 }
 
@@ -129,6 +179,31 @@ fn run_check(args: &ServerArgs) -> ExitCode {
         report.warnings.len()
     );
     ExitCode::SUCCESS
+}
+
+fn run_ctl(args: &CtlArgs) -> ExitCode {
+    let socket = match (&args.socket, &args.config) {
+        (Some(path), _) => path.clone(),
+        (None, config) => {
+            let config = match config {
+                Some(file) => Config::load(file),
+                None => Config::builtin(),
+            };
+            match config {
+                Ok(config) => config.server.control_socket,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let command = match args.command {
+        CtlCommand::Reload => "reload",
+        CtlCommand::Status => "status",
+        CtlCommand::Stats => "stats",
+    };
+    ExitCode::from(portcullis::control::ctl_main(&socket, command))
 }
 
 /// Logs to standard error, from `level` up.

@@ -1,0 +1,266 @@
+//! The HTTP endpoint (`server.http`): `GET /metrics` serves the Prometheus text exposition of
+//! the [`metrics::Registry`], `GET /healthz` answers `200 ok` while the server is healthy and
+//! `503` when not. Any other path is `404`; another method on these paths is `405` (with
+//! `Allow: GET, HEAD`).
+//!
+//! # Why hyper
+//!
+//! The endpoint faces whatever can reach its address, so its HTTP/1.1 parser must be one that
+//! has met hostile input before. hyper (1.x, HTTP/1 server only, with `hyper-util`'s Tokio
+//! adapters) is maintained, fuzzed and already built on the Tokio the transports use; the crates
+//! it adds (`http`, `httparse`, `http-body`, `httpdate`, ...) are small. A hand-written handler
+//! would be shorter, but each of request-line splitting, header folding, `Transfer-Encoding`
+//! and pipelining is a place to get wrong, for no gain in a path that is scraped every few
+//! seconds.
+//!
+//! # Limits
+//!
+//! - at most [`Limits::max_connections`] connections at once (64 by default); a connection
+//!   over the limit is closed at once, unread;
+//! - the request line and headers are at most 8 KiB ([`MAX_HEADER_BYTES`]; hyper answers `431`
+//!   beyond) and must arrive within [`Limits::header_timeout`];
+//! - one request per connection (no keep-alive), and the whole connection is bounded by
+//!   [`Limits::connection_timeout`].
+//!
+//! [`serve`] returns when the [`Shutdown`] signal fires, after giving connections in progress
+//! a moment to finish.
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use metrics::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use transport::Shutdown;
+
+/// Largest request line and headers, together, in bytes.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// How long connections in progress may go on once shutdown is signalled.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Pause after an accept error such as running out of file descriptors, so the loop does not
+/// spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The health check: `true` when the server is fit to serve.
+pub type HealthCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// The endpoint's bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more are closed at once.
+    pub max_connections: usize,
+    /// Time for the request line and headers to arrive.
+    pub header_timeout: Duration,
+    /// Time for a whole connection: request in, response out.
+    pub connection_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 64,
+            header_timeout: Duration::from_secs(5),
+            connection_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `/metrics` and `/healthz` on `listener` with the default [`Limits`] until `shutdown`
+/// fires.
+pub async fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    health: HealthCheck,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    serve_with(listener, registry, health, shutdown, Limits::default()).await
+}
+
+/// [`serve`] with chosen limits. Returns an error only when the listener itself fails for good
+/// (not for the transient errors an accept can meet, such as too many open files).
+pub async fn serve_with(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    health: HealthCheck,
+    shutdown: Shutdown,
+    limits: Limits,
+) -> io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut connections = JoinSet::new();
+    let result = loop {
+        tokio::select! {
+            () = shutdown.wait() => break Ok(()),
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => break Err(e),
+                    Err(e) => {
+                        if !is_per_connection(&e) {
+                            tracing::warn!(error = %e, "http: accept failed");
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        }
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    tracing::debug!("http: connection limit reached, closing a new connection");
+                    drop(stream);
+                    continue;
+                };
+                let registry = Arc::clone(&registry);
+                let health = Arc::clone(&health);
+                connections.spawn(async move {
+                    let _permit = permit;
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let response = respond(&request, &registry, &health);
+                        async move { Ok::<_, Infallible>(response) }
+                    });
+                    let connection = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout)
+                        .max_header_size(MAX_HEADER_BYTES)
+                        // hyper refuses buffers under 8 KiB; requests are bounded by the line above.
+                        .max_buf_size(MAX_HEADER_BYTES.max(8192))
+                        .keep_alive(false)
+                        .serve_connection(TokioIo::new(stream), service);
+                    match tokio::time::timeout(limits.connection_timeout, connection).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::debug!(error = %e, "http: connection failed"),
+                        Err(_) => tracing::debug!("http: connection timed out"),
+                    }
+                });
+            }
+        }
+    };
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.shutdown().await;
+    result
+}
+
+/// Whether an accept error concerns only the connection being accepted.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// The response to one request.
+fn respond<B>(
+    request: &Request<B>,
+    registry: &Registry,
+    health: &HealthCheck,
+) -> Response<Full<Bytes>> {
+    let path = request.uri().path();
+    if path != "/metrics" && path != "/healthz" {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    if path == "/metrics" {
+        let mut response = Response::new(Full::new(Bytes::from(registry.render())));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        );
+        no_store(&mut response);
+        response
+    } else if health() {
+        plain(StatusCode::OK, "ok\n")
+    } else {
+        plain(StatusCode::SERVICE_UNAVAILABLE, "unhealthy\n")
+    }
+}
+
+/// A plain-text response.
+fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    no_store(&mut response);
+    response
+}
+
+/// Asks caches not to keep the response: it is only true now.
+fn no_store<B>(response: &mut Response<B>) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn get(method: Method, path: &str) -> Request<()> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn routes() {
+        let registry = Registry::new(SystemTime::now());
+        let up: HealthCheck = Arc::new(|| true);
+        let down: HealthCheck = Arc::new(|| false);
+        let r = respond(&get(Method::GET, "/metrics"), &registry, &up);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], metrics::CONTENT_TYPE);
+        let r = respond(&get(Method::GET, "/metrics?x=1"), &registry, &up);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            respond(&get(Method::GET, "/healthz"), &registry, &up).status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            respond(&get(Method::HEAD, "/healthz"), &registry, &down).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            respond(&get(Method::GET, "/"), &registry, &up).status(),
+            StatusCode::NOT_FOUND
+        );
+        let r = respond(&get(Method::POST, "/metrics"), &registry, &up);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "GET, HEAD");
+        assert_eq!(
+            respond(&get(Method::DELETE, "/nope"), &registry, &up).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -1,0 +1,706 @@
+//! `portcullis query`: a small `dig`, for checking a server by hand or from a script.
+//!
+//! ```text
+//! portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] [+tcp] [+dnssec] [+norec]
+//!                  [+noedns] [+bufsize=N] [+timeout=N]
+//! ```
+//!
+//! The query is one question (RFC 1035 section 4.1.2) with a random 16-bit ID from the
+//! operating system and, unless `+noedns`, an OPT record (RFC 6891) advertising a UDP payload of
+//! 1232 bytes, the size the DNS flag day 2020 settled on to avoid IP fragmentation. RD is set
+//! unless `+norec`; `+dnssec` sets the DO bit (RFC 3225) and so needs EDNS.
+//!
+//! It goes over UDP from a random source port, or over TCP with `+tcp` (RFC 7766, each message
+//! behind a two-byte length). A UDP answer with TC set is asked again over TCP, as `dig` does. A
+//! UDP datagram is taken as the answer only when it carries the query's ID, has QR set and
+//! repeats the question (RFC 5452 section 9.1); anything else is reported on standard error and
+//! the wait goes on until the timeout, so a stray or forged datagram cannot end the query.
+//!
+//! The answer is printed as `dig` prints it ([`wire::display::DigStyle`]) with a footer giving
+//! the round-trip time, the server and transport, and the answer's size. Exit codes follow
+//! `dig`: 0 when an answer came back (whatever its RCODE), 9 when none did, 1 for a command-line
+//! error.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use wire::display::DigStyle;
+use wire::message::Header;
+use wire::{Class, Flags, Message, MessageWriter, Name, Opcode, RType, Rcode};
+
+/// The port asked when `@SERVER` names none.
+pub const DEFAULT_PORT: u16 = 53;
+/// The server asked without `@SERVER`.
+pub const DEFAULT_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53);
+/// How long to wait for an answer, per transport, without `+timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest `+timeout`, in seconds.
+pub const MAX_TIMEOUT_SECS: u64 = 300;
+/// The EDNS UDP payload size advertised without `+bufsize`.
+pub const DEFAULT_BUFSIZE: u16 = 1232;
+
+/// Exit code: an answer came back.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the command line is wrong.
+pub const EXIT_USAGE: u8 = 1;
+/// Exit code: no answer came back (`dig` uses 9 too).
+pub const EXIT_NO_RESPONSE: u8 = 9;
+
+/// The usage line printed with command-line errors.
+pub const USAGE: &str = "usage: portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] \
+     [+tcp] [+dnssec] [+norec] [+noedns] [+bufsize=N] [+timeout=N]";
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+/// What to ask, of whom, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// The name asked about (absolute; a name given without the trailing dot is taken as
+    /// absolute).
+    pub qname: Name,
+    /// The type asked for; A by default.
+    pub qtype: RType,
+    /// The class asked for; IN by default.
+    pub qclass: Class,
+    /// The server asked.
+    pub server: SocketAddr,
+    /// Ask over TCP from the start.
+    pub tcp: bool,
+    /// Set DO (RFC 3225).
+    pub dnssec: bool,
+    /// Set RD.
+    pub recursion: bool,
+    /// The EDNS UDP payload size to advertise, or `None` to send no OPT record.
+    pub edns: Option<u16>,
+    /// How long to wait for an answer, per transport tried.
+    pub timeout: Duration,
+}
+
+impl QueryOptions {
+    /// Reads the command-line arguments after `query`. The first argument that is not an
+    /// `@SERVER` or a `+option` is the name; later ones are a type or a class (in either
+    /// order). `-p PORT` sets the server's port, as in `dig`.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<QueryOptions, String> {
+        let mut qname = None;
+        let mut qtype = None;
+        let mut qclass = None;
+        let mut server = None;
+        let mut port = None;
+        let mut tcp = false;
+        let mut dnssec = false;
+        let mut recursion = true;
+        let mut edns = Some(DEFAULT_BUFSIZE);
+        let mut timeout = DEFAULT_TIMEOUT;
+
+        let mut args = args.iter().map(AsRef::as_ref);
+        while let Some(arg) = args.next() {
+            if let Some(spec) = arg.strip_prefix('@') {
+                server = Some(parse_server(spec)?);
+            } else if let Some(option) = arg.strip_prefix('+') {
+                let (key, value) = match option.split_once('=') {
+                    Some((k, v)) => (k, Some(v)),
+                    None => (option, None),
+                };
+                let flag = |on: bool| match value {
+                    None => Ok(on),
+                    Some(_) => Err(format!("`+{key}` takes no value")),
+                };
+                match key {
+                    "tcp" | "vc" => tcp = flag(true)?,
+                    "notcp" | "novc" => tcp = flag(false)?,
+                    "dnssec" => dnssec = flag(true)?,
+                    "nodnssec" => dnssec = flag(false)?,
+                    "rec" | "recurse" => recursion = flag(true)?,
+                    "norec" | "norecurse" => recursion = flag(false)?,
+                    "edns" => {
+                        flag(true)?;
+                        edns = Some(edns.unwrap_or(DEFAULT_BUFSIZE));
+                    }
+                    "noedns" => {
+                        flag(false)?;
+                        edns = None;
+                    }
+                    "bufsize" => {
+                        let v = value.ok_or("`+bufsize` needs a value: +bufsize=N")?;
+                        let size = v.parse::<u16>().map_err(|_| {
+                            format!("`+bufsize={v}`: the size must be a number from 0 to 65535")
+                        })?;
+                        edns = Some(size);
+                    }
+                    "timeout" | "time" => {
+                        let v = value.ok_or("`+timeout` needs a value: +timeout=SECONDS")?;
+                        let secs = v
+                            .parse::<u64>()
+                            .ok()
+                            .filter(|s| (1..=MAX_TIMEOUT_SECS).contains(s))
+                            .ok_or_else(|| {
+                                format!(
+                                    "`+timeout={v}`: the timeout must be a number of seconds \
+                                     from 1 to {MAX_TIMEOUT_SECS}"
+                                )
+                            })?;
+                        timeout = Duration::from_secs(secs);
+                    }
+                    _ => return Err(format!("unknown option `{arg}`")),
+                }
+            } else if arg == "-p" {
+                let v = args.next().ok_or("`-p` needs a port number")?;
+                port = Some(
+                    v.parse::<u16>()
+                        .map_err(|_| format!("`-p {v}`: not a port number"))?,
+                );
+            } else if qname.is_none() {
+                qname = Some(
+                    Name::from_text(arg.as_bytes(), Some(Name::root().as_ref()))
+                        .map_err(|e| format!("`{arg}` is not a domain name: {e}"))?,
+                );
+            } else if let Some(t) = RType::from_text(arg.as_bytes()) {
+                qtype = Some(t);
+            } else if let Some(c) = Class::from_text(arg.as_bytes()) {
+                qclass = Some(c);
+            } else {
+                return Err(format!("`{arg}` is neither a record type nor a class"));
+            }
+        }
+
+        let qname = qname.ok_or("no name to ask about")?;
+        if dnssec && edns.is_none() {
+            return Err("+dnssec needs EDNS: drop +noedns".to_owned());
+        }
+        let mut server = server.unwrap_or(DEFAULT_SERVER);
+        if let Some(port) = port {
+            server.set_port(port);
+        }
+        Ok(QueryOptions {
+            qname,
+            qtype: qtype.unwrap_or(RType::A),
+            qclass: qclass.unwrap_or(Class::IN),
+            server,
+            tcp,
+            dnssec,
+            recursion,
+            edns,
+            timeout,
+        })
+    }
+}
+
+/// Reads `@SERVER[:PORT]` without the `@`: an address (`192.0.2.1`, `2001:db8::1`), an address
+/// and port (`192.0.2.1:5353`, `[2001:db8::1]:5353`, or `dig`'s `192.0.2.1#5353`), or a host
+/// name, looked up with the system resolver.
+pub fn parse_server(spec: &str) -> Result<SocketAddr, String> {
+    let bad_port = |p: &str| format!("`@{spec}`: `{p}` is not a port number");
+    if let Ok(addr) = spec.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = spec.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    let (host, port) = if let Some((h, p)) = spec.split_once('#') {
+        (h, p.parse::<u16>().map_err(|_| bad_port(p))?)
+    } else if let Some(inner) = spec.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        (inner, DEFAULT_PORT)
+    } else if let Some((h, p)) = spec.rsplit_once(':')
+        && !h.contains(':')
+    {
+        (h, p.parse::<u16>().map_err(|_| bad_port(p))?)
+    } else {
+        (spec, DEFAULT_PORT)
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err(format!("`@{spec}`: no server address"));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("`@{spec}`: cannot find the server's address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`@{spec}`: the server's name has no address"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exchange
+// ---------------------------------------------------------------------------------------------
+
+/// The transport an answer came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A UDP datagram.
+    Udp,
+    /// A TCP connection.
+    Tcp,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        })
+    }
+}
+
+/// An answer that came back.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The response bytes; they parse, and match the query.
+    pub response: Vec<u8>,
+    /// The round trip of the exchange that brought it.
+    pub elapsed: Duration,
+    /// How it came.
+    pub transport: Transport,
+    /// Whether a UDP answer came back truncated and this one was asked again over TCP.
+    pub retried_over_tcp: bool,
+    /// Datagrams ignored on the way (wrong ID, another question, malformed), as messages.
+    pub ignored: Vec<String>,
+}
+
+/// Why no answer came back.
+#[derive(Debug)]
+pub struct NoAnswer {
+    /// What went wrong, for an operator.
+    pub reason: String,
+    /// Datagrams ignored on the way.
+    pub ignored: Vec<String>,
+}
+
+/// Writes the query for `opts` with `id`.
+pub fn build_query(opts: &QueryOptions, id: u16) -> Result<Vec<u8>, String> {
+    let mut buf = [0u8; 512];
+    let header = Header {
+        id,
+        flags: Flags::default()
+            .with_opcode(Opcode::QUERY)
+            .with_rd(opts.recursion),
+        ..Header::default()
+    };
+    let fail = |e: wire::WriteError| format!("cannot write the query: {e}");
+    let mut w = MessageWriter::new(&mut buf, 512, header).map_err(fail)?;
+    w.push_question(opts.qname.as_ref(), opts.qtype, opts.qclass)
+        .map_err(fail)?;
+    if let Some(payload) = opts.edns {
+        w.opt(payload, Rcode::NOERROR, opts.dnssec)
+            .and_then(|opt| opt.finish())
+            .map_err(fail)?;
+    }
+    Ok(w.finish().to_vec())
+}
+
+/// Checks that `response` answers the query `id` for `opts`: it parses, carries the ID, has
+/// QR set and repeats the question. An error response may omit the question (servers answer
+/// FORMERR that way).
+pub fn check_response(opts: &QueryOptions, id: u16, response: &[u8]) -> Result<(), String> {
+    let msg = Message::parse(response).map_err(|e| format!("malformed response: {e}"))?;
+    let h = msg.header();
+    if h.id != id {
+        return Err(format!("ID mismatch: expected ID {id}, got {}", h.id));
+    }
+    if !h.flags.qr() {
+        return Err("the QR bit is not set: a query, not a response".to_owned());
+    }
+    if h.qdcount > 1 {
+        return Err(format!("{} questions in the response", h.qdcount));
+    }
+    match msg.question() {
+        Some(q) => {
+            let qname = q
+                .qname()
+                .map_err(|e| format!("malformed question name: {e}"))?;
+            if qname != opts.qname || q.qtype != opts.qtype || q.qclass != opts.qclass {
+                return Err(format!(
+                    "question mismatch: asked {} {} {}, the response is for {qname} {} {}",
+                    opts.qname, opts.qclass, opts.qtype, q.qclass, q.qtype
+                ));
+            }
+        }
+        None if msg.rcode() != Rcode::NOERROR => {}
+        None => return Err("the response has no question".to_owned()),
+    }
+    Ok(())
+}
+
+/// Asks the question of `opts` and waits for the answer (see the module docs).
+pub fn exchange(opts: &QueryOptions) -> Result<Answer, NoAnswer> {
+    let id = random_id().map_err(|reason| NoAnswer {
+        reason,
+        ignored: Vec::new(),
+    })?;
+    let query = build_query(opts, id).map_err(|reason| NoAnswer {
+        reason,
+        ignored: Vec::new(),
+    })?;
+    let mut ignored = Vec::new();
+    if !opts.tcp {
+        let started = Instant::now();
+        let response = match exchange_udp(opts, id, &query, &mut ignored) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(NoAnswer {
+                    reason: describe_io(opts.server, &e),
+                    ignored,
+                });
+            }
+        };
+        let elapsed = started.elapsed();
+        let truncated = Header::parse(&response).is_ok_and(|h| h.flags.tc());
+        if !truncated {
+            return Ok(Answer {
+                response,
+                elapsed,
+                transport: Transport::Udp,
+                retried_over_tcp: false,
+                ignored,
+            });
+        }
+    }
+    let started = Instant::now();
+    match exchange_tcp(opts, &query) {
+        Ok(response) => {
+            let elapsed = started.elapsed();
+            match check_response(opts, id, &response) {
+                Ok(()) => Ok(Answer {
+                    response,
+                    elapsed,
+                    transport: Transport::Tcp,
+                    retried_over_tcp: !opts.tcp,
+                    ignored,
+                }),
+                Err(reason) => Err(NoAnswer {
+                    reason: format!("{}#{}(TCP): {reason}", opts.server.ip(), opts.server.port()),
+                    ignored,
+                }),
+            }
+        }
+        Err(e) => Err(NoAnswer {
+            reason: describe_io(opts.server, &e),
+            ignored,
+        }),
+    }
+}
+
+/// A query ID from the operating system's random source (RFC 5452 section 4.3).
+fn random_id() -> Result<u16, String> {
+    let mut id = [0u8; 2];
+    getrandom::fill(&mut id).map_err(|e| format!("cannot read random bytes for the ID: {e}"))?;
+    Ok(u16::from_be_bytes(id))
+}
+
+/// Sends `query` over UDP and waits for a datagram that answers it; others go to `ignored`.
+fn exchange_udp(
+    opts: &QueryOptions,
+    id: u16,
+    query: &[u8],
+    ignored: &mut Vec<String>,
+) -> io::Result<Vec<u8>> {
+    let local = match opts.server {
+        SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    };
+    let socket = UdpSocket::bind(local)?;
+    // Connected: the kernel drops datagrams from other addresses and reports ICMP errors.
+    socket.connect(opts.server)?;
+    let deadline = Instant::now() + opts.timeout;
+    socket.send(query)?;
+    let mut buf = vec![0u8; usize::from(u16::MAX)];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        socket.set_read_timeout(Some(left))?;
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::from(io::ErrorKind::TimedOut));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let response = &buf[..n];
+        match check_response(opts, id, response) {
+            Ok(()) => return Ok(response.to_vec()),
+            Err(why) => ignored.push(why),
+        }
+    }
+}
+
+/// Sends `query` over TCP and reads one message back.
+fn exchange_tcp(opts: &QueryOptions, query: &[u8]) -> io::Result<Vec<u8>> {
+    let deadline = Instant::now() + opts.timeout;
+    let mut stream = TcpStream::connect_timeout(&opts.server, opts.timeout)?;
+    stream.set_nodelay(true)?;
+    let len = u16::try_from(query.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "query too long"))?;
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(query);
+    stream.set_write_timeout(Some(remaining(deadline)?))?;
+    stream.write_all(&framed)?;
+    let mut len = [0u8; 2];
+    read_full(&mut stream, &mut len, deadline)?;
+    let mut response = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    read_full(&mut stream, &mut response, deadline)?;
+    Ok(response)
+}
+
+/// Fills `buf` from `stream` before `deadline`.
+fn read_full(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection before the whole answer came",
+                ));
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::from(io::ErrorKind::TimedOut));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Time left before `deadline`, or a timeout error when there is none.
+fn remaining(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(io::Error::from(io::ErrorKind::TimedOut))
+    } else {
+        Ok(left)
+    }
+}
+
+/// An I/O error of an exchange, worded for an operator.
+fn describe_io(server: SocketAddr, e: &io::Error) -> String {
+    let what = match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_owned(),
+        io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        _ => e.to_string(),
+    };
+    format!(
+        "communications error to {}#{}: {what}",
+        server.ip(),
+        server.port()
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `portcullis query` with `args` (the words after `query`) and returns the exit code.
+pub fn main<S: AsRef<str>>(args: &[S]) -> u8 {
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    run(args, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// [`main`] with its output streams given.
+pub fn run<S: AsRef<str>>(args: &[S], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let opts = match QueryOptions::parse(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}\n{USAGE}");
+            return EXIT_USAGE;
+        }
+    };
+    let words: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let _ = writeln!(
+        out,
+        "\n; <<>> portcullis {} query <<>> {}",
+        env!("CARGO_PKG_VERSION"),
+        words.join(" ")
+    );
+    match exchange(&opts) {
+        Ok(answer) => {
+            for why in &answer.ignored {
+                let _ = writeln!(err, ";; Warning: ignored a datagram: {why}");
+            }
+            if answer.retried_over_tcp {
+                let _ = writeln!(out, ";; Truncated, retrying in TCP mode.");
+            }
+            let _ = write!(out, "{}", report(&opts, &answer));
+            EXIT_OK
+        }
+        Err(no) => {
+            for why in &no.ignored {
+                let _ = writeln!(err, ";; Warning: ignored a datagram: {why}");
+            }
+            let _ = writeln!(err, ";; {}", no.reason);
+            let _ = writeln!(err, ";; no servers could be reached");
+            EXIT_NO_RESPONSE
+        }
+    }
+}
+
+/// The printed answer: the message as `dig` shows it, then the footer.
+pub fn report(opts: &QueryOptions, answer: &Answer) -> String {
+    let body = match Message::parse(&answer.response) {
+        Ok(msg) => format!(";; Got answer:\n{}", DigStyle(&msg)),
+        // `exchange` only hands out answers that parse.
+        Err(e) => format!(";; Got bad packet: {e}\n"),
+    };
+    format!(
+        "{body}\n;; Query time: {} msec\n;; SERVER: {}#{}({})\n;; MSG SIZE  rcvd: {}\n\n",
+        answer.elapsed.as_millis(),
+        opts.server.ip(),
+        opts.server.port(),
+        answer.transport,
+        answer.response.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<QueryOptions, String> {
+        QueryOptions::parse(args)
+    }
+
+    #[test]
+    fn defaults() {
+        let o = parse(&["example.test"]).unwrap();
+        assert_eq!(o.qname.to_string(), "example.test.");
+        assert_eq!(o.qtype, RType::A);
+        assert_eq!(o.qclass, Class::IN);
+        assert_eq!(o.server, DEFAULT_SERVER);
+        assert!(!o.tcp && !o.dnssec && o.recursion);
+        assert_eq!(o.edns, Some(1232));
+        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn every_option() {
+        let o = parse(&[
+            "+tcp",
+            "version.bind.",
+            "CH",
+            "@127.0.0.2:5353",
+            "TXT",
+            "+dnssec",
+            "+norec",
+            "+bufsize=4096",
+            "+timeout=2",
+        ])
+        .unwrap();
+        assert_eq!(o.qname.to_string(), "version.bind.");
+        assert_eq!(o.qtype, RType::TXT);
+        assert_eq!(o.qclass, Class::CH);
+        assert_eq!(o.server, "127.0.0.2:5353".parse().unwrap());
+        assert!(o.tcp && o.dnssec && !o.recursion);
+        assert_eq!(o.edns, Some(4096));
+        assert_eq!(o.timeout, Duration::from_secs(2));
+        assert_eq!(parse(&["a", "+noedns"]).unwrap().edns, None);
+        assert_eq!(
+            parse(&["a", "-p", "5300"]).unwrap().server,
+            "127.0.0.1:5300".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn servers() {
+        for (spec, want) in [
+            ("192.0.2.1", "192.0.2.1:53"),
+            ("192.0.2.1:5353", "192.0.2.1:5353"),
+            ("192.0.2.1#5353", "192.0.2.1:5353"),
+            ("::1", "[::1]:53"),
+            ("[::1]", "[::1]:53"),
+            ("[::1]:5353", "[::1]:5353"),
+            ("::1#5353", "[::1]:5353"),
+        ] {
+            assert_eq!(parse_server(spec).unwrap(), want.parse().unwrap(), "{spec}");
+        }
+        assert!(parse_server("192.0.2.1:99999").is_err());
+        assert!(parse_server("192.0.2.1#x").is_err());
+        assert!(parse_server("").is_err());
+    }
+
+    #[test]
+    fn usage_errors() {
+        for bad in [
+            &[][..],
+            &["+tcp"],
+            &["a", "NOTATYPE"],
+            &["a", "+bogus"],
+            &["a", "+timeout=0"],
+            &["a", "+timeout"],
+            &["a", "+bufsize=70000"],
+            &["a", "+tcp=1"],
+            &["a", "+dnssec", "+noedns"],
+            &["a..b"],
+            &["a", "-p"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn query_bytes() {
+        let mut o = parse(&["Example.TEST", "MX", "+dnssec"]).unwrap();
+        let q = build_query(&o, 0x1234).unwrap();
+        let msg = Message::parse(&q).unwrap();
+        let h = msg.header();
+        assert_eq!(h.id, 0x1234);
+        assert!(h.flags.rd() && !h.flags.qr());
+        let edns = msg.edns().unwrap();
+        assert_eq!(edns.udp_payload, 1232);
+        assert!(edns.dnssec_ok());
+        assert_eq!(msg.question().unwrap().qtype, RType::MX);
+        o.recursion = false;
+        o.edns = None;
+        o.dnssec = false;
+        let q = build_query(&o, 1).unwrap();
+        let msg = Message::parse(&q).unwrap();
+        assert!(!msg.header().flags.rd());
+        assert!(msg.edns().is_none());
+    }
+
+    #[test]
+    fn responses_must_match() {
+        let o = parse(&["example.test"]).unwrap();
+        let query = build_query(&o, 7).unwrap();
+        // A query is not an answer.
+        assert!(check_response(&o, 7, &query).unwrap_err().contains("QR"));
+        let mut resp = query.clone();
+        resp[2] |= 0x80;
+        assert!(check_response(&o, 7, &resp).is_ok());
+        assert!(
+            check_response(&o, 8, &resp)
+                .unwrap_err()
+                .contains("ID mismatch")
+        );
+        let other = parse(&["other.test"]).unwrap();
+        assert!(
+            check_response(&other, 7, &resp)
+                .unwrap_err()
+                .contains("question mismatch")
+        );
+        assert!(check_response(&o, 7, &resp[..5]).is_err());
+        // FORMERR without a question is an answer; NOERROR without one is not.
+        let mut bare = [0u8; 12];
+        bare[..2].copy_from_slice(&7u16.to_be_bytes());
+        bare[2] = 0x80;
+        assert!(check_response(&o, 7, &bare).is_err());
+        bare[3] = 1;
+        assert!(check_response(&o, 7, &bare).is_ok());
+    }
+}
