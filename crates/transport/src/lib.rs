@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod udp;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
