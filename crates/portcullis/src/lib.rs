@@ -1,5 +1,6 @@
 //! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
-//! ([`prefix`]) and the checks behind `portcullis check` ([`check`]). `src/main.rs` holds the
+//! ([`prefix`]), the checks behind `portcullis check` ([`check`]) and the server behind
+//! `portcullis serve` ([`serve`]). `src/main.rs` holds the
 //! command line.
 
 #![forbid(unsafe_code)]
@@ -7,3 +8,4 @@
 pub mod check;
 pub mod config;
 pub mod prefix;
+pub mod serve;
