@@ -11,6 +11,8 @@ use core::fmt;
 use core::str::FromStr;
 use std::net::IpAddr;
 
+use wire::{Name, NameRef};
+
 /// Smallest UDP payload a server may use: the classic DNS limit (RFC 1035 section 2.3.4).
 pub const MIN_UDP_PAYLOAD: u16 = 512;
 /// The default UDP payload we advertise and use (DNS Flag Day 2020).
@@ -53,8 +55,11 @@ pub struct EngineConfig {
     pub hostname: Option<String>,
     /// The TXT answer to `id.server` (RFC 4892); `None` (the default) refuses it.
     pub id: Option<String>,
-    /// Clients allowed to transfer zones (AXFR, IXFR); empty, the default, allows nobody.
+    /// Clients allowed to transfer every zone (AXFR, IXFR); empty, the default, allows nobody.
     pub allow_transfer: Vec<IpPrefix>,
+    /// Clients allowed to transfer one zone, beside [`EngineConfig::allow_transfer`]: the zone's
+    /// origin and its prefixes. Empty by default.
+    pub zone_allow_transfer: Vec<(Name, Vec<IpPrefix>)>,
     /// How ANY is answered over UDP.
     pub any_policy: AnyPolicy,
 }
@@ -68,6 +73,7 @@ impl Default for EngineConfig {
             hostname: None,
             id: None,
             allow_transfer: Vec::new(),
+            zone_allow_transfer: Vec::new(),
             any_policy: AnyPolicy::default(),
         }
     }
@@ -95,9 +101,18 @@ impl EngineConfig {
         Ok(())
     }
 
-    /// Whether `addr` may transfer zones.
+    /// Whether `addr` may transfer every zone.
     pub fn transfer_allowed(&self, addr: IpAddr) -> bool {
         self.allow_transfer.iter().any(|p| p.contains(addr))
+    }
+
+    /// Whether `addr` may transfer the zone at `origin`: allowed for every zone, or for this one.
+    pub fn zone_transfer_allowed(&self, origin: NameRef<'_>, addr: IpAddr) -> bool {
+        self.transfer_allowed(addr)
+            || self
+                .zone_allow_transfer
+                .iter()
+                .any(|(o, acl)| o.as_ref() == origin && acl.iter().any(|p| p.contains(addr)))
     }
 }
 

@@ -190,10 +190,19 @@ impl Engine {
             if qtype == RType::AXFR && client.transport == Transport::Udp {
                 return Route::Reject(QueryError::TransferOverUdp);
             }
-            if !self.config.transfer_allowed(client.addr) {
-                return Route::Reject(QueryError::TransferDenied);
-            }
+            // A client that may transfer nothing learns nothing, not even which names are
+            // zones we serve.
             return match self.catalog.exact(question.qname.as_ref()) {
+                Some((_, zone))
+                    if !self
+                        .config
+                        .zone_transfer_allowed(zone.origin(), client.addr) =>
+                {
+                    Route::Reject(QueryError::TransferDenied)
+                }
+                None if !self.config.transfer_allowed(client.addr) => {
+                    Route::Reject(QueryError::TransferDenied)
+                }
                 None => Route::Reject(QueryError::TransferNotZone),
                 Some((id, _)) if client.transport == Transport::Udp => Route::SoaOnly(id),
                 Some((id, _)) => Route::Transfer(id),

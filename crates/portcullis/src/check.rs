@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use wire::Name;
-use zone::{Built, LoadError, Loc};
+use zone::{Built, LoadError, Loc, Zone};
 
 use crate::config::{Config, ZoneSource};
 
@@ -39,6 +39,13 @@ impl Report {
 
 /// Checks `config` (its own warnings) and loads each of its zones.
 pub fn check(config: &Config) -> Report {
+    load(config).0
+}
+
+/// Checks `config` as [`check`] does and keeps the zones that loaded, in configuration order:
+/// `portcullis serve` builds its engine from them when the report has no error.
+pub fn load(config: &Config) -> (Report, Vec<Zone>) {
+    let mut zones = Vec::with_capacity(config.zones.len());
     let mut report = Report {
         warnings: config.warnings().iter().map(ToString::to_string).collect(),
         ..Report::default()
@@ -69,6 +76,7 @@ pub fn check(config: &Config) -> Report {
                     serial: z.serial(),
                     records: z.record_count(),
                 });
+                zones.push(z);
             }
             Err(LoadError::Parse(errors)) => {
                 report.errors.extend(errors.into_iter().map(|mut e| {
@@ -90,7 +98,7 @@ pub fn check(config: &Config) -> Report {
             }
         }
     }
-    report
+    (report, zones)
 }
 
 /// Moves a location in inline zone text to where the text sits in the configuration file.

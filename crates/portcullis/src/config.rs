@@ -522,6 +522,28 @@ pub fn default_workers() -> u16 {
     n.clamp(WORKERS.min as usize, WORKERS.max as usize) as u16
 }
 
+/// Where the configuration comes from: a file (or the embedded default) and the command line's
+/// overrides. The server keeps it to read the configuration again on reload.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigSource {
+    /// `--config`: the file; the embedded default when `None`.
+    pub path: Option<PathBuf>,
+    /// The other flags.
+    pub overrides: Overrides,
+}
+
+impl ConfigSource {
+    /// Reads the configuration and applies the overrides.
+    pub fn read(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.path {
+            Some(path) => Config::load(path)?,
+            None => Config::builtin()?,
+        };
+        config.apply(&self.overrides)?;
+        Ok(config)
+    }
+}
+
 /// What the command line changes in the configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {

@@ -1,8 +1,8 @@
 //! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
-//! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the dig-like client
-//! behind `portcullis query` ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the
-//! control socket behind `portcullis ctl` ([`control`]), and the switch away from root
-//! ([`privileges`]).
+//! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the server behind
+//! `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query` ([`query`]),
+//! the `/metrics` HTTP endpoint ([`http`]) and the control socket behind `portcullis ctl`
+//! ([`control`]), and the switch away from root ([`privileges`]).
 //! `src/main.rs` holds the command line.
 
 #![forbid(unsafe_code)]
@@ -14,3 +14,4 @@ pub mod http;
 pub mod prefix;
 pub mod privileges;
 pub mod query;
+pub mod serve;

@@ -3,6 +3,9 @@
 //! - `portcullis check [flags]` reads the configuration and every zone as the server would,
 //!   prints warnings and errors (each with `file:line:column`) and exits 0 when it could serve,
 //!   1 when not.
+//! - `portcullis serve [flags]` loads the same and answers DNS on the configured addresses
+//!   until SIGTERM or SIGINT (exit 0); SIGHUP reloads the configuration and zones, keeping the
+//!   old ones when the new ones are refused. Exit 1 when it cannot start.
 //! - `portcullis config default` prints the built-in configuration, to start one from.
 //! - `portcullis query NAME [TYPE] [@SERVER]...` asks a server, as dig does (`query.rs`).
 //! - `portcullis ctl [--socket PATH] reload|status|stats` talks to a running server's control
@@ -18,9 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use portcullis::check;
-use portcullis::config::{Config, DEFAULT_CONFIG, LogLevel, Overrides, ZoneArg};
+use portcullis::config::{Config, ConfigSource, DEFAULT_CONFIG, LogLevel, Overrides, ZoneArg};
 use portcullis::prefix::Prefix;
+use portcullis::{check, serve};
 
 /// Portcullis, a DNS server.
 #[derive(Debug, Parser)]
@@ -35,6 +38,9 @@ enum Command {
     /// Check the configuration and every zone as the server would load them, print warnings
     /// and errors, and exit non-zero if the server could not start.
     Check(ServerArgs),
+    /// Answer DNS queries: load the configuration and zones as `check` does, then serve them
+    /// until SIGTERM or SIGINT; SIGHUP reloads the configuration and zones.
+    Serve(ServerArgs),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -115,20 +121,18 @@ struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The configuration these flags select, with the flags applied.
-    fn config(&self) -> Result<Config, portcullis::config::ConfigError> {
-        let mut config = match &self.config {
-            Some(path) => Config::load(path)?,
-            None => Config::builtin()?,
-        };
-        config.apply(&Overrides {
-            listen: self.listen.clone(),
-            zones: self.zone.clone(),
-            allow_transfer: self.allow_transfer.clone(),
-            http: self.http,
-            log_level: self.log_level,
-        })?;
-        Ok(config)
+    /// Where the configuration comes from, with these flags applied.
+    fn source(&self) -> ConfigSource {
+        ConfigSource {
+            path: self.config.clone(),
+            overrides: Overrides {
+                listen: self.listen.clone(),
+                zones: self.zone.clone(),
+                allow_transfer: self.allow_transfer.clone(),
+                http: self.http,
+                log_level: self.log_level,
+            },
+        }
     }
 }
 
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Serve(args) => run_serve(&args),
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
@@ -145,8 +150,21 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_serve(args: &ServerArgs) -> ExitCode {
+    let source = args.source();
+    let config = match source.read() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(config.server.log_level);
+    serve::run(source, &config)
+}
+
 fn run_check(args: &ServerArgs) -> ExitCode {
-    let config = match args.config() {
+    let config = match args.source().read() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");

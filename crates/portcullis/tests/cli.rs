@@ -242,7 +242,8 @@ fn bad_flags_are_usage_errors() {
         &["check", "--allow-transfer", "10.0.0.1/8"],
         &["check", "--log-level", "loud"],
         &["check", "--bogus"],
-        &["serve"],
+        &["serve", "--bogus"],
+        &["serve", "--listen", "127.0.0.1"],
         &[],
     ] {
         let out = run(args);

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod tcp;
+pub mod udp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

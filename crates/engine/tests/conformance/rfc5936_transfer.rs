@@ -176,3 +176,38 @@ fn ixfr_over_udp_gets_the_soa_alone() {
     assert!(r.flags().aa());
     assert_eq!(r.answer_summary(), vec![("example.".into(), RType::SOA)]);
 }
+
+#[test]
+fn a_zone_acl_allows_that_zone_only() {
+    let e = engine_with(EngineConfig {
+        zone_allow_transfer: vec![(
+            "example.".parse().unwrap(),
+            vec!["192.0.2.0/24".parse().unwrap()],
+        )],
+        ..EngineConfig::default()
+    });
+    let mut out = vec![0u8; 65_535];
+    let q = query("example.", RType::AXFR);
+    assert!(matches!(
+        e.respond(&q.bytes(), &tcp(), &mut out),
+        Outcome::Transfer(_)
+    ));
+    // Another zone, or a name that is no zone: refused, as if no ACL allowed anything.
+    let r = ask(&e, &query("other.", RType::AXFR), tcp());
+    assert_eq!(
+        r.info.source,
+        engine::AnswerSource::Error(QueryError::TransferDenied)
+    );
+    let r = ask(&e, &query("example.com.", RType::AXFR), tcp());
+    assert_eq!(
+        r.info.source,
+        engine::AnswerSource::Error(QueryError::TransferDenied)
+    );
+    // A client outside the zone's ACL.
+    let stranger = Client {
+        addr: "203.0.113.1".parse().unwrap(),
+        transport: Transport::Tcp,
+    };
+    let r = ask(&e, &query("example.", RType::AXFR), stranger);
+    assert_eq!(r.rcode(), Rcode::REFUSED);
+}

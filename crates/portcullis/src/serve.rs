@@ -1,0 +1,299 @@
+//! `portcullis serve`: load the configuration and zones, answer DNS over UDP on every listen
+//! address, reload on SIGHUP, stop on SIGTERM or SIGINT.
+//!
+//! The [`Server`] owns what a reload replaces: the engine every worker answers from, behind an
+//! `ArcSwap` ([`transport::SharedEngine`]). A reload ([`Server::reload`]) reads the
+//! configuration and every zone again, exactly as `portcullis check` does ([`check::load`]),
+//! builds a new engine aside and swaps it in at once; a refused configuration or zone leaves the
+//! old engine serving. Settings that need new sockets or threads (`server.listen`,
+//! `server.workers`) take effect at the next start; a reload says so.
+//!
+//! The UDP workers are OS threads blocking in `recvmmsg` ([`transport::udp`]); the main thread
+//! runs a single-threaded tokio runtime that waits for signals.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use engine::{Catalog, Engine, EngineConfig, IpPrefix};
+use metrics::{Registry, ReloadResult, ZoneStats};
+use transport::udp::{self, UdpWorkers};
+use transport::{SharedEngine, Shutdown};
+
+use crate::check::{self, ZoneSummary};
+use crate::config::{Config, ConfigSource};
+use crate::prefix::Prefix;
+
+/// What a successful reload loaded.
+#[derive(Clone, Debug)]
+pub struct ReloadSummary {
+    /// The zones now served.
+    pub zones: Vec<ZoneSummary>,
+    /// Warnings from the configuration and the zones, and settings that need a restart.
+    pub warnings: Vec<String>,
+}
+
+/// The state a running server shares between its workers, its signal handler and its control
+/// socket.
+#[derive(Debug)]
+pub struct Server {
+    source: ConfigSource,
+    engine: SharedEngine,
+    registry: Arc<Registry>,
+    /// The listen addresses and worker count the server was started with.
+    started: (Vec<SocketAddr>, u16),
+    /// Serializes reloads (a signal and the control socket may ask at once).
+    reloading: Mutex<()>,
+}
+
+impl Server {
+    /// Loads `config` (read from `source`) and builds the first engine. Errors are the
+    /// configuration's and zones' problems, one per line, each with its location.
+    pub fn new(source: ConfigSource, config: &Config) -> Result<Server, Vec<String>> {
+        let registry = Arc::new(Registry::new(SystemTime::now()));
+        let loaded = build(config)?;
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        registry.set_zones(zone_stats(&loaded.zones));
+        Ok(Server {
+            source,
+            engine: Arc::new(ArcSwap::from_pointee(loaded.engine)),
+            registry,
+            started: (config.server.listen.clone(), config.server.workers),
+            reloading: Mutex::new(()),
+        })
+    }
+
+    /// The engine the workers answer from.
+    pub fn engine(&self) -> &SharedEngine {
+        &self.engine
+    }
+
+    /// The metrics.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Reads the configuration and zones again and serves them. On an error nothing changes:
+    /// the old engine keeps serving, and the error lists every problem (one per line, each with
+    /// its `file:line:column`). Counts the reload either way.
+    pub fn reload(&self) -> Result<ReloadSummary, String> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let result = self
+            .source
+            .read()
+            .map_err(|e| e.to_string())
+            .and_then(|config| {
+                let loaded = build(&config).map_err(|errors| errors.join("\n"))?;
+                let mut warnings = loaded.warnings;
+                if config.server.listen != self.started.0 {
+                    warnings.push(
+                        "server.listen changed: the new addresses are used after a restart".into(),
+                    );
+                }
+                if config.server.workers != self.started.1 {
+                    warnings.push("server.workers changed: it applies after a restart".into());
+                }
+                self.engine.store(Arc::new(loaded.engine));
+                self.registry.set_zones(zone_stats(&loaded.zones));
+                Ok(ReloadSummary {
+                    zones: loaded.zones,
+                    warnings,
+                })
+            });
+        self.registry.count_reload(match result {
+            Ok(_) => ReloadResult::Success,
+            Err(_) => ReloadResult::Failure,
+        });
+        result
+    }
+}
+
+/// An engine built from a configuration, with what the load reported.
+struct Loaded {
+    engine: Engine,
+    zones: Vec<ZoneSummary>,
+    warnings: Vec<String>,
+}
+
+/// Loads every zone of `config` as `portcullis check` does and builds an engine from them.
+fn build(config: &Config) -> Result<Loaded, Vec<String>> {
+    let (report, zones) = check::load(config);
+    if !report.is_ok() {
+        return Err(report.errors);
+    }
+    let catalog = Catalog::new(zones).map_err(|e| vec![format!("{}: {e}", config.label)])?;
+    let engine = Engine::new(catalog, engine_config(config))
+        .map_err(|e| vec![format!("{}: {e}", config.label)])?;
+    Ok(Loaded {
+        engine,
+        zones: report.zones,
+        warnings: report.warnings,
+    })
+}
+
+/// The engine's settings from the `[server]` section and each zone's transfer ACL.
+pub fn engine_config(config: &Config) -> EngineConfig {
+    let s = &config.server;
+    EngineConfig {
+        udp_payload: s.udp_payload,
+        nsid: s.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
+        version: s.version.clone(),
+        hostname: s.hostname.clone(),
+        id: s.server_id.clone(),
+        allow_transfer: s.allow_transfer.iter().filter_map(ip_prefix).collect(),
+        zone_allow_transfer: config
+            .zones
+            .iter()
+            .filter(|z| !z.allow_transfer.is_empty())
+            .map(|z| {
+                let acl = z.allow_transfer.iter().filter_map(ip_prefix).collect();
+                (z.origin.clone(), acl)
+            })
+            .collect(),
+        ..EngineConfig::default()
+    }
+}
+
+/// The engine's form of a configured prefix. Both keep the first `len` bits of an address, and
+/// a configured prefix has no bits after them, so the conversion always succeeds.
+fn ip_prefix(p: &Prefix) -> Option<IpPrefix> {
+    IpPrefix::new(p.addr(), p.len())
+}
+
+fn zone_stats(zones: &[ZoneSummary]) -> Vec<ZoneStats> {
+    zones
+        .iter()
+        .map(|z| ZoneStats {
+            origin: z.origin.to_string(),
+            serial: z.serial,
+            records: z.records as u64,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+// ---------------------------------------------------------------------------------------------
+
+/// Serves `config` (read from `source`, which a reload reads again) until SIGTERM or SIGINT.
+/// Returns 0 after a clean stop, 1 when the server cannot start.
+pub fn run(source: ConfigSource, config: &Config) -> ExitCode {
+    let server = match Server::new(source, config) {
+        Ok(server) => Arc::new(server),
+        Err(errors) => {
+            for e in &errors {
+                tracing::error!("{e}");
+            }
+            tracing::error!("{}: {} error(s): not starting", config.label, errors.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = Shutdown::new();
+    let workers = usize::from(config.server.workers);
+    let mut listeners: Vec<UdpWorkers> = Vec::with_capacity(config.server.listen.len());
+    for &addr in &config.server.listen {
+        match udp::spawn_workers(
+            addr,
+            workers,
+            server.engine().clone(),
+            server.registry(),
+            shutdown.clone(),
+        ) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                tracing::error!("{}", bind_error(addr, &e));
+                shutdown.trigger();
+                listeners.into_iter().for_each(UdpWorkers::join);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let zones = server.engine().load().catalog().len();
+    tracing::info!(zones, workers, "serving");
+
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|rt| rt.block_on(wait_for_stop(&server)));
+    let code = match signals {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("cannot wait for signals: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    shutdown.trigger();
+    listeners.into_iter().for_each(UdpWorkers::join);
+    tracing::info!("stopped");
+    code
+}
+
+/// Waits for SIGTERM or SIGINT; reloads on each SIGHUP, in the background so that a stop is
+/// never held up by a long zone load.
+async fn wait_for_stop(server: &Arc<Server>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: stopping");
+                return Ok(());
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: stopping");
+                return Ok(());
+            }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                let server = server.clone();
+                tokio::task::spawn_blocking(move || log_reload(&server));
+            }
+        }
+    }
+}
+
+/// Reloads and logs the outcome.
+fn log_reload(server: &Server) {
+    match server.reload() {
+        Ok(summary) => {
+            for warning in &summary.warnings {
+                tracing::warn!("{warning}");
+            }
+            for z in &summary.zones {
+                tracing::info!(zone = %z.origin, serial = z.serial, records = z.records, "serving");
+            }
+            tracing::info!(zones = summary.zones.len(), "reloaded");
+        }
+        Err(errors) => {
+            for e in errors.lines() {
+                tracing::error!("{e}");
+            }
+            tracing::error!("reload refused: still serving the previous configuration and zones");
+        }
+    }
+}
+
+/// What to say when `addr` cannot be bound.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+        let example = SocketAddr::new(addr.ip(), 5300);
+        return format!(
+            "cannot listen on {addr}: {e}: ports below 1024 need privileges: run as root, \
+             grant the binary CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep \
+             /path/to/portcullis), or use a higher port (--listen {example})"
+        );
+    }
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        return format!("cannot listen on {addr}: {e}: another server is using it");
+    }
+    format!("cannot listen on {addr}: {e}")
+}
