@@ -19,12 +19,15 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use engine::{Catalog, Engine, EngineConfig, IpPrefix};
 use metrics::{Registry, ReloadResult, ZoneStats};
+use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
 use transport::{SharedEngine, Shutdown};
 
 use crate::check::{self, ZoneSummary};
 use crate::config::{Config, ConfigSource};
+use crate::control::{self, ControlHandler};
 use crate::prefix::Prefix;
+use crate::{http, privileges};
 
 /// What a successful reload loaded.
 #[derive(Clone, Debug)]
@@ -184,6 +187,10 @@ fn zone_stats(zones: &[ZoneSummary]) -> Vec<ZoneStats> {
 
 /// Serves `config` (read from `source`, which a reload reads again) until SIGTERM or SIGINT.
 /// Returns 0 after a clean stop, 1 when the server cannot start.
+///
+/// Start-up order: load and build the engine; bind every UDP and TCP listener, the HTTP
+/// endpoint and the control socket; then drop privileges (so binding port 53 and creating the
+/// control socket happen as root, answering does not); then wait for signals.
 pub fn run(source: ConfigSource, config: &Config) -> ExitCode {
     let server = match Server::new(source, config) {
         Ok(server) => Arc::new(server),
@@ -197,42 +204,187 @@ pub fn run(source: ConfigSource, config: &Config) -> ExitCode {
     };
     let shutdown = Shutdown::new();
     let workers = usize::from(config.server.workers);
-    let mut listeners: Vec<UdpWorkers> = Vec::with_capacity(config.server.listen.len());
-    for &addr in &config.server.listen {
-        match udp::spawn_workers(
-            addr,
-            workers,
-            server.engine().clone(),
-            server.registry(),
-            shutdown.clone(),
-        ) {
-            Ok(l) => listeners.push(l),
-            Err(e) => {
-                tracing::error!("{}", bind_error(addr, &e));
-                shutdown.trigger();
-                listeners.into_iter().for_each(UdpWorkers::join);
-                return ExitCode::FAILURE;
-            }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.clamp(1, 16))
+        .thread_name("portcullis-io")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the I/O runtime: {e}");
+            return ExitCode::FAILURE;
         }
+    };
+    let mut running = Running {
+        udp: Vec::with_capacity(config.server.listen.len()),
+        tasks: Vec::new(),
+        shutdown: shutdown.clone(),
+    };
+    if let Err(message) = start(&server, config, &runtime, &mut running) {
+        tracing::error!("{message}");
+        running.stop(&runtime);
+        return ExitCode::FAILURE;
+    }
+    if let Some(user) = &config.server.user
+        && let Err(e) = privileges::drop_privileges(user)
+    {
+        tracing::error!("cannot switch to user {user}: {e}");
+        running.stop(&runtime);
+        return ExitCode::FAILURE;
     }
     let zones = server.engine().load().catalog().len();
     tracing::info!(zones, workers, "serving");
 
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .and_then(|rt| rt.block_on(wait_for_stop(&server)));
-    let code = match signals {
+    let code = match runtime.block_on(wait_for_stop(&server)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("cannot wait for signals: {e}");
             ExitCode::FAILURE
         }
     };
-    shutdown.trigger();
-    listeners.into_iter().for_each(UdpWorkers::join);
+    running.stop(&runtime);
     tracing::info!("stopped");
     code
+}
+
+/// What a running server has started, to stop in order.
+struct Running {
+    udp: Vec<UdpWorkers>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: Shutdown,
+}
+
+impl Running {
+    /// Triggers the shutdown and waits for every worker and task (TCP gives in-flight answers
+    /// its own grace period).
+    fn stop(self, runtime: &tokio::runtime::Runtime) {
+        self.shutdown.trigger();
+        runtime.block_on(async {
+            for task in self.tasks {
+                let _ = task.await;
+            }
+        });
+        self.udp.into_iter().for_each(UdpWorkers::join);
+    }
+}
+
+/// Binds and starts every listener of `config`: UDP workers and a TCP listener on each listen
+/// address, the HTTP endpoint, the control socket.
+fn start(
+    server: &Arc<Server>,
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+    running: &mut Running,
+) -> Result<(), String> {
+    let shutdown = &running.shutdown;
+    let workers = usize::from(config.server.workers);
+    for &addr in &config.server.listen {
+        let udp = udp::spawn_workers(
+            addr,
+            workers,
+            server.engine().clone(),
+            server.registry(),
+            shutdown.clone(),
+        )
+        .map_err(|e| bind_error(addr, &e))?;
+        running.udp.push(udp);
+    }
+    let _enter = runtime.enter();
+    let limits = TcpLimits {
+        idle_timeout: config.server.tcp_idle_timeout,
+        max_connections: config.server.tcp_max_connections as usize,
+        max_per_client: config.server.tcp_max_connections_per_client as usize,
+        ..TcpLimits::default()
+    };
+    for &addr in &config.server.listen {
+        let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
+        running.tasks.push(runtime.spawn(tcp::serve(
+            listener,
+            server.engine().clone(),
+            limits.clone(),
+            server.registry().clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(addr) = config.server.http {
+        let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
+        let registry = server.registry().clone();
+        let health: http::HealthCheck = Arc::new(|| true);
+        let stop = shutdown.clone();
+        running.tasks.push(runtime.spawn(async move {
+            if let Err(e) = http::serve(listener, registry, health, stop).await {
+                tracing::error!("HTTP endpoint stopped: {e}");
+            }
+        }));
+        tracing::info!(%addr, "HTTP endpoint: /metrics and /healthz");
+    }
+    let path = &config.server.control_socket;
+    let handler: Arc<dyn ControlHandler> = server.clone();
+    match control::serve(path, handler, shutdown.clone()) {
+        Ok(task) => running.tasks.push(runtime.spawn(task)),
+        // The server answers DNS without its control socket; `portcullis ctl` and reloads by
+        // SIGHUP say what is possible.
+        Err(e) => tracing::warn!(
+            "no control socket at {}: {e}; `portcullis ctl` will not reach this server (SIGHUP still reloads)",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+/// A TCP listener on `addr`: `SO_REUSEADDR` so a restart binds at once, IPv6 sockets IPv6-only
+/// so `0.0.0.0` and `[::]` bind side by side, as the UDP sockets do.
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => {
+            let raw = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None)?;
+            raw.set_only_v6(true)?;
+            raw.set_nonblocking(true)?;
+            tokio::net::TcpSocket::from_std_stream(raw.into())
+        }
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+impl ControlHandler for Server {
+    fn reload(&self) -> Result<String, String> {
+        let summary = Server::reload(self)?;
+        let mut text = format!("reloaded: {} zone(s)", summary.zones.len());
+        for z in &summary.zones {
+            text.push_str(&format!(
+                "\n{} serial {} records {}",
+                z.origin, z.serial, z.records
+            ));
+        }
+        for w in &summary.warnings {
+            text.push_str(&format!("\nwarning: {w}"));
+        }
+        Ok(text)
+    }
+
+    fn status(&self) -> String {
+        let uptime = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|now| now.saturating_sub(self.registry.start_time()).as_secs())
+            .unwrap_or(0);
+        let zones = self.registry.zones();
+        let mut text = format!("running for {uptime} s, serving {} zone(s)", zones.len());
+        for z in &zones {
+            text.push_str(&format!(
+                "\n{} serial {} records {}",
+                z.origin, z.serial, z.records
+            ));
+        }
+        text
+    }
+
+    fn stats(&self) -> String {
+        self.registry.render()
+    }
 }
 
 /// Waits for SIGTERM or SIGINT; reloads on each SIGHUP, in the background so that a stop is
