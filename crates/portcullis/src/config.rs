@@ -353,8 +353,8 @@ impl Config {
         Config::from_toml(&text, &label, path.parent())
     }
 
-    /// Reads configuration text; `label` names it in errors, and relative zone files are taken
-    /// from `base_dir` (the working directory when `None`).
+    /// Reads configuration text; `label` names it in errors, and relative paths (zone files,
+    /// the control socket) are taken from `base_dir` (the working directory when `None`).
     pub fn from_toml(
         text: &str,
         label: &str,
@@ -376,10 +376,7 @@ impl Config {
             let source = match (zone.file, zone.text) {
                 (Some(path), None) => {
                     let path = path.into_inner();
-                    ZoneSource::File(match base_dir {
-                        Some(dir) if path.is_relative() && dir != Path::new("") => dir.join(path),
-                        _ => path,
-                    })
+                    ZoneSource::File(relative_to(base_dir, path))
                 }
                 (None, Some(inline)) => {
                     let start = inline.span().start;
@@ -435,7 +432,7 @@ impl Config {
                 tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout),
                 tcp_max_connections: s.tcp_max_connections,
                 tcp_max_connections_per_client: s.tcp_max_connections_per_client,
-                control_socket: s.control_socket,
+                control_socket: relative_to(base_dir, s.control_socket),
                 http: s.http,
                 log_level: s.log_level,
                 allow_transfer: s.allow_transfer,
@@ -847,6 +844,14 @@ fn de_tcp_max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Err
 
 fn de_tcp_max_connections_per_client<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     int(d, TCP_MAX_CONNECTIONS_PER_CLIENT).map(|v| v as u32)
+}
+
+/// `path` taken from `base_dir` when it is relative.
+fn relative_to(base_dir: Option<&Path>, path: PathBuf) -> PathBuf {
+    match base_dir {
+        Some(dir) if path.is_relative() && dir != Path::new("") => dir.join(path),
+        _ => path,
+    }
 }
 
 fn de_control_socket<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {

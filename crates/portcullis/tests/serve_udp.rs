@@ -160,7 +160,8 @@ fn zone(serial: u32) -> String {
 
 fn config(listen: &str) -> String {
     format!(
-        "[server]\nlisten = [\"{listen}\"]\nworkers = 2\nudp_payload = 4096\nlog_level = \"info\"\n\n\
+        "[server]\nlisten = [\"{listen}\"]\nworkers = 2\nudp_payload = 4096\nlog_level = \"info\"\n\
+         control_socket = \"control.sock\"\n\n\
          [[zone]]\norigin = \"example.test.\"\nfile = \"example.test.zone\"\n"
     )
 }
@@ -228,6 +229,72 @@ fn ask(tool: &str, addr: SocketAddr, args: &[&str]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Answers
 // ---------------------------------------------------------------------------------------------
+
+/// The whole server as wired by `serve`: TCP beside UDP on the same address, `/metrics` on the
+/// HTTP address, and `portcullis ctl` status and reload over the control socket.
+#[test]
+fn tcp_metrics_and_control_socket_are_served() {
+    let scratch = Scratch::new("wired");
+    let port = free_port();
+    let http_port = free_port();
+    scratch.write("example.test.zone", &zone(1));
+    let text = config(&format!("127.0.0.1:{port}")).replace(
+        "[server]\n",
+        &format!("[server]\nhttp = \"127.0.0.1:{http_port}\"\n"),
+    );
+    let config = scratch.write("portcullis.toml", &text);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let server = Server::start(&config, addr, scratch.0.join("server.log"));
+
+    let tcp = ask("dig", addr, &["+tcp", "+short", "www.example.test.", "A"]);
+    assert_eq!(tcp.trim(), "192.0.2.80");
+    let big = ask("kdig", addr, &["+tcp", "big.example.test.", "TXT"]);
+    assert!(big.contains("ANSWER: 20"), "{big}");
+
+    let metrics = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{http_port}/metrics")])
+        .output()
+        .unwrap();
+    assert!(
+        metrics.status.success(),
+        "curl failed: scripts/test.sh installs it"
+    );
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.contains("portcullis_queries_total{transport=\"tcp\",qtype=\"A\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_zone_serial{zone=\"example.test.\"} 1"),
+        "{metrics}"
+    );
+
+    let socket = scratch.0.join("control.sock");
+    let ctl = |command: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["ctl", "--socket", socket.to_str().unwrap(), command])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, status) = ctl("status");
+    assert_eq!(code, Some(0), "{status}\n{}", server.log());
+    assert!(status.contains("example.test. serial 1"), "{status}");
+    scratch.write("example.test.zone", &zone(2));
+    let (code, reloaded) = ctl("reload");
+    assert_eq!(code, Some(0), "{reloaded}");
+    assert!(reloaded.contains("example.test. serial 2"), "{reloaded}");
+    assert_eq!(server.serial(), 2);
+    let (code, stats) = ctl("stats");
+    assert_eq!(code, Some(0));
+    assert!(
+        stats.contains("portcullis_reloads_total{result=\"success\"} 1"),
+        "{stats}"
+    );
+}
 
 #[test]
 fn answers_with_dig_kdig_and_wire() {
