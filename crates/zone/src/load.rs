@@ -41,7 +41,11 @@ pub fn load_file(path: &Path, origin: NameRef<'_>) -> Result<Built, LoadError> {
 }
 
 /// Loads the zone `origin` from master-file text; `file_label` names it in errors.
-pub fn load_str(text: &(impl AsRef<[u8]> + ?Sized), file_label: &Path, origin: NameRef<'_>) -> Result<Built, LoadError> {
+pub fn load_str(
+    text: &(impl AsRef<[u8]> + ?Sized),
+    file_label: &Path,
+    origin: NameRef<'_>,
+) -> Result<Built, LoadError> {
     build(parse_str(text, file_label, origin), origin)
 }
 
@@ -77,15 +81,22 @@ mod tests {
         let built = load_str(text, Path::new("example.zone"), origin().as_ref()).unwrap();
         assert_eq!(built.zone.serial(), 1);
         let ns: Name = "ns.example.".parse().unwrap();
-        assert!(matches!(built.zone.lookup(ns.as_ref(), RType::A), Lookup::Answer { .. }));
+        assert!(matches!(
+            built.zone.lookup(ns.as_ref(), RType::A),
+            Lookup::Answer { .. }
+        ));
     }
 
     #[test]
     fn parse_errors_come_first_with_locations() {
-        let text = "$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nns A 192.0.2\nx AAAA ::1 junk\n";
+        let text =
+            "$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nns A 192.0.2\nx AAAA ::1 junk\n";
         let err = load_str(text, Path::new("bad.zone"), origin().as_ref()).unwrap_err();
         let shown = err.to_string();
-        assert!(matches!(err, LoadError::Parse(ref e) if e.len() == 2), "{shown}");
+        assert!(
+            matches!(err, LoadError::Parse(ref e) if e.len() == 2),
+            "{shown}"
+        );
         assert!(shown.starts_with("bad.zone:4:6: "), "{shown}");
         assert!(shown.contains("\nbad.zone:5:"), "{shown}");
     }
@@ -95,7 +106,10 @@ mod tests {
         let text = "$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\nwww CNAME x\nwww A 192.0.2.1\n";
         let err = load_str(text, Path::new("z"), origin().as_ref()).unwrap_err();
         assert!(matches!(err, LoadError::Zone(_)), "{err}");
-        assert!(err.to_string().contains("z:3:1") || err.to_string().contains("z:4:1"), "{err}");
+        assert!(
+            err.to_string().contains("z:3:1") || err.to_string().contains("z:4:1"),
+            "{err}"
+        );
     }
 
     #[test]
