@@ -26,7 +26,7 @@
 //!
 //! # Cost
 //!
-//! No heap allocation, and no binary search: the zone's name index ([`crate::index`]), a hash
+//! No heap allocation, and no binary search: the zone's name index (`src/index.rs`), a hash
 //! table built with the zone, finds the query name with one hash of its wire form and usually
 //! one probe, confirmed by comparing the owner name. When the name is missing, its closest
 //! encloser is found by probing ancestors (a binary search over the number of labels, since
