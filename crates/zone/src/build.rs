@@ -10,6 +10,7 @@
 use wire::{Class, Name, NameRef, RType};
 
 use crate::check::{self, Position, Problem, SetFacts};
+use crate::index::NameIndex;
 use crate::record::{Loc, Record};
 use crate::snapshot::{NONE, NodeEntry, RRsetEntry, Zone};
 
@@ -279,6 +280,7 @@ impl<'b> Assembler<'b> {
             serial: 0,
             soa_minimum: 0,
             records: 0,
+            index: NameIndex::default(),
         };
         Assembler {
             b,
@@ -523,6 +525,7 @@ impl<'b> Assembler<'b> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
+        self.zone.index = NameIndex::build(&self.zone);
         self.check_name_servers();
         self.zone.nodes.shrink_to_fit();
         self.zone.keys.shrink_to_fit();

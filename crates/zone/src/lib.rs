@@ -12,6 +12,7 @@
 pub mod build;
 pub mod check;
 pub mod generate;
+mod index;
 pub mod lexer;
 pub mod load;
 pub mod lookup;

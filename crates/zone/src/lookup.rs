@@ -26,16 +26,20 @@
 //!
 //! # Cost
 //!
-//! No heap allocation: the query name's canonical key is built on the stack, then one binary
-//! search finds the name or the place it would take. Because empty non-terminals are nodes, the
-//! closest encloser of a missing name is the longest common ancestor of the name and the node
-//! just before it in canonical order; when that node is not itself the ancestor, a second binary
-//! search finds it. Zone cuts and wildcard children were resolved at build time. On the
-//! 1,000,000-record zone of `examples/zone-scale.rs` a lookup takes about 0.5 µs, mostly cache
-//! misses of the binary search.
+//! No heap allocation, and no binary search: the zone's name index (`src/index.rs`), a hash
+//! table built with the zone, finds the query name with one hash of its wire form and usually
+//! one probe, confirmed by comparing the owner name. When the name is missing, its closest
+//! encloser is found by probing ancestors (a binary search over the number of labels, since
+//! empty non-terminals make every ancestor of a node a node): none for a name one label below
+//! the apex, one for two labels. Zone cuts and wildcard children were resolved at build time.
+//! On a zone of 10,000 names an exact hit costs about 450 instructions; at 1,000,000 names it
+//! is dominated by three or four cache misses (the index slot, the node, its owner name and its
+//! RRsets), where the binary search over canonical keys it replaced took about twenty.
+//! `benches/lookup.rs` measures each outcome; docs/lookup-bench.md has the figures.
 
 use wire::{NameRef, RType};
 
+use crate::index::{QName, eq_names};
 use crate::snapshot::{NONE, Node, RRset, Zone};
 
 /// What a zone says about one question; see the [module docs](self).
@@ -100,15 +104,60 @@ pub enum Lookup<'a> {
 impl Zone {
     /// Looks up `qname` and `qtype` (see the [module docs](self)).
     pub fn lookup(&self, qname: NameRef<'_>, qtype: RType) -> Lookup<'_> {
+        // Every node is in the zone, so a name found needs no further check.
+        if let Some(index) = self.index.find(self, qname.as_wire()) {
+            return self.at_name(index, qtype);
+        }
+        let q = QName::new(qname.as_wire());
+        let origin = self.index.origin_labels();
+        if q.labels() < origin || !eq_names(q.suffix(origin), self.origin.as_wire()) {
+            return Lookup::OutOfZone;
+        }
+        // The closest encloser: ancestors exist down to some depth (the apex, at `origin`
+        // labels, always does), so binary search on the number of labels.
+        let (mut exists, mut missing, mut encloser) = (origin, q.labels(), 0);
+        while missing - exists > 1 {
+            let depth = exists + (missing - exists) / 2;
+            match self.index.find(self, q.suffix(depth)) {
+                Some(index) => (exists, encloser) = (depth, index),
+                None => missing = depth,
+            }
+        }
+        self.below(encloser, qtype)
+    }
+
+    /// The same answer as [`Zone::lookup`], found by binary searches over the canonical keys
+    /// instead of the name index: the reference the index is tested against.
+    #[cfg(test)]
+    pub(crate) fn lookup_by_search(&self, qname: NameRef<'_>, qtype: RType) -> Lookup<'_> {
         let key = qname.canonical_key();
         let key = key.as_bytes();
         if !key.starts_with(self.key(0)) {
             return Lookup::OutOfZone;
         }
-        match self.search(key) {
-            Ok(index) => self.at_name(index, qtype),
-            Err(at) => self.below(key, at, qtype),
-        }
+        let at = match self.search(key) {
+            Ok(index) => return self.at_name(index, qtype),
+            Err(at) => at,
+        };
+        // The apex (index 0) sorts before every name below it, so `at` is at least 1.
+        let before = at.saturating_sub(1);
+        let before_key = self.key(before);
+        let encloser = if key.starts_with(before_key) {
+            before
+        } else {
+            let common = key
+                .iter()
+                .zip(before_key)
+                .take_while(|(a, b)| a == b)
+                .count();
+            // Keys separate labels with 0x00, a byte that appears nowhere else.
+            let len = key[..common]
+                .iter()
+                .rposition(|&c| c == 0)
+                .map_or(0, |i| i + 1);
+            self.search_in(&key[..len], 0, before).unwrap_or(0)
+        };
+        self.below(encloser, qtype)
     }
 
     /// The name exists as node `index`.
@@ -141,26 +190,8 @@ impl Zone {
         from_node(node, qtype, false)
     }
 
-    /// The name does not exist; `at` is where its key would be inserted.
-    fn below(&self, key: &[u8], at: u32, qtype: RType) -> Lookup<'_> {
-        // The apex (index 0) sorts before every name below it, so `at` is at least 1.
-        let before = at.saturating_sub(1);
-        let before_key = self.key(before);
-        let encloser = if key.starts_with(before_key) {
-            before
-        } else {
-            let common = key
-                .iter()
-                .zip(before_key)
-                .take_while(|(a, b)| a == b)
-                .count();
-            // Keys separate labels with 0x00, a byte that appears nowhere else.
-            let len = key[..common]
-                .iter()
-                .rposition(|&c| c == 0)
-                .map_or(0, |i| i + 1);
-            self.search_in(&key[..len], 0, before).unwrap_or(0)
-        };
+    /// The name does not exist; node `encloser` is its closest encloser.
+    fn below(&self, encloser: u32, qtype: RType) -> Lookup<'_> {
         let entry = self.entry(encloser);
         if entry.cut != NONE {
             return self.referral(entry.cut);
