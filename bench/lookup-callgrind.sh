@@ -3,7 +3,7 @@
 # crates/zone/benches/lookup.rs: steadier than timings on a shared machine. Each run builds its
 # zone under valgrind (a few minutes for 1M names) and counts only the 100,000 timed lookups.
 #
-#   scripts/lookup-callgrind.sh [SIZES]    SIZES defaults to "10k 1M"
+#   bench/lookup-callgrind.sh [SIZES]    SIZES defaults to "10k 1M"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=${1:-10k 1M}

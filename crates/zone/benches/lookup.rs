@@ -1,6 +1,6 @@
 //! Criterion benchmarks of [`Zone::lookup`]: an exact hit, NODATA, NXDOMAIN, a wildcard match and
 //! a referral, on generated zones of 10,000 and 1,000,000 names. Figures and commands are in
-//! docs/lookup-bench.md.
+//! docs/PERFORMANCE.md.
 //!
 //! Each case cycles through 4,096 query names spread over the whole zone, so that at 1,000,000
 //! names the lookup pays the cache misses it would pay under real traffic; the timed part is the

@@ -35,7 +35,7 @@
 //! On a zone of 10,000 names an exact hit costs about 450 instructions; at 1,000,000 names it
 //! is dominated by three or four cache misses (the index slot, the node, its owner name and its
 //! RRsets), where the binary search over canonical keys it replaced took about twenty.
-//! `benches/lookup.rs` measures each outcome; docs/lookup-bench.md has the figures.
+//! `benches/lookup.rs` measures each outcome; docs/PERFORMANCE.md has the figures.
 
 use wire::{NameRef, RType};
 
