@@ -1,7 +1,7 @@
 //! `portcullis serve` under operational conditions, through the real binary: reloads (SIGHUP and
 //! `portcullis ctl reload`) during a fixed-rate `dnsperf` run, a TCP connection flood with a
-//! slow writer, the switch to `server.user` after binding a privileged port, and UDP and TCP on
-//! IPv4 and IPv6 with the built-in configuration's listen list.
+//! slow writer, the switch to `server.user` after binding a privileged port, UDP and TCP on
+//! IPv4 and IPv6 with the built-in configuration's listen list, and what a reload applies.
 //!
 //! Missing tools (`dnsperf`, `dig`) are a failure, not a skip: `scripts/test.sh` installs them.
 //! Tests that need root, IPv6 or more open files than the system allows print a note and skip.
@@ -534,4 +534,48 @@ fn the_default_listen_list_answers_udp_and_tcp_on_ipv4_and_ipv6() {
         }
     }
     drop(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a reload applies
+// ---------------------------------------------------------------------------------------------
+
+/// A reload applies the engine's settings (here `server.udp_payload`) and names the changed
+/// settings that wait for a restart (here the TCP idle timeout and the log level).
+#[test]
+fn a_reload_names_the_settings_that_need_a_restart() {
+    let (scratch, server) = serve("restart-only");
+    let socket = scratch.0.join("control.sock");
+    // The 20 TXT records (about 2,000 bytes) fit the configured 4,096.
+    let big = ask(
+        "dig",
+        server.addr,
+        &["+bufsize=4096", "big.example.test.", "TXT"],
+    );
+    assert!(big.contains("ANSWER: 20"), "{big}");
+
+    let text = config(&format!("127.0.0.1:{}", server.addr.port()))
+        .replace("udp_payload = 4096", "udp_payload = 1232")
+        .replace(
+            "log_level = \"info\"",
+            "log_level = \"debug\"\ntcp_idle_timeout = 20",
+        );
+    scratch.write("portcullis.toml", &text);
+    let (code, reloaded) = ctl(&socket, "reload");
+    assert_eq!(code, Some(0), "{reloaded}");
+    for key in ["server.tcp_idle_timeout", "server.log_level"] {
+        let warning = format!("warning: {key} changed: it applies after a restart");
+        assert!(reloaded.contains(&warning), "{warning}:\n{reloaded}");
+    }
+    assert_eq!(reloaded.matches("warning:").count(), 2, "{reloaded}");
+
+    let big = ask(
+        "dig",
+        server.addr,
+        &["+bufsize=4096", "+ignore", "big.example.test.", "TXT"],
+    );
+    assert!(
+        big.contains(" tc"),
+        "udp_payload 1232 applies at once:\n{big}"
+    );
 }
