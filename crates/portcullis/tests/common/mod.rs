@@ -6,7 +6,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -151,13 +152,36 @@ impl Drop for Server {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// A port free on every IPv4 address (so that a wildcard bind works too).
+/// A port free for UDP and TCP on every IPv4 address (so that a wildcard bind works too).
+///
+/// It is chosen below the kernel's ephemeral range when that leaves room: a port from the
+/// range could be taken by a client socket (tests open many: dnsperf, a connection flood)
+/// between this check and the server's bind.
 pub fn free_port() -> u16 {
-    UdpSocket::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    for _ in 0..200 {
+        let port = if ephemeral_low > 11_000 {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (std::process::id(), N.fetch_add(1, Ordering::Relaxed)).hash(&mut h);
+            Instant::now().hash(&mut h);
+            10_000 + (h.finish() % u64::from(ephemeral_low - 10_000)) as u16
+        } else {
+            UdpSocket::bind("0.0.0.0:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let any = Ipv4Addr::UNSPECIFIED;
+        if UdpSocket::bind((any, port)).is_ok() && TcpListener::bind((any, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port after 200 tries");
 }
 
 pub fn zone(serial: u32) -> String {
