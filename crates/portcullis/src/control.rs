@@ -14,8 +14,10 @@
 //! The socket file is made mode 0600 right after it is bound, so only its owner (and root) can
 //! connect; its directory is created 0750 when missing. A socket file left behind by a server
 //! that died is removed at start, but only when nothing answers on it: when another server
-//! does, this one refuses to start rather than take its socket away. The file is removed again
-//! at shutdown when it is still the one this server bound.
+//! does, [`serve`] fails rather than take its socket away (`portcullis serve` then warns and
+//! runs without a control socket). The file is removed again at shutdown when it is still the
+//! one this server bound and the server may still remove it (not after a switch to a user
+//! without write access to its directory).
 //!
 //! [`serve`] binds the socket and returns the future that answers on it; [`request`] is the
 //! client half, used by `portcullis ctl` ([`ctl_main`]).

@@ -5,8 +5,9 @@
 //! `ArcSwap` ([`transport::SharedEngine`]). A reload ([`Server::reload`]) reads the
 //! configuration and every zone again, exactly as `portcullis check` does ([`check::load`]),
 //! builds a new engine aside and swaps it in at once; a refused configuration or zone leaves the
-//! old engine serving. Settings that need new sockets or threads (`server.listen`,
-//! `server.workers`) take effect at the next start; a reload says so.
+//! old engine serving. The settings applied once at start (`server.listen`, `server.workers`,
+//! `server.user`, the TCP limits, `server.control_socket`, `server.http`, `server.log_level`)
+//! change at the next start; a reload names those that changed.
 //!
 //! The UDP workers are OS threads blocking in `recvmmsg` ([`transport::udp`]); the main thread
 //! runs a single-threaded tokio runtime that waits for signals.
@@ -24,7 +25,7 @@ use transport::udp::{self, UdpWorkers};
 use transport::{SharedEngine, Shutdown};
 
 use crate::check::{self, ZoneSummary};
-use crate::config::{Config, ConfigSource};
+use crate::config::{Config, ConfigSource, ServerConfig};
 use crate::control::{self, ControlHandler};
 use crate::prefix::Prefix;
 use crate::{http, privileges};
@@ -45,8 +46,9 @@ pub struct Server {
     source: ConfigSource,
     engine: SharedEngine,
     registry: Arc<Registry>,
-    /// The listen addresses and worker count the server was started with.
-    started: (Vec<SocketAddr>, u16),
+    /// The `[server]` section the server was started with: a reload applies the zones and the
+    /// settings the engine reads, and says which of the others changed (they need a restart).
+    started: ServerConfig,
     /// Serializes reloads (a signal and the control socket may ask at once).
     reloading: Mutex<()>,
 }
@@ -65,7 +67,7 @@ impl Server {
             source,
             engine: Arc::new(ArcSwap::from_pointee(loaded.engine)),
             registry,
-            started: (config.server.listen.clone(), config.server.workers),
+            started: config.server.clone(),
             reloading: Mutex::new(()),
         })
     }
@@ -95,14 +97,11 @@ impl Server {
             .and_then(|config| {
                 let loaded = build(&config).map_err(|errors| errors.join("\n"))?;
                 let mut warnings = loaded.warnings;
-                if config.server.listen != self.started.0 {
-                    warnings.push(
-                        "server.listen changed: the new addresses are used after a restart".into(),
-                    );
-                }
-                if config.server.workers != self.started.1 {
-                    warnings.push("server.workers changed: it applies after a restart".into());
-                }
+                warnings.extend(
+                    restart_only_changes(&self.started, &config.server)
+                        .into_iter()
+                        .map(|key| format!("{key} changed: it applies after a restart")),
+                );
                 self.engine.store(Arc::new(loaded.engine));
                 self.registry.set_zones(zone_stats(&loaded.zones));
                 Ok(ReloadSummary {
@@ -116,6 +115,39 @@ impl Server {
         });
         result
     }
+}
+
+/// The settings of `[server]` that differ between `old` and `new` and that only a restart
+/// applies: sockets, threads, TCP limits, the user, logging. The rest (zones, the engine's
+/// settings) a reload applies.
+fn restart_only_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static str> {
+    let changed = [
+        ("server.listen", old.listen != new.listen),
+        ("server.workers", old.workers != new.workers),
+        ("server.user", old.user != new.user),
+        (
+            "server.tcp_idle_timeout",
+            old.tcp_idle_timeout != new.tcp_idle_timeout,
+        ),
+        (
+            "server.tcp_max_connections",
+            old.tcp_max_connections != new.tcp_max_connections,
+        ),
+        (
+            "server.tcp_max_connections_per_client",
+            old.tcp_max_connections_per_client != new.tcp_max_connections_per_client,
+        ),
+        (
+            "server.control_socket",
+            old.control_socket != new.control_socket,
+        ),
+        ("server.http", old.http != new.http),
+        ("server.log_level", old.log_level != new.log_level),
+    ];
+    changed
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
 }
 
 /// An engine built from a configuration, with what the load reported.

@@ -119,7 +119,8 @@ fn check_reports_zone_syntax_errors_with_location() {
     let out = run(&["check", "--zone", &format!("bad.test.={}", zone.display())]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    let expected = format!("error: {}:4:", zone.display());
+    // `ns1 A 192.0.2`: line 4, the address at column 14.
+    let expected = format!("error: {}:4:14: bad A RDATA", zone.display());
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(stderr.contains("the server would not start"), "{stderr}");
     assert_eq!(stdout, "");

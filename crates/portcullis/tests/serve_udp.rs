@@ -4,227 +4,20 @@
 //! broken), SIGTERM. Missing tools are a failure, not a skip: `scripts/test.sh` installs them.
 //!
 //! Every server runs on loopback on a free port, from files in a scratch directory under the
-//! system temporary directory; guards kill the server and remove the files on every path.
+//! system temporary directory; guards (`common/mod.rs`, shared with `serve_ops.rs`) kill the
+//! server and remove the files on every path.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+mod common;
 
-use wire::message::{Flags, Header, Section};
-use wire::writer::MessageWriter;
-use wire::{Class, Message, Name, RType, Rcode};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-// ---------------------------------------------------------------------------------------------
-// Guards
-// ---------------------------------------------------------------------------------------------
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "portcullis-serve-{test}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        // Write aside and rename, so a reload never reads half a file.
-        let tmp = self.0.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, &path).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `portcullis serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts `portcullis serve --config <config>` and waits (at most 20 s) until it answers
-    /// on `addr`.
-    fn start(config: &Path, addr: SocketAddr, log: PathBuf) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = Server { child, addr, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let probe = query(7, "example.test.", RType::SOA, None);
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("the server exited with {status}:\n{}", server.log());
-            }
-            if try_exchange(addr, &probe, Duration::from_millis(200)).is_some() {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no answer within 20 s:\n{}",
-                server.log()
-            );
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{name} failed");
-    }
-
-    /// Waits (at most 10 s) until the log holds `text` `times` times.
-    fn wait_log(&self, text: &str, times: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.log().matches(text).count() < times {
-            assert!(
-                Instant::now() < deadline,
-                "`{text}` not logged:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The SOA serial served for `example.test.`.
-    fn serial(&self) -> u32 {
-        let resp = exchange(self.addr, &query(8, "example.test.", RType::SOA, None));
-        let m = Message::parse(&resp).unwrap();
-        let soa = m.records(Section::Answer).next().expect("an SOA");
-        let rdata = soa.raw_rdata();
-        let at = rdata.len() - 20;
-        u32::from_be_bytes(rdata[at..at + 4].try_into().unwrap())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// A port free on every IPv4 address (so that a wildcard bind works too).
-fn free_port() -> u16 {
-    UdpSocket::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn zone(serial: u32) -> String {
-    let mut z = format!(
-        "$TTL 3600\n@ SOA ns hostmaster {serial} 7200 3600 1209600 300\n@ NS ns\n\
-         ns A 127.0.0.1\nwww A 192.0.2.80\n"
-    );
-    // About 2,000 bytes of TXT: more than 512, less than the 4,096 configured.
-    for i in 0..20 {
-        z.push_str(&format!("big TXT \"{i:02}{}\"\n", "x".repeat(90)));
-    }
-    z
-}
-
-fn config(listen: &str) -> String {
-    format!(
-        "[server]\nlisten = [\"{listen}\"]\nworkers = 2\nudp_payload = 4096\nlog_level = \"info\"\n\
-         control_socket = \"control.sock\"\n\n\
-         [[zone]]\norigin = \"example.test.\"\nfile = \"example.test.zone\"\n"
-    )
-}
-
-/// A server on `127.0.0.1:<free port>` serving `example.test.` with serial 1.
-fn serve(test: &str) -> (Scratch, Server) {
-    let scratch = Scratch::new(test);
-    let port = free_port();
-    scratch.write("example.test.zone", &zone(1));
-    let config = scratch.write("portcullis.toml", &config(&format!("127.0.0.1:{port}")));
-    let log = scratch.0.join("server.log");
-    let server = Server::start(&config, SocketAddr::from(([127, 0, 0, 1], port)), log);
-    (scratch, server)
-}
-
-/// A query; `payload` adds an OPT record.
-fn query(id: u16, name: &str, qtype: RType, payload: Option<u16>) -> Vec<u8> {
-    let mut buf = vec![0u8; 512];
-    let header = Header {
-        id,
-        flags: Flags::default(),
-        ..Header::default()
-    };
-    let mut w = MessageWriter::new(&mut buf, 512, header).unwrap();
-    let qname: Name = name.parse().unwrap();
-    w.push_question(qname.as_ref(), qtype, Class::IN).unwrap();
-    if let Some(p) = payload {
-        w.opt(p, Rcode::NOERROR, false).unwrap().finish().unwrap();
-    }
-    w.finish().to_vec()
-}
-
-fn try_exchange(to: SocketAddr, q: &[u8], timeout: Duration) -> Option<Vec<u8>> {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(timeout)).unwrap();
-    s.send_to(q, to).unwrap();
-    let mut buf = [0u8; 65_535];
-    let (n, from) = s.recv_from(&mut buf).ok()?;
-    assert_eq!(from, to, "the reply came from another address");
-    Some(buf[..n].to_vec())
-}
-
-fn exchange(to: SocketAddr, q: &[u8]) -> Vec<u8> {
-    try_exchange(to, q, Duration::from_secs(5)).expect("an answer within 5 s")
-}
-
-/// Runs `tool` (dig or kdig) against the server; returns its output.
-fn ask(tool: &str, addr: SocketAddr, args: &[&str]) -> String {
-    let out = Command::new(tool)
-        .arg(format!("@{}", addr.ip()))
-        .args(["-p", &addr.port().to_string(), "+time=2"])
-        .arg(if tool == "kdig" {
-            "+retry=0"
-        } else {
-            "+tries=1"
-        })
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool} ({e}): scripts/test.sh installs it"));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{tool} {args:?} failed:\n{text}");
-    text
-}
+use common::{Scratch, Server, ask, config, ctl, exchange, free_port, query, serve, zone};
+use wire::message::{Header, Section};
+use wire::{Message, RType, Rcode};
 
 // ---------------------------------------------------------------------------------------------
 // Answers
@@ -270,25 +63,15 @@ fn tcp_metrics_and_control_socket_are_served() {
     );
 
     let socket = scratch.0.join("control.sock");
-    let ctl = |command: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(["ctl", "--socket", socket.to_str().unwrap(), command])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-    let (code, status) = ctl("status");
+    let (code, status) = ctl(&socket, "status");
     assert_eq!(code, Some(0), "{status}\n{}", server.log());
     assert!(status.contains("example.test. serial 1"), "{status}");
     scratch.write("example.test.zone", &zone(2));
-    let (code, reloaded) = ctl("reload");
+    let (code, reloaded) = ctl(&socket, "reload");
     assert_eq!(code, Some(0), "{reloaded}");
     assert!(reloaded.contains("example.test. serial 2"), "{reloaded}");
     assert_eq!(server.serial(), 2);
-    let (code, stats) = ctl("stats");
+    let (code, stats) = ctl(&socket, "stats");
     assert_eq!(code, Some(0));
     assert!(
         stats.contains("portcullis_reloads_total{result=\"success\"} 1"),
@@ -429,14 +212,7 @@ fn sighup_reloads_and_a_broken_zone_keeps_the_old_one() {
 fn sigterm_stops_promptly_with_exit_0() {
     let (_scratch, mut server) = serve("sigterm");
     server.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running 5 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = server.wait_exit(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0), "{}", server.log());
 }
 
