@@ -12,9 +12,10 @@
 #   - starts it pinned to core SERVER_CPU with taskset, with one worker for each transport:
 #     Portcullis `serve` with `workers = 1`; NSD with `server-count: 1`, RRL off, minimal
 #     responses; Knot with one UDP, one TCP and one background worker;
-#   - in the first round, sends the whole query list once over UDP, as a warm-up and to check
-#     that every server answers the same mix: dnsperf's response code counts, and with -v each
-#     query's response code, compared with the first server's;
+#   - in the first round, sends the whole query list once over UDP and once over TCP, as a
+#     warm-up and to check that every server answers the same mix: dnsperf's response code
+#     counts, and with -v each query's response code, compared with the first server's and
+#     between UDP and TCP;
 #   - runs dnsperf pinned to core CLIENT_CPU for DURATION seconds over UDP, then over TCP, and
 #     reads the server's CPU time (user + system, over its process tree and threads, from
 #     /proc/PID/stat) before and after each run.
@@ -43,6 +44,12 @@ UDP_OUTSTANDING="${UDP_OUTSTANDING:-200}"
 TCP_CLIENTS="${TCP_CLIENTS:-4}"
 TCP_OUTSTANDING="${TCP_OUTSTANDING:-200}"
 READY_TIMEOUT="${READY_TIMEOUT:-60}"
+# SYSCALLS=1: after the measured runs of round 1, one more short run per transport with
+# `perf stat` counting the server's system calls (raw_syscalls:sys_enter), kept apart from the
+# measured runs so that the counting does not weigh on them.
+SYSCALLS="${SYSCALLS:-0}"
+SYSCALL_SECONDS="${SYSCALL_SECONDS:-5}"
+KEEP="${KEEP:-0}" # KEEP=1: leave the temporary folder (zone, configurations, dnsperf outputs)
 ORIGIN="bench.test."
 
 say() { printf '%s\n' "$*" >&2; }
@@ -83,7 +90,9 @@ SERVER_PID=""
 TMP=""
 cleanup() {
     [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
-    [ -n "$TMP" ] && rm -rf "$TMP"
+    if [ -n "$TMP" ]; then
+        if [ "$KEEP" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
 }
 
 # Stops a process this script started: TERM, up to 10 s, then KILL.
@@ -114,15 +123,17 @@ tree_pids() {
     done
 }
 
-# tree_cpu PID: user + system seconds of the process tree, every thread and reaped child
-# included (utime, stime, cutime, cstime: the 14th to 17th fields of /proc/PID/stat).
+# tree_cpu PID: user and system seconds of the process tree, every thread and reaped child
+# included (utime + cutime, stime + cstime: the 14th to 17th fields of /proc/PID/stat).
 tree_cpu() {
-    local p t ticks=0
+    local p t user=0 system=0
     for p in $(tree_pids "$1"); do
-        t="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }' || true)"
-        ticks=$((ticks + ${t:-0}))
+        t="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $14, $13 + $15 }' || true)"
+        [ -n "$t" ] || continue
+        user=$((user + ${t% *}))
+        system=$((system + ${t#* }))
     done
-    calc "$ticks / $(getconf CLK_TCK)"
+    awk -v u="$user" -v s="$system" -v hz="$(getconf CLK_TCK)" 'BEGIN { print u / hz, s / hz }'
 }
 
 answers() { # answers PORT [+tcp]: whether the zone's SOA is answered
@@ -189,7 +200,7 @@ stop() {
 field() { awk -v pat="$2" '$0 ~ pat { print '"$3"'; exit }' "$1"; }
 
 # perf NAME TRANSPORT CLIENTS OUTSTANDING [DNSPERF-FLAGS...]: one dnsperf run against the
-# running server; sets R_QPS, R_AVG_MS, R_MAX_MS, R_LOST, R_SENT, R_DONE (completed), R_CPU
+# running server; sets R_USER (server user seconds), R_QPS, R_AVG_MS, R_MAX_MS, R_LOST, R_SENT, R_DONE (completed), R_CPU
 # (server seconds), R_RUN (dnsperf's run time, s), R_CLIENT_CPU and R_CLIENT_WALL (dnsperf's
 # CPU and wall seconds, including its wait for the last answers), R_RCODES and R_SIZES.
 perf() {
@@ -208,7 +219,8 @@ perf() {
     fi
     cpu1="$(tree_cpu "$SERVER_PID")"
     kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited during the $mode run"
-    R_CPU="$(calc "$cpu1 - $cpu0")"
+    R_USER="$(calc "${cpu1% *} - ${cpu0% *}")"
+    R_CPU="$(calc "${cpu1% *} + ${cpu1#* } - ${cpu0% *} - ${cpu0#* }")"
     R_CLIENT_CPU="$(awk '{ print $1 + $2 }' "$TMP/time.out")"
     R_CLIENT_WALL="$(awk '{ print $3 }' "$TMP/time.out")"
     R_SENT="$(field "$out" 'Queries sent:' '$3')"
@@ -221,6 +233,21 @@ perf() {
     R_RCODES="$(field "$out" 'Response codes:' '$0' | sed 's/^ *Response codes: *//')"
     R_SIZES="$(field "$out" 'Average packet size:' '$0' | sed 's/^ *Average packet size: *//')"
     [ -n "$R_QPS" ] || { head -n 30 "$out" "$out.err" >&2; die "no result from dnsperf ($name, $mode)"; }
+}
+
+# syscalls NAME TRANSPORT CLIENTS OUTSTANDING: a SYSCALL_SECONDS dnsperf run while perf counts
+# the system calls of the server's processes and threads; sets R_SYSCALLS_PER_QUERY.
+syscalls() {
+    local name="$1" mode="$2" pids calls
+    pids="$(tree_pids "$SERVER_PID" | paste -sd, -)"
+    timeout 60 perf stat -x, -e raw_syscalls:sys_enter -p "$pids" -o "$TMP/perf-$name-$mode.csv" \
+        -- sleep "$((SYSCALL_SECONDS + 1))" &
+    local perf_pid=$!
+    sleep 0.5
+    perf "$name-syscalls" "$mode" "$3" "$4" -l "$SYSCALL_SECONDS"
+    wait "$perf_pid" || true
+    calls="$(awk -F, '/raw_syscalls:sys_enter/ { print $1; exit }' "$TMP/perf-$name-$mode.csv")"
+    R_SYSCALLS_PER_QUERY="$(calc "${calls:-0} / $R_DONE")"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -331,6 +358,9 @@ version_of() {
 
 install_deps
 refuse_running_daemons
+if [ "$SYSCALLS" = 1 ] && ! command -v perf >/dev/null; then
+    die "SYSCALLS=1 needs perf (Debian: linux-perf)"
+fi
 
 say "building portcullis (release)"
 cargo build --release --quiet -p portcullis
@@ -351,7 +381,7 @@ portcullis_conf
 nsd_conf
 knot_conf
 
-declare -A QPS AVG MAX LOST SENT CPU RUN CCPU PER RCODES SIZES
+declare -A QPS AVG MAX LOST SENT CPU USER RUN CCPU PER RCODES SIZES SYS
 first=""
 for ((round = 1; round <= ROUNDS; round++)); do
     say "round $round of $ROUNDS"
@@ -365,6 +395,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
             # -v prints "> RCODE NAME TYPE LATENCY" per response; sorted, they compare as sets.
             grep '^> ' "$TMP/$s-udp.out" | awk '{ print $2, tolower($3), $4 }' | sort >"$TMP/$s.rcodes"
             say "  $s: $R_RCODES; packet size $R_SIZES; lost $R_LOST; $(wc -l <"$TMP/$s.rcodes") responses listed"
+            # The same pass over TCP: the same response codes as over UDP.
+            perf "$s" tcp 1 20 -n 1 -v
+            grep '^> ' "$TMP/$s-tcp.out" | awk '{ print $2, tolower($3), $4 }' | sort >"$TMP/$s.tcp-rcodes"
+            cmp -s "$TMP/$s.rcodes" "$TMP/$s.tcp-rcodes" \
+                || say "  $s: over TCP, $(diff "$TMP/$s.rcodes" "$TMP/$s.tcp-rcodes" | grep -c '^>' || true) response codes differ from UDP"
             if [ -z "$first" ]; then
                 first="$s"
             elif ! cmp -s "$TMP/$first.rcodes" "$TMP/$s.rcodes"; then
@@ -381,11 +416,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
             k="$s/$mode"
             per="$(calc "$R_CPU == 0 ? 0 : $R_DONE / $R_CPU")"
             QPS[$k]+="$R_QPS " AVG[$k]+="$R_AVG_MS " MAX[$k]+="$R_MAX_MS " LOST[$k]+="$R_LOST "
-            SENT[$k]+="$R_SENT " CPU[$k]+="$R_CPU " RUN[$k]+="$R_RUN " CCPU[$k]+="$(calc "$R_CLIENT_CPU / $R_CLIENT_WALL") "
+            SENT[$k]+="$R_SENT " CPU[$k]+="$R_CPU " USER[$k]+="$R_USER " RUN[$k]+="$R_RUN " CCPU[$k]+="$(calc "$R_CLIENT_CPU / $R_CLIENT_WALL") "
             PER[$k]+="$per "
-            say "$(printf '  %-10s %s  %8.0f q/s  avg %.3f ms  max %.1f ms  lost %s/%s  server CPU %.2f s of %.1f s  dnsperf CPU %.2f s of %.1f s  %.0f q per server CPU s' \
-                "$s" "$mode" "$R_QPS" "$R_AVG_MS" "$R_MAX_MS" "$R_LOST" "$R_SENT" "$R_CPU" "$R_RUN" "$R_CLIENT_CPU" "$R_CLIENT_WALL" "$per")"
+            say "$(printf '  %-10s %s  %8.0f q/s  avg %.3f ms  max %.1f ms  lost %s/%s  server CPU %.2f s (user %.2f) of %.1f s  dnsperf CPU %.2f s of %.1f s  %.0f q per server CPU s' \
+                "$s" "$mode" "$R_QPS" "$R_AVG_MS" "$R_MAX_MS" "$R_LOST" "$R_SENT" "$R_CPU" "$R_USER" "$R_RUN" "$R_CLIENT_CPU" "$R_CLIENT_WALL" "$per")"
         done
+        if [ "$round" -eq 1 ] && [ "$SYSCALLS" = 1 ]; then
+            syscalls "$s" udp "$UDP_CLIENTS" "$UDP_OUTSTANDING"
+            SYS[$s/udp]="$R_SYSCALLS_PER_QUERY"
+            syscalls "$s" tcp "$TCP_CLIENTS" "$TCP_OUTSTANDING"
+            SYS[$s/tcp]="$R_SYSCALLS_PER_QUERY"
+            say "  $s: system calls per query: UDP ${SYS[$s/udp]}, TCP ${SYS[$s/tcp]}"
+        fi
         stop
     done
 done
@@ -422,18 +464,19 @@ for s in $SERVERS; do
 done
 cat <<EOF
 
-| server | transport | QPS | avg latency ms | max latency ms | lost | server CPU s | server core busy | dnsperf core busy | queries per server-CPU-second |
-|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| server | transport | QPS | avg latency ms | max latency ms | lost | server CPU s | of which user | server core busy | dnsperf core busy | queries per server-CPU-second |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 EOF
 for s in $SERVERS; do
     for mode in udp tcp; do
         k="$s/$mode"
         i="$(median_index "${PER[$k]}")"
         run="$(nth "${RUN[$k]}" "$i")"
-        printf '| %s | %s | %.0f | %.3f | %.1f | %s of %s | %.2f | %.0f%% | %.0f%% | %.0f |\n' \
+        printf '| %s | %s | %.0f | %.3f | %.1f | %s of %s | %.2f | %.0f%% | %.0f%% | %.0f%% | %.0f |\n' \
             "$s" "${mode^^}" "$(nth "${QPS[$k]}" "$i")" "$(nth "${AVG[$k]}" "$i")" \
             "$(nth "${MAX[$k]}" "$i")" "$(nth "${LOST[$k]}" "$i")" "$(nth "${SENT[$k]}" "$i")" \
             "$(nth "${CPU[$k]}" "$i")" \
+            "$(calc "100 * $(nth "${USER[$k]}" "$i") / $(nth "${CPU[$k]}" "$i")")" \
             "$(calc "100 * $(nth "${CPU[$k]}" "$i") / $run")" \
             "$(calc "100 * $(nth "${CCPU[$k]}" "$i")")" \
             "$(nth "${PER[$k]}" "$i")"
@@ -445,3 +488,9 @@ for s in $SERVERS; do
         printf -- '- %s %s: %s\n' "$s" "$mode" "$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? ", " : ""), $i }' <<<"${PER[$s/$mode]}")"
     done
 done
+if [ "$SYSCALLS" = 1 ]; then
+    printf '\nServer system calls per answered query (perf stat, %s s runs, round 1):\n' "$SYSCALL_SECONDS"
+    for s in $SERVERS; do
+        printf -- '- %s: UDP %.2f, TCP %.2f\n' "$s" "${SYS[$s/udp]}" "${SYS[$s/tcp]}"
+    done
+fi
