@@ -5,7 +5,7 @@
 #   DURATION=10 ROUNDS=1 SERVERS="portcullis knot" bench/dnsperf.sh
 #
 # Writes bench.test. and a query list with bench/gen-zone.py into a temporary folder (removed on
-# exit): RECORDS records (about 10,000 sites and delegations) and QUERY_COUNT queries of the mix
+# exit): RECORDS records (22,974 owner names with the defaults) and QUERY_COUNT queries of the mix
 # gen-zone.py writes (55% hits of A, AAAA, MX, TXT, SRV, www CNAMEs; 10% wildcard hits; 10%
 # referrals; 10% NODATA; 15% NXDOMAIN). Then, ROUNDS times, for each server in turn (one at a time,
 # all on 127.0.0.1:PORT):
@@ -21,7 +21,8 @@
 #     /proc/PID/stat) before and after each run.
 # The table gives, for each server and transport, the median over the rounds (the round with the
 # median queries per server-CPU-second): dnsperf's QPS, average and maximum latency, lost
-# queries, the server's CPU seconds, its core's busy share, and queries per server-CPU-second.
+# queries, the server's CPU seconds and their user share, the busy share of the server's and of
+# dnsperf's core, and queries per server-CPU-second.
 # On a two-core machine dnsperf saturates its core before a fast server saturates its own, so
 # QPS is dnsperf's limit as much as the server's; queries per CPU second compares the servers.
 #
