@@ -60,30 +60,8 @@ die() { say "dnsperf.sh: $*"; exit 1; }
 # Setup
 # ---------------------------------------------------------------------------------------------
 
-install_deps() {
-    local debs=(dnsperf nsd knot knot-dnsutils time python3 util-linux)
-    local missing=()
-    for p in "${debs[@]}"; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    [ "${#missing[@]}" -eq 0 ] && return
-    say "installing ${missing[*]}"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-}
-
-# Packaged daemons would compete for the server's core; they are not ours to stop.
-refuse_running_daemons() {
-    local running
-    running="$(ps -eo pid=,comm= | awk '$2 == "nsd" || $2 == "knotd"' || true)"
-    if [ -n "$running" ]; then
-        say "NSD or Knot DNS is already running (not started by this script):"
-        say "$running"
-        die "stop those services first (e.g. 'systemctl disable --now nsd knot')"
-    fi
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh  # the script has cd-ed to the repository root
 
 [ "$(nproc)" -ge 2 ] || die "needs two cores (one for the server, one for dnsperf)"
 
@@ -357,7 +335,7 @@ version_of() {
 # Main
 # ---------------------------------------------------------------------------------------------
 
-install_deps
+install_debs dnsperf nsd knot knot-dnsutils time python3 util-linux
 refuse_running_daemons
 if [ "$SYSCALLS" = 1 ] && ! command -v perf >/dev/null; then
     die "SYSCALLS=1 needs perf (Debian: linux-perf)"

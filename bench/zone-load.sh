@@ -34,30 +34,8 @@ die() { say "zone-load.sh: $*"; exit 1; }
 # Setup
 # ---------------------------------------------------------------------------------------------
 
-install_deps() {
-    local debs=(nsd knot knot-dnsutils bind9-dnsutils time python3)
-    local missing=()
-    for p in "${debs[@]}"; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    [ "${#missing[@]}" -eq 0 ] && return
-    say "installing ${missing[*]}"
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-}
-
-# Packaged daemons would compete for CPU and memory; they are not ours to stop.
-refuse_running_daemons() {
-    local running
-    running="$(ps -eo pid=,comm= | awk '$2 == "nsd" || $2 == "knotd"' || true)"
-    if [ -n "$running" ]; then
-        say "NSD or Knot DNS is already running (not started by this script):"
-        say "$running"
-        die "stop those services first (e.g. 'systemctl disable --now nsd knot')"
-    fi
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh  # the script has cd-ed to the repository root
 
 STARTED=()
 TMP=""
@@ -228,7 +206,7 @@ EOF
 # Main
 # ---------------------------------------------------------------------------------------------
 
-install_deps
+install_debs nsd knot knot-dnsutils bind9-dnsutils time python3
 refuse_running_daemons
 
 say "building zone-load (release)"
