@@ -477,7 +477,10 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
         );
     }
     if e.kind() == std::io::ErrorKind::AddrInUse {
-        return format!("cannot listen on {addr}: {e}: another server is using it");
+        return format!(
+            "cannot listen on {addr}: {e}: another process is using it, or a previous run's \
+             connections are still closing"
+        );
     }
     format!("cannot listen on {addr}: {e}")
 }
