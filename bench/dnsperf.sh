@@ -91,16 +91,6 @@ stop_pid() {
 # Measuring
 # ---------------------------------------------------------------------------------------------
 
-calc() { awk "BEGIN { print $1 }"; }
-
-# The started process and all its descendants.
-tree_pids() {
-    local pid="$1" child
-    echo "$pid"
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null || true); do
-        tree_pids "$child"
-    done
-}
 
 # tree_cpu PID: user and system seconds of the process tree, every thread and reaped child
 # included (utime + cutime, stime + cstime: the 14th to 17th fields of /proc/PID/stat).

@@ -24,3 +24,15 @@ refuse_running_daemons() {
         die "stop those services first (e.g. 'systemctl disable --now nsd knot')"
     fi
 }
+
+# The started process and all its descendants.
+tree_pids() {
+    local pid="$1" child
+    echo "$pid"
+    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null || true); do
+        tree_pids "$child"
+    done
+}
+
+# calc EXPR: a floating-point expression, for figures.
+calc() { awk "BEGIN { print $1 }"; }

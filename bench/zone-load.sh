@@ -72,7 +72,6 @@ median() {
 now() { date +%s.%N; }
 
 # calc EXPR: floating-point arithmetic.
-calc() { awk "BEGIN { print $1 }"; }
 
 # timed NAME CMD...: runs CMD under /usr/bin/time; sets T_WALL and T_CPU (user + system, s) and
 # T_RSS (KiB). When CMD fails, shows its output and returns 1.
@@ -88,15 +87,6 @@ timed() {
     local user system
     read -r T_WALL T_RSS user system <"$TMP/time.out"
     T_CPU="$(calc "$user + $system")"
-}
-
-# The started process and all its descendants.
-tree_pids() {
-    local pid="$1" child
-    echo "$pid"
-    for child in $(ps -o pid= --ppid "$pid" 2>/dev/null || true); do
-        tree_pids "$child"
-    done
 }
 
 # tree_usage PID: sets M_RSS and M_PSS (KiB) and M_CPU (user + system s, reaped children
