@@ -1,0 +1,3 @@
+//! Iterative resolution as a sans-I/O state machine (skeleton; the recursor lands next).
+
+#![forbid(unsafe_code)]
