@@ -24,6 +24,8 @@
 
 use std::net::IpAddr;
 
+use cache::Time;
+
 use wire::edns::OptionCode;
 use wire::message::{Header, Section};
 use wire::writer::MessageWriter;
@@ -146,9 +148,10 @@ impl Engine {
         &self.config
     }
 
-    /// Answers `query` from `client` into `out`; see the [module docs](self). Never panics and
-    /// never allocates, except to start a zone transfer.
-    pub fn respond(&self, query: &[u8], client: &Client, out: &mut [u8]) -> Outcome {
+    /// Answers `query` from `client` into `out`; see the [module docs](self). `now` is the
+    /// caller's clock, on the cache's time scale ([`cache::Time`]): cached TTLs count down from
+    /// it. Never panics and never allocates, except to start a zone transfer or a recursion.
+    pub fn respond(&self, query: &[u8], client: &Client, _now: Time, out: &mut [u8]) -> Outcome {
         let request = match query::read(query) {
             Read::Drop(e) => return Outcome::Drop(e),
             Read::Reject(request, e) => return self.reject(&request, e, client, out),

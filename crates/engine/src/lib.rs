@@ -47,7 +47,7 @@
 //! query.extend_from_slice(b"\x02ns\x07example\x00\x00\x01\x00\x01");
 //! let client = Client { addr: "192.0.2.99".parse().unwrap(), transport: Transport::Udp };
 //! let mut out = [0u8; 1232];
-//! let Outcome::Reply(info) = engine.respond(&query, &client, &mut out) else { panic!() };
+//! let Outcome::Reply(info) = engine.respond(&query, &client, cache::Time::ZERO, &mut out) else { panic!() };
 //! assert_eq!(info.rcode, Rcode::NOERROR);
 //! let response = wire::Message::parse(&out[..info.len]).unwrap();
 //! assert_eq!(response.header().ancount, 1);

@@ -337,6 +337,7 @@ impl Worker {
     /// Answers the first `count` received datagrams; returns how many responses are pending.
     fn answer(&mut self, count: usize) -> usize {
         let engine = self.engine.load();
+        let now = crate::clock::now();
         let mut replies = 0;
         let rx = self.rx.chunks_exact(QUERY_BUFFER);
         let tx = self.tx.chunks_exact_mut(RESPONSE_BUFFER);
@@ -358,7 +359,7 @@ impl Worker {
                 addr: ip,
                 transport: Transport::Udp,
             };
-            match engine.respond(query, &client, out) {
+            match engine.respond(query, &client, now, out) {
                 Outcome::Reply(info) => {
                     let qtype = info.qtype.map_or(QType::Other, |t| QType::from_code(t.0));
                     self.metrics.count_query(METRICS, qtype);

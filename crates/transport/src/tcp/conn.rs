@@ -261,35 +261,37 @@ impl Reader {
     /// waits nor locks.
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
-        with_out_buffer(|out| match engine.respond(query, &self.client, out) {
-            Outcome::Reply(info) => match out.get(..info.len) {
-                Some(response) => {
-                    let frame = framed(response);
+        with_out_buffer(
+            |out| match engine.respond(query, &self.client, crate::clock::now(), out) {
+                Outcome::Reply(info) => match out.get(..info.len) {
+                    Some(response) => {
+                        let frame = framed(response);
+                        self.shared
+                            .counters
+                            .with(self.key, |m| count_reply(m, &info, received.elapsed()));
+                        Action::Reply(frame)
+                    }
+                    None => Action::Close,
+                },
+                Outcome::Drop(e) => {
+                    // No response to send; over a stream the client has likely lost the framing
+                    // (a zero length, a response sent to us), so the connection ends.
+                    if is_malformed(e) {
+                        self.shared
+                            .counters
+                            .with(self.key, |m| m.count_malformed(Transport::Tcp));
+                    }
+                    Action::Close
+                }
+                Outcome::Transfer(request) => {
+                    let qtype = QType::from_code(request.qtype().0);
                     self.shared
                         .counters
-                        .with(self.key, |m| count_reply(m, &info, received.elapsed()));
-                    Action::Reply(frame)
+                        .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
+                    Action::Transfer(request)
                 }
-                None => Action::Close,
             },
-            Outcome::Drop(e) => {
-                // No response to send; over a stream the client has likely lost the framing
-                // (a zero length, a response sent to us), so the connection ends.
-                if is_malformed(e) {
-                    self.shared
-                        .counters
-                        .with(self.key, |m| m.count_malformed(Transport::Tcp));
-                }
-                Action::Close
-            }
-            Outcome::Transfer(request) => {
-                let qtype = QType::from_code(request.qtype().0);
-                self.shared
-                    .counters
-                    .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
-                Action::Transfer(request)
-            }
-        })
+        )
     }
 
     /// Queues an answer; false when the connection should end.
