@@ -61,6 +61,7 @@ pub mod chaos;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod local;
 pub mod query;
 pub mod transfer;
 
@@ -69,4 +70,5 @@ pub use catalog::{Catalog, CatalogError, ZoneId};
 pub use config::{AnyPolicy, ConfigError, EngineConfig, IpPrefix};
 pub use engine::{AnswerSource, Client, Engine, Outcome, ReplyInfo, Transport};
 pub use error::QueryError;
+pub use local::{local_zone_names, local_zones};
 pub use transfer::{TransferRequest, TransferStream};
