@@ -38,100 +38,113 @@ impl UpstreamProtocol {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UpstreamReject {
     /// From another address or port than the query went to.
-    Address,
+    WrongSource,
     /// Another message ID.
-    Id,
+    WrongId,
+    /// QR clear or another opcode: not a response.
+    NotResponse,
     /// Another question.
-    Question,
-    /// The question's letter case differs from the one sent (0x20, RFC draft-vixie-dnsext-dns0x20).
-    Case,
-    /// Not a parseable DNS response.
+    WrongQuestion,
+    /// The question's letter case differs from the one sent (0x20).
+    WrongCase,
+    /// Not a parseable DNS message.
     Malformed,
-    /// Any other reason (out-of-bailiwick data, a bad cookie, ...).
-    Other,
+    /// A cookie that is not ours (RFC 7873).
+    BadCookie,
 }
 
 impl UpstreamReject {
     /// Number of reasons.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     /// All reasons, in label order.
-    pub const ALL: [UpstreamReject; 6] = [
-        UpstreamReject::Address,
-        UpstreamReject::Id,
-        UpstreamReject::Question,
-        UpstreamReject::Case,
+    pub const ALL: [UpstreamReject; 7] = [
+        UpstreamReject::WrongSource,
+        UpstreamReject::WrongId,
+        UpstreamReject::NotResponse,
+        UpstreamReject::WrongQuestion,
+        UpstreamReject::WrongCase,
         UpstreamReject::Malformed,
-        UpstreamReject::Other,
+        UpstreamReject::BadCookie,
     ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
-            UpstreamReject::Address => "address",
-            UpstreamReject::Id => "id",
-            UpstreamReject::Question => "question",
-            UpstreamReject::Case => "case",
+            UpstreamReject::WrongSource => "wrong_source",
+            UpstreamReject::WrongId => "wrong_id",
+            UpstreamReject::NotResponse => "not_response",
+            UpstreamReject::WrongQuestion => "wrong_question",
+            UpstreamReject::WrongCase => "wrong_case",
             UpstreamReject::Malformed => "malformed",
-            UpstreamReject::Other => "other",
+            UpstreamReject::BadCookie => "bad_cookie",
         }
     }
 }
 
-/// A resolver limit (the defences against NXNSAttack, TsuNAME and their kin).
+/// A resolver limit (the defences against NXNSAttack, TsuNAME and their kin); the recursor's
+/// documentation gives each value beside the peers'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Limit {
     /// Upstream queries for one client question.
     UpstreamQueries,
     /// Referrals followed.
-    ReferralDepth,
-    /// CNAME chain length.
+    Referrals,
+    /// CNAME and DNAME chain length.
     CnameChain,
-    /// NS names resolved for one delegation, or addresses per NS set.
-    NsNames,
-    /// Sub-queries for glue-less delegations.
-    Glueless,
+    /// Glue-less NS names resolved for one delegation.
+    NsNamesResolved,
+    /// Server addresses tried per NS set.
+    AddressesPerNsSet,
+    /// Glue-less sub-queries for one client question.
+    GluelessQueries,
+    /// Nesting of sub-resolutions, or a delegation cycle.
+    DependencyDepth,
     /// Total time for one client question.
-    Time,
+    QuestionTime,
     /// Outstanding queries to one upstream server.
-    PerServer,
-    /// Outstanding questions from one client.
-    PerClient,
-    /// A delegation cycle.
-    Cycle,
-    /// Any other limit.
-    Other,
+    OutstandingPerServer,
+    /// Resolutions in flight for one client.
+    ResolutionsPerClient,
+    /// Resolutions in flight in all.
+    Mesh,
+    /// Clients waiting on one resolution.
+    Waiters,
 }
 
 impl Limit {
     /// Number of limits.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 12;
     /// All limits, in label order.
-    pub const ALL: [Limit; 10] = [
+    pub const ALL: [Limit; 12] = [
         Limit::UpstreamQueries,
-        Limit::ReferralDepth,
+        Limit::Referrals,
         Limit::CnameChain,
-        Limit::NsNames,
-        Limit::Glueless,
-        Limit::Time,
-        Limit::PerServer,
-        Limit::PerClient,
-        Limit::Cycle,
-        Limit::Other,
+        Limit::NsNamesResolved,
+        Limit::AddressesPerNsSet,
+        Limit::GluelessQueries,
+        Limit::DependencyDepth,
+        Limit::QuestionTime,
+        Limit::OutstandingPerServer,
+        Limit::ResolutionsPerClient,
+        Limit::Mesh,
+        Limit::Waiters,
     ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
             Limit::UpstreamQueries => "upstream_queries",
-            Limit::ReferralDepth => "referral_depth",
+            Limit::Referrals => "referrals",
             Limit::CnameChain => "cname_chain",
-            Limit::NsNames => "ns_names",
-            Limit::Glueless => "glueless",
-            Limit::Time => "time",
-            Limit::PerServer => "per_server",
-            Limit::PerClient => "per_client",
-            Limit::Cycle => "cycle",
-            Limit::Other => "other",
+            Limit::NsNamesResolved => "ns_names_resolved",
+            Limit::AddressesPerNsSet => "addresses_per_ns_set",
+            Limit::GluelessQueries => "glueless_queries",
+            Limit::DependencyDepth => "dependency_depth",
+            Limit::QuestionTime => "question_time",
+            Limit::OutstandingPerServer => "outstanding_per_server",
+            Limit::ResolutionsPerClient => "resolutions_per_client",
+            Limit::Mesh => "mesh",
+            Limit::Waiters => "waiters",
         }
     }
 }

@@ -51,8 +51,8 @@ fn promtool_accepts_the_exposition() {
         in_flight: 2,
         ..ResolverFigures::default()
     };
-    figures.upstream_rejected[UpstreamReject::Id as usize] = 3;
-    figures.limits[Limit::Cycle as usize] = 1;
+    figures.upstream_rejected[UpstreamReject::WrongId as usize] = 3;
+    figures.limits[Limit::DependencyDepth as usize] = 1;
     figures.results[RecursionResult::Stale as usize] = 1;
     slot.publish(&figures);
     reg.resolver_slot().publish(&figures);
@@ -65,7 +65,7 @@ fn promtool_accepts_the_exposition() {
         ..CacheFigures::default()
     }));
     let text = reg.render();
-    assert!(text.contains("portcullis_upstream_responses_rejected_total{reason=\"id\"} 6\n"));
+    assert!(text.contains("portcullis_upstream_responses_rejected_total{reason=\"wrong_id\"} 6\n"));
     assert!(text.contains("portcullis_cache_hits_total 7\n"));
     assert!(text.contains("portcullis_resolutions_in_flight 4\n"));
 
