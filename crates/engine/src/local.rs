@@ -19,7 +19,8 @@
 //!   (RFC 8375: NXDOMAIN unless served locally).
 //!
 //! A zone that the operator serves, forwards or stubs is not shadowed: [`local_zones`] leaves out
-//! every local zone at or above such a name. `resolver.insecure_local_upstreams` leaves them
+//! a local zone the operator serves itself, and every local zone at or above a forwarded or
+//! stubbed name. `resolver.insecure_local_upstreams` leaves them
 //! all out, so that a test world under `.test` or on private addresses resolves.
 
 use std::path::Path;
@@ -92,13 +93,16 @@ pub fn local_zone_names() -> Vec<Name> {
         .collect()
 }
 
-/// The local zones, built, leaving out every zone at or above one of `configured` (the zones
-/// the operator serves, forwards or stubs), so that none of those is shadowed.
-pub fn local_zones(configured: &[Name]) -> Vec<Zone> {
+/// The local zones, built, leaving out those that would shadow the operator's: a zone the
+/// operator serves under the same name (a served zone below a local zone needs nothing: the
+/// closest enclosing zone answers), and every local zone at or above a zone the operator
+/// forwards or stubs (local zones answer before the resolver).
+pub fn local_zones(served: &[Name], forwarded: &[Name]) -> Vec<Zone> {
     local_zone_names()
         .into_iter()
+        .filter(|origin| !served.contains(origin))
         .filter(|origin| {
-            !configured
+            !forwarded
                 .iter()
                 .any(|c| c.as_ref().is_subdomain_of(origin.as_ref()))
         })
@@ -131,7 +135,7 @@ mod tests {
     #[test]
     fn every_local_zone_builds() {
         let names = local_zone_names();
-        assert_eq!(local_zones(&[]).len(), names.len());
+        assert_eq!(local_zones(&[], &[]).len(), names.len());
         assert!(names.contains(&n("16.172.in-addr.arpa.")));
         assert!(names.contains(&n("31.172.in-addr.arpa.")));
         assert!(!names.contains(&n("32.172.in-addr.arpa.")));
@@ -141,9 +145,13 @@ mod tests {
 
     #[test]
     fn configured_zones_are_not_shadowed() {
-        let all = local_zones(&[]).len();
-        let kept = local_zones(&[n("1.10.in-addr.arpa."), n("Test."), n("example.")]);
+        let all = local_zones(&[], &[]).len();
+        let kept = local_zones(
+            &[n("Test."), n("portcullis.onion.")],
+            &[n("1.10.in-addr.arpa."), n("example.")],
+        );
         assert_eq!(kept.len(), all - 2);
+        assert!(kept.iter().any(|z| z.origin() == n("onion.").as_ref()));
         assert!(
             kept.iter()
                 .all(|z| z.origin() != n("10.in-addr.arpa.").as_ref())
@@ -153,7 +161,7 @@ mod tests {
 
     #[test]
     fn localhost_answers_loopback() {
-        let zones = local_zones(&[]);
+        let zones = local_zones(&[], &[]);
         let localhost = zones
             .iter()
             .find(|z| z.origin() == n("localhost.").as_ref())

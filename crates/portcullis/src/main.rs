@@ -21,7 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use portcullis::config::{Config, ConfigSource, DEFAULT_CONFIG, LogLevel, Overrides, ZoneArg};
+use portcullis::config::{
+    Config, ConfigSource, DEFAULT_CONFIG, ForwardArg, LogLevel, Overrides, ZoneArg,
+};
 use portcullis::prefix::Prefix;
 use portcullis::{check, serve};
 
@@ -118,6 +120,22 @@ struct ServerArgs {
     /// Least severe messages logged: error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<LogLevel>,
+    /// Resolve recursively from the root servers named in this file (zone-file format, like
+    /// named.root). Turns the resolver on.
+    #[arg(long, value_name = "FILE")]
+    root_hints: Option<PathBuf>,
+    /// Forward a zone (`.` for everything) to a recursive server; repeat for more servers or
+    /// zones. Turns the resolver on.
+    #[arg(long, value_name = "ZONE=ADDR[:PORT]")]
+    forward: Vec<ForwardArg>,
+    /// A client address or prefix offered recursion, beside resolver.allow_recursion; repeat
+    /// for more.
+    #[arg(long, value_name = "PREFIX")]
+    allow_recursion: Vec<Prefix>,
+    /// Allow loopback and private upstream addresses and resolve special-use names such as
+    /// .test (for test networks; see resolver.insecure_local_upstreams).
+    #[arg(long)]
+    insecure_local_upstreams: bool,
 }
 
 impl ServerArgs {
@@ -131,6 +149,10 @@ impl ServerArgs {
                 allow_transfer: self.allow_transfer.clone(),
                 http: self.http,
                 log_level: self.log_level,
+                root_hints: self.root_hints.clone(),
+                forwards: self.forward.clone(),
+                allow_recursion: self.allow_recursion.clone(),
+                insecure_local_upstreams: self.insecure_local_upstreams,
             },
         }
     }
