@@ -211,10 +211,6 @@ impl Hints {
         let mut ns_ttl = u32::MAX;
         let mut addr_ttl = u32::MAX;
         for r in records.iter().filter(|r| r.rtype == RType::NS) {
-            if r.class != Class::IN {
-                problems.push(problem(r, "the hints must be of class IN"));
-                continue;
-            }
             if !r.owner.as_ref().is_root() {
                 problems.push(problem(
                     r,
@@ -260,10 +256,6 @@ impl Hints {
             let Some(server) = servers.iter_mut().find(|s| s.name == r.owner) else {
                 continue;
             };
-            if r.class != Class::IN {
-                problems.push(problem(r, "the hints must be of class IN"));
-                continue;
-            }
             let Some(addr) = addr else {
                 problems.push(problem(r, "malformed address"));
                 continue;

@@ -88,7 +88,7 @@ struct Rtt {
 
 impl Rtt {
     fn rto(&self) -> u64 {
-        let rto = (self.srtt + 4.0 * self.rttvar).ceil();
+        let rto = (self.srtt + 4.0 * self.rttvar).round();
         // `as` saturates for floats; the clamp keeps it in range.
         (rto as u64).clamp(MIN_RTO_MS, MAX_RTO_MS)
     }
