@@ -574,6 +574,7 @@ www.example.test. 300 A 203.0.113.80
 alias.example.test. 300 CNAME www.other.test.
 inside.example.test. 300 CNAME www.example.test.
 a.b.c.deep.example.test. 300 A 203.0.113.81
+old.example.test. 300 DNAME new.other.test.
 ";
 
 pub const OTHER: &str = "\
@@ -581,6 +582,7 @@ other.test. 3600 SOA ns1.other.test. admin.other.test. 1 1800 900 604800 300
 other.test. 3600 NS ns1.other.test.
 ns1.other.test. 3600 A 192.0.2.30
 www.other.test. 300 A 203.0.113.90
+www.new.other.test. 300 A 203.0.113.91
 ";
 
 pub fn add_world(sim: &mut Sim) {
