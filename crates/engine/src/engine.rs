@@ -449,7 +449,12 @@ impl Engine {
     // --- stage 4: finish ---------------------------------------------------------------------
 
     /// The most bytes the response may take.
-    pub(crate) fn limit(&self, edns: Option<ClientEdns>, transport: Transport, out: usize) -> usize {
+    pub(crate) fn limit(
+        &self,
+        edns: Option<ClientEdns>,
+        transport: Transport,
+        out: usize,
+    ) -> usize {
         let limit = match (transport, edns) {
             (Transport::Tcp, _) => MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP),

@@ -71,6 +71,6 @@ pub use catalog::{Catalog, CatalogError, ZoneId};
 pub use config::{AnyPolicy, ConfigError, EngineConfig, IpPrefix};
 pub use engine::{AnswerSource, Client, Engine, Outcome, ReplyInfo, Transport};
 pub use error::QueryError;
-pub use recursion::{RecursionRequest, Resolver};
 pub use local::{local_zone_names, local_zones};
+pub use recursion::{RecursionRequest, Resolver};
 pub use transfer::{TransferRequest, TransferStream};

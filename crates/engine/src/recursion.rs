@@ -16,7 +16,7 @@
 //! 4.1.1: RA says whether recursion is available *to this client*).
 //!
 //! After [`Outcome::Recurse`] the transport resolves the question and writes the response with
-//! [`Engine::write_answer`] from the [`RecursionRequest`] it was given (the client's ID, the
+//! [`Engine::write_resolution`] from the [`RecursionRequest`] it was given (the client's ID, the
 //! question as asked, RD and CD echoed, the OPT record with DO echoed and an Extended DNS Error
 //! when the resolution carries one, TC over UDP when the answer does not fit). When the
 //! resolution failed, [`Engine::respond_stale`] answers from expired data if the cache allows it
@@ -26,6 +26,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use cache::{AnswerMode, Cache, CacheAnswer, RrSet, Time};
+use recursor::Resolution;
 use wire::message::{Header, Section};
 use wire::writer::MessageWriter;
 use wire::{Class, Name, NameRef, RType, Rcode};
@@ -201,7 +202,10 @@ impl Engine {
             stale: false,
         };
         let qname = question.qname.as_ref();
-        match resolver.cache.answer(qname, question.qtype, mode, now, &mut w) {
+        match resolver
+            .cache
+            .answer(qname, question.qtype, mode, now, &mut w)
+        {
             CacheAnswer::Hit {
                 rcode,
                 prefetch,
@@ -233,9 +237,9 @@ impl Engine {
                     prefetch: false,
                 })
             }
-            CacheAnswer::Miss if rd => Outcome::Recurse(Box::new(RecursionRequest::new(
-                request, question, client,
-            ))),
+            CacheAnswer::Miss if rd => {
+                Outcome::Recurse(Box::new(RecursionRequest::new(request, question, client)))
+            }
             CacheAnswer::Miss => self.cached_referral(request, question, client, now, out),
         }
     }
@@ -295,19 +299,24 @@ impl Engine {
         out: &mut [u8],
     ) -> ReplyInfo {
         let dnssec_ok = request.dnssec_ok();
-        let written = self.start_resolved(request, extended_error, out).map(|mut w| {
-            let mut fits = true;
-            for rrset in answer {
-                fits = fits && push(&mut w, Section::Answer, rrset, dnssec_ok).is_ok();
-            }
-            for rrset in authority {
-                let proof = matches!(rrset.rtype, RType::NSEC | RType::NSEC3 | RType::RRSIG);
-                if dnssec_ok || !proof {
-                    fits = fits && push(&mut w, Section::Authority, rrset, dnssec_ok).is_ok();
+        let written = self
+            .start_resolved(request, extended_error, out)
+            .map(|mut w| {
+                let mut fits = true;
+                for rrset in answer {
+                    fits = fits && push(&mut w, Section::Answer, rrset, dnssec_ok).is_ok();
                 }
-            }
-            (fits, fits.then(|| self.finish(w, rcode, request.edns, extended_error)))
-        });
+                for rrset in authority {
+                    let proof = matches!(rrset.rtype, RType::NSEC | RType::NSEC3 | RType::RRSIG);
+                    if dnssec_ok || !proof {
+                        fits = fits && push(&mut w, Section::Authority, rrset, dnssec_ok).is_ok();
+                    }
+                }
+                (
+                    fits,
+                    fits.then(|| self.finish(w, rcode, request.edns, extended_error)),
+                )
+            });
         let (truncated, len) = match written {
             Some((_, Some(len))) => (false, len),
             _ => {
@@ -332,6 +341,29 @@ impl Engine {
             source: AnswerSource::Recursion,
             prefetch: false,
         }
+    }
+
+    /// The response to a resolved query from the recursor's [`Resolution`]: its RCODE, answer
+    /// and authority sections and Extended DNS Error ([`Engine::write_answer`]). AD is never
+    /// set: nothing is validated yet (issue 5 brings it, from `resolution.security`).
+    pub fn write_resolution(
+        &self,
+        request: &RecursionRequest,
+        resolution: &Resolution,
+        out: &mut [u8],
+    ) -> ReplyInfo {
+        let ede = resolution
+            .extended_error
+            .as_ref()
+            .map(|e| (e.code, e.text.as_str()));
+        self.write_answer(
+            request,
+            resolution.rcode,
+            &resolution.answer,
+            &resolution.authority,
+            ede,
+            out,
+        )
     }
 
     /// An error response to a request that was handed to the resolver, e.g.

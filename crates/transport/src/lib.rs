@@ -12,6 +12,7 @@ pub mod clock;
 pub mod resolver;
 pub mod tcp;
 pub mod udp;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

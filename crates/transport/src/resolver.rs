@@ -31,16 +31,27 @@
 //! 8767). An answer served from a cache entry near its expiry starts a background refresh
 //! (`ReplyInfo::prefetch` → [`ResolverHandle::prefetch`] → `Recursor::prefetch`).
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use engine::RecursionRequest;
+use cache::Cache;
+use engine::{AnswerSource, RecursionRequest};
+use metrics::{RecursionResult, Registry, ResolverFigures, ResolverSlot, WorkerMetrics};
 use nix::sys::socket::SockaddrStorage;
+use recursor::{
+    QueryOptions, Question, Recursor, RecursorConfig, Resolution, Transmit, UpstreamId,
+    UpstreamTransport, Verdict, WaiterId,
+};
 use socket2::Socket;
 use tokio::sync::{mpsc, oneshot};
+use wire::{Name, Rcode};
 
+use crate::tcp::MAX_MESSAGE;
 use crate::udp::Local;
+use crate::upstream::{self, Event};
+use crate::{SharedEngine, Shutdown};
 
 // ---------------------------------------------------------------------------------------------
 // Jobs
@@ -165,4 +176,299 @@ pub fn driver_index(request: &RecursionRequest, drivers: usize) -> usize {
     request.qclass().0.hash(&mut h);
     request.checking_disabled().hash(&mut h);
     (h.finish() % drivers.max(1) as u64) as usize
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drivers
+// ---------------------------------------------------------------------------------------------
+
+/// Messages from upstream exchanges waiting for a driver, at most.
+const EVENT_QUEUE: usize = 4096;
+/// Jobs taken from the queue in one round before the driver looks at its other inputs.
+const JOBS_PER_ROUND: usize = 64;
+
+/// Starts `drivers` driver tasks on the current tokio runtime, each with its own
+/// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
+/// queue of `queue` jobs; answers are written with the engine current when they are ready.
+/// Returns the handle to submit questions, and the tasks (they end at `shutdown`).
+pub fn spawn_drivers(
+    config: &RecursorConfig,
+    cache: &Arc<Cache>,
+    drivers: usize,
+    queue: usize,
+    engine: &SharedEngine,
+    registry: &Arc<Registry>,
+    shutdown: &Shutdown,
+) -> std::io::Result<(ResolverHandle, Vec<tokio::task::JoinHandle<()>>)> {
+    let mut queues = Vec::with_capacity(drivers.max(1));
+    let mut tasks = Vec::with_capacity(drivers.max(1));
+    for _ in 0..drivers.max(1) {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (jobs_tx, jobs) = mpsc::channel(queue.max(1));
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let driver = Driver {
+            recursor: Recursor::new(config.clone(), cache.clone(), seed),
+            jobs,
+            events,
+            events_tx,
+            waiting: HashMap::new(),
+            next_waiter: 0,
+            exchanges: HashMap::new(),
+            engine: engine.clone(),
+            metrics: registry.worker(),
+            slot: registry.resolver_slot(),
+            figures: ResolverFigures::default(),
+            out: vec![0; MAX_MESSAGE],
+            shutdown: shutdown.clone(),
+        };
+        queues.push(jobs_tx);
+        tasks.push(tokio::spawn(driver.run()));
+    }
+    Ok((ResolverHandle::new(queues), tasks))
+}
+
+/// A client waiting for a resolution.
+struct Waiting {
+    request: Box<RecursionRequest>,
+    reply: ReplyTo,
+    received: Instant,
+}
+
+/// One driver: a recursor and everything it waits for.
+struct Driver {
+    recursor: Recursor,
+    jobs: mpsc::Receiver<Job>,
+    events: mpsc::Receiver<Event<UpstreamId>>,
+    events_tx: mpsc::Sender<Event<UpstreamId>>,
+    waiting: HashMap<WaiterId, Waiting>,
+    next_waiter: WaiterId,
+    /// The exchange task of each upstream query still open.
+    exchanges: HashMap<UpstreamId, tokio::task::AbortHandle>,
+    engine: SharedEngine,
+    /// Responses sent to UDP clients (TCP connections count their own).
+    metrics: WorkerMetrics,
+    slot: ResolverSlot,
+    /// What the recursor's own statistics do not hold (results, prefetches).
+    figures: ResolverFigures,
+    out: Vec<u8>,
+    shutdown: Shutdown,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let shutdown = self.shutdown.clone();
+        let stop = shutdown.wait();
+        tokio::pin!(stop);
+        loop {
+            let timer = self.recursor.next_timeout().map(crate::clock::instant);
+            let sleep = async {
+                match timer {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                event = self.events.recv() => {
+                    if let Some(event) = event {
+                        self.event(event);
+                    }
+                }
+                job = self.jobs.recv() => match job {
+                    Some(job) => {
+                        self.job(job);
+                        for _ in 1..JOBS_PER_ROUND {
+                            match self.jobs.try_recv() {
+                                Ok(job) => self.job(job),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    // Every handle is gone: the server is stopping.
+                    None => break,
+                },
+                _ = sleep => self.recursor.handle_timeout(crate::clock::now()),
+            }
+            self.drain();
+            self.publish();
+        }
+        for (_, exchange) in self.exchanges.drain() {
+            exchange.abort();
+        }
+    }
+
+    fn job(&mut self, job: Job) {
+        let now = crate::clock::now();
+        match job {
+            Job::Resolve {
+                request,
+                reply,
+                received,
+            } => {
+                let waiter = self.next_waiter;
+                self.next_waiter = self.next_waiter.wrapping_add(1);
+                let (question, options) = question_of(&request);
+                self.waiting.insert(
+                    waiter,
+                    Waiting {
+                        request,
+                        reply,
+                        received,
+                    },
+                );
+                self.recursor.submit(question, options, waiter, now);
+            }
+            Job::Prefetch { request } => {
+                let (question, _) = question_of(&request);
+                self.figures.prefetches += 1;
+                self.recursor.prefetch(question, now);
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<UpstreamId>) {
+        let now = crate::clock::now();
+        match event {
+            Event::Message { id, from, message } => {
+                match self.recursor.handle_response(id, from, &message, now) {
+                    Verdict::Rejected(_) => {}
+                    Verdict::Accepted | Verdict::Closed => self.close(id),
+                }
+            }
+            Event::Failed { id } => {
+                self.recursor.handle_failure(id, now);
+                self.close(id);
+            }
+        }
+    }
+
+    fn close(&mut self, id: UpstreamId) {
+        if let Some(exchange) = self.exchanges.remove(&id) {
+            exchange.abort();
+        }
+    }
+
+    /// Sends what the recursor wants sent, answers what it finished, stops listening for what
+    /// it closed.
+    fn drain(&mut self) {
+        while let Some(transmit) = self.recursor.poll_transmit() {
+            let Transmit {
+                id,
+                server,
+                transport,
+                message,
+                deadline,
+            } = transmit;
+            let deadline = crate::clock::instant(deadline);
+            let events = self.events_tx.clone();
+            let task = match transport {
+                UpstreamTransport::Udp => tokio::spawn(upstream::udp_exchange(
+                    id, server, message, deadline, events,
+                )),
+                UpstreamTransport::Tcp => tokio::spawn(upstream::tcp_exchange(
+                    id, server, message, deadline, events,
+                )),
+            };
+            self.exchanges.insert(id, task.abort_handle());
+        }
+        while let Some(finished) = self.recursor.poll_answer() {
+            for waiter in &finished.waiters {
+                if let Some(waiting) = self.waiting.remove(waiter) {
+                    self.answer(waiting, &finished.resolution);
+                }
+            }
+        }
+        while let Some(id) = self.recursor.poll_closed() {
+            self.close(id);
+        }
+    }
+
+    /// Writes and sends the answer for one client.
+    fn answer(&mut self, waiting: Waiting, resolution: &Resolution) {
+        let engine = self.engine.load();
+        let now = crate::clock::now();
+        let out = self.out.as_mut_slice();
+        let stale = (resolution.rcode == Rcode::SERVFAIL)
+            .then(|| engine.respond_stale(&waiting.request, now, out))
+            .flatten();
+        let info = match stale {
+            Some(info) => info,
+            None => engine.write_resolution(&waiting.request, resolution, out),
+        };
+        let result = match (info.source, info.rcode) {
+            (AnswerSource::Cache { stale: true }, _) => RecursionResult::Stale,
+            (_, Rcode::NOERROR) => RecursionResult::NoError,
+            (_, Rcode::NXDOMAIN) => RecursionResult::NxDomain,
+            (_, Rcode::REFUSED) => RecursionResult::Refused,
+            _ => RecursionResult::ServFail,
+        };
+        self.figures.results[result as usize] += 1;
+        let Some(message) = self.out.get(..info.len) else {
+            return;
+        };
+        match waiting.reply {
+            ReplyTo::Udp(udp) => {
+                let t = metrics::Transport::Udp;
+                if udp.send(message).is_ok() {
+                    self.metrics
+                        .count_response(t, metrics::Rcode::from_code(info.rcode.0));
+                    if info.truncated {
+                        self.metrics.count_truncated(t);
+                    }
+                    self.metrics.observe_latency(t, waiting.received.elapsed());
+                } else {
+                    self.metrics.count_dropped(t, metrics::DropReason::Overload);
+                }
+            }
+            // A connection that has closed no longer listens: nothing to do.
+            ReplyTo::Tcp(tx) => {
+                let _ = tx.send(message.to_vec());
+            }
+        }
+    }
+
+    /// Publishes the figures for the metrics.
+    fn publish(&mut self) {
+        let s = self.recursor.stats();
+        let f = &mut self.figures;
+        f.upstream_queries = [s.queries_udp, s.queries_tcp];
+        f.upstream_accepted = s.responses_accepted;
+        for (to, from) in f
+            .upstream_rejected
+            .iter_mut()
+            .zip(s.rejected_by_reason.iter())
+        {
+            *to = *from;
+        }
+        f.upstream_timeouts = s.timeouts;
+        f.upstream_failures = s.send_failures;
+        f.tcp_fallbacks = s.tcp_fallbacks;
+        f.edns_fallbacks = s.edns_fallbacks;
+        f.case_fallbacks = s.case_fallbacks;
+        for (to, from) in f.limits.iter_mut().zip(s.limits_hit.iter()) {
+            *to = *from;
+        }
+        f.resolutions_started = s.resolutions_started;
+        f.resolutions_joined = s.resolutions_joined;
+        f.in_flight = self.recursor.in_flight() as u64;
+        self.slot.publish(f);
+    }
+}
+
+/// The recursor's form of a request's question.
+fn question_of(request: &RecursionRequest) -> (Question, QueryOptions) {
+    (
+        Question {
+            qname: Name::from(request.qname()),
+            qtype: request.qtype(),
+            qclass: request.qclass(),
+        },
+        QueryOptions {
+            client: request.client().addr,
+            checking_disabled: request.checking_disabled(),
+            dnssec_ok: request.dnssec_ok(),
+        },
+    )
 }

@@ -380,7 +380,8 @@ impl Worker {
             };
             let mut outcome = engine.respond(query, &client, now, out);
             if let Outcome::Recurse(request) = outcome {
-                self.metrics.count_query(METRICS, QType::from_code(request.qtype().0));
+                self.metrics
+                    .count_query(METRICS, QType::from_code(request.qtype().0));
                 let reply = ReplyTo::Udp(UdpReply {
                     socket: self.socket.clone(),
                     peer,

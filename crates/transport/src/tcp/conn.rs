@@ -326,7 +326,10 @@ impl Reader {
                             Some(response) => {
                                 self.shared.counters.with(self.key, |m| {
                                     m.count_dropped(Transport::Tcp, metrics::DropReason::Overload);
-                                    m.count_response(Transport::Tcp, Rcode::from_code(info.rcode.0));
+                                    m.count_response(
+                                        Transport::Tcp,
+                                        Rcode::from_code(info.rcode.0),
+                                    );
                                 });
                                 Action::Reply(framed(response))
                             }
@@ -365,7 +368,8 @@ impl Reader {
             Action::Resolving(rx) => {
                 // Owed until the answer is queued; the connection is not idle meanwhile.
                 self.state.add_pending(1);
-                let (tx, budget, state) = (self.tx.clone(), self.budget.clone(), self.state.clone());
+                let (tx, budget, state) =
+                    (self.tx.clone(), self.budget.clone(), self.state.clone());
                 let (counters, key) = (self.shared.counters.clone(), self.key);
                 tokio::spawn(async move {
                     let queued = async {
