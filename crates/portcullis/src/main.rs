@@ -8,8 +8,8 @@
 //!   old ones when the new ones are refused. Exit 1 when it cannot start.
 //! - `portcullis config default` prints the built-in configuration, to start one from.
 //! - `portcullis query NAME [TYPE] [@SERVER]...` asks a server, as dig does (`query.rs`).
-//! - `portcullis ctl [--socket PATH] reload|status|stats` talks to a running server's control
-//!   socket (`control.rs`).
+//! - `portcullis ctl [--socket PATH] reload|status|stats|flush [NAME [--subtree]]|cache-stats`
+//!   talks to a running server's control socket (`control.rs`).
 //!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
@@ -59,17 +59,17 @@ enum Command {
 struct CtlArgs {
     /// The control socket. Without it, `server.control_socket` of --config, or of the built-in
     /// configuration.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
     /// Configuration file to take `server.control_socket` from.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// The command.
-    #[arg(value_enum)]
+    #[command(subcommand)]
     command: CtlCommand,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Subcommand)]
 enum CtlCommand {
     /// Reload the configuration and zones; a failed reload keeps the old ones serving.
     Reload,
@@ -77,6 +77,17 @@ enum CtlCommand {
     Status,
     /// Print the counters.
     Stats,
+    /// Remove entries from the resolver's cache: everything, or those of NAME (and below it
+    /// with --subtree).
+    Flush {
+        /// The name whose entries go; without it, the whole cache.
+        name: Option<String>,
+        /// Also every name below NAME.
+        #[arg(long, requires = "name")]
+        subtree: bool,
+    },
+    /// Print the resolver's cache figures.
+    CacheStats,
 }
 
 /// `portcullis query`: dig-style words, read by `portcullis::query`.
@@ -238,12 +249,28 @@ fn run_ctl(args: &CtlArgs) -> ExitCode {
             }
         }
     };
-    let command = match args.command {
-        CtlCommand::Reload => "reload",
-        CtlCommand::Status => "status",
-        CtlCommand::Stats => "stats",
+    let command = match &args.command {
+        CtlCommand::Reload => "reload".to_owned(),
+        CtlCommand::Status => "status".to_owned(),
+        CtlCommand::Stats => "stats".to_owned(),
+        CtlCommand::CacheStats => "cache-stats".to_owned(),
+        CtlCommand::Flush { name: None, .. } => "flush".to_owned(),
+        CtlCommand::Flush {
+            name: Some(name),
+            subtree,
+        } => {
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                eprintln!("error: `{name}` is not a domain name");
+                return ExitCode::from(2);
+            }
+            if *subtree {
+                format!("flush {name} --subtree")
+            } else {
+                format!("flush {name}")
+            }
+        }
     };
-    ExitCode::from(portcullis::control::ctl_main(&socket, command))
+    ExitCode::from(portcullis::control::ctl_main(&socket, &command))
 }
 
 /// Logs to standard error, from `level` up.

@@ -646,6 +646,40 @@ impl ControlHandler for Server {
     fn stats(&self) -> String {
         self.registry.render()
     }
+
+    fn flush(&self, name: Option<&str>, subtree: bool) -> Result<String, String> {
+        let cache = self
+            .cache
+            .as_ref()
+            .ok_or("this server has no cache (the resolver is off)")?;
+        match name {
+            None => {
+                let before = cache.stats().entries;
+                cache.flush_all();
+                Ok(format!("flushed the whole cache: {before} entries"))
+            }
+            Some(text) => {
+                let name: wire::Name = text
+                    .parse()
+                    .map_err(|e| format!("`{text}` is not a domain name: {e}"))?;
+                let removed = cache.flush(name.as_ref(), subtree);
+                let what = if subtree { " and below" } else { "" };
+                Ok(format!("flushed {name}{what}: {removed} entries"))
+            }
+        }
+    }
+
+    fn cache_stats(&self) -> Result<String, String> {
+        let cache = self
+            .cache
+            .as_ref()
+            .ok_or("this server has no cache (the resolver is off)")?;
+        let s = cache.stats();
+        Ok(format!(
+            "entries {}\nbytes {}\nmax_bytes {}\nhits {}\nmisses {}\ninserts {}\nevictions {}\nexpired {}",
+            s.entries, s.bytes, s.max_bytes, s.hits, s.misses, s.inserts, s.evictions, s.expired
+        ))
+    }
 }
 
 /// Waits for SIGTERM or SIGINT; reloads on each SIGHUP, in the background so that a stop is
