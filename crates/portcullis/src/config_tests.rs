@@ -82,6 +82,8 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
         .lines()
         .map(|l| match l.strip_prefix("# ") {
             Some(rest) if rest.contains(" = ") && !rest.starts_with("file") => rest,
+            // The example tables of [[forward]] and [[stub]].
+            Some(rest) if rest.starts_with("[[") => rest,
             _ => l,
         })
         .collect::<Vec<_>>()
@@ -92,6 +94,8 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
     assert_eq!(c.server.nsid.as_deref(), Some("ns1"));
     assert_eq!(c.server.version.as_deref(), Some("Portcullis"));
     assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
+    assert_eq!(c.forwards.len(), 2);
+    assert!(c.resolver.root_hints.is_some());
 }
 
 #[test]
