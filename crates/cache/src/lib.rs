@@ -38,6 +38,14 @@
 //! entry, so the caller starts one background refresh and popular names never expire
 //! (Unbound's `prefetch`).
 //!
+//! # Which call to use
+//!
+//! The recursor stores what it learns with [`Cache::insert_rrset`], [`Cache::insert_delegation`],
+//! [`Cache::insert_negative`] and [`Cache::insert_failure`], and consults [`Cache::rrset`],
+//! [`Cache::closest_delegation`], [`Cache::negative`] and [`Cache::failure`] (these copy into
+//! owned values). The engine answers clients with [`Cache::answer`] alone. Time is always passed
+//! in as a [`Time`]; nothing here reads a clock.
+//!
 //! # Memory and concurrency
 //!
 //! The store is split into shards (a power of two) chosen by a hash of the key, each with its
@@ -270,7 +278,7 @@ pub struct CacheStats {
     pub bytes: u64,
     /// The budget.
     pub max_bytes: u64,
-    /// Client answers written from the cache ([`Cache::answer`]).
+    /// Client questions answered from the cache by [`Cache::answer`] (truncated ones included).
     pub hits: u64,
     /// Client questions not answered from the cache.
     pub misses: u64,

@@ -693,4 +693,50 @@ mod tests {
         let mut s = Store::new(64);
         assert!(!s.insert(entry(1), |_| true, |_| false).stored);
     }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u32, bool),
+        Touch(u32),
+        Remove(u32),
+        RemoveOdd,
+    }
+
+    fn arb_op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            8 => (0..400u32, any::<bool>()).prop_map(|(n, dead)| Op::Insert(n, dead)),
+            4 => (0..400u32).prop_map(Op::Touch),
+            2 => (0..400u32).prop_map(Op::Remove),
+            1 => Just(Op::RemoveOdd),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lists_table_and_budget_stay_consistent(ops in proptest::collection::vec(arb_op(), 1..300)) {
+            let mut s = Store::new(16 * 1024);
+            for op in ops {
+                match op {
+                    Op::Insert(n, dead) => {
+                        s.insert(entry(n), |_| true, move |_| dead);
+                    }
+                    Op::Touch(n) => {
+                        let e = entry(n);
+                        if let Some(found) = s.get(e.hash, e.key()) {
+                            found.touch();
+                        }
+                    }
+                    Op::Remove(n) => {
+                        let e = entry(n);
+                        s.remove(e.hash, e.key());
+                    }
+                    Op::RemoveOdd => {
+                        s.remove_matching(|k| k[3] % 2 == 1);
+                    }
+                }
+                s.check();
+            }
+        }
+    }
 }

@@ -113,6 +113,12 @@ fn hit(rcode: Rcode) -> CacheAnswer {
     }
 }
 
+#[test]
+fn the_cache_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Cache>();
+}
+
 // --- configuration ----------------------------------------------------------------------------
 
 #[test]
