@@ -62,6 +62,7 @@ mod store;
 
 use wire::{Class, MessageWriter, Name, NameRef, RType, Rcode};
 
+use crate::answer::AnswerCounters;
 use crate::entry::{Entry, Freshness};
 use crate::key::{KeyBuf, KeyHasher, Kind};
 use crate::store::{Counters, Shard};
@@ -300,6 +301,7 @@ pub struct Cache {
     shards: Box<[Shard]>,
     shard_mask: usize,
     hasher: KeyHasher,
+    answers: AnswerCounters,
 }
 
 impl core::fmt::Debug for Cache {
@@ -325,6 +327,7 @@ impl Cache {
             shards,
             config,
             hasher: KeyHasher::new(),
+            answers: AnswerCounters::new(),
         }
     }
 
@@ -512,8 +515,11 @@ impl Cache {
 
     /// Counters and sizes.
     pub fn stats(&self) -> CacheStats {
+        let (hits, misses) = self.answers.totals();
         let mut stats = CacheStats {
             max_bytes: self.config.max_bytes as u64,
+            hits,
+            misses,
             ..CacheStats::default()
         };
         for shard in self.shards.iter() {
@@ -523,8 +529,6 @@ impl Cache {
                 stats.bytes += store.bytes() as u64;
             }
             let c = &shard.counters;
-            stats.hits += Counters::get(&c.hits);
-            stats.misses += Counters::get(&c.misses);
             stats.inserts += Counters::get(&c.inserts);
             stats.evictions += Counters::get(&c.evictions);
             stats.expired += Counters::get(&c.expired);
