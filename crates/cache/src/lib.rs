@@ -339,8 +339,8 @@ impl Cache {
     // --- the recursor's side (cold path) -----------------------------------------------------
 
     /// Stores an RRset (TTL clamped to `[min_ttl, max_ttl]`). Lower trust never replaces
-    /// unexpired higher trust; returns whether it was stored. An RRset without records is not
-    /// stored. Data from an answer (trust [`Trust::Answer`] and above) removes any cached
+    /// unexpired higher trust; returns whether it was stored. An RRset without records, or with
+    /// a TTL of zero after clamping, is not stored. Data from an answer (trust [`Trust::Answer`] and above) removes any cached
     /// negative answer for its name and type.
     pub fn insert_rrset(&self, rrset: &RrSet, trust: Trust, now: Time) -> bool {
         if rrset.rdatas.is_empty() {
@@ -556,7 +556,9 @@ impl Cache {
         }
     }
 
-    /// Stores `sets` under `key` for `ttl` seconds; whether it was stored.
+    /// Stores `sets` under `key` for `ttl` seconds; whether it was stored. A TTL of zero means
+    /// "use once, do not cache" (RFC 1035 section 3.2.1), so nothing is stored, not even for
+    /// serving stale.
     fn store(
         &self,
         key: &KeyBuf,
@@ -566,6 +568,9 @@ impl Cache {
         now: Time,
         may_replace: impl FnOnce(&Entry) -> bool,
     ) -> bool {
+        if ttl == 0 {
+            return false;
+        }
         let (hash, shard) = self.locate(key.as_bytes());
         let expires = now.plus_secs(ttl);
         let Some(entry) = Entry::new(key.as_bytes(), hash, sets, expires, ttl, trust) else {
