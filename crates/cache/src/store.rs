@@ -305,13 +305,15 @@ impl Store {
     /// else can go.
     fn evict_to_fit(&mut self, protect: u32, dead: &impl Fn(&Entry) -> bool) -> Outcome {
         let mut outcome = Outcome::default();
-        // Each step either removes an entry or moves one (small to main, or a lap in main that
-        // costs it a hit), so the loop ends; the bound is a guard against a broken list.
-        let mut budget = 8 * self.len() + 16;
-        while self.bytes() > self.capacity && self.len() > 0 {
-            budget = budget.saturating_sub(1);
-            let force = budget == 0;
-            self.evict_step(protect, dead, force, &mut outcome);
+        // A step that removes nothing promotes an entry (once per entry) or costs a main entry
+        // one of its at most three hits, so 4 * len steps include a removal. Past that, steps
+        // remove whatever is at the tail; the final bound only guards against broken lists.
+        let gentle = 4 * self.len() + 16;
+        let limit = gentle + self.len() + 16;
+        let mut steps = 0;
+        while self.bytes() > self.capacity && self.len() > 0 && steps < limit {
+            self.evict_step(protect, dead, steps >= gentle, &mut outcome);
+            steps += 1;
         }
         outcome
     }
@@ -322,14 +324,18 @@ impl Store {
     /// eviction would then empty the shard to pay for structures it no longer needs.
     fn make_room(&mut self, cost: usize, dead: &impl Fn(&Entry) -> bool) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut budget = 8 * self.len() + 16;
+        // As in `evict_to_fit`; past the bound the structures grow whatever it costs (and the
+        // eviction after the insert pays for it), so this always ends.
+        let gentle = 4 * self.len() + 16;
+        let limit = gentle + self.len() + 16;
+        let mut steps = 0;
         loop {
-            budget = budget.saturating_sub(1);
-            let force = budget == 0;
+            steps += 1;
+            let grow_anyway = self.len() == 0 || steps >= limit;
             if self.table.len() == self.table.capacity() {
                 // The table doubles (its buckets are a power of two).
                 let growth = self.table.allocation_size().max(64);
-                if self.len() == 0 || self.bytes() + growth + cost <= self.capacity {
+                if grow_anyway || self.bytes() + growth + cost <= self.capacity {
                     let slots = &self.slots;
                     self.table.reserve(1, |&i| {
                         slots
@@ -338,7 +344,7 @@ impl Store {
                             .map_or(0, |e| e.hash)
                     });
                 } else {
-                    self.evict_step(NIL, dead, force, &mut outcome);
+                    self.evict_step(NIL, dead, steps >= gentle, &mut outcome);
                 }
                 continue;
             }
@@ -346,10 +352,10 @@ impl Store {
                 // The slab grows by up to its size, as far as the budget allows.
                 let spare = self.capacity.saturating_sub(self.bytes() + cost) / size_of::<Slot>();
                 let add = spare.min(self.slots.capacity().max(16));
-                if add > 0 || self.len() == 0 {
+                if add > 0 || grow_anyway {
                     self.slots.reserve_exact(add.max(1));
                 } else {
-                    self.evict_step(NIL, dead, force, &mut outcome);
+                    self.evict_step(NIL, dead, steps >= gentle, &mut outcome);
                 }
                 continue;
             }
