@@ -340,8 +340,8 @@ impl Cache {
 
     /// Stores an RRset (TTL clamped to `[min_ttl, max_ttl]`). Lower trust never replaces
     /// unexpired higher trust; returns whether it was stored. An RRset without records, or with
-    /// a TTL of zero after clamping, is not stored. Data from an answer (trust [`Trust::Answer`] and above) removes any cached
-    /// negative answer for its name and type.
+    /// a TTL of zero after clamping, is not stored. Data from an answer (trust
+    /// [`Trust::Answer`] and above) removes any cached negative answer for its name and type.
     pub fn insert_rrset(&self, rrset: &RrSet, trust: Trust, now: Time) -> bool {
         if rrset.rdatas.is_empty() {
             return false;

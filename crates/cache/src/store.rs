@@ -720,7 +720,9 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn lists_table_and_budget_stay_consistent(ops in proptest::collection::vec(arb_op(), 1..300)) {
+        fn lists_table_and_budget_stay_consistent(
+            ops in proptest::collection::vec(arb_op(), 1..300),
+        ) {
             let mut s = Store::new(16 * 1024);
             for op in ops {
                 match op {
