@@ -52,12 +52,10 @@ mod entry;
 mod key;
 mod store;
 
-use std::hash::{BuildHasher, RandomState};
-
 use wire::{Class, MessageWriter, Name, NameRef, RType, Rcode};
 
 use crate::entry::{Entry, Freshness};
-use crate::key::{KeyBuf, Kind};
+use crate::key::{KeyBuf, KeyHasher, Kind};
 use crate::store::{Counters, Shard};
 
 /// A point in time: milliseconds since an arbitrary, monotonic epoch chosen by the caller.
@@ -293,7 +291,7 @@ pub struct Cache {
     config: CacheConfig,
     shards: Box<[Shard]>,
     shard_mask: usize,
-    hasher: RandomState,
+    hasher: KeyHasher,
 }
 
 impl core::fmt::Debug for Cache {
@@ -318,7 +316,7 @@ impl Cache {
             shard_mask: config.shards - 1,
             shards,
             config,
-            hasher: RandomState::new(),
+            hasher: KeyHasher::new(),
         }
     }
 
@@ -531,7 +529,7 @@ impl Cache {
     /// The hash of `key` and its shard. The shard takes bits 40 and up, apart from the low bits
     /// (bucket) and the top seven (tag) that the hash table uses.
     pub(crate) fn locate(&self, key: &[u8]) -> (u64, &Shard) {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash(key);
         let idx = (hash >> 40) as usize & self.shard_mask;
         // `shards` has `shard_mask + 1` elements, so the index is always in range.
         (hash, &self.shards[idx])

@@ -220,6 +220,7 @@ impl Store {
         if cost + size_of::<Slot>() > self.capacity {
             return Outcome::default();
         }
+        let mut outcome = Outcome::default();
         let hash = entry.hash;
         let idx = match self.find(hash, entry.key()) {
             Some(idx) => {
@@ -244,6 +245,7 @@ impl Store {
                 idx
             }
             None => {
+                outcome = self.make_room(cost, &dead);
                 let idx = self.alloc_slot(entry);
                 let slots = &self.slots;
                 self.table.insert_unique(hash, idx, |&i| {
@@ -263,7 +265,9 @@ impl Store {
                 idx
             }
         };
-        let mut outcome = self.evict_to_fit(idx, &dead);
+        let after = self.evict_to_fit(idx, &dead);
+        outcome.evicted += after.evicted;
+        outcome.expired += after.expired;
         outcome.stored = self.entry(idx).is_some();
         outcome
     }
@@ -310,6 +314,47 @@ impl Store {
             self.evict_step(protect, dead, force, &mut outcome);
         }
         outcome
+    }
+
+    /// Before a new entry of `cost` bytes comes in: makes sure a slot and a place in the hash
+    /// table are free, growing the slab and the table only by what the budget can pay for and
+    /// evicting otherwise. Without this, a doubling could cost more than the whole budget and
+    /// eviction would then empty the shard to pay for structures it no longer needs.
+    fn make_room(&mut self, cost: usize, dead: &impl Fn(&Entry) -> bool) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut budget = 8 * self.len() + 16;
+        loop {
+            budget = budget.saturating_sub(1);
+            let force = budget == 0;
+            if self.table.len() == self.table.capacity() {
+                // The table doubles (its buckets are a power of two).
+                let growth = self.table.allocation_size().max(64);
+                if self.len() == 0 || self.bytes() + growth + cost <= self.capacity {
+                    let slots = &self.slots;
+                    self.table.reserve(1, |&i| {
+                        slots
+                            .get(i as usize)
+                            .and_then(|s| s.entry.as_ref())
+                            .map_or(0, |e| e.hash)
+                    });
+                } else {
+                    self.evict_step(NIL, dead, force, &mut outcome);
+                }
+                continue;
+            }
+            if self.free == NIL && self.slots.len() == self.slots.capacity() {
+                // The slab grows by up to its size, as far as the budget allows.
+                let spare = self.capacity.saturating_sub(self.bytes() + cost) / size_of::<Slot>();
+                let add = spare.min(self.slots.capacity().max(16));
+                if add > 0 || self.len() == 0 {
+                    self.slots.reserve_exact(add.max(1));
+                } else {
+                    self.evict_step(NIL, dead, force, &mut outcome);
+                }
+                continue;
+            }
+            return outcome;
+        }
     }
 
     fn evict_step(
@@ -469,12 +514,17 @@ impl Store {
         }
     }
 
-    /// Keeps the ghost array at least as long as the number of entries.
+    /// Keeps the ghost array at least as long as the number of entries
+    /// (while the budget can pay for it).
     fn grow_ghost(&mut self) {
         if self.ghost.len() >= self.len().max(MIN_GHOST) {
             return;
         }
         let new_len = self.len().max(MIN_GHOST).next_power_of_two();
+        let growth = (new_len - self.ghost.len()) * size_of::<u64>();
+        if self.bytes() + growth > self.capacity && !self.ghost.is_empty() {
+            return;
+        }
         let old = core::mem::replace(&mut self.ghost, vec![0; new_len]);
         for h in old.into_iter().filter(|&h| h != 0) {
             self.ghost_put(h);
@@ -547,6 +597,24 @@ mod tests {
         s.check();
         assert!(s.len() > 200, "{} entries", s.len());
         assert!(s.bytes() <= 64 * 1024);
+    }
+
+    #[test]
+    fn structures_never_outgrow_the_budget() {
+        // Entries so small that the slab and the table cost more than the entries: growing
+        // them by doubling would overshoot the budget and empty the store.
+        let mut s = Store::new(4 << 20);
+        for n in 0..200_000u32 {
+            let hash = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let e = Entry::new(&n.to_be_bytes(), hash, &[], Time::ZERO, 1, Trust::Answer).unwrap();
+            assert!(s.insert(e, |_| true, |_| false).stored);
+        }
+        s.check();
+        let (len, bytes) = (s.len(), s.bytes());
+        assert!(
+            len > 20_000 && bytes >= (4 << 20) * 9 / 10,
+            "{len} entries, {bytes} bytes"
+        );
     }
 
     #[test]
