@@ -562,6 +562,7 @@ impl Recursor {
                 self.prime_failed_until = now.plus_secs(PRIME_RETRY_SECS);
             }
         }
+        self.clamp_ttls(&mut resolution);
         if resolution.security == Security::Indeterminate {
             resolution.security =
                 crate::validate::check_answer(&resolution.answer, &resolution.authority);
@@ -590,6 +591,28 @@ impl Recursor {
                 question: task.question.clone(),
                 resolution,
             });
+        }
+    }
+
+    /// TTLs as they are to be sent: within the cache's clamps; a negative answer's SOA at most
+    /// its MINIMUM field and the negative cap (RFC 2308 section 5), as the cache stores it.
+    fn clamp_ttls(&self, resolution: &mut Resolution) {
+        let config = self.cache.config();
+        let clamp = |ttl: u32| ttl.max(config.min_ttl).min(config.max_ttl);
+        for set in &mut resolution.answer {
+            set.ttl = clamp(set.ttl);
+        }
+        for set in &mut resolution.authority {
+            set.ttl = clamp(set.ttl);
+            if set.rtype == RType::SOA {
+                let minimum = set
+                    .rdatas
+                    .first()
+                    .and_then(|r| r.len().checked_sub(4).map(|at| &r[at..]))
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(set.ttl, u32::from_be_bytes);
+                set.ttl = set.ttl.min(minimum).min(config.max_negative_ttl);
+            }
         }
     }
 

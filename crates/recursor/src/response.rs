@@ -307,7 +307,12 @@ pub(crate) fn classify(msg: &Message<'_>, asked: Asked<'_>) -> Classified {
         return out;
     }
     let ns = authority.iter().find(|s| s.rtype == RType::NS);
-    if let (Some(ns), false) = (ns, asked.forwarder) {
+    if ns.is_some() && asked.forwarder {
+        // A recursive server does not refer.
+        out.kind = Kind::Lame(Lame::BadReferral);
+        return out;
+    }
+    if let Some(ns) = ns {
         let cut = ns.owner.as_ref();
         let below_zone = cut.is_subdomain_of(asked.zone) && cut != asked.zone;
         if !below_zone || !asked.qname.is_subdomain_of(cut) {

@@ -197,3 +197,34 @@ fn stub_zone_iterates_from_the_given_servers() {
     assert_eq!(sim.queries_since(0), ["www.example.test. A"]);
     assert!(!sim.log[0].rd, "RD=0 to a stub's authoritative servers");
 }
+
+#[test]
+fn ttls_are_clamped_and_negative_ttl_is_the_soa_minimum() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!("{EXAMPLE}long.example.test. 9999999 A 203.0.113.99\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let res = sim.resolve("long.example.test.", RType::A);
+    assert_eq!(res.answer[0].ttl, 86_400, "max_ttl");
+    let res = sim.resolve("missing.example.test.", RType::A);
+    // The SOA's TTL is 3600 and its MINIMUM 300.
+    assert_eq!(res.authority[0].ttl, 300);
+}
+
+#[test]
+fn forwarder_that_refers_is_lame() {
+    let mut config = config();
+    config.forwards = vec![Forward {
+        zone: name("."),
+        to: vec!["192.0.2.10:53".parse().unwrap()],
+        kind: ForwardKind::Forward,
+    }];
+    let mut sim = Sim::new(config);
+    add_world(&mut sim);
+    // 192.0.2.10 is an authoritative server: it refers instead of recursing.
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::SERVFAIL);
+    assert_eq!(sim.rec.stats().lame, 1);
+}
