@@ -599,6 +599,7 @@ impl Recursor {
             if let Some(other) = self.tasks.get_mut(&id) {
                 other.waiters.push(Waiter::Task(task.id));
                 task.pending_subs += 1;
+                task.children.push(id);
             }
             return;
         }
@@ -619,6 +620,7 @@ impl Recursor {
             self.stats.primings += 1;
         }
         task.pending_subs += 1;
+        task.children.push(id);
     }
 
     /// A sub-resolution `key` that `task` waited for finished with `resolution`.

@@ -111,6 +111,8 @@ pub(crate) struct Task {
     pub zone: Option<ZoneState>,
     /// Sub-resolutions this one waits for.
     pub pending_subs: u32,
+    /// The sub-resolutions it started or joined (abandoned with it when no one else waits).
+    pub children: Vec<TaskId>,
     /// The upstream query out, if any.
     pub query: Option<UpstreamId>,
     /// The error of the last sub-resolution that failed, reported if this one fails for it.
@@ -473,6 +475,7 @@ impl Recursor {
             minimise_off: false,
             zone: None,
             pending_subs: 0,
+            children: Vec::new(),
             query: None,
             sub_error: None,
         };
@@ -568,6 +571,9 @@ impl Recursor {
                 crate::validate::check_answer(&resolution.answer, &resolution.authority);
         }
         self.stats.resolutions_finished += 1;
+        for child in std::mem::take(&mut task.children) {
+            self.leave(child, task.id);
+        }
         let resolution = Arc::new(resolution);
         let mut clients = Vec::new();
         for waiter in task.waiters.drain(..) {
@@ -591,6 +597,31 @@ impl Recursor {
                 question: task.question.clone(),
                 resolution,
             });
+        }
+    }
+
+    /// `parent` no longer waits for `child`; a child left without waiters is abandoned: its
+    /// query closed, its own children left in turn (no work for no one).
+    fn leave(&mut self, child: TaskId, parent: TaskId) {
+        let mut todo = vec![(child, parent)];
+        while let Some((child, parent)) = todo.pop() {
+            let Some(task) = self.tasks.get_mut(&child) else {
+                continue;
+            };
+            task.waiters.retain(|w| *w != Waiter::Task(parent));
+            if !task.waiters.is_empty() {
+                continue;
+            }
+            let Some(task) = self.tasks.remove(&child) else {
+                continue;
+            };
+            self.mesh.remove(&task.key);
+            self.timers.remove(&(task.deadline, Timer::Task(task.id)));
+            if let Some(id) = task.query {
+                self.close_query(id);
+            }
+            self.stats.abandoned += 1;
+            todo.extend(task.children.iter().map(|c| (*c, task.id)));
         }
     }
 

@@ -49,6 +49,8 @@ pub struct RecursorStats {
     pub sub_resolutions: u64,
     /// Priming queries (RFC 8109) started.
     pub primings: u64,
+    /// Sub-resolutions abandoned because nothing waited for them any more.
+    pub abandoned: u64,
     /// Resolutions that ended in SERVFAIL.
     pub servfails: u64,
 }

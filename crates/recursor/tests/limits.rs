@@ -199,3 +199,28 @@ fn outstanding_queries_per_server() {
     assert_limit(&sim.answer(w2), LimitKind::OutstandingPerServer);
     assert_eq!(sim.answer(w1).rcode, Rcode::SERVFAIL);
 }
+
+#[test]
+fn sub_resolutions_are_abandoned_with_their_question() {
+    let mut sim = limited(Limits {
+        max_question_millis: 300,
+        ..Limits::default()
+    });
+    let test = zone(
+        "test.",
+        &format!("{TEST}glueless.test. 3600 NS ns.other.test.\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test];
+    sim.server("192.0.2.30").silent = true;
+    let start = sim.now;
+    let res = sim.resolve("www.glueless.test.", RType::A);
+    assert_limit(&res, LimitKind::QuestionTime);
+    assert_eq!(
+        sim.now.millis_since(start),
+        300,
+        "nothing ran on after the question"
+    );
+    assert_eq!(sim.rec.stats().abandoned, 1, "the NS address lookup");
+    assert_eq!(sim.rec.in_flight(), 0);
+    assert_eq!(sim.rec.upstream_in_flight(), 0);
+}

@@ -448,3 +448,24 @@ fn send_failure_moves_on_to_the_next_server() {
     }
     assert!(sim.rec.stats().send_failures >= 1);
 }
+
+#[test]
+fn failed_priming_falls_back_to_the_hints() {
+    let mut sim = world();
+    sim.server("192.0.2.1").custom = Some(Rc::new(|seen: &Seen, _q: &[u8], _s: &Server| {
+        if seen.text() == ". NS" {
+            Reply::Silent
+        } else {
+            Reply::Normal
+        }
+    }));
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let stats = sim.rec.stats();
+    assert_eq!(stats.primings, 1);
+    assert_eq!(stats.servfails, 1, "the priming resolution itself");
+    // Within the next minute the hints are used without priming again.
+    let res = sim.resolve("www.other.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.90"]);
+    assert_eq!(sim.rec.stats().primings, 1);
+}
