@@ -228,3 +228,73 @@ fn forwarder_that_refers_is_lame() {
     assert_eq!(res.rcode, Rcode::SERVFAIL);
     assert_eq!(sim.rec.stats().lame, 1);
 }
+
+#[test]
+fn nxdomain_after_a_cname_in_another_zone() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!("{EXAMPLE}dangling.example.test. 300 CNAME gone.other.test.\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let res = sim.resolve("dangling.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN);
+    assert_eq!(answer_types(&res), ["dangling.example.test. CNAME"]);
+    assert_eq!(res.authority[0].owner, name("other.test."));
+    // From the cache: the CNAME, then the negative answer for its target.
+    let before = sim.log.len();
+    let again = sim.resolve("dangling.example.test.", RType::A);
+    assert_eq!(sim.log.len(), before);
+    assert_eq!(again.rcode, Rcode::NXDOMAIN);
+    assert_eq!(answer_types(&again), ["dangling.example.test. CNAME"]);
+}
+
+#[test]
+fn child_side_ns_does_not_replace_the_delegation() {
+    let mut sim = world();
+    sim.server("192.0.2.20").custom = Some(std::rc::Rc::new(
+        |seen: &Seen, query: &[u8], server: &Server| {
+            if seen.text() != "example.test. NS" {
+                return Reply::Normal;
+            }
+            let _ = (query, server);
+            let ns = |t: &str| {
+                (
+                    name("example.test."),
+                    RType::NS,
+                    300,
+                    name(t).as_wire().to_vec(),
+                )
+            };
+            Reply::Bytes(respond(
+                seen,
+                &seen.qname,
+                Rcode::NOERROR,
+                true,
+                false,
+                [
+                    &[ns("ns1.example.test."), ns("ghost.elsewhere.test.")],
+                    &[],
+                    &[],
+                ],
+                true,
+            ))
+        },
+    ));
+    let res = sim.resolve("example.test.", RType::NS);
+    assert_eq!(
+        res.answer[0].rdatas.len(),
+        2,
+        "the child's answer is answered"
+    );
+    let deleg = sim
+        .cache
+        .closest_delegation(name("www.example.test.").as_ref(), sim.now)
+        .unwrap();
+    assert_eq!(deleg.owner, name("example.test."));
+    assert_eq!(
+        deleg.rdatas.len(),
+        1,
+        "the parent's delegation stays (ghost domains)"
+    );
+}
