@@ -474,6 +474,7 @@ impl Recursor {
         };
         let mut candidates = Vec::new();
         let mut busy = false;
+        let mut private = false;
         for server in &zone.servers {
             for addr in &server.addrs {
                 if zone.tried.contains(addr) || !self.family_ok(addr.ip()) {
@@ -484,6 +485,7 @@ impl Recursor {
                     && crate::addr::is_local(addr.ip())
                 {
                     self.stats.private_refused += 1;
+                    private = true;
                     continue;
                 }
                 if self.infra.outstanding(*addr) >= limits.max_outstanding_per_server {
@@ -506,6 +508,13 @@ impl Recursor {
             if busy {
                 return Pick::Exhausted(Some(LimitKind::OutstandingPerServer));
             }
+        }
+        if private && task.sub_error.is_none() {
+            task.sub_error = Some(ExtendedError {
+                code: Ede::NO_REACHABLE_AUTHORITY,
+                text: "name server addresses are private (insecure_local_upstreams is off)"
+                    .to_string(),
+            });
         }
         // Nothing to ask: resolve a name server's address.
         if task.pending_subs > 0 {

@@ -394,6 +394,13 @@ fn private_addresses_from_glue_are_refused() {
     let res = sim.resolve("www.private.test.", RType::A);
     assert_eq!(res.rcode, Rcode::SERVFAIL);
     assert_eq!(sim.servers[&ip("10.0.0.53")].seen, 0, "never sent there");
+    assert!(
+        res.extended_error
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("private")
+    );
     assert!(sim.rec.stats().private_refused >= 1);
 }
 

@@ -469,3 +469,37 @@ fn failed_priming_falls_back_to_the_hints() {
     assert_eq!(addresses(&res), ["203.0.113.90"]);
     assert_eq!(sim.rec.stats().primings, 1);
 }
+
+#[test]
+fn glueless_with_both_families_uses_the_first_address_found() {
+    let mut config = config();
+    config.ipv6 = true;
+    let mut sim = Sim::new(config);
+    add_world(&mut sim);
+    let test = zone(
+        "test.",
+        &format!("{TEST}glueless.test. 3600 NS ns.other.test.\n"),
+    );
+    let other = zone(
+        "other.test.",
+        &format!("{OTHER}ns.other.test. 300 A 192.0.2.40\n"),
+    );
+    let glueless = zone(
+        "glueless.test.",
+        "glueless.test. 300 SOA ns.other.test. a.glueless.test. 1 1 1 1 60\n\
+         glueless.test. 300 NS ns.other.test.\nwww.glueless.test. 300 A 203.0.113.100\n",
+    );
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test];
+    sim.servers.get_mut(&ip("192.0.2.30")).unwrap().zones = vec![other];
+    sim.serve("192.0.2.40", &[&glueless]);
+    let res = sim.resolve("www.glueless.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.100"]);
+    let lookups: Vec<String> = sim
+        .queries_since(0)
+        .into_iter()
+        .filter(|q| q.starts_with("ns.other.test."))
+        .collect();
+    assert_eq!(lookups, ["ns.other.test. A", "ns.other.test. AAAA"]);
+    assert_eq!(sim.rec.stats().sub_resolutions, 2);
+    assert_eq!(sim.rec.in_flight(), 0);
+}
