@@ -298,3 +298,20 @@ fn child_side_ns_does_not_replace_the_delegation() {
         "the parent's delegation stays (ghost domains)"
     );
 }
+
+#[test]
+fn any_returns_what_the_server_sent() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!(
+            "{EXAMPLE}multi.example.test. 300 A 203.0.113.5\nmulti.example.test. 300 TXT \"hi\"\n"
+        ),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let res = sim.resolve("multi.example.test.", RType::ANY);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    let mut types = answer_types(&res);
+    types.sort();
+    assert_eq!(types, ["multi.example.test. A", "multi.example.test. TXT"]);
+}
