@@ -113,6 +113,12 @@ fn hit(rcode: Rcode) -> CacheAnswer {
     }
 }
 
+#[test]
+fn the_cache_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Cache>();
+}
+
 // --- configuration ----------------------------------------------------------------------------
 
 #[test]
@@ -236,10 +242,25 @@ fn clients_are_answered_only_from_authority_and_above() {
 }
 
 #[test]
-fn empty_rrsets_are_not_stored() {
+fn empty_rrsets_and_zero_ttls_are_not_stored() {
     let c = cache();
     assert!(!c.insert_rrset(&set("x.", RType::A, 10, vec![]), Trust::Answer, secs(0)));
+    // TTL zero: use once, do not cache.
+    assert!(!c.insert_rrset(&a("x.", 0, 1), Trust::Answer, secs(0)));
+    let q = name("x.");
+    c.insert_negative(
+        q.as_ref(),
+        RType::A,
+        NegativeKind::NxDomain,
+        &soa(".", 0, 300),
+        &[],
+        secs(0),
+    );
+    c.insert_failure(q.as_ref(), RType::A, 0, secs(0));
     assert_eq!(c.stats().entries, 0);
+    // Unless min_ttl says otherwise.
+    let c = cache_with(|c| c.min_ttl = 5);
+    assert!(c.insert_rrset(&a("x.", 0, 1), Trust::Answer, secs(0)));
 }
 
 // --- negative answers -------------------------------------------------------------------------
