@@ -21,7 +21,7 @@
 //! | glue-less sub-resolutions per client question | 10 | `MAX_TARGET_COUNT` 64 | — | — | `max-ns-address-qperq` 10 |
 //! | nesting of sub-resolutions (NS address of an NS address …) | 7 | `max_dependency_depth` | `max-recursion-depth` 7 | — | `max-recursion-depth` 40 |
 //! | total time per client question | 10 s | — | — | `KR_RESOLVE_TIME_LIMIT` 10 s | `max-total-msec` 7 s |
-//! | outstanding queries per upstream server | 64 | — | `fetches-per-server` (off by default) | — | — |
+//! | outstanding queries per upstream server | 200 | — | `fetches-per-server` (off by default) | — | — |
 //! | resolutions in flight per client address | 100 | — | — | — | — |
 //! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
 //! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
@@ -165,7 +165,7 @@ impl Default for Limits {
             max_glueless_queries: 10,
             max_dependency_depth: 7,
             max_question_millis: 10_000,
-            max_outstanding_per_server: 64,
+            max_outstanding_per_server: 200,
             max_resolutions_per_client: 100,
             max_mesh: 10_000,
             max_waiters: 100,

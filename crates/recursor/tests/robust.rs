@@ -503,3 +503,50 @@ fn glueless_with_both_families_uses_the_first_address_found() {
     assert_eq!(sim.rec.stats().sub_resolutions, 2);
     assert_eq!(sim.rec.in_flight(), 0);
 }
+
+#[test]
+fn many_concurrent_questions_all_finish() {
+    let mut sim = two_server_world();
+    sim.server("192.0.2.21").silent = true;
+    let mut waiters = Vec::new();
+    for i in 0..60 {
+        let client = ip(&format!("198.51.100.{}", i % 7 + 1));
+        waiters.push((
+            sim.submit_from(&format!("h{i}.example.test."), RType::A, client),
+            Rcode::NXDOMAIN,
+        ));
+        waiters.push((
+            sim.submit_from("www.example.test.", RType::A, client),
+            Rcode::NOERROR,
+        ));
+        waiters.push((
+            sim.submit_from("alias.example.test.", RType::A, client),
+            Rcode::NOERROR,
+        ));
+        waiters.push((
+            sim.submit_from(&format!("x.h{i}.other.test."), RType::AAAA, client),
+            Rcode::NXDOMAIN,
+        ));
+    }
+    sim.run();
+    for (waiter, rcode) in waiters {
+        assert_eq!(
+            sim.answer(waiter).rcode,
+            rcode,
+            "waiter {waiter}: {:?}",
+            sim.answer(waiter)
+        );
+    }
+    assert_eq!(sim.rec.in_flight(), 0);
+    assert_eq!(sim.rec.upstream_in_flight(), 0);
+    assert!(sim.rec.next_timeout().is_none());
+    assert_eq!(sim.rec.stats().primings, 1);
+    // Sixty clients, one resolution (one query, or two when the silent server came first).
+    let www = sim
+        .log
+        .iter()
+        .filter(|s| s.text() == "www.example.test. A")
+        .count();
+    assert!(www <= 2);
+    assert_eq!(sim.rec.stats().resolutions_joined, 2 * 59);
+}
