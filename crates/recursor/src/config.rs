@@ -21,14 +21,17 @@
 //! | glue-less sub-resolutions per client question | 10 | `MAX_TARGET_COUNT` 64 | — | — | `max-ns-address-qperq` 10 |
 //! | nesting of sub-resolutions (NS address of an NS address …) | 7 | `max_dependency_depth` | `max-recursion-depth` 7 | — | `max-recursion-depth` 40 |
 //! | total time per client question | 10 s | — | — | `KR_RESOLVE_TIME_LIMIT` 10 s | `max-total-msec` 7 s |
-//! | outstanding queries per upstream server | 200 | — | `fetches-per-server` (off by default) | — | — |
+//! | outstanding queries per upstream server | 200 | — | `fetches-per-server` (default not confirmed) | — | — |
 //! | resolutions in flight per client address | 100 | — | — | — | — |
 //! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
 //! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
 //!
-//! Sources: Unbound `iterator/iterator.h`; BIND's CVE-2014-8500 fix (`max-recursion-depth` 7,
-//! `max-recursion-queries` 50) and its ARM for `clients-per-query`; Knot Resolver
-//! `lib/defines.h`; PowerDNS Recursor 4.1 `pdns_recursor.cc` argument defaults.
+//! Sources: Unbound `iterator/iterator.h` (two versions: `MAX_REFERRAL_COUNT` went from 30
+//! to 130); BIND's CVE-2014-8500 fix (`max-recursion-depth` 7, `max-recursion-queries` 50;
+//! later releases changed the latter), ISC's description of `clients-per-query` and
+//! `max-clients-per-query` on bind-users, and `recursive-clients` 1000; Knot Resolver
+//! `lib/defines.h`; PowerDNS Recursor 4.1's argument defaults in `pdns_recursor.cc`. A "—"
+//! means no equivalent knob was found, not that the peer is unbounded.
 //!
 //! Hitting a limit ends that question alone with SERVFAIL and an Extended DNS Error (RFC 8914)
 //! naming the limit; [`crate::RecursorStats::limits_hit`] counts it by [`LimitKind`].
