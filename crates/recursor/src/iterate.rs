@@ -340,7 +340,8 @@ impl Recursor {
         }
         let is_root_ns = qname.as_ref().is_root() && task.key.qtype == RType::NS;
         if is_root_ns || task.priming || now < self.prime_failed_until {
-            if is_root_ns && task.depth > 0 {
+            if is_root_ns {
+                // A client asking `. NS` before priming primes.
                 task.priming = true;
             }
             task.zone = Some(self.hints_zone());

@@ -315,3 +315,19 @@ fn any_returns_what_the_server_sent() {
     types.sort();
     assert_eq!(types, ["multi.example.test. A", "multi.example.test. TXT"]);
 }
+
+#[test]
+fn a_client_asking_for_the_root_ns_primes() {
+    let mut sim = world();
+    let res = sim.resolve(".", RType::NS);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert_eq!(sim.queries_since(0), [". NS"]);
+    assert!(
+        sim.cache
+            .closest_delegation(name("test.").as_ref(), sim.now)
+            .is_some()
+    );
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    assert_eq!(sim.log.len(), 4, "no second priming");
+}
