@@ -158,7 +158,6 @@ pub(crate) enum Wake {
 }
 
 /// The recursive resolver's state machine; see the crate docs.
-#[derive(Debug)]
 pub struct Recursor {
     pub(crate) config: RecursorConfig,
     pub(crate) cache: Arc<Cache>,
@@ -179,6 +178,19 @@ pub struct Recursor {
     pub(crate) next_query: u64,
     /// Priming failed: use the hints as they are until then.
     pub(crate) prime_failed_until: Time,
+}
+
+impl std::fmt::Debug for Recursor {
+    /// Counts only: the CSPRNG, the cookie secret and the IDs of queries in flight are what a
+    /// spoofer would like to read in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recursor")
+            .field("resolutions", &self.tasks.len())
+            .field("upstream_queries", &self.queries.len())
+            .field("timers", &self.timers.len())
+            .field("servers_known", &self.infra.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long to use the bare hints after priming failed before priming again.

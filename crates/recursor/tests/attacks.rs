@@ -431,3 +431,14 @@ fn configured_forwarders_may_be_private() {
     let res = sim.resolve("www.private.test.", RType::A);
     assert_eq!(addresses(&res), ["203.0.113.53"]);
 }
+
+#[test]
+fn debug_output_shows_no_secrets() {
+    let mut sim = world();
+    sim.submit("www.example.test.", RType::A);
+    let text = format!("{:?}", sim.rec);
+    assert_eq!(
+        text,
+        "Recursor { resolutions: 2, upstream_queries: 1, timers: 3, servers_known: 1, .. }"
+    );
+}
