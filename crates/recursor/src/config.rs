@@ -21,7 +21,7 @@
 //! | glue-less sub-resolutions per client question | 10 | `MAX_TARGET_COUNT` 64 | — | — | `max-ns-address-qperq` 10 |
 //! | nesting of sub-resolutions (NS address of an NS address …) | 7 | `max_dependency_depth` | `max-recursion-depth` 7 | — | `max-recursion-depth` 40 |
 //! | total time per client question | 10 s | — | — | `KR_RESOLVE_TIME_LIMIT` 10 s | `max-total-msec` 7 s |
-//! | outstanding queries per upstream server | 200 | — | `fetches-per-server` (default not confirmed) | — | — |
+//! | outstanding queries per upstream server (a question whose every server is at it waits for a slot, until its total time runs out) | 200 | — | `fetches-per-server` (default not confirmed) | — | — |
 //! | resolutions in flight per client address | 100 | — | — | — | — |
 //! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
 //! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
@@ -147,7 +147,10 @@ pub struct Limits {
     pub max_dependency_depth: u32,
     /// Total time per client question, milliseconds.
     pub max_question_millis: u64,
-    /// Queries outstanding toward one upstream server at once.
+    /// Queries outstanding toward one upstream server at once. A resolution whose every
+    /// server is at this limit waits (queued per server, first come first served) for a query
+    /// to one of them to end; it fails with [`LimitKind::OutstandingPerServer`] only when its
+    /// [`Limits::max_question_millis`] runs out while it waits.
     pub max_outstanding_per_server: u32,
     /// Resolutions in flight per client address.
     pub max_resolutions_per_client: u32,

@@ -132,6 +132,8 @@ enum Pick {
     Send(SocketAddr),
     /// Waiting for sub-resolutions.
     Wait,
+    /// Every server that could be asked is at its outstanding limit: wait for a slot at these.
+    Busy(Vec<SocketAddr>),
     Exhausted(Option<LimitKind>),
 }
 
@@ -450,6 +452,7 @@ impl Recursor {
                 self.send(task, server, false, true, true, now);
             }
             Pick::Wait => {}
+            Pick::Busy(servers) => self.park(task.id, &servers),
             Pick::Exhausted(Some(kind)) => self.fail_limit(task, kind, now),
             Pick::Exhausted(None) => {
                 // Last resort: servers that timed out with EDNS, once more without.
@@ -474,7 +477,7 @@ impl Recursor {
             return Pick::Exhausted(None);
         };
         let mut candidates = Vec::new();
-        let mut busy = false;
+        let mut busy = Vec::new();
         let mut private = false;
         for server in &zone.servers {
             for addr in &server.addrs {
@@ -490,7 +493,7 @@ impl Recursor {
                     continue;
                 }
                 if self.infra.outstanding(*addr) >= limits.max_outstanding_per_server {
-                    busy = true;
+                    busy.push(*addr);
                 }
                 candidates.push(*addr);
             }
@@ -506,8 +509,8 @@ impl Recursor {
             {
                 return Pick::Send(server);
             }
-            if busy {
-                return Pick::Exhausted(Some(LimitKind::OutstandingPerServer));
+            if !busy.is_empty() {
+                return Pick::Busy(busy);
             }
         }
         if private && task.sub_error.is_none() {
@@ -741,6 +744,7 @@ impl Recursor {
         }
         self.budget(task).queries += 1;
         task.sent += 1;
+        self.parked.remove(&task.id);
         let (qname, qtype) = self.question_for(task);
         let rd = task
             .zone

@@ -13,6 +13,11 @@
 //! …) changes one resolution, and whatever that wakes (a parent whose sub-resolution finished, a
 //! new sub-resolution to start) is queued and run before the entry point returns. The steps of
 //! one resolution live in `iterate.rs` and `reply.rs`.
+//!
+//! A resolution whose every candidate server is at its outstanding-query limit is *parked*: it
+//! waits in a per-server queue and is woken, first come first served, when a query to one of
+//! those servers ends (a woken resolution that does not take the slot passes it on). Only when
+//! its total time runs out while parked does it fail, for the busy server.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -150,6 +155,8 @@ pub(crate) enum Timer {
 pub(crate) enum Wake {
     /// Run it (newly created).
     Start,
+    /// A query to this server ended while the resolution waited for a slot (it was parked).
+    Slot(SocketAddr),
     /// A sub-resolution it waited for finished.
     SubDone {
         key: Box<Key>,
@@ -174,6 +181,12 @@ pub struct Recursor {
     pub(crate) answers: VecDeque<Finished>,
     pub(crate) closed: VecDeque<UpstreamId>,
     pub(crate) per_client: HashMap<IpAddr, u32>,
+    /// Resolutions waiting for a slot: every server they could ask was at its outstanding
+    /// limit. Each waits until a query to one of those servers ends, or its time runs out.
+    pub(crate) parked: HashSet<TaskId>,
+    /// Per busy server, the parked resolutions in the order they came (entries of resolutions
+    /// no longer parked are skipped and cleared as they are met).
+    pub(crate) busy: HashMap<SocketAddr, VecDeque<TaskId>>,
     pub(crate) next_task: TaskId,
     pub(crate) next_query: u64,
     /// Priming failed: use the hints as they are until then.
@@ -188,6 +201,7 @@ impl std::fmt::Debug for Recursor {
             .field("resolutions", &self.tasks.len())
             .field("upstream_queries", &self.queries.len())
             .field("timers", &self.timers.len())
+            .field("parked", &self.parked.len())
             .field("servers_known", &self.infra.len())
             .finish_non_exhaustive()
     }
@@ -226,6 +240,8 @@ impl Recursor {
             answers: VecDeque::new(),
             closed: VecDeque::new(),
             per_client: HashMap::new(),
+            parked: HashSet::new(),
+            busy: HashMap::new(),
             next_task: 1,
             next_query: 1,
             prime_failed_until: Time::ZERO,
@@ -375,8 +391,15 @@ impl Recursor {
             match timer {
                 Timer::Query(id) => self.query_timed_out(id, now),
                 Timer::Task(id) => {
+                    // A resolution still waiting for a busy server when its time runs out
+                    // failed for the outstanding limit.
+                    let kind = if self.parked.remove(&id) {
+                        LimitKind::OutstandingPerServer
+                    } else {
+                        LimitKind::QuestionTime
+                    };
                     if let Some(mut task) = self.tasks.remove(&id) {
-                        self.fail_limit(&mut task, LimitKind::QuestionTime, now);
+                        self.fail_limit(&mut task, kind, now);
                         self.put_back(task);
                     }
                 }
@@ -515,8 +538,18 @@ impl Recursor {
             let Some(mut task) = self.tasks.remove(&id) else {
                 continue;
             };
+            let mut slot = None;
             match wake {
                 Wake::Start => {}
+                Wake::Slot(server) => {
+                    if task.deadline <= now {
+                        // Its time is up: the timer due now ends it for the busy server.
+                        self.parked.insert(task.id);
+                        self.put_back(task);
+                        continue;
+                    }
+                    slot = Some(server);
+                }
                 Wake::SubDone { key, resolution } => {
                     task.pending_subs = task.pending_subs.saturating_sub(1);
                     self.sub_done(&mut task, &key, &resolution, now);
@@ -526,6 +559,11 @@ impl Recursor {
                 self.advance(&mut task, now);
             }
             self.put_back(task);
+            if let Some(server) = slot {
+                // Woken for a slot it did not take (it asked elsewhere or finished): the
+                // next waiter gets it.
+                self.unpark(server);
+            }
         }
     }
 
@@ -536,7 +574,41 @@ impl Recursor {
         self.timers.remove(&(query.deadline, Timer::Query(id)));
         self.infra.end(query.sent.server);
         self.closed.push_back(id);
+        self.unpark(query.sent.server);
         Some(query)
+    }
+
+    /// `id` waits for a slot at any of `servers` (all at their outstanding limit).
+    pub(crate) fn park(&mut self, id: TaskId, servers: &[SocketAddr]) {
+        self.parked.insert(id);
+        self.stats.busy_waits += 1;
+        for server in servers {
+            let queue = self.busy.entry(*server).or_default();
+            if queue.len() > 2 * self.parked.len() + 16 {
+                // Mostly entries of resolutions that went on or ended: drop those.
+                queue.retain(|t| self.parked.contains(t));
+            }
+            queue.push_back(id);
+        }
+    }
+
+    /// When `server` has a free slot, wakes the first resolution parked on it.
+    fn unpark(&mut self, server: SocketAddr) {
+        if self.infra.outstanding(server) >= self.config.limits.max_outstanding_per_server {
+            return;
+        }
+        let Some(queue) = self.busy.get_mut(&server) else {
+            return;
+        };
+        while let Some(id) = queue.pop_front() {
+            if self.parked.remove(&id) {
+                self.wakes.push_back((id, Wake::Slot(server)));
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.busy.remove(&server);
+        }
     }
 
     fn query_timed_out(&mut self, id: UpstreamId, now: Time) {
@@ -567,6 +639,7 @@ impl Recursor {
             return;
         }
         self.mesh.remove(&task.key);
+        self.parked.remove(&task.id);
         self.timers.remove(&(task.deadline, Timer::Task(task.id)));
         if let Some(id) = task.query.take() {
             self.close_query(id);
@@ -628,6 +701,7 @@ impl Recursor {
                 continue;
             };
             self.mesh.remove(&task.key);
+            self.parked.remove(&task.id);
             self.timers.remove(&(task.deadline, Timer::Task(task.id)));
             if let Some(id) = task.query {
                 self.close_query(id);

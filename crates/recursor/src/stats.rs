@@ -53,6 +53,9 @@ pub struct RecursorStats {
     pub abandoned: u64,
     /// Resolutions that ended in SERVFAIL.
     pub servfails: u64,
+    /// Times a resolution waited for a free slot because every server it could ask was at
+    /// its outstanding-query limit.
+    pub busy_waits: u64,
 }
 
 impl RecursorStats {

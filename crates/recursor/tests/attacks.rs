@@ -439,6 +439,6 @@ fn debug_output_shows_no_secrets() {
     let text = format!("{:?}", sim.rec);
     assert_eq!(
         text,
-        "Recursor { resolutions: 2, upstream_queries: 1, timers: 3, servers_known: 1, .. }"
+        "Recursor { resolutions: 2, upstream_queries: 1, timers: 3, parked: 0, servers_known: 1, .. }"
     );
 }
