@@ -141,6 +141,13 @@ pub(crate) struct Query {
     pub cookie_retry: bool,
 }
 
+impl Query {
+    /// How long the query was given before it timed out.
+    pub(crate) fn timeout_ms(&self) -> u64 {
+        self.deadline.millis_since(self.sent_at)
+    }
+}
+
 /// Timers, ordered by time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
@@ -372,7 +379,8 @@ impl Recursor {
             return;
         };
         self.stats.send_failures += 1;
-        self.infra.on_timeout(query.sent.server, now);
+        self.infra
+            .on_timeout_after(query.sent.server, query.timeout_ms(), now);
         if let Some(mut task) = self.tasks.remove(&query.task) {
             task.query = None;
             self.on_silence(&mut task, &query, now);
@@ -626,7 +634,8 @@ impl Recursor {
             self.resend(&mut task, &query, query.tcp, query.sent.edns, now);
         } else {
             self.stats.timeouts += 1;
-            self.infra.on_timeout(query.sent.server, now);
+            self.infra
+                .on_timeout_after(query.sent.server, query.timeout_ms(), now);
             self.on_silence(&mut task, &query, now);
         }
         self.put_back(task);

@@ -5,9 +5,53 @@
 
 mod sim;
 
+use recursor::infra::{MAX_RTO_MS, UNKNOWN_RTO_MS};
 use recursor::{LimitKind, Limits, RecursorConfig};
 use sim::*;
 use wire::{RType, Rcode};
+
+/// The timeout the recursor gives its next query to 192.0.2.20 (which serves `example.test.`,
+/// whose delegation is cached): submits a fresh question and reads the first transmit.
+fn next_timeout_to_example(sim: &mut Sim, qname: &str) -> u64 {
+    sim.submit(qname, RType::A);
+    let t = sim.rec.poll_transmit().expect("a query");
+    assert_eq!(t.server.ip(), ip("192.0.2.20"));
+    t.deadline.millis_since(sim.now)
+}
+
+/// Unbound's `rtt_lost` rule: twenty queries sent together with the same timeout that all time
+/// out double the server's RTO once, not twenty times.
+#[test]
+fn parallel_timeouts_back_off_once() {
+    let mut sim = world();
+    sim.resolve("www.example.test.", RType::A);
+    sim.server("192.0.2.20").silent = true;
+    let waiters: Vec<u64> = (0..20)
+        .map(|i| sim.submit(&format!("q{i}.example.test."), RType::A))
+        .collect();
+    // All twenty go out at once with the same timeout (the server's measured RTO); the
+    // simulated server never sees them, as if it were silent.
+    let mut first = Vec::new();
+    while let Some(t) = sim.rec.poll_transmit() {
+        assert_eq!(t.server.ip(), ip("192.0.2.20"));
+        first.push(t.deadline.millis_since(sim.now));
+    }
+    assert_eq!(first.len(), 20);
+    let rto = first[0];
+    assert!(first.iter().all(|&t| t == rto));
+    sim.run();
+    for w in waiters {
+        let _ = sim.answer(w);
+    }
+    // One round of parallel timeouts (the server is known to speak EDNS: no retry without):
+    // the RTO doubled once. Doubling per timeout would have reached the cap.
+    assert_eq!(
+        next_timeout_to_example(&mut sim, "after.example.test."),
+        rto * 2
+    );
+    assert!(rto * 2 < MAX_RTO_MS);
+    assert!(rto < UNKNOWN_RTO_MS, "the server's RTT was measured");
+}
 
 /// A burst of forty questions toward one zone whose server takes two queries at a time: they
 /// queue for slots and all get their answer; none fails for the busy server, and the server
