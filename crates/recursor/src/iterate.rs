@@ -1,6 +1,17 @@
 //! One resolution's steps: the cache first, then where to start, which server to ask, what to
 //! ask it, and the name-server addresses to resolve first.
 //!
+//! # The cache first
+//!
+//! Before any server is asked, the cache may end the step: a remembered failure (RFC 9520),
+//! the data, a CNAME to follow, a DNAME at an ancestor of the name, or a negative answer
+//! (RFC 2308, with the NXDOMAIN cut of RFC 8020). A cached DNAME answers every name below its
+//! owner (RFC 6672 section 3.2): the resolver synthesises the CNAME from the name to the name
+//! with the owner's suffix replaced by the DNAME's target, adds both to the answer and goes on
+//! at the target, as it would with the DNAME fresh from a server. The closest ancestor with a
+//! DNAME is used; a substitution that would make a name too long is not taken from the cache
+//! (the server answers it, YXDOMAIN by section 2.2).
+//!
 //! # Where iteration starts
 //!
 //! The deepest of: a configured forward zone (everything at or below it goes to the
@@ -42,7 +53,7 @@ use wire::{Class, Name, RType, Rcode};
 use crate::config::{ForwardKind, LimitKind, QnameMinimisation};
 use crate::infra::EdnsSupport;
 use crate::mesh::{Key, Query, Recursor, Task, Timer, Waiter};
-use crate::response::rdata_name;
+use crate::response::{dname_substitute, rdata_name};
 use crate::upstream::{self, Sent};
 use crate::{
     ExtendedError, Question, Resolution, Security, Transmit, UpstreamId, UpstreamTransport,
@@ -235,6 +246,27 @@ impl Recursor {
             task.chain.push(cname);
             return self.alias_step(task, target, now);
         }
+        if qtype != RType::DNAME
+            && let Some((dname, target)) = self.cached_dname(&name, now)
+        {
+            let cname = cache::RrSet {
+                owner: name.clone(),
+                rtype: RType::CNAME,
+                class: task.key.qclass,
+                ttl: dname.ttl,
+                rdatas: vec![target.as_wire().to_vec()],
+                sigs: Vec::new(),
+            };
+            task.chain.push(dname);
+            task.chain.push(cname);
+            if qtype == RType::CNAME {
+                // The synthesised CNAME is the data asked for.
+                let answer = std::mem::take(&mut task.chain);
+                self.finish_cached(task, Rcode::NOERROR, answer, Vec::new(), now);
+                return false;
+            }
+            return self.alias_step(task, target, now);
+        }
         if let Some(negative) = self.cache.negative(name.as_ref(), qtype, now) {
             let rcode = match negative.kind {
                 cache::NegativeKind::NxDomain => Rcode::NXDOMAIN,
@@ -247,6 +279,23 @@ impl Recursor {
             return false;
         }
         false
+    }
+
+    /// The DNAME cached at the closest proper ancestor of `name` (credible data only), with
+    /// `name` rewritten by it (RFC 6672 section 2.2).
+    fn cached_dname(&self, name: &Name, now: Time) -> Option<(cache::RrSet, Name)> {
+        let mut owner = name.as_ref().parent();
+        while let Some(at) = owner {
+            if let Some((dname, trust)) = self.cache.rrset(at, RType::DNAME, now)
+                && trust >= Trust::Authority
+            {
+                let target = dname.rdatas.first().and_then(|r| rdata_name(r))?;
+                let rewritten = dname_substitute(name, &dname.owner, &target)?;
+                return Some((dname, rewritten));
+            }
+            owner = at.parent();
+        }
+        None
     }
 
     fn finish_cached(

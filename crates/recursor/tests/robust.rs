@@ -550,3 +550,52 @@ fn many_concurrent_questions_all_finish() {
     assert!(www <= 2);
     assert_eq!(sim.rec.stats().resolutions_joined, 2 * 59);
 }
+
+/// RFC 6672 section 3.2: a cached DNAME answers other names below its owner without asking
+/// the owner's zone again; the CNAME is synthesised from the cache.
+#[test]
+fn cached_dname_answers_names_below_it() {
+    let mut sim = world();
+    let dname = sim.resolve("old.example.test.", RType::DNAME);
+    assert_eq!(answer_types(&dname), ["old.example.test. DNAME"]);
+    sim.resolve("www.new.other.test.", RType::A);
+
+    // Everything is cached: no upstream query at all.
+    let from = sim.log.len();
+    let res = sim.resolve("WWW.old.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert_eq!(
+        answer_types(&res),
+        [
+            "old.example.test. DNAME",
+            "www.old.example.test. CNAME",
+            "www.new.other.test. A"
+        ]
+    );
+    assert_eq!(addresses(&res), ["203.0.113.91"]);
+    assert!(
+        sim.queries_since(from).is_empty(),
+        "{:?}",
+        sim.queries_since(from)
+    );
+
+    // A CNAME question is answered by the synthesised CNAME itself.
+    let res = sim.resolve("mail.old.example.test.", RType::CNAME);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"]
+    );
+    assert!(sim.queries_since(from).is_empty());
+
+    // A target not cached is asked of its own zone only, never of example.test.'s server.
+    let res = sim.resolve("x.y.old.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "x.y.old.example.test. CNAME"]
+    );
+    let asked: Vec<_> = sim.log[from..].iter().map(|s| s.server.ip()).collect();
+    assert!(!asked.is_empty());
+    assert!(asked.iter().all(|a| *a == ip("192.0.2.30")), "{asked:?}");
+    assert_eq!(sim.rec.in_flight(), 0);
+}
