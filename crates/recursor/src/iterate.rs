@@ -23,6 +23,15 @@
 //! and glue are cached, then iteration from the root servers it named. When priming fails the
 //! hints themselves are used for a while.
 //!
+//! # Parent-side retry
+//!
+//! When every server of a delegation that came from the cache fails (lame, silent, or without
+//! an address because the glue expired before the NS RRset), the cached delegation may be
+//! stale: the zone moved to other servers, or its glue changed. Like Unbound's parent-side
+//! fallback, the resolution then asks the parent zone's servers once more for the referral,
+//! whose delegation and glue replace the cached ones, and goes on from there. At most once per
+//! resolution, within the limits on referrals, queries and time.
+//!
 //! # Which server
 //!
 //! The addresses of the zone's name servers (glue and cached addresses, or the configured ones),
@@ -119,6 +128,9 @@ pub(crate) struct ZoneState {
     pub asked: Option<(Name, RType)>,
     /// Labels of the last minimised name that turned out not to be a zone cut.
     pub min_labels: usize,
+    /// The delegation was read from the cache (not from a referral just received, the hints
+    /// or the configuration): when none of its servers helps, the parent may be asked again.
+    pub from_cache: bool,
 }
 
 impl ZoneState {
@@ -134,6 +146,7 @@ impl ZoneState {
             noedns_retry: Vec::new(),
             asked: None,
             min_labels,
+            from_cache: false,
         }
     }
 }
@@ -386,7 +399,9 @@ impl Recursor {
         }
         if let Some(ns) = delegation {
             let servers = self.servers_for(&ns, now);
-            task.zone = Some(ZoneState::new(ns.owner.clone(), ZoneKind::Iterate, servers));
+            let mut zone = ZoneState::new(ns.owner.clone(), ZoneKind::Iterate, servers);
+            zone.from_cache = true;
+            task.zone = Some(zone);
             return true;
         }
         let is_root_ns = qname.as_ref().is_root() && task.key.qtype == RType::NS;
@@ -511,6 +526,9 @@ impl Recursor {
                     self.send(task, server, false, false, true, now);
                     return;
                 }
+                if self.ask_parent_again(task, now) {
+                    return;
+                }
                 let ede = task.sub_error.take().unwrap_or(ExtendedError {
                     code: Ede::NO_REACHABLE_AUTHORITY,
                     text: "no server of the zone answered usefully".to_string(),
@@ -518,6 +536,51 @@ impl Recursor {
                 self.fail(task, ede, now);
             }
         }
+    }
+
+    /// Parent-side retry: every server of a delegation read from the cache failed (lame,
+    /// silent, or no address: its glue expired before its NS RRset). The delegation may be
+    /// stale, so the parent zone is asked once more for the referral, which replaces the cached
+    /// delegation and its glue; iteration then goes on from the fresh servers. Once per
+    /// resolution; the referral and the queries count against the usual limits. Returns
+    /// whether the resolution goes on.
+    fn ask_parent_again(&mut self, task: &mut Task, now: Time) -> bool {
+        if task.parent_retried {
+            return false;
+        }
+        let Some(zone) = task.zone.as_ref() else {
+            return false;
+        };
+        if !zone.from_cache || zone.kind != ZoneKind::Iterate {
+            return false;
+        }
+        // Only what a fresh referral can mend: servers asked that failed, or names inside the
+        // zone left without glue. Not names elsewhere that could not be resolved (a delegation
+        // cycle, a broken zone of their own) nor addresses refused as private.
+        let glue_missing = zone.servers.iter().any(|s| {
+            s.addrs.is_empty()
+                && s.name
+                    .as_ref()
+                    .is_some_and(|n| n.as_ref().is_subdomain_of(zone.cut.as_ref()))
+        });
+        if zone.tried.is_empty() && !glue_missing {
+            return false;
+        }
+        let Some(above) = zone.cut.as_ref().parent() else {
+            return false;
+        };
+        task.parent_retried = true;
+        self.stats.parent_retries += 1;
+        let parent = match self.cache.closest_delegation(above, now) {
+            Some(ns) => {
+                let servers = self.servers_for(&ns, now);
+                ZoneState::new(ns.owner.clone(), ZoneKind::Iterate, servers)
+            }
+            None => self.hints_zone(),
+        };
+        task.zone = Some(parent);
+        self.ask(task, now);
+        true
     }
 
     fn pick(&mut self, task: &mut Task, now: Time) -> Pick {

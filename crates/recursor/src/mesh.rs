@@ -122,6 +122,8 @@ pub(crate) struct Task {
     pub query: Option<UpstreamId>,
     /// The error of the last sub-resolution that failed, reported if this one fails for it.
     pub sub_error: Option<ExtendedError>,
+    /// The parent-side retry (asking a cached delegation's parent again) was used.
+    pub parent_retried: bool,
 }
 
 /// An upstream query in flight.
@@ -521,6 +523,7 @@ impl Recursor {
             children: Vec::new(),
             query: None,
             sub_error: None,
+            parent_retried: false,
         };
         self.tasks.insert(id, task);
         self.mesh.insert(key, id);

@@ -56,6 +56,9 @@ pub struct RecursorStats {
     /// Times a resolution waited for a free slot because every server it could ask was at
     /// its outstanding-query limit.
     pub busy_waits: u64,
+    /// Times a cached delegation whose servers all failed sent the resolution back to the
+    /// parent zone for a fresh referral.
+    pub parent_retries: u64,
 }
 
 impl RecursorStats {

@@ -599,3 +599,88 @@ fn cached_dname_answers_names_below_it() {
     assert!(asked.iter().all(|a| *a == ip("192.0.2.30")), "{asked:?}");
     assert_eq!(sim.rec.in_flight(), 0);
 }
+
+/// `test.` with `example.test.` delegated to `ns` at `addr`, glue TTL `glue_ttl`.
+fn test_zone_delegating(ns: &str, addr: &str, glue_ttl: u32) -> Rc<zone::Zone> {
+    zone(
+        "test.",
+        &TEST.replace(
+            "example.test. 3600 NS ns1.example.test.\nns1.example.test. 3600 A 192.0.2.20\n",
+            &format!("example.test. 3600 NS {ns}\n{ns} {glue_ttl} A {addr}\n"),
+        ),
+    )
+}
+
+/// The zone moved: the cached delegation points at a server that no longer answers for it.
+/// Its parent is asked again, once, and the fresh referral leads to the new server.
+#[test]
+fn a_stale_cached_delegation_is_refreshed_from_the_parent() {
+    let mut sim = world();
+    sim.resolve("www.example.test.", RType::A);
+    // example.test. moves to ns2 at 192.0.2.21; the old server refuses it now (lame).
+    let example = zone("example.test.", EXAMPLE);
+    sim.serve("192.0.2.21", &[&example]);
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test_zone_delegating(
+        "ns2.example.test.",
+        "192.0.2.21",
+        3600,
+    )];
+    sim.server("192.0.2.20").rcode = Some(Rcode::REFUSED);
+    let from = sim.log.len();
+    let res = sim.resolve("inside.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR, "{res:?}");
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let servers: Vec<_> = sim.log[from..].iter().map(|s| s.server.ip()).collect();
+    assert_eq!(
+        servers,
+        [ip("192.0.2.20"), ip("192.0.2.10"), ip("192.0.2.21")],
+        "{:?}",
+        sim.queries_since(from)
+    );
+    assert_eq!(sim.rec.stats().parent_retries, 1);
+    // The fresh delegation replaced the stale one: the next question goes to the new server.
+    let from = sim.log.len();
+    sim.resolve("a.b.c.deep.example.test.", RType::A);
+    assert!(
+        sim.log[from..]
+            .iter()
+            .all(|s| s.server.ip() == ip("192.0.2.21"))
+    );
+}
+
+/// The glue expired before the NS RRset: the delegation is cached but its only server has no
+/// address (and, being inside the zone, can get one only from glue). The parent is asked again
+/// for the referral and its glue.
+#[test]
+fn expired_glue_is_fetched_again_from_the_parent() {
+    let mut sim = world();
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones =
+        vec![test_zone_delegating("ns1.example.test.", "192.0.2.20", 60)];
+    sim.resolve("www.example.test.", RType::A);
+    sim.now = sim.now.plus_secs(120);
+    let from = sim.log.len();
+    let res = sim.resolve("nothing.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN, "{res:?}");
+    let servers: Vec<_> = sim.log[from..].iter().map(|s| s.server.ip()).collect();
+    assert_eq!(servers, [ip("192.0.2.10"), ip("192.0.2.20")]);
+    assert_eq!(sim.rec.stats().parent_retries, 1);
+}
+
+/// When the fresh referral leads to the same dead server, the question fails after the one
+/// retry: the parent is asked once, not again and again.
+#[test]
+fn the_parent_side_retry_happens_once() {
+    let mut sim = world();
+    sim.resolve("www.example.test.", RType::A);
+    sim.server("192.0.2.20").silent = true;
+    let from = sim.log.len();
+    let res = sim.resolve("dead.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::SERVFAIL);
+    let to_parent = sim.log[from..]
+        .iter()
+        .filter(|s| s.server.ip() == ip("192.0.2.10"))
+        .count();
+    assert_eq!(to_parent, 1, "{:?}", sim.queries_since(from));
+    assert_eq!(sim.rec.stats().parent_retries, 1);
+    assert_eq!(sim.rec.in_flight(), 0);
+}
