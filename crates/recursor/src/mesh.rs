@@ -554,9 +554,11 @@ impl Recursor {
                 Wake::Start => {}
                 Wake::Slot(server) => {
                     if task.deadline <= now {
-                        // Its time is up: the timer due now ends it for the busy server.
+                        // Its time is up: the timer due now ends it for the busy server, and
+                        // the slot goes to the next waiter.
                         self.parked.insert(task.id);
                         self.put_back(task);
+                        self.unpark(server);
                         continue;
                     }
                     slot = Some(server);
