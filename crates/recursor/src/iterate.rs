@@ -538,6 +538,28 @@ impl Recursor {
         }
     }
 
+    /// A resolution woken from waiting for a busy server: when the cache learned a deeper
+    /// delegation for its name meanwhile (another resolution followed the referral it was
+    /// waiting to ask for), it starts again from there instead of asking for it again.
+    pub(crate) fn skip_to_cached_delegation(&self, task: &mut Task, now: Time) {
+        let Some(zone) = task.zone.as_ref() else {
+            return;
+        };
+        if zone.kind != ZoneKind::Iterate || task.key.qtype == RType::DS {
+            return;
+        }
+        let deeper = self
+            .cache
+            .closest_delegation(task.qname.as_ref(), now)
+            .is_some_and(|ns| {
+                ns.owner.as_ref().label_count() > zone.cut.as_ref().label_count()
+                    && ns.owner.as_ref().is_subdomain_of(zone.cut.as_ref())
+            });
+        if deeper {
+            task.zone = None;
+        }
+    }
+
     /// Parent-side retry: every server of a delegation read from the cache failed (lame,
     /// silent, or no address: its glue expired before its NS RRset). The delegation may be
     /// stale, so the parent zone is asked once more for the referral, which replaces the cached

@@ -16,7 +16,8 @@
 //!
 //! A resolution whose every candidate server is at its outstanding-query limit is *parked*: it
 //! waits in a per-server queue and is woken, first come first served, when a query to one of
-//! those servers ends (a woken resolution that does not take the slot passes it on). Only when
+//! those servers ends (a woken resolution that does not take the slot passes it on); if the
+//! cache learned a deeper delegation for its name meanwhile, it starts from there. Only when
 //! its total time runs out while parked does it fail, for the busy server.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -561,6 +562,7 @@ impl Recursor {
                         self.unpark(server);
                         continue;
                     }
+                    self.skip_to_cached_delegation(&mut task, now);
                     slot = Some(server);
                 }
                 Wake::SubDone { key, resolution } => {

@@ -98,3 +98,80 @@ fn a_burst_queues_for_busy_servers() {
     }
     assert_eq!(sim.rec.in_flight(), 0);
 }
+
+/// Questions queued behind a busy root server do not ask it for the referral another one
+/// already followed: woken, they start again from the deeper delegation the cache learned.
+#[test]
+fn queued_questions_follow_referrals_learned_while_waiting() {
+    let mut sim = Sim::new(RecursorConfig {
+        limits: Limits {
+            max_outstanding_per_server: 1,
+            ..Limits::default()
+        },
+        ..config()
+    });
+    add_world(&mut sim);
+    let waiters: Vec<u64> = (0..10)
+        .map(|i| sim.submit(&format!("q{i}.example.test."), RType::A))
+        .collect();
+    sim.run();
+    for w in waiters {
+        assert_eq!(sim.answer(w).rcode, Rcode::NXDOMAIN);
+    }
+    assert_eq!(
+        sim.queries_since(0)[..3],
+        [". NS", "test. A", "example.test. A"],
+        "priming, then one referral from each zone"
+    );
+    assert_eq!(sim.log.len(), 3 + 10, "{:?}", sim.queries_since(0));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the outstanding limit, the burst and the silent servers, every question ends
+    /// and nothing is left waiting; with every server answering, a question fails only for
+    /// running out of time (waiting for a busy server or not).
+    #[test]
+    fn bursts_always_end(
+        limit in 1u32..4,
+        names in proptest::collection::vec((0usize..3, 0u16..500), 1..30),
+        silent in proptest::collection::vec(proptest::bool::ANY, 3),
+        question_millis in 200u64..3000,
+    ) {
+        let mut sim = Sim::new(RecursorConfig {
+            limits: Limits {
+                max_outstanding_per_server: limit,
+                max_question_millis: question_millis,
+                ..Limits::default()
+            },
+            ..config()
+        });
+        add_world(&mut sim);
+        let servers = ["192.0.2.10", "192.0.2.20", "192.0.2.30"];
+        for (addr, silent) in servers.iter().zip(&silent) {
+            sim.server(addr).silent = *silent;
+        }
+        let zones = ["test.", "example.test.", "other.test."];
+        let waiters: Vec<u64> = names
+            .iter()
+            .map(|(zone, label)| sim.submit(&format!("n{label}.{}", zones[*zone]), RType::A))
+            .collect();
+        sim.run();
+        for w in waiters {
+            let res = sim.answer(w);
+            if !silent.iter().any(|s| *s) && res.rcode == Rcode::SERVFAIL {
+                let text = res.extended_error.as_ref().map(|e| e.text.as_str());
+                proptest::prop_assert!(
+                    text == Some(LimitKind::OutstandingPerServer.text())
+                        || text == Some(LimitKind::QuestionTime.text()),
+                    "{:?}",
+                    res
+                );
+            }
+        }
+        proptest::prop_assert_eq!(sim.rec.in_flight(), 0);
+        proptest::prop_assert_eq!(sim.rec.upstream_in_flight(), 0);
+        proptest::prop_assert!(sim.rec.next_timeout().is_none());
+    }
+}
