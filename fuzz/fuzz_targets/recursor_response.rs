@@ -7,7 +7,8 @@
 //! What must hold: nothing panics; the client question is answered by the time its total-time
 //! limit has passed; once far later timers have fired, nothing is left in flight.
 //!
-//! Input: one byte choosing the question, then rounds (at most 64). A round starts with a
+//! Input: one byte choosing the question (bits 0-5), at most one query per server at a time
+//! (bit 6) and no QNAME minimisation (bit 7), then rounds (at most 64). A round starts with a
 //! control byte: bit 7 set means the oldest upstream query times out (nothing else read);
 //! otherwise a big-endian u16 length and that many bytes of answer follow. Bit 0: put the
 //! query's ID in bytes 0..2. Bit 1: the bytes are a header and the sections after the question,
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use cache::{Cache, CacheConfig, Time};
 use libfuzzer_sys::fuzz_target;
 use recursor::{
-    Hints, QnameMinimisation, QueryOptions, Question, Recursor, RecursorConfig, Transmit,
+    Hints, Limits, QnameMinimisation, QueryOptions, Question, Recursor, RecursorConfig, Transmit,
 };
 use wire::{Class, Name, RType};
 
@@ -53,6 +54,12 @@ fn config(selector: u8) -> RecursorConfig {
             QnameMinimisation::Off
         } else {
             QnameMinimisation::Relaxed
+        },
+        limits: Limits {
+            // One query per server at a time: priming, sub-resolutions and the question
+            // queue for busy servers.
+            max_outstanding_per_server: if selector & 0x40 != 0 { 1 } else { 200 },
+            ..Limits::default()
         },
         ..RecursorConfig::default()
     }
@@ -101,7 +108,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rec = Recursor::new(config, cache, [7; 32]);
     let start = Time::from_millis(1_000_000);
     let mut now = start;
-    let (qname, qtype) = QUESTIONS[usize::from(selector & 0x7f) % QUESTIONS.len()];
+    let (qname, qtype) = QUESTIONS[usize::from(selector & 0x3f) % QUESTIONS.len()];
     let qname: Name = qname.parse().expect("valid name");
     let question = Question {
         qname,
