@@ -17,12 +17,14 @@
 //! CNAME target is copied to the stack before the next lock is taken, so no thread ever holds
 //! two shard locks.
 
+use core::cell::Cell;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
 use wire::name::MAX_NAME_LEN;
 use wire::{MessageWriter, NameRef, RType, Rcode, Section, WriteError};
 
 use crate::entry::{Entry, Freshness, Packed};
 use crate::key::{KeyBuf, Kind};
-use crate::store::{Counters, Shard};
 use crate::{AnswerMode, Cache, CacheAnswer, MAX_CNAME_CHAIN, Time, Trust};
 
 /// What one step ended with.
@@ -46,8 +48,6 @@ struct Ctx<'c> {
     stale_window: Option<u64>,
     prefetch: bool,
     stale: bool,
-    /// The shard that counts this question's hit or miss (that of its first lookup).
-    counted_in: Option<&'c Shard>,
 }
 
 pub(crate) fn answer(
@@ -67,16 +67,9 @@ pub(crate) fn answer(
             .then(|| u64::from(config.max_stale) * 1000),
         prefetch: false,
         stale: false,
-        counted_in: None,
     };
     let result = follow(&mut ctx, qname, qtype, w);
-    if let Some(shard) = ctx.counted_in {
-        let counter = match result {
-            CacheAnswer::Miss => &shard.counters.misses,
-            CacheAnswer::Hit { .. } | CacheAnswer::Truncated => &shard.counters.hits,
-        };
-        Counters::add(counter, 1);
-    }
+    cache.answers.count(result != CacheAnswer::Miss);
     result
 }
 
@@ -188,9 +181,6 @@ fn lookup<'c, R>(
     let key = KeyBuf::new(kind, rtype, name);
     let cache: &'c Cache = ctx.cache;
     let (hash, shard) = cache.locate(key.as_bytes());
-    if ctx.counted_in.is_none() {
-        ctx.counted_in = Some(shard);
-    }
     let store = shard.read();
     let entry = store.get(hash, key.as_bytes())?;
     if entry.trust < Trust::Authority {
@@ -270,4 +260,66 @@ fn error_step(e: WriteError) -> Step {
         // Anything else (bad RDATA, too many records) cannot be answered from here.
         _ => Step::Miss,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hit and miss counters
+// ---------------------------------------------------------------------------------------------
+
+/// Stripes of [`AnswerCounters`]; threads beyond this many share them.
+const STRIPES: usize = 32;
+
+/// Hits and misses of client answers, striped by thread: every answer counts, and one counter
+/// written by every core would bounce its cache line between them on each query.
+#[derive(Debug)]
+pub(crate) struct AnswerCounters {
+    stripes: Box<[Stripe]>,
+}
+
+/// One thread's counters, alone on their cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl AnswerCounters {
+    pub(crate) fn new() -> AnswerCounters {
+        AnswerCounters {
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+        }
+    }
+
+    /// Counts one answer (a relaxed increment on this thread's stripe).
+    fn count(&self, hit: bool) {
+        if let Some(stripe) = self.stripes.get(stripe_index()) {
+            let counter = if hit { &stripe.hits } else { &stripe.misses };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// (hits, misses) so far.
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        self.stripes.iter().fold((0, 0), |(h, m), s| {
+            (
+                h + s.hits.load(Ordering::Relaxed),
+                m + s.misses.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+/// This thread's stripe, handed out round-robin on its first answer.
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        if s.get() == usize::MAX {
+            s.set(NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES);
+        }
+        s.get()
+    })
 }

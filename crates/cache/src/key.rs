@@ -13,6 +13,8 @@
 //! - [`Kind::NxDomain`]: the name does not exist, whatever the type (type 0 in the key);
 //! - [`Kind::Failure`]: resolving the name and type failed recently (RFC 9520).
 
+use std::hash::{BuildHasher, RandomState};
+
 use wire::name::MAX_NAME_LEN;
 use wire::{NameRef, RType};
 
@@ -69,6 +71,57 @@ pub(crate) fn key_name(key: &[u8]) -> Option<NameRef<'_>> {
     NameRef::from_wire(key.get(3..)?).ok()
 }
 
+/// A keyed hash of keys, seeded at random per cache.
+///
+/// Clients choose the names, so an unkeyed hash would let them aim many keys at one bucket of
+/// the hash table. SipHash (std's default) is keyed but costs more than the rest of a lookup;
+/// this is the folded-multiply construction of foldhash and wyhash (each 8-byte word is mixed
+/// into the state by a 64x64->128-bit multiply whose halves are XORed), with secret seeds.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyHasher {
+    seeds: [u64; 3],
+}
+
+impl KeyHasher {
+    /// A hasher with seeds from the operating system's randomness (through std's
+    /// `RandomState`, which draws its keys from it).
+    pub(crate) fn new() -> KeyHasher {
+        let state = RandomState::new();
+        KeyHasher {
+            seeds: [
+                state.hash_one(1u64),
+                state.hash_one(2u64) | 1,
+                state.hash_one(3u64) | 1,
+            ],
+        }
+    }
+
+    /// The hash of `key`; every bit depends on every byte.
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        let [s0, s1, s2] = self.seeds;
+        let mut h = s0 ^ key.len() as u64;
+        let mut chunks = key.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = folded_multiply(h ^ u64::from_le_bytes(word), s1);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            h = folded_multiply(h ^ u64::from_le_bytes(word), s1);
+        }
+        folded_multiply(h, s2).rotate_left(23)
+    }
+}
+
+/// The 128-bit product of `a` and `b`, its halves XORed.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +141,29 @@ mod tests {
         assert_eq!(nx1.as_bytes(), nx2.as_bytes());
         assert_eq!(key_name(ka.as_bytes()).unwrap(), b.as_ref());
         assert_eq!(kd.as_bytes()[0], Kind::Delegation as u8);
+    }
+
+    #[test]
+    fn hashes_spread_over_shards_and_depend_on_the_seed() {
+        let h = KeyHasher::new();
+        let mut shards = [0u32; 16];
+        let mut low = [0u32; 16];
+        for i in 0..16_000 {
+            let name: Name = format!("host{i}.example.").parse().unwrap();
+            let hash = h.hash(KeyBuf::new(Kind::Data, RType::A, name.as_ref()).as_bytes());
+            shards[(hash >> 40) as usize & 15] += 1;
+            low[hash as usize & 15] += 1;
+        }
+        for counts in [shards, low] {
+            assert!(
+                counts.iter().all(|&n| (800..1200).contains(&n)),
+                "{counts:?}"
+            );
+        }
+        let other = KeyHasher::new();
+        assert_ne!(h.hash(b"abc"), other.hash(b"abc"));
+        assert_ne!(h.hash(b"abc"), h.hash(b"abd"));
+        assert_ne!(h.hash(b"abc"), h.hash(b"abc\0"));
     }
 
     #[test]

@@ -38,6 +38,14 @@
 //! entry, so the caller starts one background refresh and popular names never expire
 //! (Unbound's `prefetch`).
 //!
+//! # Which call to use
+//!
+//! The recursor stores what it learns with [`Cache::insert_rrset`], [`Cache::insert_delegation`],
+//! [`Cache::insert_negative`] and [`Cache::insert_failure`], and consults [`Cache::rrset`],
+//! [`Cache::closest_delegation`], [`Cache::negative`] and [`Cache::failure`] (these copy into
+//! owned values). The engine answers clients with [`Cache::answer`] alone. Time is always passed
+//! in as a [`Time`]; nothing here reads a clock.
+//!
 //! # Memory and concurrency
 //!
 //! The store is split into shards (a power of two) chosen by a hash of the key, each with its
@@ -52,12 +60,11 @@ mod entry;
 mod key;
 mod store;
 
-use std::hash::{BuildHasher, RandomState};
-
 use wire::{Class, MessageWriter, Name, NameRef, RType, Rcode};
 
+use crate::answer::AnswerCounters;
 use crate::entry::{Entry, Freshness};
-use crate::key::{KeyBuf, Kind};
+use crate::key::{KeyBuf, KeyHasher, Kind};
 use crate::store::{Counters, Shard};
 
 /// A point in time: milliseconds since an arbitrary, monotonic epoch chosen by the caller.
@@ -272,7 +279,7 @@ pub struct CacheStats {
     pub bytes: u64,
     /// The budget.
     pub max_bytes: u64,
-    /// Client answers written from the cache ([`Cache::answer`]).
+    /// Client questions answered from the cache by [`Cache::answer`] (truncated ones included).
     pub hits: u64,
     /// Client questions not answered from the cache.
     pub misses: u64,
@@ -293,7 +300,8 @@ pub struct Cache {
     config: CacheConfig,
     shards: Box<[Shard]>,
     shard_mask: usize,
-    hasher: RandomState,
+    hasher: KeyHasher,
+    answers: AnswerCounters,
 }
 
 impl core::fmt::Debug for Cache {
@@ -318,7 +326,8 @@ impl Cache {
             shard_mask: config.shards - 1,
             shards,
             config,
-            hasher: RandomState::new(),
+            hasher: KeyHasher::new(),
+            answers: AnswerCounters::new(),
         }
     }
 
@@ -330,9 +339,9 @@ impl Cache {
     // --- the recursor's side (cold path) -----------------------------------------------------
 
     /// Stores an RRset (TTL clamped to `[min_ttl, max_ttl]`). Lower trust never replaces
-    /// unexpired higher trust; returns whether it was stored. An RRset without records is not
-    /// stored. Data from an answer (trust [`Trust::Answer`] and above) removes any cached
-    /// negative answer for its name and type.
+    /// unexpired higher trust; returns whether it was stored. An RRset without records, or with
+    /// a TTL of zero after clamping, is not stored. Data from an answer (trust
+    /// [`Trust::Answer`] and above) removes any cached negative answer for its name and type.
     pub fn insert_rrset(&self, rrset: &RrSet, trust: Trust, now: Time) -> bool {
         if rrset.rdatas.is_empty() {
             return false;
@@ -506,8 +515,11 @@ impl Cache {
 
     /// Counters and sizes.
     pub fn stats(&self) -> CacheStats {
+        let (hits, misses) = self.answers.totals();
         let mut stats = CacheStats {
             max_bytes: self.config.max_bytes as u64,
+            hits,
+            misses,
             ..CacheStats::default()
         };
         for shard in self.shards.iter() {
@@ -517,8 +529,6 @@ impl Cache {
                 stats.bytes += store.bytes() as u64;
             }
             let c = &shard.counters;
-            stats.hits += Counters::get(&c.hits);
-            stats.misses += Counters::get(&c.misses);
             stats.inserts += Counters::get(&c.inserts);
             stats.evictions += Counters::get(&c.evictions);
             stats.expired += Counters::get(&c.expired);
@@ -531,7 +541,7 @@ impl Cache {
     /// The hash of `key` and its shard. The shard takes bits 40 and up, apart from the low bits
     /// (bucket) and the top seven (tag) that the hash table uses.
     pub(crate) fn locate(&self, key: &[u8]) -> (u64, &Shard) {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash(key);
         let idx = (hash >> 40) as usize & self.shard_mask;
         // `shards` has `shard_mask + 1` elements, so the index is always in range.
         (hash, &self.shards[idx])
@@ -546,7 +556,9 @@ impl Cache {
         }
     }
 
-    /// Stores `sets` under `key` for `ttl` seconds; whether it was stored.
+    /// Stores `sets` under `key` for `ttl` seconds; whether it was stored. A TTL of zero means
+    /// "use once, do not cache" (RFC 1035 section 3.2.1), so nothing is stored, not even for
+    /// serving stale.
     fn store(
         &self,
         key: &KeyBuf,
@@ -556,6 +568,9 @@ impl Cache {
         now: Time,
         may_replace: impl FnOnce(&Entry) -> bool,
     ) -> bool {
+        if ttl == 0 {
+            return false;
+        }
         let (hash, shard) = self.locate(key.as_bytes());
         let expires = now.plus_secs(ttl);
         let Some(entry) = Entry::new(key.as_bytes(), hash, sets, expires, ttl, trust) else {

@@ -44,8 +44,10 @@ const NIL: u32 = u32::MAX;
 /// The smallest ghost array.
 const MIN_GHOST: usize = 64;
 
-/// A shard: its store under a lock, and counters readable without it.
+/// A shard: its store under a lock, and counters readable without it. Aligned so that two
+/// shards' locks never share a cache line.
 #[derive(Debug)]
+#[repr(align(128))]
 pub(crate) struct Shard {
     store: RwLock<Store>,
     pub(crate) counters: Counters,
@@ -54,8 +56,6 @@ pub(crate) struct Shard {
 /// Event counters of one shard.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
     pub(crate) inserts: AtomicU64,
     pub(crate) evictions: AtomicU64,
     pub(crate) expired: AtomicU64,
@@ -220,6 +220,7 @@ impl Store {
         if cost + size_of::<Slot>() > self.capacity {
             return Outcome::default();
         }
+        let mut outcome = Outcome::default();
         let hash = entry.hash;
         let idx = match self.find(hash, entry.key()) {
             Some(idx) => {
@@ -244,6 +245,7 @@ impl Store {
                 idx
             }
             None => {
+                outcome = self.make_room(cost, &dead);
                 let idx = self.alloc_slot(entry);
                 let slots = &self.slots;
                 self.table.insert_unique(hash, idx, |&i| {
@@ -263,7 +265,9 @@ impl Store {
                 idx
             }
         };
-        let mut outcome = self.evict_to_fit(idx, &dead);
+        let after = self.evict_to_fit(idx, &dead);
+        outcome.evicted += after.evicted;
+        outcome.expired += after.expired;
         outcome.stored = self.entry(idx).is_some();
         outcome
     }
@@ -301,15 +305,62 @@ impl Store {
     /// else can go.
     fn evict_to_fit(&mut self, protect: u32, dead: &impl Fn(&Entry) -> bool) -> Outcome {
         let mut outcome = Outcome::default();
-        // Each step either removes an entry or moves one (small to main, or a lap in main that
-        // costs it a hit), so the loop ends; the bound is a guard against a broken list.
-        let mut budget = 8 * self.len() + 16;
-        while self.bytes() > self.capacity && self.len() > 0 {
-            budget = budget.saturating_sub(1);
-            let force = budget == 0;
-            self.evict_step(protect, dead, force, &mut outcome);
+        // A step that removes nothing promotes an entry (once per entry) or costs a main entry
+        // one of its at most three hits, so 4 * len steps include a removal. Past that, steps
+        // remove whatever is at the tail; the final bound only guards against broken lists.
+        let gentle = 4 * self.len() + 16;
+        let limit = gentle + self.len() + 16;
+        let mut steps = 0;
+        while self.bytes() > self.capacity && self.len() > 0 && steps < limit {
+            self.evict_step(protect, dead, steps >= gentle, &mut outcome);
+            steps += 1;
         }
         outcome
+    }
+
+    /// Before a new entry of `cost` bytes comes in: makes sure a slot and a place in the hash
+    /// table are free, growing the slab and the table only by what the budget can pay for and
+    /// evicting otherwise. Without this, a doubling could cost more than the whole budget and
+    /// eviction would then empty the shard to pay for structures it no longer needs.
+    fn make_room(&mut self, cost: usize, dead: &impl Fn(&Entry) -> bool) -> Outcome {
+        let mut outcome = Outcome::default();
+        // As in `evict_to_fit`; past the bound the structures grow whatever it costs (and the
+        // eviction after the insert pays for it), so this always ends.
+        let gentle = 4 * self.len() + 16;
+        let limit = gentle + self.len() + 16;
+        let mut steps = 0;
+        loop {
+            steps += 1;
+            let grow_anyway = self.len() == 0 || steps >= limit;
+            if self.table.len() == self.table.capacity() {
+                // The table doubles (its buckets are a power of two).
+                let growth = self.table.allocation_size().max(64);
+                if grow_anyway || self.bytes() + growth + cost <= self.capacity {
+                    let slots = &self.slots;
+                    self.table.reserve(1, |&i| {
+                        slots
+                            .get(i as usize)
+                            .and_then(|s| s.entry.as_ref())
+                            .map_or(0, |e| e.hash)
+                    });
+                } else {
+                    self.evict_step(NIL, dead, steps >= gentle, &mut outcome);
+                }
+                continue;
+            }
+            if self.free == NIL && self.slots.len() == self.slots.capacity() {
+                // The slab grows by up to its size, as far as the budget allows.
+                let spare = self.capacity.saturating_sub(self.bytes() + cost) / size_of::<Slot>();
+                let add = spare.min(self.slots.capacity().max(16));
+                if add > 0 || grow_anyway {
+                    self.slots.reserve_exact(add.max(1));
+                } else {
+                    self.evict_step(NIL, dead, steps >= gentle, &mut outcome);
+                }
+                continue;
+            }
+            return outcome;
+        }
     }
 
     fn evict_step(
@@ -469,12 +520,17 @@ impl Store {
         }
     }
 
-    /// Keeps the ghost array at least as long as the number of entries.
+    /// Keeps the ghost array at least as long as the number of entries
+    /// (while the budget can pay for it).
     fn grow_ghost(&mut self) {
         if self.ghost.len() >= self.len().max(MIN_GHOST) {
             return;
         }
         let new_len = self.len().max(MIN_GHOST).next_power_of_two();
+        let growth = (new_len - self.ghost.len()) * size_of::<u64>();
+        if self.bytes() + growth > self.capacity && !self.ghost.is_empty() {
+            return;
+        }
         let old = core::mem::replace(&mut self.ghost, vec![0; new_len]);
         for h in old.into_iter().filter(|&h| h != 0) {
             self.ghost_put(h);
@@ -547,6 +603,24 @@ mod tests {
         s.check();
         assert!(s.len() > 200, "{} entries", s.len());
         assert!(s.bytes() <= 64 * 1024);
+    }
+
+    #[test]
+    fn structures_never_outgrow_the_budget() {
+        // Entries so small that the slab and the table cost more than the entries: growing
+        // them by doubling would overshoot the budget and empty the store.
+        let mut s = Store::new(4 << 20);
+        for n in 0..200_000u32 {
+            let hash = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let e = Entry::new(&n.to_be_bytes(), hash, &[], Time::ZERO, 1, Trust::Answer).unwrap();
+            assert!(s.insert(e, |_| true, |_| false).stored);
+        }
+        s.check();
+        let (len, bytes) = (s.len(), s.bytes());
+        assert!(
+            len > 20_000 && bytes >= (4 << 20) * 9 / 10,
+            "{len} entries, {bytes} bytes"
+        );
     }
 
     #[test]
@@ -624,5 +698,53 @@ mod tests {
     fn an_entry_larger_than_the_shard_is_refused() {
         let mut s = Store::new(64);
         assert!(!s.insert(entry(1), |_| true, |_| false).stored);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u32, bool),
+        Touch(u32),
+        Remove(u32),
+        RemoveOdd,
+    }
+
+    fn arb_op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            8 => (0..400u32, any::<bool>()).prop_map(|(n, dead)| Op::Insert(n, dead)),
+            4 => (0..400u32).prop_map(Op::Touch),
+            2 => (0..400u32).prop_map(Op::Remove),
+            1 => Just(Op::RemoveOdd),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lists_table_and_budget_stay_consistent(
+            ops in proptest::collection::vec(arb_op(), 1..300),
+        ) {
+            let mut s = Store::new(16 * 1024);
+            for op in ops {
+                match op {
+                    Op::Insert(n, dead) => {
+                        s.insert(entry(n), |_| true, move |_| dead);
+                    }
+                    Op::Touch(n) => {
+                        let e = entry(n);
+                        if let Some(found) = s.get(e.hash, e.key()) {
+                            found.touch();
+                        }
+                    }
+                    Op::Remove(n) => {
+                        let e = entry(n);
+                        s.remove(e.hash, e.key());
+                    }
+                    Op::RemoveOdd => {
+                        s.remove_matching(|k| k[3] % 2 == 1);
+                    }
+                }
+                s.check();
+            }
+        }
     }
 }

@@ -113,6 +113,12 @@ fn hit(rcode: Rcode) -> CacheAnswer {
     }
 }
 
+#[test]
+fn the_cache_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Cache>();
+}
+
 // --- configuration ----------------------------------------------------------------------------
 
 #[test]
@@ -236,10 +242,25 @@ fn clients_are_answered_only_from_authority_and_above() {
 }
 
 #[test]
-fn empty_rrsets_are_not_stored() {
+fn empty_rrsets_and_zero_ttls_are_not_stored() {
     let c = cache();
     assert!(!c.insert_rrset(&set("x.", RType::A, 10, vec![]), Trust::Answer, secs(0)));
+    // TTL zero: use once, do not cache.
+    assert!(!c.insert_rrset(&a("x.", 0, 1), Trust::Answer, secs(0)));
+    let q = name("x.");
+    c.insert_negative(
+        q.as_ref(),
+        RType::A,
+        NegativeKind::NxDomain,
+        &soa(".", 0, 300),
+        &[],
+        secs(0),
+    );
+    c.insert_failure(q.as_ref(), RType::A, 0, secs(0));
     assert_eq!(c.stats().entries, 0);
+    // Unless min_ttl says otherwise.
+    let c = cache_with(|c| c.min_ttl = 5);
+    assert!(c.insert_rrset(&a("x.", 0, 1), Trust::Answer, secs(0)));
 }
 
 // --- negative answers -------------------------------------------------------------------------
@@ -706,4 +727,33 @@ fn the_budget_holds_and_evictions_are_counted() {
     assert!(s.bytes <= s.max_bytes, "{s:?}");
     assert!(s.evictions > 0 && s.entries > 1000, "{s:?}");
     assert_eq!(s.entries + s.evictions, 20_000);
+}
+
+#[test]
+fn threads_share_the_cache() {
+    let c = cache_with(|c| c.max_bytes = 1 << 20);
+    std::thread::scope(|scope| {
+        for t in 0..4u32 {
+            let c = &c;
+            scope.spawn(move || {
+                let mut buf = [0u8; 1232];
+                for i in 0..3_000u32 {
+                    let owner = format!("n{}.t{}.example.", i % 700, t % 2);
+                    let now = secs(u64::from(i / 100));
+                    c.insert_rrset(&a(&owner, 60, t as u8), Trust::Answer, now);
+                    let q = name(&format!("n{}.t{}.example.", (i * 7) % 700, (t + 1) % 2));
+                    let mut w = MessageWriter::new(&mut buf, 1232, Header::default()).unwrap();
+                    w.push_question(q.as_ref(), RType::A, Class::IN).unwrap();
+                    let result = c.answer(q.as_ref(), RType::A, AnswerMode::default(), now, &mut w);
+                    assert_ne!(result, CacheAnswer::Truncated);
+                    if i % 1000 == 999 {
+                        c.flush(name("t0.example.").as_ref(), true);
+                    }
+                }
+            });
+        }
+    });
+    let s = c.stats();
+    assert!(s.bytes <= s.max_bytes);
+    assert_eq!(s.hits + s.misses, 12_000);
 }

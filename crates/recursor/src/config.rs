@@ -21,14 +21,17 @@
 //! | glue-less sub-resolutions per client question | 10 | `MAX_TARGET_COUNT` 64 | — | — | `max-ns-address-qperq` 10 |
 //! | nesting of sub-resolutions (NS address of an NS address …) | 7 | `max_dependency_depth` | `max-recursion-depth` 7 | — | `max-recursion-depth` 40 |
 //! | total time per client question | 10 s | — | — | `KR_RESOLVE_TIME_LIMIT` 10 s | `max-total-msec` 7 s |
-//! | outstanding queries per upstream server | 64 | — | `fetches-per-server` (off by default) | — | — |
+//! | outstanding queries per upstream server (a question whose every server is at it waits for a slot, until its total time runs out) | 200 | — | `fetches-per-server` (default not confirmed) | — | — |
 //! | resolutions in flight per client address | 100 | — | — | — | — |
 //! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
 //! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
 //!
-//! Sources: Unbound `iterator/iterator.h`; BIND's CVE-2014-8500 fix (`max-recursion-depth` 7,
-//! `max-recursion-queries` 50) and its ARM for `clients-per-query`; Knot Resolver
-//! `lib/defines.h`; PowerDNS Recursor 4.1 `pdns_recursor.cc` argument defaults.
+//! Sources: Unbound `iterator/iterator.h` (two versions: `MAX_REFERRAL_COUNT` went from 30
+//! to 130); BIND's CVE-2014-8500 fix (`max-recursion-depth` 7, `max-recursion-queries` 50;
+//! later releases changed the latter), ISC's description of `clients-per-query` and
+//! `max-clients-per-query` on bind-users, and `recursive-clients` 1000; Knot Resolver
+//! `lib/defines.h`; PowerDNS Recursor 4.1's argument defaults in `pdns_recursor.cc`. A "—"
+//! means no equivalent knob was found, not that the peer is unbounded.
 //!
 //! Hitting a limit ends that question alone with SERVFAIL and an Extended DNS Error (RFC 8914)
 //! naming the limit; [`crate::RecursorStats::limits_hit`] counts it by [`LimitKind`].
@@ -144,7 +147,10 @@ pub struct Limits {
     pub max_dependency_depth: u32,
     /// Total time per client question, milliseconds.
     pub max_question_millis: u64,
-    /// Queries outstanding toward one upstream server at once.
+    /// Queries outstanding toward one upstream server at once. A resolution whose every
+    /// server is at this limit waits (queued per server, first come first served) for a query
+    /// to one of them to end; it fails with [`LimitKind::OutstandingPerServer`] only when its
+    /// [`Limits::max_question_millis`] runs out while it waits.
     pub max_outstanding_per_server: u32,
     /// Resolutions in flight per client address.
     pub max_resolutions_per_client: u32,
@@ -165,7 +171,7 @@ impl Default for Limits {
             max_glueless_queries: 10,
             max_dependency_depth: 7,
             max_question_millis: 10_000,
-            max_outstanding_per_server: 64,
+            max_outstanding_per_server: 200,
             max_resolutions_per_client: 100,
             max_mesh: 10_000,
             max_waiters: 100,

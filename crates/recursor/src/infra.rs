@@ -10,8 +10,12 @@
 //!   `SRTT = 7/8 SRTT + 1/8 R`. The retransmission timeout is `RTO = SRTT + 4 RTTVAR`, clamped
 //!   to [[`MIN_RTO_MS`], [`MAX_RTO_MS`]]. A server never heard from has [`UNKNOWN_RTO_MS`]
 //!   (376 ms, Unbound's `UNKNOWN_SERVER_NICENESS`).
-//! - **Backoff**: each timeout doubles the server's RTO (RFC 6298 section 5.5), up to
-//!   [`MAX_RTO_MS`]; an answer measures a fresh RTT and ends the backoff. Every retry goes out
+//! - **Backoff**: a timeout doubles the server's RTO (RFC 6298 section 5.5), up to
+//!   [`MAX_RTO_MS`], but only when the query that timed out waited at least the current RTO
+//!   ([`Infra::on_timeout_after`], Unbound's rule in `rtt_lost`): queries sent together with
+//!   the same timeout that all time out together double it once, not once each (twenty
+//!   parallel queries would otherwise push a server from 376 ms to the 12 s cap at once). An
+//!   answer measures a fresh RTT and ends the backoff. Every retry goes out
 //!   with a new ID and port, so samples are never ambiguous (Karn's problem does not arise).
 //! - **Decay**: RTT and backoff state not updated for [`HOST_TTL_SECS`] (900 s, Unbound's
 //!   `infra-host-ttl`) is forgotten: the server is unknown again, so a server that was down
@@ -284,12 +288,26 @@ impl Infra {
         host.backoff = None;
     }
 
-    /// A query to `server` timed out: doubles its RTO (up to [`MAX_RTO_MS`]).
+    /// A query to `server` timed out: doubles its RTO (up to [`MAX_RTO_MS`]) whatever timeout
+    /// the query used. The recursor uses [`Infra::on_timeout_after`].
     pub fn on_timeout(&mut self, server: SocketAddr, now: Time) {
         self.saw(now);
         let host = self.entry(server);
         let doubled = host.rto(now).saturating_mul(2).min(MAX_RTO_MS);
         host.backoff = Some(Learned::new(doubled, now));
+    }
+
+    /// A query to `server` that waited `timeout_ms` timed out: doubles the server's RTO (up to
+    /// [`MAX_RTO_MS`]) only when `timeout_ms` is at least the current RTO (Unbound's
+    /// `rtt_lost`). A query sent before an earlier timeout already doubled the RTO says
+    /// nothing new, so parallel queries timing out together double it once.
+    pub fn on_timeout_after(&mut self, server: SocketAddr, timeout_ms: u64, now: Time) {
+        self.saw(now);
+        let host = self.entry(server);
+        let rto = host.rto(now);
+        if timeout_ms >= rto {
+            host.backoff = Some(Learned::new(rto.saturating_mul(2).min(MAX_RTO_MS), now));
+        }
     }
 
     /// `server` is lame for `zone` (it answered without authority for it): it is not selected

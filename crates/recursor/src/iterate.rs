@@ -1,6 +1,17 @@
 //! One resolution's steps: the cache first, then where to start, which server to ask, what to
 //! ask it, and the name-server addresses to resolve first.
 //!
+//! # The cache first
+//!
+//! Before any server is asked, the cache may end the step: a remembered failure (RFC 9520),
+//! the data, a CNAME to follow, a DNAME at an ancestor of the name, or a negative answer
+//! (RFC 2308, with the NXDOMAIN cut of RFC 8020). A cached DNAME answers every name below its
+//! owner (RFC 6672 section 3.2): the resolver synthesises the CNAME from the name to the name
+//! with the owner's suffix replaced by the DNAME's target, adds both to the answer and goes on
+//! at the target, as it would with the DNAME fresh from a server. The closest ancestor with a
+//! DNAME is used; a substitution that would make a name too long is not taken from the cache
+//! (the server answers it, YXDOMAIN by section 2.2).
+//!
 //! # Where iteration starts
 //!
 //! The deepest of: a configured forward zone (everything at or below it goes to the
@@ -11,6 +22,15 @@
 //! cache, the root: first *priming* (RFC 8109), one `. NS` query to a hint server whose answer
 //! and glue are cached, then iteration from the root servers it named. When priming fails the
 //! hints themselves are used for a while.
+//!
+//! # Parent-side retry
+//!
+//! When every server of a delegation that came from the cache fails (lame, silent, or without
+//! an address because the glue expired before the NS RRset), the cached delegation may be
+//! stale: the zone moved to other servers, or its glue changed. Like Unbound's parent-side
+//! fallback, the resolution then asks the parent zone's servers once more for the referral,
+//! whose delegation and glue replace the cached ones, and goes on from there. At most once per
+//! resolution, within the limits on referrals, queries and time.
 //!
 //! # Which server
 //!
@@ -42,7 +62,7 @@ use wire::{Class, Name, RType, Rcode};
 use crate::config::{ForwardKind, LimitKind, QnameMinimisation};
 use crate::infra::EdnsSupport;
 use crate::mesh::{Key, Query, Recursor, Task, Timer, Waiter};
-use crate::response::rdata_name;
+use crate::response::{dname_substitute, rdata_name};
 use crate::upstream::{self, Sent};
 use crate::{
     ExtendedError, Question, Resolution, Security, Transmit, UpstreamId, UpstreamTransport,
@@ -108,6 +128,9 @@ pub(crate) struct ZoneState {
     pub asked: Option<(Name, RType)>,
     /// Labels of the last minimised name that turned out not to be a zone cut.
     pub min_labels: usize,
+    /// The delegation was read from the cache (not from a referral just received, the hints
+    /// or the configuration): when none of its servers helps, the parent may be asked again.
+    pub from_cache: bool,
 }
 
 impl ZoneState {
@@ -123,6 +146,7 @@ impl ZoneState {
             noedns_retry: Vec::new(),
             asked: None,
             min_labels,
+            from_cache: false,
         }
     }
 }
@@ -132,6 +156,8 @@ enum Pick {
     Send(SocketAddr),
     /// Waiting for sub-resolutions.
     Wait,
+    /// Every server that could be asked is at its outstanding limit: wait for a slot at these.
+    Busy(Vec<SocketAddr>),
     Exhausted(Option<LimitKind>),
 }
 
@@ -233,6 +259,27 @@ impl Recursor {
             task.chain.push(cname);
             return self.alias_step(task, target, now);
         }
+        if qtype != RType::DNAME
+            && let Some((dname, target)) = self.cached_dname(&name, now)
+        {
+            let cname = cache::RrSet {
+                owner: name.clone(),
+                rtype: RType::CNAME,
+                class: task.key.qclass,
+                ttl: dname.ttl,
+                rdatas: vec![target.as_wire().to_vec()],
+                sigs: Vec::new(),
+            };
+            task.chain.push(dname);
+            task.chain.push(cname);
+            if qtype == RType::CNAME {
+                // The synthesised CNAME is the data asked for.
+                let answer = std::mem::take(&mut task.chain);
+                self.finish_cached(task, Rcode::NOERROR, answer, Vec::new(), now);
+                return false;
+            }
+            return self.alias_step(task, target, now);
+        }
         if let Some(negative) = self.cache.negative(name.as_ref(), qtype, now) {
             let rcode = match negative.kind {
                 cache::NegativeKind::NxDomain => Rcode::NXDOMAIN,
@@ -245,6 +292,23 @@ impl Recursor {
             return false;
         }
         false
+    }
+
+    /// The DNAME cached at the closest proper ancestor of `name` (credible data only), with
+    /// `name` rewritten by it (RFC 6672 section 2.2).
+    fn cached_dname(&self, name: &Name, now: Time) -> Option<(cache::RrSet, Name)> {
+        let mut owner = name.as_ref().parent();
+        while let Some(at) = owner {
+            if let Some((dname, trust)) = self.cache.rrset(at, RType::DNAME, now)
+                && trust >= Trust::Authority
+            {
+                let target = dname.rdatas.first().and_then(|r| rdata_name(r))?;
+                let rewritten = dname_substitute(name, &dname.owner, &target)?;
+                return Some((dname, rewritten));
+            }
+            owner = at.parent();
+        }
+        None
     }
 
     fn finish_cached(
@@ -335,12 +399,15 @@ impl Recursor {
         }
         if let Some(ns) = delegation {
             let servers = self.servers_for(&ns, now);
-            task.zone = Some(ZoneState::new(ns.owner.clone(), ZoneKind::Iterate, servers));
+            let mut zone = ZoneState::new(ns.owner.clone(), ZoneKind::Iterate, servers);
+            zone.from_cache = true;
+            task.zone = Some(zone);
             return true;
         }
         let is_root_ns = qname.as_ref().is_root() && task.key.qtype == RType::NS;
         if is_root_ns || task.priming || now < self.prime_failed_until {
-            if is_root_ns && task.depth > 0 {
+            if is_root_ns {
+                // A client asking `. NS` before priming primes.
                 task.priming = true;
             }
             task.zone = Some(self.hints_zone());
@@ -449,6 +516,7 @@ impl Recursor {
                 self.send(task, server, false, true, true, now);
             }
             Pick::Wait => {}
+            Pick::Busy(servers) => self.park(task.id, &servers),
             Pick::Exhausted(Some(kind)) => self.fail_limit(task, kind, now),
             Pick::Exhausted(None) => {
                 // Last resort: servers that timed out with EDNS, once more without.
@@ -456,6 +524,9 @@ impl Recursor {
                 if let Some(server) = retry {
                     self.stats.edns_fallbacks += 1;
                     self.send(task, server, false, false, true, now);
+                    return;
+                }
+                if self.ask_parent_again(task, now) {
                     return;
                 }
                 let ede = task.sub_error.take().unwrap_or(ExtendedError {
@@ -467,13 +538,81 @@ impl Recursor {
         }
     }
 
+    /// A resolution woken from waiting for a busy server: when the cache learned a deeper
+    /// delegation for its name meanwhile (another resolution followed the referral it was
+    /// waiting to ask for), it starts again from there instead of asking for it again.
+    pub(crate) fn skip_to_cached_delegation(&self, task: &mut Task, now: Time) {
+        let Some(zone) = task.zone.as_ref() else {
+            return;
+        };
+        if zone.kind != ZoneKind::Iterate || task.key.qtype == RType::DS {
+            return;
+        }
+        let deeper = self
+            .cache
+            .closest_delegation(task.qname.as_ref(), now)
+            .is_some_and(|ns| {
+                ns.owner.as_ref().label_count() > zone.cut.as_ref().label_count()
+                    && ns.owner.as_ref().is_subdomain_of(zone.cut.as_ref())
+            });
+        if deeper {
+            task.zone = None;
+        }
+    }
+
+    /// Parent-side retry: every server of a delegation read from the cache failed (lame,
+    /// silent, or no address: its glue expired before its NS RRset). The delegation may be
+    /// stale, so the parent zone is asked once more for the referral, which replaces the cached
+    /// delegation and its glue; iteration then goes on from the fresh servers. Once per
+    /// resolution; the referral and the queries count against the usual limits. Returns
+    /// whether the resolution goes on.
+    fn ask_parent_again(&mut self, task: &mut Task, now: Time) -> bool {
+        if task.parent_retried {
+            return false;
+        }
+        let Some(zone) = task.zone.as_ref() else {
+            return false;
+        };
+        if !zone.from_cache || zone.kind != ZoneKind::Iterate {
+            return false;
+        }
+        // Only what a fresh referral can mend: servers asked that failed, or names inside the
+        // zone left without glue. Not names elsewhere that could not be resolved (a delegation
+        // cycle, a broken zone of their own) nor addresses refused as private.
+        let glue_missing = zone.servers.iter().any(|s| {
+            s.addrs.is_empty()
+                && s.name
+                    .as_ref()
+                    .is_some_and(|n| n.as_ref().is_subdomain_of(zone.cut.as_ref()))
+        });
+        if zone.tried.is_empty() && !glue_missing {
+            return false;
+        }
+        let Some(above) = zone.cut.as_ref().parent() else {
+            return false;
+        };
+        task.parent_retried = true;
+        self.stats.parent_retries += 1;
+        let parent = match self.cache.closest_delegation(above, now) {
+            Some(ns) => {
+                let servers = self.servers_for(&ns, now);
+                ZoneState::new(ns.owner.clone(), ZoneKind::Iterate, servers)
+            }
+            None => self.hints_zone(),
+        };
+        task.zone = Some(parent);
+        self.ask(task, now);
+        true
+    }
+
     fn pick(&mut self, task: &mut Task, now: Time) -> Pick {
         let limits = self.config.limits;
         let Some(zone) = task.zone.as_ref() else {
             return Pick::Exhausted(None);
         };
         let mut candidates = Vec::new();
-        let mut busy = false;
+        let mut busy = Vec::new();
+        let mut private = false;
         for server in &zone.servers {
             for addr in &server.addrs {
                 if zone.tried.contains(addr) || !self.family_ok(addr.ip()) {
@@ -484,10 +623,11 @@ impl Recursor {
                     && crate::addr::is_local(addr.ip())
                 {
                     self.stats.private_refused += 1;
+                    private = true;
                     continue;
                 }
                 if self.infra.outstanding(*addr) >= limits.max_outstanding_per_server {
-                    busy = true;
+                    busy.push(*addr);
                 }
                 candidates.push(*addr);
             }
@@ -503,9 +643,16 @@ impl Recursor {
             {
                 return Pick::Send(server);
             }
-            if busy {
-                return Pick::Exhausted(Some(LimitKind::OutstandingPerServer));
+            if !busy.is_empty() {
+                return Pick::Busy(busy);
             }
+        }
+        if private && task.sub_error.is_none() {
+            task.sub_error = Some(ExtendedError {
+                code: Ede::NO_REACHABLE_AUTHORITY,
+                text: "name server addresses are private (insecure_local_upstreams is off)"
+                    .to_string(),
+            });
         }
         // Nothing to ask: resolve a name server's address.
         if task.pending_subs > 0 {
@@ -599,6 +746,7 @@ impl Recursor {
             if let Some(other) = self.tasks.get_mut(&id) {
                 other.waiters.push(Waiter::Task(task.id));
                 task.pending_subs += 1;
+                task.children.push(id);
             }
             return;
         }
@@ -619,6 +767,7 @@ impl Recursor {
             self.stats.primings += 1;
         }
         task.pending_subs += 1;
+        task.children.push(id);
     }
 
     /// A sub-resolution `key` that `task` waited for finished with `resolution`.
@@ -729,6 +878,7 @@ impl Recursor {
         }
         self.budget(task).queries += 1;
         task.sent += 1;
+        self.parked.remove(&task.id);
         let (qname, qtype) = self.question_for(task);
         let rd = task
             .zone

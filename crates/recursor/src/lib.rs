@@ -177,3 +177,19 @@ pub enum Security {
     /// Not validated.
     Indeterminate,
 }
+
+#[cfg(test)]
+mod tests {
+    /// The I/O layer moves a recursor into a driver task on a multi-thread runtime and sends
+    /// finished answers to other tasks.
+    #[test]
+    fn types_cross_threads() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<super::Recursor>();
+        send::<super::Finished>();
+        send::<super::Transmit>();
+        sync::<super::Resolution>();
+        send::<super::RecursorConfig>();
+    }
+}

@@ -13,6 +13,12 @@
 //! …) changes one resolution, and whatever that wakes (a parent whose sub-resolution finished, a
 //! new sub-resolution to start) is queued and run before the entry point returns. The steps of
 //! one resolution live in `iterate.rs` and `reply.rs`.
+//!
+//! A resolution whose every candidate server is at its outstanding-query limit is *parked*: it
+//! waits in a per-server queue and is woken, first come first served, when a query to one of
+//! those servers ends (a woken resolution that does not take the slot passes it on); if the
+//! cache learned a deeper delegation for its name meanwhile, it starts from there. Only when
+//! its total time runs out while parked does it fail, for the busy server.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -111,10 +117,14 @@ pub(crate) struct Task {
     pub zone: Option<ZoneState>,
     /// Sub-resolutions this one waits for.
     pub pending_subs: u32,
+    /// The sub-resolutions it started or joined (abandoned with it when no one else waits).
+    pub children: Vec<TaskId>,
     /// The upstream query out, if any.
     pub query: Option<UpstreamId>,
     /// The error of the last sub-resolution that failed, reported if this one fails for it.
     pub sub_error: Option<ExtendedError>,
+    /// The parent-side retry (asking a cached delegation's parent again) was used.
+    pub parent_retried: bool,
 }
 
 /// An upstream query in flight.
@@ -134,6 +144,13 @@ pub(crate) struct Query {
     pub cookie_retry: bool,
 }
 
+impl Query {
+    /// How long the query was given before it timed out.
+    pub(crate) fn timeout_ms(&self) -> u64 {
+        self.deadline.millis_since(self.sent_at)
+    }
+}
+
 /// Timers, ordered by time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
@@ -148,6 +165,8 @@ pub(crate) enum Timer {
 pub(crate) enum Wake {
     /// Run it (newly created).
     Start,
+    /// A query to this server ended while the resolution waited for a slot (it was parked).
+    Slot(SocketAddr),
     /// A sub-resolution it waited for finished.
     SubDone {
         key: Box<Key>,
@@ -156,7 +175,6 @@ pub(crate) enum Wake {
 }
 
 /// The recursive resolver's state machine; see the crate docs.
-#[derive(Debug)]
 pub struct Recursor {
     pub(crate) config: RecursorConfig,
     pub(crate) cache: Arc<Cache>,
@@ -173,10 +191,30 @@ pub struct Recursor {
     pub(crate) answers: VecDeque<Finished>,
     pub(crate) closed: VecDeque<UpstreamId>,
     pub(crate) per_client: HashMap<IpAddr, u32>,
+    /// Resolutions waiting for a slot: every server they could ask was at its outstanding
+    /// limit. Each waits until a query to one of those servers ends, or its time runs out.
+    pub(crate) parked: HashSet<TaskId>,
+    /// Per busy server, the parked resolutions in the order they came (entries of resolutions
+    /// no longer parked are skipped and cleared as they are met).
+    pub(crate) busy: HashMap<SocketAddr, VecDeque<TaskId>>,
     pub(crate) next_task: TaskId,
     pub(crate) next_query: u64,
     /// Priming failed: use the hints as they are until then.
     pub(crate) prime_failed_until: Time,
+}
+
+impl std::fmt::Debug for Recursor {
+    /// Counts only: the CSPRNG, the cookie secret and the IDs of queries in flight are what a
+    /// spoofer would like to read in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recursor")
+            .field("resolutions", &self.tasks.len())
+            .field("upstream_queries", &self.queries.len())
+            .field("timers", &self.timers.len())
+            .field("parked", &self.parked.len())
+            .field("servers_known", &self.infra.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long to use the bare hints after priming failed before priming again.
@@ -212,6 +250,8 @@ impl Recursor {
             answers: VecDeque::new(),
             closed: VecDeque::new(),
             per_client: HashMap::new(),
+            parked: HashSet::new(),
+            busy: HashMap::new(),
             next_task: 1,
             next_query: 1,
             prime_failed_until: Time::ZERO,
@@ -342,7 +382,8 @@ impl Recursor {
             return;
         };
         self.stats.send_failures += 1;
-        self.infra.on_timeout(query.sent.server, now);
+        self.infra
+            .on_timeout_after(query.sent.server, query.timeout_ms(), now);
         if let Some(mut task) = self.tasks.remove(&query.task) {
             task.query = None;
             self.on_silence(&mut task, &query, now);
@@ -361,8 +402,15 @@ impl Recursor {
             match timer {
                 Timer::Query(id) => self.query_timed_out(id, now),
                 Timer::Task(id) => {
+                    // A resolution still waiting for a busy server when its time runs out
+                    // failed for the outstanding limit.
+                    let kind = if self.parked.remove(&id) {
+                        LimitKind::OutstandingPerServer
+                    } else {
+                        LimitKind::QuestionTime
+                    };
                     if let Some(mut task) = self.tasks.remove(&id) {
-                        self.fail_limit(&mut task, LimitKind::QuestionTime, now);
+                        self.fail_limit(&mut task, kind, now);
                         self.put_back(task);
                     }
                 }
@@ -473,8 +521,10 @@ impl Recursor {
             minimise_off: false,
             zone: None,
             pending_subs: 0,
+            children: Vec::new(),
             query: None,
             sub_error: None,
+            parent_retried: false,
         };
         self.tasks.insert(id, task);
         self.mesh.insert(key, id);
@@ -500,8 +550,21 @@ impl Recursor {
             let Some(mut task) = self.tasks.remove(&id) else {
                 continue;
             };
+            let mut slot = None;
             match wake {
                 Wake::Start => {}
+                Wake::Slot(server) => {
+                    if task.deadline <= now {
+                        // Its time is up: the timer due now ends it for the busy server, and
+                        // the slot goes to the next waiter.
+                        self.parked.insert(task.id);
+                        self.put_back(task);
+                        self.unpark(server);
+                        continue;
+                    }
+                    self.skip_to_cached_delegation(&mut task, now);
+                    slot = Some(server);
+                }
                 Wake::SubDone { key, resolution } => {
                     task.pending_subs = task.pending_subs.saturating_sub(1);
                     self.sub_done(&mut task, &key, &resolution, now);
@@ -511,6 +574,11 @@ impl Recursor {
                 self.advance(&mut task, now);
             }
             self.put_back(task);
+            if let Some(server) = slot {
+                // Woken for a slot it did not take (it asked elsewhere or finished): the
+                // next waiter gets it.
+                self.unpark(server);
+            }
         }
     }
 
@@ -521,7 +589,41 @@ impl Recursor {
         self.timers.remove(&(query.deadline, Timer::Query(id)));
         self.infra.end(query.sent.server);
         self.closed.push_back(id);
+        self.unpark(query.sent.server);
         Some(query)
+    }
+
+    /// `id` waits for a slot at any of `servers` (all at their outstanding limit).
+    pub(crate) fn park(&mut self, id: TaskId, servers: &[SocketAddr]) {
+        self.parked.insert(id);
+        self.stats.busy_waits += 1;
+        for server in servers {
+            let queue = self.busy.entry(*server).or_default();
+            if queue.len() > 2 * self.parked.len() + 16 {
+                // Mostly entries of resolutions that went on or ended: drop those.
+                queue.retain(|t| self.parked.contains(t));
+            }
+            queue.push_back(id);
+        }
+    }
+
+    /// When `server` has a free slot, wakes the first resolution parked on it.
+    fn unpark(&mut self, server: SocketAddr) {
+        if self.infra.outstanding(server) >= self.config.limits.max_outstanding_per_server {
+            return;
+        }
+        let Some(queue) = self.busy.get_mut(&server) else {
+            return;
+        };
+        while let Some(id) = queue.pop_front() {
+            if self.parked.remove(&id) {
+                self.wakes.push_back((id, Wake::Slot(server)));
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.busy.remove(&server);
+        }
     }
 
     fn query_timed_out(&mut self, id: UpstreamId, now: Time) {
@@ -539,7 +641,8 @@ impl Recursor {
             self.resend(&mut task, &query, query.tcp, query.sent.edns, now);
         } else {
             self.stats.timeouts += 1;
-            self.infra.on_timeout(query.sent.server, now);
+            self.infra
+                .on_timeout_after(query.sent.server, query.timeout_ms(), now);
             self.on_silence(&mut task, &query, now);
         }
         self.put_back(task);
@@ -552,6 +655,7 @@ impl Recursor {
             return;
         }
         self.mesh.remove(&task.key);
+        self.parked.remove(&task.id);
         self.timers.remove(&(task.deadline, Timer::Task(task.id)));
         if let Some(id) = task.query.take() {
             self.close_query(id);
@@ -562,11 +666,15 @@ impl Recursor {
                 self.prime_failed_until = now.plus_secs(PRIME_RETRY_SECS);
             }
         }
+        self.clamp_ttls(&mut resolution);
         if resolution.security == Security::Indeterminate {
             resolution.security =
                 crate::validate::check_answer(&resolution.answer, &resolution.authority);
         }
         self.stats.resolutions_finished += 1;
+        for child in std::mem::take(&mut task.children) {
+            self.leave(child, task.id);
+        }
         let resolution = Arc::new(resolution);
         let mut clients = Vec::new();
         for waiter in task.waiters.drain(..) {
@@ -590,6 +698,54 @@ impl Recursor {
                 question: task.question.clone(),
                 resolution,
             });
+        }
+    }
+
+    /// `parent` no longer waits for `child`; a child left without waiters is abandoned: its
+    /// query closed, its own children left in turn (no work for no one).
+    fn leave(&mut self, child: TaskId, parent: TaskId) {
+        let mut todo = vec![(child, parent)];
+        while let Some((child, parent)) = todo.pop() {
+            let Some(task) = self.tasks.get_mut(&child) else {
+                continue;
+            };
+            task.waiters.retain(|w| *w != Waiter::Task(parent));
+            if !task.waiters.is_empty() {
+                continue;
+            }
+            let Some(task) = self.tasks.remove(&child) else {
+                continue;
+            };
+            self.mesh.remove(&task.key);
+            self.parked.remove(&task.id);
+            self.timers.remove(&(task.deadline, Timer::Task(task.id)));
+            if let Some(id) = task.query {
+                self.close_query(id);
+            }
+            self.stats.abandoned += 1;
+            todo.extend(task.children.iter().map(|c| (*c, task.id)));
+        }
+    }
+
+    /// TTLs as they are to be sent: within the cache's clamps; a negative answer's SOA at most
+    /// its MINIMUM field and the negative cap (RFC 2308 section 5), as the cache stores it.
+    fn clamp_ttls(&self, resolution: &mut Resolution) {
+        let config = self.cache.config();
+        let clamp = |ttl: u32| ttl.max(config.min_ttl).min(config.max_ttl);
+        for set in &mut resolution.answer {
+            set.ttl = clamp(set.ttl);
+        }
+        for set in &mut resolution.authority {
+            set.ttl = clamp(set.ttl);
+            if set.rtype == RType::SOA {
+                let minimum = set
+                    .rdatas
+                    .first()
+                    .and_then(|r| r.len().checked_sub(4).map(|at| &r[at..]))
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(set.ttl, u32::from_be_bytes);
+                set.ttl = set.ttl.min(minimum).min(config.max_negative_ttl);
+            }
         }
     }
 

@@ -141,8 +141,8 @@ impl Recursor {
                 task.zone = Some(ZoneState::new(cut, ZoneKind::Iterate, servers));
                 self.ask(task, now);
             }
-            Kind::Answer(set) if minimised => {
-                self.cache.insert_rrset(&set, trust, now);
+            Kind::Answer(sets) if minimised => {
+                self.cache_all(&sets, trust, now);
                 self.minimise_further(task, query, now);
             }
             Kind::Alias(_) if minimised => {
@@ -159,15 +159,17 @@ impl Recursor {
                 );
                 self.minimise_further(task, query, now);
             }
-            Kind::Answer(set) => {
+            Kind::Answer(sets) => {
                 self.cache_all(&classified.chain, trust, now);
-                self.cache.insert_rrset(&set, trust, now);
-                if task.priming {
-                    self.prime(&set, &classified, now);
+                self.cache_all(&sets, trust, now);
+                if task.priming
+                    && let Some(ns) = sets.first()
+                {
+                    self.prime(ns, &classified, now);
                 }
                 let mut answer = std::mem::take(&mut task.chain);
                 answer.extend(classified.chain.iter().cloned());
-                answer.push(set);
+                answer.extend(sets);
                 self.finish(
                     task,
                     Resolution {

@@ -49,8 +49,8 @@ pub(crate) enum Lame {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// The RRset asked for.
-    Answer(RrSet),
+    /// The RRset asked for (for type ANY, every RRset the server sent for the name).
+    Answer(Vec<RrSet>),
     /// Continue at this name (the chain left the zone).
     Alias(Name),
     /// The name does not exist.
@@ -224,9 +224,18 @@ pub(crate) fn classify(msg: &Message<'_>, asked: Asked<'_>) -> Classified {
     // Follow the question through the answer section.
     let mut name: Name = asked.qname.to_name();
     for _ in 0..MAX_CHAIN_IN_MESSAGE {
-        if let Some(set) = find(&answer, &name, asked.qtype) {
+        let data: Vec<RrSet> = if asked.qtype == RType::ANY {
+            // RFC 8482: whatever the server chose to send for the name.
+            answer.iter().filter(|s| s.owner == name).cloned().collect()
+        } else {
+            find(&answer, &name, asked.qtype)
+                .cloned()
+                .into_iter()
+                .collect()
+        };
+        if !data.is_empty() {
             out.kind = if authoritative {
-                Kind::Answer(set.clone())
+                Kind::Answer(data)
             } else {
                 Kind::Lame(Lame::NotAuthoritative)
             };
@@ -307,7 +316,12 @@ pub(crate) fn classify(msg: &Message<'_>, asked: Asked<'_>) -> Classified {
         return out;
     }
     let ns = authority.iter().find(|s| s.rtype == RType::NS);
-    if let (Some(ns), false) = (ns, asked.forwarder) {
+    if ns.is_some() && asked.forwarder {
+        // A recursive server does not refer.
+        out.kind = Kind::Lame(Lame::BadReferral);
+        return out;
+    }
+    if let Some(ns) = ns {
         let cut = ns.owner.as_ref();
         let below_zone = cut.is_subdomain_of(asked.zone) && cut != asked.zone;
         if !below_zone || !asked.qname.is_subdomain_of(cut) {

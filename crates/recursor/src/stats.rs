@@ -49,8 +49,16 @@ pub struct RecursorStats {
     pub sub_resolutions: u64,
     /// Priming queries (RFC 8109) started.
     pub primings: u64,
+    /// Sub-resolutions abandoned because nothing waited for them any more.
+    pub abandoned: u64,
     /// Resolutions that ended in SERVFAIL.
     pub servfails: u64,
+    /// Times a resolution waited for a free slot because every server it could ask was at
+    /// its outstanding-query limit.
+    pub busy_waits: u64,
+    /// Times a cached delegation whose servers all failed sent the resolution back to the
+    /// parent zone for a fresh referral.
+    pub parent_retries: u64,
 }
 
 impl RecursorStats {

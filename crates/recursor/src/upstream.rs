@@ -253,7 +253,7 @@ pub fn accept<'a>(
     }
 
     let mut server_cookie = None;
-    if let (Some(ours), Some(edns)) = (&sent.client_cookie, parsed.edns())
+    if let (true, Some(ours), Some(edns)) = (sent.edns, &sent.client_cookie, parsed.edns())
         && let Some(data) = edns.option(OptionCode::COOKIE)
     {
         let cookie = Cookie::parse(data).map_err(|_| Rejection::BadCookie)?;

@@ -197,3 +197,137 @@ fn stub_zone_iterates_from_the_given_servers() {
     assert_eq!(sim.queries_since(0), ["www.example.test. A"]);
     assert!(!sim.log[0].rd, "RD=0 to a stub's authoritative servers");
 }
+
+#[test]
+fn ttls_are_clamped_and_negative_ttl_is_the_soa_minimum() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!("{EXAMPLE}long.example.test. 9999999 A 203.0.113.99\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let res = sim.resolve("long.example.test.", RType::A);
+    assert_eq!(res.answer[0].ttl, 86_400, "max_ttl");
+    let res = sim.resolve("missing.example.test.", RType::A);
+    // The SOA's TTL is 3600 and its MINIMUM 300.
+    assert_eq!(res.authority[0].ttl, 300);
+}
+
+#[test]
+fn forwarder_that_refers_is_lame() {
+    let mut config = config();
+    config.forwards = vec![Forward {
+        zone: name("."),
+        to: vec!["192.0.2.10:53".parse().unwrap()],
+        kind: ForwardKind::Forward,
+    }];
+    let mut sim = Sim::new(config);
+    add_world(&mut sim);
+    // 192.0.2.10 is an authoritative server: it refers instead of recursing.
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::SERVFAIL);
+    assert_eq!(sim.rec.stats().lame, 1);
+}
+
+#[test]
+fn nxdomain_after_a_cname_in_another_zone() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!("{EXAMPLE}dangling.example.test. 300 CNAME gone.other.test.\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let res = sim.resolve("dangling.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN);
+    assert_eq!(answer_types(&res), ["dangling.example.test. CNAME"]);
+    assert_eq!(res.authority[0].owner, name("other.test."));
+    // From the cache: the CNAME, then the negative answer for its target.
+    let before = sim.log.len();
+    let again = sim.resolve("dangling.example.test.", RType::A);
+    assert_eq!(sim.log.len(), before);
+    assert_eq!(again.rcode, Rcode::NXDOMAIN);
+    assert_eq!(answer_types(&again), ["dangling.example.test. CNAME"]);
+}
+
+#[test]
+fn child_side_ns_does_not_replace_the_delegation() {
+    let mut sim = world();
+    sim.server("192.0.2.20").custom = Some(std::rc::Rc::new(
+        |seen: &Seen, query: &[u8], server: &Server| {
+            if seen.text() != "example.test. NS" {
+                return Reply::Normal;
+            }
+            let _ = (query, server);
+            let ns = |t: &str| {
+                (
+                    name("example.test."),
+                    RType::NS,
+                    300,
+                    name(t).as_wire().to_vec(),
+                )
+            };
+            Reply::Bytes(respond(
+                seen,
+                &seen.qname,
+                Rcode::NOERROR,
+                true,
+                false,
+                [
+                    &[ns("ns1.example.test."), ns("ghost.elsewhere.test.")],
+                    &[],
+                    &[],
+                ],
+                true,
+            ))
+        },
+    ));
+    let res = sim.resolve("example.test.", RType::NS);
+    assert_eq!(
+        res.answer[0].rdatas.len(),
+        2,
+        "the child's answer is answered"
+    );
+    let deleg = sim
+        .cache
+        .closest_delegation(name("www.example.test.").as_ref(), sim.now)
+        .unwrap();
+    assert_eq!(deleg.owner, name("example.test."));
+    assert_eq!(
+        deleg.rdatas.len(),
+        1,
+        "the parent's delegation stays (ghost domains)"
+    );
+}
+
+#[test]
+fn any_returns_what_the_server_sent() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!(
+            "{EXAMPLE}multi.example.test. 300 A 203.0.113.5\nmulti.example.test. 300 TXT \"hi\"\n"
+        ),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let res = sim.resolve("multi.example.test.", RType::ANY);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    let mut types = answer_types(&res);
+    types.sort();
+    assert_eq!(types, ["multi.example.test. A", "multi.example.test. TXT"]);
+}
+
+#[test]
+fn a_client_asking_for_the_root_ns_primes() {
+    let mut sim = world();
+    let res = sim.resolve(".", RType::NS);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert_eq!(sim.queries_since(0), [". NS"]);
+    assert!(
+        sim.cache
+            .closest_delegation(name("test.").as_ref(), sim.now)
+            .is_some()
+    );
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    assert_eq!(sim.log.len(), 4, "no second priming");
+}

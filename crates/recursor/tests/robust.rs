@@ -448,3 +448,239 @@ fn send_failure_moves_on_to_the_next_server() {
     }
     assert!(sim.rec.stats().send_failures >= 1);
 }
+
+#[test]
+fn failed_priming_falls_back_to_the_hints() {
+    let mut sim = world();
+    sim.server("192.0.2.1").custom = Some(Rc::new(|seen: &Seen, _q: &[u8], _s: &Server| {
+        if seen.text() == ". NS" {
+            Reply::Silent
+        } else {
+            Reply::Normal
+        }
+    }));
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let stats = sim.rec.stats();
+    assert_eq!(stats.primings, 1);
+    assert_eq!(stats.servfails, 1, "the priming resolution itself");
+    // Within the next minute the hints are used without priming again.
+    let res = sim.resolve("www.other.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.90"]);
+    assert_eq!(sim.rec.stats().primings, 1);
+}
+
+#[test]
+fn glueless_with_both_families_uses_the_first_address_found() {
+    let mut config = config();
+    config.ipv6 = true;
+    let mut sim = Sim::new(config);
+    add_world(&mut sim);
+    let test = zone(
+        "test.",
+        &format!("{TEST}glueless.test. 3600 NS ns.other.test.\n"),
+    );
+    let other = zone(
+        "other.test.",
+        &format!("{OTHER}ns.other.test. 300 A 192.0.2.40\n"),
+    );
+    let glueless = zone(
+        "glueless.test.",
+        "glueless.test. 300 SOA ns.other.test. a.glueless.test. 1 1 1 1 60\n\
+         glueless.test. 300 NS ns.other.test.\nwww.glueless.test. 300 A 203.0.113.100\n",
+    );
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test];
+    sim.servers.get_mut(&ip("192.0.2.30")).unwrap().zones = vec![other];
+    sim.serve("192.0.2.40", &[&glueless]);
+    let res = sim.resolve("www.glueless.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.100"]);
+    let lookups: Vec<String> = sim
+        .queries_since(0)
+        .into_iter()
+        .filter(|q| q.starts_with("ns.other.test."))
+        .collect();
+    assert_eq!(lookups, ["ns.other.test. A", "ns.other.test. AAAA"]);
+    assert_eq!(sim.rec.stats().sub_resolutions, 2);
+    assert_eq!(sim.rec.in_flight(), 0);
+}
+
+#[test]
+fn many_concurrent_questions_all_finish() {
+    let mut sim = two_server_world();
+    sim.server("192.0.2.21").silent = true;
+    let mut waiters = Vec::new();
+    for i in 0..60 {
+        let client = ip(&format!("198.51.100.{}", i % 7 + 1));
+        waiters.push((
+            sim.submit_from(&format!("h{i}.example.test."), RType::A, client),
+            Rcode::NXDOMAIN,
+        ));
+        waiters.push((
+            sim.submit_from("www.example.test.", RType::A, client),
+            Rcode::NOERROR,
+        ));
+        waiters.push((
+            sim.submit_from("alias.example.test.", RType::A, client),
+            Rcode::NOERROR,
+        ));
+        waiters.push((
+            sim.submit_from(&format!("x.h{i}.other.test."), RType::AAAA, client),
+            Rcode::NXDOMAIN,
+        ));
+    }
+    sim.run();
+    for (waiter, rcode) in waiters {
+        assert_eq!(
+            sim.answer(waiter).rcode,
+            rcode,
+            "waiter {waiter}: {:?}",
+            sim.answer(waiter)
+        );
+    }
+    assert_eq!(sim.rec.in_flight(), 0);
+    assert_eq!(sim.rec.upstream_in_flight(), 0);
+    assert!(sim.rec.next_timeout().is_none());
+    assert_eq!(sim.rec.stats().primings, 1);
+    // Sixty clients, one resolution (one query, or two when the silent server came first).
+    let www = sim
+        .log
+        .iter()
+        .filter(|s| s.text() == "www.example.test. A")
+        .count();
+    assert!(www <= 2);
+    assert_eq!(sim.rec.stats().resolutions_joined, 2 * 59);
+}
+
+/// RFC 6672 section 3.2: a cached DNAME answers other names below its owner without asking
+/// the owner's zone again; the CNAME is synthesised from the cache.
+#[test]
+fn cached_dname_answers_names_below_it() {
+    let mut sim = world();
+    let dname = sim.resolve("old.example.test.", RType::DNAME);
+    assert_eq!(answer_types(&dname), ["old.example.test. DNAME"]);
+    sim.resolve("www.new.other.test.", RType::A);
+
+    // Everything is cached: no upstream query at all.
+    let from = sim.log.len();
+    let res = sim.resolve("WWW.old.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert_eq!(
+        answer_types(&res),
+        [
+            "old.example.test. DNAME",
+            "www.old.example.test. CNAME",
+            "www.new.other.test. A"
+        ]
+    );
+    assert_eq!(addresses(&res), ["203.0.113.91"]);
+    assert!(
+        sim.queries_since(from).is_empty(),
+        "{:?}",
+        sim.queries_since(from)
+    );
+
+    // A CNAME question is answered by the synthesised CNAME itself.
+    let res = sim.resolve("mail.old.example.test.", RType::CNAME);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"]
+    );
+    assert!(sim.queries_since(from).is_empty());
+
+    // A target not cached is asked of its own zone only, never of example.test.'s server.
+    let res = sim.resolve("x.y.old.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "x.y.old.example.test. CNAME"]
+    );
+    let asked: Vec<_> = sim.log[from..].iter().map(|s| s.server.ip()).collect();
+    assert!(!asked.is_empty());
+    assert!(asked.iter().all(|a| *a == ip("192.0.2.30")), "{asked:?}");
+    assert_eq!(sim.rec.in_flight(), 0);
+}
+
+/// `test.` with `example.test.` delegated to `ns` at `addr`, glue TTL `glue_ttl`.
+fn test_zone_delegating(ns: &str, addr: &str, glue_ttl: u32) -> Rc<zone::Zone> {
+    zone(
+        "test.",
+        &TEST.replace(
+            "example.test. 3600 NS ns1.example.test.\nns1.example.test. 3600 A 192.0.2.20\n",
+            &format!("example.test. 3600 NS {ns}\n{ns} {glue_ttl} A {addr}\n"),
+        ),
+    )
+}
+
+/// The zone moved: the cached delegation points at a server that no longer answers for it.
+/// Its parent is asked again, once, and the fresh referral leads to the new server.
+#[test]
+fn a_stale_cached_delegation_is_refreshed_from_the_parent() {
+    let mut sim = world();
+    sim.resolve("www.example.test.", RType::A);
+    // example.test. moves to ns2 at 192.0.2.21; the old server refuses it now (lame).
+    let example = zone("example.test.", EXAMPLE);
+    sim.serve("192.0.2.21", &[&example]);
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test_zone_delegating(
+        "ns2.example.test.",
+        "192.0.2.21",
+        3600,
+    )];
+    sim.server("192.0.2.20").rcode = Some(Rcode::REFUSED);
+    let from = sim.log.len();
+    let res = sim.resolve("inside.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR, "{res:?}");
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let servers: Vec<_> = sim.log[from..].iter().map(|s| s.server.ip()).collect();
+    assert_eq!(
+        servers,
+        [ip("192.0.2.20"), ip("192.0.2.10"), ip("192.0.2.21")],
+        "{:?}",
+        sim.queries_since(from)
+    );
+    assert_eq!(sim.rec.stats().parent_retries, 1);
+    // The fresh delegation replaced the stale one: the next question goes to the new server.
+    let from = sim.log.len();
+    sim.resolve("a.b.c.deep.example.test.", RType::A);
+    assert!(
+        sim.log[from..]
+            .iter()
+            .all(|s| s.server.ip() == ip("192.0.2.21"))
+    );
+}
+
+/// The glue expired before the NS RRset: the delegation is cached but its only server has no
+/// address (and, being inside the zone, can get one only from glue). The parent is asked again
+/// for the referral and its glue.
+#[test]
+fn expired_glue_is_fetched_again_from_the_parent() {
+    let mut sim = world();
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones =
+        vec![test_zone_delegating("ns1.example.test.", "192.0.2.20", 60)];
+    sim.resolve("www.example.test.", RType::A);
+    sim.now = sim.now.plus_secs(120);
+    let from = sim.log.len();
+    let res = sim.resolve("nothing.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN, "{res:?}");
+    let servers: Vec<_> = sim.log[from..].iter().map(|s| s.server.ip()).collect();
+    assert_eq!(servers, [ip("192.0.2.10"), ip("192.0.2.20")]);
+    assert_eq!(sim.rec.stats().parent_retries, 1);
+}
+
+/// When the fresh referral leads to the same dead server, the question fails after the one
+/// retry: the parent is asked once, not again and again.
+#[test]
+fn the_parent_side_retry_happens_once() {
+    let mut sim = world();
+    sim.resolve("www.example.test.", RType::A);
+    sim.server("192.0.2.20").silent = true;
+    let from = sim.log.len();
+    let res = sim.resolve("dead.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::SERVFAIL);
+    let to_parent = sim.log[from..]
+        .iter()
+        .filter(|s| s.server.ip() == ip("192.0.2.10"))
+        .count();
+    assert_eq!(to_parent, 1, "{:?}", sim.queries_since(from));
+    assert_eq!(sim.rec.stats().parent_retries, 1);
+    assert_eq!(sim.rec.in_flight(), 0);
+}

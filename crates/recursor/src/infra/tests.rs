@@ -340,3 +340,27 @@ fn ports_are_distinct_servers() {
     infra.on_response(a, 10, Time::ZERO);
     assert_eq!(infra.srtt(b, Time::ZERO), None);
 }
+
+#[test]
+fn parallel_timeouts_double_once() {
+    let mut infra = Infra::new(10, 100);
+    let s = addr(1);
+    let now = Time::ZERO;
+    // Twenty queries sent together with the unknown-server RTO all time out together.
+    let used = infra.rto(s, now);
+    for _ in 0..20 {
+        infra.on_timeout_after(s, used, now);
+    }
+    assert_eq!(infra.rto(s, now), UNKNOWN_RTO_MS * 2);
+    // A query sent with the doubled RTO that times out doubles it again.
+    infra.on_timeout_after(s, UNKNOWN_RTO_MS * 2, now);
+    assert_eq!(infra.rto(s, now), UNKNOWN_RTO_MS * 4);
+    // TCP waits longer than the RTO: its timeout counts.
+    infra.on_timeout_after(s, UNKNOWN_RTO_MS * 8, now);
+    assert_eq!(infra.rto(s, now), UNKNOWN_RTO_MS * 8);
+    for _ in 0..10 {
+        let used = infra.rto(s, now);
+        infra.on_timeout_after(s, used, now);
+    }
+    assert_eq!(infra.rto(s, now), MAX_RTO_MS);
+}

@@ -294,6 +294,18 @@ fn cookies_are_optional() {
         accept(&s, s.server, &bytes, true).unwrap().server_cookie,
         None
     );
+    // Nor without EDNS, even if a cookie is set up (it was not sent).
+    let s = Sent {
+        edns: false,
+        ..sent()
+    };
+    let mut r = Reply::to(&s);
+    r.cookie = Some(vec![9u8; 16]);
+    let bytes = r.bytes();
+    assert_eq!(
+        accept(&s, s.server, &bytes, true).unwrap().server_cookie,
+        None
+    );
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub struct Seen {
     pub edns: bool,
     pub dnssec_ok: bool,
     pub tcp: bool,
+    /// The COOKIE option's data, if any (client cookie, then server cookie).
+    pub cookie: Option<Vec<u8>>,
 }
 
 impl Seen {
@@ -82,6 +84,10 @@ pub struct Server {
     pub truncate_udp: bool,
     /// Writes the question name back lowercased (does not echo 0x20 case).
     pub lowercase_question: bool,
+    /// Answers a client cookie with this server cookie (RFC 7873).
+    pub server_cookie: Option<Vec<u8>>,
+    /// Answers BADCOOKIE (with a fresh server cookie) to queries without a server cookie.
+    pub require_cookie: bool,
     /// Replaces answers.
     pub custom: Option<Custom>,
     /// Queries seen.
@@ -263,6 +269,9 @@ impl Sim {
             edns: edns.is_some(),
             dnssec_ok: edns.is_some_and(|e| e.dnssec_ok()),
             tcp: t.transport == UpstreamTransport::Tcp,
+            cookie: edns
+                .and_then(|e| e.option(wire::edns::OptionCode::COOKIE))
+                .map(<[u8]>::to_vec),
         };
         self.log.push(seen.clone());
         if self.fail_sends_to.contains(&t.server.ip()) {
@@ -313,6 +322,21 @@ pub fn respond(
     sections: [&[Rec]; 3],
     edns: bool,
 ) -> Vec<u8> {
+    respond_with_cookie(seen, qname_echo, rcode, aa, tc, sections, edns, None)
+}
+
+/// [`respond`] with a COOKIE option: the query's client cookie and `server_cookie`.
+#[allow(clippy::too_many_arguments)]
+pub fn respond_with_cookie(
+    seen: &Seen,
+    qname_echo: &Name,
+    rcode: Rcode,
+    aa: bool,
+    tc: bool,
+    sections: [&[Rec]; 3],
+    edns: bool,
+    server_cookie: Option<&[u8]>,
+) -> Vec<u8> {
     let mut buf = vec![0u8; 65535];
     let flags = Flags(0)
         .with_qr(true)
@@ -340,7 +364,11 @@ pub fn respond(
         }
     }
     if edns {
-        let opt = w.opt(1232, rcode, seen.dnssec_ok).expect("opt");
+        let mut opt = w.opt(1232, rcode, seen.dnssec_ok).expect("opt");
+        if let (Some(server), Some(cookie)) = (server_cookie, &seen.cookie) {
+            let client: [u8; 8] = cookie[..8].try_into().expect("client cookie");
+            opt.cookie(&client, server).expect("cookie");
+        }
         opt.finish().expect("opt");
     }
     w.finish().to_vec()
@@ -349,6 +377,27 @@ pub fn respond(
 fn rrset_records(owner: NameRef<'_>, set: &zone::RRset<'_>, out: &mut Vec<Rec>) {
     for rdata in set.rdatas() {
         out.push((owner.to_name(), set.rtype(), set.ttl(), rdata.to_vec()));
+    }
+}
+
+/// The RRSIGs at `node` covering `rtype`, written with `owner`.
+fn signatures(owner: NameRef<'_>, node: &zone::Node<'_>, rtype: RType, out: &mut Vec<Rec>) {
+    if let Some(sigs) = node.signatures(rtype) {
+        rrset_records(owner, &sigs, out);
+    }
+}
+
+/// The zone's SOA and, with DO, its signatures and the apex NSEC with signatures (a stand-in
+/// for a real proof: enough to see proofs kept).
+fn negative_authority(zone: &Zone, dnssec_ok: bool, out: &mut Vec<Rec>) {
+    rrset_records(zone.origin(), &zone.soa(), out);
+    if dnssec_ok {
+        let apex = zone.apex();
+        signatures(zone.origin(), &apex, RType::SOA, out);
+        if let Some(nsec) = apex.rrset(RType::NSEC) {
+            rrset_records(zone.origin(), &nsec, out);
+            signatures(zone.origin(), &apex, RType::NSEC, out);
+        }
     }
 }
 
@@ -393,6 +442,19 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
         };
         let _ = query;
         return Some(header.to_bytes().to_vec());
+    }
+    let has_server_cookie = seen.cookie.as_ref().is_some_and(|c| c.len() > 8);
+    if server.require_cookie && seen.cookie.is_some() && !has_server_cookie {
+        return Some(respond_with_cookie(
+            seen,
+            &echo,
+            Rcode::BADCOOKIE,
+            false,
+            false,
+            [&[], &[], &[]],
+            true,
+            server.server_cookie.as_deref(),
+        ));
     }
     if let Some(rcode) = server.rcode {
         return Some(respond(
@@ -451,6 +513,9 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
                     node.owner()
                 };
                 rrset_records(owner, &rrset, &mut an);
+                if seen.dnssec_ok {
+                    signatures(owner, &node, rrset.rtype(), &mut an);
+                }
                 if rrset.rtype() == RType::NS {
                     add_addresses(zone, &rrset, &mut ad);
                 }
@@ -509,12 +574,12 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
                 qname = new;
             }
             Lookup::NoData { .. } => {
-                rrset_records(zone.origin(), &zone.soa(), &mut ns);
+                negative_authority(zone, seen.dnssec_ok, &mut ns);
                 break;
             }
             Lookup::NxDomain { .. } => {
                 rcode = Rcode::NXDOMAIN;
-                rrset_records(zone.origin(), &zone.soa(), &mut ns);
+                negative_authority(zone, seen.dnssec_ok, &mut ns);
                 break;
             }
             Lookup::Referral { cut, ns: set } => {
@@ -529,7 +594,7 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
             Lookup::OutOfZone => break,
         }
     }
-    Some(respond(
+    Some(respond_with_cookie(
         seen,
         &echo,
         rcode,
@@ -537,6 +602,7 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
         false,
         [&an, &ns, &ad],
         edns,
+        server.server_cookie.as_deref(),
     ))
 }
 
