@@ -47,7 +47,7 @@
 //! query.extend_from_slice(b"\x02ns\x07example\x00\x00\x01\x00\x01");
 //! let client = Client { addr: "192.0.2.99".parse().unwrap(), transport: Transport::Udp };
 //! let mut out = [0u8; 1232];
-//! let Outcome::Reply(info) = engine.respond(&query, &client, &mut out) else { panic!() };
+//! let Outcome::Reply(info) = engine.respond(&query, &client, cache::Time::ZERO, &mut out) else { panic!() };
 //! assert_eq!(info.rcode, Rcode::NOERROR);
 //! let response = wire::Message::parse(&out[..info.len]).unwrap();
 //! assert_eq!(response.header().ancount, 1);
@@ -61,7 +61,9 @@ pub mod chaos;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod local;
 pub mod query;
+pub mod recursion;
 pub mod transfer;
 
 pub use answer::AnswerKind;
@@ -69,4 +71,6 @@ pub use catalog::{Catalog, CatalogError, ZoneId};
 pub use config::{AnyPolicy, ConfigError, EngineConfig, IpPrefix};
 pub use engine::{AnswerSource, Client, Engine, Outcome, ReplyInfo, Transport};
 pub use error::QueryError;
+pub use local::{local_zone_names, local_zones};
+pub use recursion::{RecursionRequest, Resolver};
 pub use transfer::{TransferRequest, TransferStream};
