@@ -472,3 +472,46 @@ fn question_of(request: &RecursionRequest) -> (Question, QueryOptions) {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{Client, Transport};
+
+    fn request(name: &str) -> RecursionRequest {
+        let mut q = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let qname: Name = name.parse().unwrap();
+        q.extend_from_slice(qname.as_ref().as_wire());
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        let client = Client {
+            addr: "127.0.0.1".parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        RecursionRequest::from_query(&q, &client).unwrap()
+    }
+
+    #[test]
+    fn identical_questions_meet_in_one_driver() {
+        let a = driver_index(&request("www.example.com."), 7);
+        assert_eq!(a, driver_index(&request("WWW.Example.COM."), 7));
+        let spread: std::collections::HashSet<usize> = (0..64)
+            .map(|i| driver_index(&request(&format!("n{i}.example.")), 4))
+            .collect();
+        assert_eq!(spread.len(), 4, "questions spread over the drivers");
+    }
+
+    #[test]
+    fn a_full_queue_gives_the_job_back() {
+        let (tx, _rx) = mpsc::channel(1);
+        let handle = ResolverHandle::new(vec![tx]);
+        assert!(handle.prefetch(request("a.example.")));
+        let job = Job::Prefetch {
+            request: Box::new(request("b.example.")),
+        };
+        let back = handle.submit(job).unwrap_err();
+        assert_eq!(back.request().qname().to_string(), "b.example.");
+        // No driver at all: given back too.
+        let none = ResolverHandle::new(Vec::new());
+        assert!(!none.prefetch(request("c.example.")));
+    }
+}

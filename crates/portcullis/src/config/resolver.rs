@@ -63,16 +63,7 @@ pub const CACHE_MAX_BYTES: IntBounds = IntBounds {
 /// Most servers in one `[[forward]]` or `[[stub]]`.
 pub const MAX_FORWARD_SERVERS: usize = 16;
 
-/// The default recursion ACL: loopback and private ranges (RFC 1918, RFC 4193, link-local).
-pub const DEFAULT_ALLOW_RECURSION: [&str; 7] = [
-    "127.0.0.0/8",
-    "::1",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-];
+pub use engine::recursion::DEFAULT_ALLOW_RECURSION;
 
 // ---------------------------------------------------------------------------------------------
 // The typed sections
