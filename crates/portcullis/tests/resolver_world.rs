@@ -1,0 +1,296 @@
+//! The resolver on a test internet of Portcullis authoritative servers (tests/world): answers
+//! through root, TLD and leaf; the cache; CNAME chains across zones; glue-less delegations;
+//! negative answers; `dig` and `kdig` as clients.
+//!
+//! Every test owns a block `127.N.0.0/16` (the table is in `world/mod.rs`) and needs port 53:
+//! run as root, or the tests print `SKIPPED:` and return.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod world;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use wire::RType;
+use world::{Reply, basic, exchange_udp, query_bytes};
+
+fn ask_direct(world: &world::World, server: &str, name: &str, qtype: RType) -> Reply {
+    let q = query_bytes(99, name, qtype, false, Some(1232));
+    let to = SocketAddr::from((world.ip(server), 53));
+    let bytes = exchange_udp(to, &q, 2000).unwrap_or_else(|| panic!("{to} did not answer"));
+    Reply::parse(&bytes).unwrap()
+}
+
+/// The world alone, without a resolver: each level answers what it should (so that failures
+/// elsewhere are the resolver's).
+#[test]
+fn world_answers_by_itself() {
+    const N: u8 = 10;
+    if !world::port_53_available("world_answers_by_itself", N) {
+        return;
+    }
+    let world = basic("by-itself", N).start();
+    let hints = std::fs::read_to_string(world.hints()).unwrap();
+    assert!(
+        hints.contains("a.root-servers.\t3600000\tA\t127.10.0.1"),
+        "{hints}"
+    );
+
+    let root = ask_direct(&world, "0.1", "www.example.test.", RType::A);
+    assert!(!root.flags.aa() && root.answer.is_empty(), "{root}");
+    assert_eq!(root.authority[0].rdata, "ns1.nic.test.", "{root}");
+    assert_eq!(root.additional[0].rdata, "127.10.1.1", "{root}");
+
+    let tld = ask_direct(&world, "1.1", "www.example.test.", RType::A);
+    assert_eq!(tld.authority.len(), 2, "{tld}");
+    assert_eq!(tld.additional.len(), 2, "{tld}");
+
+    for leaf in ["2.1", "2.2"] {
+        let a = ask_direct(&world, leaf, "www.example.test.", RType::A);
+        assert!(a.flags.aa(), "{a}");
+        assert_eq!(a.rdatas(RType::A), ["192.0.2.1"], "{a}");
+    }
+    // Each server counted what it was asked (SOA probes at start-up included).
+    assert!(world.queries_at("2.1") >= 2);
+}
+
+#[test]
+fn resolves_root_tld_leaf() {
+    const N: u8 = 11;
+    if !world::port_53_available("resolves_root_tld_leaf", N) {
+        return;
+    }
+    let world = basic("root-tld-leaf", N).start();
+    let resolver = world.resolver();
+    let before = world.queries_total();
+
+    let a = resolver.ask("www.example.test.", RType::A);
+    assert_eq!(a.rcode, wire::Rcode::NOERROR, "{a}");
+    assert!(a.flags.ra() && a.flags.qr() && !a.flags.aa(), "{a}");
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.1"], "{a}");
+    let ttl = a.ttl(RType::A).unwrap();
+    assert!((3590..=3600).contains(&ttl), "TTL {ttl}: {a}");
+
+    let txt = resolver.ask("txt.example.test.", RType::TXT);
+    assert_eq!(
+        txt.rdatas(RType::TXT),
+        ["\"hello from example.test\""],
+        "{txt}"
+    );
+    // Mixed case in, the same data out (names compare without case).
+    let mixed = resolver.ask("WwW.ExAmPlE.TeSt.", RType::A);
+    assert_eq!(mixed.rdatas(RType::A), ["192.0.2.1"], "{mixed}");
+
+    let upstream = world.queries_total() - before;
+    eprintln!(
+        "resolves_root_tld_leaf: {upstream} upstream queries for 3 questions, first in {:?}",
+        a.elapsed
+    );
+    // Root, TLD and leaf, with room for QNAME minimisation and the NS addresses; far from the
+    // limits.
+    assert!((3..=20).contains(&upstream), "{upstream} upstream queries");
+}
+
+#[test]
+fn second_query_from_cache() {
+    const N: u8 = 12;
+    if !world::port_53_available("second_query_from_cache", N) {
+        return;
+    }
+    let world = basic("cache", N).start();
+    let resolver = world.resolver();
+
+    let first = resolver.ask("mail.example.test.", RType::A);
+    assert_eq!(first.rdatas(RType::A), ["192.0.2.25"], "{first}");
+    let after_first = world.queries_total();
+    std::thread::sleep(Duration::from_millis(2100));
+
+    let second = resolver.ask("mail.example.test.", RType::A);
+    assert_eq!(second.rdatas(RType::A), ["192.0.2.25"], "{second}");
+    let (t1, t2) = (first.ttl(RType::A).unwrap(), second.ttl(RType::A).unwrap());
+    assert!(
+        t2 < t1 && t1 - t2 <= 4,
+        "TTL {t1} then {t2}: the second answer should come from the cache"
+    );
+    assert_eq!(
+        world.queries_total(),
+        after_first,
+        "the second question went upstream"
+    );
+    // Another name of the same zone needs only the leaf (the delegation is cached).
+    let before = [
+        world.queries_at("0.1"),
+        world.queries_at("1.1"),
+        world.queries_at("2.1") + world.queries_at("2.2"),
+    ];
+    let www = resolver.ask("www.example.test.", RType::A);
+    assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
+    let after = [
+        world.queries_at("0.1"),
+        world.queries_at("1.1"),
+        world.queries_at("2.1") + world.queries_at("2.2"),
+    ];
+    assert_eq!(after[0], before[0], "root asked again");
+    assert_eq!(after[1], before[1], "TLD asked again");
+    assert_eq!(after[2] - before[2], 1, "one query to the leaf");
+    eprintln!(
+        "second_query_from_cache: TTL {t1} -> {t2}, second answer in {:?}, first in {:?}",
+        second.elapsed, first.elapsed
+    );
+
+    if resolver.is_portcullis() {
+        let (code, stats) = resolver.ctl(&["cache-stats"]).unwrap();
+        eprintln!("ctl cache-stats: {stats}");
+        assert_eq!(code, Some(0), "{stats}");
+        let metrics = resolver.metrics().unwrap_or_default();
+        for line in metrics
+            .lines()
+            .filter(|l| !l.starts_with('#') && (l.contains("cache") || l.contains("upstream")))
+        {
+            eprintln!("  {line}");
+        }
+    }
+}
+
+#[test]
+fn cname_across_zones() {
+    const N: u8 = 13;
+    if !world::port_53_available("cname_across_zones", N) {
+        return;
+    }
+    let world = basic("cname", N)
+        .records("test.", "other NS ns1.other\nns1.other A 127.N.3.1")
+        .zone(
+            "other.test.",
+            "@ NS ns1\nns1 A 127.N.3.1\n\
+         www CNAME www.example.test.\n\
+         chain CNAME alias.example.test.\n\
+         loop1 CNAME loop2\nloop2 CNAME loop1\n",
+        )
+        .server("3.1", &["other.test."])
+        .start();
+    let resolver = world.resolver();
+
+    let a = resolver.ask("www.other.test.", RType::A);
+    assert_eq!(a.rcode, wire::Rcode::NOERROR, "{a}");
+    assert_eq!(a.rdatas(RType::CNAME), ["www.example.test."], "{a}");
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.1"], "{a}");
+    assert_eq!(a.answer[0].rtype, RType::CNAME, "chain first: {a}");
+
+    // Two steps: other.test -> alias.example.test -> www.example.test.
+    let b = resolver.ask("chain.other.test.", RType::A);
+    assert_eq!(b.answer.len(), 3, "{b}");
+    assert_eq!(b.rdatas(RType::A), ["192.0.2.1"], "{b}");
+
+    // A CNAME loop ends, with SERVFAIL or with the loop's records, never hangs.
+    let l = resolver.ask_within("loop1.other.test.", RType::A, Duration::from_secs(12));
+    assert!(l.rdatas(RType::A).is_empty(), "{l}");
+    eprintln!(
+        "cname_across_zones: loop answered {} in {:?}",
+        l.rcode, l.elapsed
+    );
+}
+
+#[test]
+fn glueless_delegation() {
+    const N: u8 = 14;
+    if !world::port_53_available("glueless_delegation", N) {
+        return;
+    }
+    // glueless.test is served by ns.provider.example.test: the TLD cannot give its address
+    // (it lies below another cut), so the resolver finds it in example.test first.
+    let world = basic("glueless", N)
+        .records("test.", "glueless NS ns.provider.example.test.")
+        .records("example.test.", "ns.provider A 127.N.3.1")
+        .zone(
+            "glueless.test.",
+            "@ NS ns.provider.example.test.\nwww A 192.0.2.14\n",
+        )
+        .server("3.1", &["glueless.test."])
+        .start();
+    let resolver = world.resolver();
+    let a = resolver.ask("www.glueless.test.", RType::A);
+    assert_eq!(a.rcode, wire::Rcode::NOERROR, "{a}");
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.14"], "{a}");
+    assert!(
+        world.queries_at("3.1") >= 2,
+        "the glue-less server was not asked"
+    );
+    eprintln!("glueless_delegation: answered in {:?}", a.elapsed);
+}
+
+#[test]
+fn nxdomain_and_nodata() {
+    const N: u8 = 15;
+    if !world::port_53_available("nxdomain_and_nodata", N) {
+        return;
+    }
+    let world = basic("negative", N).start();
+    let resolver = world.resolver();
+
+    let nx = resolver.ask("nope.example.test.", RType::A);
+    assert_eq!(nx.rcode, wire::Rcode::NXDOMAIN, "{nx}");
+    assert!(nx.answer.is_empty(), "{nx}");
+    let soa = nx.authority.iter().find(|r| r.rtype == RType::SOA);
+    let soa = soa.unwrap_or_else(|| panic!("no SOA with the NXDOMAIN: {nx}"));
+    assert_eq!(soa.owner, "example.test.", "{nx}");
+    assert!(soa.ttl <= 300, "negative TTL above the SOA minimum: {nx}");
+
+    let nodata = resolver.ask("www.example.test.", RType::AAAA);
+    assert_eq!(nodata.rcode, wire::Rcode::NOERROR, "{nodata}");
+    assert!(nodata.answer.is_empty(), "{nodata}");
+    assert!(
+        nodata.authority.iter().any(|r| r.rtype == RType::SOA),
+        "{nodata}"
+    );
+
+    // Both are cached: asked again, nothing goes upstream.
+    let before = world.queries_total();
+    let nx2 = resolver.ask("nope.example.test.", RType::A);
+    let nodata2 = resolver.ask("www.example.test.", RType::AAAA);
+    assert_eq!(nx2.rcode, wire::Rcode::NXDOMAIN, "{nx2}");
+    assert_eq!(nodata2.rcode, wire::Rcode::NOERROR, "{nodata2}");
+    assert_eq!(world.queries_total(), before, "negative answers not cached");
+
+    // RFC 8020: below an NXDOMAIN, nothing exists either (asked upstream or not, the answer
+    // is NXDOMAIN).
+    let below = resolver.ask("deeper.nope.example.test.", RType::A);
+    assert_eq!(below.rcode, wire::Rcode::NXDOMAIN, "{below}");
+    eprintln!(
+        "nxdomain_and_nodata: NXDOMAIN below a cached NXDOMAIN cost {} upstream queries",
+        world.queries_total() - before
+    );
+}
+
+#[test]
+fn dig_and_kdig_as_clients() {
+    const N: u8 = 16;
+    if !world::port_53_available("dig_and_kdig_as_clients", N)
+        || !world::tool_available("dig_and_kdig_as_clients", "dig")
+        || !world::tool_available("dig_and_kdig_as_clients", "kdig")
+    {
+        return;
+    }
+    let world = basic("clients", N).start();
+    let resolver = world.resolver();
+
+    let short = resolver.dig(&["+short", "www.example.test.", "A"]);
+    assert_eq!(short.trim(), "192.0.2.1", "{short}");
+    let full = resolver.dig(&["alias.example.test.", "A"]);
+    assert!(full.contains("status: NOERROR"), "{full}");
+    assert!(full.contains(" ra"), "no RA flag:\n{full}");
+    assert!(full.contains("CNAME\twww.example.test."), "{full}");
+    let tcp = resolver.dig(&["+tcp", "+short", "mail.example.test.", "A"]);
+    assert_eq!(tcp.trim(), "192.0.2.25", "{tcp}");
+    let nx = resolver.dig(&["nope.example.test.", "A"]);
+    assert!(nx.contains("status: NXDOMAIN"), "{nx}");
+
+    let k = resolver.kdig(&["www.example.test.", "A"]);
+    assert!(k.contains("status: NOERROR"), "{k}");
+    assert!(k.contains("192.0.2.1"), "{k}");
+    let ktcp = resolver.kdig(&["+tcp", "txt.example.test.", "TXT"]);
+    assert!(ktcp.contains("hello from example.test"), "{ktcp}");
+    let kq = resolver.kdig(&["+short", "+nocookie", "alias.example.test.", "A"]);
+    assert!(kq.contains("192.0.2.1"), "{kq}");
+}
