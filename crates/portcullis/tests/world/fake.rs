@@ -84,14 +84,14 @@ pub fn recs(text: &str, block: u8) -> Vec<Rec> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Forgery {
     /// From the server's address but another port.
-    OtherPort,
+    SourcePort,
     /// From another address (port 53 there), which the fake binds when it starts.
-    OtherAddress(Ipv4Addr),
+    SourceAddress(Ipv4Addr),
     /// From the right address and port, with another ID.
-    OtherId,
+    Id,
     /// From the right address and port with the right ID, with the question's letters in the
     /// opposite case (defeated by 0x20 case randomisation, RFC draft-vixie-dnsext-dns0x20).
-    OtherCase,
+    QuestionCase,
 }
 
 /// What the fake does with the question section it echoes.
@@ -194,7 +194,7 @@ impl Fake {
         }
         let mut forgers = Vec::new();
         for f in &behaviour.forge {
-            if let Forgery::OtherAddress(ip) = f {
+            if let Forgery::SourceAddress(ip) = f {
                 forgers.push(*ip);
             }
         }
@@ -338,18 +338,18 @@ fn udp_loop(
             for how in &behaviour.forge {
                 let mut msg = build_forged(state, &query, &behaviour.forged);
                 let socket = match how {
-                    Forgery::OtherPort => other_port.clone(),
-                    Forgery::OtherAddress(ip) => other_addrs
+                    Forgery::SourcePort => other_port.clone(),
+                    Forgery::SourceAddress(ip) => other_addrs
                         .iter()
                         .find(|(a, _)| a == ip)
                         .map(|(_, s)| s.clone())
                         .unwrap(),
-                    Forgery::OtherId => {
+                    Forgery::Id => {
                         let id = u16::from_be_bytes([msg[0], msg[1]]) ^ 0x5a5a;
                         msg[..2].copy_from_slice(&id.to_be_bytes());
                         udp.clone()
                     }
-                    Forgery::OtherCase => {
+                    Forgery::QuestionCase => {
                         swap_question_case(&mut msg);
                         udp.clone()
                     }
