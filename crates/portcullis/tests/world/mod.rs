@@ -647,7 +647,7 @@ impl Resolver {
                          directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    \
                          use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    \
                          num-threads: 1\n    access-control: 127.0.0.0/8 allow\n    \
-                         module-config: \"iterator\"\n    \
+                         module-config: \"iterator\"\n    use-caps-for-id: yes\n    ede: yes\n    \
                          so-reuseport: no\nremote-control:\n    control-enable: no\n"
                     ),
                 );
@@ -830,6 +830,40 @@ pub fn exchange_udp(to: SocketAddr, q: &[u8], millis: u64) -> Option<Vec<u8>> {
             return Some(buf[..n].to_vec());
         }
     }
+}
+
+/// Sends `q` over UDP and collects every datagram that arrives within `millis`, with its
+/// source (forgeries included).
+pub fn collect_udp(to: SocketAddr, q: &[u8], millis: u64) -> Vec<(SocketAddr, Vec<u8>)> {
+    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    s.send_to(q, to).unwrap();
+    let deadline = Instant::now() + Duration::from_millis(millis);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65_535];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match s.recv_from(&mut buf) {
+            Ok((n, from)) => got.push((from, buf[..n].to_vec())),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Sends `q` over TCP (RFC 1035 4.2.2 framing); the reply, or `None` after `millis`.
+pub fn exchange_tcp(to: SocketAddr, q: &[u8], millis: u64) -> Option<Vec<u8>> {
+    let limit = Duration::from_millis(millis);
+    let mut s = TcpStream::connect_timeout(&to, limit).ok()?;
+    s.set_read_timeout(Some(limit)).ok()?;
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(q);
+    s.write_all(&framed).ok()?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut reply).ok()?;
+    Some(reply)
 }
 
 /// One record of a reply, in presentation form.
