@@ -699,3 +699,56 @@ fn fake_misbehaves_as_scripted() {
     assert_eq!(fake.count_transport(Transport::Tcp), 1);
     assert_eq!(fake.count_under("fake.test."), fake.total() - 1);
 }
+
+/// A CNAME chain of 20 steps alternating between two zones (each answer carries one step):
+/// the resolver stops at its chain limit with SERVFAIL and an extended error, having sent a
+/// bounded number of queries.
+#[test]
+fn long_cname_chain_limited() {
+    const N: u8 = 32;
+    let test = "long_cname_chain_limited";
+    if !world::port_53_available(test, N) {
+        return;
+    }
+    let mut even = String::from("@ NS ns1\nns1 A 127.N.3.1\n");
+    let mut odd = String::from("@ NS ns1\nns1 A 127.N.3.2\n");
+    for i in 0..20 {
+        let (zone, next) = if i % 2 == 0 {
+            (&mut even, "odd")
+        } else {
+            (&mut odd, "even")
+        };
+        zone.push_str(&format!("c{i} CNAME c{}.{next}.test.\n", i + 1));
+    }
+    even.push_str("c20 A 192.0.2.32\n");
+    let world = basic(test, N)
+        .records(
+            "test.",
+            "even NS ns1.even\nns1.even A 127.N.3.1\nodd NS ns1.odd\nns1.odd A 127.N.3.2\n",
+        )
+        .zone("even.test.", &even)
+        .zone("odd.test.", &odd)
+        .server("3.1", &["even.test."])
+        .server("3.2", &["odd.test."])
+        .start();
+    let resolver = world.resolver();
+    // A short chain is followed to the end.
+    let short = resolver.ask("c16.even.test.", RType::A);
+    assert_eq!(short.rdatas(RType::A), ["192.0.2.32"], "{short}");
+    assert_eq!(short.answer.len(), 5, "{short}");
+    let before = world.queries_total();
+    let r = resolver.ask_within("c0.even.test.", RType::A, MAX_QUESTION_TIME);
+    let upstream = world.queries_total() - before;
+    eprintln!(
+        "{test}: {} {:?} with {} records in {:?}; {upstream} upstream queries",
+        r.rcode,
+        r.ede,
+        r.answer.len(),
+        r.elapsed
+    );
+    if resolver.is_portcullis() {
+        assert_eq!(r.rcode, Rcode::SERVFAIL, "{r}");
+        assert!(!r.ede.is_empty(), "{r}");
+    }
+    assert!(upstream <= MAX_UPSTREAM_QUERIES as u64, "{upstream}");
+}

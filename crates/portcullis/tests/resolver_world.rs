@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use wire::RType;
+use world::fake::{Behaviour, Fake};
 use world::{Reply, basic, exchange_udp, query_bytes};
 
 fn ask_direct(world: &world::World, server: &str, name: &str, qtype: RType) -> Reply {
@@ -293,4 +294,115 @@ fn dig_and_kdig_as_clients() {
     assert!(ktcp.contains("hello from example.test"), "{ktcp}");
     let kq = resolver.kdig(&["+short", "+nocookie", "alias.example.test.", "A"]);
     assert!(kq.contains("192.0.2.1"), "{kq}");
+}
+
+/// Ten clients ask the same question at once while the only server is slow: one resolution,
+/// one upstream query (in-flight de-duplication).
+#[test]
+fn identical_questions_share_one_query() {
+    const N: u8 = 17;
+    if !world::port_53_available("identical_questions_share_one_query", N) {
+        return;
+    }
+    let world = basic("dedup", N)
+        .records("test.", "slow NS ns1.slow\nns1.slow A 127.N.3.1")
+        .start();
+    let fake = Fake::start(
+        world.ip("3.1"),
+        &["slow.test."],
+        "slow.test. 3600 NS ns1.slow.test.\nns1.slow.test. 3600 A 127.N.3.1\n\
+         www.slow.test. 3600 A 192.0.2.17\n",
+        Behaviour {
+            delay: Some(Duration::from_millis(150)),
+            ..Behaviour::default()
+        },
+    );
+    let resolver = world.resolver();
+    // Warm the delegation, so that only the question itself is left to resolve.
+    let ns = resolver.ask("slow.test.", RType::NS);
+    assert_eq!(ns.rcode, wire::Rcode::NOERROR, "{ns}");
+    let before = fake.count("www.slow.test.", RType::A);
+    let addr = resolver.addr;
+    let clients: Vec<_> = (0..10u16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let q = query_bytes(100 + i, "www.slow.test.", RType::A, true, Some(1232));
+                exchange_udp(addr, &q, 5000).map(|b| Reply::parse(&b).unwrap())
+            })
+        })
+        .collect();
+    for c in clients {
+        let r = c.join().unwrap().expect("an answer within 5 s");
+        assert_eq!(r.rdatas(RType::A), ["192.0.2.17"], "{r}");
+    }
+    let upstream = fake.count("www.slow.test.", RType::A) - before;
+    eprintln!("identical_questions_share_one_query: 10 clients, {upstream} upstream queries");
+    assert!(upstream <= 2, "{upstream} queries:\n{}", fake.describe());
+}
+
+/// `--forward example.test.=ADDR`: the zone is asked of that server only, never through the
+/// root and the TLD (Portcullis only).
+#[test]
+fn forward_zone() {
+    const N: u8 = 18;
+    if !world::port_53_available("forward_zone", N) {
+        return;
+    }
+    let world = basic("forward", N).start();
+    if world::ResolverKind::from_env() != world::ResolverKind::Portcullis {
+        eprintln!("forward_zone: Portcullis only");
+        return;
+    }
+    let to = format!("example.test.={}:53", world.ip("2.2"));
+    let resolver = world.resolver_with(&["--forward", &to]);
+    let (root, tld, leaf1, leaf2) = (
+        world.queries_at("0.1"),
+        world.queries_at("1.1"),
+        world.queries_at("2.1"),
+        world.queries_at("2.2"),
+    );
+    let a = resolver.ask("www.example.test.", RType::A);
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.1"], "{a}");
+    let b = resolver.ask("mail.example.test.", RType::A);
+    assert_eq!(b.rdatas(RType::A), ["192.0.2.25"], "{b}");
+    assert_eq!(world.queries_at("0.1"), root, "the root was asked");
+    assert_eq!(world.queries_at("1.1"), tld, "the TLD was asked");
+    assert_eq!(world.queries_at("2.1"), leaf1, "the other server was asked");
+    assert_eq!(
+        world.queries_at("2.2") - leaf2,
+        2,
+        "not forwarded once per question"
+    );
+}
+
+/// The servers of a zone die after its records expire: the resolver answers from expired data
+/// (RFC 8767) with EDE 3 "Stale Answer" (Portcullis only: Unbound does not serve stale by
+/// default).
+#[test]
+fn serve_stale_when_servers_die() {
+    const N: u8 = 19;
+    if !world::port_53_available("serve_stale_when_servers_die", N) {
+        return;
+    }
+    let mut world = basic("stale", N)
+        .records("example.test.", "short 1 A 192.0.2.19")
+        .start();
+    if world::ResolverKind::from_env() != world::ResolverKind::Portcullis {
+        eprintln!("serve_stale_when_servers_die: Portcullis only");
+        return;
+    }
+    let resolver = world.resolver();
+    let a = resolver.ask("short.example.test.", RType::A);
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.19"], "{a}");
+    world.stop_server("2.1");
+    world.stop_server("2.2");
+    std::thread::sleep(Duration::from_millis(2200));
+    let stale = resolver.ask_within("short.example.test.", RType::A, Duration::from_secs(14));
+    eprintln!("serve_stale_when_servers_die: {stale}");
+    assert_eq!(stale.rdatas(RType::A), ["192.0.2.19"], "{stale}");
+    assert!(
+        stale.ede.iter().any(|(code, _)| *code == 3),
+        "no EDE 3: {stale}"
+    );
+    assert_eq!(stale.ttl(RType::A), Some(30), "stale answer TTL: {stale}");
 }

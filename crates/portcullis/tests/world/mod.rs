@@ -29,6 +29,9 @@
 //! | 14 | resolver_world::glueless_delegation |
 //! | 15 | resolver_world::nxdomain_and_nodata |
 //! | 16 | resolver_world::dig_and_kdig_as_clients |
+//! | 17 | resolver_world::identical_questions_share_one_query |
+//! | 18 | resolver_world::forward_zone |
+//! | 19 | resolver_world::serve_stale_when_servers_die |
 //! | 20 | resolver_attacks::lame_refused_falls_back |
 //! | 21 | resolver_attacks::lame_upward_referral_falls_back |
 //! | 22 | resolver_attacks::silent_server_falls_back |
@@ -41,6 +44,7 @@
 //! | 29 | resolver_attacks::nxns_bounded |
 //! | 30 | resolver_attacks::delegation_cycle_fails_fast |
 //! | 31 | resolver_attacks::fake_misbehaves_as_scripted |
+//! | 32 | resolver_attacks::long_cname_chain_limited |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //!
@@ -473,6 +477,18 @@ impl World {
     /// `127.<block>.<rest>`.
     pub fn ip(&self, rest: &str) -> Ipv4Addr {
         ip(self.block, rest)
+    }
+
+    /// Stops the server on `127.N.<rest>` (killed by its PID): from now on that address is
+    /// silent.
+    pub fn stop_server(&mut self, rest: &str) {
+        let addr = self.ip(rest);
+        let at = self
+            .servers
+            .iter()
+            .position(|(a, _, _)| *a == addr)
+            .unwrap_or_else(|| panic!("no server on {addr}"));
+        drop(self.servers.remove(at));
     }
 
     pub fn hints(&self) -> &Path {
