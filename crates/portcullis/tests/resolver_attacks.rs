@@ -188,6 +188,9 @@ fn truncation_retries_over_tcp() {
         fake.count_transport(Transport::Udp)
     );
     assert!(tcp >= 6, "answers without TCP:\n{}", fake.describe());
+    if let Some(n) = resolver.metric("portcullis_upstream_fallbacks_total", &["kind=\"tcp\""]) {
+        assert!(n >= 1.0, "TCP fallbacks not counted");
+    }
     assert!(fake.total() <= 6 * 4, "{}", fake.describe());
 }
 
@@ -218,6 +221,9 @@ fn no_edns_server() {
         "never retried without EDNS:\n{}",
         fake.describe()
     );
+    if let Some(n) = resolver.metric("portcullis_upstream_fallbacks_total", &["kind=\"edns\""]) {
+        assert!(n >= 1.0, "EDNS fallbacks not counted");
+    }
     // The fallback is remembered: not two queries (with and without EDNS) for every name.
     assert!(seen.len() <= 6 + 4, "{}", fake.describe());
 }
@@ -298,14 +304,7 @@ fn forged_answers_rejected() {
     }
     let www = resolver.ask("www.example.test.", RType::A);
     assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
-    if let Some(m) = resolver.metrics() {
-        for line in m
-            .lines()
-            .filter(|l| !l.starts_with('#') && l.contains("reject"))
-        {
-            eprintln!("  {line}");
-        }
-    }
+    eprint!("{}", resolver.metric_lines(&["rejected", "fallbacks"]));
 }
 
 fn assert_no_forged(r: &Reply) {
@@ -373,6 +372,7 @@ fn case_not_echoed_still_resolves() {
             r.elapsed
         );
     }
+    eprint!("{}", resolver.metric_lines(&["rejected", "fallbacks"]));
 }
 
 #[test]
@@ -504,6 +504,7 @@ fn nxns_bounded() {
         );
         assert!(total <= MAX_UPSTREAM_QUERIES, "{total} upstream queries");
     }
+    eprint!("{}", resolver.metric_lines(&["limits", "upstream_queries"]));
     // The resolver still answers others at once.
     let www = resolver.ask_within("www.example.test.", RType::A, Duration::from_secs(2));
     assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
@@ -574,6 +575,7 @@ fn delegation_cycle_fails_fast() {
         tld <= MAX_UPSTREAM_QUERIES as u64,
         "{tld} queries to the TLD"
     );
+    eprint!("{}", resolver.metric_lines(&["limits"]));
     // Asked again, the failure is remembered (RFC 9520) or fails as fast again.
     let again = resolver.ask_within("www.a-cycle.test.", RType::A, Duration::from_secs(5));
     assert_eq!(again.rcode, Rcode::SERVFAIL, "{again}");
@@ -746,6 +748,7 @@ fn long_cname_chain_limited() {
         r.answer.len(),
         r.elapsed
     );
+    eprint!("{}", resolver.metric_lines(&["limits"]));
     if resolver.is_portcullis() {
         assert_eq!(r.rcode, Rcode::SERVFAIL, "{r}");
         assert!(!r.ede.is_empty(), "{r}");

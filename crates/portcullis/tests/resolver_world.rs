@@ -91,6 +91,13 @@ fn resolves_root_tld_leaf() {
     // Root, TLD and leaf, with room for QNAME minimisation and the NS addresses; far from the
     // limits.
     assert!((3..=20).contains(&upstream), "{upstream} upstream queries");
+    // The resolver counts what the servers received.
+    if let Some(sent) = resolver.metric("portcullis_upstream_queries_total", &[]) {
+        assert_eq!(
+            sent as u64, upstream,
+            "sent by the resolver, received by the world"
+        );
+    }
 }
 
 #[test]
@@ -141,16 +148,12 @@ fn second_query_from_cache() {
     );
 
     if resolver.is_portcullis() {
+        let hits = resolver.metric("portcullis_cache_hits_total", &[]).unwrap();
+        assert!(hits >= 1.0, "no cache hit counted");
         let (code, stats) = resolver.ctl(&["cache-stats"]).unwrap();
         eprintln!("ctl cache-stats: {stats}");
         assert_eq!(code, Some(0), "{stats}");
-        let metrics = resolver.metrics().unwrap_or_default();
-        for line in metrics
-            .lines()
-            .filter(|l| !l.starts_with('#') && (l.contains("cache") || l.contains("upstream")))
-        {
-            eprintln!("  {line}");
-        }
+        eprint!("{}", resolver.metric_lines(&["cache", "upstream"]));
     }
 }
 
@@ -337,6 +340,10 @@ fn identical_questions_share_one_query() {
     }
     let upstream = fake.count("www.slow.test.", RType::A) - before;
     eprintln!("identical_questions_share_one_query: 10 clients, {upstream} upstream queries");
+    eprint!(
+        "{}",
+        resolver.metric_lines(&["resolutions_total", "cache_hits"])
+    );
     assert!(upstream <= 2, "{upstream} queries:\n{}", fake.describe());
 }
 

@@ -746,6 +746,23 @@ impl Resolver {
         http_get(http, "/metrics").ok()
     }
 
+    /// The sum of the samples of a `/metrics` family whose labels contain every string of
+    /// `labels` (Portcullis only).
+    pub fn metric(&self, family: &str, labels: &[&str]) -> Option<f64> {
+        Some(metric_sum(&self.metrics()?, family, labels))
+    }
+
+    /// The resolver's metric lines whose name contains one of `words`, for reports.
+    pub fn metric_lines(&self, words: &[&str]) -> String {
+        self.metrics()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.ends_with(" 0"))
+            .filter(|l| words.iter().any(|w| l.contains(w)))
+            .map(|l| format!("  {l}\n"))
+            .collect()
+    }
+
     /// `portcullis ctl --socket ... <command>` (Portcullis only): exit code and output.
     pub fn ctl(&self, command: &[&str]) -> Option<(Option<i32>, String)> {
         let socket = self.control.as_ref()?;
