@@ -755,3 +755,59 @@ fn long_cname_chain_limited() {
     }
     assert!(upstream <= MAX_UPSTREAM_QUERIES as u64, "{upstream}");
 }
+
+/// Ghost domains: the parent removes a delegation while the (malicious) child keeps serving
+/// its NS with a long TTL. Once the parent's delegation has expired, the resolver must not keep
+/// the zone alive by refreshing it from the child's own NS records.
+#[test]
+fn ghost_domain_dies() {
+    const N: u8 = 33;
+    let test = "ghost_domain_dies";
+    if !world::port_53_available(test, N) {
+        return;
+    }
+    let tld = "@ SOA ns1.nic hostmaster 1 3600 600 86400 1\n@ NS ns1.nic\nns1.nic A 127.N.1.1\n\
+               example NS ns1.example\nns1.example A 127.N.2.1\n";
+    let mut world = basic(test, N)
+        .records("test.", "ghost 2 NS ns.ghost\nns.ghost 2 A 127.N.3.1")
+        .start();
+    // The child answers with its NS at a day's TTL, whatever it is asked.
+    let child = Fake::start(
+        world.ip("3.1"),
+        &["ghost.test."],
+        "ghost.test. 86400 NS ns.ghost.test.\nns.ghost.test. 86400 A 127.N.3.1\n\
+         www.ghost.test. 1 A 192.0.2.33\nmail.ghost.test. 1 A 192.0.2.34\n",
+        Behaviour {
+            extra_authority: recs("ghost.test. 86400 NS ns.ghost.test.", N),
+            ..Behaviour::default()
+        },
+    );
+    let resolver = world.resolver();
+    let a = resolver.ask("www.ghost.test.", RType::A);
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.33"], "{a}");
+    // The parent drops the delegation.
+    world.replace_zone("test.", &tld.replace("hostmaster 1", "hostmaster 2"), 2);
+    // The child's NS are asked for again and again, as an attacker would make happen.
+    for _ in 0..8 {
+        resolver.ask("ghost.test.", RType::NS);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let after = child.total();
+    let r = resolver.ask("mail.ghost.test.", RType::A);
+    eprintln!(
+        "{test}: after the delegation expired: {} {:?}; the child got {} queries before, {} \
+         after",
+        r.rcode,
+        r.rdatas(RType::A),
+        after,
+        child.total() - after
+    );
+    // Unbound 1.17 keeps using the child's NS here (the ghost stays); Portcullis must not.
+    if resolver.is_portcullis() {
+        assert_eq!(
+            r.rcode,
+            Rcode::NXDOMAIN,
+            "the ghost zone is still resolved: {r}"
+        );
+    }
+}

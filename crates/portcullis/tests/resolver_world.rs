@@ -413,3 +413,58 @@ fn serve_stale_when_servers_die() {
     );
     assert_eq!(stale.ttl(RType::A), Some(30), "stale answer TTL: {stale}");
 }
+
+/// QNAME minimisation (RFC 9156): the root and the TLD (fakes here, which record every query)
+/// are told only the labels they need, never the full name.
+#[test]
+fn qname_minimisation() {
+    const N: u8 = 34;
+    if !world::port_53_available("qname_minimisation", N) {
+        return;
+    }
+    // The root and the TLD are declared (for the hints) but served by fakes.
+    let world = world::WorldBuilder::new("qmin", N)
+        .zone(".", "@ NS a.root-servers.\na.root-servers. A 127.N.0.1\n")
+        .zone(
+            "example.test.",
+            "@ NS ns1\nns1 A 127.N.2.1\nwww.deep.down A 192.0.2.34\n",
+        )
+        .server("2.1", &["example.test."])
+        .start();
+    let root = Fake::start(
+        world.ip("0.1"),
+        &["."],
+        ". 3600 NS a.root-servers.\na.root-servers. 3600 A 127.N.0.1\n\
+         test. 3600 NS ns1.nic.test.\nns1.nic.test. 3600 A 127.N.1.1\n",
+        Behaviour::default(),
+    );
+    let tld = Fake::start(
+        world.ip("1.1"),
+        &["test."],
+        "test. 3600 NS ns1.nic.test.\nns1.nic.test. 3600 A 127.N.1.1\n\
+         example.test. 3600 NS ns1.example.test.\nns1.example.test. 3600 A 127.N.2.1\n",
+        Behaviour::default(),
+    );
+    let resolver = world.resolver();
+    let a = resolver.ask("www.deep.down.example.test.", RType::A);
+    assert_eq!(a.rdatas(RType::A), ["192.0.2.34"], "{a}");
+    let labels = |s: &world::fake::Seen| s.qname.as_ref().label_count();
+    eprintln!("qname_minimisation:\n{}{}", root.describe(), tld.describe());
+    // Priming asks the root for its own NS; everything else it sees has one label.
+    for s in root.seen() {
+        assert!(
+            labels(&s) <= 1,
+            "the root saw {}:\n{}",
+            s.qname,
+            root.describe()
+        );
+    }
+    for s in tld.seen() {
+        assert!(
+            labels(&s) <= 2,
+            "the TLD saw {}:\n{}",
+            s.qname,
+            tld.describe()
+        );
+    }
+}

@@ -45,6 +45,8 @@
 //! | 30 | resolver_attacks::delegation_cycle_fails_fast |
 //! | 31 | resolver_attacks::fake_misbehaves_as_scripted |
 //! | 32 | resolver_attacks::long_cname_chain_limited |
+//! | 33 | resolver_attacks::ghost_domain_dies |
+//! | 34 | resolver_world::qname_minimisation |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //!
@@ -477,6 +479,51 @@ impl World {
     /// `127.<block>.<rest>`.
     pub fn ip(&self, rest: &str) -> Ipv4Addr {
         ip(self.block, rest)
+    }
+
+    /// Replaces a zone's text (as for [`WorldBuilder::zone`]; give it an SOA with a higher
+    /// serial), reloads every server of the zone (SIGHUP) and waits (at most [`START_LIMIT`])
+    /// until each serves `serial`. Portcullis servers only.
+    pub fn replace_zone(&mut self, origin: &str, text: &str, serial: u32) {
+        let text = format!("$ORIGIN {origin}\n$TTL 3600\n{}\n", subst(text, self.block));
+        let file = if origin == "." {
+            "root.zone".to_string()
+        } else {
+            format!("{origin}zone")
+        };
+        let tmp = self.dir.write(&format!(".{file}.new"), &text);
+        std::fs::rename(&tmp, self.dir.0.join(&file)).unwrap();
+        let deadline = Instant::now() + START_LIMIT;
+        for (addr, zones, guard) in &mut self.servers {
+            if !zones.iter().any(|z| z == origin) {
+                continue;
+            }
+            let ok = Command::new("kill")
+                .args(["-HUP", &guard.child.id().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cannot signal {}", guard.what);
+            loop {
+                guard.check_running();
+                let q = query_bytes(3, origin, RType::SOA, false, None);
+                let now = exchange_udp(SocketAddr::from((*addr, 53)), &q, 200)
+                    .and_then(|b| Reply::parse(&b).ok())
+                    .and_then(|r| {
+                        let soa = r.answer.into_iter().find(|rr| rr.rtype == RType::SOA)?;
+                        soa.rdata.split_whitespace().nth(2)?.parse::<u32>().ok()
+                    });
+                if now == Some(serial) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} did not load serial {serial} of {origin}:\n{}",
+                    guard.what,
+                    guard.log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// Stops the server on `127.N.<rest>` (killed by its PID): from now on that address is
