@@ -16,6 +16,53 @@ use wire::RType;
 use world::fake::{Behaviour, Fake};
 use world::{Reply, basic, exchange_udp, query_bytes};
 
+/// The block table in `world/mod.rs` names each test once, with its own N, and every test
+/// that brings up a world is in it with the N it uses.
+#[test]
+fn blocks_are_unique() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let table = std::fs::read_to_string(format!("{dir}/world/mod.rs")).unwrap();
+    let mut seen_n = std::collections::HashSet::new();
+    let mut seen_test = std::collections::HashSet::new();
+    for row in table.lines().filter_map(|l| l.strip_prefix("//! | ")) {
+        let mut cells = row.split(" | ");
+        let (Some(n), Some(test)) = (cells.next(), cells.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u8>() else { continue };
+        assert!(seen_n.insert(n), "block {n} given twice");
+        let test = test
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(" |");
+        assert!(seen_test.insert(test.to_string()), "{test} listed twice");
+        let (file, name) = test.split_once("::").unwrap();
+        let source = std::fs::read_to_string(format!("{dir}/{file}.rs")).unwrap();
+        let at = source
+            .find(&format!("fn {name}()"))
+            .unwrap_or_else(|| panic!("{test} (block {n}) does not exist"));
+        let body = &source[at..source[at..].find("\n}\n").map_or(source.len(), |e| at + e)];
+        assert!(
+            name == "blocks_are_unique"
+                || body.contains(&format!("N: u8 = {n};"))
+                || body.contains(&format!(", {n},"))
+                || body.lines().any(|l| l.trim() == format!("{n},")),
+            "{test} does not use block {n}"
+        );
+    }
+    for file in ["resolver_world", "resolver_attacks", "resolver_interop"] {
+        let source = std::fs::read_to_string(format!("{dir}/{file}.rs")).unwrap();
+        for chunk in source.split("#[test]\nfn ").skip(1) {
+            let name = &chunk[..chunk.find('(').unwrap()];
+            assert!(
+                seen_test.contains(&format!("{file}::{name}")),
+                "{file}::{name} has no block in the table of world/mod.rs"
+            );
+        }
+    }
+}
+
 fn ask_direct(world: &world::World, server: &str, name: &str, qtype: RType) -> Reply {
     let q = query_bytes(99, name, qtype, false, Some(1232));
     let to = SocketAddr::from((world.ip(server), 53));

@@ -22,6 +22,7 @@
 //!
 //! | N | test |
 //! |---|---|
+//! | 9 | resolver_world::blocks_are_unique (binds nothing) |
 //! | 10 | resolver_world::world_answers_by_itself |
 //! | 11 | resolver_world::resolves_root_tld_leaf |
 //! | 12 | resolver_world::second_query_from_cache |
