@@ -811,3 +811,80 @@ fn ghost_domain_dies() {
         );
     }
 }
+
+/// A chain of 36 nested zones, each delegating the next, each on a fake server of its own
+/// (`127.N.3.k`): every level costs a referral. Ten levels resolve; the full depth stops at the
+/// referral or query limit (asked cold) with SERVFAIL and an extended error, within the query
+/// budget.
+#[test]
+fn deep_delegation_limited() {
+    const N: u8 = 35;
+    const DEPTH: usize = 36;
+    let test = "deep_delegation_limited";
+    if !world::port_53_available(test, N) {
+        return;
+    }
+    let origin = |k: usize| -> String {
+        let mut o = String::new();
+        for i in (1..=k).rev() {
+            o.push_str(&format!("d{i}."));
+        }
+        o.push_str("test.");
+        o
+    };
+    let world = basic(test, N)
+        .records("test.", "d1 NS ns.d1\nns.d1 A 127.N.3.1")
+        .start();
+    let fakes: Vec<Fake> = (1..=DEPTH)
+        .map(|k| {
+            let o = origin(k);
+            let mut data = format!(
+                "{o} 3600 NS ns.{o}\nns.{o} 3600 A 127.N.3.{k}\nwww.{o} 3600 A 192.0.2.{k}\n"
+            );
+            if k < DEPTH {
+                let next = origin(k + 1);
+                data.push_str(&format!(
+                    "{next} 3600 NS ns.{next}\nns.{next} 3600 A 127.N.3.{}\n",
+                    k + 1
+                ));
+            }
+            Fake::start(
+                world.ip(&format!("3.{k}")),
+                &[&o],
+                &data,
+                Behaviour::default(),
+            )
+        })
+        .collect();
+    let resolver = world.resolver();
+    let asked = |fakes: &[Fake]| fakes.iter().map(Fake::total).sum::<usize>();
+
+    let before = world.queries_total() as usize + asked(&fakes);
+    let deep = resolver.ask_within(
+        &format!("www.{}", origin(DEPTH)),
+        RType::A,
+        MAX_QUESTION_TIME + Duration::from_secs(5),
+    );
+    let upstream = world.queries_total() as usize + asked(&fakes) - before;
+    let deepest = fakes
+        .iter()
+        .rposition(|f| f.total() > 0)
+        .map_or(0, |i| i + 1);
+    eprintln!(
+        "{test}: depth {DEPTH}: {} {:?} in {:?}, {upstream} upstream queries, deepest level \
+         asked {deepest}",
+        deep.rcode, deep.ede, deep.elapsed
+    );
+    eprint!("{}", resolver.metric_lines(&["limits"]));
+    if resolver.is_portcullis() {
+        assert_eq!(deep.rcode, Rcode::SERVFAIL, "{deep}");
+        assert!(!deep.ede.is_empty(), "{deep}");
+    }
+    assert!(
+        upstream <= MAX_UPSTREAM_QUERIES,
+        "{upstream} upstream queries"
+    );
+    // Ten levels down is fine, and the resolver still works.
+    let ten = resolver.ask(&format!("www.{}", origin(10)), RType::A);
+    assert_eq!(ten.rdatas(RType::A), ["192.0.2.10"], "{ten}");
+}

@@ -48,6 +48,7 @@
 //! | 32 | resolver_attacks::long_cname_chain_limited |
 //! | 33 | resolver_attacks::ghost_domain_dies |
 //! | 34 | resolver_world::qname_minimisation |
+//! | 35 | resolver_attacks::deep_delegation_limited |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //!
