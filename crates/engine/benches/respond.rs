@@ -8,6 +8,7 @@ mod common;
 
 use std::hint::black_box;
 
+use cache::Time;
 use criterion::{Criterion, criterion_group, criterion_main};
 use engine::{Client, Outcome, Transport};
 use wire::RType;
@@ -30,7 +31,7 @@ fn respond(c: &mut Criterion) {
         let query = common::query(name, qtype);
         group.bench_function(label, |b| {
             b.iter(
-                || match engine.respond(black_box(&query), &client, &mut out) {
+                || match engine.respond(black_box(&query), &client, Time::ZERO, &mut out) {
                     Outcome::Reply(info) => info.len,
                     _ => panic!("expected a reply"),
                 },

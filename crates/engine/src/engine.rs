@@ -5,7 +5,8 @@
 //! 1. **Read** ([`crate::query`]): header, framing, EDNS, opcode, question count, QTYPE.
 //!    Decision: drop, reject with an error, or go on.
 //! 2. **Route**: which part of the server answers. Class IN goes to the closest enclosing zone
-//!    ([`Catalog::find`]), or is refused when no zone encloses the name; class CH to the
+//!    ([`Catalog::find`]); when no zone encloses the name, to the cache and the resolver for a
+//!    client offered recursion ([`crate::recursion`]), else it is refused; class CH to the
 //!    identity names ([`crate::chaos`]); AXFR and IXFR to the transfer checks (ACL, TCP, zone
 //!    apex). Decision: a [`Route`].
 //! 3. **Answer** ([`crate::answer`], [`crate::chaos`]): write the sections.
@@ -24,6 +25,8 @@
 
 use std::net::IpAddr;
 
+use cache::Time;
+
 use wire::edns::OptionCode;
 use wire::message::{Header, Section};
 use wire::writer::MessageWriter;
@@ -35,14 +38,17 @@ use crate::chaos;
 use crate::config::{ConfigError, EngineConfig};
 use crate::error::QueryError;
 use crate::query::{self, ClientEdns, Question, Read, Request};
+use crate::recursion::{RecursionRequest, Resolver};
 use crate::transfer::TransferRequest;
 
 /// Bytes an OPT record without options takes.
-const OPT_LEN: usize = 11;
+pub(crate) const OPT_LEN: usize = 11;
 /// Largest DNS message (the TCP length prefix is 16 bits).
 const MAX_MESSAGE: usize = 65_535;
 /// The UDP limit without EDNS, and the smallest with it (RFC 1035 section 4.2.1).
 const CLASSIC_UDP: u16 = 512;
+/// Room kept for an Extended DNS Error option: its header, code and a short text.
+pub(crate) const EDE_ROOM: usize = 4 + 2 + 64;
 
 /// The transport a query came over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +80,13 @@ pub enum AnswerSource {
     },
     /// A CHAOS identity name.
     Chaos,
+    /// The resolver's cache (`stale`: from expired data, RFC 8767).
+    Cache {
+        /// Whether expired data answered.
+        stale: bool,
+    },
+    /// A resolution that just finished.
+    Recursion,
     /// An IXFR over UDP, answered with the zone's SOA alone.
     Transfer {
         /// The zone asked for.
@@ -98,6 +111,9 @@ pub struct ReplyInfo {
     pub truncated: bool,
     /// What produced it.
     pub source: AnswerSource,
+    /// A cached entry used is near its expiry: the transport should refresh it in the
+    /// background (prefetch; the question is the query's).
+    pub prefetch: bool,
 }
 
 /// What to do with a query.
@@ -109,6 +125,9 @@ pub enum Outcome {
     Drop(QueryError),
     /// Stream a zone transfer (TCP only); see [`TransferRequest::stream`].
     Transfer(Box<TransferRequest>),
+    /// Not in the cache: resolve it, then answer with [`Engine::write_answer`] (or
+    /// [`Engine::respond_stale`] when the resolution failed).
+    Recurse(Box<RecursionRequest>),
 }
 
 /// Where a query goes after the read stage.
@@ -119,21 +138,46 @@ enum Route {
     Transfer(ZoneId),
     /// IXFR over UDP from an allowed client.
     SoaOnly(ZoneId),
+    /// The cache, then resolution (RD set, recursion offered).
+    Recurse,
+    /// The cache alone (RD clear, recursion offered).
+    CacheOnly,
     Reject(QueryError),
 }
 
 /// The authoritative engine: zones and settings, shared read-only by every worker.
 #[derive(Debug)]
 pub struct Engine {
-    catalog: Catalog,
-    config: EngineConfig,
+    pub(crate) catalog: Catalog,
+    pub(crate) config: EngineConfig,
+    pub(crate) resolver: Option<Resolver>,
 }
 
 impl Engine {
     /// An engine answering from `catalog` with `config` (checked first).
     pub fn new(catalog: Catalog, config: EngineConfig) -> Result<Engine, ConfigError> {
         config.validate()?;
-        Ok(Engine { catalog, config })
+        Ok(Engine {
+            catalog,
+            config,
+            resolver: None,
+        })
+    }
+
+    /// This engine, also resolving for the clients `resolver` allows (see [`crate::recursion`]).
+    pub fn with_resolver(mut self, resolver: Resolver) -> Engine {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// The resolver part, when recursion is on.
+    pub fn resolver(&self) -> Option<&Resolver> {
+        self.resolver.as_ref()
+    }
+
+    /// Whether recursion (and the cache) is offered to `addr`.
+    pub fn recursion_offered(&self, addr: IpAddr) -> bool {
+        self.resolver.as_ref().is_some_and(|r| r.allows(addr))
     }
 
     /// The zones.
@@ -146,9 +190,24 @@ impl Engine {
         &self.config
     }
 
-    /// Answers `query` from `client` into `out`; see the [module docs](self). Never panics and
-    /// never allocates, except to start a zone transfer.
-    pub fn respond(&self, query: &[u8], client: &Client, out: &mut [u8]) -> Outcome {
+    /// Answers `query` from `client` into `out`; see the [module docs](self). `now` is the
+    /// caller's clock, on the cache's time scale ([`cache::Time`]): cached TTLs count down from
+    /// it. Never panics and never allocates, except to start a zone transfer or a recursion.
+    pub fn respond(&self, query: &[u8], client: &Client, now: Time, out: &mut [u8]) -> Outcome {
+        let outcome = self.respond_inner(query, client, now, out);
+        if let Outcome::Reply(_) = outcome
+            && self.recursion_offered(client.addr)
+        {
+            // RA (RFC 1035 section 4.1.1): set in every response to a client offered
+            // recursion, zone and error answers included. Bit 7 of the fourth header byte.
+            if let Some(flags) = out.get_mut(3) {
+                *flags |= 0x80;
+            }
+        }
+        outcome
+    }
+
+    fn respond_inner(&self, query: &[u8], client: &Client, now: Time, out: &mut [u8]) -> Outcome {
         let request = match query::read(query) {
             Read::Drop(e) => return Outcome::Drop(e),
             Read::Reject(request, e) => return self.reject(&request, e, client, out),
@@ -157,8 +216,10 @@ impl Engine {
         let Some(question) = &request.question else {
             return self.reject(&request, QueryError::QuestionCount(0), client, out);
         };
-        match self.route(question, client) {
+        match self.route(&request, question, client) {
             Route::Zone(zone) => self.answer(&request, question, zone, client, out),
+            Route::Recurse => self.cached(&request, question, client, now, true, out),
+            Route::CacheOnly => self.cached(&request, question, client, now, false, out),
             Route::Chaos => self.chaos(&request, question, client, out),
             Route::SoaOnly(zone) => self.soa_only(&request, question, zone, client, out),
             Route::Transfer(id) => match self.catalog.zone(id) {
@@ -178,7 +239,7 @@ impl Engine {
 
     // --- stage 2: route ----------------------------------------------------------------------
 
-    fn route(&self, question: &Question, client: &Client) -> Route {
+    fn route(&self, request: &Request<'_>, question: &Question, client: &Client) -> Route {
         let qtype = question.qtype;
         let transfer = qtype == RType::AXFR || qtype == RType::IXFR;
         match question.qclass {
@@ -210,6 +271,14 @@ impl Engine {
         }
         match self.catalog.find(question.qname.as_ref()) {
             Some((id, _)) => Route::Zone(id),
+            None if self.recursion_offered(client.addr) => {
+                if request.header.flags.rd() {
+                    Route::Recurse
+                } else {
+                    Route::CacheOnly
+                }
+            }
+            None if self.resolver.is_some() => Route::Reject(QueryError::RecursionDenied),
             None => Route::Reject(QueryError::NotAuthoritative),
         }
     }
@@ -253,22 +322,24 @@ impl Engine {
                 return Outcome::Drop(QueryError::OutputTooSmall);
             };
             w.set_flags(w.flags().with_tc(answered.truncated && !answered.failed));
-            let len = self.finish(w, rcode, edns);
+            let len = self.finish(w, rcode, edns, None);
             return Outcome::Reply(ReplyInfo {
                 len,
                 rcode,
                 qtype: Some(question.qtype),
                 truncated: !answered.failed,
                 source,
+                prefetch: false,
             });
         }
-        let len = self.finish(w, rcode, edns);
+        let len = self.finish(w, rcode, edns, None);
         Outcome::Reply(ReplyInfo {
             len,
             rcode,
             qtype: Some(question.qtype),
             truncated: false,
             source,
+            prefetch: false,
         })
     }
 
@@ -291,13 +362,14 @@ impl Engine {
         // At most 12 + 259 + 266 bytes, below the 512-byte minimum: it always fits.
         let truncated = chaos::write(text, question, &mut w).is_err();
         w.set_flags(w.flags().with_tc(truncated));
-        let len = self.finish(w, Rcode::NOERROR, edns);
+        let len = self.finish(w, Rcode::NOERROR, edns, None);
         Outcome::Reply(ReplyInfo {
             len,
             rcode: Rcode::NOERROR,
             qtype: Some(question.qtype),
             truncated,
             source: AnswerSource::Chaos,
+            prefetch: false,
         })
     }
 
@@ -330,18 +402,19 @@ impl Engine {
             )
             .is_err();
         w.set_flags(w.flags().with_tc(truncated));
-        let len = self.finish(w, Rcode::NOERROR, edns);
+        let len = self.finish(w, Rcode::NOERROR, edns, None);
         Outcome::Reply(ReplyInfo {
             len,
             rcode: Rcode::NOERROR,
             qtype: Some(question.qtype),
             truncated,
             source: AnswerSource::Transfer { zone },
+            prefetch: false,
         })
     }
 
     /// The error response for `error` (the one place errors become responses), or a drop.
-    fn reject(
+    pub(crate) fn reject(
         &self,
         request: &Request<'_>,
         error: QueryError,
@@ -354,23 +427,35 @@ impl Engine {
         let question = request.question.as_ref().filter(|_| error.keeps_question());
         let edns = request.edns.filter(|_| error.keeps_opt());
         let limit = self.limit(edns, client.transport, out.len());
-        let Some(w) = self.start(out, limit, request, question, false, edns) else {
+        let Some(mut w) = self.start(out, limit, request, question, false, edns) else {
             return Outcome::Drop(QueryError::OutputTooSmall);
         };
-        let len = self.finish(w, rcode, edns);
+        let ede = error.extended_error().filter(|_| edns.is_some());
+        if ede.is_some() {
+            // An error response holds no records: the room is there (or the EDE is left out).
+            let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
+            let _ = w.reserve(OPT_LEN + nsid + EDE_ROOM);
+        }
+        let len = self.finish(w, rcode, edns, ede);
         Outcome::Reply(ReplyInfo {
             len,
             rcode,
             qtype: question.map(|q| q.qtype),
             truncated: false,
             source: AnswerSource::Error(error),
+            prefetch: false,
         })
     }
 
     // --- stage 4: finish ---------------------------------------------------------------------
 
     /// The most bytes the response may take.
-    fn limit(&self, edns: Option<ClientEdns>, transport: Transport, out: usize) -> usize {
+    pub(crate) fn limit(
+        &self,
+        edns: Option<ClientEdns>,
+        transport: Transport,
+        out: usize,
+    ) -> usize {
         let limit = match (transport, edns) {
             (Transport::Tcp, _) => MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP),
@@ -390,7 +475,7 @@ impl Engine {
     }
 
     /// Starts a response: header, question, and room kept for the OPT record.
-    fn start<'b>(
+    pub(crate) fn start<'b>(
         &self,
         out: &'b mut [u8],
         limit: usize,
@@ -418,7 +503,13 @@ impl Engine {
     }
 
     /// Sets the response code, adds the OPT record, and returns the response length.
-    fn finish(&self, mut w: MessageWriter<'_>, rcode: Rcode, edns: Option<ClientEdns>) -> usize {
+    pub(crate) fn finish(
+        &self,
+        mut w: MessageWriter<'_>,
+        rcode: Rcode,
+        edns: Option<ClientEdns>,
+        ede: Option<(u16, &str)>,
+    ) -> usize {
         w.set_flags(w.flags().with_rcode(rcode));
         if let Some(e) = edns
             && let Ok(mut opt) = w.opt(self.config.udp_payload, rcode, e.dnssec_ok)
@@ -426,6 +517,10 @@ impl Engine {
             if let Some(nsid) = self.nsid(edns) {
                 // Dropped when it does not fit: it is optional.
                 let _ = opt.option(OptionCode::NSID, nsid);
+            }
+            if let Some((code, text)) = ede {
+                // Room was kept by the caller; dropped when it does not fit, as it is optional.
+                let _ = opt.extended_error(code, text);
             }
             let _ = opt.finish();
         }

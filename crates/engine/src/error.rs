@@ -23,6 +23,9 @@
 //! | [`TransferDenied`](QueryError::TransferDenied) | REFUSED | the client is not in the transfer ACL (RFC 5936 section 2.2.1) |
 //! | [`TransferNotZone`](QueryError::TransferNotZone) | NOTAUTH | the name is not the apex of a zone we serve (RFC 5936 section 2.2.1) |
 //! | [`OutputTooSmall`](QueryError::OutputTooSmall) | dropped | the caller's buffer cannot hold a response (a transport bug, not the client's) |
+//! | [`RecursionDenied`](QueryError::RecursionDenied) | REFUSED, EDE 18 "Prohibited" | recursion is on but not offered to this client (not in `resolver.allow_recursion`), and the name is in no zone we serve; Unbound refuses too (`access-control` refuse) |
+//! | [`NotCached`](QueryError::NotCached) | REFUSED, EDE 0 | RD clear, and neither the answer nor a delegation is cached: we only resolve when asked to (RFC 1034 section 4.3.1) |
+//! | [`ResolverBusy`](QueryError::ResolverBusy) | SERVFAIL, EDE 0 "resolver busy" | the resolver's queue is full; the client may retry (RFC 8914 section 4.1) |
 
 use core::fmt;
 
@@ -63,6 +66,12 @@ pub enum QueryError {
     TransferNotZone,
     /// The caller's output buffer cannot hold even the response header and question.
     OutputTooSmall,
+    /// Recursion is not offered to this client.
+    RecursionDenied,
+    /// RD is clear and the cache has nothing to say.
+    NotCached,
+    /// The resolver cannot take more questions now.
+    ResolverBusy,
 }
 
 impl QueryError {
@@ -82,9 +91,22 @@ impl QueryError {
             | QueryError::NotAuthoritative
             | QueryError::ChaosHidden
             | QueryError::TransferOverUdp
-            | QueryError::TransferDenied => Rcode::REFUSED,
+            | QueryError::TransferDenied
+            | QueryError::RecursionDenied
+            | QueryError::NotCached => Rcode::REFUSED,
+            QueryError::ResolverBusy => Rcode::SERVFAIL,
             QueryError::TransferNotZone => Rcode::NOTAUTH,
         })
+    }
+
+    /// The Extended DNS Error (RFC 8914) sent with the response: INFO-CODE and text.
+    pub fn extended_error(self) -> Option<(u16, &'static str)> {
+        match self {
+            QueryError::RecursionDenied => Some((18, "recursion not offered to this client")),
+            QueryError::NotCached => Some((0, "not in the cache; set RD to resolve")),
+            QueryError::ResolverBusy => Some((0, "resolver busy")),
+            _ => None,
+        }
     }
 
     /// Whether the response may repeat the question: only when it was read and is one.
@@ -132,6 +154,9 @@ impl fmt::Display for QueryError {
             QueryError::TransferDenied => f.write_str("zone transfer not allowed"),
             QueryError::TransferNotZone => f.write_str("zone transfer of a name that is no zone"),
             QueryError::OutputTooSmall => f.write_str("output buffer too small for a response"),
+            QueryError::RecursionDenied => f.write_str("recursion not offered to this client"),
+            QueryError::NotCached => f.write_str("not in the cache and RD clear"),
+            QueryError::ResolverBusy => f.write_str("resolver busy"),
         }
     }
 }

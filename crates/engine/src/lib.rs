@@ -19,6 +19,16 @@
 //! Every reason a query is not answered from a zone is a [`QueryError`], turned into a response
 //! code in one place ([`QueryError::rcode`]); the table in [`error`] gives the rule behind each.
 //!
+//! # Recursion
+//!
+//! An engine built [`Engine::with_resolver`] is also a recursive resolver's front end
+//! ([`recursion`]): a name in none of its zones (the operator's, and the [`local`] zones of RFC
+//! 6303 and RFC 6761) is answered from the shared [`cache::Cache`] for a client in the
+//! recursion ACL, without allocating; a miss returns [`Outcome::Recurse`] with a
+//! [`RecursionRequest`], and once the transport's resolver has an answer,
+//! [`Engine::write_resolution`] (or [`Engine::respond_stale`]) writes the response. `now`, the
+//! caller's clock on the cache's time scale, is passed to [`Engine::respond`] for that.
+//!
 //! # What the answers follow
 //!
 //! - RFC 1034 section 4.3.2 and RFC 1035: the answer algorithm, the closest enclosing zone,
@@ -47,7 +57,7 @@
 //! query.extend_from_slice(b"\x02ns\x07example\x00\x00\x01\x00\x01");
 //! let client = Client { addr: "192.0.2.99".parse().unwrap(), transport: Transport::Udp };
 //! let mut out = [0u8; 1232];
-//! let Outcome::Reply(info) = engine.respond(&query, &client, &mut out) else { panic!() };
+//! let Outcome::Reply(info) = engine.respond(&query, &client, cache::Time::ZERO, &mut out) else { panic!() };
 //! assert_eq!(info.rcode, Rcode::NOERROR);
 //! let response = wire::Message::parse(&out[..info.len]).unwrap();
 //! assert_eq!(response.header().ancount, 1);
@@ -61,7 +71,9 @@ pub mod chaos;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod local;
 pub mod query;
+pub mod recursion;
 pub mod transfer;
 
 pub use answer::AnswerKind;
@@ -69,4 +81,6 @@ pub use catalog::{Catalog, CatalogError, ZoneId};
 pub use config::{AnyPolicy, ConfigError, EngineConfig, IpPrefix};
 pub use engine::{AnswerSource, Client, Engine, Outcome, ReplyInfo, Transport};
 pub use error::QueryError;
+pub use local::{local_zone_names, local_zones};
+pub use recursion::{RecursionRequest, Resolver};
 pub use transfer::{TransferRequest, TransferStream};

@@ -1,6 +1,7 @@
 //! Answering allocates nothing: hits, NXDOMAIN, NODATA, referrals, wildcards, CNAME and DNAME
 //! chains, ANY and errors run under a counting allocator that records every allocation made on
-//! this thread.
+//! this thread; so do answers from the resolver's cache (a hit, a CNAME chain, a cached
+//! NXDOMAIN) and the REFUSED answer to a client outside the recursion ACL.
 
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +10,10 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use engine::{Client, Outcome, Transport};
+use std::sync::Arc;
+
+use cache::{Cache, CacheConfig, NegativeKind, RrSet, Time, Trust};
+use engine::{Client, Outcome, Resolver, Transport};
 use wire::message::Message;
 use wire::{RType, Rcode};
 
@@ -77,7 +81,7 @@ fn responding_allocates_nothing() {
     let mut out = [0u8; 1232];
     for (query, (name, qtype, rcode, answers)) in queries.iter().zip(cases) {
         let before = allocations();
-        let outcome = engine.respond(query, &client, &mut out);
+        let outcome = engine.respond(query, &client, Time::ZERO, &mut out);
         let after = allocations();
         assert_eq!(after - before, 0, "answering {name} {qtype} allocated");
         let Outcome::Reply(info) = outcome else {
@@ -90,8 +94,101 @@ fn responding_allocates_nothing() {
     // Garbage and truncated queries are answered or dropped without allocating either.
     for bytes in [&[0u8; 5][..], &queries[0][..20], &[0xff; 40][..]] {
         let before = allocations();
-        let _ = engine.respond(bytes, &client, &mut out);
+        let _ = engine.respond(bytes, &client, Time::ZERO, &mut out);
         assert_eq!(allocations() - before, 0);
+    }
+}
+
+fn rrset(owner: &str, rtype: RType, ttl: u32, rdatas: Vec<Vec<u8>>) -> RrSet {
+    RrSet {
+        owner: owner.parse().unwrap(),
+        rtype,
+        class: wire::Class::IN,
+        ttl,
+        rdatas,
+        sigs: Vec::new(),
+    }
+}
+
+#[test]
+fn a_cache_hit_allocates_nothing() {
+    let cache = Arc::new(Cache::new(CacheConfig::default()));
+    let now = Time::from_millis(1_000_000);
+    let name = |s: &str| s.parse::<wire::Name>().unwrap().as_ref().as_wire().to_vec();
+    cache.insert_rrset(
+        &rrset(
+            "www.cached.example.",
+            RType::A,
+            300,
+            vec![vec![192, 0, 2, 1]],
+        ),
+        Trust::AuthAnswer,
+        now,
+    );
+    cache.insert_rrset(
+        &rrset(
+            "alias.cached.example.",
+            RType::CNAME,
+            300,
+            vec![name("www.cached.example.")],
+        ),
+        Trust::AuthAnswer,
+        now,
+    );
+    let mut soa = name("ns.cached.example.");
+    soa.extend(name("hostmaster.cached.example."));
+    for v in [1u32, 7200, 3600, 1_209_600, 300] {
+        soa.extend(v.to_be_bytes());
+    }
+    let soa = rrset("cached.example.", RType::SOA, 300, vec![soa]);
+    let nope: wire::Name = "nope.cached.example.".parse().unwrap();
+    cache.insert_negative(
+        nope.as_ref(),
+        RType::A,
+        NegativeKind::NxDomain,
+        &soa,
+        &[],
+        now,
+    );
+
+    let engine = common::engine(10)
+        .with_resolver(Resolver::new(cache, vec!["192.0.2.0/24".parse().unwrap()]));
+    let cases = [
+        ("www.cached.example.", Rcode::NOERROR, 1, "192.0.2.9"),
+        ("WWW.Cached.Example.", Rcode::NOERROR, 1, "192.0.2.9"),
+        ("alias.cached.example.", Rcode::NOERROR, 2, "192.0.2.9"),
+        ("nope.cached.example.", Rcode::NXDOMAIN, 0, "192.0.2.9"),
+        ("www.cached.example.", Rcode::REFUSED, 0, "198.51.100.1"),
+    ];
+    let queries: Vec<Vec<u8>> = cases
+        .iter()
+        .map(|(n, _, _, _)| common::query(n, RType::A))
+        .collect();
+    let mut out = [0u8; 1232];
+    for (query, (name, rcode, answers, client)) in queries.iter().zip(cases) {
+        let client = Client {
+            addr: client.parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        let before = allocations();
+        let outcome = engine.respond(query, &client, now.plus_secs(10), &mut out);
+        let after = allocations();
+        assert_eq!(
+            after - before,
+            0,
+            "answering {name} from the cache allocated"
+        );
+        let Outcome::Reply(info) = outcome else {
+            panic!("{name}: {outcome:?}");
+        };
+        let response = Message::parse(&out[..info.len]).unwrap();
+        assert_eq!(response.rcode(), rcode, "{name}");
+        assert_eq!(response.header().ancount, answers, "{name}");
+        assert_eq!(
+            response.header().flags.ra(),
+            rcode != Rcode::REFUSED,
+            "{name}"
+        );
     }
 }
 

@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use crate::labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
 use crate::registry::{Registry, Totals};
+use crate::resolver::{Limit, RecursionResult, UpstreamProtocol, UpstreamReject};
 use crate::worker::{LATENCY_BUCKETS, latency_bound_ns};
 
 /// The `Content-Type` of [`Registry::render`]'s output.
@@ -23,6 +24,7 @@ impl Registry {
         render_traffic(&mut out, &totals);
         render_tcp(&mut out, &totals);
         render_state(&mut out, self, &totals);
+        render_resolver(&mut out, self);
         out.0
     }
 }
@@ -221,6 +223,162 @@ fn render_state(out: &mut Out, registry: &Registry, totals: &Totals) {
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(start.subsec_nanos()));
     out.sample_text("process_start_time_seconds", &[], &seconds(start_ns));
+}
+
+fn render_resolver(out: &mut Out, registry: &Registry) {
+    let r = registry.resolver();
+    let name = "portcullis_upstream_queries_total";
+    out.family(
+        name,
+        "counter",
+        "Queries sent to upstream servers, by protocol.",
+    );
+    for p in UpstreamProtocol::ALL {
+        out.sample(
+            name,
+            &[("protocol", p.label())],
+            r.upstream_queries[p as usize],
+        );
+    }
+    let name = "portcullis_upstream_responses_accepted_total";
+    out.family(name, "counter", "Upstream responses accepted.");
+    out.sample(name, &[], r.upstream_accepted);
+    let name = "portcullis_upstream_responses_rejected_total";
+    out.family(
+        name,
+        "counter",
+        "Upstream responses rejected as not matching their query (possible spoofing), by reason.",
+    );
+    for reason in UpstreamReject::ALL {
+        out.sample(
+            name,
+            &[("reason", reason.label())],
+            r.upstream_rejected[reason as usize],
+        );
+    }
+    let simple = [
+        (
+            "portcullis_upstream_timeouts_total",
+            "Upstream queries that timed out.",
+            r.upstream_timeouts,
+        ),
+        (
+            "portcullis_upstream_failures_total",
+            "Upstream queries that could not be sent, or whose connection failed.",
+            r.upstream_failures,
+        ),
+    ];
+    for (name, help, value) in simple {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value);
+    }
+    let name = "portcullis_upstream_fallbacks_total";
+    out.family(
+        name,
+        "counter",
+        "Upstream queries retried another way, by kind: over TCP after truncation, without EDNS, without 0x20.",
+    );
+    for (kind, value) in [
+        ("tcp", r.tcp_fallbacks),
+        ("edns", r.edns_fallbacks),
+        ("case", r.case_fallbacks),
+    ] {
+        out.sample(name, &[("kind", kind)], value);
+    }
+    let name = "portcullis_resolver_limits_total";
+    out.family(
+        name,
+        "counter",
+        "Client questions stopped by a resolver limit (answered SERVFAIL), by limit.",
+    );
+    for l in Limit::ALL {
+        out.sample(name, &[("limit", l.label())], r.limits[l as usize]);
+    }
+    let name = "portcullis_resolutions_total";
+    out.family(
+        name,
+        "counter",
+        "Client questions handed to the resolver, by whether they started a resolution or joined one in flight.",
+    );
+    out.sample(name, &[("kind", "started")], r.resolutions_started);
+    out.sample(name, &[("kind", "joined")], r.resolutions_joined);
+    let name = "portcullis_recursion_results_total";
+    out.family(
+        name,
+        "counter",
+        "Client questions answered by the resolver, by result.",
+    );
+    for res in RecursionResult::ALL {
+        out.sample(name, &[("result", res.label())], r.results[res as usize]);
+    }
+    let name = "portcullis_prefetches_total";
+    out.family(
+        name,
+        "counter",
+        "Cache entries refreshed before they expired.",
+    );
+    out.sample(name, &[], r.prefetches);
+    let name = "portcullis_resolutions_in_flight";
+    out.family(
+        name,
+        "gauge",
+        "Resolutions waiting for upstream answers now.",
+    );
+    out.sample(name, &[], r.in_flight);
+
+    let c = registry.cache();
+    let counters = [
+        (
+            "portcullis_cache_hits_total",
+            "Client questions answered from the cache.",
+            c.hits,
+        ),
+        (
+            "portcullis_cache_misses_total",
+            "Client questions the cache could not answer.",
+            c.misses,
+        ),
+        (
+            "portcullis_cache_inserts_total",
+            "Entries stored in the cache.",
+            c.inserts,
+        ),
+        (
+            "portcullis_cache_evictions_total",
+            "Cache entries evicted to stay within the memory budget.",
+            c.evictions,
+        ),
+        (
+            "portcullis_cache_expired_total",
+            "Cache entries removed because they expired.",
+            c.expired,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value);
+    }
+    let gauges = [
+        (
+            "portcullis_cache_entries",
+            "Entries in the cache.",
+            c.entries,
+        ),
+        (
+            "portcullis_cache_bytes",
+            "Bytes of memory accounted to cache entries.",
+            c.bytes,
+        ),
+        (
+            "portcullis_cache_max_bytes",
+            "The cache's memory budget in bytes.",
+            c.max_bytes,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        out.family(name, "gauge", help);
+        out.sample(name, &[], value);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 //!   [`WorkerMetrics`]; [`Registry::set_zones`] and [`Registry::count_reload`] serve the reload
 //!   path; [`Registry::render`] writes the exposition ([`expose`]); [`Registry::totals`] sums
 //!   the counters for other readers (a control socket, tests).
+//! - The resolver ([`resolver`]): each driver publishes [`ResolverFigures`] into its
+//!   [`ResolverSlot`]; the cache's [`CacheFigures`] are read at scrape time.
 //! - [`WorkerMetrics`]: counting on the query path costs a relaxed load and store of a counter
 //!   only that worker writes: no lock, no atomic read-modify-write ([`worker`]).
 //! - The labels are enums ([`labels`]): [`Transport`], [`QType`], [`Rcode`], [`DropReason`],
@@ -19,9 +21,14 @@
 pub mod expose;
 pub mod labels;
 pub mod registry;
+pub mod resolver;
 pub mod worker;
 
 pub use expose::CONTENT_TYPE;
 pub use labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
 pub use registry::{Registry, Totals, ZoneStats};
+pub use resolver::{
+    CacheFigures, CacheSource, Limit, RecursionResult, ResolverFigures, ResolverSlot,
+    UpstreamProtocol, UpstreamReject,
+};
 pub use worker::{LATENCY_BUCKETS, WorkerMetrics, latency_bound_ns, latency_bucket};

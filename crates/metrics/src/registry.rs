@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
+use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot};
 use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
 
 const T: usize = Transport::COUNT;
@@ -26,12 +27,22 @@ pub struct ZoneStats {
 ///
 /// The locks here are taken when a worker starts, when zones are reloaded and when the registry
 /// is scraped, never when a query is counted.
-#[derive(Debug)]
 pub struct Registry {
     start_time: Duration,
     shards: Mutex<Vec<Arc<Shard>>>,
     zones: Mutex<Vec<ZoneStats>>,
     reloads: [AtomicU64; ReloadResult::COUNT],
+    resolver: Mutex<Vec<ResolverSlot>>,
+    cache: Mutex<Option<CacheSource>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("start_time", &self.start_time)
+            .field("zones", &self.zones)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -43,7 +54,37 @@ impl Registry {
             shards: Mutex::new(Vec::new()),
             zones: Mutex::new(Vec::new()),
             reloads: std::array::from_fn(|_| AtomicU64::new(0)),
+            resolver: Mutex::new(Vec::new()),
+            cache: Mutex::new(None),
         }
+    }
+
+    /// A slot for one resolver driver to publish its figures into. They stay in the registry
+    /// after the slot is dropped, so totals never go down.
+    pub fn resolver_slot(&self) -> ResolverSlot {
+        let slot = ResolverSlot::default();
+        lock(&self.resolver).push(slot.clone());
+        slot
+    }
+
+    /// Every resolver driver's figures, summed.
+    pub fn resolver(&self) -> ResolverFigures {
+        let slots: Vec<ResolverSlot> = lock(&self.resolver).clone();
+        let mut sum = ResolverFigures::default();
+        for slot in &slots {
+            sum.add(&slot.read());
+        }
+        sum
+    }
+
+    /// Where to read the cache's figures at scrape time (replacing any earlier source).
+    pub fn set_cache_source(&self, source: CacheSource) {
+        *lock(&self.cache) = Some(source);
+    }
+
+    /// The cache's figures; zeros without a cache.
+    pub fn cache(&self) -> CacheFigures {
+        lock(&self.cache).as_ref().map(|f| f()).unwrap_or_default()
     }
 
     /// The counters for one more worker thread. Its counts stay in the registry after it is

@@ -5,7 +5,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use metrics::{DropReason, QType, Rcode, Registry, ReloadResult, TcpReject, Transport, ZoneStats};
+use metrics::{
+    CacheFigures, DropReason, Limit, QType, Rcode, RecursionResult, Registry, ReloadResult,
+    ResolverFigures, TcpReject, Transport, UpstreamReject, ZoneStats,
+};
 
 #[test]
 fn promtool_accepts_the_exposition() {
@@ -41,7 +44,30 @@ fn promtool_accepts_the_exposition() {
             records: 2,
         },
     ]);
+    let slot = reg.resolver_slot();
+    let mut figures = ResolverFigures {
+        upstream_queries: [5, 1],
+        upstream_accepted: 5,
+        in_flight: 2,
+        ..ResolverFigures::default()
+    };
+    figures.upstream_rejected[UpstreamReject::WrongId as usize] = 3;
+    figures.limits[Limit::DependencyDepth as usize] = 1;
+    figures.results[RecursionResult::Stale as usize] = 1;
+    slot.publish(&figures);
+    reg.resolver_slot().publish(&figures);
+    reg.set_cache_source(Box::new(|| CacheFigures {
+        entries: 10,
+        bytes: 4096,
+        max_bytes: 1 << 26,
+        hits: 7,
+        misses: 3,
+        ..CacheFigures::default()
+    }));
     let text = reg.render();
+    assert!(text.contains("portcullis_upstream_responses_rejected_total{reason=\"wrong_id\"} 6\n"));
+    assert!(text.contains("portcullis_cache_hits_total 7\n"));
+    assert!(text.contains("portcullis_resolutions_in_flight 4\n"));
 
     let child = Command::new("promtool")
         .args(["check", "metrics"])

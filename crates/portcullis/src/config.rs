@@ -27,6 +27,12 @@ use wire::Name;
 
 use crate::prefix::Prefix;
 
+pub mod resolver;
+
+pub use resolver::{
+    CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
+};
+
 /// The default configuration, embedded in the binary: `portcullis config default` prints it.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
@@ -121,6 +127,45 @@ pub const KEYS: &[&str] = &[
     "zone.file",
     "zone.text",
     "zone.allow_transfer",
+    "resolver.enabled",
+    "resolver.root_hints",
+    "resolver.allow_recursion",
+    "resolver.qname_minimisation",
+    "resolver.case_randomisation",
+    "resolver.cookies",
+    "resolver.insecure_local_upstreams",
+    "resolver.ipv4",
+    "resolver.ipv6",
+    "resolver.edns_payload",
+    "resolver.failure_ttl",
+    "resolver.infra_max_servers",
+    "resolver.drivers",
+    "resolver.queue",
+    "resolver.max_upstream_queries",
+    "resolver.max_referrals",
+    "resolver.max_cname_chain",
+    "resolver.max_ns_names_resolved",
+    "resolver.max_addresses_per_ns_set",
+    "resolver.max_glueless_queries",
+    "resolver.max_dependency_depth",
+    "resolver.max_question_millis",
+    "resolver.max_outstanding_per_server",
+    "resolver.max_resolutions_per_client",
+    "resolver.max_mesh",
+    "resolver.max_waiters",
+    "cache.max_bytes",
+    "cache.shards",
+    "cache.min_ttl",
+    "cache.max_ttl",
+    "cache.max_negative_ttl",
+    "cache.serve_stale",
+    "cache.max_stale",
+    "cache.stale_answer_ttl",
+    "cache.prefetch",
+    "forward.zone",
+    "forward.to",
+    "stub.zone",
+    "stub.servers",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -136,6 +181,13 @@ pub struct Config {
     pub server: ServerConfig,
     /// The zones served, in the order written (the zones of `--zone` last).
     pub zones: Vec<ZoneConfig>,
+    /// The `[resolver]` settings.
+    pub resolver: ResolverConfig,
+    /// The `[cache]` settings.
+    pub cache: CacheSettings,
+    /// The `[[forward]]` and `[[stub]]` zones, forwards first, then stubs, each in the order
+    /// written (`--forward` replaces a configured zone or adds one).
+    pub forwards: Vec<ForwardConfig>,
 }
 
 /// The `[server]` section.
@@ -417,6 +469,43 @@ impl Config {
             });
         }
 
+        let mut forwards: Vec<ForwardConfig> = Vec::new();
+        let tables = file
+            .forwards
+            .into_iter()
+            .map(|f| {
+                let at = at(f.span());
+                let f = f.into_inner();
+                (f.zone, f.to, false, at)
+            })
+            .chain(file.stubs.into_iter().map(|f| {
+                let at = at(f.span());
+                let f = f.into_inner();
+                (f.zone, f.servers, true, at)
+            }));
+        for (zone, to, stub, defined_at) in tables {
+            if let Some(first) = forwards.iter().find(|f| f.zone == zone) {
+                let key = if stub { "stub.zone" } else { "forward.zone" };
+                return Err(ConfigError::at(
+                    defined_at,
+                    format!(
+                        "{key}: zone {zone} is already forwarded or stubbed at {}",
+                        first.defined_at
+                    ),
+                ));
+            }
+            forwards.push(ForwardConfig {
+                zone,
+                to,
+                stub,
+                defined_at,
+            });
+        }
+        let cache = file.cache.into_settings().map_err(|message| ConfigError {
+            location: None,
+            message: format!("{label}: {message}"),
+        })?;
+
         let s = file.server;
         Ok(Config {
             label: label.to_owned(),
@@ -438,6 +527,9 @@ impl Config {
                 allow_transfer: s.allow_transfer,
             },
             zones,
+            resolver: file.resolver.into_config(base_dir),
+            cache,
+            forwards,
         })
     }
 
@@ -479,6 +571,45 @@ impl Config {
         }
         if let Some(level) = overrides.log_level {
             self.server.log_level = level;
+        }
+        if let Some(hints) = &overrides.root_hints {
+            self.resolver.root_hints = Some(hints.clone());
+            self.resolver.enabled = true;
+        }
+        let mut from_flags: Vec<Name> = Vec::new();
+        for f in &overrides.forwards {
+            self.resolver.enabled = true;
+            match self.forwards.iter_mut().find(|c| c.zone == f.zone) {
+                // Flags for one zone add up; a flag replaces what the file says of the zone.
+                Some(c) if from_flags.contains(&f.zone) => {
+                    if !c.to.contains(&f.to) {
+                        c.to.push(f.to);
+                    }
+                }
+                Some(c) => {
+                    c.to = vec![f.to];
+                    c.stub = false;
+                    c.defined_at = command_line.clone();
+                    from_flags.push(f.zone.clone());
+                }
+                None => {
+                    self.forwards.push(ForwardConfig {
+                        zone: f.zone.clone(),
+                        to: vec![f.to],
+                        stub: false,
+                        defined_at: command_line.clone(),
+                    });
+                    from_flags.push(f.zone.clone());
+                }
+            }
+        }
+        for prefix in &overrides.allow_recursion {
+            if !self.resolver.allow_recursion.contains(prefix) {
+                self.resolver.allow_recursion.push(*prefix);
+            }
+        }
+        if overrides.insecure_local_upstreams {
+            self.resolver.insecure_local_upstreams = true;
         }
         Ok(())
     }
@@ -554,6 +685,38 @@ pub struct Overrides {
     pub http: Option<SocketAddr>,
     /// `--log-level`: replaces `server.log_level`.
     pub log_level: Option<LogLevel>,
+    /// `--root-hints`: replaces `resolver.root_hints` and turns the resolver on.
+    pub root_hints: Option<PathBuf>,
+    /// `--forward ZONE=ADDR[:PORT]`: forwards added (replacing the file's for the same zone);
+    /// turns the resolver on.
+    pub forwards: Vec<ForwardArg>,
+    /// `--allow-recursion`: added to `resolver.allow_recursion`.
+    pub allow_recursion: Vec<Prefix>,
+    /// `--insecure-local-upstreams`: sets `resolver.insecure_local_upstreams`.
+    pub insecure_local_upstreams: bool,
+}
+
+/// A `--forward ZONE=ADDR[:PORT]` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardArg {
+    /// The zone (`.` for everything).
+    pub zone: Name,
+    /// The server (port 53 when none is given).
+    pub to: SocketAddr,
+}
+
+impl FromStr for ForwardArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ForwardArg, String> {
+        let Some((zone, to)) = s.split_once('=') else {
+            return Err(format!("`{s}` is not ZONE=ADDR[:PORT]"));
+        };
+        Ok(ForwardArg {
+            zone: parse_origin(zone)?,
+            to: resolver::server_addr(to)?,
+        })
+    }
 }
 
 /// A `--zone ORIGIN=FILE` argument.
@@ -620,6 +783,14 @@ struct FileConfig {
     server: ServerSection,
     #[serde(default, rename = "zone")]
     zones: Vec<Spanned<ZoneSection>>,
+    #[serde(default)]
+    resolver: resolver::ResolverSection,
+    #[serde(default)]
+    cache: resolver::CacheSection,
+    #[serde(default, rename = "forward")]
+    forwards: resolver::Forwards,
+    #[serde(default, rename = "stub")]
+    stubs: resolver::Stubs,
 }
 
 #[derive(Deserialize)]

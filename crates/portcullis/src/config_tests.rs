@@ -82,6 +82,8 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
         .lines()
         .map(|l| match l.strip_prefix("# ") {
             Some(rest) if rest.contains(" = ") && !rest.starts_with("file") => rest,
+            // The example tables of [[forward]] and [[stub]].
+            Some(rest) if rest.starts_with("[[") => rest,
             _ => l,
         })
         .collect::<Vec<_>>()
@@ -92,6 +94,8 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
     assert_eq!(c.server.nsid.as_deref(), Some("ns1"));
     assert_eq!(c.server.version.as_deref(), Some("Portcullis"));
     assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
+    assert_eq!(c.forwards.len(), 2);
+    assert!(c.resolver.root_hints.is_some());
 }
 
 #[test]
@@ -324,6 +328,7 @@ fn flags_override_the_file() {
         allow_transfer: vec!["192.0.2.0/24".parse().unwrap(), "::1".parse().unwrap()],
         http: Some("127.0.0.1:9153".parse().unwrap()),
         log_level: Some(LogLevel::Trace),
+        ..Overrides::default()
     })
     .unwrap();
     assert_eq!(c.server.listen, ["127.0.0.1:5300".parse().unwrap()]);
@@ -382,4 +387,127 @@ fn zone_args() {
     assert!("example.com".parse::<ZoneArg>().is_err());
     assert!("example.com=".parse::<ZoneArg>().is_err());
     assert!("=file".parse::<ZoneArg>().is_err());
+}
+
+#[test]
+fn resolver_sections() {
+    let text = r#"
+[resolver]
+enabled = true
+root_hints = "hints.zone"
+allow_recursion = ["192.0.2.0/24"]
+qname_minimisation = "strict"
+max_mesh = 500
+
+[cache]
+max_bytes = "128M"
+min_ttl = 5
+
+[[forward]]
+zone = "corp.example."
+to = ["192.0.2.53", "192.0.2.54:5353"]
+
+[[stub]]
+zone = "lab.example"
+servers = ["[2001:db8::53]:53"]
+"#;
+    let c = Config::from_toml(text, "r.toml", Some(Path::new("/etc/pc"))).unwrap();
+    assert!(c.resolver.enabled);
+    assert_eq!(
+        c.resolver.root_hints,
+        Some(PathBuf::from("/etc/pc/hints.zone"))
+    );
+    assert_eq!(c.resolver.qname_minimisation, QnameMinimisation::Strict);
+    assert_eq!(c.resolver.limits.max_mesh, 500);
+    assert_eq!(c.resolver.limits.max_referrals, 30);
+    assert_eq!(c.cache.max_bytes, 128 << 20);
+    assert_eq!(c.cache.min_ttl, 5);
+    assert_eq!(c.forwards.len(), 2);
+    assert_eq!(c.forwards[0].to[0], "192.0.2.53:53".parse().unwrap());
+    assert!(c.forwards[1].stub);
+    assert_eq!(c.forwards[1].zone, "lab.example.".parse().unwrap());
+
+    let empty = Config::from_toml("", "e.toml", None).unwrap();
+    assert!(!empty.resolver.enabled);
+    assert_eq!(empty.cache.max_bytes, 64 << 20);
+    assert_eq!(empty.resolver.allow_recursion.len(), 7);
+}
+
+#[test]
+fn resolver_errors_name_key_and_place() {
+    let cases = [
+        (
+            "[cache]\nmax_bytes = \"12Q\"\n",
+            "e.toml:2:13: cache.max_bytes: `12Q`: unknown unit",
+        ),
+        (
+            "[cache]\nmax_bytes = 1000\n",
+            "e.toml:2:13: cache.max_bytes: 1000 bytes is out of bounds",
+        ),
+        (
+            "[cache]\nshards = 3\n",
+            "cache.shards: 3 is not a power of two",
+        ),
+        (
+            "[resolver]\nmax_mesh = 0\n",
+            "e.toml:2:12: resolver.max_mesh: 0 is out of bounds",
+        ),
+        (
+            "[resolver]\nqname_minimisation = \"yes\"\n",
+            "resolver.qname_minimisation: `yes` is not one of",
+        ),
+        ("[resolver]\nbogus = 1\n", "unknown field `bogus`"),
+        (
+            "[[forward]]\nzone = \"a.\"\nto = []\n",
+            "forward.to: give 1 to 16 servers, not 0",
+        ),
+        (
+            "[[forward]]\nzone = \"a.\"\nto = [\"x\"]\n",
+            "forward.to: `x` is not an address",
+        ),
+        (
+            "[[forward]]\nzone = \"a.\"\nto = [\"192.0.2.1\"]\n[[stub]]\nzone = \"A.\"\nservers = [\"192.0.2.1\"]\n",
+            "e.toml:4:1: stub.zone: zone A. is already forwarded or stubbed at e.toml:1:1",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Config::from_toml(text, "e.toml", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn resolver_flags() {
+    let mut c = Config::from_toml(
+        "[[forward]]\nzone = \".\"\nto = [\"192.0.2.1\"]\n",
+        "f.toml",
+        None,
+    )
+    .unwrap();
+    c.apply(&Overrides {
+        root_hints: Some(PathBuf::from("w.hints")),
+        forwards: vec![
+            ".=127.0.0.1:5300".parse().unwrap(),
+            ".=127.0.0.2".parse().unwrap(),
+            "corp.=10.0.0.1".parse().unwrap(),
+        ],
+        allow_recursion: vec!["203.0.113.0/24".parse().unwrap()],
+        insecure_local_upstreams: true,
+        ..Overrides::default()
+    })
+    .unwrap();
+    assert!(c.resolver.enabled);
+    assert!(c.resolver.insecure_local_upstreams);
+    assert_eq!(c.forwards.len(), 2);
+    assert_eq!(
+        c.forwards[0].to,
+        [
+            "127.0.0.1:5300".parse().unwrap(),
+            "127.0.0.2:53".parse().unwrap()
+        ]
+    );
+    assert_eq!(c.resolver.allow_recursion.len(), 8);
+    assert!("nonsense".parse::<ForwardArg>().is_err());
 }

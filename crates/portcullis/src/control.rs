@@ -4,7 +4,8 @@
 //! # Protocol
 //!
 //! A Unix stream socket, one command per connection. The client sends one line (`reload`,
-//! `status` or `stats`, at most [`MAX_COMMAND_LINE`] bytes, ended by `\n` or by closing its
+//! `status`, `stats`, `flush [NAME [--subtree]]` or `cache-stats`, at most [`MAX_COMMAND_LINE`]
+//! bytes, ended by `\n` or by closing its
 //! side); the server answers with a first line `ok` or `error: REASON`, then any text, and
 //! closes the connection. Reading the command and writing the answer are each bounded by
 //! [`IO_TIMEOUT`]; the command itself (a reload loads every zone) is not.
@@ -64,6 +65,52 @@ pub trait ControlHandler: Send + Sync {
     fn status(&self) -> String;
     /// Counters, as text.
     fn stats(&self) -> String;
+    /// Removes cached entries: all of them (`None`), those owned by a name, or a name and
+    /// everything below it (`subtree`). `Err` when there is no cache or the name is bad.
+    fn flush(&self, name: Option<&str>, subtree: bool) -> Result<String, String> {
+        let _ = (name, subtree);
+        Err("this server has no cache (the resolver is off)".into())
+    }
+    /// The cache's figures, as text.
+    fn cache_stats(&self) -> Result<String, String> {
+        Err("this server has no cache (the resolver is off)".into())
+    }
+}
+
+/// A command line as understood: its word and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Command {
+    Reload,
+    Status,
+    Stats,
+    Flush { name: Option<String>, subtree: bool },
+    CacheStats,
+}
+
+impl Command {
+    /// `reload`, `status`, `stats`, `cache-stats`, `flush`, `flush NAME`, `flush NAME --subtree`.
+    fn parse(line: &str) -> Option<Command> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        Some(match words.as_slice() {
+            ["reload"] => Command::Reload,
+            ["status"] => Command::Status,
+            ["stats"] => Command::Stats,
+            ["cache-stats"] => Command::CacheStats,
+            ["flush"] => Command::Flush {
+                name: None,
+                subtree: false,
+            },
+            ["flush", name] if *name != "--subtree" => Command::Flush {
+                name: Some((*name).to_owned()),
+                subtree: false,
+            },
+            ["flush", name, "--subtree"] | ["flush", "--subtree", name] => Command::Flush {
+                name: Some((*name).to_owned()),
+                subtree: true,
+            },
+            _ => return None,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,20 +260,23 @@ async fn answer(stream: UnixStream, handler: Arc<dyn ControlHandler>) -> io::Res
 
 /// Runs `command` and words the answer.
 async fn run_command(command: &str, handler: Arc<dyn ControlHandler>) -> String {
-    let known = matches!(command, "reload" | "status" | "stats");
-    if !known {
+    let Some(parsed) = Command::parse(command) else {
         let shown: String = command
             .chars()
             .filter(|c| !c.is_control())
             .take(64)
             .collect();
-        return format!("error: unknown command `{shown}` (commands: reload, status, stats)\n");
-    }
-    let command = command.to_owned();
-    let result = tokio::task::spawn_blocking(move || match command.as_str() {
-        "reload" => handler.reload(),
-        "status" => Ok(handler.status()),
-        _ => Ok(handler.stats()),
+        return format!(
+            "error: unknown command `{shown}` (commands: reload, status, stats, \
+             flush [NAME [--subtree]], cache-stats)\n"
+        );
+    };
+    let result = tokio::task::spawn_blocking(move || match parsed {
+        Command::Reload => handler.reload(),
+        Command::Status => Ok(handler.status()),
+        Command::Stats => Ok(handler.stats()),
+        Command::Flush { name, subtree } => handler.flush(name.as_deref(), subtree),
+        Command::CacheStats => handler.cache_stats(),
     })
     .await;
     match result {
@@ -329,5 +379,40 @@ pub fn ctl_main(socket: &Path, command: &str) -> u8 {
             eprintln!("error: {e}");
             EXIT_ERROR
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(Command::parse("reload"), Some(Command::Reload));
+        assert_eq!(Command::parse(" cache-stats "), Some(Command::CacheStats));
+        assert_eq!(
+            Command::parse("flush"),
+            Some(Command::Flush {
+                name: None,
+                subtree: false
+            })
+        );
+        assert_eq!(
+            Command::parse("flush example.com"),
+            Some(Command::Flush {
+                name: Some("example.com".into()),
+                subtree: false
+            })
+        );
+        assert_eq!(
+            Command::parse("flush example.com --subtree"),
+            Some(Command::Flush {
+                name: Some("example.com".into()),
+                subtree: true
+            })
+        );
+        assert_eq!(Command::parse("flush --subtree"), None);
+        assert_eq!(Command::parse("flush a b"), None);
+        assert_eq!(Command::parse("explode"), None);
     }
 }

@@ -8,8 +8,8 @@
 //!   old ones when the new ones are refused. Exit 1 when it cannot start.
 //! - `portcullis config default` prints the built-in configuration, to start one from.
 //! - `portcullis query NAME [TYPE] [@SERVER]...` asks a server, as dig does (`query.rs`).
-//! - `portcullis ctl [--socket PATH] reload|status|stats` talks to a running server's control
-//!   socket (`control.rs`).
+//! - `portcullis ctl [--socket PATH] reload|status|stats|flush [NAME [--subtree]]|cache-stats`
+//!   talks to a running server's control socket (`control.rs`).
 //!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
@@ -21,7 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use portcullis::config::{Config, ConfigSource, DEFAULT_CONFIG, LogLevel, Overrides, ZoneArg};
+use portcullis::config::{
+    Config, ConfigSource, DEFAULT_CONFIG, ForwardArg, LogLevel, Overrides, ZoneArg,
+};
 use portcullis::prefix::Prefix;
 use portcullis::{check, serve};
 
@@ -57,17 +59,17 @@ enum Command {
 struct CtlArgs {
     /// The control socket. Without it, `server.control_socket` of --config, or of the built-in
     /// configuration.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
     /// Configuration file to take `server.control_socket` from.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// The command.
-    #[arg(value_enum)]
+    #[command(subcommand)]
     command: CtlCommand,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Subcommand)]
 enum CtlCommand {
     /// Reload the configuration and zones; a failed reload keeps the old ones serving.
     Reload,
@@ -75,6 +77,17 @@ enum CtlCommand {
     Status,
     /// Print the counters.
     Stats,
+    /// Remove entries from the resolver's cache: everything, or those of NAME (and below it
+    /// with --subtree).
+    Flush {
+        /// The name whose entries go; without it, the whole cache.
+        name: Option<String>,
+        /// Also every name below NAME.
+        #[arg(long, requires = "name")]
+        subtree: bool,
+    },
+    /// Print the resolver's cache figures.
+    CacheStats,
 }
 
 /// `portcullis query`: dig-style words, read by `portcullis::query`.
@@ -118,6 +131,22 @@ struct ServerArgs {
     /// Least severe messages logged: error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<LogLevel>,
+    /// Resolve recursively from the root servers named in this file (zone-file format, like
+    /// named.root). Turns the resolver on.
+    #[arg(long, value_name = "FILE")]
+    root_hints: Option<PathBuf>,
+    /// Forward a zone (`.` for everything) to a recursive server; repeat for more servers or
+    /// zones. Turns the resolver on.
+    #[arg(long, value_name = "ZONE=ADDR[:PORT]")]
+    forward: Vec<ForwardArg>,
+    /// A client address or prefix offered recursion, beside resolver.allow_recursion; repeat
+    /// for more.
+    #[arg(long, value_name = "PREFIX")]
+    allow_recursion: Vec<Prefix>,
+    /// Allow loopback and private upstream addresses and resolve special-use names such as
+    /// .test (for test networks; see resolver.insecure_local_upstreams).
+    #[arg(long)]
+    insecure_local_upstreams: bool,
 }
 
 impl ServerArgs {
@@ -131,6 +160,10 @@ impl ServerArgs {
                 allow_transfer: self.allow_transfer.clone(),
                 http: self.http,
                 log_level: self.log_level,
+                root_hints: self.root_hints.clone(),
+                forwards: self.forward.clone(),
+                allow_recursion: self.allow_recursion.clone(),
+                insecure_local_upstreams: self.insecure_local_upstreams,
             },
         }
     }
@@ -216,12 +249,28 @@ fn run_ctl(args: &CtlArgs) -> ExitCode {
             }
         }
     };
-    let command = match args.command {
-        CtlCommand::Reload => "reload",
-        CtlCommand::Status => "status",
-        CtlCommand::Stats => "stats",
+    let command = match &args.command {
+        CtlCommand::Reload => "reload".to_owned(),
+        CtlCommand::Status => "status".to_owned(),
+        CtlCommand::Stats => "stats".to_owned(),
+        CtlCommand::CacheStats => "cache-stats".to_owned(),
+        CtlCommand::Flush { name: None, .. } => "flush".to_owned(),
+        CtlCommand::Flush {
+            name: Some(name),
+            subtree,
+        } => {
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                eprintln!("error: `{name}` is not a domain name");
+                return ExitCode::from(2);
+            }
+            if *subtree {
+                format!("flush {name} --subtree")
+            } else {
+                format!("flush {name}")
+            }
+        }
     };
-    ExitCode::from(portcullis::control::ctl_main(&socket, command))
+    ExitCode::from(portcullis::control::ctl_main(&socket, &command))
 }
 
 /// Logs to standard error, from `level` up.

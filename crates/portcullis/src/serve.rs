@@ -18,14 +18,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use engine::{Catalog, Engine, EngineConfig, IpPrefix};
-use metrics::{Registry, ReloadResult, ZoneStats};
+use cache::{Cache, CacheConfig};
+use engine::{Catalog, Engine, EngineConfig, IpPrefix, Resolver};
+use metrics::{CacheFigures, Registry, ReloadResult, ZoneStats};
+use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
+use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
 use transport::{SharedEngine, Shutdown};
 
 use crate::check::{self, ZoneSummary};
-use crate::config::{Config, ConfigSource, ServerConfig};
+use crate::config::{
+    CacheSettings, Config, ConfigSource, DEFAULT_CONFIG_LABEL, QnameMinimisation, ServerConfig,
+};
 use crate::control::{self, ControlHandler};
 use crate::prefix::Prefix;
 use crate::{http, privileges};
@@ -49,6 +54,10 @@ pub struct Server {
     /// The `[server]` section the server was started with: a reload applies the zones and the
     /// settings the engine reads, and says which of the others changed (they need a restart).
     started: ServerConfig,
+    /// The configuration the resolver was started with (its drivers and cache are made once).
+    started_resolver: Option<ResolverSnapshot>,
+    /// The resolver's cache, kept across reloads; `None` when the resolver is off.
+    cache: Option<Arc<Cache>>,
     /// Serializes reloads (a signal and the control socket may ask at once).
     reloading: Mutex<()>,
 }
@@ -58,7 +67,30 @@ impl Server {
     /// configuration's and zones' problems, one per line, each with its location.
     pub fn new(source: ConfigSource, config: &Config) -> Result<Server, Vec<String>> {
         let registry = Arc::new(Registry::new(SystemTime::now()));
-        let loaded = build(config)?;
+        let cache = config
+            .resolver
+            .enabled
+            .then(|| cache_config(&config.cache))
+            .transpose()
+            .map_err(|e| vec![format!("{}: cache: {e}", config.label)])?
+            .map(|c| Arc::new(Cache::new(c)));
+        if let Some(cache) = &cache {
+            let cache = cache.clone();
+            registry.set_cache_source(Box::new(move || {
+                let s = cache.stats();
+                CacheFigures {
+                    entries: s.entries,
+                    bytes: s.bytes,
+                    max_bytes: s.max_bytes,
+                    hits: s.hits,
+                    misses: s.misses,
+                    inserts: s.inserts,
+                    evictions: s.evictions,
+                    expired: s.expired,
+                }
+            }));
+        }
+        let loaded = build(config, cache.as_ref())?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
@@ -68,8 +100,15 @@ impl Server {
             engine: Arc::new(ArcSwap::from_pointee(loaded.engine)),
             registry,
             started: config.server.clone(),
+            started_resolver: config.resolver.enabled.then(|| resolver_snapshot(config)),
+            cache,
             reloading: Mutex::new(()),
         })
+    }
+
+    /// The resolver's cache, when the resolver is on.
+    pub fn cache(&self) -> Option<&Arc<Cache>> {
+        self.cache.as_ref()
     }
 
     /// The engine the workers answer from.
@@ -95,11 +134,13 @@ impl Server {
             .read()
             .map_err(|e| e.to_string())
             .and_then(|config| {
-                let loaded = build(&config).map_err(|errors| errors.join("\n"))?;
+                let loaded =
+                    build(&config, self.cache.as_ref()).map_err(|errors| errors.join("\n"))?;
                 let mut warnings = loaded.warnings;
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
+                        .chain(resolver_changes(self.started_resolver.as_ref(), &config))
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
@@ -150,6 +191,121 @@ fn restart_only_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static 
         .collect()
 }
 
+/// The resolver's settings that only a restart applies: `[resolver]` (ACL cleared), `[cache]`
+/// and the forwards and stubs.
+type ResolverSnapshot = (
+    crate::config::ResolverConfig,
+    CacheSettings,
+    Vec<(String, String)>,
+);
+
+/// What of the resolver's configuration only a restart applies: everything but
+/// `resolver.allow_recursion` (which the engine holds), with the forwards as text.
+fn resolver_snapshot(
+    config: &Config,
+) -> (
+    crate::config::ResolverConfig,
+    CacheSettings,
+    Vec<(String, String)>,
+) {
+    let mut resolver = config.resolver.clone();
+    resolver.allow_recursion.clear();
+    let forwards = config
+        .forwards
+        .iter()
+        .map(|f| (f.zone.to_string(), format!("{:?} {}", f.to, f.stub)))
+        .collect();
+    (resolver, config.cache.clone(), forwards)
+}
+
+/// The resolver's sections that changed and need a restart.
+fn resolver_changes(started: Option<&ResolverSnapshot>, new: &Config) -> Vec<&'static str> {
+    let now = new.resolver.enabled.then(|| resolver_snapshot(new));
+    match (started, now) {
+        (None, None) => Vec::new(),
+        (None, Some(_)) | (Some(_), None) => vec!["resolver.enabled"],
+        (Some(old), Some(now)) => [
+            ("[resolver]", old.0 != now.0),
+            ("[cache]", old.1 != now.1),
+            ("[[forward]] or [[stub]]", old.2 != now.2),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect(),
+    }
+}
+
+/// The cache's settings from `[cache]`.
+pub fn cache_config(c: &CacheSettings) -> Result<CacheConfig, String> {
+    let config = CacheConfig {
+        max_bytes: usize::try_from(c.max_bytes).unwrap_or(usize::MAX),
+        shards: c.shards as usize,
+        min_ttl: c.min_ttl,
+        max_ttl: c.max_ttl,
+        max_negative_ttl: c.max_negative_ttl,
+        serve_stale: c.serve_stale,
+        max_stale: c.max_stale,
+        stale_answer_ttl: c.stale_answer_ttl,
+        prefetch: c.prefetch,
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// The recursor's settings from `[resolver]`, `[[forward]]` and `[[stub]]`; reads the root
+/// hints file. Errors name the file, line and column.
+pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
+    let r = &config.resolver;
+    let root_hints = match &r.root_hints {
+        Some(path) => Hints::from_file(path).map_err(|e| e.to_string())?,
+        None => Hints::builtin(),
+    };
+    let l = &r.limits;
+    Ok(RecursorConfig {
+        root_hints,
+        forwards: config
+            .forwards
+            .iter()
+            .map(|f| Forward {
+                zone: f.zone.clone(),
+                to: f.to.clone(),
+                kind: if f.stub {
+                    ForwardKind::Stub
+                } else {
+                    ForwardKind::Forward
+                },
+            })
+            .collect(),
+        qname_minimisation: match r.qname_minimisation {
+            QnameMinimisation::Off => recursor::QnameMinimisation::Off,
+            QnameMinimisation::Relaxed => recursor::QnameMinimisation::Relaxed,
+            QnameMinimisation::Strict => recursor::QnameMinimisation::Strict,
+        },
+        case_randomisation: r.case_randomisation,
+        cookies: r.cookies,
+        insecure_local_upstreams: r.insecure_local_upstreams,
+        ipv4: r.ipv4,
+        ipv6: r.ipv6,
+        edns_payload: r.edns_payload,
+        failure_ttl: r.failure_ttl,
+        limits: Limits {
+            max_upstream_queries: l.max_upstream_queries,
+            max_referrals: l.max_referrals,
+            max_cname_chain: l.max_cname_chain,
+            max_ns_names_resolved: l.max_ns_names_resolved,
+            max_addresses_per_ns_set: l.max_addresses_per_ns_set,
+            max_glueless_queries: l.max_glueless_queries,
+            max_dependency_depth: l.max_dependency_depth,
+            max_question_millis: l.max_question_millis,
+            max_outstanding_per_server: l.max_outstanding_per_server,
+            max_resolutions_per_client: l.max_resolutions_per_client,
+            max_mesh: l.max_mesh,
+            max_waiters: l.max_waiters,
+        },
+        infra_max_servers: r.infra_max_servers as usize,
+    })
+}
+
 /// An engine built from a configuration, with what the load reported.
 struct Loaded {
     engine: Engine,
@@ -157,15 +313,31 @@ struct Loaded {
     warnings: Vec<String>,
 }
 
-/// Loads every zone of `config` as `portcullis check` does and builds an engine from them.
-fn build(config: &Config) -> Result<Loaded, Vec<String>> {
-    let (report, zones) = check::load(config);
+/// Loads every zone of `config` as `portcullis check` does and builds an engine from them;
+/// with the resolver on, adds the local zones and the resolver part answering from `cache`.
+fn build(config: &Config, cache: Option<&Arc<Cache>>) -> Result<Loaded, Vec<String>> {
+    let (report, mut zones) = check::load(config);
     if !report.is_ok() {
         return Err(report.errors);
     }
+    let resolver = config.resolver.enabled.then_some(cache).flatten();
+    if resolver.is_some() && !config.resolver.insecure_local_upstreams {
+        let served: Vec<wire::Name> = config.zones.iter().map(|z| z.origin.clone()).collect();
+        let forwarded: Vec<wire::Name> = config.forwards.iter().map(|f| f.zone.clone()).collect();
+        zones.extend(engine::local_zones(&served, &forwarded));
+    }
     let catalog = Catalog::new(zones).map_err(|e| vec![format!("{}: {e}", config.label)])?;
-    let engine = Engine::new(catalog, engine_config(config))
+    let mut engine = Engine::new(catalog, engine_config(config))
         .map_err(|e| vec![format!("{}: {e}", config.label)])?;
+    if let Some(cache) = resolver {
+        let acl = config
+            .resolver
+            .allow_recursion
+            .iter()
+            .filter_map(ip_prefix)
+            .collect();
+        engine = engine.with_resolver(Resolver::new(cache.clone(), acl));
+    }
     Ok(Loaded {
         engine,
         zones: report.zones,
@@ -309,31 +481,46 @@ fn start(
     runtime: &tokio::runtime::Runtime,
     running: &mut Running,
 ) -> Result<(), String> {
-    let shutdown = &running.shutdown;
     let workers = usize::from(config.server.workers);
+    let _enter = runtime.enter();
+    let resolver = start_resolver(server, config, running)?;
+    let shutdown = &running.shutdown.clone();
+    let mut listen = Vec::with_capacity(config.server.listen.len());
     for &addr in &config.server.listen {
-        let udp = udp::spawn_workers(
+        let udp = udp::spawn_resolving_workers(
             addr,
             workers,
             server.engine().clone(),
+            resolver.clone(),
             server.registry(),
             shutdown.clone(),
-        )
-        .map_err(|e| bind_error(addr, &e))?;
-        running.udp.push(udp);
+        );
+        match udp {
+            Ok(udp) => {
+                running.udp.push(udp);
+                listen.push(addr);
+            }
+            Err(e) if optional_listen(server, config, addr, &e) => {
+                tracing::warn!(
+                    "not listening on {addr}: {e}: this host has no IPv6 loopback; the built-in \
+                     configuration goes on without it"
+                );
+            }
+            Err(e) => return Err(bind_error(addr, &e)),
+        }
     }
-    let _enter = runtime.enter();
     let limits = TcpLimits {
         idle_timeout: config.server.tcp_idle_timeout,
         max_connections: config.server.tcp_max_connections as usize,
         max_per_client: config.server.tcp_max_connections_per_client as usize,
         ..TcpLimits::default()
     };
-    for &addr in &config.server.listen {
+    for &addr in &listen {
         let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
-        running.tasks.push(runtime.spawn(tcp::serve(
+        running.tasks.push(runtime.spawn(tcp::serve_resolving(
             listener,
             server.engine().clone(),
+            resolver.clone(),
             limits.clone(),
             server.registry().clone(),
             shutdown.clone(),
@@ -363,6 +550,48 @@ fn start(
         ),
     }
     Ok(())
+}
+
+/// Starts the resolver's drivers when the resolver is on; their handle goes to every listener.
+fn start_resolver(
+    server: &Arc<Server>,
+    config: &Config,
+    running: &mut Running,
+) -> Result<Option<ResolverHandle>, String> {
+    let Some(cache) = server.cache() else {
+        return Ok(None);
+    };
+    let recursor = recursor_config(config)?;
+    let r = &config.resolver;
+    let (handle, tasks) = transport::resolver::spawn_drivers(
+        &recursor,
+        cache,
+        usize::from(r.drivers),
+        r.queue as usize,
+        server.engine(),
+        server.registry(),
+        &running.shutdown,
+    )
+    .map_err(|e| format!("cannot start the resolver: {e}"))?;
+    running.tasks.extend(tasks);
+    tracing::info!(
+        drivers = r.drivers,
+        forwards = config.forwards.len(),
+        hints = %r.root_hints.as_ref().map_or("built in".to_owned(), |p| p.display().to_string()),
+        "resolver on"
+    );
+    Ok(Some(handle))
+}
+
+/// Whether failing to bind `addr` may be skipped with a warning: the built-in configuration's
+/// `[::1]:53` on a host without IPv6 (no such address, or no IPv6 at all).
+fn optional_listen(server: &Server, config: &Config, addr: SocketAddr, e: &std::io::Error) -> bool {
+    let builtin = config.label == DEFAULT_CONFIG_LABEL && server.source.overrides.listen.is_empty();
+    let no_ipv6 = matches!(
+        e.raw_os_error(),
+        Some(nix::libc::EADDRNOTAVAIL | nix::libc::EAFNOSUPPORT)
+    );
+    builtin && no_ipv6 && addr.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
 }
 
 /// A TCP listener on `addr`: `SO_REUSEADDR` so a restart binds at once, IPv6 sockets IPv6-only
@@ -416,6 +645,40 @@ impl ControlHandler for Server {
 
     fn stats(&self) -> String {
         self.registry.render()
+    }
+
+    fn flush(&self, name: Option<&str>, subtree: bool) -> Result<String, String> {
+        let cache = self
+            .cache
+            .as_ref()
+            .ok_or("this server has no cache (the resolver is off)")?;
+        match name {
+            None => {
+                let before = cache.stats().entries;
+                cache.flush_all();
+                Ok(format!("flushed the whole cache: {before} entries"))
+            }
+            Some(text) => {
+                let name: wire::Name = text
+                    .parse()
+                    .map_err(|e| format!("`{text}` is not a domain name: {e}"))?;
+                let removed = cache.flush(name.as_ref(), subtree);
+                let what = if subtree { " and below" } else { "" };
+                Ok(format!("flushed {name}{what}: {removed} entries"))
+            }
+        }
+    }
+
+    fn cache_stats(&self) -> Result<String, String> {
+        let cache = self
+            .cache
+            .as_ref()
+            .ok_or("this server has no cache (the resolver is off)")?;
+        let s = cache.stats();
+        Ok(format!(
+            "entries {}\nbytes {}\nmax_bytes {}\nhits {}\nmisses {}\ninserts {}\nevictions {}\nexpired {}",
+            s.entries, s.bytes, s.max_bytes, s.hits, s.misses, s.inserts, s.evictions, s.expired
+        ))
     }
 }
 

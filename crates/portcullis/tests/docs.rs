@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS};
+use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver};
 
 fn doc() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIG.md");
@@ -19,6 +19,11 @@ fn default_config_keys() -> BTreeSet<String> {
     let mut section = String::new();
     for line in DEFAULT_CONFIG.lines() {
         let line = line.trim();
+        // A table shown commented out, as `# [[forward]]`, is a section too.
+        let line = match line.strip_prefix("# [") {
+            Some(rest) => &line[line.len() - rest.len() - 1..],
+            None => line,
+        };
         if let Some(name) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
             section = name.to_owned();
         } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
@@ -27,7 +32,9 @@ fn default_config_keys() -> BTreeSet<String> {
             let code = line.strip_prefix("# ").unwrap_or(line);
             if let Some((key, _)) = code.split_once(" = ")
                 && !key.is_empty()
-                && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             {
                 keys.insert(format!("{section}.{key}"));
             }
@@ -79,7 +86,7 @@ fn documented_keys_exist() {
 #[test]
 fn integer_bounds_are_documented() {
     let doc = doc();
-    for b in INT_SETTINGS {
+    for b in INT_SETTINGS.iter().chain(resolver::INT_SETTINGS) {
         let row = doc
             .lines()
             .find(|l| l.starts_with(&format!("| `{}`", b.key)))

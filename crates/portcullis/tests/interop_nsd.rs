@@ -125,9 +125,14 @@ fn answers_match_nsd() {
     let nsd_port = free_port();
     let _nsd = start_nsd(&dir.0, &zone, nsd_port);
     let ours_port = free_port();
+    // An empty configuration: authoritative only, as NSD (the built-in one is a resolver).
+    let config = dir.0.join("portcullis.toml");
+    std::fs::write(&config, "").unwrap();
     let _ours = Guard(
         Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .arg("serve")
+            .arg("--config")
+            .arg(&config)
             .arg("--listen")
             .arg(format!("127.0.0.1:{ours_port}"))
             .arg("--zone")

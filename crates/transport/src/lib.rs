@@ -8,8 +8,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod resolver;
 pub mod tcp;
 pub mod udp;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -70,6 +70,7 @@ use metrics::{Registry, WorkerMetrics};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::resolver::ResolverHandle;
 use crate::{SharedEngine, Shutdown};
 use conn::Shared;
 use table::{Admit, Table};
@@ -159,11 +160,25 @@ pub async fn serve(
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
+    serve_resolving(listener, engine, None, limits, registry, shutdown).await;
+}
+
+/// [`serve`], handing the questions the cache cannot answer to `resolver` (see
+/// [`crate::resolver`]); their answers are queued on the connection when they are ready.
+pub async fn serve_resolving(
+    listener: TcpListener,
+    engine: SharedEngine,
+    resolver: Option<ResolverHandle>,
+    limits: TcpLimits,
+    registry: Arc<Registry>,
+    shutdown: Shutdown,
+) {
     let limits = limits.clamped();
     let counters = Arc::new(Counters::new(&registry));
     let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client));
     let shared = Arc::new(Shared {
         engine,
+        resolver,
         limits: limits.clone(),
         counters: counters.clone(),
         shutdown: shutdown.clone(),

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use engine::{AnswerSource, Client, Outcome, QueryError, Transport};
+use engine::{AnswerSource, Client, Outcome, QueryError, RecursionRequest, Transport};
 use metrics::{DropReason, QType, Rcode, Registry, WorkerMetrics};
 use nix::errno::Errno;
 use nix::libc;
@@ -40,6 +40,7 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
 /// Datagrams received (and responses sent) per system call.
@@ -95,6 +96,19 @@ pub fn spawn_workers(
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
+    spawn_resolving_workers(addr, workers, engine, None, registry, shutdown)
+}
+
+/// [`spawn_workers`], handing the questions the cache cannot answer to `resolver` (see
+/// [`crate::resolver`]).
+pub fn spawn_resolving_workers(
+    addr: SocketAddr,
+    workers: usize,
+    engine: SharedEngine,
+    resolver: Option<ResolverHandle>,
+    registry: &Arc<Registry>,
+    shutdown: Shutdown,
+) -> io::Result<UdpWorkers> {
     let workers = workers.max(1);
     let first = bind(addr)?;
     let local_addr = first
@@ -108,10 +122,11 @@ pub fn spawn_workers(
     let mut handles = Vec::with_capacity(workers);
     for (i, socket) in sockets.into_iter().enumerate() {
         let (engine, metrics, stop) = (engine.clone(), registry.worker(), shutdown.clone());
+        let resolver = resolver.clone();
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
-            .spawn(move || Worker::new(socket, engine, metrics, stop).run());
+            .spawn(move || Worker::new(socket, engine, resolver, metrics, stop).run());
         match handle {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -159,7 +174,7 @@ fn bind(addr: SocketAddr) -> io::Result<Socket> {
 /// The address a datagram was sent to, as the kernel reported it, which becomes its
 /// response's source. An unspecified address lets the kernel choose, as for a plain `send`.
 #[derive(Clone, Copy)]
-enum Local {
+pub(crate) enum Local {
     V4(libc::in_pktinfo),
     V6(libc::in6_pktinfo),
 }
@@ -215,10 +230,12 @@ struct Pending {
 }
 
 struct Worker {
-    socket: Socket,
+    /// Shared with the resolver's drivers, which send resolved answers from it.
+    socket: Arc<Socket>,
     /// Whether the socket is IPv6.
     v6: bool,
     engine: SharedEngine,
+    resolver: Option<ResolverHandle>,
     metrics: WorkerMetrics,
     shutdown: Shutdown,
     /// Query slots, [`QUERY_BUFFER`] bytes each.
@@ -235,6 +252,7 @@ impl Worker {
     fn new(
         socket: Socket,
         engine: SharedEngine,
+        resolver: Option<ResolverHandle>,
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
@@ -249,9 +267,10 @@ impl Worker {
             local: Local::unspecified(v6),
         };
         Worker {
-            socket,
+            socket: Arc::new(socket),
             v6,
             engine,
+            resolver,
             metrics,
             shutdown,
             rx: vec![0; BATCH * QUERY_BUFFER].into_boxed_slice(),
@@ -337,6 +356,7 @@ impl Worker {
     /// Answers the first `count` received datagrams; returns how many responses are pending.
     fn answer(&mut self, count: usize) -> usize {
         let engine = self.engine.load();
+        let now = crate::clock::now();
         let mut replies = 0;
         let rx = self.rx.chunks_exact(QUERY_BUFFER);
         let tx = self.tx.chunks_exact_mut(RESPONSE_BUFFER);
@@ -358,8 +378,56 @@ impl Worker {
                 addr: ip,
                 transport: Transport::Udp,
             };
-            match engine.respond(query, &client, out) {
+            let mut outcome = engine.respond(query, &client, now, out);
+            if let Outcome::Recurse(request) = outcome {
+                self.metrics
+                    .count_query(METRICS, QType::from_code(request.qtype().0));
+                let reply = ReplyTo::Udp(UdpReply {
+                    socket: self.socket.clone(),
+                    peer,
+                    local: received.local,
+                });
+                let job = Job::Resolve {
+                    request,
+                    reply,
+                    received: Instant::now(),
+                };
+                let refused = match &self.resolver {
+                    Some(resolver) => resolver.submit(job).err(),
+                    None => Some(Box::new(job)),
+                };
+                // Queued: the driver answers. Not queued: SERVFAIL "resolver busy" now.
+                let Some(job) = refused else { continue };
+                self.metrics.count_dropped(METRICS, DropReason::Overload);
+                match engine.write_error(job.request(), QueryError::ResolverBusy, out) {
+                    Some(info) => outcome = Outcome::Reply(info),
+                    None => continue,
+                }
+                // Counted once above.
+                if let Outcome::Reply(info) = &outcome {
+                    self.metrics
+                        .count_response(METRICS, Rcode::from_code(info.rcode.0));
+                    if let Some(p) = self.pending.get_mut(replies) {
+                        *p = Pending {
+                            slot,
+                            len: info.len,
+                            peer,
+                            local: received.local,
+                            sent: false,
+                        };
+                        replies += 1;
+                    }
+                }
+                continue;
+            }
+            match outcome {
                 Outcome::Reply(info) => {
+                    if info.prefetch
+                        && let Some(resolver) = &self.resolver
+                        && let Some(request) = RecursionRequest::from_query(query, &client)
+                    {
+                        resolver.prefetch(request);
+                    }
                     let qtype = info.qtype.map_or(QType::Other, |t| QType::from_code(t.0));
                     self.metrics.count_query(METRICS, qtype);
                     if matches!(
@@ -391,6 +459,8 @@ impl Worker {
                 // The engine refuses AXFR over UDP and answers IXFR over UDP with the SOA, so
                 // this does not happen; a transfer cannot be streamed over UDP anyway.
                 Outcome::Transfer(_) => self.metrics.count_dropped(METRICS, DropReason::Policy),
+                // Handled above.
+                Outcome::Recurse(_) => {}
             }
         }
         replies
@@ -493,6 +563,31 @@ fn send_group(
         }
     };
     Ok(results)
+}
+
+/// Sends one datagram `message` to `peer` from `socket`, with `local` as its source address
+/// (the packet-information message of [`send_group`]): how the resolver's drivers answer a UDP
+/// client from the address its query came to.
+pub(crate) fn send_one(
+    socket: &Socket,
+    peer: &SockaddrStorage,
+    local: Local,
+    message: &[u8],
+) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    let iov = [IoSlice::new(message)];
+    let sent = match local {
+        Local::V4(mut info) => {
+            info.ipi_ifindex = 0;
+            let cmsg = [ControlMessage::Ipv4PacketInfo(&info)];
+            nix::sys::socket::sendmsg(fd, &iov, &cmsg, MsgFlags::empty(), Some(peer))
+        }
+        Local::V6(info) => {
+            let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
+            nix::sys::socket::sendmsg(fd, &iov, &cmsg, MsgFlags::empty(), Some(peer))
+        }
+    };
+    sent.map(|_| ()).map_err(io::Error::from)
 }
 
 /// System call headers for a batch, each with room for one packet-information message of the

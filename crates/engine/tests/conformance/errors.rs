@@ -9,7 +9,7 @@ use engine::{AnswerSource, Outcome, QueryError};
 
 fn outcome(bytes: &[u8]) -> Outcome {
     let mut out = [0u8; 1232];
-    engine().respond(bytes, &udp(), &mut out)
+    engine().respond(bytes, &udp(), Time::ZERO, &mut out)
 }
 
 #[test]
@@ -122,6 +122,11 @@ fn flags_of_a_response() {
 #[test]
 fn a_tiny_output_buffer_drops() {
     let mut out = [0u8; 8];
-    let o = engine().respond(&query("www.example.", RType::A).bytes(), &udp(), &mut out);
+    let o = engine().respond(
+        &query("www.example.", RType::A).bytes(),
+        &udp(),
+        Time::ZERO,
+        &mut out,
+    );
     assert!(matches!(o, Outcome::Drop(QueryError::OutputTooSmall)));
 }

@@ -19,7 +19,7 @@ fn allowed() -> EngineConfig {
 /// Runs a transfer and returns each message's bytes.
 fn transfer(e: &engine::Engine, q: &Query, out_len: usize) -> Vec<Vec<u8>> {
     let mut out = vec![0u8; 65_535];
-    let Outcome::Transfer(t) = e.respond(&q.bytes(), &tcp(), &mut out) else {
+    let Outcome::Transfer(t) = e.respond(&q.bytes(), &tcp(), Time::ZERO, &mut out) else {
         panic!("expected a transfer");
     };
     let mut stream = t.stream();
@@ -145,7 +145,7 @@ fn ixfr(serial: u32) -> Vec<u8> {
 fn ixfr_is_a_full_transfer_unless_up_to_date() {
     let e = engine_with(allowed());
     let mut out = vec![0u8; 65_535];
-    let Outcome::Transfer(t) = e.respond(&ixfr(1), &tcp(), &mut out) else {
+    let Outcome::Transfer(t) = e.respond(&ixfr(1), &tcp(), Time::ZERO, &mut out) else {
         panic!("expected a transfer");
     };
     assert!(!t.up_to_date());
@@ -156,7 +156,7 @@ fn ixfr_is_a_full_transfer_unless_up_to_date() {
     assert!(all.len() > 2);
     assert!(stream.next_message(&mut out).is_none());
     // The client already has our serial: the SOA alone.
-    let Outcome::Transfer(t) = e.respond(&ixfr(2024010101), &tcp(), &mut out) else {
+    let Outcome::Transfer(t) = e.respond(&ixfr(2024010101), &tcp(), Time::ZERO, &mut out) else {
         panic!("expected a transfer");
     };
     assert!(t.up_to_date());
@@ -189,7 +189,7 @@ fn a_zone_acl_allows_that_zone_only() {
     let mut out = vec![0u8; 65_535];
     let q = query("example.", RType::AXFR);
     assert!(matches!(
-        e.respond(&q.bytes(), &tcp(), &mut out),
+        e.respond(&q.bytes(), &tcp(), Time::ZERO, &mut out),
         Outcome::Transfer(_)
     ));
     // Another zone, or a name that is no zone: refused, as if no ACL allowed anything.

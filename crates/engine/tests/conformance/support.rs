@@ -1,6 +1,7 @@
 //! Helpers: zones from text, queries built with the wire writer, responses read back with
 //! `Message`.
 
+pub use cache::Time;
 use engine::{Catalog, Client, Engine, EngineConfig, Outcome, ReplyInfo, Transport};
 use wire::message::{Flags, Header, Message, Section};
 use wire::writer::MessageWriter;
@@ -252,7 +253,7 @@ impl Response {
 /// Sends `q` over `client` with a 65,535-byte buffer; panics unless the outcome is a reply.
 pub fn ask_bytes(engine: &Engine, bytes: &[u8], client: Client) -> Response {
     let mut out = vec![0u8; 65_535];
-    match engine.respond(bytes, &client, &mut out) {
+    match engine.respond(bytes, &client, Time::ZERO, &mut out) {
         Outcome::Reply(info) => {
             out.truncate(info.len);
             let response = Response { info, bytes: out };

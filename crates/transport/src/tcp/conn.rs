@@ -19,16 +19,19 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::{AnswerSource, Client, Outcome, QueryError, ReplyInfo, TransferRequest};
+use engine::{
+    AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, TransferRequest,
+};
 use metrics::{QType, Rcode, Transport, WorkerMetrics};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::runtime::Handle;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::table::{ConnState, Ticket};
 use super::{Counters, MAX_MESSAGE, TcpLimits};
+use crate::resolver::{Job, ReplyTo, ResolverHandle};
 use crate::{SharedEngine, Shutdown};
 
 /// The read buffer's starting size: room for a few pipelined queries in one read.
@@ -48,6 +51,7 @@ const TRANSFER_QUEUE: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
+    pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
     pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown: Shutdown,
@@ -193,6 +197,8 @@ struct Reader {
 enum Action {
     Reply(Vec<u8>),
     Transfer(Box<TransferRequest>),
+    /// Handed to the resolver: the answer comes through the channel.
+    Resolving(oneshot::Receiver<Vec<u8>>),
     Close,
 }
 
@@ -261,35 +267,79 @@ impl Reader {
     /// waits nor locks.
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
-        with_out_buffer(|out| match engine.respond(query, &self.client, out) {
-            Outcome::Reply(info) => match out.get(..info.len) {
-                Some(response) => {
-                    let frame = framed(response);
+        with_out_buffer(
+            |out| match engine.respond(query, &self.client, crate::clock::now(), out) {
+                Outcome::Reply(info) => match out.get(..info.len) {
+                    Some(response) => {
+                        if info.prefetch
+                            && let Some(resolver) = &self.shared.resolver
+                            && let Some(request) = RecursionRequest::from_query(query, &self.client)
+                        {
+                            resolver.prefetch(request);
+                        }
+                        let frame = framed(response);
+                        self.shared
+                            .counters
+                            .with(self.key, |m| count_reply(m, &info, received.elapsed()));
+                        Action::Reply(frame)
+                    }
+                    None => Action::Close,
+                },
+                Outcome::Drop(e) => {
+                    // No response to send; over a stream the client has likely lost the framing
+                    // (a zero length, a response sent to us), so the connection ends.
+                    if is_malformed(e) {
+                        self.shared
+                            .counters
+                            .with(self.key, |m| m.count_malformed(Transport::Tcp));
+                    }
+                    Action::Close
+                }
+                Outcome::Transfer(request) => {
+                    let qtype = QType::from_code(request.qtype().0);
                     self.shared
                         .counters
-                        .with(self.key, |m| count_reply(m, &info, received.elapsed()));
-                    Action::Reply(frame)
+                        .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
+                    Action::Transfer(request)
                 }
-                None => Action::Close,
+                Outcome::Recurse(request) => {
+                    let qtype = QType::from_code(request.qtype().0);
+                    self.shared
+                        .counters
+                        .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
+                    let (tx, rx) = oneshot::channel();
+                    let job = Job::Resolve {
+                        request,
+                        reply: ReplyTo::Tcp(tx),
+                        received,
+                    };
+                    let refused = match &self.shared.resolver {
+                        Some(resolver) => resolver.submit(job).err(),
+                        None => Some(Box::new(job)),
+                    };
+                    let Some(job) = refused else {
+                        return Action::Resolving(rx);
+                    };
+                    // The resolver's queue is full: SERVFAIL "resolver busy" now.
+                    match engine.write_error(job.request(), QueryError::ResolverBusy, out) {
+                        Some(info) => match out.get(..info.len) {
+                            Some(response) => {
+                                self.shared.counters.with(self.key, |m| {
+                                    m.count_dropped(Transport::Tcp, metrics::DropReason::Overload);
+                                    m.count_response(
+                                        Transport::Tcp,
+                                        Rcode::from_code(info.rcode.0),
+                                    );
+                                });
+                                Action::Reply(framed(response))
+                            }
+                            None => Action::Close,
+                        },
+                        None => Action::Close,
+                    }
+                }
             },
-            Outcome::Drop(e) => {
-                // No response to send; over a stream the client has likely lost the framing
-                // (a zero length, a response sent to us), so the connection ends.
-                if is_malformed(e) {
-                    self.shared
-                        .counters
-                        .with(self.key, |m| m.count_malformed(Transport::Tcp));
-                }
-                Action::Close
-            }
-            Outcome::Transfer(request) => {
-                let qtype = QType::from_code(request.qtype().0);
-                self.shared
-                    .counters
-                    .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
-                Action::Transfer(request)
-            }
-        })
+        )
     }
 
     /// Queues an answer; false when the connection should end.
@@ -313,6 +363,36 @@ impl Reader {
                 if sent.await.is_err() {
                     return false;
                 }
+                true
+            }
+            Action::Resolving(rx) => {
+                // Owed until the answer is queued; the connection is not idle meanwhile.
+                self.state.add_pending(1);
+                let (tx, budget, state) =
+                    (self.tx.clone(), self.budget.clone(), self.state.clone());
+                let (counters, key) = (self.shared.counters.clone(), self.key);
+                tokio::spawn(async move {
+                    let queued = async {
+                        let message = rx.await.ok()?;
+                        let frame = framed(&message);
+                        let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
+                        counters.with(key, |m| {
+                            m.count_response(Transport::Tcp, Rcode::from_code(rcode));
+                            m.observe_latency(Transport::Tcp, received.elapsed());
+                        });
+                        let permit = budget.acquire_many_owned(permits(&frame)).await.ok()?;
+                        tx.send(Outgoing {
+                            frame,
+                            _permit: permit,
+                            settles: true,
+                        })
+                        .await
+                        .ok()
+                    };
+                    if queued.await.is_none() {
+                        state.sub_pending(1);
+                    }
+                });
                 true
             }
             Action::Transfer(request) => {

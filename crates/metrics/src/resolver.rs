@@ -1,0 +1,300 @@
+//! What the recursive resolver counts: upstream traffic, answers rejected as possible
+//! spoofing, limits hit, resolutions, and the cache's own figures.
+//!
+//! The resolver runs a few driver tasks, each owning a recursor whose counters are plain
+//! integers. A driver copies them into a [`ResolverFigures`] and publishes it into its own
+//! [`ResolverSlot`] after each round of work (one uncontended lock); a scrape sums the slots.
+//! The cache keeps its own counters; the registry asks it for them at scrape time through the
+//! function given to [`Registry::set_cache_source`](crate::Registry::set_cache_source).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The protocol of a query sent upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UpstreamProtocol {
+    /// UDP, from a fresh random port.
+    Udp,
+    /// TCP (after a truncated answer, or chosen by the recursor).
+    Tcp,
+}
+
+impl UpstreamProtocol {
+    /// Number of protocols.
+    pub const COUNT: usize = 2;
+    /// All protocols, in label order.
+    pub const ALL: [UpstreamProtocol; 2] = [UpstreamProtocol::Udp, UpstreamProtocol::Tcp];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamProtocol::Udp => "udp",
+            UpstreamProtocol::Tcp => "tcp",
+        }
+    }
+}
+
+/// Why an upstream response was rejected (RFC 5452: everything that does not match the query
+/// is dropped, and a burst of such responses is the sign of a spoofing attempt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UpstreamReject {
+    /// From another address or port than the query went to.
+    WrongSource,
+    /// Another message ID.
+    WrongId,
+    /// QR clear or another opcode: not a response.
+    NotResponse,
+    /// Another question.
+    WrongQuestion,
+    /// The question's letter case differs from the one sent (0x20).
+    WrongCase,
+    /// Not a parseable DNS message.
+    Malformed,
+    /// A cookie that is not ours (RFC 7873).
+    BadCookie,
+}
+
+impl UpstreamReject {
+    /// Number of reasons.
+    pub const COUNT: usize = 7;
+    /// All reasons, in label order.
+    pub const ALL: [UpstreamReject; 7] = [
+        UpstreamReject::WrongSource,
+        UpstreamReject::WrongId,
+        UpstreamReject::NotResponse,
+        UpstreamReject::WrongQuestion,
+        UpstreamReject::WrongCase,
+        UpstreamReject::Malformed,
+        UpstreamReject::BadCookie,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamReject::WrongSource => "wrong_source",
+            UpstreamReject::WrongId => "wrong_id",
+            UpstreamReject::NotResponse => "not_response",
+            UpstreamReject::WrongQuestion => "wrong_question",
+            UpstreamReject::WrongCase => "wrong_case",
+            UpstreamReject::Malformed => "malformed",
+            UpstreamReject::BadCookie => "bad_cookie",
+        }
+    }
+}
+
+/// A resolver limit (the defences against NXNSAttack, TsuNAME and their kin); the recursor's
+/// documentation gives each value beside the peers'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// Upstream queries for one client question.
+    UpstreamQueries,
+    /// Referrals followed.
+    Referrals,
+    /// CNAME and DNAME chain length.
+    CnameChain,
+    /// Glue-less NS names resolved for one delegation.
+    NsNamesResolved,
+    /// Server addresses tried per NS set.
+    AddressesPerNsSet,
+    /// Glue-less sub-queries for one client question.
+    GluelessQueries,
+    /// Nesting of sub-resolutions, or a delegation cycle.
+    DependencyDepth,
+    /// Total time for one client question.
+    QuestionTime,
+    /// Outstanding queries to one upstream server.
+    OutstandingPerServer,
+    /// Resolutions in flight for one client.
+    ResolutionsPerClient,
+    /// Resolutions in flight in all.
+    Mesh,
+    /// Clients waiting on one resolution.
+    Waiters,
+}
+
+impl Limit {
+    /// Number of limits.
+    pub const COUNT: usize = 12;
+    /// All limits, in label order.
+    pub const ALL: [Limit; 12] = [
+        Limit::UpstreamQueries,
+        Limit::Referrals,
+        Limit::CnameChain,
+        Limit::NsNamesResolved,
+        Limit::AddressesPerNsSet,
+        Limit::GluelessQueries,
+        Limit::DependencyDepth,
+        Limit::QuestionTime,
+        Limit::OutstandingPerServer,
+        Limit::ResolutionsPerClient,
+        Limit::Mesh,
+        Limit::Waiters,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::UpstreamQueries => "upstream_queries",
+            Limit::Referrals => "referrals",
+            Limit::CnameChain => "cname_chain",
+            Limit::NsNamesResolved => "ns_names_resolved",
+            Limit::AddressesPerNsSet => "addresses_per_ns_set",
+            Limit::GluelessQueries => "glueless_queries",
+            Limit::DependencyDepth => "dependency_depth",
+            Limit::QuestionTime => "question_time",
+            Limit::OutstandingPerServer => "outstanding_per_server",
+            Limit::ResolutionsPerClient => "resolutions_per_client",
+            Limit::Mesh => "mesh",
+            Limit::Waiters => "waiters",
+        }
+    }
+}
+
+/// How a client question handed to the resolver ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecursionResult {
+    /// Answered NOERROR.
+    NoError,
+    /// Answered NXDOMAIN.
+    NxDomain,
+    /// Answered SERVFAIL.
+    ServFail,
+    /// Answered REFUSED (by the upstream, passed on).
+    Refused,
+    /// Answered from expired data after the resolution failed (RFC 8767).
+    Stale,
+    /// Not taken: the resolver's queue was full (answered SERVFAIL or dropped).
+    Overload,
+}
+
+impl RecursionResult {
+    /// Number of results.
+    pub const COUNT: usize = 6;
+    /// All results, in label order.
+    pub const ALL: [RecursionResult; 6] = [
+        RecursionResult::NoError,
+        RecursionResult::NxDomain,
+        RecursionResult::ServFail,
+        RecursionResult::Refused,
+        RecursionResult::Stale,
+        RecursionResult::Overload,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            RecursionResult::NoError => "noerror",
+            RecursionResult::NxDomain => "nxdomain",
+            RecursionResult::ServFail => "servfail",
+            RecursionResult::Refused => "refused",
+            RecursionResult::Stale => "stale",
+            RecursionResult::Overload => "overload",
+        }
+    }
+}
+
+/// One driver's counters (and its mesh gauge), as published; sums of several drivers too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolverFigures {
+    /// Queries sent upstream, by protocol.
+    pub upstream_queries: [u64; UpstreamProtocol::COUNT],
+    /// Upstream responses accepted.
+    pub upstream_accepted: u64,
+    /// Upstream responses rejected, by reason.
+    pub upstream_rejected: [u64; UpstreamReject::COUNT],
+    /// Upstream queries that timed out.
+    pub upstream_timeouts: u64,
+    /// Upstream queries that could not be sent or whose connection failed.
+    pub upstream_failures: u64,
+    /// Retries over TCP after a truncated answer.
+    pub tcp_fallbacks: u64,
+    /// Retries without EDNS.
+    pub edns_fallbacks: u64,
+    /// Retries without 0x20 case randomisation.
+    pub case_fallbacks: u64,
+    /// Client questions stopped by a limit, by limit.
+    pub limits: [u64; Limit::COUNT],
+    /// Resolutions started.
+    pub resolutions_started: u64,
+    /// Client questions that joined a resolution already in flight.
+    pub resolutions_joined: u64,
+    /// Client questions answered by the resolver, by result.
+    pub results: [u64; RecursionResult::COUNT],
+    /// Background refreshes started (prefetch).
+    pub prefetches: u64,
+    /// Resolutions in flight now (a gauge).
+    pub in_flight: u64,
+}
+
+impl ResolverFigures {
+    /// Adds `other` to these figures.
+    pub fn add(&mut self, other: &ResolverFigures) {
+        fn arr<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = x.wrapping_add(*y);
+            }
+        }
+        arr(&mut self.upstream_queries, &other.upstream_queries);
+        self.upstream_accepted = self.upstream_accepted.wrapping_add(other.upstream_accepted);
+        arr(&mut self.upstream_rejected, &other.upstream_rejected);
+        self.upstream_timeouts = self.upstream_timeouts.wrapping_add(other.upstream_timeouts);
+        self.upstream_failures = self.upstream_failures.wrapping_add(other.upstream_failures);
+        self.tcp_fallbacks = self.tcp_fallbacks.wrapping_add(other.tcp_fallbacks);
+        self.edns_fallbacks = self.edns_fallbacks.wrapping_add(other.edns_fallbacks);
+        self.case_fallbacks = self.case_fallbacks.wrapping_add(other.case_fallbacks);
+        arr(&mut self.limits, &other.limits);
+        self.resolutions_started = self
+            .resolutions_started
+            .wrapping_add(other.resolutions_started);
+        self.resolutions_joined = self
+            .resolutions_joined
+            .wrapping_add(other.resolutions_joined);
+        arr(&mut self.results, &other.results);
+        self.prefetches = self.prefetches.wrapping_add(other.prefetches);
+        self.in_flight = self.in_flight.wrapping_add(other.in_flight);
+    }
+}
+
+/// The figures one driver publishes; from [`Registry::resolver_slot`](crate::Registry::resolver_slot).
+#[derive(Clone, Debug, Default)]
+pub struct ResolverSlot {
+    pub(crate) figures: Arc<Mutex<ResolverFigures>>,
+}
+
+impl ResolverSlot {
+    /// Replaces the published figures with `figures`.
+    pub fn publish(&self, figures: &ResolverFigures) {
+        let mut f = self.figures.lock().unwrap_or_else(PoisonError::into_inner);
+        f.clone_from(figures);
+    }
+
+    pub(crate) fn read(&self) -> ResolverFigures {
+        self.figures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The cache's figures, read at scrape time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheFigures {
+    /// Entries stored.
+    pub entries: u64,
+    /// Bytes accounted to them.
+    pub bytes: u64,
+    /// The memory budget.
+    pub max_bytes: u64,
+    /// Client questions answered from the cache.
+    pub hits: u64,
+    /// Client questions the cache could not answer.
+    pub misses: u64,
+    /// Entries stored.
+    pub inserts: u64,
+    /// Entries evicted to stay within the budget.
+    pub evictions: u64,
+    /// Entries removed because they expired.
+    pub expired: u64,
+}
+
+/// Where the registry reads the cache's figures.
+pub type CacheSource = Box<dyn Fn() -> CacheFigures + Send + Sync>;

@@ -1,0 +1,268 @@
+//! What the recursor is told: where to start (root hints, forwards, stub zones), how careful to
+//! be (QNAME minimisation, 0x20, cookies, private upstreams) and how much work one client
+//! question may cost ([`Limits`]).
+//!
+//! # Limits
+//!
+//! A recursive resolver is an amplifier: one client question can make it send many upstream
+//! queries. Attacks use that: NXNSAttack (referrals to many glue-less NS names, each one a
+//! sub-resolution), TsuNAME (delegations that depend on each other), long CNAME chains, and
+//! plain floods of distinct names. Every peer bounds the work per question; the values below
+//! are ours, beside the peers' defaults as their source code and documentation give them
+//! ("—" where a peer has no single equivalent knob).
+//!
+//! | limit | ours | Unbound | BIND 9 | Knot Resolver | PowerDNS Recursor |
+//! |---|---|---|---|---|---|
+//! | upstream queries per client question, sub-resolutions included (NXNSAttack) | 50 | `MAX_SENT_COUNT` 32 per query state, `MAX_TARGET_COUNT` 64 targets per query and its subqueries | `max-recursion-queries` 50 | `KR_ITER_LIMIT` 100 | `max-qperq` 50 |
+//! | referrals followed per question | 30 | `MAX_REFERRAL_COUNT` 30 (older), 130 (later) | — | (inside `KR_ITER_LIMIT`) | — |
+//! | CNAME/DNAME chain length | 12 | `MAX_RESTART_COUNT` 8 | — | `KR_CNAME_CHAIN_LIMIT` 13 | — |
+//! | NS names resolved per delegation (glue-less) | 5 | target fetch policy | — | `KR_COUNT_NO_NSADDR_LIMIT` 5 | — |
+//! | server addresses tried per NS set | 12 | `MAX_SENT_COUNT` 32 | — | `KR_QUERY_NSRETRY_LIMIT` 4 retries | — |
+//! | glue-less sub-resolutions per client question | 10 | `MAX_TARGET_COUNT` 64 | — | — | `max-ns-address-qperq` 10 |
+//! | nesting of sub-resolutions (NS address of an NS address …) | 7 | `max_dependency_depth` | `max-recursion-depth` 7 | — | `max-recursion-depth` 40 |
+//! | total time per client question | 10 s | — | — | `KR_RESOLVE_TIME_LIMIT` 10 s | `max-total-msec` 7 s |
+//! | outstanding queries per upstream server (a question whose every server is at it waits for a slot, until its total time runs out) | 200 | — | `fetches-per-server` (default not confirmed) | — | — |
+//! | resolutions in flight per client address | 100 | — | — | — | — |
+//! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
+//! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
+//!
+//! Sources: Unbound `iterator/iterator.h` (two versions: `MAX_REFERRAL_COUNT` went from 30
+//! to 130); BIND's CVE-2014-8500 fix (`max-recursion-depth` 7, `max-recursion-queries` 50;
+//! later releases changed the latter), ISC's description of `clients-per-query` and
+//! `max-clients-per-query` on bind-users, and `recursive-clients` 1000; Knot Resolver
+//! `lib/defines.h`; PowerDNS Recursor 4.1's argument defaults in `pdns_recursor.cc`. A "—"
+//! means no equivalent knob was found, not that the peer is unbounded.
+//!
+//! Hitting a limit ends that question alone with SERVFAIL and an Extended DNS Error (RFC 8914)
+//! naming the limit; [`crate::RecursorStats::limits_hit`] counts it by [`LimitKind`].
+
+use std::net::SocketAddr;
+
+use wire::Name;
+
+use crate::hints::Hints;
+
+/// Everything the recursor is configured with; see the module docs.
+#[derive(Clone, Debug)]
+pub struct RecursorConfig {
+    /// Where iteration starts when the cache knows no delegation: the root servers.
+    pub root_hints: Hints,
+    /// Zones sent elsewhere: to a recursive server (forward) or to chosen authoritative servers
+    /// (stub). A forward for `.` sends everything.
+    pub forwards: Vec<Forward>,
+    /// QNAME minimisation (RFC 9156).
+    pub qname_minimisation: QnameMinimisation,
+    /// Random case in upstream questions, checked in answers (0x20, draft-vixie-dnsext-dns0x20).
+    pub case_randomisation: bool,
+    /// DNS cookies as a client (RFC 7873, RFC 9018).
+    pub cookies: bool,
+    /// Send to loopback, private, link-local and unspecified addresses learned from referrals
+    /// and answers. Off by default (Unbound's `do-not-query-localhost` and private-address
+    /// defences); configured forwarders, stubs and hints are always allowed.
+    pub insecure_local_upstreams: bool,
+    /// Ask IPv4 upstreams.
+    pub ipv4: bool,
+    /// Ask IPv6 upstreams.
+    pub ipv6: bool,
+    /// The EDNS UDP payload size announced upstream (RFC 6891; 1232 per DNS Flag Day 2020).
+    pub edns_payload: u16,
+    /// Seconds a failed resolution is remembered (RFC 9520).
+    pub failure_ttl: u32,
+    /// Work limits; see the module docs.
+    pub limits: Limits,
+    /// Most servers remembered by the infrastructure cache.
+    pub infra_max_servers: usize,
+}
+
+impl Default for RecursorConfig {
+    fn default() -> RecursorConfig {
+        RecursorConfig {
+            root_hints: Hints::builtin(),
+            forwards: Vec::new(),
+            qname_minimisation: QnameMinimisation::Relaxed,
+            case_randomisation: true,
+            cookies: true,
+            insecure_local_upstreams: false,
+            ipv4: true,
+            ipv6: true,
+            edns_payload: 1232,
+            failure_ttl: 5,
+            limits: Limits::default(),
+            infra_max_servers: 10_000,
+        }
+    }
+}
+
+/// A zone resolved somewhere else than from the root down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    /// The zone: names at or below it go to `to`. `.` catches everything.
+    pub zone: Name,
+    /// The servers, tried in order of their measured round-trip time.
+    pub to: Vec<SocketAddr>,
+    /// How they are asked.
+    pub kind: ForwardKind,
+}
+
+/// How the servers of a [`Forward`] are asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardKind {
+    /// Recursive servers: RD=1, their answers are taken whole for names below the zone.
+    Forward,
+    /// Authoritative servers for the zone: RD=0, iteration starts at them and follows their
+    /// referrals down.
+    Stub,
+}
+
+/// QNAME minimisation (RFC 9156): tell each server only the part of the name it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum QnameMinimisation {
+    /// Send the full name everywhere.
+    Off,
+    /// Minimise, and fall back to the full name when a server answers a minimised query with
+    /// an error or a lame answer (RFC 9156 section 3, the default of Unbound and Knot).
+    #[default]
+    Relaxed,
+    /// Minimise and never fall back.
+    Strict,
+}
+
+/// Work limits per question; the table in the module docs compares each with the peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Upstream queries per client question, its sub-resolutions included.
+    pub max_upstream_queries: u32,
+    /// Referrals followed per question.
+    pub max_referrals: u32,
+    /// CNAME and DNAME steps per question.
+    pub max_cname_chain: u32,
+    /// Glue-less NS names resolved per delegation.
+    pub max_ns_names_resolved: u32,
+    /// Server addresses tried per NS set.
+    pub max_addresses_per_ns_set: u32,
+    /// Glue-less sub-resolutions started per client question.
+    pub max_glueless_queries: u32,
+    /// Nesting of sub-resolutions (a name server address needed to find a name server
+    /// address …).
+    pub max_dependency_depth: u32,
+    /// Total time per client question, milliseconds.
+    pub max_question_millis: u64,
+    /// Queries outstanding toward one upstream server at once. A resolution whose every
+    /// server is at this limit waits (queued per server, first come first served) for a query
+    /// to one of them to end; it fails with [`LimitKind::OutstandingPerServer`] only when its
+    /// [`Limits::max_question_millis`] runs out while it waits.
+    pub max_outstanding_per_server: u32,
+    /// Resolutions in flight per client address.
+    pub max_resolutions_per_client: u32,
+    /// Resolutions in flight in total (client questions, prefetches and sub-resolutions).
+    pub max_mesh: u32,
+    /// Client waiters on one resolution.
+    pub max_waiters: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_upstream_queries: 50,
+            max_referrals: 30,
+            max_cname_chain: 12,
+            max_ns_names_resolved: 5,
+            max_addresses_per_ns_set: 12,
+            max_glueless_queries: 10,
+            max_dependency_depth: 7,
+            max_question_millis: 10_000,
+            max_outstanding_per_server: 200,
+            max_resolutions_per_client: 100,
+            max_mesh: 10_000,
+            max_waiters: 100,
+        }
+    }
+}
+
+/// Which limit ended a question, for the statistics and the EDE text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// [`Limits::max_upstream_queries`].
+    UpstreamQueries,
+    /// [`Limits::max_referrals`].
+    Referrals,
+    /// [`Limits::max_cname_chain`].
+    CnameChain,
+    /// [`Limits::max_ns_names_resolved`].
+    NsNamesResolved,
+    /// [`Limits::max_addresses_per_ns_set`].
+    AddressesPerNsSet,
+    /// [`Limits::max_glueless_queries`].
+    GluelessQueries,
+    /// [`Limits::max_dependency_depth`], or a delegation cycle (TsuNAME).
+    DependencyDepth,
+    /// [`Limits::max_question_millis`].
+    QuestionTime,
+    /// [`Limits::max_outstanding_per_server`].
+    OutstandingPerServer,
+    /// [`Limits::max_resolutions_per_client`].
+    ResolutionsPerClient,
+    /// [`Limits::max_mesh`].
+    Mesh,
+    /// [`Limits::max_waiters`].
+    Waiters,
+}
+
+impl LimitKind {
+    /// Every kind, in the order of [`crate::RecursorStats::limits_hit`].
+    pub const ALL: [LimitKind; 12] = [
+        LimitKind::UpstreamQueries,
+        LimitKind::Referrals,
+        LimitKind::CnameChain,
+        LimitKind::NsNamesResolved,
+        LimitKind::AddressesPerNsSet,
+        LimitKind::GluelessQueries,
+        LimitKind::DependencyDepth,
+        LimitKind::QuestionTime,
+        LimitKind::OutstandingPerServer,
+        LimitKind::ResolutionsPerClient,
+        LimitKind::Mesh,
+        LimitKind::Waiters,
+    ];
+
+    /// The index into [`crate::RecursorStats::limits_hit`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short name for metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitKind::UpstreamQueries => "upstream_queries",
+            LimitKind::Referrals => "referrals",
+            LimitKind::CnameChain => "cname_chain",
+            LimitKind::NsNamesResolved => "ns_names_resolved",
+            LimitKind::AddressesPerNsSet => "addresses_per_ns_set",
+            LimitKind::GluelessQueries => "glueless_queries",
+            LimitKind::DependencyDepth => "dependency_depth",
+            LimitKind::QuestionTime => "question_time",
+            LimitKind::OutstandingPerServer => "outstanding_per_server",
+            LimitKind::ResolutionsPerClient => "resolutions_per_client",
+            LimitKind::Mesh => "mesh",
+            LimitKind::Waiters => "waiters",
+        }
+    }
+
+    /// The EDE text sent to the client (RFC 8914 section 2: for people, not machines).
+    pub fn text(self) -> &'static str {
+        match self {
+            LimitKind::UpstreamQueries => "upstream query limit reached",
+            LimitKind::Referrals => "referral limit reached",
+            LimitKind::CnameChain => "CNAME chain limit reached",
+            LimitKind::NsNamesResolved => "NS name resolution limit reached",
+            LimitKind::AddressesPerNsSet => "server address limit reached",
+            LimitKind::GluelessQueries => "glue-less sub-query limit reached",
+            LimitKind::DependencyDepth => "delegation dependency limit reached (cycle?)",
+            LimitKind::QuestionTime => "resolution time limit reached",
+            LimitKind::OutstandingPerServer => "upstream server busy",
+            LimitKind::ResolutionsPerClient => "client resolution limit reached",
+            LimitKind::Mesh => "resolver busy",
+            LimitKind::Waiters => "too many clients waiting for this question",
+        }
+    }
+}

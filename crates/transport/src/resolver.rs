@@ -1,0 +1,517 @@
+//! The resolver's transport: driver tasks that run the recursor, the upstream I/O it asks for,
+//! and the way answers get back to clients.
+//!
+//! # Shape
+//!
+//! ```text
+//!  UDP workers ──┐ try_send                      ┌──► fresh UDP socket per upstream query
+//!                ├──► job queue ──► driver task ─┤    (random port from the OS CSPRNG)
+//!  TCP conns  ───┘  (one per driver)  (Recursor)  └──► TCP connection (TC retry, TCP transmits)
+//! ```
+//!
+//! The engine answers what it can (zones, the cache) in the UDP worker or TCP task that read
+//! the query; a cache miss becomes [`engine::Outcome::Recurse`] and a [`Job`] for a driver. A
+//! question always goes to the same driver (a hash of the lowercased name, type, class and CD
+//! bit), so identical questions meet in one recursor and share one resolution. The queues are
+//! bounded: when a driver's queue is full, the question is answered SERVFAIL with an Extended
+//! DNS Error ([`engine::QueryError::ResolverBusy`]) and counted, rather than waiting.
+//!
+//! Each driver is a task on the multi-thread runtime owning one [`recursor::Recursor`] (seeded
+//! from the OS CSPRNG). It submits client questions, starts an I/O task for each upstream
+//! query the recursor hands out ([`crate::upstream`]), feeds their datagrams back, fires the
+//! recursor's timers, and writes each finished answer with the engine (the one current when the
+//! answer is ready) to every client waiting for it:
+//!
+//! - a UDP client from the worker's socket, with the source address the query came to
+//!   ([`UdpReply`]: the same packet-information send as the workers');
+//! - a TCP client through a oneshot channel to its connection task, which queues the answer
+//!   like any other.
+//!
+//! A failed resolution (SERVFAIL) is answered from stale data when the cache allows it (RFC
+//! 8767). An answer served from a cache entry near its expiry starts a background refresh
+//! (`ReplyInfo::prefetch` → [`ResolverHandle::prefetch`] → `Recursor::prefetch`).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
+
+use cache::Cache;
+use engine::{AnswerSource, RecursionRequest};
+use metrics::{RecursionResult, Registry, ResolverFigures, ResolverSlot, WorkerMetrics};
+use nix::sys::socket::SockaddrStorage;
+use recursor::{
+    QueryOptions, Question, Recursor, RecursorConfig, Resolution, Transmit, UpstreamId,
+    UpstreamTransport, Verdict, WaiterId,
+};
+use socket2::Socket;
+use tokio::sync::{mpsc, oneshot};
+use wire::{Name, Rcode};
+
+use crate::tcp::MAX_MESSAGE;
+use crate::udp::Local;
+use crate::upstream::{self, Event};
+use crate::{SharedEngine, Shutdown};
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+// ---------------------------------------------------------------------------------------------
+
+/// Work for a driver.
+#[derive(Debug)]
+pub enum Job {
+    /// A client question the cache could not answer.
+    Resolve {
+        /// What the response needs from the query.
+        request: Box<RecursionRequest>,
+        /// Where the response goes.
+        reply: ReplyTo,
+        /// When the query was received, for the latency metric.
+        received: Instant,
+    },
+    /// Refresh a cached answer in the background (prefetch): no client waits.
+    Prefetch {
+        /// The question.
+        request: Box<RecursionRequest>,
+    },
+}
+
+impl Job {
+    /// The request.
+    pub fn request(&self) -> &RecursionRequest {
+        match self {
+            Job::Resolve { request, .. } | Job::Prefetch { request } => request,
+        }
+    }
+}
+
+/// Where a resolved answer goes.
+#[derive(Debug)]
+pub enum ReplyTo {
+    /// A UDP client: sent from the worker's socket.
+    Udp(UdpReply),
+    /// A TCP client: the message (without its length prefix) goes to the connection task.
+    Tcp(oneshot::Sender<Vec<u8>>),
+}
+
+/// What is needed to answer a UDP client from the socket its query came to.
+pub struct UdpReply {
+    pub(crate) socket: Arc<Socket>,
+    pub(crate) peer: SockaddrStorage,
+    pub(crate) local: Local,
+}
+
+impl std::fmt::Debug for UdpReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpReply")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UdpReply {
+    /// Sends `message`; errors are the client's problem (unreachable) and only counted.
+    pub fn send(&self, message: &[u8]) -> std::io::Result<()> {
+        crate::udp::send_one(&self.socket, &self.peer, self.local, message)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ResolverHandle
+// ---------------------------------------------------------------------------------------------
+
+/// How workers and connections hand questions to the drivers; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ResolverHandle {
+    queues: Arc<[mpsc::Sender<Job>]>,
+}
+
+impl ResolverHandle {
+    /// A handle over the drivers' queues (from `spawn_drivers`).
+    pub(crate) fn new(queues: Vec<mpsc::Sender<Job>>) -> ResolverHandle {
+        ResolverHandle {
+            queues: queues.into(),
+        }
+    }
+
+    /// Queues `job` for the driver of its question without waiting; gives it back when that
+    /// queue is full or the driver is gone.
+    pub fn submit(&self, job: Job) -> Result<(), Box<Job>> {
+        let Some(queue) = self.queue_for(job.request()) else {
+            return Err(Box::new(job));
+        };
+        queue.try_send(job).map_err(|e| {
+            Box::new(match e {
+                mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => {
+                    job
+                }
+            })
+        })
+    }
+
+    /// Queues a background refresh of `request`'s question; dropped when the queue is full.
+    pub fn prefetch(&self, request: RecursionRequest) -> bool {
+        self.submit(Job::Prefetch {
+            request: Box::new(request),
+        })
+        .is_ok()
+    }
+
+    fn queue_for(&self, request: &RecursionRequest) -> Option<&mpsc::Sender<Job>> {
+        let n = self.queues.len();
+        (n > 0)
+            .then(|| driver_index(request, n))
+            .and_then(|i| self.queues.get(i))
+    }
+}
+
+/// The driver for `request`'s question among `drivers`: a hash of the lowercased name, the
+/// type, the class and CD (what makes two questions the same resolution).
+pub fn driver_index(request: &RecursionRequest, drivers: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for b in request.qname().as_wire() {
+        h.write_u8(b.to_ascii_lowercase());
+    }
+    request.qtype().0.hash(&mut h);
+    request.qclass().0.hash(&mut h);
+    request.checking_disabled().hash(&mut h);
+    (h.finish() % drivers.max(1) as u64) as usize
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drivers
+// ---------------------------------------------------------------------------------------------
+
+/// Messages from upstream exchanges waiting for a driver, at most.
+const EVENT_QUEUE: usize = 4096;
+/// Jobs taken from the queue in one round before the driver looks at its other inputs.
+const JOBS_PER_ROUND: usize = 64;
+
+/// Starts `drivers` driver tasks on the current tokio runtime, each with its own
+/// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
+/// queue of `queue` jobs; answers are written with the engine current when they are ready.
+/// Returns the handle to submit questions, and the tasks (they end at `shutdown`).
+pub fn spawn_drivers(
+    config: &RecursorConfig,
+    cache: &Arc<Cache>,
+    drivers: usize,
+    queue: usize,
+    engine: &SharedEngine,
+    registry: &Arc<Registry>,
+    shutdown: &Shutdown,
+) -> std::io::Result<(ResolverHandle, Vec<tokio::task::JoinHandle<()>>)> {
+    let mut queues = Vec::with_capacity(drivers.max(1));
+    let mut tasks = Vec::with_capacity(drivers.max(1));
+    for _ in 0..drivers.max(1) {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let (jobs_tx, jobs) = mpsc::channel(queue.max(1));
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let driver = Driver {
+            recursor: Recursor::new(config.clone(), cache.clone(), seed),
+            jobs,
+            events,
+            events_tx,
+            waiting: HashMap::new(),
+            next_waiter: 0,
+            exchanges: HashMap::new(),
+            engine: engine.clone(),
+            metrics: registry.worker(),
+            slot: registry.resolver_slot(),
+            figures: ResolverFigures::default(),
+            out: vec![0; MAX_MESSAGE],
+            shutdown: shutdown.clone(),
+        };
+        queues.push(jobs_tx);
+        tasks.push(tokio::spawn(driver.run()));
+    }
+    Ok((ResolverHandle::new(queues), tasks))
+}
+
+/// A client waiting for a resolution.
+struct Waiting {
+    request: Box<RecursionRequest>,
+    reply: ReplyTo,
+    received: Instant,
+}
+
+/// One driver: a recursor and everything it waits for.
+struct Driver {
+    recursor: Recursor,
+    jobs: mpsc::Receiver<Job>,
+    events: mpsc::Receiver<Event<UpstreamId>>,
+    events_tx: mpsc::Sender<Event<UpstreamId>>,
+    waiting: HashMap<WaiterId, Waiting>,
+    next_waiter: WaiterId,
+    /// The exchange task of each upstream query still open.
+    exchanges: HashMap<UpstreamId, tokio::task::AbortHandle>,
+    engine: SharedEngine,
+    /// Responses sent to UDP clients (TCP connections count their own).
+    metrics: WorkerMetrics,
+    slot: ResolverSlot,
+    /// What the recursor's own statistics do not hold (results, prefetches).
+    figures: ResolverFigures,
+    out: Vec<u8>,
+    shutdown: Shutdown,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let shutdown = self.shutdown.clone();
+        let stop = shutdown.wait();
+        tokio::pin!(stop);
+        loop {
+            let timer = self.recursor.next_timeout().map(crate::clock::instant);
+            let sleep = async {
+                match timer {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                event = self.events.recv() => {
+                    if let Some(event) = event {
+                        self.event(event);
+                    }
+                }
+                job = self.jobs.recv() => match job {
+                    Some(job) => {
+                        self.job(job);
+                        for _ in 1..JOBS_PER_ROUND {
+                            match self.jobs.try_recv() {
+                                Ok(job) => self.job(job),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    // Every handle is gone: the server is stopping.
+                    None => break,
+                },
+                _ = sleep => self.recursor.handle_timeout(crate::clock::now()),
+            }
+            self.drain();
+            self.publish();
+        }
+        for (_, exchange) in self.exchanges.drain() {
+            exchange.abort();
+        }
+    }
+
+    fn job(&mut self, job: Job) {
+        let now = crate::clock::now();
+        match job {
+            Job::Resolve {
+                request,
+                reply,
+                received,
+            } => {
+                let waiter = self.next_waiter;
+                self.next_waiter = self.next_waiter.wrapping_add(1);
+                let (question, options) = question_of(&request);
+                self.waiting.insert(
+                    waiter,
+                    Waiting {
+                        request,
+                        reply,
+                        received,
+                    },
+                );
+                self.recursor.submit(question, options, waiter, now);
+            }
+            Job::Prefetch { request } => {
+                let (question, _) = question_of(&request);
+                self.figures.prefetches += 1;
+                self.recursor.prefetch(question, now);
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<UpstreamId>) {
+        let now = crate::clock::now();
+        match event {
+            Event::Message { id, from, message } => {
+                match self.recursor.handle_response(id, from, &message, now) {
+                    Verdict::Rejected(_) => {}
+                    Verdict::Accepted | Verdict::Closed => self.close(id),
+                }
+            }
+            Event::Failed { id } => {
+                self.recursor.handle_failure(id, now);
+                self.close(id);
+            }
+        }
+    }
+
+    fn close(&mut self, id: UpstreamId) {
+        if let Some(exchange) = self.exchanges.remove(&id) {
+            exchange.abort();
+        }
+    }
+
+    /// Sends what the recursor wants sent, answers what it finished, stops listening for what
+    /// it closed.
+    fn drain(&mut self) {
+        while let Some(transmit) = self.recursor.poll_transmit() {
+            let Transmit {
+                id,
+                server,
+                transport,
+                message,
+                deadline,
+            } = transmit;
+            let deadline = crate::clock::instant(deadline);
+            let events = self.events_tx.clone();
+            let task = match transport {
+                UpstreamTransport::Udp => tokio::spawn(upstream::udp_exchange(
+                    id, server, message, deadline, events,
+                )),
+                UpstreamTransport::Tcp => tokio::spawn(upstream::tcp_exchange(
+                    id, server, message, deadline, events,
+                )),
+            };
+            self.exchanges.insert(id, task.abort_handle());
+        }
+        while let Some(finished) = self.recursor.poll_answer() {
+            for waiter in &finished.waiters {
+                if let Some(waiting) = self.waiting.remove(waiter) {
+                    self.answer(waiting, &finished.resolution);
+                }
+            }
+        }
+        while let Some(id) = self.recursor.poll_closed() {
+            self.close(id);
+        }
+    }
+
+    /// Writes and sends the answer for one client.
+    fn answer(&mut self, waiting: Waiting, resolution: &Resolution) {
+        let engine = self.engine.load();
+        let now = crate::clock::now();
+        let out = self.out.as_mut_slice();
+        let stale = (resolution.rcode == Rcode::SERVFAIL)
+            .then(|| engine.respond_stale(&waiting.request, now, out))
+            .flatten();
+        let info = match stale {
+            Some(info) => info,
+            None => engine.write_resolution(&waiting.request, resolution, out),
+        };
+        let result = match (info.source, info.rcode) {
+            (AnswerSource::Cache { stale: true }, _) => RecursionResult::Stale,
+            (_, Rcode::NOERROR) => RecursionResult::NoError,
+            (_, Rcode::NXDOMAIN) => RecursionResult::NxDomain,
+            (_, Rcode::REFUSED) => RecursionResult::Refused,
+            _ => RecursionResult::ServFail,
+        };
+        self.figures.results[result as usize] += 1;
+        let Some(message) = self.out.get(..info.len) else {
+            return;
+        };
+        match waiting.reply {
+            ReplyTo::Udp(udp) => {
+                let t = metrics::Transport::Udp;
+                if udp.send(message).is_ok() {
+                    self.metrics
+                        .count_response(t, metrics::Rcode::from_code(info.rcode.0));
+                    if info.truncated {
+                        self.metrics.count_truncated(t);
+                    }
+                    self.metrics.observe_latency(t, waiting.received.elapsed());
+                } else {
+                    self.metrics.count_dropped(t, metrics::DropReason::Overload);
+                }
+            }
+            // A connection that has closed no longer listens: nothing to do.
+            ReplyTo::Tcp(tx) => {
+                let _ = tx.send(message.to_vec());
+            }
+        }
+    }
+
+    /// Publishes the figures for the metrics.
+    fn publish(&mut self) {
+        let s = self.recursor.stats();
+        let f = &mut self.figures;
+        f.upstream_queries = [s.queries_udp, s.queries_tcp];
+        f.upstream_accepted = s.responses_accepted;
+        for (to, from) in f
+            .upstream_rejected
+            .iter_mut()
+            .zip(s.rejected_by_reason.iter())
+        {
+            *to = *from;
+        }
+        f.upstream_timeouts = s.timeouts;
+        f.upstream_failures = s.send_failures;
+        f.tcp_fallbacks = s.tcp_fallbacks;
+        f.edns_fallbacks = s.edns_fallbacks;
+        f.case_fallbacks = s.case_fallbacks;
+        for (to, from) in f.limits.iter_mut().zip(s.limits_hit.iter()) {
+            *to = *from;
+        }
+        f.resolutions_started = s.resolutions_started;
+        f.resolutions_joined = s.resolutions_joined;
+        f.in_flight = self.recursor.in_flight() as u64;
+        self.slot.publish(f);
+    }
+}
+
+/// The recursor's form of a request's question.
+fn question_of(request: &RecursionRequest) -> (Question, QueryOptions) {
+    (
+        Question {
+            qname: Name::from(request.qname()),
+            qtype: request.qtype(),
+            qclass: request.qclass(),
+        },
+        QueryOptions {
+            client: request.client().addr,
+            checking_disabled: request.checking_disabled(),
+            dnssec_ok: request.dnssec_ok(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{Client, Transport};
+
+    fn request(name: &str) -> RecursionRequest {
+        let mut q = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let qname: Name = name.parse().unwrap();
+        q.extend_from_slice(qname.as_ref().as_wire());
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        let client = Client {
+            addr: "127.0.0.1".parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        RecursionRequest::from_query(&q, &client).unwrap()
+    }
+
+    #[test]
+    fn identical_questions_meet_in_one_driver() {
+        let a = driver_index(&request("www.example.com."), 7);
+        assert_eq!(a, driver_index(&request("WWW.Example.COM."), 7));
+        let spread: std::collections::HashSet<usize> = (0..64)
+            .map(|i| driver_index(&request(&format!("n{i}.example.")), 4))
+            .collect();
+        assert_eq!(spread.len(), 4, "questions spread over the drivers");
+    }
+
+    #[test]
+    fn a_full_queue_gives_the_job_back() {
+        let (tx, _rx) = mpsc::channel(1);
+        let handle = ResolverHandle::new(vec![tx]);
+        assert!(handle.prefetch(request("a.example.")));
+        let job = Job::Prefetch {
+            request: Box::new(request("b.example.")),
+        };
+        let back = handle.submit(job).unwrap_err();
+        assert_eq!(back.request().qname().to_string(), "b.example.");
+        // No driver at all: given back too.
+        let none = ResolverHandle::new(Vec::new());
+        assert!(!none.prefetch(request("c.example.")));
+    }
+}
