@@ -23,6 +23,8 @@ use world::{Reply, Resolver, World, basic, collect_udp, exchange_tcp, query_byte
 /// resolved per client question, and the time a client question may take.
 const MAX_UPSTREAM_QUERIES: usize = 50;
 const MAX_GLUELESS_QUERIES: usize = 10;
+/// Glue-less NS names resolved for one delegation (`resolver.max_ns_names_resolved`).
+const MAX_NS_NAMES_RESOLVED: usize = 5;
 const MAX_QUESTION_TIME: Duration = Duration::from_secs(10);
 
 /// A world whose `test.` delegates `zone` (a label) to `ns1.<zone>.test.` at `127.N.3.1` (a
@@ -330,7 +332,7 @@ fn case_not_echoed_still_resolves() {
     let data = |zone: &str, at: &str| {
         format!(
             "{zone}.test. 3600 NS ns1.{zone}.test.\nns1.{zone}.test. 3600 A 127.N.{at}\n\
-             www.{zone}.test. 3600 A 192.0.2.27\n"
+             www.{zone}.test. 3600 A 192.0.2.27\ntwo.{zone}.test. 3600 A 192.0.2.27\n"
         )
     };
     let lower = Fake::start(
@@ -352,9 +354,14 @@ fn case_not_echoed_still_resolves() {
         },
     );
     let resolver = world.resolver();
-    for (zone, fake) in [("lower", &lower), ("swapped", &swapped)] {
+    for (name, zone, fake) in [
+        ("www", "lower", &lower),
+        ("www", "swapped", &swapped),
+        ("two", "lower", &lower),
+        ("two", "swapped", &swapped),
+    ] {
         let r = resolver.ask_within(
-            &format!("www.{zone}.test."),
+            &format!("{name}.{zone}.test."),
             RType::A,
             Duration::from_secs(8),
         );
@@ -366,8 +373,8 @@ fn case_not_echoed_still_resolves() {
             .filter(|s| s.qname.to_string() != s.qname.to_string().to_ascii_lowercase())
             .count();
         eprintln!(
-            "case_not_echoed_still_resolves: {zone}: {} queries ({mixed} in mixed case), \
-             answered in {:?}",
+            "case_not_echoed_still_resolves: {name}.{zone}: {} queries so far ({mixed} in mixed \
+             case), answered in {:?}",
             fake.total(),
             r.elapsed
         );
@@ -497,8 +504,9 @@ fn nxns_bounded() {
             r.rcode, r.ede, r.elapsed
         );
         per_question.push((v, total));
+        // At most that many names, each asked for A and AAAA.
         assert!(
-            v <= 2 * MAX_GLUELESS_QUERIES,
+            v <= 2 * MAX_NS_NAMES_RESOLVED.min(MAX_GLUELESS_QUERIES),
             "{v} queries to the victim for one question:\n{}",
             victim.describe()
         );
@@ -887,4 +895,75 @@ fn deep_delegation_limited() {
     // Ten levels down is fine, and the resolver still works.
     let ten = resolver.ask(&format!("www.{}", origin(10)), RType::A);
     assert_eq!(ten.rdatas(RType::A), ["192.0.2.10"], "{ten}");
+}
+
+/// Every server of a zone is silent, or refuses: SERVFAIL with an extended error within the
+/// time budget of a question, and the failure is remembered (RFC 9520) rather than sent
+/// upstream again at once.
+#[test]
+fn no_server_answers() {
+    const N: u8 = 36;
+    let test = "no_server_answers";
+    if !world::port_53_available(test, N) {
+        return;
+    }
+    let world = basic(test, N)
+        .records(
+            "test.",
+            "silent NS ns1.silent\nns1.silent A 127.N.3.1\nsilent NS ns2.silent\n\
+             ns2.silent A 127.N.3.2\nrefusing NS ns1.refusing\nns1.refusing A 127.N.3.3\n",
+        )
+        .start();
+    let silent = Behaviour {
+        silent: true,
+        ..Behaviour::default()
+    };
+    let fakes = [
+        Fake::start(world.ip("3.1"), &["silent.test."], "", silent.clone()),
+        Fake::start(world.ip("3.2"), &["silent.test."], "", silent),
+        Fake::start(
+            world.ip("3.3"),
+            &["refusing.test."],
+            "",
+            Behaviour {
+                refuse: true,
+                ..Behaviour::default()
+            },
+        ),
+    ];
+    let resolver = world.resolver();
+    for (zone, limit) in [
+        ("silent", MAX_QUESTION_TIME + Duration::from_secs(2)),
+        ("refusing", Duration::from_secs(3)),
+    ] {
+        let name = format!("www.{zone}.test.");
+        let before: usize = fakes.iter().map(Fake::total).sum();
+        let r = resolver.ask_within(&name, RType::A, limit + Duration::from_secs(3));
+        let sent = fakes.iter().map(Fake::total).sum::<usize>() - before;
+        eprintln!(
+            "{test}: {zone}: {} {:?} in {:?} after {sent} queries",
+            r.rcode, r.ede, r.elapsed
+        );
+        assert_eq!(r.rcode, Rcode::SERVFAIL, "{r}");
+        assert!(r.elapsed <= limit, "{zone}: took {:?}", r.elapsed);
+        if resolver.is_portcullis() {
+            assert!(!r.ede.is_empty(), "{r}");
+        }
+        assert!(sent <= MAX_UPSTREAM_QUERIES, "{sent} queries");
+        // Asked again at once: answered from the failure cache, nothing sent.
+        let before: usize = fakes.iter().map(Fake::total).sum();
+        let again = resolver.ask_within(&name, RType::A, Duration::from_secs(2));
+        let sent = fakes.iter().map(Fake::total).sum::<usize>() - before;
+        eprintln!(
+            "{test}: {zone} again: {} {:?} in {:?} after {sent} queries",
+            again.rcode, again.ede, again.elapsed
+        );
+        assert_eq!(again.rcode, Rcode::SERVFAIL, "{again}");
+        if resolver.is_portcullis() {
+            assert_eq!(sent, 0, "the failure was not remembered");
+        }
+    }
+    // Meanwhile the rest of the world resolves.
+    let www = resolver.ask_within("www.example.test.", RType::A, Duration::from_secs(2));
+    assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
 }

@@ -49,8 +49,10 @@
 //! | 33 | resolver_attacks::ghost_domain_dies |
 //! | 34 | resolver_world::qname_minimisation |
 //! | 35 | resolver_attacks::deep_delegation_limited |
+//! | 36 | resolver_attacks::no_server_answers |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
+//! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`
 //! and up leaf servers and fakes, `127.N.250.x` forgers, `127.N.255.1` the resolver.
