@@ -967,3 +967,92 @@ fn no_server_answers() {
     let www = resolver.ask_within("www.example.test.", RType::A, Duration::from_secs(2));
     assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
 }
+
+/// A hostile server for evil.test tries to take over example.test: an A record for
+/// www.example.test after its own CNAME, a referral whose only glue is out of its bailiwick,
+/// and a sideways referral handing example.test to itself. None of it is used or answered.
+#[test]
+fn hijack_attempts_ignored() {
+    const N: u8 = 37;
+    let test = "hijack_attempts_ignored";
+    if !world::port_53_available(test, N) {
+        return;
+    }
+    let world = basic(test, N)
+        .records("test.", "evil NS ns.evil\nns.evil A 127.N.3.1")
+        .start();
+    let evil = Fake::start(
+        world.ip("3.1"),
+        &["evil.test."],
+        "evil.test. 3600 NS ns.evil.test.\nns.evil.test. 3600 A 127.N.3.1\n\
+         www.evil.test. 3600 A 192.0.2.37\ncname.evil.test. 3600 CNAME www.example.test.\n\
+         sub.evil.test. 3600 NS ns.example.test.\nns.example.test. 3600 A 127.N.3.9\n",
+        Behaviour {
+            extra_answer: recs("www.example.test. 86400 A 6.6.6.37", N),
+            ..Behaviour::default()
+        },
+    );
+    // Where the out-of-bailiwick glue points: it must never be asked.
+    let trap = Fake::start(
+        world.ip("3.9"),
+        &["sub.evil.test.", "example.test."],
+        "",
+        Behaviour::default(),
+    );
+    let resolver = world.resolver();
+
+    let c = resolver.ask("cname.evil.test.", RType::A);
+    eprintln!("{test}: CNAME out of the zone: {c}");
+    assert_eq!(c.rdatas(RType::CNAME), ["www.example.test."], "{c}");
+    assert_eq!(c.rdatas(RType::A), ["192.0.2.1"], "{c}");
+    assert_no_forged(&c);
+    let w = resolver.ask("www.evil.test.", RType::A);
+    assert_eq!(w.rdatas(RType::A), ["192.0.2.37"], "{w}");
+    assert_no_forged(&w);
+
+    let sub = resolver.ask_within("x.sub.evil.test.", RType::A, MAX_QUESTION_TIME);
+    eprintln!(
+        "{test}: referral with out-of-bailiwick glue: {} {:?}",
+        sub.rcode, sub.ede
+    );
+    assert_eq!(
+        trap.total(),
+        0,
+        "out-of-bailiwick glue used:\n{}",
+        trap.describe()
+    );
+    let ns = resolver.ask("ns.example.test.", RType::A);
+    assert_eq!(
+        ns.rcode,
+        Rcode::NXDOMAIN,
+        "out-of-bailiwick glue answered: {ns}"
+    );
+
+    // Now every answer from evil.test is a referral of example.test to itself.
+    evil.set(Behaviour {
+        referral: recs("example.test. 86400 NS ns.evil.test.", N),
+        extra_additional: recs("ns.evil.test. 86400 A 127.N.3.1", N),
+        ..Behaviour::default()
+    });
+    let side = resolver.ask_within("other.evil.test.", RType::A, MAX_QUESTION_TIME);
+    eprintln!("{test}: sideways referral: {} {:?}", side.rcode, side.ede);
+    assert!(side.answer.is_empty(), "{side}");
+    let mail = resolver.ask("mail.example.test.", RType::A);
+    assert_eq!(mail.rdatas(RType::A), ["192.0.2.25"], "{mail}");
+    let www = resolver.ask("www.example.test.", RType::A);
+    assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
+    assert_no_forged(&www);
+    let evil_zone: wire::Name = "evil.test.".parse().unwrap();
+    let outside = evil
+        .seen()
+        .iter()
+        .filter(|s| !s.qname.as_ref().is_subdomain_of(evil_zone.as_ref()))
+        .count();
+    assert_eq!(
+        outside,
+        0,
+        "the hijacked delegation was used:\n{}",
+        evil.describe()
+    );
+    assert_eq!(trap.total(), 0, "{}", trap.describe());
+}

@@ -3,7 +3,7 @@
 //! It answers UDP and TCP on `127.N.x.y:53` from a small record set, as an authoritative server
 //! would (answers with AA, referrals at zone cuts with the glue it holds, CNAMEs, NODATA and
 //! NXDOMAIN with the zone's SOA), and misbehaves on demand ([`Behaviour`]): lame (REFUSED or an
-//! upward referral to the root), slow, silent, forging answers (from another port, another
+//! upward referral to the root, or a sideways one), slow, silent, forging answers (from another port, another
 //! address, with a wrong ID or with the question's case changed), not echoing the question's
 //! case (0x20), adding records it has no authority for, failing EDNS (FORMERR), always
 //! truncating over UDP. Referrals to many names (NXNS) and delegation cycles are plain data: NS
@@ -130,6 +130,11 @@ pub struct Behaviour {
     pub no_edns: bool,
     /// Over UDP, answers with an empty message with TC set; TCP works.
     pub truncate_udp: bool,
+    /// Answers every query with a referral to these NS records instead (an upward or
+    /// sideways referral), with `extra_additional` as glue.
+    pub referral: Vec<Rec>,
+    /// Records added to the answer section of every answer (out of bailiwick, say).
+    pub extra_answer: Vec<Rec>,
     /// Records added to the authority section of every answer (out of bailiwick, say).
     pub extra_authority: Vec<Rec>,
     /// Records added to the additional section of every answer.
@@ -639,10 +644,16 @@ fn answer(
             authority: vec![rec(". 3600 NS a.root-servers.")],
             ..Reply::default()
         }
+    } else if !behaviour.referral.is_empty() {
+        Reply {
+            authority: behaviour.referral.clone(),
+            ..Reply::default()
+        }
     } else {
         lookup(state, &qname, q.qtype)
     };
     if !behaviour.refuse {
+        reply.answer.extend(behaviour.extra_answer.iter().cloned());
         reply
             .authority
             .extend(behaviour.extra_authority.iter().cloned());

@@ -50,6 +50,7 @@
 //! | 34 | resolver_world::qname_minimisation |
 //! | 35 | resolver_attacks::deep_delegation_limited |
 //! | 36 | resolver_attacks::no_server_answers |
+//! | 37 | resolver_attacks::hijack_attempts_ignored |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
