@@ -51,6 +51,8 @@
 //! | 35 | resolver_attacks::deep_delegation_limited |
 //! | 36 | resolver_attacks::no_server_answers |
 //! | 37 | resolver_attacks::hijack_attempts_ignored |
+//! | 38 | resolver_world::qname_minimisation_reuses_what_it_learned |
+//! | 39 | resolver_world::dname_kept_in_cached_answers |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
