@@ -569,3 +569,49 @@ fn dname_kept_in_cached_answers() {
         assert_eq!(r.answer.len(), 3, "{round}: {r}");
     }
 }
+
+/// Prefetch: a question in the last tenth of an entry's TTL is answered from the cache and
+/// starts one refresh upstream, so the entry never expires for clients (Portcullis only:
+/// Unbound does not prefetch by default).
+#[test]
+fn prefetch_refreshes_before_expiry() {
+    const N: u8 = 42;
+    if !world::port_53_available("prefetch_refreshes_before_expiry", N) {
+        return;
+    }
+    let world = basic("prefetch", N)
+        .records("example.test.", "hot 10 A 192.0.2.42")
+        .start();
+    if world::ResolverKind::from_env() != world::ResolverKind::Portcullis {
+        eprintln!("prefetch_refreshes_before_expiry: Portcullis only");
+        return;
+    }
+    let resolver = world.resolver();
+    let leaf = || world.queries_at("2.1") + world.queries_at("2.2");
+    let first = resolver.ask("hot.example.test.", RType::A);
+    assert_eq!(first.ttl(RType::A), Some(10), "{first}");
+    let before = leaf();
+    std::thread::sleep(Duration::from_millis(9300));
+    let late = resolver.ask("hot.example.test.", RType::A);
+    assert_eq!(late.rdatas(RType::A), ["192.0.2.42"], "{late}");
+    assert!(late.ttl(RType::A).unwrap() <= 1, "{late}");
+    std::thread::sleep(Duration::from_millis(300));
+    let refreshed = leaf() - before;
+    std::thread::sleep(Duration::from_millis(1200));
+    let after = resolver.ask("hot.example.test.", RType::A);
+    eprintln!(
+        "prefetch_refreshes_before_expiry: {refreshed} refresh queries; after expiry TTL {:?} \
+         in {:?}, {} more upstream",
+        after.ttl(RType::A),
+        after.elapsed,
+        leaf() - before - refreshed
+    );
+    eprint!("{}", resolver.metric_lines(&["prefetch"]));
+    assert_eq!(refreshed, 1, "no prefetch (or more than one)");
+    assert!(after.ttl(RType::A).unwrap() >= 7, "not refreshed: {after}");
+    assert_eq!(
+        leaf() - before,
+        1,
+        "the refreshed entry went upstream again"
+    );
+}

@@ -53,6 +53,7 @@
 //! | 37 | resolver_attacks::hijack_attempts_ignored |
 //! | 38 | resolver_world::qname_minimisation_reuses_what_it_learned |
 //! | 39 | resolver_world::dname_kept_in_cached_answers |
+//! | 42 | resolver_world::prefetch_refreshes_before_expiry |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
