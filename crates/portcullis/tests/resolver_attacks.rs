@@ -504,9 +504,15 @@ fn nxns_bounded() {
             r.rcode, r.ede, r.elapsed
         );
         per_question.push((v, total));
-        // At most that many names, each asked for A and AAAA.
+        // At most that many names, each asked for A and AAAA (Unbound has its own limits:
+        // 6 to 11 here).
+        let bound = if resolver.is_portcullis() {
+            2 * MAX_NS_NAMES_RESOLVED.min(MAX_GLUELESS_QUERIES)
+        } else {
+            2 * MAX_GLUELESS_QUERIES
+        };
         assert!(
-            v <= 2 * MAX_NS_NAMES_RESOLVED.min(MAX_GLUELESS_QUERIES),
+            v <= bound,
             "{v} queries to the victim for one question:\n{}",
             victim.describe()
         );
@@ -932,10 +938,13 @@ fn no_server_answers() {
         ),
     ];
     let resolver = world.resolver();
-    for (zone, limit) in [
-        ("silent", MAX_QUESTION_TIME + Duration::from_secs(2)),
-        ("refusing", Duration::from_secs(3)),
-    ] {
+    let mut cases = vec![("refusing", Duration::from_secs(3))];
+    if resolver.is_portcullis() {
+        // Unbound has no time budget per question: it keeps trying silent servers for longer
+        // than a test should wait.
+        cases.insert(0, ("silent", MAX_QUESTION_TIME + Duration::from_secs(2)));
+    }
+    for (zone, limit) in cases {
         let name = format!("www.{zone}.test.");
         let before: usize = fakes.iter().map(Fake::total).sum();
         let r = resolver.ask_within(&name, RType::A, limit + Duration::from_secs(3));
