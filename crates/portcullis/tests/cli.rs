@@ -319,3 +319,38 @@ fn help_and_version() {
         format!("portcullis {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn check_reads_the_root_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("r.toml");
+    std::fs::write(&config, "[resolver]\nenabled = true\n").unwrap();
+    let hints = dir.path().join("bad.hints");
+    std::fs::write(
+        &hints,
+        ". 3600000 NS a.root.test.\na.root.test. 3600000 BOGUS 127.0.0.2\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--root-hints",
+        hints.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:", hints.display())),
+        "{stderr}"
+    );
+    // --forward needs an address.
+    let out = run(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--forward",
+        "corp",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
