@@ -5,7 +5,8 @@
 //! 1. **Read** ([`crate::query`]): header, framing, EDNS, opcode, question count, QTYPE.
 //!    Decision: drop, reject with an error, or go on.
 //! 2. **Route**: which part of the server answers. Class IN goes to the closest enclosing zone
-//!    ([`Catalog::find`]), or is refused when no zone encloses the name; class CH to the
+//!    ([`Catalog::find`]); when no zone encloses the name, to the cache and the resolver for a
+//!    client offered recursion ([`crate::recursion`]), else it is refused; class CH to the
 //!    identity names ([`crate::chaos`]); AXFR and IXFR to the transfer checks (ACL, TCP, zone
 //!    apex). Decision: a [`Route`].
 //! 3. **Answer** ([`crate::answer`], [`crate::chaos`]): write the sections.

@@ -19,6 +19,16 @@
 //! Every reason a query is not answered from a zone is a [`QueryError`], turned into a response
 //! code in one place ([`QueryError::rcode`]); the table in [`error`] gives the rule behind each.
 //!
+//! # Recursion
+//!
+//! An engine built [`Engine::with_resolver`] is also a recursive resolver's front end
+//! ([`recursion`]): a name in none of its zones (the operator's, and the [`local`] zones of RFC
+//! 6303 and RFC 6761) is answered from the shared [`cache::Cache`] for a client in the
+//! recursion ACL, without allocating; a miss returns [`Outcome::Recurse`] with a
+//! [`RecursionRequest`], and once the transport's resolver has an answer,
+//! [`Engine::write_resolution`] (or [`Engine::respond_stale`]) writes the response. `now`, the
+//! caller's clock on the cache's time scale, is passed to [`Engine::respond`] for that.
+//!
 //! # What the answers follow
 //!
 //! - RFC 1034 section 4.3.2 and RFC 1035: the answer algorithm, the closest enclosing zone,

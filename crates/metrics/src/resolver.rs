@@ -267,6 +267,13 @@ impl ResolverSlot {
         f.clone_from(figures);
     }
 
+    /// Counts one client question answered with `result` (for counts made outside a driver,
+    /// such as [`RecursionResult::Overload`] when a queue is full). Takes the slot's lock.
+    pub fn count_result(&self, result: RecursionResult) {
+        let mut f = self.figures.lock().unwrap_or_else(PoisonError::into_inner);
+        f.results[result as usize] = f.results[result as usize].wrapping_add(1);
+    }
+
     pub(crate) fn read(&self) -> ResolverFigures {
         self.figures
             .lock()

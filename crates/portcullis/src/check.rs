@@ -37,9 +37,21 @@ impl Report {
     }
 }
 
-/// Checks `config` (its own warnings) and loads each of its zones.
+/// Checks `config` (its own warnings), loads each of its zones and, with the resolver on, its
+/// root hints file and cache settings, as `portcullis serve` does when it starts.
 pub fn check(config: &Config) -> Report {
-    load(config).0
+    let mut report = load(config).0;
+    if config.resolver.enabled {
+        if let Some(path) = &config.resolver.root_hints
+            && let Err(e) = recursor::Hints::from_file(path)
+        {
+            report.errors.push(e.to_string());
+        }
+        if let Err(e) = crate::serve::cache_config(&config.cache) {
+            report.errors.push(format!("{}: cache: {e}", config.label));
+        }
+    }
+    report
 }
 
 /// Checks `config` as [`check`] does and keeps the zones that loaded, in configuration order:

@@ -10,7 +10,11 @@
 //!   text of `src/default.toml`) is used: it serves the small zone `portcullis.test.`, written
 //!   inline, so a fresh install answers something;
 //! - command-line flags override the file ([`Overrides`]): `--listen` replaces the listeners,
-//!   `--zone` adds zones, `--allow-transfer` adds to the global transfer ACL.
+//!   `--zone` adds zones, `--allow-transfer` adds to the global transfer ACL;
+//! - `--zone` without `--config` runs an authoritative server for just the zones given: the
+//!   built-in zone is left out, and the built-in resolver too unless a resolver flag
+//!   (`--root-hints`, `--forward`, `--allow-recursion`, `--insecure-local-upstreams`) asks
+//!   for it.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -667,6 +671,12 @@ impl ConfigSource {
             Some(path) => Config::load(path)?,
             None => Config::builtin()?,
         };
+        if self.path.is_none() && !self.overrides.zones.is_empty() {
+            // `--zone` without a file runs an authoritative server for the zones given: the
+            // built-in zone goes, and so does the resolver unless a resolver flag asks for it.
+            config.zones.clear();
+            config.resolver.enabled = self.overrides.wants_resolver();
+        }
         config.apply(&self.overrides)?;
         Ok(config)
     }
@@ -694,6 +704,17 @@ pub struct Overrides {
     pub allow_recursion: Vec<Prefix>,
     /// `--insecure-local-upstreams`: sets `resolver.insecure_local_upstreams`.
     pub insecure_local_upstreams: bool,
+}
+
+impl Overrides {
+    /// Whether a resolver flag was given (`--root-hints`, `--forward`, `--allow-recursion`,
+    /// `--insecure-local-upstreams`).
+    pub fn wants_resolver(&self) -> bool {
+        self.root_hints.is_some()
+            || !self.forwards.is_empty()
+            || !self.allow_recursion.is_empty()
+            || self.insecure_local_upstreams
+    }
 }
 
 /// A `--forward ZONE=ADDR[:PORT]` argument.

@@ -511,3 +511,42 @@ fn resolver_flags() {
     assert_eq!(c.resolver.allow_recursion.len(), 8);
     assert!("nonsense".parse::<ForwardArg>().is_err());
 }
+
+#[test]
+fn zone_flag_without_a_file_runs_an_authoritative_server() {
+    let zone: ZoneArg = "example.test.=example.test.zone".parse().unwrap();
+    let alone = ConfigSource {
+        path: None,
+        overrides: Overrides {
+            zones: vec![zone.clone()],
+            ..Overrides::default()
+        },
+    }
+    .read()
+    .unwrap();
+    assert_eq!(alone.zones.len(), 1);
+    assert_eq!(alone.zones[0].origin, zone.origin);
+    assert!(!alone.resolver.enabled);
+
+    let with_forward = ConfigSource {
+        path: None,
+        overrides: Overrides {
+            zones: vec![zone],
+            forwards: vec!["corp.test.=127.0.0.2".parse().unwrap()],
+            ..Overrides::default()
+        },
+    }
+    .read()
+    .unwrap();
+    assert_eq!(with_forward.zones.len(), 1);
+    assert!(with_forward.resolver.enabled);
+
+    let plain = ConfigSource {
+        path: None,
+        overrides: Overrides::default(),
+    }
+    .read()
+    .unwrap();
+    assert!(plain.resolver.enabled);
+    assert_eq!(plain.zones.len(), 1);
+}

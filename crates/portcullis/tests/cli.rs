@@ -89,7 +89,8 @@ fn check_with_flags() {
     ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("ok: 2 zone(s)"), "{stdout}");
+    // `--zone` without `--config` serves just the zones given: the built-in zone is left out.
+    assert!(stdout.contains("ok: 1 zone(s)"), "{stdout}");
 }
 
 #[test]
@@ -250,10 +251,19 @@ fn bad_flags_are_usage_errors() {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {:?}", text(&out));
     }
-    let out = run(&["check", "--zone", "portcullis.test.=x.zone"]);
+    let out = run(&[
+        "check",
+        "--zone",
+        "a.test.=x.zone",
+        "--zone",
+        "a.test.=y.zone",
+    ]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("error: command line:1:1: --zone: zone portcullis.test. is already configured at <default config>:"), "{stderr}");
+    assert!(
+        stderr.contains("error: command line:1:1: --zone: zone a.test. is already configured at command line:1:1"),
+        "{stderr}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,4 +328,39 @@ fn help_and_version() {
         text(&out).0,
         format!("portcullis {}\n", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn check_reads_the_root_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("r.toml");
+    std::fs::write(&config, "[resolver]\nenabled = true\n").unwrap();
+    let hints = dir.path().join("bad.hints");
+    std::fs::write(
+        &hints,
+        ". 3600000 NS a.root.test.\na.root.test. 3600000 BOGUS 127.0.0.2\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--root-hints",
+        hints.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:", hints.display())),
+        "{stderr}"
+    );
+    // --forward needs an address.
+    let out = run(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--forward",
+        "corp",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }

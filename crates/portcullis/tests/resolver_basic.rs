@@ -290,6 +290,35 @@ fn second_answer_comes_from_the_cache_and_flush_empties_it() {
         "{alias}"
     );
 
+    // A reload keeps the cache.
+    let entries = |stats: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("entries "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = entries(&w.ctl(&["cache-stats"]));
+    assert!(before > 0);
+    let reloaded = w.ctl(&["reload"]);
+    assert!(
+        reloaded.starts_with(
+            "ok
+reloaded"
+        ),
+        "{reloaded}"
+    );
+    assert_eq!(entries(&w.ctl(&["cache-stats"])), before);
+    let sent = w.metric("portcullis_upstream_queries_total{protocol=\"udp\"}");
+    let cached = dig(addr, &["www.example.test"]);
+    assert!(cached.contains("192.0.2.80"), "{cached}");
+    assert_eq!(
+        w.metric("portcullis_upstream_queries_total{protocol=\"udp\"}"),
+        sent,
+        "answered from the cache kept across the reload"
+    );
+
     // Flush the name and below it, then everything.
     let flushed = w.ctl(&["flush", "example.test", "--subtree"]);
     assert!(

@@ -124,28 +124,37 @@ impl UdpReply {
 #[derive(Debug, Clone)]
 pub struct ResolverHandle {
     queues: Arc<[mpsc::Sender<Job>]>,
+    /// Counts the client questions refused at a full queue.
+    overload: ResolverSlot,
 }
 
 impl ResolverHandle {
     /// A handle over the drivers' queues (from `spawn_drivers`).
-    pub(crate) fn new(queues: Vec<mpsc::Sender<Job>>) -> ResolverHandle {
+    pub(crate) fn new(queues: Vec<mpsc::Sender<Job>>, overload: ResolverSlot) -> ResolverHandle {
         ResolverHandle {
             queues: queues.into(),
+            overload,
         }
     }
 
     /// Queues `job` for the driver of its question without waiting; gives it back when that
     /// queue is full or the driver is gone.
+    /// A client question given back counts as `overload` in
+    /// `portcullis_recursion_results_total`.
     pub fn submit(&self, job: Job) -> Result<(), Box<Job>> {
-        let Some(queue) = self.queue_for(job.request()) else {
-            return Err(Box::new(job));
-        };
-        queue.try_send(job).map_err(|e| {
-            Box::new(match e {
+        let sent = match self.queue_for(job.request()) {
+            None => Err(job),
+            Some(queue) => queue.try_send(job).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => {
                     job
                 }
-            })
+            }),
+        };
+        sent.map_err(|job| {
+            if let Job::Resolve { .. } = job {
+                self.overload.count_result(RecursionResult::Overload);
+            }
+            Box::new(job)
         })
     }
 
@@ -225,7 +234,7 @@ pub fn spawn_drivers(
         queues.push(jobs_tx);
         tasks.push(tokio::spawn(driver.run()));
     }
-    Ok((ResolverHandle::new(queues), tasks))
+    Ok((ResolverHandle::new(queues, registry.resolver_slot()), tasks))
 }
 
 /// A client waiting for a resolution.
@@ -471,4 +480,58 @@ fn question_of(request: &RecursionRequest) -> (Question, QueryOptions) {
             dnssec_ok: request.dnssec_ok(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{Client, Transport};
+
+    fn request(name: &str) -> RecursionRequest {
+        let mut q = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let qname: Name = name.parse().unwrap();
+        q.extend_from_slice(qname.as_ref().as_wire());
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        let client = Client {
+            addr: "127.0.0.1".parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        RecursionRequest::from_query(&q, &client).unwrap()
+    }
+
+    #[test]
+    fn identical_questions_meet_in_one_driver() {
+        let a = driver_index(&request("www.example.com."), 7);
+        assert_eq!(a, driver_index(&request("WWW.Example.COM."), 7));
+        let spread: std::collections::HashSet<usize> = (0..64)
+            .map(|i| driver_index(&request(&format!("n{i}.example.")), 4))
+            .collect();
+        assert_eq!(spread.len(), 4, "questions spread over the drivers");
+    }
+
+    #[test]
+    fn a_full_queue_gives_the_job_back() {
+        let (tx, _rx) = mpsc::channel(1);
+        let registry = Registry::new(std::time::SystemTime::now());
+        let handle = ResolverHandle::new(vec![tx], registry.resolver_slot());
+        assert!(handle.prefetch(request("a.example.")));
+        let job = Job::Prefetch {
+            request: Box::new(request("b.example.")),
+        };
+        let back = handle.submit(job).unwrap_err();
+        assert_eq!(back.request().qname().to_string(), "b.example.");
+        let overload = |r: &Registry| r.resolver().results[RecursionResult::Overload as usize];
+        assert_eq!(overload(&registry), 0, "a prefetch is no client question");
+        let (reply, _) = oneshot::channel();
+        let job = Job::Resolve {
+            request: Box::new(request("c.example.")),
+            reply: ReplyTo::Tcp(reply),
+            received: Instant::now(),
+        };
+        assert!(handle.submit(job).is_err());
+        assert_eq!(overload(&registry), 1);
+        // No driver at all: given back too.
+        let none = ResolverHandle::new(Vec::new(), ResolverSlot::default());
+        assert!(!none.prefetch(request("c.example.")));
+    }
 }

@@ -63,16 +63,7 @@ pub const CACHE_MAX_BYTES: IntBounds = IntBounds {
 /// Most servers in one `[[forward]]` or `[[stub]]`.
 pub const MAX_FORWARD_SERVERS: usize = 16;
 
-/// The default recursion ACL: loopback and private ranges (RFC 1918, RFC 4193, link-local).
-pub const DEFAULT_ALLOW_RECURSION: [&str; 7] = [
-    "127.0.0.0/8",
-    "::1",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-];
+pub use engine::recursion::DEFAULT_ALLOW_RECURSION;
 
 // ---------------------------------------------------------------------------------------------
 // The typed sections
@@ -277,7 +268,7 @@ impl Default for ResolverSection {
             max_glueless_queries: 10,
             max_dependency_depth: 7,
             max_question_millis: 10_000,
-            max_outstanding_per_server: 64,
+            max_outstanding_per_server: 200,
             max_resolutions_per_client: 100,
             max_mesh: 10_000,
             max_waiters: 100,
