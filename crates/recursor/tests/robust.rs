@@ -684,3 +684,107 @@ fn the_parent_side_retry_happens_once() {
     assert_eq!(sim.rec.stats().parent_retries, 1);
     assert_eq!(sim.rec.in_flight(), 0);
 }
+
+/// RFC 9156: once a minimised query showed that a name exists inside the zone and is no zone
+/// cut (NODATA from that zone's servers), later resolutions below it do not ask for it again
+/// (Unbound skips a minimised name cached as NOERROR): five names below one empty
+/// non-terminal cost 6 queries at the leaf, not 10.
+#[test]
+fn qname_minimisation_reuses_what_it_learned() {
+    let mut sim = world();
+    let mut text = EXAMPLE.to_string();
+    for i in 0..5 {
+        text.push_str(&format!(
+            "s{i}.wild.example.test. 300 A 203.0.113.{}\n",
+            100 + i
+        ));
+    }
+    let example = zone("example.test.", &text);
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    for i in 0..5 {
+        let res = sim.resolve(&format!("s{i}.wild.example.test."), RType::A);
+        assert_eq!(addresses(&res), [format!("203.0.113.{}", 100 + i)]);
+    }
+    let leaf: Vec<String> = sim
+        .log
+        .iter()
+        .filter(|s| s.server.ip() == ip("192.0.2.20"))
+        .map(Seen::text)
+        .collect();
+    assert_eq!(
+        leaf,
+        [
+            "wild.example.test. A",
+            "s0.wild.example.test. A",
+            "s1.wild.example.test. A",
+            "s2.wild.example.test. A",
+            "s3.wild.example.test. A",
+            "s4.wild.example.test. A"
+        ]
+    );
+}
+
+/// The same with data at the minimised name (an authoritative A answer says the name exists
+/// and is no cut), and with a NODATA from a full question.
+#[test]
+fn qname_minimisation_reuses_data_and_nodata() {
+    let mut sim = world();
+    let text = format!(
+        "{EXAMPLE}mid.example.test. 300 A 203.0.113.110\n\
+         x.mid.example.test. 300 A 203.0.113.111\ny.mid.example.test. 300 A 203.0.113.112\n"
+    );
+    let example = zone("example.test.", &text);
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    sim.resolve("x.mid.example.test.", RType::A);
+    let from = sim.log.len();
+    let res = sim.resolve("y.mid.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.112"]);
+    assert_eq!(sim.queries_since(from), ["y.mid.example.test. A"]);
+
+    let mut sim = world();
+    let other = zone(
+        "other.test.",
+        &format!("{OTHER}a.nodata.other.test. 300 A 203.0.113.113\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.30")).unwrap().zones = vec![other];
+    let res = sim.resolve("nodata.other.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert!(res.answer.is_empty());
+    let from = sim.log.len();
+    sim.resolve("a.nodata.other.test.", RType::A);
+    assert_eq!(sim.queries_since(from), ["a.nodata.other.test. A"]);
+}
+
+/// A NODATA learned from another zone's servers does not count: its SOA names that zone.
+/// Here the child's apex NODATA outlives the delegation; iterating the parent again, the
+/// child's name is still asked minimised (and referred), not skipped to the full name.
+#[test]
+fn qname_minimisation_ignores_another_zones_nodata() {
+    let mut sim = world();
+    let test = zone(
+        "test.",
+        &TEST.replace(
+            "example.test. 3600 NS ns1.example.test.\nns1.example.test. 3600 A",
+            "example.test. 10 NS ns1.example.test.\nns1.example.test. 10 A",
+        ),
+    );
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test];
+    let res = sim.resolve("example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert!(res.answer.is_empty(), "the apex has no A");
+    sim.now = sim.now.plus_secs(20);
+    let from = sim.log.len();
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let asked: Vec<(String, _)> = sim.log[from..]
+        .iter()
+        .map(|s| (s.text(), s.server.ip()))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("example.test. A".to_string(), ip("192.0.2.10")),
+            ("www.example.test. A".to_string(), ip("192.0.2.20"))
+        ]
+    );
+}
