@@ -8,9 +8,11 @@
 //! (RFC 2308, with the NXDOMAIN cut of RFC 8020). A cached DNAME answers every name below its
 //! owner (RFC 6672 section 3.2): the resolver synthesises the CNAME from the name to the name
 //! with the owner's suffix replaced by the DNAME's target, adds both to the answer and goes on
-//! at the target, as it would with the DNAME fresh from a server. The closest ancestor with a
-//! DNAME is used; a substitution that would make a name too long is not taken from the cache
-//! (the server answers it, YXDOMAIN by section 2.2).
+//! at the target, as it would with the DNAME fresh from a server. Synthesised CNAMEs are never
+//! cached (`reply.rs`), so every answer below a DNAME is built here, with the DNAME RRset and
+//! its RRSIGs in it (section 3.4), never by the CNAME-only `Cache::answer`. The closest
+//! ancestor with a DNAME is used; a substitution that would make a name too long is not taken
+//! from the cache (the server answers it, YXDOMAIN by section 2.2).
 //!
 //! # Where iteration starts
 //!

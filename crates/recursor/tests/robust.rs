@@ -788,3 +788,83 @@ fn qname_minimisation_ignores_another_zones_nodata() {
         ]
     );
 }
+
+/// RFC 6672 section 3.4: an answer through a DNAME carries the DNAME whether it was just
+/// resolved or comes from the cache. The synthesised CNAME is not cached as a CNAME, so the
+/// client hot path (`Cache::answer`, CNAMEs only) misses and the recursor's cached-DNAME path
+/// answers with the DNAME, the synthesised CNAME and the target's data, without asking.
+#[test]
+fn dname_kept_in_cached_answers() {
+    let mut sim = world();
+    let signed = format!(
+        "{EXAMPLE}old.example.test. 300 RRSIG DNAME 13 3 300 20300101000000 20200101000000 \
+         12345 example.test. AAECAwQFBgc=\n"
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![zone("example.test.", &signed)];
+    let expected = [
+        "old.example.test. DNAME",
+        "www.old.example.test. CNAME",
+        "www.new.other.test. A",
+    ];
+    let res = sim.resolve("www.old.example.test.", RType::A);
+    assert_eq!(answer_types(&res), expected);
+    assert_eq!(res.answer[0].sigs.len(), 1, "the DNAME's RRSIG");
+    let from = sim.log.len();
+    for round in 0..2 {
+        let mut buf = [0u8; 1232];
+        let mut w = wire::writer::MessageWriter::new(&mut buf, 1232, wire::Header::default())
+            .expect("writer");
+        let qname = name("www.old.example.test.");
+        w.push_question(qname.as_ref(), RType::A, wire::Class::IN)
+            .expect("question");
+        let mode = cache::AnswerMode {
+            dnssec_ok: false,
+            stale: false,
+        };
+        let hit = sim
+            .cache
+            .answer(qname.as_ref(), RType::A, mode, sim.now, &mut w);
+        assert_eq!(
+            hit,
+            cache::CacheAnswer::Miss,
+            "round {round}: the hot path has no DNAME"
+        );
+        let res = sim.resolve("www.old.example.test.", RType::A);
+        assert_eq!(answer_types(&res), expected, "round {round}");
+        assert_eq!(
+            res.answer[0].sigs.len(),
+            1,
+            "round {round}: the DNAME's RRSIG"
+        );
+        assert_eq!(addresses(&res), ["203.0.113.91"]);
+    }
+    assert!(
+        sim.queries_since(from).is_empty(),
+        "{:?}",
+        sim.queries_since(from)
+    );
+}
+
+/// The same with the DNAME's target inside its own zone (the loopback world's case: the
+/// server answers with DNAME, CNAME and the target's A in one message).
+#[test]
+fn dname_into_its_own_zone_kept_in_cached_answers() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!("{EXAMPLE}d.example.test. 300 DNAME example.test.\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let expected = [
+        "d.example.test. DNAME",
+        "www.d.example.test. CNAME",
+        "www.example.test. A",
+    ];
+    let res = sim.resolve("www.d.example.test.", RType::A);
+    assert_eq!(answer_types(&res), expected, "resolved");
+    let from = sim.log.len();
+    let res = sim.resolve("www.d.example.test.", RType::A);
+    assert_eq!(answer_types(&res), expected, "cached");
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    assert!(sim.queries_since(from).is_empty());
+}
