@@ -162,8 +162,10 @@ impl Recursor {
                 self.minimise_further(task, query, now);
             }
             Kind::Answer(sets) => {
-                self.cache_chain(&classified.chain, trust, now);
-                self.cache_all(&sets, trust, now);
+                // One chain: a CNAME asked for below a DNAME is the synthesised one.
+                let mut chain = classified.chain.clone();
+                chain.extend(sets.iter().cloned());
+                self.cache_chain(&chain, trust, now);
                 if task.priming
                     && let Some(ns) = sets.first()
                 {

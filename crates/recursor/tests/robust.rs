@@ -845,6 +845,35 @@ fn dname_kept_in_cached_answers() {
     );
 }
 
+/// A CNAME question below a DNAME: the server's answer carries the DNAME and the CNAME it
+/// synthesised; the answer keeps both (the CNAME is not mistaken for data at the name), and
+/// the synthesised CNAME is not cached to answer later questions without its DNAME.
+#[test]
+fn cname_question_below_a_dname_keeps_the_dname() {
+    let mut sim = world();
+    let res = sim.resolve("mail.old.example.test.", RType::CNAME);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"]
+    );
+    let res = sim.resolve("mail.old.example.test.", RType::CNAME);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"],
+        "from the cache"
+    );
+    let res = sim.resolve("mail.old.example.test.", RType::A);
+    assert_eq!(
+        res.rcode,
+        Rcode::NXDOMAIN,
+        "mail.new.other.test. does not exist"
+    );
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"]
+    );
+}
+
 /// The same with the DNAME's target inside its own zone (the loopback world's case: the
 /// server answers with DNAME, CNAME and the target's A in one message).
 #[test]
