@@ -521,7 +521,6 @@ fn qname_minimisation() {
 /// cut (its minimised query got NODATA from leaf.test's server, now cached), names below it
 /// are asked in one query each, not two (Unbound: 6 queries for the 5 names here).
 #[test]
-#[ignore = "resolver bug: the minimised query is sent again for every name (10 queries, not 6)"]
 fn qname_minimisation_reuses_what_it_learned() {
     const N: u8 = 38;
     if !world::port_53_available("qname_minimisation_reuses_what_it_learned", N) {
@@ -552,7 +551,6 @@ fn qname_minimisation_reuses_what_it_learned() {
 /// An answer through a DNAME (RFC 6672) carries the DNAME record, whether resolved or from
 /// the cache (Unbound: both times).
 #[test]
-#[ignore = "resolver bug: the cached answer has the synthesised CNAME but not the DNAME"]
 fn dname_kept_in_cached_answers() {
     const N: u8 = 39;
     if !world::port_53_available("dname_kept_in_cached_answers", N) {
