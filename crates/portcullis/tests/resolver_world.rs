@@ -615,3 +615,86 @@ fn prefetch_refreshes_before_expiry() {
         "the refreshed entry went upstream again"
     );
 }
+
+/// Bursts of 200 different questions at once (from four client addresses, under the
+/// per-client limit) against healthy loopback servers whose RTT the resolver has measured (so
+/// their timeout is at its floor): every one is answered, and no upstream query times out (a
+/// timeout here is the resolver's own slowness: an answer that arrived before the query's
+/// deadline and was not read in time).
+#[test]
+fn burst_without_spurious_timeouts() {
+    const N: u8 = 43;
+    const QUESTIONS: usize = 200;
+    const BURSTS: usize = 3;
+    if !world::port_53_available("burst_without_spurious_timeouts", N) {
+        return;
+    }
+    let records: String = (0..QUESTIONS * BURSTS)
+        .map(|i| format!("b{i} A 192.0.2.{}\nw{i} A 192.0.2.{}\n", i % 250, i % 250))
+        .collect();
+    let world = basic("burst", N).records("example.test.", &records).start();
+    let resolver = world.resolver();
+    // Warm the delegation and both servers' RTTs, one question at a time.
+    for i in 0..30 {
+        let warm = resolver.ask(&format!("w{i}.example.test."), RType::A);
+        assert_eq!(warm.rdatas(RType::A), [format!("192.0.2.{i}")], "{warm}");
+    }
+    let clients: Vec<std::net::UdpSocket> = (1..=4)
+        .map(|i| std::net::UdpSocket::bind((world.ip(&format!("254.{i}")), 0)).unwrap())
+        .collect();
+    let mut report = Vec::new();
+    for burst in 0..BURSTS {
+        let started = std::time::Instant::now();
+        for k in 0..QUESTIONS {
+            let i = burst * QUESTIONS + k;
+            let q = query_bytes(
+                i as u16,
+                &format!("b{i}.example.test."),
+                RType::A,
+                true,
+                None,
+            );
+            clients[k % clients.len()]
+                .send_to(&q, resolver.addr)
+                .unwrap();
+        }
+        let mut answered = std::collections::HashSet::new();
+        let mut slowest = Duration::ZERO;
+        let mut buf = [0u8; 2048];
+        let deadline = started + Duration::from_secs(15);
+        while answered.len() < QUESTIONS && std::time::Instant::now() < deadline {
+            for c in &clients {
+                c.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+                while let Ok(n) = c.recv(&mut buf) {
+                    let r = Reply::parse(&buf[..n]).unwrap();
+                    let i = usize::from(r.id);
+                    assert_eq!(
+                        r.rdatas(RType::A),
+                        [format!("192.0.2.{}", i % 250)],
+                        "b{i}: {r}"
+                    );
+                    answered.insert(i);
+                    slowest = started.elapsed();
+                }
+            }
+        }
+        assert_eq!(
+            answered.len(),
+            QUESTIONS,
+            "burst {burst}: questions left unanswered"
+        );
+        report.push(slowest);
+    }
+    let timeouts = resolver.metric("portcullis_upstream_timeouts_total", &[]);
+    eprintln!(
+        "burst_without_spurious_timeouts: {BURSTS} bursts of {QUESTIONS}, all answered, the \
+         last after {report:?}; {timeouts:?} upstream timeouts"
+    );
+    eprint!(
+        "{}",
+        resolver.metric_lines(&["upstream", "recursion_results"])
+    );
+    if let Some(t) = timeouts {
+        assert_eq!(t, 0.0, "upstream timeouts against healthy servers");
+    }
+}

@@ -195,6 +195,9 @@ pub fn driver_index(request: &RecursionRequest, drivers: usize) -> usize {
 const EVENT_QUEUE: usize = 4096;
 /// Jobs taken from the queue in one round before the driver looks at its other inputs.
 const JOBS_PER_ROUND: usize = 64;
+/// Upstream messages taken in one round (they come before jobs and timers: an answer that
+/// waits while the driver takes new work may miss its deadline).
+const EVENTS_PER_ROUND: usize = 256;
 
 /// Starts `drivers` driver tasks on the current tokio runtime, each with its own
 /// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
@@ -283,6 +286,7 @@ impl Driver {
                 event = self.events.recv() => {
                     if let Some(event) = event {
                         self.event(event);
+                        self.ready_events();
                     }
                 }
                 job = self.jobs.recv() => match job {
@@ -298,7 +302,13 @@ impl Driver {
                     // Every handle is gone: the server is stopping.
                     None => break,
                 },
-                _ = sleep => self.recursor.handle_timeout(crate::clock::now()),
+                _ = sleep => {
+                    // An answer that arrived before the deadline must not lose to it: let the
+                    // exchange tasks that are ready run, and take what they passed on first.
+                    tokio::task::yield_now().await;
+                    self.ready_events();
+                    self.recursor.handle_timeout(crate::clock::now());
+                }
             }
             self.drain();
             self.publish();
@@ -349,6 +359,17 @@ impl Driver {
             Event::Failed { id } => {
                 self.recursor.handle_failure(id, now);
                 self.close(id);
+            }
+        }
+    }
+
+    /// Handles the upstream messages already waiting (at most [`EVENTS_PER_ROUND`]), so that a
+    /// burst of answers is taken in one round rather than one per round.
+    fn ready_events(&mut self) {
+        for _ in 0..EVENTS_PER_ROUND {
+            match self.events.try_recv() {
+                Ok(event) => self.event(event),
+                Err(_) => break,
             }
         }
     }

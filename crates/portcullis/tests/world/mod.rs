@@ -54,6 +54,7 @@
 //! | 38 | resolver_world::qname_minimisation_reuses_what_it_learned |
 //! | 39 | resolver_world::dname_kept_in_cached_answers |
 //! | 42 | resolver_world::prefetch_refreshes_before_expiry |
+//! | 43 | resolver_world::burst_without_spurious_timeouts |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
