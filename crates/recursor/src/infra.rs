@@ -49,9 +49,14 @@ use wire::NameRef;
 
 /// RTO of a server never heard from, in ms (Unbound's `UNKNOWN_SERVER_NICENESS`).
 pub const UNKNOWN_RTO_MS: u64 = 376;
-/// Smallest RTO, in ms (Unbound's `RTT_MIN_TIMEOUT`): a server on the same LAN still gets time
-/// to answer a query that needs a lookup of its own.
-pub const MIN_RTO_MS: u64 = 50;
+/// Smallest RTO, in ms. Unbound's `RTT_MIN_TIMEOUT` is 50 ms, BIND starts at about 800 ms.
+/// A smoothed RTT measured one query at a time says nothing of the queueing a burst meets:
+/// with a 50 ms floor, a burst of 200 questions to a healthy loopback server (a debug build)
+/// had tens to hundreds of its queries time out and sent again (the load grows exactly when
+/// the server is busiest); 200 ms gives a server on the same LAN time to work through a burst,
+/// or to answer a query that needs a lookup of its own, and still retries a dead fast server
+/// within a fifth of a second.
+pub const MIN_RTO_MS: u64 = 200;
 /// Largest RTO, in ms: the longest one query waits, and the cap of the backoff. Unbound lets
 /// backoff grow to 120 s (`infra-cache-max-rtt`) and uses it to mark servers down; 12 s here
 /// keeps one query well inside a client's patience, and servers above the band are avoided
