@@ -40,6 +40,7 @@ use cache::Cache;
 use engine::{AnswerSource, RecursionRequest};
 use metrics::{RecursionResult, Registry, ResolverFigures, ResolverSlot, WorkerMetrics};
 use nix::sys::socket::SockaddrStorage;
+use recursor::infra::SharedInfra;
 use recursor::{
     QueryOptions, Question, Recursor, RecursorConfig, Resolution, Transmit, UpstreamId,
     UpstreamTransport, Verdict, WaiterId,
@@ -214,13 +215,15 @@ pub fn spawn_drivers(
 ) -> std::io::Result<(ResolverHandle, Vec<tokio::task::JoinHandle<()>>)> {
     let mut queues = Vec::with_capacity(drivers.max(1));
     let mut tasks = Vec::with_capacity(drivers.max(1));
+    // What one driver learns of a server's case echo, every driver knows.
+    let shared = SharedInfra::new(config.infra_max_servers);
     for _ in 0..drivers.max(1) {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
         let (jobs_tx, jobs) = mpsc::channel(queue.max(1));
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let driver = Driver {
-            recursor: Recursor::new(config.clone(), cache.clone(), seed),
+            recursor: Recursor::with_shared(config.clone(), cache.clone(), seed, shared.clone()),
             jobs,
             events,
             events_tx,

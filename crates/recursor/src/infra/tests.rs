@@ -364,3 +364,26 @@ fn parallel_timeouts_double_once() {
     }
     assert_eq!(infra.rto(s, now), MAX_RTO_MS);
 }
+
+#[test]
+fn case_echo_is_shared_by_the_recursors_of_a_process() {
+    let shared = SharedInfra::new(2);
+    let mut one = Infra::with_shared(10, 10, shared.clone());
+    let two = Infra::with_shared(10, 10, shared.clone());
+    let alone = Infra::new(10, 10);
+    let s = addr(1);
+    one.set_no_case_echo(s, secs(0));
+    assert!(!one.echoes_case(s));
+    assert!(!two.echoes_case(s), "learned by one driver, known to all");
+    assert!(alone.echoes_case(s), "nothing shared without a SharedInfra");
+    assert!(
+        shared.echoes_case(s, secs(u64::from(HOST_TTL_SECS))),
+        "forgotten"
+    );
+    // Bounded: the entry learned first makes room.
+    shared.set_no_case_echo(addr(2), secs(1));
+    shared.set_no_case_echo(addr(3), secs(2));
+    assert!(shared.echoes_case(s, secs(3)));
+    assert!(!shared.echoes_case(addr(2), secs(3)));
+    assert!(!shared.echoes_case(addr(3), secs(3)));
+}
