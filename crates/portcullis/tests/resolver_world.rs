@@ -460,6 +460,13 @@ fn serve_stale_when_servers_die() {
         "no EDE 3: {stale}"
     );
     assert_eq!(stale.ttl(RType::A), Some(30), "stale answer TTL: {stale}");
+    // RFC 8767 section 5: the client response timer (1.8 s by default) answers from stale
+    // data while the resolution goes on, well within dig's 5 s.
+    assert!(
+        stale.elapsed < Duration::from_millis(2500),
+        "stale answer after {:?}",
+        stale.elapsed
+    );
 }
 
 /// QNAME minimisation (RFC 9156): the root and the TLD (fakes here, which record every query)
@@ -697,4 +704,72 @@ fn burst_without_spurious_timeouts() {
     if let Some(t) = timeouts {
         assert_eq!(t, 0.0, "upstream timeouts against healthy servers");
     }
+}
+
+/// RFC 8767 section 5: a client whose question has expired data in the cache is answered from
+/// it (EDE 3) when resolution takes longer than the client response timer (300 ms here), and
+/// the resolution goes on: when the slow server answers, the cache holds fresh data, served
+/// without asking again (Portcullis only).
+#[test]
+fn stale_answer_while_resolution_goes_on() {
+    const N: u8 = 44;
+    if !world::port_53_available("stale_answer_while_resolution_goes_on", N) {
+        return;
+    }
+    let world = basic("stale-timer", N)
+        .records("test.", "slow NS ns1.slow\nns1.slow A 127.N.3.1")
+        .start();
+    if world::ResolverKind::from_env() != world::ResolverKind::Portcullis {
+        eprintln!("stale_answer_while_resolution_goes_on: Portcullis only");
+        return;
+    }
+    let fake = Fake::start(
+        world.ip("3.1"),
+        &["slow.test."],
+        "slow.test. 3600 NS ns1.slow.test.\nns1.slow.test. 3600 A 127.N.3.1\n\
+         www.slow.test. 2 A 192.0.2.44\nw1.slow.test. 60 A 192.0.2.1\n\
+         w2.slow.test. 60 A 192.0.2.2\nw3.slow.test. 60 A 192.0.2.3\n",
+        Behaviour::default(),
+    );
+    let resolver = world.resolver_with_config("[cache]\nstale_answer_client_timeout = 300\n");
+    let fresh = resolver.ask("www.slow.test.", RType::A);
+    assert_eq!(fresh.rdatas(RType::A), ["192.0.2.44"], "{fresh}");
+    // A fast server: its timeout is the 200 ms floor.
+    for w in ["w1", "w2", "w3"] {
+        resolver.ask(&format!("{w}.slow.test."), RType::A);
+    }
+    std::thread::sleep(Duration::from_millis(2200));
+    // Expired; the server now takes 350 ms to answer: the first query times out (200 ms), the
+    // second (400 ms after a backoff) gets its answer.
+    fake.set(Behaviour {
+        delay: Some(Duration::from_millis(350)),
+        ..Behaviour::default()
+    });
+    let before = fake.count("www.slow.test.", RType::A);
+    let stale = resolver.ask_within("www.slow.test.", RType::A, Duration::from_secs(5));
+    eprintln!("stale_answer_while_resolution_goes_on: {stale}");
+    assert_eq!(stale.rdatas(RType::A), ["192.0.2.44"], "{stale}");
+    assert!(stale.ede.iter().any(|(c, _)| *c == 3), "no EDE 3: {stale}");
+    assert!(
+        stale.elapsed >= Duration::from_millis(290) && stale.elapsed < Duration::from_millis(500),
+        "stale answer after {:?}",
+        stale.elapsed
+    );
+    // The resolution went on and refreshed the cache.
+    std::thread::sleep(Duration::from_millis(700));
+    let asked = fake.count("www.slow.test.", RType::A) - before;
+    let r = resolver.ask("www.slow.test.", RType::A);
+    eprintln!("stale_answer_while_resolution_goes_on: {asked} upstream queries, then {r}");
+    eprint!(
+        "{}",
+        resolver.metric_lines(&["recursion_results", "timeouts"])
+    );
+    assert_eq!(r.rdatas(RType::A), ["192.0.2.44"], "{r}");
+    assert!(r.ede.is_empty(), "not refreshed: {r}");
+    assert!(r.ttl(RType::A).unwrap() >= 1, "{r}");
+    assert_eq!(
+        fake.count("www.slow.test.", RType::A) - before,
+        asked,
+        "asked again rather than refreshed"
+    );
 }
