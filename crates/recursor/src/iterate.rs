@@ -959,6 +959,7 @@ impl Recursor {
                 tcp,
                 check_case,
                 case_mismatch: false,
+                case_probe: false,
                 cookie_retry: false,
             },
         );

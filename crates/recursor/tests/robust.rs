@@ -182,12 +182,23 @@ fn silence_to_edns_only_is_asked_again_without() {
 fn server_that_does_not_echo_case_is_asked_again_without_0x20() {
     let mut sim = world();
     sim.server("192.0.2.20").lowercase_question = true;
+    let started = sim.now;
     let res = sim.resolve("www.example.test.", RType::A);
     assert_eq!(addresses(&res), ["203.0.113.80"]);
     let stats = sim.rec.stats();
     assert_eq!(stats.rejected(Rejection::WrongCase), 1);
     assert_eq!(stats.case_fallbacks, 1);
     assert_eq!(stats.timeouts, 0, "a case fallback is no timeout");
+    // Not a timeout's worth of waiting: a short grace, then the same question over TCP (in
+    // random case again), whose lowercase answer is taken and marks the server.
+    let took = sim.now.millis_since(started);
+    assert!(took < 200, "the case fallback took {took} ms");
+    let last = sim.log.last().unwrap();
+    assert!(
+        last.tcp && last.server.ip() == ip("192.0.2.20"),
+        "{}",
+        last.text()
+    );
     // Remembered: the next query to that server is not randomised and is accepted at once.
     let before = sim.log.len();
     let res = sim.resolve("nothere.example.test.", RType::A);
@@ -195,6 +206,44 @@ fn server_that_does_not_echo_case_is_asked_again_without_0x20() {
     assert_eq!(sim.log.len(), before + 1);
     assert_eq!(sim.log[before].qname.to_string(), "nothere.example.test.");
     assert_eq!(sim.rec.stats().rejected(Rejection::WrongCase), 1);
+}
+
+/// A server that neither echoes case nor answers over TCP: after the grace, the TCP question
+/// fails and the question is asked over UDP without 0x20, for that query only (forged
+/// wrong-case datagrams must not turn 0x20 off for a server).
+#[test]
+fn case_fallback_without_tcp_asks_udp_without_0x20_once() {
+    let mut sim = world();
+    let server = sim.server("192.0.2.20");
+    server.lowercase_question = true;
+    server.custom = Some(Rc::new(|seen: &Seen, _q: &[u8], _s: &Server| {
+        if seen.tcp {
+            Reply::Silent
+        } else {
+            Reply::Normal
+        }
+    }));
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let to_server: Vec<&Seen> = sim
+        .log
+        .iter()
+        .filter(|s| s.server.ip() == ip("192.0.2.20"))
+        .collect();
+    assert_eq!(to_server.len(), 3, "UDP in random case, TCP, UDP as asked");
+    assert!(to_server[1].tcp);
+    assert!(!to_server[2].tcp);
+    assert_eq!(
+        to_server[2].qname.as_wire(),
+        name("www.example.test.").as_wire()
+    );
+    // Not remembered: the next question is in random case again.
+    let before = sim.log.len();
+    sim.resolve("nothere.example.test.", RType::A);
+    assert_ne!(
+        sim.log[before].qname.as_wire(),
+        name("nothere.example.test.").as_wire()
+    );
 }
 
 #[test]
