@@ -165,6 +165,7 @@ pub const KEYS: &[&str] = &[
     "cache.serve_stale",
     "cache.max_stale",
     "cache.stale_answer_ttl",
+    "cache.stale_answer_client_timeout",
     "cache.prefetch",
     "forward.zone",
     "forward.to",

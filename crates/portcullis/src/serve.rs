@@ -566,8 +566,14 @@ fn start_resolver(
     let (handle, tasks) = transport::resolver::spawn_drivers(
         &recursor,
         cache,
-        usize::from(r.drivers),
-        r.queue as usize,
+        transport::resolver::DriverSettings {
+            drivers: usize::from(r.drivers),
+            queue: r.queue as usize,
+            stale_client_timeout: match config.cache.stale_answer_client_timeout {
+                0 => None,
+                ms => Some(std::time::Duration::from_millis(u64::from(ms))),
+            },
+        },
         server.engine(),
         server.registry(),
         &running.shutdown,

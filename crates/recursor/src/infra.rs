@@ -25,7 +25,9 @@
 //!   delegated): skipped for that zone for [`LAME_TTL_SECS`] (900 s, Unbound's old
 //!   `infra-lame-ttl`); at most [`MAX_LAME_ZONES_PER_SERVER`] zones per server are remembered.
 //! - **EDNS support** (RFC 6891 section 7: retry without EDNS when a server fails it), **case
-//!   echo** (0x20) and the **server cookie** (RFC 7873) to send back.
+//!   echo** (0x20) and the **server cookie** (RFC 7873) to send back. Case echo lives in
+//!   [`SharedInfra`], which the recursors of one process share (one per resolver driver):
+//!   a server learned not to echo case by one is asked without 0x20 by all.
 //! - **Outstanding queries**: the caller brackets each query with [`Infra::begin`] and
 //!   [`Infra::end`]; a server at its limit is not selected (this bounds what one resolver can
 //!   send to one server, for example one slowed down by an attack).
@@ -43,15 +45,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cache::Time;
 use wire::NameRef;
 
 /// RTO of a server never heard from, in ms (Unbound's `UNKNOWN_SERVER_NICENESS`).
 pub const UNKNOWN_RTO_MS: u64 = 376;
-/// Smallest RTO, in ms (Unbound's `RTT_MIN_TIMEOUT`): a server on the same LAN still gets time
-/// to answer a query that needs a lookup of its own.
-pub const MIN_RTO_MS: u64 = 50;
+/// Smallest RTO, in ms. Unbound's `RTT_MIN_TIMEOUT` is 50 ms, BIND starts at about 800 ms.
+/// A smoothed RTT measured one query at a time says nothing of the queueing a burst meets:
+/// with a 50 ms floor, a burst of 200 questions to a healthy loopback server (a debug build)
+/// had tens to hundreds of its queries time out and sent again (the load grows exactly when
+/// the server is busiest); 200 ms gives a server on the same LAN time to work through a burst,
+/// or to answer a query that needs a lookup of its own, and still retries a dead fast server
+/// within a fifth of a second.
+pub const MIN_RTO_MS: u64 = 200;
 /// Largest RTO, in ms: the longest one query waits, and the cap of the backoff. Unbound lets
 /// backoff grow to 120 s (`infra-cache-max-rtt`) and uses it to mark servers down; 12 s here
 /// keeps one query well inside a client's patience, and servers above the band are avoided
@@ -123,8 +131,6 @@ struct Host {
     /// The RTO after timeouts, with the time of the last timeout.
     backoff: Option<Learned<u64>>,
     edns: Option<Learned<EdnsSupport>>,
-    /// Set when the server was seen not to echo the question's case.
-    no_case_echo: Option<Learned<()>>,
     cookie: Option<Learned<Vec<u8>>>,
     /// Zones (lowercase wire form) this server is lame for, with when that ends.
     lame: Vec<(Box<[u8]>, Time)>,
@@ -151,6 +157,55 @@ impl Host {
     }
 }
 
+/// What the recursors of one process share about upstream servers: those seen not to echo the
+/// question's case (0x20), each forgotten [`HOST_TTL_SECS`] after it was learned. Cheap to
+/// clone (the clones share one table, under a lock taken once per upstream query); at most
+/// `max_servers` servers are kept, the entry learned first making room.
+#[derive(Clone, Debug)]
+pub struct SharedInfra {
+    no_case_echo: Arc<Mutex<HashMap<SocketAddr, Time>>>,
+    max_servers: usize,
+}
+
+impl SharedInfra {
+    /// An empty table for at most `max_servers` servers (at least 1).
+    pub fn new(max_servers: usize) -> SharedInfra {
+        SharedInfra {
+            no_case_echo: Arc::new(Mutex::new(HashMap::new())),
+            max_servers: max_servers.max(1),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Time>> {
+        // The table holds plain values: one left by a panicking holder is still whole.
+        self.no_case_echo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `server` is believed to echo the question's case at `now` (true until seen
+    /// otherwise).
+    pub fn echoes_case(&self, server: SocketAddr, now: Time) -> bool {
+        self.table()
+            .get(&server)
+            .is_none_or(|at| now >= at.plus_secs(HOST_TTL_SECS))
+    }
+
+    /// Records that `server` does not echo the question's case.
+    pub fn set_no_case_echo(&self, server: SocketAddr, now: Time) {
+        let mut table = self.table();
+        if table.len() >= self.max_servers && !table.contains_key(&server) {
+            table.retain(|_, at| now < at.plus_secs(HOST_TTL_SECS));
+            if table.len() >= self.max_servers
+                && let Some(first) = table.iter().min_by_key(|(_, at)| **at).map(|(s, _)| *s)
+            {
+                table.remove(&first);
+            }
+        }
+        table.insert(server, now);
+    }
+}
+
 /// The infrastructure cache (see the module docs). One per recursor instance.
 #[derive(Debug)]
 pub struct Infra {
@@ -162,12 +217,27 @@ pub struct Infra {
     max_outstanding_per_server: u32,
     /// The latest time any method was given, for the accessors that take none.
     latest: Time,
+    /// What is shared with the other recursors of the process.
+    shared: SharedInfra,
 }
 
 impl Infra {
     /// An empty cache for at most `max_servers` servers (at least 1), each allowed
-    /// `max_outstanding_per_server` queries at once (at least 1).
+    /// `max_outstanding_per_server` queries at once (at least 1), sharing nothing.
     pub fn new(max_servers: usize, max_outstanding_per_server: u32) -> Infra {
+        Infra::with_shared(
+            max_servers,
+            max_outstanding_per_server,
+            SharedInfra::new(max_servers),
+        )
+    }
+
+    /// [`Infra::new`], with what is learned about case echo kept in `shared`.
+    pub fn with_shared(
+        max_servers: usize,
+        max_outstanding_per_server: u32,
+        shared: SharedInfra,
+    ) -> Infra {
         let max_servers = max_servers.max(1);
         Infra {
             hosts: HashMap::with_capacity(max_servers.min(1024)),
@@ -176,6 +246,7 @@ impl Infra {
             max_servers,
             max_outstanding_per_server: max_outstanding_per_server.max(1),
             latest: Time::ZERO,
+            shared,
         }
     }
 
@@ -360,17 +431,13 @@ impl Infra {
 
     /// Whether `server` is believed to echo the question's case (true until seen otherwise).
     pub fn echoes_case(&self, server: SocketAddr) -> bool {
-        self.hosts
-            .get(&server)
-            .and_then(|h| h.no_case_echo.as_ref())
-            .and_then(|c| c.fresh(self.latest))
-            .is_none()
+        self.shared.echoes_case(server, self.latest)
     }
 
-    /// Records that `server` does not echo the question's case.
+    /// Records that `server` does not echo the question's case (in the [`SharedInfra`]).
     pub fn set_no_case_echo(&mut self, server: SocketAddr, now: Time) {
         self.saw(now);
-        self.entry(server).no_case_echo = Some(Learned::new((), now));
+        self.shared.set_no_case_echo(server, now);
     }
 
     /// The server cookie last received from `server`, to send back.

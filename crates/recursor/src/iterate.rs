@@ -8,9 +8,11 @@
 //! (RFC 2308, with the NXDOMAIN cut of RFC 8020). A cached DNAME answers every name below its
 //! owner (RFC 6672 section 3.2): the resolver synthesises the CNAME from the name to the name
 //! with the owner's suffix replaced by the DNAME's target, adds both to the answer and goes on
-//! at the target, as it would with the DNAME fresh from a server. The closest ancestor with a
-//! DNAME is used; a substitution that would make a name too long is not taken from the cache
-//! (the server answers it, YXDOMAIN by section 2.2).
+//! at the target, as it would with the DNAME fresh from a server. Synthesised CNAMEs are never
+//! cached (`reply.rs`), so every answer below a DNAME is built here, with the DNAME RRset and
+//! its RRSIGs in it (section 3.4), never by the CNAME-only `Cache::answer`. The closest
+//! ancestor with a DNAME is used; a substitution that would make a name too long is not taken
+//! from the cache (the server answers it, YXDOMAIN by section 2.2).
 //!
 //! # Where iteration starts
 //!
@@ -51,6 +53,13 @@
 //! or the full name: a server for `com.` learns `example.com.`, never `www.example.com.`. After
 //! `MINIMISE_ONE_LAB` one-label steps the remaining labels are spread so that no more than
 //! `MAX_MINIMISE_COUNT` minimised queries are sent (section 2.3).
+//!
+//! What earlier resolutions learned is reused: a minimised name that the cache shows to exist
+//! inside the zone being asked and to be no zone cut (a NODATA for A whose SOA is that zone's,
+//! or A data from an authoritative answer) is not asked again; the next label is tried, as
+//! Unbound skips a minimised name cached as NOERROR. So `s1.wild.example.` after
+//! `s0.wild.example.` costs one query at `example.`'s servers, not two. A NODATA from another
+//! zone (a child's apex whose delegation expired) does not count: there may be a cut there.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -815,8 +824,10 @@ impl Recursor {
         }
     }
 
-    /// The question to send to the current zone: minimised (RFC 9156) or full.
-    fn question_for(&mut self, task: &mut Task) -> (Name, RType) {
+    /// The question to send to the current zone: minimised (RFC 9156) or full. A minimised
+    /// name the cache already knows to exist inside this zone is not asked again: the next
+    /// label is tried (see `known_inside`).
+    fn question_for(&mut self, task: &mut Task, now: Time) -> (Name, RType) {
         let minimise = self.config.qname_minimisation != QnameMinimisation::Off
             && !task.minimise_off
             && !task.priming;
@@ -828,36 +839,55 @@ impl Recursor {
         }
         let full = (task.qname.clone(), task.key.qtype);
         let target = task.qname.as_ref().label_count();
-        let asked = if !minimise || zone.kind == ZoneKind::Forward || task.key.qtype == RType::DS {
-            full
-        } else {
-            let have = zone.min_labels;
-            let step = if task.minimised < MINIMISE_ONE_LAB {
-                1
-            } else {
-                let left_queries = MAX_MINIMISE_COUNT.saturating_sub(task.minimised) as usize;
-                let left_labels = target.saturating_sub(have);
-                if left_queries <= 1 {
-                    left_labels
+        let mut asked = full.clone();
+        if minimise && zone.kind != ZoneKind::Forward && task.key.qtype != RType::DS {
+            // Each round adds at least one label: bounded by the name's labels.
+            while zone.min_labels < target {
+                let have = zone.min_labels;
+                let step = if task.minimised < MINIMISE_ONE_LAB {
+                    1
                 } else {
-                    left_labels.div_ceil(left_queries).max(1)
-                }
-            };
-            let next = have + step;
-            if next >= target {
-                full
-            } else {
-                match task.qname.as_ref().strip_labels(target - next) {
-                    Some(name) => {
-                        task.minimised += 1;
-                        (name.to_name(), RType::A)
+                    let left_queries = MAX_MINIMISE_COUNT.saturating_sub(task.minimised) as usize;
+                    let left_labels = target.saturating_sub(have);
+                    if left_queries <= 1 {
+                        left_labels
+                    } else {
+                        left_labels.div_ceil(left_queries).max(1)
                     }
-                    None => full,
+                };
+                let next = have + step;
+                if next >= target {
+                    break;
                 }
+                let Some(name) = task.qname.as_ref().strip_labels(target - next) else {
+                    break;
+                };
+                let name = name.to_name();
+                if self.known_inside(&name, &zone.cut, now) {
+                    zone.min_labels = next;
+                    continue;
+                }
+                task.minimised += 1;
+                asked = (name, RType::A);
+                break;
             }
-        };
+        }
         zone.asked = Some(asked.clone());
         asked
+    }
+
+    /// Whether the cache shows that `name` exists inside the zone at `cut` and is no zone cut,
+    /// as the answer to a minimised query would: a NODATA for A whose SOA is the zone's, or A
+    /// data from an authoritative answer (RFC 9156 section 3 lets a resolver use what it
+    /// knows; Unbound skips a minimised name cached as NOERROR). Referrals never count: their
+    /// NS are kept apart as delegations and their glue is below `Trust::AuthAnswer`.
+    fn known_inside(&self, name: &Name, cut: &Name, now: Time) -> bool {
+        if let Some(negative) = self.cache.negative(name.as_ref(), RType::A, now) {
+            return negative.kind == cache::NegativeKind::NoData && negative.soa.owner == *cut;
+        }
+        self.cache
+            .rrset(name.as_ref(), RType::A, now)
+            .is_some_and(|(_, trust)| trust >= Trust::AuthAnswer)
     }
 
     /// Sends the zone's current question to `server`. `tcp`, `edns` and `case` choose the
@@ -879,7 +909,7 @@ impl Recursor {
         self.budget(task).queries += 1;
         task.sent += 1;
         self.parked.remove(&task.id);
-        let (qname, qtype) = self.question_for(task);
+        let (qname, qtype) = self.question_for(task, now);
         let rd = task
             .zone
             .as_ref()
@@ -929,6 +959,7 @@ impl Recursor {
                 tcp,
                 check_case,
                 case_mismatch: false,
+                case_probe: false,
                 cookie_retry: false,
             },
         );

@@ -31,7 +31,7 @@ use wire::edns::ede as Ede;
 use wire::{Class, Name, RType, Rcode};
 
 use crate::config::{LimitKind, RecursorConfig};
-use crate::infra::Infra;
+use crate::infra::{Infra, SharedInfra};
 use crate::iterate::ZoneState;
 use crate::stats::RecursorStats;
 use crate::upstream::{self, Sent};
@@ -135,11 +135,16 @@ pub(crate) struct Query {
     pub sent_at: Time,
     pub deadline: Time,
     pub tcp: bool,
-    /// Whether the answer must echo the case sent (0x20).
+    /// Whether the question went out in random case (0x20). Over UDP the answer must echo it;
+    /// over TCP (off-path forgery is impractical) an answer in another case is taken, and the
+    /// server remembered as not echoing case.
     pub check_case: bool,
-    /// A datagram with the right question in the wrong case arrived: when the deadline passes
-    /// the server is taken not to echo case and asked again without 0x20.
+    /// A UDP answer came back in the wrong case: the query now waits only
+    /// [`CASE_GRACE_MS`] more for one in the right case, then asks over TCP.
     pub case_mismatch: bool,
+    /// A TCP query sent because a UDP answer came back in the wrong case: if it fails, the
+    /// question is asked over UDP without 0x20.
+    pub case_probe: bool,
     /// The cookie retry (BADCOOKIE) was used.
     pub cookie_retry: bool,
 }
@@ -217,6 +222,10 @@ impl std::fmt::Debug for Recursor {
     }
 }
 
+/// How long a UDP query that received an answer in the wrong case (0x20) still waits for one in
+/// the right case before the question is asked over TCP, in ms.
+pub(crate) const CASE_GRACE_MS: u64 = 20;
+
 /// How long to use the bare hints after priming failed before priming again.
 const PRIME_RETRY_SECS: u32 = 60;
 
@@ -227,12 +236,25 @@ impl Recursor {
     /// A recursor with an empty mesh over `cache`; `seed` seeds the CSPRNG (from the operating
     /// system in production, fixed in tests).
     pub fn new(config: RecursorConfig, cache: Arc<Cache>, seed: [u8; 32]) -> Recursor {
+        let shared = SharedInfra::new(config.infra_max_servers);
+        Recursor::with_shared(config, cache, seed, shared)
+    }
+
+    /// [`Recursor::new`], sharing `shared` (what is learned about servers' case echo) with the
+    /// other recursors given the same one: the drivers of one process.
+    pub fn with_shared(
+        config: RecursorConfig,
+        cache: Arc<Cache>,
+        seed: [u8; 32],
+        shared: SharedInfra,
+    ) -> Recursor {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut cookie_secret = [0u8; 16];
         rand::Rng::fill_bytes(&mut rng, &mut cookie_secret);
-        let infra = Infra::new(
+        let infra = Infra::with_shared(
             config.infra_max_servers,
             config.limits.max_outstanding_per_server,
+            shared,
         );
         Recursor {
             config,
@@ -347,13 +369,14 @@ impl Recursor {
             self.stats.late_responses += 1;
             return Verdict::Closed;
         };
-        let accepted = match upstream::accept(&query.sent, from, message, query.check_case) {
+        let check_case = query.check_case && !query.tcp;
+        let accepted = match upstream::accept(&query.sent, from, message, check_case) {
             Ok(accepted) => accepted,
             Err(reason) => {
-                if reason == upstream::Rejection::WrongCase {
-                    query.case_mismatch = true;
-                }
                 self.stats.rejected_by_reason[reason.index()] += 1;
+                if reason == upstream::Rejection::WrongCase {
+                    self.case_mismatch(id, now);
+                }
                 return Verdict::Rejected(reason);
             }
         };
@@ -362,6 +385,11 @@ impl Recursor {
         };
         self.stats.responses_accepted += 1;
         let server = query.sent.server;
+        if query.check_case && !accepted.case_echoed {
+            // Over TCP, from the server itself: it does not echo case.
+            self.infra.set_no_case_echo(server, now);
+            self.stats.case_fallbacks += 1;
+        }
         self.infra
             .on_response(server, now.millis_since(query.sent_at), now);
         if let Some(cookie) = accepted.server_cookie.clone() {
@@ -376,11 +404,63 @@ impl Recursor {
         Verdict::Accepted
     }
 
+    /// A UDP answer to `id` came from the right address and port with the right ID and
+    /// question, in the wrong case: a server that does not echo case, or a forger who guessed
+    /// port and ID. Waiting for the deadline would cost every question to such a server a full
+    /// timeout; instead the query waits [`CASE_GRACE_MS`] more for the genuine answer in the
+    /// right case (a forger's datagram comes first, the server's soon after), then the
+    /// question goes to the same server over TCP (`case_probe`), as Unbound does.
+    fn case_mismatch(&mut self, id: UpstreamId, now: Time) {
+        let Some(query) = self.queries.get_mut(&id) else {
+            return;
+        };
+        if query.case_mismatch || query.tcp {
+            return;
+        }
+        query.case_mismatch = true;
+        let soon = now.plus_millis(CASE_GRACE_MS);
+        if soon < query.deadline {
+            self.timers.remove(&(query.deadline, Timer::Query(id)));
+            query.deadline = soon;
+            self.timers.insert((soon, Timer::Query(id)));
+        }
+    }
+
+    /// The grace after a wrong-case answer is over: the question goes to the same server over
+    /// TCP, in random case again. Off path, TCP cannot be forged, so its answer is taken
+    /// whatever its case, and one in another case marks the server as not echoing case.
+    fn case_probe(&mut self, task: &mut Task, query: &Query, now: Time) {
+        self.resend(task, query, true, query.sent.edns, now);
+        if let Some(probe) = task.query.and_then(|id| self.queries.get_mut(&id)) {
+            probe.case_probe = true;
+        }
+    }
+
+    /// A TCP query sent after a case mismatch failed (no TCP at that server): the question is
+    /// asked over UDP without 0x20, for this query only (a forger must not be able to turn
+    /// 0x20 off for a server by forging wrong-case answers).
+    fn case_probe_failed(&mut self, task: &mut Task, query: &Query, now: Time) {
+        self.stats.case_fallbacks += 1;
+        if let Some(zone) = task.zone.as_mut() {
+            zone.sends += 1;
+        }
+        self.send(task, query.sent.server, false, query.sent.edns, false, now);
+    }
+
     /// The I/O layer could not send upstream query `id`, or its connection failed.
     pub fn handle_failure(&mut self, id: UpstreamId, now: Time) {
         let Some(query) = self.close_query(id) else {
             return;
         };
+        if query.case_probe {
+            if let Some(mut task) = self.tasks.remove(&query.task) {
+                task.query = None;
+                self.case_probe_failed(&mut task, &query, now);
+                self.put_back(task);
+            }
+            self.drain(now);
+            return;
+        }
         self.stats.send_failures += 1;
         self.infra
             .on_timeout_after(query.sent.server, query.timeout_ms(), now);
@@ -635,10 +715,9 @@ impl Recursor {
         };
         task.query = None;
         if query.case_mismatch {
-            // The server answered, but never in the case asked: it does not echo case.
-            self.infra.set_no_case_echo(query.sent.server, now);
-            self.stats.case_fallbacks += 1;
-            self.resend(&mut task, &query, query.tcp, query.sent.edns, now);
+            self.case_probe(&mut task, &query, now);
+        } else if query.case_probe {
+            self.case_probe_failed(&mut task, &query, now);
         } else {
             self.stats.timeouts += 1;
             self.infra

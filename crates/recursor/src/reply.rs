@@ -12,7 +12,9 @@
 //!   `insert_delegation` (kept apart from answers, so child-side NS never refresh it: ghost
 //!   domains) and the in-bailiwick glue at [`Trust::Glue`]; iteration moves down;
 //! - an *answer* is cached (at [`Trust::AuthAnswer`] with AA, [`Trust::Answer`] from a
-//!   forwarder) with its alias chain and finishes the resolution;
+//!   forwarder) with its alias chain and finishes the resolution; a CNAME synthesised from a
+//!   DNAME (RFC 6672) is not cached: the cached DNAME answers the name again, with itself
+//!   in the answer as section 3.4 requires, which a lone cached CNAME would not;
 //! - an *alias* leaving the zone is cached, counted against the chain limit, and resolution
 //!   starts over at its target (cache first);
 //! - *NXDOMAIN* and *NODATA* are cached as negative answers with their SOA and proofs (RFC 2308)
@@ -146,7 +148,7 @@ impl Recursor {
                 self.minimise_further(task, query, now);
             }
             Kind::Alias(_) if minimised => {
-                self.cache_all(&classified.chain, trust, now);
+                self.cache_chain(&classified.chain, trust, now);
                 self.minimise_further(task, query, now);
             }
             Kind::NoData if minimised => {
@@ -160,8 +162,10 @@ impl Recursor {
                 self.minimise_further(task, query, now);
             }
             Kind::Answer(sets) => {
-                self.cache_all(&classified.chain, trust, now);
-                self.cache_all(&sets, trust, now);
+                // One chain: a CNAME asked for below a DNAME is the synthesised one.
+                let mut chain = classified.chain.clone();
+                chain.extend(sets.iter().cloned());
+                self.cache_chain(&chain, trust, now);
                 if task.priming
                     && let Some(ns) = sets.first()
                 {
@@ -183,7 +187,7 @@ impl Recursor {
                 );
             }
             Kind::Alias(target) => {
-                self.cache_all(&classified.chain, trust, now);
+                self.cache_chain(&classified.chain, trust, now);
                 let cnames = classified
                     .chain
                     .iter()
@@ -202,7 +206,7 @@ impl Recursor {
                 } else {
                     NegativeKind::NoData
                 };
-                self.cache_all(&classified.chain, trust, now);
+                self.cache_chain(&classified.chain, trust, now);
                 let end = chain_end(&classified.chain).unwrap_or_else(|| query.sent.qname.clone());
                 let qtype = if minimised {
                     query.sent.qtype
@@ -266,6 +270,20 @@ impl Recursor {
         }
     }
 
+    /// Caches an alias chain, except the CNAMEs synthesised from a DNAME (each follows its
+    /// DNAME in the chain). Cached as plain CNAMEs they would answer the name later without
+    /// the DNAME, which RFC 6672 section 3.4 requires in the answer (and `Cache::answer`
+    /// follows CNAMEs only); the cached DNAME synthesises them again (`answer_from_cache`).
+    fn cache_chain(&self, chain: &[RrSet], trust: Trust, now: Time) {
+        let mut previous: Option<&RrSet> = None;
+        for set in chain {
+            if !is_synthesised(previous, set) {
+                self.cache.insert_rrset(set, trust, now);
+            }
+            previous = Some(set);
+        }
+    }
+
     fn cache_negative(
         &self,
         name: &Name,
@@ -304,4 +322,15 @@ fn chain_end(chain: &[RrSet]) -> Option<Name> {
         .find(|s| s.rtype == RType::CNAME)
         .and_then(|s| s.rdatas.first())
         .and_then(|r| rdata_name(r))
+}
+
+/// Whether `set` is the CNAME synthesised from the DNAME just before it in a chain (RFC 6672
+/// section 2.2: owned by a name below the DNAME's owner).
+fn is_synthesised(previous: Option<&RrSet>, set: &RrSet) -> bool {
+    set.rtype == RType::CNAME
+        && previous.is_some_and(|dname| {
+            dname.rtype == RType::DNAME
+                && set.owner != dname.owner
+                && set.owner.as_ref().is_subdomain_of(dname.owner.as_ref())
+        })
 }

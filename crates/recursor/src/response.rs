@@ -224,23 +224,9 @@ pub(crate) fn classify(msg: &Message<'_>, asked: Asked<'_>) -> Classified {
     // Follow the question through the answer section.
     let mut name: Name = asked.qname.to_name();
     for _ in 0..MAX_CHAIN_IN_MESSAGE {
-        let data: Vec<RrSet> = if asked.qtype == RType::ANY {
-            // RFC 8482: whatever the server chose to send for the name.
-            answer.iter().filter(|s| s.owner == name).cloned().collect()
-        } else {
-            find(&answer, &name, asked.qtype)
-                .cloned()
-                .into_iter()
-                .collect()
-        };
-        if !data.is_empty() {
-            out.kind = if authoritative {
-                Kind::Answer(data)
-            } else {
-                Kind::Lame(Lame::NotAuthoritative)
-            };
-            return out;
-        }
+        // A DNAME above the name first: nothing exists below its owner (RFC 6672 section
+        // 2.4), so a CNAME at the name (the one the server synthesised, when a CNAME was
+        // asked) is not data; the chain keeps the DNAME.
         if asked.qtype != RType::DNAME
             && let Some(dname) = answer.iter().find(|s| {
                 s.rtype == RType::DNAME
@@ -257,17 +243,44 @@ pub(crate) fn classify(msg: &Message<'_>, asked: Asked<'_>) -> Classified {
                 out.kind = Kind::Lame(Lame::Unusable);
                 return out;
             };
-            out.chain.push(dname.clone());
-            out.chain.push(RrSet {
+            let cname = RrSet {
                 owner: name.clone(),
                 rtype: RType::CNAME,
                 class: asked.qclass,
                 ttl: dname.ttl,
                 rdatas: vec![target.as_wire().to_vec()],
                 sigs: Vec::new(),
-            });
+            };
+            out.chain.push(dname.clone());
+            if asked.qtype == RType::CNAME {
+                // The synthesised CNAME is the data asked for.
+                out.kind = if authoritative {
+                    Kind::Answer(vec![cname])
+                } else {
+                    Kind::Lame(Lame::NotAuthoritative)
+                };
+                return out;
+            }
+            out.chain.push(cname);
             name = target;
             continue;
+        }
+        let data: Vec<RrSet> = if asked.qtype == RType::ANY {
+            // RFC 8482: whatever the server chose to send for the name.
+            answer.iter().filter(|s| s.owner == name).cloned().collect()
+        } else {
+            find(&answer, &name, asked.qtype)
+                .cloned()
+                .into_iter()
+                .collect()
+        };
+        if !data.is_empty() {
+            out.kind = if authoritative {
+                Kind::Answer(data)
+            } else {
+                Kind::Lame(Lame::NotAuthoritative)
+            };
+            return out;
         }
         if asked.qtype != RType::CNAME
             && let Some(cname) = find(&answer, &name, RType::CNAME)

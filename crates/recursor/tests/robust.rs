@@ -182,12 +182,23 @@ fn silence_to_edns_only_is_asked_again_without() {
 fn server_that_does_not_echo_case_is_asked_again_without_0x20() {
     let mut sim = world();
     sim.server("192.0.2.20").lowercase_question = true;
+    let started = sim.now;
     let res = sim.resolve("www.example.test.", RType::A);
     assert_eq!(addresses(&res), ["203.0.113.80"]);
     let stats = sim.rec.stats();
     assert_eq!(stats.rejected(Rejection::WrongCase), 1);
     assert_eq!(stats.case_fallbacks, 1);
     assert_eq!(stats.timeouts, 0, "a case fallback is no timeout");
+    // Not a timeout's worth of waiting: a short grace, then the same question over TCP (in
+    // random case again), whose lowercase answer is taken and marks the server.
+    let took = sim.now.millis_since(started);
+    assert!(took < 200, "the case fallback took {took} ms");
+    let last = sim.log.last().unwrap();
+    assert!(
+        last.tcp && last.server.ip() == ip("192.0.2.20"),
+        "{}",
+        last.text()
+    );
     // Remembered: the next query to that server is not randomised and is accepted at once.
     let before = sim.log.len();
     let res = sim.resolve("nothere.example.test.", RType::A);
@@ -195,6 +206,44 @@ fn server_that_does_not_echo_case_is_asked_again_without_0x20() {
     assert_eq!(sim.log.len(), before + 1);
     assert_eq!(sim.log[before].qname.to_string(), "nothere.example.test.");
     assert_eq!(sim.rec.stats().rejected(Rejection::WrongCase), 1);
+}
+
+/// A server that neither echoes case nor answers over TCP: after the grace, the TCP question
+/// fails and the question is asked over UDP without 0x20, for that query only (forged
+/// wrong-case datagrams must not turn 0x20 off for a server).
+#[test]
+fn case_fallback_without_tcp_asks_udp_without_0x20_once() {
+    let mut sim = world();
+    let server = sim.server("192.0.2.20");
+    server.lowercase_question = true;
+    server.custom = Some(Rc::new(|seen: &Seen, _q: &[u8], _s: &Server| {
+        if seen.tcp {
+            Reply::Silent
+        } else {
+            Reply::Normal
+        }
+    }));
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let to_server: Vec<&Seen> = sim
+        .log
+        .iter()
+        .filter(|s| s.server.ip() == ip("192.0.2.20"))
+        .collect();
+    assert_eq!(to_server.len(), 3, "UDP in random case, TCP, UDP as asked");
+    assert!(to_server[1].tcp);
+    assert!(!to_server[2].tcp);
+    assert_eq!(
+        to_server[2].qname.as_wire(),
+        name("www.example.test.").as_wire()
+    );
+    // Not remembered: the next question is in random case again.
+    let before = sim.log.len();
+    sim.resolve("nothere.example.test.", RType::A);
+    assert_ne!(
+        sim.log[before].qname.as_wire(),
+        name("nothere.example.test.").as_wire()
+    );
 }
 
 #[test]
@@ -683,4 +732,217 @@ fn the_parent_side_retry_happens_once() {
     assert_eq!(to_parent, 1, "{:?}", sim.queries_since(from));
     assert_eq!(sim.rec.stats().parent_retries, 1);
     assert_eq!(sim.rec.in_flight(), 0);
+}
+
+/// RFC 9156: once a minimised query showed that a name exists inside the zone and is no zone
+/// cut (NODATA from that zone's servers), later resolutions below it do not ask for it again
+/// (Unbound skips a minimised name cached as NOERROR): five names below one empty
+/// non-terminal cost 6 queries at the leaf, not 10.
+#[test]
+fn qname_minimisation_reuses_what_it_learned() {
+    let mut sim = world();
+    let mut text = EXAMPLE.to_string();
+    for i in 0..5 {
+        text.push_str(&format!(
+            "s{i}.wild.example.test. 300 A 203.0.113.{}\n",
+            100 + i
+        ));
+    }
+    let example = zone("example.test.", &text);
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    for i in 0..5 {
+        let res = sim.resolve(&format!("s{i}.wild.example.test."), RType::A);
+        assert_eq!(addresses(&res), [format!("203.0.113.{}", 100 + i)]);
+    }
+    let leaf: Vec<String> = sim
+        .log
+        .iter()
+        .filter(|s| s.server.ip() == ip("192.0.2.20"))
+        .map(Seen::text)
+        .collect();
+    assert_eq!(
+        leaf,
+        [
+            "wild.example.test. A",
+            "s0.wild.example.test. A",
+            "s1.wild.example.test. A",
+            "s2.wild.example.test. A",
+            "s3.wild.example.test. A",
+            "s4.wild.example.test. A"
+        ]
+    );
+}
+
+/// The same with data at the minimised name (an authoritative A answer says the name exists
+/// and is no cut), and with a NODATA from a full question.
+#[test]
+fn qname_minimisation_reuses_data_and_nodata() {
+    let mut sim = world();
+    let text = format!(
+        "{EXAMPLE}mid.example.test. 300 A 203.0.113.110\n\
+         x.mid.example.test. 300 A 203.0.113.111\ny.mid.example.test. 300 A 203.0.113.112\n"
+    );
+    let example = zone("example.test.", &text);
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    sim.resolve("x.mid.example.test.", RType::A);
+    let from = sim.log.len();
+    let res = sim.resolve("y.mid.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.112"]);
+    assert_eq!(sim.queries_since(from), ["y.mid.example.test. A"]);
+
+    let mut sim = world();
+    let other = zone(
+        "other.test.",
+        &format!("{OTHER}a.nodata.other.test. 300 A 203.0.113.113\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.30")).unwrap().zones = vec![other];
+    let res = sim.resolve("nodata.other.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert!(res.answer.is_empty());
+    let from = sim.log.len();
+    sim.resolve("a.nodata.other.test.", RType::A);
+    assert_eq!(sim.queries_since(from), ["a.nodata.other.test. A"]);
+}
+
+/// A NODATA learned from another zone's servers does not count: its SOA names that zone.
+/// Here the child's apex NODATA outlives the delegation; iterating the parent again, the
+/// child's name is still asked minimised (and referred), not skipped to the full name.
+#[test]
+fn qname_minimisation_ignores_another_zones_nodata() {
+    let mut sim = world();
+    let test = zone(
+        "test.",
+        &TEST.replace(
+            "example.test. 3600 NS ns1.example.test.\nns1.example.test. 3600 A",
+            "example.test. 10 NS ns1.example.test.\nns1.example.test. 10 A",
+        ),
+    );
+    sim.servers.get_mut(&ip("192.0.2.10")).unwrap().zones = vec![test];
+    let res = sim.resolve("example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert!(res.answer.is_empty(), "the apex has no A");
+    sim.now = sim.now.plus_secs(20);
+    let from = sim.log.len();
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let asked: Vec<(String, _)> = sim.log[from..]
+        .iter()
+        .map(|s| (s.text(), s.server.ip()))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("example.test. A".to_string(), ip("192.0.2.10")),
+            ("www.example.test. A".to_string(), ip("192.0.2.20"))
+        ]
+    );
+}
+
+/// RFC 6672 section 3.4: an answer through a DNAME carries the DNAME whether it was just
+/// resolved or comes from the cache. The synthesised CNAME is not cached as a CNAME, so the
+/// client hot path (`Cache::answer`, CNAMEs only) misses and the recursor's cached-DNAME path
+/// answers with the DNAME, the synthesised CNAME and the target's data, without asking.
+#[test]
+fn dname_kept_in_cached_answers() {
+    let mut sim = world();
+    let signed = format!(
+        "{EXAMPLE}old.example.test. 300 RRSIG DNAME 13 3 300 20300101000000 20200101000000 \
+         12345 example.test. AAECAwQFBgc=\n"
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![zone("example.test.", &signed)];
+    let expected = [
+        "old.example.test. DNAME",
+        "www.old.example.test. CNAME",
+        "www.new.other.test. A",
+    ];
+    let res = sim.resolve("www.old.example.test.", RType::A);
+    assert_eq!(answer_types(&res), expected);
+    assert_eq!(res.answer[0].sigs.len(), 1, "the DNAME's RRSIG");
+    let from = sim.log.len();
+    for round in 0..2 {
+        let mut buf = [0u8; 1232];
+        let mut w = wire::writer::MessageWriter::new(&mut buf, 1232, wire::Header::default())
+            .expect("writer");
+        let qname = name("www.old.example.test.");
+        w.push_question(qname.as_ref(), RType::A, wire::Class::IN)
+            .expect("question");
+        let mode = cache::AnswerMode {
+            dnssec_ok: false,
+            stale: false,
+        };
+        let hit = sim
+            .cache
+            .answer(qname.as_ref(), RType::A, mode, sim.now, &mut w);
+        assert_eq!(
+            hit,
+            cache::CacheAnswer::Miss,
+            "round {round}: the hot path has no DNAME"
+        );
+        let res = sim.resolve("www.old.example.test.", RType::A);
+        assert_eq!(answer_types(&res), expected, "round {round}");
+        assert_eq!(
+            res.answer[0].sigs.len(),
+            1,
+            "round {round}: the DNAME's RRSIG"
+        );
+        assert_eq!(addresses(&res), ["203.0.113.91"]);
+    }
+    assert!(
+        sim.queries_since(from).is_empty(),
+        "{:?}",
+        sim.queries_since(from)
+    );
+}
+
+/// A CNAME question below a DNAME: the server's answer carries the DNAME and the CNAME it
+/// synthesised; the answer keeps both (the CNAME is not mistaken for data at the name), and
+/// the synthesised CNAME is not cached to answer later questions without its DNAME.
+#[test]
+fn cname_question_below_a_dname_keeps_the_dname() {
+    let mut sim = world();
+    let res = sim.resolve("mail.old.example.test.", RType::CNAME);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"]
+    );
+    let res = sim.resolve("mail.old.example.test.", RType::CNAME);
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"],
+        "from the cache"
+    );
+    let res = sim.resolve("mail.old.example.test.", RType::A);
+    assert_eq!(
+        res.rcode,
+        Rcode::NXDOMAIN,
+        "mail.new.other.test. does not exist"
+    );
+    assert_eq!(
+        answer_types(&res),
+        ["old.example.test. DNAME", "mail.old.example.test. CNAME"]
+    );
+}
+
+/// The same with the DNAME's target inside its own zone (the loopback world's case: the
+/// server answers with DNAME, CNAME and the target's A in one message).
+#[test]
+fn dname_into_its_own_zone_kept_in_cached_answers() {
+    let mut sim = world();
+    let example = zone(
+        "example.test.",
+        &format!("{EXAMPLE}d.example.test. 300 DNAME example.test.\n"),
+    );
+    sim.servers.get_mut(&ip("192.0.2.20")).unwrap().zones = vec![example];
+    let expected = [
+        "d.example.test. DNAME",
+        "www.d.example.test. CNAME",
+        "www.example.test. A",
+    ];
+    let res = sim.resolve("www.d.example.test.", RType::A);
+    assert_eq!(answer_types(&res), expected, "resolved");
+    let from = sim.log.len();
+    let res = sim.resolve("www.d.example.test.", RType::A);
+    assert_eq!(answer_types(&res), expected, "cached");
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    assert!(sim.queries_since(from).is_empty());
 }

@@ -28,18 +28,23 @@
 //!   like any other.
 //!
 //! A failed resolution (SERVFAIL) is answered from stale data when the cache allows it (RFC
-//! 8767). An answer served from a cache entry near its expiry starts a background refresh
+//! 8767). So is a client whose question is still being resolved when its *client response
+//! timer* runs out (RFC 8767 section 5, [`DriverSettings::stale_client_timeout`], 1.8 s by
+//! default): if the cache holds expired data for it, the client gets that (EDE 3) rather than
+//! waiting on dead servers past its own timeout, and the resolution goes on to refresh the
+//! cache. Without stale data the client keeps waiting for the resolution. An answer served from a cache entry near its expiry starts a background refresh
 //! (`ReplyInfo::prefetch` → [`ResolverHandle::prefetch`] → `Recursor::prefetch`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cache::Cache;
-use engine::{AnswerSource, RecursionRequest};
+use engine::{AnswerSource, RecursionRequest, ReplyInfo};
 use metrics::{RecursionResult, Registry, ResolverFigures, ResolverSlot, WorkerMetrics};
 use nix::sys::socket::SockaddrStorage;
+use recursor::infra::SharedInfra;
 use recursor::{
     QueryOptions, Question, Recursor, RecursorConfig, Resolution, Transmit, UpstreamId,
     UpstreamTransport, Verdict, WaiterId,
@@ -195,33 +200,53 @@ pub fn driver_index(request: &RecursionRequest, drivers: usize) -> usize {
 const EVENT_QUEUE: usize = 4096;
 /// Jobs taken from the queue in one round before the driver looks at its other inputs.
 const JOBS_PER_ROUND: usize = 64;
+/// Upstream messages taken in one round (they come before jobs and timers: an answer that
+/// waits while the driver takes new work may miss its deadline).
+const EVENTS_PER_ROUND: usize = 256;
 
-/// Starts `drivers` driver tasks on the current tokio runtime, each with its own
+/// How the drivers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriverSettings {
+    /// Driver tasks, each with its own recursor (at least 1).
+    pub drivers: usize,
+    /// Client questions queued per driver (at least 1).
+    pub queue: usize,
+    /// RFC 8767 section 5's client response timer: a client still waiting this long after its
+    /// question was taken is answered from stale data when the cache holds some. `None`: only
+    /// a failed resolution is answered stale.
+    pub stale_client_timeout: Option<Duration>,
+}
+
+/// Starts `settings.drivers` driver tasks on the current tokio runtime, each with its own
 /// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
-/// queue of `queue` jobs; answers are written with the engine current when they are ready.
-/// Returns the handle to submit questions, and the tasks (they end at `shutdown`).
+/// queue of `settings.queue` jobs; answers are written with the engine current when they are
+/// ready. Returns the handle to submit questions, and the tasks (they end at `shutdown`).
 pub fn spawn_drivers(
     config: &RecursorConfig,
     cache: &Arc<Cache>,
-    drivers: usize,
-    queue: usize,
+    settings: DriverSettings,
     engine: &SharedEngine,
     registry: &Arc<Registry>,
     shutdown: &Shutdown,
 ) -> std::io::Result<(ResolverHandle, Vec<tokio::task::JoinHandle<()>>)> {
+    let DriverSettings { drivers, queue, .. } = settings;
     let mut queues = Vec::with_capacity(drivers.max(1));
     let mut tasks = Vec::with_capacity(drivers.max(1));
+    // What one driver learns of a server's case echo, every driver knows.
+    let shared = SharedInfra::new(config.infra_max_servers);
     for _ in 0..drivers.max(1) {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| std::io::Error::other(e.to_string()))?;
         let (jobs_tx, jobs) = mpsc::channel(queue.max(1));
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let driver = Driver {
-            recursor: Recursor::new(config.clone(), cache.clone(), seed),
+            recursor: Recursor::with_shared(config.clone(), cache.clone(), seed, shared.clone()),
             jobs,
             events,
             events_tx,
             waiting: HashMap::new(),
+            stale_timeout: settings.stale_client_timeout,
+            stale_timers: VecDeque::new(),
             next_waiter: 0,
             exchanges: HashMap::new(),
             engine: engine.clone(),
@@ -251,6 +276,11 @@ struct Driver {
     events: mpsc::Receiver<Event<UpstreamId>>,
     events_tx: mpsc::Sender<Event<UpstreamId>>,
     waiting: HashMap<WaiterId, Waiting>,
+    /// The client response timer (RFC 8767 section 5), when on.
+    stale_timeout: Option<Duration>,
+    /// When each client's timer runs out, in the order the clients came (the timeout is the
+    /// same for all, so this is also the order of the times).
+    stale_timers: VecDeque<(Instant, WaiterId)>,
     next_waiter: WaiterId,
     /// The exchange task of each upstream query still open.
     exchanges: HashMap<UpstreamId, tokio::task::AbortHandle>,
@@ -270,7 +300,12 @@ impl Driver {
         let stop = shutdown.wait();
         tokio::pin!(stop);
         loop {
-            let timer = self.recursor.next_timeout().map(crate::clock::instant);
+            let recursor_timer = self.recursor.next_timeout().map(crate::clock::instant);
+            let stale_timer = self.stale_timers.front().map(|(at, _)| *at);
+            let timer = match (recursor_timer, stale_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async {
                 match timer {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -283,6 +318,7 @@ impl Driver {
                 event = self.events.recv() => {
                     if let Some(event) = event {
                         self.event(event);
+                        self.ready_events();
                     }
                 }
                 job = self.jobs.recv() => match job {
@@ -298,7 +334,14 @@ impl Driver {
                     // Every handle is gone: the server is stopping.
                     None => break,
                 },
-                _ = sleep => self.recursor.handle_timeout(crate::clock::now()),
+                _ = sleep => {
+                    // An answer that arrived before the deadline must not lose to it: let the
+                    // exchange tasks that are ready run, and take what they passed on first.
+                    tokio::task::yield_now().await;
+                    self.ready_events();
+                    self.recursor.handle_timeout(crate::clock::now());
+                    self.stale_timers_due();
+                }
             }
             self.drain();
             self.publish();
@@ -319,6 +362,10 @@ impl Driver {
                 let waiter = self.next_waiter;
                 self.next_waiter = self.next_waiter.wrapping_add(1);
                 let (question, options) = question_of(&request);
+                if let Some(timeout) = self.stale_timeout {
+                    self.stale_timers
+                        .push_back((Instant::now() + timeout, waiter));
+                }
                 self.waiting.insert(
                     waiter,
                     Waiting {
@@ -349,6 +396,17 @@ impl Driver {
             Event::Failed { id } => {
                 self.recursor.handle_failure(id, now);
                 self.close(id);
+            }
+        }
+    }
+
+    /// Handles the upstream messages already waiting (at most [`EVENTS_PER_ROUND`]), so that a
+    /// burst of answers is taken in one round rather than one per round.
+    fn ready_events(&mut self) {
+        for _ in 0..EVENTS_PER_ROUND {
+            match self.events.try_recv() {
+                Ok(event) => self.event(event),
+                Err(_) => break,
             }
         }
     }
@@ -394,6 +452,30 @@ impl Driver {
         }
     }
 
+    /// Clients whose response timer ran out while their question is still being resolved:
+    /// answered from stale data when the cache holds some (the resolution goes on, and its
+    /// answer finds no one waiting); the others keep waiting.
+    fn stale_timers_due(&mut self) {
+        let now = Instant::now();
+        while let Some(&(at, waiter)) = self.stale_timers.front() {
+            if at > now {
+                break;
+            }
+            self.stale_timers.pop_front();
+            let Some(waiting) = self.waiting.remove(&waiter) else {
+                continue;
+            };
+            let engine = self.engine.load();
+            let stale = engine.respond_stale(&waiting.request, crate::clock::now(), &mut self.out);
+            match stale {
+                Some(info) => self.reply(waiting, info),
+                None => {
+                    self.waiting.insert(waiter, waiting);
+                }
+            }
+        }
+    }
+
     /// Writes and sends the answer for one client.
     fn answer(&mut self, waiting: Waiting, resolution: &Resolution) {
         let engine = self.engine.load();
@@ -406,6 +488,11 @@ impl Driver {
             Some(info) => info,
             None => engine.write_resolution(&waiting.request, resolution, out),
         };
+        self.reply(waiting, info);
+    }
+
+    /// Counts and sends the response written in `self.out`.
+    fn reply(&mut self, waiting: Waiting, info: ReplyInfo) {
         let result = match (info.source, info.rcode) {
             (AnswerSource::Cache { stale: true }, _) => RecursionResult::Stale,
             (_, Rcode::NOERROR) => RecursionResult::NoError,

@@ -51,6 +51,7 @@ bounds! {
     MAX_NEGATIVE_TTL = "cache.max_negative_ttl", 0, 86_400;
     MAX_STALE = "cache.max_stale", 0, 604_800;
     STALE_ANSWER_TTL = "cache.stale_answer_ttl", 1, 3600;
+    STALE_ANSWER_CLIENT_TIMEOUT = "cache.stale_answer_client_timeout", 0, 60_000;
 }
 
 /// `cache.max_bytes` bounds: 1 MiB to 1 TiB.
@@ -164,6 +165,9 @@ pub struct CacheSettings {
     pub max_stale: u32,
     /// TTL of a stale answer.
     pub stale_answer_ttl: u32,
+    /// Milliseconds a client waits for a resolution before it is answered from stale data
+    /// (RFC 8767 section 5, the client response timer); 0 = only when resolution fails.
+    pub stale_answer_client_timeout: u32,
     /// Refresh entries asked for in the last tenth of their TTL.
     pub prefetch: bool,
 }
@@ -346,6 +350,8 @@ pub(super) struct CacheSection {
     max_stale: u64,
     #[serde(deserialize_with = "de_stale_answer_ttl")]
     stale_answer_ttl: u64,
+    #[serde(deserialize_with = "de_stale_answer_client_timeout")]
+    stale_answer_client_timeout: u64,
     #[serde(deserialize_with = "de_prefetch")]
     prefetch: bool,
 }
@@ -361,6 +367,7 @@ impl Default for CacheSection {
             serve_stale: true,
             max_stale: 86_400,
             stale_answer_ttl: 30,
+            stale_answer_client_timeout: 1800,
             prefetch: true,
         }
     }
@@ -391,6 +398,7 @@ impl CacheSection {
             serve_stale: self.serve_stale,
             max_stale: n32(self.max_stale),
             stale_answer_ttl: n32(self.stale_answer_ttl),
+            stale_answer_client_timeout: n32(self.stale_answer_client_timeout),
             prefetch: self.prefetch,
         })
     }
@@ -514,6 +522,7 @@ de_int! {
     de_max_negative_ttl = MAX_NEGATIVE_TTL;
     de_max_stale = MAX_STALE;
     de_stale_answer_ttl = STALE_ANSWER_TTL;
+    de_stale_answer_client_timeout = STALE_ANSWER_CLIENT_TIMEOUT;
 }
 
 fn de_root_hints<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {

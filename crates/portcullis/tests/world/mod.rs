@@ -54,6 +54,8 @@
 //! | 38 | resolver_world::qname_minimisation_reuses_what_it_learned |
 //! | 39 | resolver_world::dname_kept_in_cached_answers |
 //! | 42 | resolver_world::prefetch_refreshes_before_expiry |
+//! | 43 | resolver_world::burst_without_spurious_timeouts |
+//! | 44 | resolver_world::stale_answer_while_resolution_goes_on |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
@@ -585,6 +587,12 @@ impl World {
         Resolver::start(self, ResolverKind::from_env(), args)
     }
 
+    /// Like [`Self::resolver`], with `toml` added to Portcullis's configuration file (after
+    /// its `[server]` section; Portcullis only).
+    pub fn resolver_with_config(&self, toml: &str) -> Resolver {
+        Resolver::start_with(self, ResolverKind::from_env(), &[], toml)
+    }
+
     /// The logs of every server, for failure messages.
     pub fn logs(&self) -> String {
         self.servers
@@ -671,6 +679,11 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn start(world: &World, kind: ResolverKind, args: &[&str]) -> Resolver {
+        Resolver::start_with(world, kind, args, "")
+    }
+
+    /// [`Resolver::start`], with `toml` added to Portcullis's configuration file.
+    pub fn start_with(world: &World, kind: ResolverKind, args: &[&str], toml: &str) -> Resolver {
         let ip = world.ip("255.1");
         let addr = SocketAddr::from((ip, 53));
         let dir = Scratch::new(&format!("{}-{}-resolver", world.test, world.block));
@@ -683,7 +696,7 @@ impl Resolver {
                     "resolver.toml",
                     &format!(
                         "[server]\nlisten = [\"{addr}\"]\nworkers = 2\nlog_level = \"info\"\n\
-                         control_socket = \"{}\"\nhttp = \"{http}\"\n",
+                         control_socket = \"{}\"\nhttp = \"{http}\"\n{toml}\n",
                         control.display()
                     ),
                 );
@@ -708,6 +721,7 @@ impl Resolver {
             }
             ResolverKind::Unbound => {
                 assert!(args.is_empty(), "Portcullis arguments given to Unbound");
+                assert!(toml.is_empty(), "Portcullis configuration given to Unbound");
                 let d = dir.0.display();
                 let conf = dir.write(
                     "unbound.conf",

@@ -64,19 +64,19 @@ fn srtt_converges() {
     let s = addr(1);
     let mut now = Time::ZERO;
     for _ in 0..100 {
-        infra.on_response(s, 80, now);
+        infra.on_response(s, 240, now);
         now = now.plus_millis(100);
     }
-    assert_eq!(infra.srtt(s, now), Some(80));
+    assert_eq!(infra.srtt(s, now), Some(240));
     // RTTVAR has shrunk to nothing: the RTO is the SRTT.
-    assert_eq!(infra.rto(s, now), 80);
+    assert_eq!(infra.rto(s, now), 240);
     // The server moves farther away: SRTT follows within a few dozen samples.
     for _ in 0..40 {
-        infra.on_response(s, 300, now);
+        infra.on_response(s, 400, now);
         now = now.plus_millis(100);
     }
     let srtt = infra.srtt(s, now).unwrap();
-    assert!((295..=300).contains(&srtt), "{srtt}");
+    assert!((395..=400).contains(&srtt), "{srtt}");
     // Very fast servers still get the minimum timeout.
     for _ in 0..100 {
         infra.on_response(addr(2), 1, now);
@@ -96,11 +96,11 @@ fn timeouts_back_off_and_an_answer_ends_it() {
         assert_eq!(infra.rto(s, now), expected);
     }
     assert_eq!(infra.rto(s, now), MAX_RTO_MS);
-    infra.on_response(s, 40, now);
-    assert_eq!(infra.rto(s, now), 120);
+    infra.on_response(s, 100, now);
+    assert_eq!(infra.rto(s, now), 300);
     // Backoff starts from the measured RTO.
     infra.on_timeout(s, now);
-    assert_eq!(infra.rto(s, now), 240);
+    assert_eq!(infra.rto(s, now), 600);
 }
 
 #[test]
@@ -363,4 +363,27 @@ fn parallel_timeouts_double_once() {
         infra.on_timeout_after(s, used, now);
     }
     assert_eq!(infra.rto(s, now), MAX_RTO_MS);
+}
+
+#[test]
+fn case_echo_is_shared_by_the_recursors_of_a_process() {
+    let shared = SharedInfra::new(2);
+    let mut one = Infra::with_shared(10, 10, shared.clone());
+    let two = Infra::with_shared(10, 10, shared.clone());
+    let alone = Infra::new(10, 10);
+    let s = addr(1);
+    one.set_no_case_echo(s, secs(0));
+    assert!(!one.echoes_case(s));
+    assert!(!two.echoes_case(s), "learned by one driver, known to all");
+    assert!(alone.echoes_case(s), "nothing shared without a SharedInfra");
+    assert!(
+        shared.echoes_case(s, secs(u64::from(HOST_TTL_SECS))),
+        "forgotten"
+    );
+    // Bounded: the entry learned first makes room.
+    shared.set_no_case_echo(addr(2), secs(1));
+    shared.set_no_case_echo(addr(3), secs(2));
+    assert!(shared.echoes_case(s, secs(3)));
+    assert!(!shared.echoes_case(addr(2), secs(3)));
+    assert!(!shared.echoes_case(addr(3), secs(3)));
 }

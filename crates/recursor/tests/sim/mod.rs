@@ -538,6 +538,9 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
                     node.owner().to_name()
                 };
                 rrset_records(owner.as_ref(), &rrset, &mut an);
+                if seen.dnssec_ok {
+                    signatures(owner.as_ref(), &node, RType::CNAME, &mut an);
+                }
                 let target = rrset
                     .rdatas()
                     .next()
@@ -549,6 +552,9 @@ pub fn answer(server: &Server, seen: &Seen, query: &[u8]) -> Option<Vec<u8>> {
             }
             Lookup::Dname { node, rrset } => {
                 rrset_records(node.owner(), &rrset, &mut an);
+                if seen.dnssec_ok {
+                    signatures(node.owner(), &node, RType::DNAME, &mut an);
+                }
                 let target = rrset
                     .rdatas()
                     .next()
