@@ -48,7 +48,7 @@
 # entries, not bytes: CACHE_MB x 4096 records and half as many packets); DNSSEC validation off
 # (the zone is unsigned and there are no trust anchors to reach); prefetch and serve-stale off;
 # query logging off, other logging at warning level; no rate limits (Portcullis's
-# resolver.max_resolutions_per_client raised from 100 to 1000: dnsperf is one client address
+# resolver.max_resolutions_per_client at its default, 1000: dnsperf is one client address
 # with 200 queries outstanding). 0x20 and client cookies are left at each server's default.
 #
 # Daemons are stopped by the PIDs this script started (the resolver's process tree, NSD),
@@ -309,8 +309,8 @@ log_level = "warn"
 enabled = true
 insecure_local_upstreams = true
 drivers = 1
-# The default, 100, answers SERVFAIL to most of dnsperf's 200 outstanding queries (one client
-# address); the peers have no such limit by default (BIND's recursive-clients, 1000, is global).
+# The default (1000) is above dnsperf's 200 outstanding queries from its one address; the
+# peers have no per-client limit by default (BIND's recursive-clients, 1000, is global).
 max_resolutions_per_client = 1000
 
 [cache]

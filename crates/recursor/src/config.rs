@@ -22,7 +22,7 @@
 //! | nesting of sub-resolutions (NS address of an NS address …) | 7 | `max_dependency_depth` | `max-recursion-depth` 7 | — | `max-recursion-depth` 40 |
 //! | total time per client question | 10 s | — | — | `KR_RESOLVE_TIME_LIMIT` 10 s | `max-total-msec` 7 s |
 //! | outstanding queries per upstream server (a question whose every server is at it waits for a slot, until its total time runs out) | 200 | — | `fetches-per-server` (default not confirmed) | — | — |
-//! | resolutions in flight per client address | 100 | — | — | — | — |
+//! | resolutions in flight per client address | 1,000 (a tenth of the mesh) | — | — | — | — |
 //! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
 //! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
 //!
@@ -172,7 +172,7 @@ impl Default for Limits {
             max_dependency_depth: 7,
             max_question_millis: 10_000,
             max_outstanding_per_server: 200,
-            max_resolutions_per_client: 100,
+            max_resolutions_per_client: 1000,
             max_mesh: 10_000,
             max_waiters: 100,
         }

@@ -55,7 +55,7 @@ use wire::{Name, Rcode};
 
 use crate::tcp::MAX_MESSAGE;
 use crate::udp::Local;
-use crate::upstream::{self, Event};
+use crate::upstream::{self, Event, PortSource};
 use crate::{SharedEngine, Shutdown};
 
 // ---------------------------------------------------------------------------------------------
@@ -241,6 +241,7 @@ pub fn spawn_drivers(
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let driver = Driver {
             recursor: Recursor::with_shared(config.clone(), cache.clone(), seed, shared.clone()),
+            ports: PortSource::from_os()?,
             jobs,
             events,
             events_tx,
@@ -272,6 +273,8 @@ struct Waiting {
 /// One driver: a recursor and everything it waits for.
 struct Driver {
     recursor: Recursor,
+    /// Source ports for upstream UDP queries.
+    ports: PortSource,
     jobs: mpsc::Receiver<Job>,
     events: mpsc::Receiver<Event<UpstreamId>>,
     events_tx: mpsc::Sender<Event<UpstreamId>>,
@@ -432,7 +435,12 @@ impl Driver {
             let events = self.events_tx.clone();
             let task = match transport {
                 UpstreamTransport::Udp => tokio::spawn(upstream::udp_exchange(
-                    id, server, message, deadline, events,
+                    id,
+                    server,
+                    self.ports.draw(),
+                    message,
+                    deadline,
+                    events,
                 )),
                 UpstreamTransport::Tcp => tokio::spawn(upstream::tcp_exchange(
                     id, server, message, deadline, events,

@@ -2,8 +2,9 @@
 //!
 //! RFC 5452 makes a forged answer hard to land by making every query hard to guess: a random
 //! 16-bit ID (the recursor's), a random letter case (0x20, the recursor's) and, here, a random
-//! source port. Each UDP query gets a **fresh socket bound to a port drawn from the OS CSPRNG**
-//! in 1024..=65535 (a few draws when the port is taken), on the unspecified address of the
+//! source port. Each UDP query gets a **fresh socket bound to a port drawn from a CSPRNG**
+//! ([`PortSource`]: ChaCha20 seeded from the OS once per driver, so a query costs no
+//! `getrandom` call) in 1024..=65535 (a few draws when the port is taken), on the unspecified address of the
 //! server's family, so no two queries share a port and a forger has to guess it too. Every
 //! datagram that arrives on the socket before the deadline is passed on with its real source
 //! address, and the recursor decides whether it is the answer (address, port, ID, question and
@@ -13,10 +14,13 @@
 //! Over TCP (RFC 7766; after a truncated answer, or when the recursor asks for it), the query
 //! is sent with its two-byte length and one message is read back, within the deadline.
 
+use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
+use rand::rngs::ChaCha20Rng;
+use rand::{RngExt, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -49,20 +53,43 @@ pub enum Event<Id> {
     },
 }
 
-/// A random port in [`MIN_PORT`]..=65535 from the OS CSPRNG.
-pub fn random_port() -> io::Result<u16> {
-    let mut bytes = [0u8; 2];
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    let span = u32::from(u16::MAX - MIN_PORT) + 1;
-    let port = u32::from(MIN_PORT) + u32::from(u16::from_be_bytes(bytes)) % span;
-    Ok(u16::try_from(port).unwrap_or(u16::MAX))
+/// Source ports for upstream queries: a ChaCha20 CSPRNG seeded from the OS, one per driver.
+pub struct PortSource {
+    rng: ChaCha20Rng,
 }
 
-/// A UDP socket bound to a random port on the unspecified address of `server`'s family.
-pub async fn bind_random(server: SocketAddr) -> io::Result<UdpSocket> {
+impl fmt::Debug for PortSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The generator's state would let a reader predict the ports.
+        f.write_str("PortSource")
+    }
+}
+
+impl PortSource {
+    /// A source seeded from the OS CSPRNG.
+    pub fn from_os() -> io::Result<PortSource> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(PortSource {
+            rng: ChaCha20Rng::from_seed(seed),
+        })
+    }
+
+    /// The ports one query tries in turn, each uniform in [`MIN_PORT`]..=65535.
+    pub fn draw(&mut self) -> [u16; BIND_ATTEMPTS] {
+        let span = u32::from(u16::MAX - MIN_PORT) + 1;
+        std::array::from_fn(|_| {
+            let port = u32::from(MIN_PORT) + self.rng.random_range(0..span);
+            u16::try_from(port).unwrap_or(u16::MAX)
+        })
+    }
+}
+
+/// A UDP socket bound to the first free port of `ports` on the unspecified address of
+/// `server`'s family.
+pub async fn bind_random(server: SocketAddr, ports: [u16; BIND_ATTEMPTS]) -> io::Result<UdpSocket> {
     let mut last = io::Error::from(io::ErrorKind::AddrInUse);
-    for _ in 0..BIND_ATTEMPTS {
-        let port = random_port()?;
+    for port in ports {
         let local = match server {
             SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
             SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
@@ -76,17 +103,18 @@ pub async fn bind_random(server: SocketAddr) -> io::Result<UdpSocket> {
     Err(last)
 }
 
-/// Sends `message` to `server` from a fresh random port and passes every datagram that arrives
-/// before `deadline` to `events` (see the module docs). Reports [`Event::Failed`] when the
-/// query cannot be sent.
+/// Sends `message` to `server` from a fresh socket on the first free port of `ports` and passes
+/// every datagram that arrives before `deadline` to `events` (see the module docs). Reports
+/// [`Event::Failed`] when the query cannot be sent.
 pub async fn udp_exchange<Id: Copy>(
     id: Id,
     server: SocketAddr,
+    ports: [u16; BIND_ATTEMPTS],
     message: Vec<u8>,
     deadline: Instant,
     events: mpsc::Sender<Event<Id>>,
 ) {
-    let socket = match bind_random(server).await {
+    let socket = match bind_random(server, ports).await {
         Ok(s) => s,
         Err(e) => {
             tracing::debug!(%server, error = %e, "upstream UDP socket");
@@ -171,7 +199,8 @@ mod tests {
 
     #[test]
     fn ports_are_unprivileged_and_spread() {
-        let ports: Vec<u16> = (0..200).map(|_| random_port().unwrap()).collect();
+        let mut source = PortSource::from_os().unwrap();
+        let ports: Vec<u16> = (0..25).flat_map(|_| source.draw()).collect();
         assert!(ports.iter().all(|&p| p >= MIN_PORT));
         let distinct: std::collections::HashSet<_> = ports.iter().collect();
         assert!(distinct.len() > 150);
@@ -183,7 +212,15 @@ mod tests {
         let addr = server.local_addr().unwrap();
         let (tx, mut rx) = mpsc::channel(8);
         let deadline = Instant::now() + std::time::Duration::from_secs(2);
-        let task = tokio::spawn(udp_exchange(7u64, addr, b"query".to_vec(), deadline, tx));
+        let ports = PortSource::from_os().unwrap().draw();
+        let task = tokio::spawn(udp_exchange(
+            7u64,
+            addr,
+            ports,
+            b"query".to_vec(),
+            deadline,
+            tx,
+        ));
         let mut buf = [0u8; 64];
         let (n, client) = server.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"query");

@@ -273,7 +273,7 @@ impl Default for ResolverSection {
             max_dependency_depth: 7,
             max_question_millis: 10_000,
             max_outstanding_per_server: 200,
-            max_resolutions_per_client: 100,
+            max_resolutions_per_client: 1000,
             max_mesh: 10_000,
             max_waiters: 100,
         }
