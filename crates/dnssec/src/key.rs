@@ -1,0 +1,95 @@
+//! DNSKEY identification: key tags and DS digests (RFC 4034 sections 5.1.4 and Appendix B).
+//!
+//! An RRSIG names its signing key by the signer's name, the algorithm and a 16-bit *key tag*,
+//! a checksum of the DNSKEY RDATA. Tags are not unique (different keys may collide), so a
+//! validator tries every DNSKEY with matching tag and algorithm.
+//!
+//! A DS record in the parent zone holds a digest of a child DNSKEY: the hash of the DNSKEY's
+//! owner name in canonical (lowercase, uncompressed) wire form followed by its RDATA. Digest
+//! types 2 (SHA-256, RFC 4509) and 4 (SHA-384, RFC 6605) are supported. SHA-1 (type 1), which
+//! RFC 8624 section 3.3 forbids for new DS records but still has validators accept, is not.
+
+use std::fmt;
+
+use ring::digest;
+use wire::NameRef;
+
+/// The key tag of a DNSKEY RDATA (RFC 4034 Appendix B): the RDATA summed as big-endian 16-bit
+/// words with the carries folded back in. For algorithm 1 (RSA/MD5, Appendix B.1) the tag is
+/// instead the third- and second-to-last octets of the public key.
+pub fn key_tag(dnskey_rdata: &[u8]) -> u16 {
+    if dnskey_rdata.get(3) == Some(&1) {
+        let n = dnskey_rdata.len();
+        if n >= 7 {
+            return u16::from_be_bytes([dnskey_rdata[n - 3], dnskey_rdata[n - 2]]);
+        }
+    }
+    let mut acc: u32 = 0;
+    for (i, &b) in dnskey_rdata.iter().enumerate() {
+        acc += if i % 2 == 0 {
+            u32::from(b) << 8
+        } else {
+            u32::from(b)
+        };
+    }
+    acc += (acc >> 16) & 0xffff;
+    (acc & 0xffff) as u16
+}
+
+/// A DS digest type this crate does not compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DigestError {
+    /// The digest type asked for.
+    pub digest_type: u8,
+}
+
+impl fmt::Display for DigestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unsupported DS digest type {}", self.digest_type)
+    }
+}
+
+impl std::error::Error for DigestError {}
+
+/// The DS digest of the DNSKEY `dnskey_rdata` owned by `owner` (RFC 4034 section 5.1.4):
+/// `digest(lowercase owner wire | DNSKEY RDATA)` with digest type 2 (SHA-256) or 4 (SHA-384).
+pub fn ds_digest(
+    owner: NameRef<'_>,
+    dnskey_rdata: &[u8],
+    digest_type: u8,
+) -> Result<Vec<u8>, DigestError> {
+    let algorithm = match digest_type {
+        2 => &digest::SHA256,
+        4 => &digest::SHA384,
+        _ => return Err(DigestError { digest_type }),
+    };
+    let mut ctx = digest::Context::new(algorithm);
+    ctx.update(&owner.as_wire().to_ascii_lowercase());
+    ctx.update(dnskey_rdata);
+    Ok(ctx.finish().as_ref().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_tag_folds_carries() {
+        // Sum of words 0xffff + 0x0002 = 0x10001, folded: 0x0002.
+        assert_eq!(key_tag(&[0xff, 0xff, 0x00, 0x02]), 0x0002);
+        // An odd trailing byte counts as a high byte.
+        assert_eq!(
+            key_tag(&[0x01, 0x00, 0x03, 0x08, 0x05]),
+            0x0100 + 0x0308 + 0x0500
+        );
+    }
+
+    #[test]
+    fn unsupported_digest_type() {
+        let root = wire::Name::root();
+        assert_eq!(
+            ds_digest(root.as_ref(), &[], 1),
+            Err(DigestError { digest_type: 1 })
+        );
+    }
+}
