@@ -1,7 +1,9 @@
 //! Verification against signatures made by a real signer: a small zone is signed at test time
 //! with `ldns-signzone` using keys from `ldns-keygen` for every supported algorithm, then read
 //! back with the zone parser and checked RRSIG by RRSIG. DS digests are compared with
-//! `ldns-key2ds`. The tools come from the `ldnsutils` package (`scripts/test.sh` installs it).
+//! `ldns-key2ds`. A second zone is signed by BIND's `dnssec-signzone` with a KSK/ZSK split and
+//! its DS digests are compared with `dnssec-dsfromkey`. The tools come from the `ldnsutils` and
+//! `bind9-utils` packages (`scripts/test.sh` installs them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -52,7 +54,7 @@ struct Fixture {
     /// DNSKEY RDATAs of the signed zone's apex.
     dnskeys: Vec<Vec<u8>>,
     /// RRsets by (lowercase owner, type), each with the RRSIGs covering it in `sigs`.
-    rrsets: BTreeMap<(Name, u16), RrSet>,
+    rrsets: RrSets,
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> String {
@@ -61,7 +63,10 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> String {
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run `{program}` ({e}): install ldnsutils (scripts/test.sh does)")
+            panic!(
+                "cannot run `{program}` ({e}): install ldnsutils and bind9-utils \
+                 (scripts/test.sh does)"
+            )
         });
     assert!(
         out.status.success(),
@@ -72,6 +77,15 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A fresh directory under Cargo's temporary directory for integration tests.
+fn temp_dir(label: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("dnssec-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
 fn apex() -> Name {
     Name::from_text(b"example.test.", None).expect("apex")
 }
@@ -79,10 +93,7 @@ fn apex() -> Name {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("dnssec-real-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = temp_dir("ldns");
         let mut keys = Vec::new();
         for (name, algorithm) in ALGORITHMS {
             let base = run(
@@ -104,51 +115,60 @@ fn fixture() -> &'static Fixture {
         args.extend(bases.iter().map(String::as_str));
         run(&dir, "ldns-signzone", &args);
 
-        let apex = apex();
-        let mut rrsets: BTreeMap<(Name, u16), RrSet> = BTreeMap::new();
-        let mut dnskeys = Vec::new();
-        let mut sigs = Vec::new();
-        for record in zone::parse_file(&dir.join("zone.signed"), apex.as_ref()) {
-            let record = record.unwrap_or_else(|e| panic!("signed zone: {e}"));
-            let mut key = record.owner.clone();
-            key.make_lowercase();
-            match record.rtype {
-                RType::RRSIG => {
-                    let Ok(RData::Rrsig(s)) = RData::parse(RType::RRSIG, &record.rdata) else {
-                        panic!("bad RRSIG {record}");
-                    };
-                    sigs.push(((key, s.type_covered.0), record.rdata));
-                    continue;
-                }
-                RType::DNSKEY => dnskeys.push(record.rdata.clone()),
-                _ => {}
-            }
-            rrsets
-                .entry((key, record.rtype.0))
-                .or_insert_with(|| RrSet {
-                    owner: record.owner.clone(),
-                    rtype: record.rtype,
-                    class: record.class,
-                    ttl: record.ttl,
-                    rdatas: Vec::new(),
-                    sigs: Vec::new(),
-                })
-                .rdatas
-                .push(record.rdata);
-        }
-        for (key, sig) in sigs {
-            rrsets
-                .get_mut(&key)
-                .expect("RRSIG without RRset")
-                .sigs
-                .push(sig);
-        }
+        let (dnskeys, rrsets) = read_signed(&dir.join("zone.signed"));
         Fixture {
             keys,
             dnskeys,
             rrsets,
         }
     })
+}
+
+/// RRsets by (lowercase owner, type), each with the RRSIGs covering it in `sigs`.
+type RrSets = BTreeMap<(Name, u16), RrSet>;
+
+/// DNSKEY RDATAs and RRsets of a signed zone file.
+fn read_signed(path: &Path) -> (Vec<Vec<u8>>, RrSets) {
+    let apex = apex();
+    let mut rrsets = RrSets::new();
+    let mut dnskeys = Vec::new();
+    let mut sigs = Vec::new();
+    for record in zone::parse_file(path, apex.as_ref()) {
+        let record = record.unwrap_or_else(|e| panic!("signed zone: {e}"));
+        let mut key = record.owner.clone();
+        key.make_lowercase();
+        match record.rtype {
+            RType::RRSIG => {
+                let Ok(RData::Rrsig(s)) = RData::parse(RType::RRSIG, &record.rdata) else {
+                    panic!("bad RRSIG {record}");
+                };
+                sigs.push(((key, s.type_covered.0), record.rdata));
+                continue;
+            }
+            RType::DNSKEY => dnskeys.push(record.rdata.clone()),
+            _ => {}
+        }
+        rrsets
+            .entry((key, record.rtype.0))
+            .or_insert_with(|| RrSet {
+                owner: record.owner.clone(),
+                rtype: record.rtype,
+                class: record.class,
+                ttl: record.ttl,
+                rdatas: Vec::new(),
+                sigs: Vec::new(),
+            })
+            .rdatas
+            .push(record.rdata);
+    }
+    for (key, sig) in sigs {
+        rrsets
+            .get_mut(&key)
+            .expect("RRSIG without RRset")
+            .sigs
+            .push(sig);
+    }
+    (dnskeys, rrsets)
 }
 
 fn rrset(owner: &str, rtype: RType) -> &'static RrSet {
@@ -377,4 +397,94 @@ fn class_is_part_of_the_signed_data() {
         verify_rrsig(&RingCrypto, &chaos, sig, signing_key(sig), NOW),
         Err(VerifyError::BadSignature)
     );
+}
+
+#[test]
+fn bind_signed_zone_verifies_and_ds_matches_dnssec_dsfromkey() {
+    let dir = temp_dir("bind");
+    let keygen = |extra: &[&str]| {
+        let mut args = vec!["-q", "-K", ".", "-a", "RSASHA256", "-b", "2048"];
+        args.extend_from_slice(extra);
+        args.push("example.test.");
+        run(&dir, "dnssec-keygen", &args).trim().to_owned()
+    };
+    let ksk = keygen(&["-f", "KSK"]);
+    let zsk = keygen(&[]);
+    let mut text = ZONE.to_owned();
+    for base in [&ksk, &zsk] {
+        text += &std::fs::read_to_string(dir.join(format!("{base}.key"))).expect("key file");
+    }
+    std::fs::write(dir.join("zone"), text).expect("write zone");
+    run(
+        &dir,
+        "dnssec-signzone",
+        &[
+            "-q",
+            "-O",
+            "full",
+            "-o",
+            "example.test.",
+            "-s",
+            "20260101000000",
+            "-e",
+            "20360101000000",
+            "-f",
+            "zone.signed",
+            "zone",
+            &ksk,
+            &zsk,
+        ],
+    );
+    let (dnskeys, rrsets) = read_signed(&dir.join("zone.signed"));
+    assert_eq!(dnskeys.len(), 2);
+    assert!(rrsets.len() >= 10, "{} RRsets", rrsets.len());
+    for rrset in rrsets.values() {
+        assert!(
+            !rrset.sigs.is_empty(),
+            "{} {} unsigned",
+            rrset.owner,
+            rrset.rtype
+        );
+        for sig in &rrset.sigs {
+            let tag = u16::from_be_bytes([sig[16], sig[17]]);
+            let key = dnskeys
+                .iter()
+                .find(|k| key_tag(k) == tag)
+                .expect("no DNSKEY for the RRSIG");
+            assert_eq!(
+                verify_rrsig(&RingCrypto, rrset, sig, key, NOW),
+                Ok(()),
+                "{} {}",
+                rrset.owner,
+                rrset.rtype
+            );
+        }
+    }
+    // The KSK: its tag is in its file name, and DS digests match dnssec-dsfromkey.
+    let ksk_tag: u16 = ksk
+        .rsplit('+')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .expect("tag");
+    let ksk_rdata = dnskeys
+        .iter()
+        .find(|k| key_tag(k) == ksk_tag && k[..2] == [1, 1])
+        .expect("KSK with the file name's tag");
+    let apex = apex();
+    for (digest, digest_type) in [("SHA-256", 2), ("SHA-384", 4)] {
+        let out = run(
+            &dir,
+            "dnssec-dsfromkey",
+            &["-a", digest, &format!("{ksk}.key")],
+        );
+        // `example.test. IN DS <tag> <alg> <type> <hex>`
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(fields.get(3), Some(&ksk_tag.to_string().as_str()), "{out}");
+        let want = decode_hex(&fields[6..].concat().to_ascii_lowercase());
+        assert_eq!(
+            ds_digest(apex.as_ref(), ksk_rdata, digest_type),
+            Ok(want),
+            "{digest}"
+        );
+    }
 }
