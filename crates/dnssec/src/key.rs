@@ -85,6 +85,12 @@ mod tests {
     }
 
     #[test]
+    fn rsamd5_key_tag_comes_from_the_modulus() {
+        // Appendix B.1: bits 8..24 of the modulus's least significant 24 bits.
+        assert_eq!(key_tag(&[1, 0, 3, 1, 1, 3, 0xab, 0xcd, 0xef]), 0xabcd);
+    }
+
+    #[test]
     fn unsupported_digest_type() {
         let root = wire::Name::root();
         assert_eq!(

@@ -297,6 +297,22 @@ mod tests {
     }
 
     #[test]
+    fn malformed_rdata_is_named() {
+        let rrset = RrSet {
+            owner: wire::Name::root(),
+            rtype: RType::A,
+            class: wire::Class::IN,
+            ttl: 0,
+            rdatas: Vec::new(),
+            sigs: Vec::new(),
+        };
+        assert_eq!(
+            verify_rrsig(&RingCrypto, &rrset, &[0, 1, 8], &[1, 0, 3, 8, 1], 0),
+            Err(VerifyError::Malformed)
+        );
+    }
+
+    #[test]
     fn unknown_algorithm() {
         assert_eq!(
             RingCrypto.verify(5, &[1, 3, 1], b"m", b"s"),
