@@ -14,9 +14,17 @@
 #![forbid(unsafe_code)]
 
 pub mod canonical;
+pub mod denial;
 pub mod key;
+pub mod nsec;
+pub mod nsec3;
 pub mod verify;
 
 pub use canonical::{CanonicalError, canonical_rdata, canonical_rrset};
+pub use denial::{
+    Denial, DenialError, NoDs, Nsec3Limits, prove_no_ds, prove_nodata, prove_nxdomain,
+    prove_wildcard,
+};
 pub use key::{DigestError, ds_digest, key_tag};
+pub use nsec3::nsec3_hash;
 pub use verify::{Crypto, CryptoError, RingCrypto, VerifyError, verify_rrsig};
