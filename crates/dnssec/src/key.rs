@@ -6,8 +6,9 @@
 //!
 //! A DS record in the parent zone holds a digest of a child DNSKEY: the hash of the DNSKEY's
 //! owner name in canonical (lowercase, uncompressed) wire form followed by its RDATA. Digest
-//! types 2 (SHA-256, RFC 4509) and 4 (SHA-384, RFC 6605) are supported. SHA-1 (type 1), which
-//! RFC 8624 section 3.3 forbids for new DS records but still has validators accept, is not.
+//! types 1 (SHA-1, RFC 4034), 2 (SHA-256, RFC 4509) and 4 (SHA-384, RFC 6605) are computed.
+//! RFC 8624 section 3.3 forbids SHA-1 for new DS records but still has validators accept it;
+//! whether to is the validator's choice ([`digest_supported`]).
 
 use std::fmt;
 
@@ -51,14 +52,23 @@ impl fmt::Display for DigestError {
 
 impl std::error::Error for DigestError {}
 
+/// Whether a validator uses DS records of digest type `digest_type`: 2 (SHA-256) and 4
+/// (SHA-384), plus 1 (SHA-1) when `sha1` is set. A DS RRset with only unsupported digests makes
+/// the child zone insecure (RFC 4035 section 5.2).
+pub fn digest_supported(digest_type: u8, sha1: bool) -> bool {
+    matches!(digest_type, 2 | 4) || (sha1 && digest_type == 1)
+}
+
 /// The DS digest of the DNSKEY `dnskey_rdata` owned by `owner` (RFC 4034 section 5.1.4):
-/// `digest(lowercase owner wire | DNSKEY RDATA)` with digest type 2 (SHA-256) or 4 (SHA-384).
+/// `digest(lowercase owner wire | DNSKEY RDATA)` with digest type 1 (SHA-1), 2 (SHA-256) or 4
+/// (SHA-384).
 pub fn ds_digest(
     owner: NameRef<'_>,
     dnskey_rdata: &[u8],
     digest_type: u8,
 ) -> Result<Vec<u8>, DigestError> {
     let algorithm = match digest_type {
+        1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
         2 => &digest::SHA256,
         4 => &digest::SHA384,
         _ => return Err(DigestError { digest_type }),
@@ -93,9 +103,15 @@ mod tests {
     #[test]
     fn unsupported_digest_type() {
         let root = wire::Name::root();
-        assert_eq!(
-            ds_digest(root.as_ref(), &[], 1),
-            Err(DigestError { digest_type: 1 })
-        );
+        for digest_type in [0, 3, 5] {
+            assert_eq!(
+                ds_digest(root.as_ref(), &[], digest_type),
+                Err(DigestError { digest_type })
+            );
+        }
+        let on: Vec<u8> = (0..=255).filter(|&d| digest_supported(d, false)).collect();
+        assert_eq!(on, [2, 4]);
+        let on: Vec<u8> = (0..=255).filter(|&d| digest_supported(d, true)).collect();
+        assert_eq!(on, [1, 2, 4]);
     }
 }

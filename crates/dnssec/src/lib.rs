@@ -25,6 +25,6 @@ pub use denial::{
     Denial, DenialError, NoDs, Nsec3Limits, prove_no_ds, prove_nodata, prove_nxdomain,
     prove_wildcard,
 };
-pub use key::{DigestError, ds_digest, key_tag};
+pub use key::{DigestError, digest_supported, ds_digest, key_tag};
 pub use nsec3::nsec3_hash;
-pub use verify::{Crypto, CryptoError, RingCrypto, VerifyError, verify_rrsig};
+pub use verify::{Crypto, CryptoError, RingCrypto, VerifyError, algorithm_supported, verify_rrsig};

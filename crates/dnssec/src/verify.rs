@@ -18,7 +18,11 @@
 //! Cryptography goes through the [`Crypto`] trait; [`RingCrypto`] implements it with `ring`
 //! for the algorithms RFC 8624 section 3.1 recommends validators support: 8 (RSA/SHA-256,
 //! RFC 5702), 10 (RSA/SHA-512, RFC 5702), 13 and 14 (ECDSA P-256/SHA-256 and P-384/SHA-384,
-//! RFC 6605) and 15 (Ed25519, RFC 8080).
+//! RFC 6605) and 15 (Ed25519, RFC 8080); and, only when asked for, the SHA-1 algorithms 5
+//! (RSA/SHA-1, RFC 3110) and 7 (RSASHA1-NSEC3-SHA1, RFC 5155). SHA-1 signatures can be forged
+//! with chosen-prefix collisions, RFC 8624 says validators MUST still accept them, and some
+//! operating systems' crypto policies already refuse them; so they are a switch, off by default,
+//! and [`algorithm_supported`] tells a validator which zones to treat as insecure instead.
 
 use std::fmt;
 
@@ -70,7 +74,18 @@ pub trait Crypto {
 /// RSA keys may be 1024 to 8192 bits: 1024-bit zone-signing keys are still deployed, and a
 /// validator that refused them would mark those zones bogus.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RingCrypto;
+pub struct RingCrypto {
+    /// Verify algorithms 5 (RSASHA1) and 7 (RSASHA1-NSEC3-SHA1). Off by default: they then
+    /// fail with [`CryptoError::UnsupportedAlgorithm`].
+    pub sha1: bool,
+}
+
+/// Whether [`RingCrypto`] verifies DNSSEC algorithm `alg`: 8, 10, 13, 14 and 15, plus 5 and 7
+/// when `sha1` is set. A zone signed only with algorithms outside this set is treated as
+/// insecure, not bogus (RFC 4035 section 5.2; RFC 6840 section 5.2).
+pub fn algorithm_supported(alg: u8, sha1: bool) -> bool {
+    matches!(alg, 8 | 10 | 13 | 14 | 15) || (sha1 && matches!(alg, 5 | 7))
+}
 
 /// Splits an RSA public key in DNSKEY format (RFC 3110 section 2) into (exponent, modulus):
 /// one length octet, or zero and a 16-bit length, then the exponent, then the modulus.
@@ -97,12 +112,15 @@ impl Crypto for RingCrypto {
         message: &[u8],
         sig: &[u8],
     ) -> Result<(), CryptoError> {
+        if !algorithm_supported(algorithm, self.sha1) {
+            return Err(CryptoError::UnsupportedAlgorithm);
+        }
         match algorithm {
-            8 | 10 => {
-                let params = if algorithm == 8 {
-                    &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
-                } else {
-                    &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
+            5 | 7 | 8 | 10 => {
+                let params = match algorithm {
+                    8 => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                    10 => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+                    _ => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
                 };
                 let (e, n) = rsa_components(public_key)?;
                 signature::RsaPublicKeyComponents { n, e }
@@ -307,16 +325,46 @@ mod tests {
             sigs: Vec::new(),
         };
         assert_eq!(
-            verify_rrsig(&RingCrypto, &rrset, &[0, 1, 8], &[1, 0, 3, 8, 1], 0),
+            verify_rrsig(
+                &RingCrypto::default(),
+                &rrset,
+                &[0, 1, 8],
+                &[1, 0, 3, 8, 1],
+                0
+            ),
             Err(VerifyError::Malformed)
         );
     }
 
     #[test]
     fn unknown_algorithm() {
-        assert_eq!(
-            RingCrypto.verify(5, &[1, 3, 1], b"m", b"s"),
-            Err(CryptoError::UnsupportedAlgorithm)
-        );
+        for alg in [1, 3, 5, 6, 7, 12, 16, 253] {
+            assert_eq!(
+                RingCrypto::default().verify(alg, &[1, 3, 1], b"m", b"s"),
+                Err(CryptoError::UnsupportedAlgorithm),
+                "{alg}"
+            );
+        }
+        // With SHA-1 allowed, RSASHA1 gets as far as the (bad) key.
+        let sha1 = RingCrypto { sha1: true };
+        for alg in [5, 7] {
+            assert_eq!(
+                sha1.verify(alg, &[1, 3, 1], b"m", b"s"),
+                Err(CryptoError::BadSignature),
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn supported_algorithms() {
+        let on: Vec<u8> = (0..=255)
+            .filter(|&a| algorithm_supported(a, false))
+            .collect();
+        assert_eq!(on, [8, 10, 13, 14, 15]);
+        let on: Vec<u8> = (0..=255)
+            .filter(|&a| algorithm_supported(a, true))
+            .collect();
+        assert_eq!(on, [5, 7, 8, 10, 13, 14, 15]);
     }
 }

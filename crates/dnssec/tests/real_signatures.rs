@@ -2,7 +2,8 @@
 //! with `ldns-signzone` using keys from `ldns-keygen` for every supported algorithm, then read
 //! back with the zone parser and checked RRSIG by RRSIG. DS digests are compared with
 //! `ldns-key2ds`. A second zone is signed by BIND's `dnssec-signzone` with a KSK/ZSK split and
-//! its DS digests are compared with `dnssec-dsfromkey`. The tools come from the `ldnsutils` and
+//! its DS digests are compared with `dnssec-dsfromkey`. Zones signed with the SHA-1 algorithms
+//! 5 and 7 verify only with [`RingCrypto::sha1`] set. The tools come from the `ldnsutils` and
 //! `bind9-utils` packages (`scripts/test.sh` installs them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -209,7 +210,7 @@ fn every_rrsig_verifies_for_every_algorithm() {
         );
         for sig in &rrset.sigs {
             assert_eq!(
-                verify_rrsig(&RingCrypto, rrset, sig, signing_key(sig), NOW),
+                verify_rrsig(&RingCrypto::default(), rrset, sig, signing_key(sig), NOW),
                 Ok(()),
                 "{} {} algorithm {}",
                 rrset.owner,
@@ -235,7 +236,7 @@ fn canonical_form_ignores_case_order_duplicates_and_ttl() {
     for set in [&shuffled, mx, cname] {
         for sig in &set.sigs {
             assert_eq!(
-                verify_rrsig(&RingCrypto, set, sig, signing_key(sig), NOW),
+                verify_rrsig(&RingCrypto::default(), set, sig, signing_key(sig), NOW),
                 Ok(())
             );
         }
@@ -250,7 +251,13 @@ fn wildcard_expansion_verifies_with_the_wildcard_signature() {
     for sig in &expanded.sigs {
         assert_eq!(sig[3], 3, "labels field of a wildcard RRSIG");
         assert_eq!(
-            verify_rrsig(&RingCrypto, &expanded, sig, signing_key(sig), NOW),
+            verify_rrsig(
+                &RingCrypto::default(),
+                &expanded,
+                sig,
+                signing_key(sig),
+                NOW
+            ),
             Ok(())
         );
     }
@@ -264,7 +271,7 @@ fn tampering_fails() {
         let mut changed = www.clone();
         changed.rdatas[0][3] ^= 1;
         assert_eq!(
-            verify_rrsig(&RingCrypto, &changed, sig, key, NOW),
+            verify_rrsig(&RingCrypto::default(), &changed, sig, key, NOW),
             Err(VerifyError::BadSignature),
             "record changed, algorithm {}",
             algorithm(sig)
@@ -273,7 +280,7 @@ fn tampering_fails() {
         let last = bad_sig.len() - 1;
         bad_sig[last] ^= 1;
         assert_eq!(
-            verify_rrsig(&RingCrypto, www, &bad_sig, key, NOW),
+            verify_rrsig(&RingCrypto::default(), www, &bad_sig, key, NOW),
             Err(VerifyError::BadSignature),
             "signature changed, algorithm {}",
             algorithm(sig)
@@ -281,7 +288,7 @@ fn tampering_fails() {
         let mut other_ttl = sig.clone();
         other_ttl[4..8].copy_from_slice(&60u32.to_be_bytes());
         assert_eq!(
-            verify_rrsig(&RingCrypto, www, &other_ttl, key, NOW),
+            verify_rrsig(&RingCrypto::default(), www, &other_ttl, key, NOW),
             Err(VerifyError::BadSignature)
         );
     }
@@ -292,7 +299,7 @@ fn validity_window_is_enforced() {
     let www = rrset("www.example.test.", RType::A);
     for sig in &www.sigs {
         let key = signing_key(sig);
-        let check = |now| verify_rrsig(&RingCrypto, www, sig, key, now);
+        let check = |now| verify_rrsig(&RingCrypto::default(), www, sig, key, now);
         assert_eq!(check(INCEPTION), Ok(()));
         assert_eq!(check(EXPIRATION), Ok(()));
         assert_eq!(check(INCEPTION - 1), Err(VerifyError::NotYetValid));
@@ -312,23 +319,35 @@ fn mismatches_are_named() {
         .find(|k| k.get(3) != Some(&algorithm(sig)))
         .expect("another key");
     assert_eq!(
-        verify_rrsig(&RingCrypto, www, sig, other_key, NOW),
+        verify_rrsig(&RingCrypto::default(), www, sig, other_key, NOW),
         Err(VerifyError::KeyMismatch)
     );
     assert_eq!(
-        verify_rrsig(&RingCrypto, www, &ns.sigs[0], signing_key(&ns.sigs[0]), NOW),
+        verify_rrsig(
+            &RingCrypto::default(),
+            www,
+            &ns.sigs[0],
+            signing_key(&ns.sigs[0]),
+            NOW
+        ),
         Err(VerifyError::TypeMismatch)
     );
     let mut elsewhere = www.clone();
     elsewhere.owner = Name::from_text(b"www.example.org.", None).expect("name");
     assert_eq!(
-        verify_rrsig(&RingCrypto, &elsewhere, sig, signing_key(sig), NOW),
+        verify_rrsig(
+            &RingCrypto::default(),
+            &elsewhere,
+            sig,
+            signing_key(sig),
+            NOW
+        ),
         Err(VerifyError::SignerMismatch)
     );
     let mut not_zone_key = signing_key(sig).to_vec();
     not_zone_key[0] &= !1;
     assert_eq!(
-        verify_rrsig(&RingCrypto, www, sig, &not_zone_key, NOW),
+        verify_rrsig(&RingCrypto::default(), www, sig, &not_zone_key, NOW),
         Err(VerifyError::KeyMismatch)
     );
 }
@@ -394,7 +413,7 @@ fn class_is_part_of_the_signed_data() {
     chaos.class = Class(3);
     let sig = &www.sigs[0];
     assert_eq!(
-        verify_rrsig(&RingCrypto, &chaos, sig, signing_key(sig), NOW),
+        verify_rrsig(&RingCrypto::default(), &chaos, sig, signing_key(sig), NOW),
         Err(VerifyError::BadSignature)
     );
 }
@@ -452,7 +471,7 @@ fn bind_signed_zone_verifies_and_ds_matches_dnssec_dsfromkey() {
                 .find(|k| key_tag(k) == tag)
                 .expect("no DNSKEY for the RRSIG");
             assert_eq!(
-                verify_rrsig(&RingCrypto, rrset, sig, key, NOW),
+                verify_rrsig(&RingCrypto::default(), rrset, sig, key, NOW),
                 Ok(()),
                 "{} {}",
                 rrset.owner,
@@ -485,6 +504,78 @@ fn bind_signed_zone_verifies_and_ds_matches_dnssec_dsfromkey() {
             ds_digest(apex.as_ref(), ksk_rdata, digest_type),
             Ok(want),
             "{digest}"
+        );
+    }
+}
+
+/// RSA/SHA-1 (algorithm 5, NSEC) and RSASHA1-NSEC3-SHA1 (algorithm 7, NSEC3) zones signed by
+/// `ldns-signzone`: they verify only when SHA-1 is allowed, and their SHA-1 DS digests match
+/// `ldns-key2ds -1`.
+#[test]
+fn sha1_algorithms_verify_only_when_allowed() {
+    let sha1 = RingCrypto { sha1: true };
+    for (alg_name, algorithm) in [("RSASHA1", 5u8), ("RSASHA1-NSEC3-SHA1", 7)] {
+        let dir = temp_dir(&format!("sha1-{algorithm}"));
+        let base = run(
+            &dir,
+            "ldns-keygen",
+            &["-a", alg_name, "-b", "2048", "example.test."],
+        )
+        .trim()
+        .to_owned();
+        std::fs::write(dir.join("zone"), ZONE).expect("write zone");
+        let mut args = vec!["-i", "20260101000000", "-e", "20360101000000"];
+        if algorithm == 7 {
+            args.push("-n");
+        }
+        args.extend(["zone", base.as_str()]);
+        run(&dir, "ldns-signzone", &args);
+        let (dnskeys, rrsets) = read_signed(&dir.join("zone.signed"));
+        assert_eq!(dnskeys.len(), 1);
+        let key = &dnskeys[0];
+        assert_eq!(key[3], algorithm);
+        let denial = if algorithm == 7 {
+            RType::NSEC3
+        } else {
+            RType::NSEC
+        };
+        assert!(rrsets.values().any(|s| s.rtype == denial), "{alg_name}");
+        for rrset in rrsets.values() {
+            assert_eq!(rrset.sigs.len(), 1, "{} {}", rrset.owner, rrset.rtype);
+            let sig = &rrset.sigs[0];
+            assert_eq!(
+                verify_rrsig(&sha1, rrset, sig, key, NOW),
+                Ok(()),
+                "{alg_name} {} {}",
+                rrset.owner,
+                rrset.rtype
+            );
+            assert_eq!(
+                verify_rrsig(&RingCrypto::default(), rrset, sig, key, NOW),
+                Err(VerifyError::UnsupportedAlgorithm)
+            );
+        }
+        let mut changed = rrsets
+            .values()
+            .find(|s| s.rtype == RType::A)
+            .expect("A")
+            .clone();
+        changed.rdatas[0][3] ^= 1;
+        assert_eq!(
+            verify_rrsig(&sha1, &changed, &changed.sigs[0], key, NOW),
+            Err(VerifyError::BadSignature)
+        );
+        let out = run(
+            &dir,
+            "ldns-key2ds",
+            &["-n", "-f", "-1", &format!("{base}.key")],
+        );
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(fields.get(6), Some(&"1"), "{out}");
+        assert_eq!(
+            ds_digest(apex().as_ref(), key, 1),
+            Ok(decode_hex(&fields[7..].concat())),
+            "{alg_name}"
         );
     }
 }
