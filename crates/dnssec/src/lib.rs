@@ -14,11 +14,13 @@
 #![forbid(unsafe_code)]
 
 pub mod anchors;
+pub mod autotrust;
 pub mod canonical;
 pub mod key;
 pub mod verify;
 
 pub use anchors::{Anchor, AnchorError, NegativeAnchors, TrustAnchors};
+pub use autotrust::{AutoTrust, AutoTrustError, KeyState, TrackedKey};
 pub use canonical::{CanonicalError, canonical_rdata, canonical_rrset};
 pub use key::{DigestError, ds_digest, key_tag};
 pub use verify::{Crypto, CryptoError, RingCrypto, VerifyError, verify_rrsig};
