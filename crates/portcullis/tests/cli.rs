@@ -390,7 +390,7 @@ fn check_reads_the_trust_anchors() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "{}:2:1: trust anchor: a trust anchor is a DS or DNSKEY record, not NS",
+            "{}:2:1: trust anchor: expected a DS or DNSKEY record, not NS",
             bad.display()
         )),
         "{stderr}"

@@ -141,7 +141,7 @@ fn anchor_file_errors_point_into_the_file() {
     assert_eq!((loc.line, loc.column), (3, 1));
     assert!(
         e.to_string()
-            .ends_with("trust anchor: a trust anchor is a DS or DNSKEY record, not A"),
+            .ends_with("trust anchor: expected a DS or DNSKEY record, not A"),
         "{e}"
     );
     std::fs::write(&bad, ". DS 1 8 2 ( 00\n 11 )\n").unwrap();
