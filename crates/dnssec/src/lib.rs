@@ -13,6 +13,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod anchors;
+pub mod autotrust;
 pub mod canonical;
 pub mod denial;
 pub mod key;
@@ -20,6 +22,8 @@ pub mod nsec;
 pub mod nsec3;
 pub mod verify;
 
+pub use anchors::{Anchor, AnchorError, NegativeAnchors, TrustAnchors};
+pub use autotrust::{AutoTrust, AutoTrustError, KeyState, TrackedKey};
 pub use canonical::{CanonicalError, canonical_rdata, canonical_rrset};
 pub use denial::{
     Denial, DenialError, NoDs, Nsec3Limits, prove_no_ds, prove_nodata, prove_nxdomain,

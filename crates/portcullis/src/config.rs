@@ -10,7 +10,8 @@
 //!   text of `src/default.toml`) is used: it serves the small zone `portcullis.test.`, written
 //!   inline, so a fresh install answers something;
 //! - command-line flags override the file ([`Overrides`]): `--listen` replaces the listeners,
-//!   `--zone` adds zones, `--allow-transfer` adds to the global transfer ACL;
+//!   `--zone` adds zones, `--allow-transfer` adds to the global transfer ACL, `--trust-anchor`
+//!   replaces the trust anchors;
 //! - `--zone` without `--config` runs an authoritative server for just the zones given: the
 //!   built-in zone is left out, and the built-in resolver too unless a resolver flag
 //!   (`--root-hints`, `--forward`, `--allow-recursion`, `--insecure-local-upstreams`) asks
@@ -31,8 +32,10 @@ use wire::Name;
 
 use crate::prefix::Prefix;
 
+pub mod dnssec;
 pub mod resolver;
 
+pub use self::dnssec::DnssecSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
@@ -171,6 +174,13 @@ pub const KEYS: &[&str] = &[
     "forward.to",
     "stub.zone",
     "stub.servers",
+    "dnssec.validation",
+    "dnssec.trust_anchor_files",
+    "dnssec.negative_trust_anchors",
+    "dnssec.auto_trust_anchor_file",
+    "dnssec.allow_sha1",
+    "dnssec.bogus_ttl",
+    "dnssec.max_nsec3_iterations",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -193,6 +203,8 @@ pub struct Config {
     /// The `[[forward]]` and `[[stub]]` zones, forwards first, then stubs, each in the order
     /// written (`--forward` replaces a configured zone or adds one).
     pub forwards: Vec<ForwardConfig>,
+    /// The `[dnssec]` settings.
+    pub dnssec: DnssecSettings,
 }
 
 /// The `[server]` section.
@@ -511,6 +523,8 @@ impl Config {
             message: format!("{label}: {message}"),
         })?;
 
+        let dnssec = file.dnssec.into_settings(label, text, base_dir)?;
+
         let s = file.server;
         Ok(Config {
             label: label.to_owned(),
@@ -535,6 +549,7 @@ impl Config {
             resolver: file.resolver.into_config(base_dir),
             cache,
             forwards,
+            dnssec,
         })
     }
 
@@ -616,6 +631,8 @@ impl Config {
         if overrides.insecure_local_upstreams {
             self.resolver.insecure_local_upstreams = true;
         }
+        self.dnssec
+            .apply_trust_anchor_flags(&overrides.trust_anchors)?;
         Ok(())
     }
 
@@ -705,6 +722,8 @@ pub struct Overrides {
     pub allow_recursion: Vec<Prefix>,
     /// `--insecure-local-upstreams`: sets `resolver.insecure_local_upstreams`.
     pub insecure_local_upstreams: bool,
+    /// `--trust-anchor FILE`: when given, these files' anchors replace the configured ones.
+    pub trust_anchors: Vec<PathBuf>,
 }
 
 impl Overrides {
@@ -813,6 +832,8 @@ struct FileConfig {
     forwards: resolver::Forwards,
     #[serde(default, rename = "stub")]
     stubs: resolver::Stubs,
+    #[serde(default)]
+    dnssec: dnssec::DnssecSection,
 }
 
 #[derive(Deserialize)]

@@ -147,6 +147,10 @@ struct ServerArgs {
     /// .test (for test networks; see resolver.insecure_local_upstreams).
     #[arg(long)]
     insecure_local_upstreams: bool,
+    /// DNSSEC trust anchors: DS or DNSKEY records in zone-file format; repeat for more files.
+    /// Replaces the built-in root anchors and dnssec.trust_anchor_files.
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Vec<PathBuf>,
 }
 
 impl ServerArgs {
@@ -164,6 +168,7 @@ impl ServerArgs {
                 forwards: self.forward.clone(),
                 allow_recursion: self.allow_recursion.clone(),
                 insecure_local_upstreams: self.insecure_local_upstreams,
+                trust_anchors: self.trust_anchor.clone(),
             },
         }
     }

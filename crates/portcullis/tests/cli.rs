@@ -364,3 +364,48 @@ fn check_reads_the_root_hints() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn check_reads_the_trust_anchors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("root.ds");
+    std::fs::write(
+        &good,
+        ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "; anchors\n. 3600 IN NS a.root.test.\n").unwrap();
+    let out = run(&["check", "--trust-anchor", good.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let out = run(&[
+        "check",
+        "--trust-anchor",
+        good.to_str().unwrap(),
+        "--trust-anchor",
+        bad.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:1: trust anchor: expected a DS or DNSKEY record, not NS",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+    // In the configuration file, an anchor file that cannot be read is reported at its key.
+    let config = dir.path().join("a.toml");
+    std::fs::write(&config, "[dnssec]\ntrust_anchor_files = [\"none.ds\"]\n").unwrap();
+    let out = run(&["check", "--config", config.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:23: dnssec.trust_anchor_files: cannot read the trust anchor file",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -86,7 +86,11 @@ fn documented_keys_exist() {
 #[test]
 fn integer_bounds_are_documented() {
     let doc = doc();
-    for b in INT_SETTINGS.iter().chain(resolver::INT_SETTINGS) {
+    for b in INT_SETTINGS
+        .iter()
+        .chain(resolver::INT_SETTINGS)
+        .chain(portcullis::config::dnssec::INT_SETTINGS)
+    {
         let row = doc
             .lines()
             .find(|l| l.starts_with(&format!("| `{}`", b.key)))
