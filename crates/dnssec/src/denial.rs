@@ -370,3 +370,42 @@ impl<'a> Found<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_limits() {
+        assert_eq!(
+            Nsec3Limits::default(),
+            Nsec3Limits {
+                max_iterations: 50,
+                max_hashes: 32
+            }
+        );
+    }
+
+    #[test]
+    fn type_rules_at_a_matched_name() {
+        let mut bits = Vec::new();
+        TypeBitmap::write(&[RType::NS, RType::RRSIG, RType::NSEC], &mut bits);
+        let cut = TypeBitmap::new(&bits).unwrap_or(TypeBitmap::EMPTY);
+        let owner = wire::Name::from_text(b"sub.example.", None).unwrap_or_else(|e| panic!("{e}"));
+        let owner = owner.as_ref();
+        // A parent-side cut denies its DS, nothing else.
+        assert!(denies_type(&cut, RType::DS, owner, false));
+        assert!(!denies_type(&cut, RType::A, owner, false));
+        assert!(hides_descendants(&cut, false));
+        // The same types at the apex are the zone's own (an apex has SOA anyway).
+        assert!(denies_type(&cut, RType::A, owner, true));
+
+        let mut bits = Vec::new();
+        TypeBitmap::write(&[RType::NS, RType::SOA, RType::RRSIG], &mut bits);
+        let apex = TypeBitmap::new(&bits).unwrap_or(TypeBitmap::EMPTY);
+        assert!(!denies_type(&apex, RType::DS, owner, true));
+        assert!(denies_type(&apex, RType::DS, NameRef::ROOT, true));
+        assert!(!denies_type(&apex, RType::SOA, owner, true));
+        assert!(!hides_descendants(&apex, true));
+    }
+}
