@@ -292,6 +292,12 @@ fn wildcard_expanded(rrset: &RrSet) -> bool {
         })
 }
 
+/// At most this many NSEC and this many NSEC3 records take part in one proof; the rest are
+/// ignored. A negative answer needs three NSEC3 or two NSEC records (a few more with wildcards
+/// or several parameter sets); the cap keeps the pairwise NSEC checks of a crafted answer (one
+/// signed RRset may hold thousands of records) to a few thousand comparisons.
+pub const MAX_RECORDS: usize = 64;
+
 /// The usable NSEC and NSEC3 records of an answer, parsed once.
 struct Found<'a> {
     nsec: Vec<nsec::Nsec<'a>>,
@@ -319,6 +325,9 @@ impl<'a> Found<'a> {
                 continue;
             }
             for rdata in &rrset.rdatas {
+                if found.nsec.len() >= MAX_RECORDS || found.nsec3.len() >= MAX_RECORDS {
+                    return found;
+                }
                 match RData::parse(rrset.rtype, rdata) {
                     Ok(RData::Nsec { next, types }) => {
                         // The last NSEC points back at the apex; a next name outside the zone
