@@ -150,3 +150,53 @@ pub(crate) fn no_ds(qname: NameRef<'_>, set: &[Nsec<'_>]) -> Option<NoDs> {
         .any(|n| n.covers(qname) && n.next_below(qname))
         .then_some(NoDs::NotACut)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_text(s.as_bytes(), None).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn common_ancestors() {
+        for (a, b, want) in [
+            ("a.b.example.", "c.b.example.", "b.example."),
+            ("a.b.example.", "B.Example.", "b.example."),
+            ("a.example.", "a.example.", "a.example."),
+            ("a.example.", "example.", "example."),
+            ("a.example.", "a.test.", "."),
+            (".", "a.test.", "."),
+        ] {
+            assert_eq!(
+                common_ancestor(name(a).as_ref(), name(b).as_ref()),
+                name(want).as_ref(),
+                "{a} {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn closest_encloser_is_the_longer_common_ancestor() {
+        let (owner, next) = (name("b.example."), name("x.y.d.example."));
+        let nsec = Nsec {
+            owner: owner.as_ref(),
+            next: next.as_ref(),
+            types: TypeBitmap::EMPTY,
+            at_apex: false,
+        };
+        let q = name("a.c.d.example.");
+        assert!(nsec.covers(q.as_ref()));
+        assert_eq!(
+            nsec.closest_encloser(q.as_ref()),
+            name("d.example.").as_ref()
+        );
+        let q = name("c.example.");
+        assert_eq!(nsec.closest_encloser(q.as_ref()), name("example.").as_ref());
+        // d.example is an empty non-terminal: it exists.
+        let d = name("d.example.");
+        assert!(nsec.covers(d.as_ref()) && nsec.next_below(d.as_ref()));
+        assert!(!nsec.proves_absent(d.as_ref()));
+    }
+}

@@ -348,3 +348,87 @@ pub(crate) fn no_ds(
         Ok(proof.filter(|p| p.opt_out).map(|_| NoDs::OptOut))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_text(name: &str, salt: &[u8], iterations: u16) -> String {
+        let name = Name::from_text(name.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = String::new();
+        wire::rdata::write_base32hex(&nsec3_hash(name.as_ref(), salt, iterations), &mut out);
+        out
+    }
+
+    /// Values from BIND's `nsec3hash`.
+    #[test]
+    fn hashes_match_bind_nsec3hash() {
+        assert_eq!(
+            hash_text("example.", &[], 0),
+            "3msev9usmd4br9s97v51r2tdvmr9iqo1"
+        );
+        assert_eq!(hash_text(".", &[], 0), "bekjp7dgpvsjukll47bk43i3urmq4u2f");
+        assert_eq!(
+            hash_text("WWW.Example.COM.", &[0xff], 100),
+            "l4ilsbtu0u8umv9t2n46d0sp7iq2rqs2"
+        );
+    }
+
+    fn record(owner: u8, next: u8) -> Nsec3<'static> {
+        Nsec3 {
+            owner: [owner; HASH_LEN],
+            next: [next; HASH_LEN],
+            opt_out: false,
+            iterations: 0,
+            salt: &[],
+            types: TypeBitmap::EMPTY,
+        }
+    }
+
+    #[test]
+    fn cover_is_strict_and_wraps() {
+        let r = record(10, 20);
+        assert!(r.covers(&[15; HASH_LEN]));
+        assert!(!r.covers(&[10; HASH_LEN]));
+        assert!(!r.covers(&[20; HASH_LEN]));
+        assert!(!r.covers(&[25; HASH_LEN]));
+        assert!(r.matches(&[10; HASH_LEN]));
+        // The last record of the chain covers past its owner and before the first hash.
+        let last = record(200, 10);
+        assert!(last.covers(&[250; HASH_LEN]));
+        assert!(last.covers(&[5; HASH_LEN]));
+        assert!(!last.covers(&[100; HASH_LEN]));
+        assert!(!last.covers(&[10; HASH_LEN]));
+        // A chain of one record covers every other hash.
+        let only = record(7, 7);
+        assert!(only.covers(&[8; HASH_LEN]));
+        assert!(only.covers(&[6; HASH_LEN]));
+        assert!(!only.covers(&[7; HASH_LEN]));
+    }
+
+    #[test]
+    fn budget_counts_each_new_hash_once() {
+        let set = [record(1, 2)];
+        let mut chain = Chain {
+            set: &set,
+            salt: &[],
+            iterations: 0,
+            hashed: Vec::new(),
+        };
+        let a = Name::from_text(b"a.example.", None).unwrap_or_else(|e| panic!("{e}"));
+        let b = Name::from_text(b"B.example.", None).unwrap_or_else(|e| panic!("{e}"));
+        let mut budget = 2;
+        assert!(chain.hash(a.as_ref(), &mut budget).is_ok());
+        assert!(chain.hash(a.as_ref(), &mut budget).is_ok());
+        assert_eq!(budget, 1);
+        assert!(chain.hash(b.as_ref(), &mut budget).is_ok());
+        let c = Name::from_text(b"c.example.", None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            chain.hash(c.as_ref(), &mut budget),
+            Err(DenialError::TooManyHashes)
+        );
+        // Case does not make a new hash.
+        let upper = Name::from_text(b"A.EXAMPLE.", None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(chain.hash(upper.as_ref(), &mut budget).is_ok());
+    }
+}

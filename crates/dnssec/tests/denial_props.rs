@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use cache::RrSet;
 use dnssec::{
-    Denial, DenialError, Nsec3Limits, nsec3_hash, prove_no_ds, prove_nodata, prove_nxdomain,
+    Denial, DenialError, NoDs, Nsec3Limits, nsec3_hash, prove_no_ds, prove_nodata, prove_nxdomain,
     prove_wildcard,
 };
 use proptest::prelude::*;
@@ -58,32 +58,67 @@ fn relative(max: usize, wildcards: bool) -> impl Strategy<Value = String> {
     })
 }
 
-/// The zone: the apex (SOA, NS) and names holding A.
+/// The zone: the apex (SOA, NS), names holding A, and delegations (NS only, unsigned); names
+/// below a delegation belong to the child and are not in the zone.
 struct Model {
     names: BTreeSet<Name>,
+    cuts: BTreeSet<Name>,
 }
 
 impl Model {
-    fn new(rel: &[String]) -> Model {
-        let mut names: BTreeSet<Name> = rel.iter().map(|s| name(s)).collect();
+    /// `rel` are the zone's names; those whose index is in `cut_mask` (and are not wildcards)
+    /// become delegations.
+    fn new(rel: &[String], cut_mask: u64) -> Model {
+        let mut names = BTreeSet::new();
+        let mut cuts = BTreeSet::new();
+        for (i, s) in rel.iter().enumerate() {
+            let n = name(s);
+            if cut_mask >> (i % 64) & 1 == 1 && !n.as_ref().is_wildcard() {
+                cuts.insert(n);
+            } else {
+                names.insert(n);
+            }
+        }
+        let below_cut = |n: &Name| {
+            cuts.iter()
+                .any(|c| n.as_ref() != c.as_ref() && n.as_ref().is_subdomain_of(c.as_ref()))
+        };
+        let cuts_kept: BTreeSet<Name> = cuts.iter().filter(|c| !below_cut(c)).cloned().collect();
+        names.retain(|n| !below_cut(n) && !cuts.contains(n));
         names.insert(apex());
-        Model { names }
+        Model {
+            names,
+            cuts: cuts_kept,
+        }
     }
 
     fn has_data(&self, q: NameRef<'_>) -> bool {
         self.names.iter().any(|n| n.as_ref() == q)
     }
 
-    /// The name or something below it is in the zone.
-    fn exists(&self, q: NameRef<'_>) -> bool {
-        self.names.iter().any(|n| n.as_ref().is_subdomain_of(q))
+    fn is_cut(&self, q: NameRef<'_>) -> bool {
+        self.cuts.iter().any(|c| c.as_ref() == q)
     }
 
-    /// Every existing name, empty non-terminals included.
+    /// Strictly below a delegation: the child zone's name, not this zone's.
+    fn below_cut(&self, q: NameRef<'_>) -> bool {
+        self.cuts
+            .iter()
+            .any(|c| c.as_ref() != q && q.is_subdomain_of(c.as_ref()))
+    }
+
+    /// The name or something below it is in the zone.
+    fn exists(&self, q: NameRef<'_>) -> bool {
+        self.names
+            .iter()
+            .chain(&self.cuts)
+            .any(|n| n.as_ref().is_subdomain_of(q))
+    }
+
     fn all_names(&self) -> BTreeSet<Name> {
         let apex = apex();
         let mut all = BTreeSet::new();
-        for n in &self.names {
+        for n in self.names.iter().chain(&self.cuts) {
             let mut cur = n.as_ref();
             loop {
                 all.insert(cur.to_name());
@@ -118,6 +153,12 @@ impl Model {
         let sig = if nsec3 { RType::RRSIG } else { RType::NSEC };
         if owner == apex().as_ref() {
             vec![RType::SOA, RType::NS, RType::DNSKEY, RType::RRSIG, sig]
+        } else if self.is_cut(owner) {
+            if nsec3 {
+                vec![RType::NS]
+            } else {
+                vec![RType::NS, RType::RRSIG, RType::NSEC]
+            }
         } else if self.has_data(owner) {
             vec![RType::A, RType::RRSIG, sig]
         } else {
@@ -127,7 +168,8 @@ impl Model {
 
     /// The complete NSEC chain, in canonical order, the last record pointing at the apex.
     fn nsec_chain(&self) -> Vec<RrSet> {
-        let names: Vec<&Name> = self.names.iter().collect();
+        let all: BTreeSet<&Name> = self.names.iter().chain(&self.cuts).collect();
+        let names: Vec<&Name> = all.into_iter().collect();
         (0..names.len())
             .map(|i| {
                 let next = names[(i + 1) % names.len()];
@@ -178,6 +220,9 @@ fn proven(r: Result<Denial, DenialError>) -> bool {
 fn check(model: &Model, chain: &[RrSet], subset: &[RrSet], q: NameRef<'_>) {
     let zone = apex();
     let zone = zone.as_ref();
+    if model.below_cut(q) || model.is_cut(q) {
+        return check_cut(model, chain, subset, q);
+    }
     let wildcard = model.wildcard_source(q);
     let nxdomain = !model.exists(q) && wildcard.is_none();
     let ent = model.exists(q) && !model.has_data(q);
@@ -235,6 +280,60 @@ fn check(model: &Model, chain: &[RrSet], subset: &[RrSet], q: NameRef<'_>) {
     }
 }
 
+/// At or below a delegation the parent's records deny nothing but the DS at the cut
+/// (RFC 6840 section 4.1).
+fn check_cut(model: &Model, chain: &[RrSet], subset: &[RrSet], q: NameRef<'_>) {
+    let nsec3 = chain.iter().any(|s| s.rtype == RType::NSEC3);
+    let zone = apex();
+    let zone = zone.as_ref();
+    let at_cut = model.is_cut(q);
+    if at_cut {
+        assert_eq!(
+            prove_no_ds(q, zone, chain, &LIMITS),
+            Ok(NoDs::Delegation),
+            "no DS {q}"
+        );
+        assert!(
+            proven(prove_nodata(q, RType::DS, zone, chain, &LIMITS)),
+            "nodata DS {q}"
+        );
+    }
+    for set in [chain, subset] {
+        assert!(
+            !proven(prove_nxdomain(q, zone, set, &LIMITS)),
+            "nxdomain at/below cut {q}"
+        );
+        for qtype in [RType::A, RType::MX, RType::NS] {
+            assert!(
+                !proven(prove_nodata(q, qtype, zone, set, &LIMITS)),
+                "nodata {qtype} at/below cut {q}"
+            );
+        }
+        // NSEC shows the cut above the next closer name; an NSEC3 cover cannot (RFC 5155
+        // section 8.8 asks only for it): there the answer's RRSIG vouches that the wildcard
+        // is the zone's own, and the zone holds nothing below its cuts.
+        if !nsec3 || model.is_cut(q) {
+            for labels in 0..q.label_count() as u8 {
+                assert!(
+                    !proven(prove_wildcard(q, labels, zone, set, &LIMITS)),
+                    "wildcard {q}"
+                );
+            }
+        }
+        match prove_no_ds(q, zone, set, &LIMITS) {
+            Ok(NoDs::Delegation) => assert!(at_cut, "false delegation {q}"),
+            Ok(other) => panic!("{other:?} at/below cut {q}"),
+            Err(_) => {}
+        }
+        if !at_cut {
+            assert!(
+                !proven(prove_nodata(q, RType::DS, zone, set, &LIMITS)),
+                "DS below cut {q}"
+            );
+        }
+    }
+}
+
 fn pick(chain: &[RrSet], mask: u64) -> Vec<RrSet> {
     chain
         .iter()
@@ -252,8 +351,9 @@ proptest! {
         rel in proptest::collection::vec(relative(3, true), 1..10),
         queries in proptest::collection::vec(relative(4, true), 1..8),
         mask in any::<u64>(),
+        cuts in any::<u64>(),
     ) {
-        let model = Model::new(&rel);
+        let model = Model::new(&rel, cuts & cuts >> 7);
         let chain = model.nsec_chain();
         let subset = pick(&chain, mask);
         for q in &queries {
@@ -268,8 +368,9 @@ proptest! {
         salt in proptest::collection::vec(any::<u8>(), 0..4),
         iterations in 0u16..3,
         mask in any::<u64>(),
+        cuts in any::<u64>(),
     ) {
-        let model = Model::new(&rel);
+        let model = Model::new(&rel, cuts & cuts >> 7);
         let chain = model.nsec3_chain(&salt, iterations);
         let subset = pick(&chain, mask);
         for q in &queries {
@@ -346,11 +447,14 @@ fn run_all(rrsets: &[RrSet], q: NameRef<'_>, labels: u8, qtype: RType) {
 /// The canonical order the model's chain is built in is the one the proofs compare with.
 #[test]
 fn model_chain_is_in_canonical_order() {
-    let model = Model::new(&[
-        "b.example.".into(),
-        "*.a.example.".into(),
-        "a.b.example.".into(),
-    ]);
+    let model = Model::new(
+        &[
+            "b.example.".into(),
+            "*.a.example.".into(),
+            "a.b.example.".into(),
+        ],
+        0,
+    );
     let chain = model.nsec_chain();
     let owners: Vec<String> = chain.iter().map(|s| s.owner.to_string()).collect();
     assert_eq!(
