@@ -25,7 +25,7 @@ use wire::{MessageWriter, NameRef, RType, Rcode, Section, WriteError};
 
 use crate::entry::{Entry, Freshness, Packed};
 use crate::key::{KeyBuf, Kind};
-use crate::{AnswerMode, Cache, CacheAnswer, MAX_CNAME_CHAIN, Time, Trust};
+use crate::{AnswerMode, Cache, CacheAnswer, MAX_CNAME_CHAIN, Time, Trust, Validation};
 
 /// What one step ended with.
 enum Step {
@@ -48,6 +48,8 @@ struct Ctx<'c> {
     stale_window: Option<u64>,
     prefetch: bool,
     stale: bool,
+    /// Some entry used was not validated secure.
+    not_secure: bool,
 }
 
 pub(crate) fn answer(
@@ -67,6 +69,7 @@ pub(crate) fn answer(
             .then(|| u64::from(config.max_stale) * 1000),
         prefetch: false,
         stale: false,
+        not_secure: false,
     };
     let result = follow(&mut ctx, qname, qtype, w);
     cache.answers.count(result != CacheAnswer::Miss);
@@ -94,6 +97,7 @@ fn follow(
                     rcode,
                     prefetch: ctx.prefetch,
                     stale: ctx.stale,
+                    secure: !ctx.not_secure,
                 };
             }
             Step::Cname(target_len) => {
@@ -118,11 +122,17 @@ fn step(
 ) -> Step {
     let dnssec_ok = ctx.mode.dnssec_ok;
     let data = lookup(ctx, Kind::Data, qtype, name, |entry, ttl| {
-        let set = entry.first_set()?;
-        Some(finish(
-            write_set(w, Section::Answer, &set, ttl, dnssec_ok),
-            Rcode::NOERROR,
-        ))
+        let mut sets = entry.sets();
+        let set = sets.next()?;
+        let mut written = write_set(w, Section::Answer, &set, ttl, dnssec_ok);
+        if dnssec_ok {
+            // The NSEC/NSEC3 records that proved a wildcard expansion (RFC 4035 3.1.3.3).
+            for proof in sets {
+                written =
+                    written.and_then(|()| write_set(w, Section::Authority, &proof, ttl, true));
+            }
+        }
+        Some(finish(written, Rcode::NOERROR))
     });
     if let Some(step) = data {
         return step;
@@ -183,7 +193,9 @@ fn lookup<'c, R>(
     let (hash, shard) = cache.locate(key.as_bytes());
     let store = shard.read();
     let entry = store.get(hash, key.as_bytes())?;
-    if entry.trust < Trust::Authority {
+    if entry.trust < Trust::Authority
+        || (ctx.mode.validated && entry.validation == Validation::Unchecked)
+    {
         return None;
     }
     let (ttl, prefetch, stale) = match entry.freshness(ctx.now, ctx.stale_window)? {
@@ -197,6 +209,7 @@ fn lookup<'c, R>(
     entry.touch();
     ctx.prefetch |= prefetch;
     ctx.stale |= stale;
+    ctx.not_secure |= entry.validation != Validation::Secure;
     Some(result)
 }
 

@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use wire::{Class, Name, NameRef, RType};
 
-use crate::{RrSet, Time, Trust};
+use crate::{RrSet, Time, Trust, Validation};
 
 /// The largest frequency an entry counts to (S3-FIFO uses two bits).
 const MAX_FREQ: u8 = 3;
@@ -42,6 +42,10 @@ pub(crate) struct Entry {
     pub(crate) ttl: u32,
     /// Where the data came from.
     pub(crate) trust: Trust,
+    /// What DNSSEC validation said of it.
+    pub(crate) validation: Validation,
+    /// For failures: the Extended DNS Error code to answer with (0 when none).
+    pub(crate) ede: u16,
     /// Hits since it last moved in the eviction queues (saturating at [`MAX_FREQ`]).
     freq: AtomicU8,
     /// Whether a prefetch has been reported for it.
@@ -67,6 +71,7 @@ impl Entry {
         expires: Time,
         ttl: u32,
         trust: Trust,
+        validation: Validation,
     ) -> Option<Entry> {
         let key_len = u16::try_from(key.len()).ok()?;
         let blob = encode(key, sets)?;
@@ -77,6 +82,8 @@ impl Entry {
             expires,
             ttl,
             trust,
+            validation,
+            ede: 0,
             freq: AtomicU8::new(0),
             prefetched: AtomicBool::new(false),
         })
@@ -317,7 +324,16 @@ mod tests {
     fn round_trip(sets: &[RrSet]) {
         let refs: Vec<&RrSet> = sets.iter().collect();
         let key = b"\x01\x00\x01\x03abc\x00";
-        let e = Entry::new(key, 7, &refs, Time::ZERO, 300, Trust::Answer).unwrap();
+        let e = Entry::new(
+            key,
+            7,
+            &refs,
+            Time::ZERO,
+            300,
+            Trust::Answer,
+            Validation::Unchecked,
+        )
+        .unwrap();
         assert_eq!(e.key(), key);
         let back: Vec<RrSet> = e.sets().map(|p| p.to_rrset(300)).collect();
         assert_eq!(back, sets);
@@ -342,7 +358,18 @@ mod tests {
     #[test]
     fn refuses_what_cannot_be_packed() {
         let big = set("x.", RType::TXT, vec![vec![0; 70_000]], vec![]);
-        assert!(Entry::new(b"k", 0, &[&big], Time::ZERO, 1, Trust::Answer).is_none());
+        assert!(
+            Entry::new(
+                b"k",
+                0,
+                &[&big],
+                Time::ZERO,
+                1,
+                Trust::Answer,
+                Validation::Unchecked
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -363,6 +390,7 @@ mod tests {
             Time::from_millis(100_000),
             100,
             Trust::Answer,
+            Validation::Unchecked,
         )
         .unwrap();
         assert!(!e.take_prefetch(50_000));
@@ -372,7 +400,16 @@ mod tests {
 
     #[test]
     fn freshness_and_stale_window() {
-        let e = Entry::new(b"k", 0, &[], Time::from_millis(10_000), 10, Trust::Answer).unwrap();
+        let e = Entry::new(
+            b"k",
+            0,
+            &[],
+            Time::from_millis(10_000),
+            10,
+            Trust::Answer,
+            Validation::Unchecked,
+        )
+        .unwrap();
         assert_eq!(
             e.freshness(Time::from_millis(4_000), None),
             Some(Freshness::Fresh(6_000))
@@ -406,7 +443,7 @@ mod tests {
         #[test]
         fn packing_round_trips(sets in proptest::collection::vec(arb_set(), 0..4)) {
             let refs: Vec<&RrSet> = sets.iter().collect();
-            let e = Entry::new(b"\x01\x00\x01\x00", 1, &refs, Time::ZERO, 60, Trust::Glue).unwrap();
+            let e = Entry::new(b"\x01\x00\x01\x00", 1, &refs, Time::ZERO, 60, Trust::Glue, Validation::Unchecked).unwrap();
             let back: Vec<RrSet> = e.sets().map(|p| p.to_rrset(60)).collect();
             prop_assert_eq!(back, sets);
         }

@@ -128,6 +128,20 @@ pub enum Trust {
     AuthAnswer,
 }
 
+/// What DNSSEC validation said of cached data (RFC 4035 section 4.3). Bogus data is never
+/// kept as data: a bogus result is remembered as a failure with its Extended DNS Error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Validation {
+    /// Not validated (validation off, asked with CD, or not yet judged): answers only clients
+    /// that do not want validated data.
+    #[default]
+    Unchecked,
+    /// Provably unsigned (or under a negative trust anchor).
+    Insecure,
+    /// Validated from a trust anchor.
+    Secure,
+}
+
 /// An RRset as the resolver learned it: every RDATA in uncompressed wire form, with the RRSIG
 /// RDATAs that cover it (kept for DNSSEC validation, written for clients that set DO).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,6 +253,8 @@ pub struct Negative {
     pub soa: RrSet,
     /// NSEC/NSEC3 RRsets with their signatures, TTL the seconds remaining.
     pub proofs: Vec<RrSet>,
+    /// What validation said of it.
+    pub validation: Validation,
 }
 
 /// How [`Cache::answer`] may answer.
@@ -248,6 +264,9 @@ pub struct AnswerMode {
     pub dnssec_ok: bool,
     /// Allow expired entries within `max_stale` (RFC 8767); their TTL is `stale_answer_ttl`.
     pub stale: bool,
+    /// Answer only from data DNSSEC validation judged secure or insecure (a validating
+    /// resolver asked without CD); unchecked data is a miss.
+    pub validated: bool,
 }
 
 /// What [`Cache::answer`] did.
@@ -263,6 +282,8 @@ pub enum CacheAnswer {
         prefetch: bool,
         /// Expired data was used.
         stale: bool,
+        /// Every entry used was validated secure: the AD bit may be set (RFC 4035 3.2.3).
+        secure: bool,
     },
     /// Not (entirely) in the cache.
     Miss,
@@ -343,13 +364,34 @@ impl Cache {
     /// a TTL of zero after clamping, is not stored. Data from an answer (trust
     /// [`Trust::Answer`] and above) removes any cached negative answer for its name and type.
     pub fn insert_rrset(&self, rrset: &RrSet, trust: Trust, now: Time) -> bool {
+        self.insert_validated(rrset, &[], trust, Validation::Unchecked, now)
+    }
+
+    /// [`Cache::insert_rrset`] with what validation said of the RRset, and the NSEC/NSEC3
+    /// RRsets that proved a wildcard expansion (kept beside it: answered with it under DO).
+    /// A validated RRset replaces the same data unchecked at the same trust; unchecked data
+    /// never replaces validated data of the same trust before it expires (an unvalidated
+    /// copy must not undo validation).
+    pub fn insert_validated(
+        &self,
+        rrset: &RrSet,
+        proofs: &[RrSet],
+        trust: Trust,
+        validation: Validation,
+        now: Time,
+    ) -> bool {
         if rrset.rdatas.is_empty() {
             return false;
         }
         let ttl = rrset.ttl.clamp(self.config.min_ttl, self.config.max_ttl);
         let key = KeyBuf::new(Kind::Data, rrset.rtype, rrset.owner.as_ref());
-        let stored = self.store(&key, &[rrset], ttl, trust, now, |old| {
-            old.expires <= now || trust >= old.trust
+        let mut sets = Vec::with_capacity(1 + proofs.len());
+        sets.push(rrset);
+        sets.extend(proofs);
+        let stored = self.store(&key, &sets, ttl, trust, validation, now, |old| {
+            old.expires <= now
+                || trust > old.trust
+                || (trust == old.trust && validation >= old.validation)
         });
         if stored && trust >= Trust::Answer {
             let owner = rrset.owner.as_ref();
@@ -357,6 +399,18 @@ impl Cache {
             self.remove(&KeyBuf::new(Kind::NxDomain, rrset.rtype, owner));
         }
         stored
+    }
+
+    /// An unexpired RRset with its trust and what validation said of it.
+    pub fn rrset_validated(
+        &self,
+        name: NameRef<'_>,
+        rtype: RType,
+        now: Time,
+    ) -> Option<(RrSet, Trust, Validation)> {
+        self.with_fresh(&KeyBuf::new(Kind::Data, rtype, name), now, |e, ttl| {
+            Some((e.first_set()?.to_rrset(ttl), e.trust, e.validation))
+        })
     }
 
     /// An unexpired RRset (TTL = remaining seconds), with its trust.
@@ -374,7 +428,15 @@ impl Cache {
         }
         let ttl = ns.ttl.clamp(self.config.min_ttl, self.config.max_ttl);
         let key = KeyBuf::new(Kind::Delegation, RType::NS, ns.owner.as_ref());
-        self.store(&key, &[ns], ttl, Trust::Authority, now, |_| true);
+        self.store(
+            &key,
+            &[ns],
+            ttl,
+            Trust::Authority,
+            Validation::Unchecked,
+            now,
+            |_| true,
+        );
     }
 
     /// The deepest unexpired delegation at or above `name`: (zone cut, NS RRset).
@@ -405,6 +467,22 @@ impl Cache {
         proofs: &[RrSet],
         now: Time,
     ) {
+        self.insert_negative_validated(qname, qtype, kind, soa, proofs, Validation::Unchecked, now);
+    }
+
+    /// [`Cache::insert_negative`] with what validation said of it; the TTL is also capped by
+    /// the SOA RRset's TTL as given (the validator lowers it to the signatures' expiry).
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_negative_validated(
+        &self,
+        qname: NameRef<'_>,
+        qtype: RType,
+        kind: NegativeKind,
+        soa: &RrSet,
+        proofs: &[RrSet],
+        validation: Validation,
+        now: Time,
+    ) {
         let Some(ttl) = negative_ttl(soa) else {
             return;
         };
@@ -417,7 +495,9 @@ impl Cache {
             NegativeKind::NoData => Kind::NoData,
         };
         let key = KeyBuf::new(key_kind, qtype, qname);
-        if self.store(&key, &sets, ttl, Trust::AuthAnswer, now, |_| true) {
+        if self.store(&key, &sets, ttl, Trust::AuthAnswer, validation, now, |_| {
+            true
+        }) {
             self.remove(&KeyBuf::new(Kind::Data, qtype, qname));
             if kind == NegativeKind::NxDomain {
                 self.remove(&KeyBuf::new(Kind::Data, RType::CNAME, qname));
@@ -436,6 +516,7 @@ impl Cache {
                     kind,
                     soa,
                     proofs: sets.collect(),
+                    validation: e.validation,
                 })
             }
         };
@@ -457,16 +538,56 @@ impl Cache {
     /// RFC 9520: remember that resolving (qname, qtype) failed, for `ttl` seconds (at most
     /// `max_ttl`).
     pub fn insert_failure(&self, qname: NameRef<'_>, qtype: RType, ttl: u32, now: Time) {
+        self.insert_failure_ede(qname, qtype, ttl, 0, now);
+    }
+
+    /// [`Cache::insert_failure`] remembering the Extended DNS Error code to answer with (a
+    /// bogus DNSSEC result says why, RFC 8914); 0 for none.
+    pub fn insert_failure_ede(
+        &self,
+        qname: NameRef<'_>,
+        qtype: RType,
+        ttl: u32,
+        ede: u16,
+        now: Time,
+    ) {
         let ttl = ttl.min(self.config.max_ttl);
+        if ttl == 0 {
+            return;
+        }
         let key = KeyBuf::new(Kind::Failure, qtype, qname);
-        self.store(&key, &[], ttl, Trust::AuthAnswer, now, |_| true);
+        let (hash, shard) = self.locate(key.as_bytes());
+        let Some(mut entry) = Entry::new(
+            key.as_bytes(),
+            hash,
+            &[],
+            now.plus_secs(ttl),
+            ttl,
+            Trust::AuthAnswer,
+            Validation::Unchecked,
+        ) else {
+            return;
+        };
+        entry.ede = ede;
+        let window = self.stale_window_ms();
+        let dead = |e: &Entry| now.millis_since(e.expires) >= window && now >= e.expires;
+        let outcome = shard.write().insert(entry, |_| true, dead);
+        let c = &shard.counters;
+        Counters::add(&c.inserts, u64::from(outcome.stored));
+        Counters::add(&c.evictions, outcome.evicted);
+        Counters::add(&c.expired, outcome.expired);
     }
 
     /// Whether resolving (qname, qtype) failed within the time given to
     /// [`Cache::insert_failure`].
     pub fn failure(&self, qname: NameRef<'_>, qtype: RType, now: Time) -> bool {
+        self.failure_ede(qname, qtype, now).is_some()
+    }
+
+    /// The remembered failure of (qname, qtype), with its Extended DNS Error code (0: none).
+    pub fn failure_ede(&self, qname: NameRef<'_>, qtype: RType, now: Time) -> Option<u16> {
         let key = KeyBuf::new(Kind::Failure, qtype, qname);
-        self.with_fresh(&key, now, |_, _| Some(())).is_some()
+        self.with_fresh(&key, now, |e, _| Some(e.ede))
     }
 
     // --- the client hot path -----------------------------------------------------------------
@@ -559,12 +680,14 @@ impl Cache {
     /// Stores `sets` under `key` for `ttl` seconds; whether it was stored. A TTL of zero means
     /// "use once, do not cache" (RFC 1035 section 3.2.1), so nothing is stored, not even for
     /// serving stale.
+    #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
         key: &KeyBuf,
         sets: &[&RrSet],
         ttl: u32,
         trust: Trust,
+        validation: Validation,
         now: Time,
         may_replace: impl FnOnce(&Entry) -> bool,
     ) -> bool {
@@ -573,7 +696,8 @@ impl Cache {
         }
         let (hash, shard) = self.locate(key.as_bytes());
         let expires = now.plus_secs(ttl);
-        let Some(entry) = Entry::new(key.as_bytes(), hash, sets, expires, ttl, trust) else {
+        let Some(entry) = Entry::new(key.as_bytes(), hash, sets, expires, ttl, trust, validation)
+        else {
             return false;
         };
         let window = self.stale_window_ms();

@@ -586,6 +586,7 @@ mod tests {
             Time::from_millis(60_000),
             60,
             Trust::Answer,
+            crate::Validation::Unchecked,
         )
         .unwrap()
     }
@@ -612,7 +613,16 @@ mod tests {
         let mut s = Store::new(4 << 20);
         for n in 0..200_000u32 {
             let hash = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let e = Entry::new(&n.to_be_bytes(), hash, &[], Time::ZERO, 1, Trust::Answer).unwrap();
+            let e = Entry::new(
+                &n.to_be_bytes(),
+                hash,
+                &[],
+                Time::ZERO,
+                1,
+                Trust::Answer,
+                crate::Validation::Unchecked,
+            )
+            .unwrap();
             assert!(s.insert(e, |_| true, |_| false).stored);
         }
         s.check();

@@ -110,6 +110,7 @@ fn hit(rcode: Rcode) -> CacheAnswer {
         rcode,
         prefetch: false,
         stale: false,
+        secure: false,
     }
 }
 
@@ -374,6 +375,7 @@ fn nxdomain_cuts_the_tree_below_it() {
     let mode = AnswerMode {
         dnssec_ok: true,
         stale: false,
+        validated: false,
     };
     let (_, rrs) = ask_with(&c, "x.gone.example.", RType::A, mode, secs(10), 4096);
     let types: Vec<RType> = rrs.iter().map(|r| r.rtype).collect();
@@ -558,6 +560,7 @@ fn rrsigs_are_written_only_with_do() {
     let mode = AnswerMode {
         dnssec_ok: true,
         stale: false,
+        validated: false,
     };
     let (_, rrs) = ask_with(&c, "signed.example.", RType::A, mode, secs(0), 4096);
     let types: Vec<RType> = rrs.iter().map(|r| r.rtype).collect();
@@ -615,6 +618,7 @@ fn stale_entries_are_served_only_in_stale_mode_within_max_stale() {
     let stale = AnswerMode {
         dnssec_ok: false,
         stale: true,
+        validated: false,
     };
     assert_eq!(
         ask(&c, "old.example.", RType::A, secs(20)).0,
@@ -626,7 +630,8 @@ fn stale_entries_are_served_only_in_stale_mode_within_max_stale() {
         CacheAnswer::Hit {
             rcode: Rcode::NOERROR,
             prefetch: false,
-            stale: true
+            stale: true,
+            secure: false,
         }
     );
     assert_eq!(rrs[0].ttl, 30);
@@ -756,4 +761,96 @@ fn threads_share_the_cache() {
     let s = c.stats();
     assert!(s.bytes <= s.max_bytes);
     assert_eq!(s.hits + s.misses, 12_000);
+}
+
+#[test]
+fn validated_mode_answers_only_from_validated_data() {
+    let c = cache();
+    c.insert_rrset(&a("u.example.", 300, 1), Trust::AuthAnswer, secs(0));
+    let validated = AnswerMode {
+        validated: true,
+        ..AnswerMode::default()
+    };
+    let (result, _) = ask_with(&c, "u.example.", RType::A, validated, secs(1), 4096);
+    assert_eq!(result, CacheAnswer::Miss);
+    // Unchecked data still answers clients that do not ask for validated data (CD).
+    assert_eq!(
+        ask(&c, "u.example.", RType::A, secs(1)).0,
+        hit(Rcode::NOERROR)
+    );
+
+    assert!(c.insert_validated(
+        &a("u.example.", 300, 1),
+        &[],
+        Trust::AuthAnswer,
+        Validation::Secure,
+        secs(2)
+    ));
+    let (result, _) = ask_with(&c, "u.example.", RType::A, validated, secs(3), 4096);
+    assert_eq!(
+        result,
+        CacheAnswer::Hit {
+            rcode: Rcode::NOERROR,
+            prefetch: false,
+            stale: false,
+            secure: true,
+        }
+    );
+    // An unchecked copy at the same trust does not undo validation.
+    assert!(!c.insert_rrset(&a("u.example.", 300, 2), Trust::AuthAnswer, secs(4)));
+    let (_, _, v) = c
+        .rrset_validated(name("u.example.").as_ref(), RType::A, secs(4))
+        .unwrap();
+    assert_eq!(v, Validation::Secure);
+
+    // Insecure data answers in validated mode, without the secure flag.
+    c.insert_validated(
+        &a("i.example.", 300, 1),
+        &[],
+        Trust::AuthAnswer,
+        Validation::Insecure,
+        secs(0),
+    );
+    let (result, _) = ask_with(&c, "i.example.", RType::A, validated, secs(1), 4096);
+    assert_eq!(result, hit(Rcode::NOERROR));
+}
+
+#[test]
+fn wildcard_proofs_are_kept_beside_the_data() {
+    let c = cache();
+    let mut nsec = set("a.example.", RType::NSEC, 300, vec![vec![0, 1, 0]]);
+    nsec.sigs = vec![vec![9; 20]];
+    c.insert_validated(
+        &a("w.example.", 300, 1),
+        &[nsec],
+        Trust::AuthAnswer,
+        Validation::Secure,
+        secs(0),
+    );
+    let mode = AnswerMode {
+        dnssec_ok: true,
+        validated: true,
+        ..AnswerMode::default()
+    };
+    let (_, rrs) = ask_with(&c, "w.example.", RType::A, mode, secs(1), 4096);
+    let types: Vec<RType> = rrs.iter().map(|r| r.rtype).collect();
+    assert_eq!(types, [RType::A, RType::NSEC, RType::RRSIG]);
+    // Without DO only the data.
+    let (_, rrs) = ask(&c, "w.example.", RType::A, secs(1));
+    assert_eq!(rrs.len(), 1);
+}
+
+#[test]
+fn failures_remember_their_extended_error() {
+    let c = cache();
+    c.insert_failure_ede(name("b.example.").as_ref(), RType::A, 5, 7, secs(0));
+    assert_eq!(
+        c.failure_ede(name("b.example.").as_ref(), RType::A, secs(1)),
+        Some(7)
+    );
+    assert!(c.failure(name("b.example.").as_ref(), RType::A, secs(1)));
+    assert_eq!(
+        c.failure_ede(name("b.example.").as_ref(), RType::A, secs(6)),
+        None
+    );
 }

@@ -118,10 +118,12 @@ fn answering_from_the_cache_allocates_nothing() {
     let dnssec = AnswerMode {
         dnssec_ok: true,
         stale: false,
+        validated: false,
     };
     let stale = AnswerMode {
         dnssec_ok: true,
         stale: true,
+        validated: false,
     };
     let hit =
         |rcode| move |a: CacheAnswer| matches!(a, CacheAnswer::Hit { rcode: r, .. } if r == rcode);

@@ -60,13 +60,31 @@ pub const DEFAULT_ALLOW_RECURSION: [&str; 7] = [
 pub struct Resolver {
     cache: Arc<Cache>,
     allow: Vec<IpPrefix>,
+    validating: bool,
 }
 
 impl Resolver {
     /// Recursion for the clients in `allow`, answering from `cache` (kept across reloads: the
     /// same `Arc` goes into every new engine).
     pub fn new(cache: Arc<Cache>, allow: Vec<IpPrefix>) -> Resolver {
-        Resolver { cache, allow }
+        Resolver {
+            cache,
+            allow,
+            validating: false,
+        }
+    }
+
+    /// The recursor validates DNSSEC: clients asking without CD are answered from validated
+    /// data only, and secure answers get the AD bit when the client set DO or AD (RFC 6840
+    /// section 5.8).
+    pub fn with_validation(mut self, validating: bool) -> Resolver {
+        self.validating = validating;
+        self
+    }
+
+    /// Whether the recursor validates DNSSEC.
+    pub fn validating(&self) -> bool {
+        self.validating
     }
 
     /// [`DEFAULT_ALLOW_RECURSION`], parsed.
@@ -107,6 +125,8 @@ pub struct RecursionRequest {
     qclass: Class,
     rd: bool,
     cd: bool,
+    /// AD in the query: the client understands AD without asking for DNSSEC records.
+    ad: bool,
     edns: Option<ClientEdns>,
     client: Client,
 }
@@ -120,6 +140,7 @@ impl RecursionRequest {
             qclass: question.qclass,
             rd: request.header.flags.rd(),
             cd: request.header.flags.cd(),
+            ad: request.header.flags.ad(),
             edns: request.edns,
             client: *client,
         }
@@ -197,9 +218,12 @@ impl Engine {
         let Some(mut w) = self.start(out, limit, request, Some(question), false, edns) else {
             return Outcome::Drop(QueryError::OutputTooSmall);
         };
+        let dnssec_ok = edns.is_some_and(|e| e.dnssec_ok);
+        let flags = request.header.flags;
         let mode = AnswerMode {
-            dnssec_ok: edns.is_some_and(|e| e.dnssec_ok),
+            dnssec_ok,
             stale: false,
+            validated: resolver.validating && !flags.cd(),
         };
         let qname = question.qname.as_ref();
         match resolver
@@ -210,8 +234,11 @@ impl Engine {
                 rcode,
                 prefetch,
                 stale,
+                secure,
             } => {
                 let len = self.finish(w, rcode, edns, None);
+                let ad = resolver.validating && secure && (dnssec_ok || flags.ad());
+                set_ad(out, len, ad);
                 Outcome::Reply(ReplyInfo {
                     len,
                     rcode,
@@ -344,8 +371,9 @@ impl Engine {
     }
 
     /// The response to a resolved query from the recursor's [`Resolution`]: its RCODE, answer
-    /// and authority sections and Extended DNS Error ([`Engine::write_answer`]). AD is never
-    /// set: nothing is validated yet (issue 5 brings it, from `resolution.security`).
+    /// and authority sections and Extended DNS Error ([`Engine::write_answer`]); AD when the
+    /// answer validated secure and the client set DO or AD (RFC 4035 section 3.2.3, RFC 6840
+    /// section 5.8).
     pub fn write_resolution(
         &self,
         request: &RecursionRequest,
@@ -356,14 +384,17 @@ impl Engine {
             .extended_error
             .as_ref()
             .map(|e| (e.code, e.text.as_str()));
-        self.write_answer(
+        let info = self.write_answer(
             request,
             resolution.rcode,
             &resolution.answer,
             &resolution.authority,
             ede,
             out,
-        )
+        );
+        let secure = resolution.security == recursor::Security::Secure;
+        set_ad(out, info.len, secure && (request.dnssec_ok() || request.ad));
+        info
     }
 
     /// An error response to a request that was handed to the resolver, e.g.
@@ -408,15 +439,25 @@ impl Engine {
         let mode = AnswerMode {
             dnssec_ok: request.dnssec_ok(),
             stale: true,
+            validated: resolver.validating && !request.cd,
         };
-        let CacheAnswer::Hit { rcode, stale, .. } =
-            resolver
-                .cache
-                .answer(request.qname(), request.qtype, mode, now, &mut w)
+        let CacheAnswer::Hit {
+            rcode,
+            stale,
+            secure,
+            ..
+        } = resolver
+            .cache
+            .answer(request.qname(), request.qtype, mode, now, &mut w)
         else {
             return None;
         };
         let len = self.finish(w, rcode, request.edns, stale.then_some((EDE_STALE, "")));
+        set_ad(
+            out,
+            len,
+            resolver.validating && secure && (request.dnssec_ok() || request.ad),
+        );
         let len = self.set_ra(request, out, len);
         Some(ReplyInfo {
             len,
@@ -467,6 +508,16 @@ impl Engine {
             *flags |= 0x80;
         }
         len
+    }
+}
+
+/// Sets the AD bit of the response in `out` (of `len` bytes) when `on`.
+fn set_ad(out: &mut [u8], len: usize, on: bool) {
+    if on
+        && len >= 4
+        && let Some(flags) = out.get_mut(3)
+    {
+        *flags |= 0x20;
     }
 }
 

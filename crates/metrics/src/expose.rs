@@ -325,6 +325,29 @@ fn render_resolver(out: &mut Out, registry: &Registry) {
         "Resolutions waiting for upstream answers now.",
     );
     out.sample(name, &[], r.in_flight);
+    let name = "portcullis_dnssec_validations_total";
+    out.family(
+        name,
+        "counter",
+        "Answers judged by DNSSEC validation, by result (bogus ones are answered SERVFAIL).",
+    );
+    for (result, value) in ["secure", "insecure", "bogus"].iter().zip(r.validation) {
+        out.sample(name, &[("result", result)], value);
+    }
+    let name = "portcullis_dnssec_signature_checks_total";
+    out.family(
+        name,
+        "counter",
+        "RRSIG verifications made by the validator.",
+    );
+    out.sample(name, &[], r.signature_checks);
+    let name = "portcullis_dnssec_validation_seconds_total";
+    out.family(
+        name,
+        "counter",
+        "Time the validator spent checking signatures and denial proofs.",
+    );
+    out.sample_text(name, &[], &seconds(r.validation_nanos));
 
     let c = registry.cache();
     let counters = [

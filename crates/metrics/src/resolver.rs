@@ -223,6 +223,12 @@ pub struct ResolverFigures {
     pub prefetches: u64,
     /// Resolutions in flight now (a gauge).
     pub in_flight: u64,
+    /// DNSSEC validation verdicts: secure, insecure, bogus.
+    pub validation: [u64; 3],
+    /// RRSIG verifications (signature checks) made.
+    pub signature_checks: u64,
+    /// Time spent judging answers (signatures and denial proofs), in nanoseconds.
+    pub validation_nanos: u64,
 }
 
 impl ResolverFigures {
@@ -251,6 +257,9 @@ impl ResolverFigures {
         arr(&mut self.results, &other.results);
         self.prefetches = self.prefetches.wrapping_add(other.prefetches);
         self.in_flight = self.in_flight.wrapping_add(other.in_flight);
+        arr(&mut self.validation, &other.validation);
+        self.signature_checks = self.signature_checks.wrapping_add(other.signature_checks);
+        self.validation_nanos = self.validation_nanos.wrapping_add(other.validation_nanos);
     }
 }
 

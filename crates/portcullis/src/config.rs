@@ -633,6 +633,9 @@ impl Config {
         }
         self.dnssec
             .apply_trust_anchor_flags(&overrides.trust_anchors)?;
+        if overrides.no_validation {
+            self.dnssec.validation = false;
+        }
         Ok(())
     }
 
@@ -724,6 +727,8 @@ pub struct Overrides {
     pub insecure_local_upstreams: bool,
     /// `--trust-anchor FILE`: when given, these files' anchors replace the configured ones.
     pub trust_anchors: Vec<PathBuf>,
+    /// `--no-validation`: sets `dnssec.validation` to false.
+    pub no_validation: bool,
 }
 
 impl Overrides {

@@ -151,6 +151,10 @@ struct ServerArgs {
     /// Replaces the built-in root anchors and dnssec.trust_anchor_files.
     #[arg(long, value_name = "FILE")]
     trust_anchor: Vec<PathBuf>,
+    /// Do not validate DNSSEC (dnssec.validation = false): for a test network whose root has
+    /// no trust anchor to give.
+    #[arg(long)]
+    no_validation: bool,
 }
 
 impl ServerArgs {
@@ -169,6 +173,7 @@ impl ServerArgs {
                 allow_recursion: self.allow_recursion.clone(),
                 insecure_local_upstreams: self.insecure_local_upstreams,
                 trust_anchors: self.trust_anchor.clone(),
+                no_validation: self.no_validation,
             },
         }
     }

@@ -303,6 +303,32 @@ pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
             max_waiters: l.max_waiters,
         },
         infra_max_servers: r.infra_max_servers as usize,
+        validation: validation_config(config)?,
+    })
+}
+
+/// The validator's settings from `[dnssec]`; loads the RFC 5011 state file when one is set.
+fn validation_config(config: &Config) -> Result<recursor::ValidationConfig, String> {
+    let d = &config.dnssec;
+    let anchors = match &d.auto_trust_file {
+        Some(path) => {
+            let trust =
+                dnssec::AutoTrust::load_or_init(path, &d.anchors).map_err(|e| e.to_string())?;
+            recursor::Anchors::Managed(recursor::ManagedAnchors::new(trust))
+        }
+        None => recursor::Anchors::Fixed(Arc::new(d.anchors.clone())),
+    };
+    let defaults = recursor::ValidationLimits::default();
+    Ok(recursor::ValidationConfig {
+        enabled: d.validation,
+        anchors,
+        negative_anchors: dnssec::NegativeAnchors::new(d.negative.clone()),
+        sha1: d.allow_sha1,
+        bogus_ttl: d.bogus_ttl,
+        limits: recursor::ValidationLimits {
+            max_nsec3_iterations: d.max_nsec3_iterations,
+            ..defaults
+        },
     })
 }
 
@@ -336,7 +362,9 @@ fn build(config: &Config, cache: Option<&Arc<Cache>>) -> Result<Loaded, Vec<Stri
             .iter()
             .filter_map(ip_prefix)
             .collect();
-        engine = engine.with_resolver(Resolver::new(cache.clone(), acl));
+        let validating = config.dnssec.validation && !config.dnssec.anchors.is_empty();
+        engine =
+            engine.with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating));
     }
     Ok(Loaded {
         engine,
@@ -580,6 +608,15 @@ fn start_resolver(
     )
     .map_err(|e| format!("cannot start the resolver: {e}"))?;
     running.tasks.extend(tasks);
+    if let recursor::Anchors::Managed(managed) = &recursor.validation.anchors
+        && recursor.validation.enabled
+    {
+        running.tasks.push(tokio::spawn(check_trust_anchors(
+            managed.clone(),
+            handle.clone(),
+            running.shutdown.clone(),
+        )));
+    }
     tracing::info!(
         drivers = r.drivers,
         forwards = config.forwards.len(),
@@ -587,6 +624,68 @@ fn start_resolver(
         "resolver on"
     );
     Ok(Some(handle))
+}
+
+/// How often the RFC 5011 schedule is looked at (each zone is checked on its own schedule,
+/// at least an hour apart).
+const ANCHOR_CHECK_TICK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// RFC 5011 active refresh (section 2.3): asks for the DNSKEY RRset of every managed trust
+/// anchor's zone when its check is due; the validator takes the check in when the answer is
+/// validated (`ManagedAnchors::observe`).
+async fn check_trust_anchors(
+    managed: recursor::ManagedAnchors,
+    handle: ResolverHandle,
+    shutdown: Shutdown,
+) {
+    let client = engine::Client {
+        addr: std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        transport: engine::Transport::Udp,
+    };
+    let mut reported: Option<String> = None;
+    loop {
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for zone in managed.due(now) {
+            if let Some(request) =
+                anchor_query(&zone).and_then(|q| engine::RecursionRequest::from_query(&q, &client))
+            {
+                tracing::debug!(%zone, "checking the trust anchor's DNSKEY RRset (RFC 5011)");
+                handle.prefetch(request);
+            }
+        }
+        let error = managed.save_error();
+        if error.is_some() && error != reported {
+            tracing::error!(
+                error = error.as_deref().unwrap_or(""),
+                "cannot save the trust anchor state"
+            );
+        }
+        reported = error;
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(ANCHOR_CHECK_TICK) => {}
+        }
+    }
+}
+
+/// A query for `zone DNSKEY` with DO set.
+fn anchor_query(zone: &wire::Name) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 512];
+    let header = wire::message::Header {
+        flags: wire::Flags(0).with_rd(true),
+        ..wire::message::Header::default()
+    };
+    let limit = buf.len();
+    let mut w = wire::MessageWriter::new(&mut buf, limit, header).ok()?;
+    w.push_question(zone.as_ref(), wire::RType::DNSKEY, wire::Class::IN)
+        .ok()?;
+    w.opt(1232, wire::Rcode::NOERROR, true)
+        .ok()?
+        .finish()
+        .ok()?;
+    Some(w.finish().to_vec())
 }
 
 /// Whether failing to bind `addr` may be skipped with a warning: the built-in configuration's

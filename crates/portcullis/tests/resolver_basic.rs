@@ -252,7 +252,15 @@ fn second_answer_comes_from_the_cache_and_flush_empties_it() {
     const N: u8 = 77;
     let Some(mut w) = world(N) else { return };
     let hints = hints(&w);
-    w.resolver("", &["--root-hints", &hints, "--insecure-local-upstreams"]);
+    w.resolver(
+        "",
+        &[
+            "--root-hints",
+            &hints,
+            "--insecure-local-upstreams",
+            "--no-validation",
+        ],
+    );
     let addr = w.resolver_addr();
 
     let first = dig(addr, &["www.example.test"]);
@@ -345,7 +353,16 @@ fn forward_to_a_server() {
     let forward = format!("test.={}", w.ip(3));
     // No --insecure-local-upstreams: a forwarder may be a loopback address, and the forward
     // replaces the local zone `test.`.
-    w.resolver("", &["--root-hints", &hints, "--forward", &forward]);
+    w.resolver(
+        "",
+        &[
+            "--root-hints",
+            &hints,
+            "--forward",
+            &forward,
+            "--no-validation",
+        ],
+    );
     let addr = w.resolver_addr();
     let out = dig(addr, &["www.example.test"]);
     assert!(

@@ -72,6 +72,8 @@ pub struct RecursorConfig {
     pub limits: Limits,
     /// Most servers remembered by the infrastructure cache.
     pub infra_max_servers: usize,
+    /// DNSSEC validation.
+    pub validation: ValidationConfig,
 }
 
 impl Default for RecursorConfig {
@@ -89,6 +91,80 @@ impl Default for RecursorConfig {
             failure_ttl: 5,
             limits: Limits::default(),
             infra_max_servers: 10_000,
+            validation: ValidationConfig::default(),
+        }
+    }
+}
+
+/// DNSSEC validation (RFC 4035 section 5); see `validate.rs`.
+#[derive(Clone, Debug)]
+pub struct ValidationConfig {
+    /// Validate at all (answers to questions with CD are never validated).
+    pub enabled: bool,
+    /// Where chains of trust start: the root KSKs unless configured otherwise; fixed, or kept
+    /// up to date by RFC 5011.
+    pub anchors: crate::anchors::Anchors,
+    /// Domains not validated (RFC 7646): treated as insecure.
+    pub negative_anchors: dnssec::NegativeAnchors,
+    /// Validate algorithms 5 and 7 and DS digest type 1 (SHA-1); otherwise they count as
+    /// unsupported, which makes their zones insecure (RFC 8624 recommends against them).
+    pub sha1: bool,
+    /// Seconds a bogus result is remembered (answered SERVFAIL without asking again).
+    pub bogus_ttl: u32,
+    /// Work limits against KeyTrap (CVE-2023-50387) and NSEC3 hashing (CVE-2023-50868).
+    pub limits: ValidationLimits,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> ValidationConfig {
+        ValidationConfig {
+            enabled: true,
+            anchors: crate::anchors::Anchors::Fixed(std::sync::Arc::new(
+                dnssec::TrustAnchors::builtin_root(),
+            )),
+            negative_anchors: dnssec::NegativeAnchors::new(Vec::new()),
+            sha1: false,
+            bogus_ttl: 60,
+            limits: ValidationLimits::default(),
+        }
+    }
+}
+
+/// Bounds on validation work per resolution. The peers' figures (after CVE-2023-50387 and
+/// CVE-2023-50868):
+///
+/// | limit | Portcullis | Unbound 1.19.1+ | PowerDNS Recursor 5 | BIND 9.18.24+ |
+/// |---|---|---|---|---|
+/// | keys tried per signature | 2 | (key-tag collisions limited) | `max-dnskeys` 2 | 1 failure per key tag |
+/// | signatures tried per RRset | 8 | 8 | `max-rrsigs-per-record` 2 | - |
+/// | signature checks per resolution | 64 | - | `max-signature-validations-per-query` 30 | `max-validations-per-fetch` 16 |
+/// | NSEC3 hashes per proof | 32 | 8 per step, then the step suspends | `max-nsec3-hash-computations-per-query` 600 | - |
+/// | NSEC3 iterations (above: insecure) | 50 | 150 | `nsec3-max-iterations` 50 | 50 |
+///
+/// The NSEC3 figures and their sources are in `dnssec::denial`; a proof also reads at most
+/// 64 NSEC and 64 NSEC3 records (`dnssec::denial::MAX_RECORDS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidationLimits {
+    /// DNSKEYs with the RRSIG's key tag and algorithm tried for one signature.
+    pub max_keys_per_signature: u32,
+    /// RRSIGs tried for one RRset.
+    pub max_signatures_per_rrset: u32,
+    /// Signature checks one resolution may spend; beyond it the answer is bogus.
+    pub max_validations_per_resolution: u32,
+    /// NSEC3 hash computations one proof may spend.
+    pub max_nsec3_hashes: u32,
+    /// NSEC3 iterations above which a zone's proofs make the answer insecure (RFC 9276).
+    pub max_nsec3_iterations: u16,
+}
+
+impl Default for ValidationLimits {
+    fn default() -> ValidationLimits {
+        ValidationLimits {
+            max_keys_per_signature: 2,
+            max_signatures_per_rrset: 8,
+            max_validations_per_resolution: 64,
+            max_nsec3_hashes: 32,
+            max_nsec3_iterations: 50,
         }
     }
 }

@@ -241,16 +241,24 @@ impl Recursor {
             return false;
         }
         let name = task.qname.clone();
-        if self.cache.failure(name.as_ref(), qtype, now) {
-            self.finish(
-                task,
-                crate::mesh::servfail(ExtendedError {
-                    code: Ede::CACHED_ERROR,
-                    text: "recent failure to resolve (RFC 9520)".to_string(),
-                }),
-                now,
-            );
-            return false;
+        if let Some(code) = self.cache.failure_ede(name.as_ref(), qtype, now) {
+            let bogus = crate::validate::is_dnssec_error(code);
+            // A bogus result does not stop a client that validates itself (CD).
+            if !(bogus && task.key.cd) {
+                let ede = if bogus {
+                    ExtendedError {
+                        code,
+                        text: "DNSSEC validation failed recently".to_string(),
+                    }
+                } else {
+                    ExtendedError {
+                        code: Ede::CACHED_ERROR,
+                        text: "recent failure to resolve (RFC 9520)".to_string(),
+                    }
+                };
+                self.finish(task, crate::mesh::servfail(ede), now);
+                return false;
+            }
         }
         if let Some((set, trust)) = self.cache.rrset(name.as_ref(), qtype, now)
             && trust >= Trust::Authority
@@ -331,6 +339,8 @@ impl Recursor {
         if task.sent == 0 {
             self.stats.cache_answers += 1;
         }
+        // The data came from the cache, not from the zone asked last.
+        task.answered_by = None;
         let resolution = Resolution {
             rcode,
             answer,
@@ -351,6 +361,7 @@ impl Recursor {
         }
         task.qname = target;
         task.zone = None;
+        task.answered_by = None;
         true
     }
 
@@ -730,7 +741,13 @@ impl Recursor {
                     continue;
                 }
                 self.stats.sub_resolutions += 1;
-                self.depend_on(task, key, now);
+                self.depend_on(task, key.clone(), now);
+                if let Some(&id) = self.mesh.get(&key)
+                    && let Some(sub) = self.tasks.get_mut(&id)
+                    && sub.waiters == [Waiter::Task(task.id)]
+                {
+                    sub.internal = true;
+                }
             }
             let started = task.pending_subs - before;
             if let Some(server) = task.zone.as_mut().and_then(|z| z.servers.get_mut(index)) {

@@ -47,6 +47,7 @@ use cache::{RrSet, Time};
 use wire::{Class, Name, RType, Rcode};
 
 mod addr;
+pub mod anchors;
 pub mod config;
 pub mod hints;
 pub mod infra;
@@ -58,7 +59,11 @@ mod stats;
 pub mod upstream;
 mod validate;
 
-pub use config::{Forward, ForwardKind, LimitKind, Limits, QnameMinimisation, RecursorConfig};
+pub use anchors::{Anchors, ManagedAnchors};
+pub use config::{
+    Forward, ForwardKind, LimitKind, Limits, QnameMinimisation, RecursorConfig, ValidationConfig,
+    ValidationLimits,
+};
 pub use hints::{Hints, HintsError};
 pub use mesh::Recursor;
 pub use stats::RecursorStats;

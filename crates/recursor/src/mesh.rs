@@ -125,6 +125,12 @@ pub(crate) struct Task {
     pub sub_error: Option<ExtendedError>,
     /// The parent-side retry (asking a cached delegation's parent again) was used.
     pub parent_retried: bool,
+    /// A name server's address lookup: not validated unless a client joins it.
+    pub internal: bool,
+    /// The result waits for keys to be validated (DNSSEC).
+    pub validation: Option<Box<crate::validate::Pending>>,
+    /// The zone whose server gave the answer being finished (iteration, for validation).
+    pub answered_by: Option<Name>,
 }
 
 /// An upstream query in flight.
@@ -605,6 +611,9 @@ impl Recursor {
             query: None,
             sub_error: None,
             parent_retried: false,
+            internal: false,
+            validation: None,
+            answered_by: None,
         };
         self.tasks.insert(id, task);
         self.mesh.insert(key, id);
@@ -647,10 +656,15 @@ impl Recursor {
                 }
                 Wake::SubDone { key, resolution } => {
                     task.pending_subs = task.pending_subs.saturating_sub(1);
+                    if task.validation.is_some() {
+                        self.validation_sub_done(&mut task, &key, &resolution, now);
+                        self.put_back(task);
+                        continue;
+                    }
                     self.sub_done(&mut task, &key, &resolution, now);
                 }
             }
-            if task.query.is_none() {
+            if task.query.is_none() && task.validation.is_none() {
                 self.advance(&mut task, now);
             }
             self.put_back(task);
@@ -727,12 +741,46 @@ impl Recursor {
         self.put_back(task);
     }
 
-    /// Ends a resolution with `resolution`: answers its clients, wakes the resolutions that
-    /// waited for it, releases its query and timer.
+    /// Ends a resolution with `resolution`: validates it first when it must be (which may
+    /// wait for key resolutions), then answers its clients, wakes the resolutions that waited
+    /// for it, releases its query and timer.
     pub(crate) fn finish(&mut self, task: &mut Task, mut resolution: Resolution, now: Time) {
         if self.mesh.get(&task.key) != Some(&task.id) {
             return;
         }
+        if let Some(id) = task.query.take() {
+            self.close_query(id);
+        }
+        self.clamp_ttls(&mut resolution);
+        if task.validation.is_none()
+            && task.internal
+            && task
+                .waiters
+                .iter()
+                .any(|w| matches!(w, Waiter::Client { .. }))
+        {
+            // A client joined a name server's address lookup: its answer is validated.
+            task.internal = false;
+        }
+        if task.validation.is_none() && self.needs_validation(task, &resolution) {
+            let pending = crate::validate::Pending {
+                resolution,
+                source_zone: task.answered_by.take(),
+                results: HashMap::new(),
+                rounds: 0,
+            };
+            self.validate(task, pending, now);
+            return;
+        }
+        self.complete(task, resolution, now);
+    }
+
+    /// [`Recursor::finish`] after validation.
+    pub(crate) fn complete(&mut self, task: &mut Task, resolution: Resolution, now: Time) {
+        if self.mesh.get(&task.key) != Some(&task.id) {
+            return;
+        }
+        task.validation = None;
         self.mesh.remove(&task.key);
         self.parked.remove(&task.id);
         self.timers.remove(&(task.deadline, Timer::Task(task.id)));
@@ -744,11 +792,6 @@ impl Recursor {
             if task.priming {
                 self.prime_failed_until = now.plus_secs(PRIME_RETRY_SECS);
             }
-        }
-        self.clamp_ttls(&mut resolution);
-        if resolution.security == Security::Indeterminate {
-            resolution.security =
-                crate::validate::check_answer(&resolution.answer, &resolution.authority);
         }
         self.stats.resolutions_finished += 1;
         for child in std::mem::take(&mut task.children) {

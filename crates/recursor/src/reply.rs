@@ -100,7 +100,11 @@ impl Recursor {
             },
         );
         self.stats.out_of_bailiwick += classified.dropped as u64;
-        let security = crate::validate::check_response(&cut, &classified);
+        if kind == ZoneKind::Iterate {
+            // Validation needs the zone whose server answered (unsigned data is judged by it).
+            task.answered_by = Some(cut.clone());
+        }
+        let security = crate::Security::Indeterminate;
         let minimised = query.sent.qname.as_ref().label_count() < task.qname.as_ref().label_count();
         let trust = if kind == ZoneKind::Iterate && classified.authoritative {
             Trust::AuthAnswer
@@ -179,7 +183,8 @@ impl Recursor {
                     Resolution {
                         rcode: Rcode::NOERROR,
                         answer,
-                        authority: Vec::new(),
+                        // NSEC/NSEC3 proving a wildcard expansion (RFC 4035 section 3.1.3.3).
+                        authority: classified.proofs.clone(),
                         extended_error: None,
                         security,
                     },

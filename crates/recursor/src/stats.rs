@@ -53,6 +53,18 @@ pub struct RecursorStats {
     pub abandoned: u64,
     /// Resolutions that ended in SERVFAIL.
     pub servfails: u64,
+    /// Answers validated secure (DNSSEC).
+    pub validation_secure: u64,
+    /// Answers judged insecure (provably unsigned, or outside every trust anchor).
+    pub validation_insecure: u64,
+    /// Answers judged bogus (answered SERVFAIL).
+    pub validation_bogus: u64,
+    /// Times a validation waited for DNSKEY or DS resolutions.
+    pub validation_waits: u64,
+    /// Signature verifications.
+    pub signature_checks: u64,
+    /// Time spent judging answers (signatures, proofs), in nanoseconds.
+    pub validation_nanos: u64,
     /// Times a resolution waited for a free slot because every server it could ask was at
     /// its outstanding-query limit.
     pub busy_waits: u64,

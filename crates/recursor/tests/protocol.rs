@@ -145,6 +145,7 @@ fn ipv6_upstreams() {
         root_hints: hints,
         ipv4: false,
         ipv6: true,
+        validation: no_validation(),
         ..RecursorConfig::default()
     });
     let root = zone(

@@ -869,6 +869,7 @@ fn dname_kept_in_cached_answers() {
         let mode = cache::AnswerMode {
             dnssec_ok: false,
             stale: false,
+            validated: false,
         };
         let hit = sim
             .cache

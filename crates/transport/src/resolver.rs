@@ -557,6 +557,13 @@ impl Driver {
         f.resolutions_started = s.resolutions_started;
         f.resolutions_joined = s.resolutions_joined;
         f.in_flight = self.recursor.in_flight() as u64;
+        f.validation = [
+            s.validation_secure,
+            s.validation_insecure,
+            s.validation_bogus,
+        ];
+        f.signature_checks = s.signature_checks;
+        f.validation_nanos = s.validation_nanos;
         self.slot.publish(f);
     }
 }

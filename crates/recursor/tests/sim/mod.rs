@@ -138,12 +138,23 @@ pub fn hints(addr: &str) -> Hints {
     Hints::from_zone_text(&text, Path::new("hints")).expect("hints")
 }
 
-/// A configuration for the simulation: one root server at 192.0.2.1, IPv4 only.
+/// A configuration for the simulation: one root server at 192.0.2.1, IPv4 only, no DNSSEC
+/// validation (the simulated zones are unsigned; the validation tests turn it on with their
+/// own trust anchors).
 pub fn config() -> RecursorConfig {
     RecursorConfig {
         root_hints: hints("192.0.2.1"),
         ipv6: false,
+        validation: no_validation(),
         ..RecursorConfig::default()
+    }
+}
+
+/// Validation off.
+pub fn no_validation() -> recursor::ValidationConfig {
+    recursor::ValidationConfig {
+        enabled: false,
+        ..recursor::ValidationConfig::default()
     }
 }
 
