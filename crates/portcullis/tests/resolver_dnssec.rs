@@ -776,3 +776,65 @@ fn signed_world_served_by_knot() {
     assert!(nx.flags.ad(), "{nx}");
     assert_insecure(&resolver, "www.plain.test.", RType::A, "192.0.2.1");
 }
+
+/// The trust anchor given as the root's key-signing DNSKEY instead of its DS: the same
+/// validation.
+#[test]
+fn dnskey_trust_anchor() {
+    const N: u8 = 71;
+    if !can_run("dnskey_trust_anchor", N) {
+        return;
+    }
+    let world = signed_basic("dnskey-anchor", N)
+        .leaf("secure", "2.1", Some(Signing::bind()))
+        .leaf(
+            "broken",
+            "2.2",
+            Some(Signing::bind().fault(Fault::BadSignature)),
+        )
+        .dnskey_anchor()
+        .start();
+    let anchor = std::fs::read_to_string(world.trust_anchor().unwrap()).unwrap();
+    assert!(anchor.contains("DNSKEY\t257 3 13 "), "{anchor}");
+    let resolver = world.resolver();
+    assert_secure(&resolver, "www.secure.test.", RType::A, "192.0.2.1");
+    let bogus = resolver.ask_with("www.broken.test.", RType::A, Ask::DO);
+    assert_eq!(bogus.rcode, Rcode::SERVFAIL, "{bogus}");
+}
+
+/// CNAME chains across zones: secure only when every link is (RFC 4035 5), so a secure alias
+/// of a name in an unsigned zone is insecure, and an alias into a bogus zone is bogus.
+#[test]
+fn cname_chains_across_zones() {
+    const N: u8 = 72;
+    if !can_run("cname_chains_across_zones", N) {
+        return;
+    }
+    let world = signed_basic("cname-chains", N)
+        .leaf("one", "2.1", Some(Signing::bind()))
+        .leaf("two", "2.2", Some(Signing::bind().nsec3(0, false)))
+        .leaf("plain", "2.3", None)
+        .leaf(
+            "broken",
+            "2.4",
+            Some(Signing::bind().fault(Fault::BadSignature)),
+        )
+        .records(
+            "one.test.",
+            "to-two CNAME www.two.test.\nto-plain CNAME www.plain.test.\n\
+             to-broken CNAME www.broken.test.\nto-nowhere CNAME nope.two.test.\n",
+        )
+        .start();
+    let resolver = world.resolver();
+
+    let r = assert_secure(&resolver, "to-two.one.test.", RType::A, "192.0.2.1");
+    assert!(has_rrsig(&r.answer, "CNAME"), "{r}");
+    let r = assert_insecure(&resolver, "to-plain.one.test.", RType::A, "192.0.2.1");
+    assert_eq!(r.rdatas(RType::CNAME), ["www.plain.test."], "{r}");
+    let r = resolver.ask_with("to-broken.one.test.", RType::A, Ask::DO);
+    assert_eq!(r.rcode, Rcode::SERVFAIL, "{r}");
+    let nx = resolver.ask_with("to-nowhere.one.test.", RType::A, Ask::DO);
+    assert_eq!(nx.rcode, Rcode::NXDOMAIN, "{nx}");
+    assert!(nx.flags.ad(), "{nx}");
+    assert_eq!(nx.rdatas(RType::CNAME), ["nope.two.test."], "{nx}");
+}

@@ -79,6 +79,8 @@
 //! | 68 | resolver_dnssec::each_signer_validates |
 //! | 69 | resolver_dnssec::algorithms_validate |
 //! | 70 | resolver_dnssec::signed_world_served_by_knot |
+//! | 71 | resolver_dnssec::dnskey_trust_anchor |
+//! | 72 | resolver_dnssec::cname_chains_across_zones |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`
@@ -263,6 +265,8 @@ pub struct WorldBuilder {
     authority: Authority,
     /// Zones to sign at start (see [`signed`]).
     signings: Vec<(String, signed::Signing)>,
+    /// The trust anchor as DNSKEY records instead of DS records.
+    dnskey_anchor: bool,
 }
 
 impl WorldBuilder {
@@ -274,6 +278,7 @@ impl WorldBuilder {
             servers: Vec::new(),
             authority: Authority::Portcullis,
             signings: Vec::new(),
+            dnskey_anchor: false,
         }
     }
 
@@ -332,7 +337,7 @@ impl WorldBuilder {
         let anchor = if self.signings.is_empty() {
             None
         } else {
-            signed::sign_world(&dir, &mut self.zones, &self.signings)
+            signed::sign_world(&dir, &mut self.zones, &self.signings, self.dnskey_anchor)
         };
         let mut files = Vec::new();
         for z in &self.zones {
@@ -585,8 +590,8 @@ impl World {
         &self.hints
     }
 
-    /// The trust-anchor file of a world whose root is signed: the root's DS records in
-    /// zone-file format.
+    /// The trust-anchor file of a world whose root is signed: the root's DS records (or
+    /// key-signing DNSKEY records, [`WorldBuilder::dnskey_anchor`]) in zone-file format.
     pub fn trust_anchor(&self) -> Option<&Path> {
         self.anchor.as_deref()
     }

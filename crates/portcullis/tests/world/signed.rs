@@ -75,6 +75,13 @@ impl WorldBuilder {
         self
     }
 
+    /// Gives the resolver the root's key-signing DNSKEY records as its trust anchor instead
+    /// of the root's DS records.
+    pub fn dnskey_anchor(mut self) -> WorldBuilder {
+        self.dnskey_anchor = true;
+        self
+    }
+
     /// A leaf zone `<label>.test.` on its own server `127.N.<rest>` (`ns1.<label>.test.`),
     /// delegated from `test.` with glue, holding `www` A 192.0.2.1, `mail` A 192.0.2.25, `txt`
     /// TXT "hello from <label>" and the wildcard `*.wild` A 192.0.2.99. Signed when `signing`
@@ -272,11 +279,13 @@ fn validity(fault: Option<Fault>) -> Option<(u64, u64)> {
 
 /// Signs every zone of `zones` that has a [`Signing`], deepest first, adding each one's DS
 /// records to its parent before the parent is signed; replaces the signed zones' text with the
-/// signed text. Returns the trust-anchor file (the root's DS records) when the root is signed.
+/// signed text. When the root is signed, writes its trust anchor to a file and returns it: its
+/// DS records, or its key-signing DNSKEY records when `dnskey_anchor`.
 pub(super) fn sign_world(
     dir: &Scratch,
     zones: &mut [ZoneSpec],
     signings: &[(String, Signing)],
+    dnskey_anchor: bool,
 ) -> Option<PathBuf> {
     let work = dir.0.join("signing");
     std::fs::create_dir_all(&work).unwrap();
@@ -295,10 +304,17 @@ pub(super) fn sign_world(
         });
         std::fs::create_dir_all(&zdir).unwrap();
         let (text, ds) = sign_zone(&zdir, &origin, &zones[i].text, signing);
-        zones[i].text = text;
         if origin == "." {
-            anchor = Some(dir.write("root.anchor", &ds));
-        } else if let Some(parent) = parent_of(zones, &origin) {
+            anchor = Some(if dnskey_anchor {
+                dir.write("root.dnskey", &key_signing_keys(&text))
+            } else {
+                dir.write("root.anchor", &ds)
+            });
+        }
+        zones[i].text = text;
+        if origin != "."
+            && let Some(parent) = parent_of(zones, &origin)
+        {
             zones[parent].text.push_str(&ds);
         }
     }
@@ -545,18 +561,22 @@ fn sign_knot(zdir: &Path, origin: &str, unsigned: &Path, signing: &Signing) -> P
 // Records in the signed text
 // ---------------------------------------------------------------------------------------------
 
-/// The SHA-256 DS records of the key-signing keys (flags 257) among the DNSKEY records of
-/// `text` (one record a line), as zone-file lines.
-fn ds_of(zdir: &Path, origin: &str, text: &str) -> String {
-    let keys: String = text
-        .lines()
+/// The key-signing keys (flags 257) among the DNSKEY records of `text` (one record a line).
+fn key_signing_keys(text: &str) -> String {
+    text.lines()
         .filter(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let at = f.iter().position(|w| *w == "DNSKEY");
             at.is_some_and(|i| f.get(i + 1) == Some(&"257"))
         })
         .map(|l| format!("{l}\n"))
-        .collect();
+        .collect()
+}
+
+/// The SHA-256 DS records of the key-signing keys among the DNSKEY records of `text` (one
+/// record a line), as zone-file lines.
+fn ds_of(zdir: &Path, origin: &str, text: &str) -> String {
+    let keys = key_signing_keys(text);
     assert!(!keys.is_empty(), "{origin}: no key-signing key in:\n{text}");
     let path = zdir.join("ksk.dnskey");
     // A key file from `dnssec-keygen` has no TTL of its own.
