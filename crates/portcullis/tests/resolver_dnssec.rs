@@ -149,6 +149,8 @@ fn assert_bogus(
     }
 }
 
+/// The extended error `code` on an insecure answer (Portcullis only: Unbound attaches no
+/// extended error to insecure answers).
 fn assert_edes(resolver: &Resolver, r: &Reply, code: u16) {
     if resolver.is_portcullis() {
         assert!(
@@ -236,6 +238,9 @@ fn secure_answer_has_ad() {
     );
     let root = resolver.ask_with(".", RType::SOA, Ask::DO);
     assert!(root.flags.ad(), "{root}");
+    let ds = resolver.ask_with("secure.test.", RType::DS, Ask::DO);
+    assert!(ds.flags.ad() && ds.rdatas(RType::DS).len() == 1, "{ds}");
+    assert!(has_rrsig(&ds.answer, "DS"), "{ds}");
 
     // No DO, no AD in the query: no AD and no RRSIG.
     let plain = resolver.ask("www.secure.test.", RType::A);
@@ -525,6 +530,10 @@ fn missing_nsec_proof_bogus() {
     // NODATA without proof is bogus too; positive answers stay secure.
     let nodata = resolver.ask_with("www.broken.test.", RType::AAAA, Ask::DO);
     assert_eq!(nodata.rcode, Rcode::SERVFAIL, "{nodata}");
+    assert!(
+        nodata.ede.iter().any(|(c, _)| *c == ede::NSEC_MISSING),
+        "{nodata}"
+    );
     assert_secure(&resolver, "www.broken.test.", RType::A, "192.0.2.1");
 }
 

@@ -10,6 +10,10 @@
 //! referrals always talks to port 53. Misbehaving servers are [`fake::Fake`]s, started by the
 //! test beside the world on addresses of the same block.
 //!
+//! A world may be signed ([`signed`]): zones are signed bottom-up at start by BIND, ldns or Knot
+//! (some broken on purpose), the parents get their children's DS records, and the root's trust
+//! anchor is written to a file that the resolver is started with.
+//!
 //! A resolver is started on the world with [`World::resolver`]: `portcullis serve --root-hints
 //! ... --insecure-local-upstreams --allow-recursion 127.0.0.0/8` on `127.N.255.1:53`, or
 //! Unbound when `PORTCULLIS_WORLD_RESOLVER=unbound` (to check that a world, and a test's
