@@ -20,7 +20,7 @@ mod world;
 use std::net::SocketAddr;
 
 use wire::{RType, Rcode};
-use world::signed::{Fault, Signer, Signing, signed_basic};
+use world::signed::{ExtraDs, Fault, Signer, Signing, signed_basic};
 use world::{Ask, Reply, Resolver, exchange_udp, query_with};
 
 /// Extended DNS error codes (RFC 8914 section 4).
@@ -846,4 +846,50 @@ fn cname_chains_across_zones() {
     assert_eq!(nx.rcode, Rcode::NXDOMAIN, "{nx}");
     assert!(nx.flags.ad(), "{nx}");
     assert_eq!(nx.rdatas(RType::CNAME), ["nope.two.test."], "{nx}");
+}
+
+/// What a validator must look past: a zone signed with an algorithm Portcullis lacks (Ed448)
+/// beside one it has (RFC 6840 5.11), a stale DS beside the right one (a key rollover), a GOST
+/// DS beside a SHA-256 one. All secure.
+#[test]
+fn extra_keys_and_ds_still_secure() {
+    const N: u8 = 73;
+    if !can_run("extra_keys_and_ds_still_secure", N) {
+        return;
+    }
+    let world = signed_basic("extra-keys", N)
+        .leaf("twoalgs", "2.1", Some(Signing::bind().also(16)))
+        .leaf(
+            "rollover",
+            "2.2",
+            Some(Signing::bind().extra_ds(ExtraDs::StaleKey)),
+        )
+        .leaf(
+            "gostplus",
+            "2.3",
+            Some(Signing::bind().extra_ds(ExtraDs::Gost)),
+        )
+        .start();
+    let resolver = world.resolver();
+    let r = assert_secure(&resolver, "www.twoalgs.test.", RType::A, "192.0.2.1");
+    let algorithms: Vec<&str> = r
+        .answer
+        .iter()
+        .filter(|r| r.rtype == RType::RRSIG)
+        .filter_map(|r| r.rdata.split_whitespace().nth(1))
+        .collect();
+    assert!(
+        algorithms.contains(&"13") && algorithms.contains(&"16"),
+        "{r}"
+    );
+    let nx = resolver.ask_with("nope.twoalgs.test.", RType::A, Ask::DO);
+    assert!(nx.rcode == Rcode::NXDOMAIN && nx.flags.ad(), "{nx}");
+
+    let ds = resolver.ask_with("rollover.test.", RType::DS, Ask::DO);
+    assert_eq!(ds.rdatas(RType::DS).len(), 2, "{ds}");
+    assert_secure(&resolver, "www.rollover.test.", RType::A, "192.0.2.1");
+
+    let ds = resolver.ask_with("gostplus.test.", RType::DS, Ask::DO);
+    assert_eq!(ds.rdatas(RType::DS).len(), 2, "{ds}");
+    assert_secure(&resolver, "www.gostplus.test.", RType::A, "192.0.2.1");
 }

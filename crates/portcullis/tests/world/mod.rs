@@ -85,6 +85,7 @@
 //! | 70 | resolver_dnssec::signed_world_served_by_knot |
 //! | 71 | resolver_dnssec::dnskey_trust_anchor |
 //! | 72 | resolver_dnssec::cname_chains_across_zones |
+//! | 73 | resolver_dnssec::extra_keys_and_ds_still_secure |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`

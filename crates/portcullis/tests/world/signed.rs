@@ -162,6 +162,21 @@ pub struct Signing {
     pub algorithm: u8,
     pub denial: Denial,
     pub fault: Option<Fault>,
+    /// A second algorithm (Bind only): a KSK and a ZSK of it too, every RRset signed with
+    /// both algorithms, a DS for both KSKs (RFC 6840 5.11: one supported algorithm is
+    /// enough).
+    pub also_algorithm: Option<u8>,
+    /// One more DS record in the parent, beside the right one: the zone stays secure.
+    pub extra_ds: Option<ExtraDs>,
+}
+
+/// A DS record the parent holds beside the right one, which a validator must look past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtraDs {
+    /// The DS of a key the zone does not have (a rollover in progress).
+    StaleKey,
+    /// A copy of the DS with digest type 3 (GOST), which validators without GOST skip.
+    Gost,
 }
 
 impl Signing {
@@ -172,6 +187,8 @@ impl Signing {
             algorithm,
             denial: Denial::Nsec,
             fault: None,
+            also_algorithm: None,
+            extra_ds: None,
         }
     }
 
@@ -191,6 +208,18 @@ impl Signing {
 
     pub fn fault(mut self, fault: Fault) -> Signing {
         self.fault = Some(fault);
+        self
+    }
+
+    /// Signs with `algorithm` too (Bind only).
+    pub fn also(mut self, algorithm: u8) -> Signing {
+        assert_eq!(self.signer, Signer::Bind, "a second algorithm needs Bind");
+        self.also_algorithm = Some(algorithm);
+        self
+    }
+
+    pub fn extra_ds(mut self, extra: ExtraDs) -> Signing {
+        self.extra_ds = Some(extra);
         self
     }
 }
@@ -358,26 +387,14 @@ fn sign_zone(zdir: &Path, origin: &str, text: &str, signing: &Signing) -> (Strin
     );
     let mut ds = ds_of(zdir, origin, &normal);
     let mut text = normal;
+    match signing.extra_ds {
+        Some(ExtraDs::StaleKey) => ds.push_str(&stale_ds(zdir, origin, signing.algorithm)),
+        Some(ExtraDs::Gost) => ds.push_str(&as_gost(&ds)),
+        None => {}
+    }
     match signing.fault {
-        Some(Fault::WrongDs) => {
-            let other = zdir.join("other");
-            std::fs::create_dir_all(&other).unwrap();
-            let key = bind_key(&other, origin, signing.algorithm, true);
-            let dnskey = std::fs::read_to_string(other.join(format!("{key}.key"))).unwrap();
-            ds = ds_of(zdir, origin, &dnskey);
-        }
-        Some(Fault::GostDs) => {
-            // The SHA-256 digest stands in for a GOST one: both are 32 bytes.
-            ds = ds
-                .lines()
-                .map(|l| {
-                    let mut f: Vec<&str> = l.split_whitespace().collect();
-                    let n = f.len();
-                    f[n - 2] = "3";
-                    format!("{}\n", f.join(" "))
-                })
-                .collect();
-        }
+        Some(Fault::WrongDs) => ds = stale_ds(zdir, origin, signing.algorithm),
+        Some(Fault::GostDs) => ds = as_gost(&ds),
         Some(Fault::NoDnskey) => text = drop_rrsets(&text, &["DNSKEY"]),
         Some(Fault::NoDenial) => text = drop_rrsets(&text, &["NSEC", "NSEC3"]),
         Some(Fault::NoRrsig) => text = drop_signatures(&text, &format!("www.{origin}"), "A"),
@@ -385,6 +402,28 @@ fn sign_zone(zdir: &Path, origin: &str, text: &str, signing: &Signing) -> (Strin
         Some(Fault::Expired | Fault::NotYetValid) | None => {}
     }
     (text, ds)
+}
+
+/// The DS of a new key of `algorithm` that the zone does not have.
+fn stale_ds(zdir: &Path, origin: &str, algorithm: u8) -> String {
+    let other = zdir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let key = bind_key(&other, origin, algorithm, true);
+    let dnskey = std::fs::read_to_string(other.join(format!("{key}.key"))).unwrap();
+    ds_of(&other, origin, &dnskey)
+}
+
+/// `ds` with digest type 3 (GOST R 34.11-94). The SHA-256 digest stands in for a GOST one:
+/// both are 32 bytes.
+fn as_gost(ds: &str) -> String {
+    ds.lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split_whitespace().collect();
+            let n = f.len();
+            f[n - 2] = "3";
+            format!("{}\n", f.join(" "))
+        })
+        .collect()
 }
 
 /// Generates a BIND key in `kdir` (a KSK when `ksk`); its base name `K<zone>+<alg>+<tag>`.
@@ -403,8 +442,10 @@ fn bind_key(kdir: &Path, origin: &str, algorithm: u8, ksk: bool) -> String {
 fn sign_bind(zdir: &Path, origin: &str, unsigned: &Path, signing: &Signing) -> PathBuf {
     let keys = zdir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
-    bind_key(&keys, origin, signing.algorithm, true);
-    bind_key(&keys, origin, signing.algorithm, false);
+    for algorithm in std::iter::once(signing.algorithm).chain(signing.also_algorithm) {
+        bind_key(&keys, origin, algorithm, true);
+        bind_key(&keys, origin, algorithm, false);
+    }
     let out = zdir.join("signed.zone");
     let mut args: Vec<String> = ["-q", "-S", "-K", "keys", "-O", "full", "-o", origin, "-f"]
         .iter()
@@ -438,6 +479,10 @@ fn sign_bind(zdir: &Path, origin: &str, unsigned: &Path, signing: &Signing) -> P
 }
 
 fn sign_ldns(zdir: &Path, origin: &str, unsigned: &Path, signing: &Signing) -> PathBuf {
+    assert!(
+        signing.also_algorithm.is_none(),
+        "a second algorithm needs Bind"
+    );
     let keys = zdir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     let alg = match signing.algorithm {
