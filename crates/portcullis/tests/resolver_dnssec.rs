@@ -149,9 +149,9 @@ fn assert_bogus(
     }
 }
 
-/// The extended error `code` on an insecure answer (Portcullis only: Unbound attaches no
-/// extended error to insecure answers).
-fn assert_edes(resolver: &Resolver, r: &Reply, code: u16) {
+/// The extended error `code` on an answer, checked for Portcullis only: Unbound attaches none
+/// to insecure answers, and sends 6 rather than 12 for a wildcard answer without its proof.
+fn assert_ede_portcullis(resolver: &Resolver, r: &Reply, code: u16) {
     if resolver.is_portcullis() {
         assert!(
             r.ede.iter().any(|(c, _)| *c == code),
@@ -372,10 +372,16 @@ fn nsec3_opt_out_insecure_delegation() {
     let nx = resolver.ask_with("nope.child.optout.test.", RType::A, Ask::DO);
     assert_eq!(nx.rcode, Rcode::NXDOMAIN, "{nx}");
     assert!(!nx.flags.ad(), "{nx}");
-    // A name in the opt-out span of the parent that does not exist: NXDOMAIN, but only
-    // insecurely proven (the span could hide an unsigned delegation).
+    // A name in an opt-out span of the parent that does not exist: NXDOMAIN, but only
+    // insecurely proven (the span could hide an unsigned delegation, RFC 5155 9.2).
     let nx = resolver.ask_with("nope.optout.test.", RType::A, Ask::DO);
     assert_eq!(nx.rcode, Rcode::NXDOMAIN, "{nx}");
+    assert!(!nx.flags.ad(), "{nx}");
+    // Likewise a wildcard expansion whose next closer name falls in an opt-out span.
+    assert_insecure(&resolver, "any.wild.optout.test.", RType::A, "192.0.2.99");
+    // Names that exist are proven by their own signatures.
+    let nodata = resolver.ask_with("www.optout.test.", RType::AAAA, Ask::DO);
+    assert!(nodata.answer.is_empty() && nodata.flags.ad(), "{nodata}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,23 +524,42 @@ fn missing_nsec_proof_bogus() {
     if !can_run("missing_nsec_proof_bogus", N) {
         return;
     }
-    let (_world, resolver) = broken_world("no-nsec", N, Signing::bind().fault(Fault::NoDenial));
-    assert_bogus(
-        &resolver,
-        "nope.broken.test.",
-        RType::A,
-        ede::NSEC_MISSING,
-        Some(ede::NSEC_MISSING),
-        Rcode::NXDOMAIN,
-    );
-    // NODATA without proof is bogus too; positive answers stay secure.
-    let nodata = resolver.ask_with("www.broken.test.", RType::AAAA, Ask::DO);
-    assert_eq!(nodata.rcode, Rcode::SERVFAIL, "{nodata}");
-    assert!(
-        nodata.ede.iter().any(|(c, _)| *c == ede::NSEC_MISSING),
-        "{nodata}"
-    );
-    assert_secure(&resolver, "www.broken.test.", RType::A, "192.0.2.1");
+    let world = signed_basic("no-nsec", N)
+        .leaf(
+            "broken",
+            "2.1",
+            Some(Signing::bind().fault(Fault::NoDenial)),
+        )
+        .leaf(
+            "broken3",
+            "2.2",
+            Some(Signing::bind().nsec3(0, false).fault(Fault::NoDenial)),
+        )
+        .start();
+    let resolver = world.resolver();
+    for zone in ["broken.test.", "broken3.test."] {
+        assert_bogus(
+            &resolver,
+            &format!("nope.{zone}"),
+            RType::A,
+            ede::NSEC_MISSING,
+            Some(ede::NSEC_MISSING),
+            Rcode::NXDOMAIN,
+        );
+        // NODATA and wildcard answers without proof are bogus too; positive answers stay
+        // secure.
+        let nodata = resolver.ask_with(&format!("www.{zone}"), RType::AAAA, Ask::DO);
+        assert_eq!(nodata.rcode, Rcode::SERVFAIL, "{nodata}");
+        assert!(
+            nodata.ede.iter().any(|(c, _)| *c == ede::NSEC_MISSING),
+            "{nodata}"
+        );
+        let wild = resolver.ask_with(&format!("any.wild.{zone}"), RType::A, Ask::DO);
+        assert_eq!(wild.rcode, Rcode::SERVFAIL, "{wild}");
+        // Unbound sends 6 (DNSSEC Bogus, "wildcard proof failed") here.
+        assert_ede_portcullis(&resolver, &wild, ede::NSEC_MISSING);
+        assert_secure(&resolver, &format!("www.{zone}"), RType::A, "192.0.2.1");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,7 +602,7 @@ fn unsupported_algorithm_insecure() {
     let resolver = world.resolver();
     if resolver.is_portcullis() {
         let r = assert_insecure(&resolver, "www.ed448.test.", RType::A, "192.0.2.1");
-        assert_edes(&resolver, &r, ede::UNSUPPORTED_DNSKEY_ALGORITHM);
+        assert_ede_portcullis(&resolver, &r, ede::UNSUPPORTED_DNSKEY_ALGORITHM);
     } else {
         // Unbound (with OpenSSL 3) implements Ed448: the zone is secure there.
         assert_secure(&resolver, "www.ed448.test.", RType::A, "192.0.2.1");
@@ -597,7 +622,7 @@ fn unsupported_digest_insecure() {
         .start();
     let resolver = world.resolver();
     let r = assert_insecure(&resolver, "www.gost.test.", RType::A, "192.0.2.1");
-    assert_edes(&resolver, &r, ede::UNSUPPORTED_DS_DIGEST);
+    assert_ede_portcullis(&resolver, &r, ede::UNSUPPORTED_DS_DIGEST);
 }
 
 /// NSEC3 with 100 iterations (above the limit of 50, RFC 9276 3.2): negative answers are
@@ -635,7 +660,7 @@ fn rsasha1_insecure_unless_allowed() {
     if world::ResolverKind::from_env() == world::ResolverKind::Portcullis {
         let resolver = world.resolver();
         let r = assert_insecure(&resolver, "www.sha1.test.", RType::A, "192.0.2.1");
-        assert_edes(&resolver, &r, ede::UNSUPPORTED_DNSKEY_ALGORITHM);
+        assert_ede_portcullis(&resolver, &r, ede::UNSUPPORTED_DNSKEY_ALGORITHM);
         drop(resolver);
         let resolver = world.resolver_with_config("[dnssec]\nallow_sha1 = true\n");
         assert_secure(&resolver, "www.sha1.test.", RType::A, "192.0.2.1");
