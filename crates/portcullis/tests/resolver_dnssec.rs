@@ -266,6 +266,13 @@ fn secure_answer_has_ad() {
         let flags = dig.lines().find(|l| l.contains(";; flags:")).unwrap_or("");
         assert!(!flags.contains(" ad") && !dig.contains("RRSIG"), "{dig}");
     }
+    // Over TCP with kdig: the same.
+    if world::tool_available("secure_answer_has_ad", "kdig") {
+        let k = resolver.kdig(&["+dnssec", "+tcp", "txt.secure.test.", "TXT"]);
+        let flags = k.lines().find(|l| l.contains(";; Flags:")).unwrap_or("");
+        assert!(flags.contains(" ad"), "{k}");
+        assert!(k.contains("RRSIG\tTXT 13 3 "), "{k}");
+    }
 }
 
 /// NXDOMAIN, NODATA and wildcard answers in a zone signed with `signing`, each secure, with
@@ -579,6 +586,8 @@ fn unsigned_child_insecure() {
         .start();
     let resolver = world.resolver();
     assert_insecure(&resolver, "www.plain.test.", RType::A, "192.0.2.1");
+    let ad = resolver.ask_with("www.plain.test.", RType::A, Ask::AD);
+    assert!(ad.rcode == Rcode::NOERROR && !ad.flags.ad(), "{ad}");
     let nx = resolver.ask_with("nope.plain.test.", RType::A, Ask::DO);
     assert_eq!(nx.rcode, Rcode::NXDOMAIN, "{nx}");
     assert!(!nx.flags.ad(), "{nx}");
