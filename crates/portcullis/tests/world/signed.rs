@@ -537,6 +537,10 @@ const KNOT_SIGN_LIMIT: Duration = Duration::from_secs(15);
 
 fn sign_knot(zdir: &Path, origin: &str, unsigned: &Path, signing: &Signing) -> PathBuf {
     assert!(
+        signing.also_algorithm.is_none(),
+        "a second algorithm needs Bind"
+    );
+    assert!(
         !matches!(signing.fault, Some(Fault::Expired | Fault::NotYetValid)),
         "{origin}: Knot signs with the current time; sign expired or future signatures with \
          Bind or Ldns"
