@@ -51,7 +51,12 @@ fn blocks_are_unique() {
             "{test} does not use block {n}"
         );
     }
-    for file in ["resolver_world", "resolver_attacks", "resolver_interop"] {
+    for file in [
+        "resolver_world",
+        "resolver_attacks",
+        "resolver_interop",
+        "resolver_dnssec",
+    ] {
         let source = std::fs::read_to_string(format!("{dir}/{file}.rs")).unwrap();
         for chunk in source.split("#[test]\n").skip(1) {
             let chunk = &chunk[chunk.find("fn ").unwrap() + 3..];

@@ -10,6 +10,10 @@
 //! referrals always talks to port 53. Misbehaving servers are [`fake::Fake`]s, started by the
 //! test beside the world on addresses of the same block.
 //!
+//! A world may be signed ([`signed`]): zones are signed bottom-up at start by BIND, ldns or Knot
+//! (some broken on purpose), the parents get their children's DS records, and the root's trust
+//! anchor is written to a file that the resolver is started with.
+//!
 //! A resolver is started on the world with [`World::resolver`]: `portcullis serve --root-hints
 //! ... --insecure-local-upstreams --allow-recursion 127.0.0.0/8` on `127.N.255.1:53`, or
 //! Unbound when `PORTCULLIS_WORLD_RESOLVER=unbound` (to check that a world, and a test's
@@ -58,6 +62,30 @@
 //! | 44 | resolver_world::stale_answer_while_resolution_goes_on |
 //! | 40 | resolver_interop::nsd_hierarchy |
 //! | 41 | resolver_interop::knot_hierarchy |
+//! | 50 | resolver_dnssec::signed_world_serves_signatures |
+//! | 51 | resolver_dnssec::secure_answer_has_ad |
+//! | 52 | resolver_dnssec::negative_answers_nsec |
+//! | 53 | resolver_dnssec::negative_answers_nsec3 |
+//! | 54 | resolver_dnssec::nsec3_opt_out_insecure_delegation |
+//! | 55 | resolver_dnssec::expired_signatures_bogus |
+//! | 56 | resolver_dnssec::not_yet_valid_bogus |
+//! | 57 | resolver_dnssec::wrong_ds_bogus |
+//! | 58 | resolver_dnssec::missing_dnskey_bogus |
+//! | 59 | resolver_dnssec::corrupted_signature_bogus |
+//! | 60 | resolver_dnssec::missing_rrsig_bogus |
+//! | 61 | resolver_dnssec::missing_nsec_proof_bogus |
+//! | 62 | resolver_dnssec::unsigned_child_insecure |
+//! | 63 | resolver_dnssec::unsupported_algorithm_insecure |
+//! | 64 | resolver_dnssec::unsupported_digest_insecure |
+//! | 65 | resolver_dnssec::nsec3_iterations_above_limit_insecure |
+//! | 66 | resolver_dnssec::rsasha1_insecure_unless_allowed |
+//! | 67 | resolver_dnssec::negative_trust_anchor |
+//! | 68 | resolver_dnssec::each_signer_validates |
+//! | 69 | resolver_dnssec::algorithms_validate |
+//! | 70 | resolver_dnssec::signed_world_served_by_knot |
+//! | 71 | resolver_dnssec::dnskey_trust_anchor |
+//! | 72 | resolver_dnssec::cname_chains_across_zones |
+//! | 73 | resolver_dnssec::extra_keys_and_ds_still_secure |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`
@@ -70,6 +98,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fake;
+pub mod signed;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
@@ -239,6 +268,10 @@ pub struct WorldBuilder {
     zones: Vec<ZoneSpec>,
     servers: Vec<ServerSpec>,
     authority: Authority,
+    /// Zones to sign at start (see [`signed`]).
+    signings: Vec<(String, signed::Signing)>,
+    /// The trust anchor as DNSKEY records instead of DS records.
+    dnskey_anchor: bool,
 }
 
 impl WorldBuilder {
@@ -249,6 +282,8 @@ impl WorldBuilder {
             zones: Vec::new(),
             servers: Vec::new(),
             authority: Authority::Portcullis,
+            signings: Vec::new(),
+            dnskey_anchor: false,
         }
     }
 
@@ -301,8 +336,14 @@ impl WorldBuilder {
 
     /// Writes the files, starts the servers and waits (at most [`START_LIMIT`]) until every
     /// one answers the SOA of each of its zones.
-    pub fn start(self) -> World {
+    pub fn start(mut self) -> World {
         let dir = Scratch::new(&format!("{}-{}", self.test, self.block));
+        let hints = dir.write("root.hints", &root_hints(&self.zones));
+        let anchor = if self.signings.is_empty() {
+            None
+        } else {
+            signed::sign_world(&dir, &mut self.zones, &self.signings, self.dnskey_anchor)
+        };
         let mut files = Vec::new();
         for z in &self.zones {
             let name = if z.origin == "." {
@@ -330,11 +371,11 @@ impl WorldBuilder {
             };
             servers.push((s.addr, s.zones.clone(), guard));
         }
-        let hints = dir.write("root.hints", &root_hints(&self.zones));
         let mut world = World {
             block: self.block,
             test: self.test,
             hints,
+            anchor,
             servers,
             dir,
         };
@@ -455,6 +496,8 @@ pub struct World {
     pub block: u8,
     pub test: String,
     hints: PathBuf,
+    /// The trust-anchor file (the root's DS records) when the root is signed.
+    anchor: Option<PathBuf>,
     servers: Vec<(Ipv4Addr, Vec<String>, Guard)>,
     // Last, so that the processes are stopped before their files go.
     dir: Scratch,
@@ -552,6 +595,12 @@ impl World {
         &self.hints
     }
 
+    /// The trust-anchor file of a world whose root is signed: the root's DS records (or
+    /// key-signing DNSKEY records, [`WorldBuilder::dnskey_anchor`]) in zone-file format.
+    pub fn trust_anchor(&self) -> Option<&Path> {
+        self.anchor.as_deref()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir.0
     }
@@ -591,6 +640,16 @@ impl World {
     /// its `[server]` section; Portcullis only).
     pub fn resolver_with_config(&self, toml: &str) -> Resolver {
         Resolver::start_with(self, ResolverKind::from_env(), &[], toml)
+    }
+
+    /// The resolver with `toml` added to Portcullis's configuration file, or `unbound` (lines
+    /// of Unbound's `server:` clause, indented) to Unbound's: the same setting for either.
+    pub fn resolver_configured(&self, toml: &str, unbound: &str) -> Resolver {
+        let kind = ResolverKind::from_env();
+        match kind {
+            ResolverKind::Portcullis => Resolver::start_with(self, kind, &[], toml),
+            ResolverKind::Unbound => Resolver::start_full(self, kind, &[], "", unbound),
+        }
     }
 
     /// The logs of every server, for failure messages.
@@ -684,6 +743,19 @@ impl Resolver {
 
     /// [`Resolver::start`], with `toml` added to Portcullis's configuration file.
     pub fn start_with(world: &World, kind: ResolverKind, args: &[&str], toml: &str) -> Resolver {
+        Resolver::start_full(world, kind, args, toml, "")
+    }
+
+    /// [`Resolver::start_with`], with `unbound` added to Unbound's `server:` clause. A world
+    /// with a trust anchor gets it: `--trust-anchor FILE` for Portcullis, validation with
+    /// `trust-anchor-file:` for Unbound.
+    pub fn start_full(
+        world: &World,
+        kind: ResolverKind,
+        args: &[&str],
+        toml: &str,
+        unbound: &str,
+    ) -> Resolver {
         let ip = world.ip("255.1");
         let addr = SocketAddr::from((ip, 53));
         let dir = Scratch::new(&format!("{}-{}-resolver", world.test, world.block));
@@ -709,9 +781,15 @@ impl Resolver {
                     "--insecure-local-upstreams".into(),
                     "--allow-recursion".into(),
                     "127.0.0.0/8".into(),
-                    // The world's root is not the one the built-in anchors vouch for.
-                    "--no-validation".into(),
                 ];
+                if let Some(anchor) = world.trust_anchor() {
+                    argv.push("--trust-anchor".into());
+                    argv.push(anchor.display().to_string());
+                } else {
+                    // An unsigned world: its root is not the one the built-in anchors vouch
+                    // for.
+                    argv.push("--no-validation".into());
+                }
                 argv.extend(args.iter().map(|a| a.to_string()));
                 let guard = spawn(
                     format!("portcullis resolver on {addr}"),
@@ -725,6 +803,17 @@ impl Resolver {
                 assert!(args.is_empty(), "Portcullis arguments given to Unbound");
                 assert!(toml.is_empty(), "Portcullis configuration given to Unbound");
                 let d = dir.0.display();
+                // Validation as the DNSSEC tests expect it: NSEC3 with more than 50 iterations
+                // counts as insecure (RFC 9276), the reasons for bogus answers are logged.
+                let modules = match world.trust_anchor() {
+                    Some(anchor) => format!(
+                        "\"validator iterator\"\n    trust-anchor-file: \"{}\"\n    \
+                         val-log-level: 2\n    \
+                         val-nsec3-keysize-iterations: \"1024 50 2048 50 4096 50\"",
+                        anchor.display()
+                    ),
+                    None => "\"iterator\"".to_string(),
+                };
                 let conf = dir.write(
                     "unbound.conf",
                     &format!(
@@ -734,8 +823,8 @@ impl Resolver {
                          directory: \"{d}\"\n    pidfile: \"{d}/unbound.pid\"\n    \
                          use-syslog: no\n    logfile: \"\"\n    verbosity: 1\n    \
                          num-threads: 1\n    access-control: 127.0.0.0/8 allow\n    \
-                         module-config: \"iterator\"\n    use-caps-for-id: yes\n    ede: yes\n    \
-                         so-reuseport: no\nremote-control:\n    control-enable: no\n"
+                         module-config: {modules}\n    use-caps-for-id: yes\n    ede: yes\n    \
+                         so-reuseport: no\n{unbound}\nremote-control:\n    control-enable: no\n"
                     ),
                 );
                 let guard = spawn(
@@ -790,9 +879,19 @@ impl Resolver {
     /// Asks `name` `qtype` with RD=1 over UDP (EDNS, 1232 bytes); panics without an answer
     /// within `limit`.
     pub fn ask_within(&self, name: &str, qtype: RType, limit: Duration) -> Reply {
+        self.ask_flagged(name, qtype, Ask::default(), limit)
+    }
+
+    /// Asks `name` `qtype` with RD=1 over UDP (EDNS, 1232 bytes) and the DO, AD and CD bits of
+    /// `ask`; panics without an answer within 15 s.
+    pub fn ask_with(&self, name: &str, qtype: RType, ask: Ask) -> Reply {
+        self.ask_flagged(name, qtype, ask, Duration::from_secs(15))
+    }
+
+    fn ask_flagged(&self, name: &str, qtype: RType, ask: Ask, limit: Duration) -> Reply {
         static NEXT: AtomicU16 = AtomicU16::new(0x3c3c);
         let id = NEXT.fetch_add(0x1357, Ordering::Relaxed);
-        let q = query_bytes(id, name, qtype, true, Some(1232));
+        let q = query_with(id, name, qtype, ask);
         let started = Instant::now();
         let bytes = exchange_udp(self.addr, &q, limit.as_millis() as u64).unwrap_or_else(|| {
             panic!(
@@ -915,6 +1014,58 @@ pub fn query_bytes(id: u16, name: &str, qtype: RType, rd: bool, payload: Option<
     if let Some(p) = payload {
         w.opt(p, Rcode::NOERROR, false).unwrap().finish().unwrap();
     }
+    w.finish().to_vec()
+}
+
+/// The DNSSEC bits of a query: DO (RFC 3225), AD (RFC 6840 5.7) and CD (RFC 4035 3.2.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ask {
+    pub dnssec_ok: bool,
+    pub ad: bool,
+    pub cd: bool,
+}
+
+impl Ask {
+    /// DO set.
+    pub const DO: Ask = Ask {
+        dnssec_ok: true,
+        ad: false,
+        cd: false,
+    };
+    /// DO and CD set: the answer is not validated.
+    pub const DO_CD: Ask = Ask {
+        dnssec_ok: true,
+        ad: false,
+        cd: true,
+    };
+    /// AD set, no DO.
+    pub const AD: Ask = Ask {
+        dnssec_ok: false,
+        ad: true,
+        cd: false,
+    };
+}
+
+/// A query with RD=1, EDNS (1232 bytes) and the bits of `ask`.
+pub fn query_with(id: u16, name: &str, qtype: RType, ask: Ask) -> Vec<u8> {
+    let mut buf = vec![0u8; 512];
+    let header = Header {
+        id,
+        flags: Flags::default()
+            .with_rd(true)
+            .with_ad(ask.ad)
+            .with_cd(ask.cd),
+        ..Header::default()
+    };
+    let mut w = MessageWriter::new(&mut buf, 512, header).unwrap();
+    let qname: Name = name
+        .parse()
+        .unwrap_or_else(|e| panic!("bad name {name}: {e}"));
+    w.push_question(qname.as_ref(), qtype, Class::IN).unwrap();
+    w.opt(1232, Rcode::NOERROR, ask.dnssec_ok)
+        .unwrap()
+        .finish()
+        .unwrap();
     w.finish().to_vec()
 }
 
