@@ -188,7 +188,11 @@ impl Recursor {
     /// or finishes.
     pub(crate) fn advance(&mut self, task: &mut Task, now: Time) {
         for _ in 0..MAX_STEPS_PER_ADVANCE {
-            if self.mesh.get(&task.key) != Some(&task.id) || task.query.is_some() {
+            // Finished, waiting for an answer, or finished and waiting for keys to validate.
+            if self.mesh.get(&task.key) != Some(&task.id)
+                || task.query.is_some()
+                || task.validation.is_some()
+            {
                 return;
             }
             if task.pending_subs > 0 && task.zone.is_none() {
@@ -198,7 +202,7 @@ impl Recursor {
                 if self.answer_from_cache(task, now) {
                     continue;
                 }
-                if self.mesh.get(&task.key) != Some(&task.id) {
+                if self.mesh.get(&task.key) != Some(&task.id) || task.validation.is_some() {
                     return;
                 }
                 if !self.begin_zone(task, now) {

@@ -614,12 +614,20 @@ impl Recursor {
         }
         let key = Key::new(zone, RType::DNSKEY, Class::IN, false);
         if task.key == key {
-            // Our own zone's keys while judging our own DNSKEY answer (a signer that is the
-            // zone itself): handled by `dnskey_basis`.
-            return Ok(KeyState::Bogus(ede(
-                Ede::DNSSEC_BOGUS,
-                "key set depends on itself",
-            )));
+            // Judging the zone's own DNSKEY answer without a DNSKEY RRset in it (unsigned, or
+            // denied): what the parent says of the zone decides.
+            return Ok(match self.ds_state(task, pending, zone, now)? {
+                DsState::Insecure(e) => KeyState::Insecure(e),
+                DsState::Bogus(e) => KeyState::Bogus(e),
+                DsState::NotACut => KeyState::Bogus(ede(
+                    Ede::DNSKEY_MISSING,
+                    format!("{zone} is no zone cut in its parent"),
+                )),
+                DsState::Anchor(..) | DsState::Secure(_) => KeyState::Bogus(ede(
+                    Ede::DNSKEY_MISSING,
+                    format!("the DNSKEY RRset of signed zone {zone} is missing"),
+                )),
+            });
         }
         if let Some(res) = pending.results.get(&key) {
             return Ok(key_state_from(zone, res));
@@ -716,7 +724,7 @@ impl Recursor {
                     }),
                 );
             }
-            Security::Insecure => return DsState::Insecure(None),
+            Security::Insecure => return DsState::Insecure(insecure_reason(res)),
             Security::Indeterminate => {
                 return DsState::Bogus(ede(
                     Ede::DNSKEY_MISSING,
@@ -1065,7 +1073,7 @@ fn key_state_from(zone: &Name, res: &Resolution) -> KeyState {
                 None => KeyState::Bogus(ede(Ede::DNSKEY_MISSING, format!("{zone} has no DNSKEY"))),
             }
         }
-        Security::Insecure => KeyState::Insecure(None),
+        Security::Insecure => KeyState::Insecure(insecure_reason(res)),
         Security::Bogus => KeyState::Bogus(
             res.extended_error
                 .clone()
@@ -1076,6 +1084,14 @@ fn key_state_from(zone: &Name, res: &Resolution) -> KeyState {
             format!("could not fetch the DNSKEY of {zone}"),
         )),
     }
+}
+
+/// The reason worth passing on with an insecure result: an unsupported algorithm or digest
+/// (RFC 8914 codes 1 and 2).
+fn insecure_reason(res: &Resolution) -> Option<ExtendedError> {
+    res.extended_error.clone().filter(|e| {
+        e.code == Ede::UNSUPPORTED_DNSKEY_ALGORITHM || e.code == Ede::UNSUPPORTED_DS_DIGEST
+    })
 }
 
 fn basis_from_state(zone: Name, state: KeyState) -> Basis {
