@@ -26,16 +26,33 @@
 //!   RRset goes in the authority section and glue in the additional section: every address of
 //!   name servers below the cut (*in-domain* glue) must fit, else the response is truncated (RFC
 //!   9471 section 3); addresses of the other name servers the zone holds (*sibling* glue) are
-//!   added while they fit. With the DO bit, the DS RRset of the cut and its signatures follow the
-//!   NS RRset (RFC 4035 section 3.1.4).
+//!   added while they fit, with their signatures when the query has the DO bit and they are
+//!   this zone's own data (both or neither). With the DO bit, the DS RRset of the cut and its
+//!   signatures follow the NS RRset; a cut without DS gets the proof that it has none instead
+//!   (RFC 4035 section 3.1.4), so a validator can tell the child is unsigned.
 //! - **ANY** (RFC 8482): over TCP every RRset of the name; over UDP what the configured
 //!   [`AnyPolicy`] says. A query of type RRSIG gets every signature RRset of the name.
 //!
+//! # DNSSEC (RFC 4035 section 3.1)
+//!
 //! With the DO bit, each RRset in the answer and the SOA of negative answers are followed by
-//! their RRSIG records when the zone has them. NSEC and NSEC3 denial proofs are not added yet.
+//! their RRSIG records when the zone has them (a zone is served as loaded: presigned). The
+//! signatures of a wildcard answer are the wildcard's, whose labels field tells the validator the
+//! answer was synthesised. In a zone with an NSEC or NSEC3 chain ([`zone::DenialChain`]) the
+//! authority section also carries the denial proofs of [`crate::proofs`]: for NXDOMAIN, NODATA
+//! (at an empty non-terminal, at a wildcard, for DS at a cut or at an opt-out delegation), for
+//! wildcard answers (the next closer name does not exist) and for referrals to unsigned
+//! children. Along a CNAME chain each wildcard step gets its proof; those wait (in `Proofs`)
+//! until the chain's answer section is complete, since the authority section follows it. DS
+//! queries at a cut are answered from the parent side ([`zone::Lookup`]), DNSKEY at the apex like
+//! any RRset. Without the DO bit, or in an unsigned zone, none of this runs: the path is the
+//! same as before, and allocates nothing either way (`tests/no_alloc.rs`,
+//! `tests/dnssec_proofs.rs`).
 //!
 //! Required data that does not fit sets [`Answered::truncated`]; the engine then sends an empty
-//! response with TC set, which sends the client to TCP.
+//! response with TC set, which sends the client to TCP. Signatures and proofs are required data:
+//! a response never goes out with an RRset stripped of its RRSIGs or a negative answer stripped
+//! of its proof (RFC 4035 section 3.1.1).
 
 use wire::message::Section;
 use wire::name::NameBuilder;
