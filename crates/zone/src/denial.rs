@@ -138,6 +138,11 @@ impl DenialIndex {
         index
     }
 
+    /// Whether the zone has a usable NSEC3 chain.
+    pub(crate) fn is_nsec3(&self) -> bool {
+        self.chain == Some(DenialChainKind::Nsec3)
+    }
+
     /// Heap bytes held by the indexes.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.nsec.capacity() * size_of::<u32>()
@@ -406,6 +411,15 @@ mod tests {
         assert!(n.owner().to_string().starts_with("35mth"));
         // A hash before the first owner wraps to the last.
         assert!(matches!(z.nsec3_find(&[0; 20]), Some(Nsec3Find::Covers(n)) if n == last));
+        // The NSEC3 owner names themselves do not exist (RFC 5155 section 7.2.8).
+        for qtype in [RType::A, RType::NSEC3, RType::RRSIG] {
+            let owner = name("gjeqe526plbf1g8mklp59enfd789njgi.example.");
+            let crate::Lookup::NxDomain { closest_encloser } = z.lookup(owner.as_ref(), qtype)
+            else {
+                panic!("{qtype}: {:?}", z.lookup(owner.as_ref(), qtype))
+            };
+            assert!(closest_encloser.is_apex());
+        }
     }
 
     #[test]
