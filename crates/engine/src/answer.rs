@@ -26,25 +26,43 @@
 //!   RRset goes in the authority section and glue in the additional section: every address of
 //!   name servers below the cut (*in-domain* glue) must fit, else the response is truncated (RFC
 //!   9471 section 3); addresses of the other name servers the zone holds (*sibling* glue) are
-//!   added while they fit. With the DO bit, the DS RRset of the cut and its signatures follow the
-//!   NS RRset (RFC 4035 section 3.1.4).
+//!   added while they fit, with their signatures when the query has the DO bit and they are
+//!   this zone's own data (both or neither). With the DO bit, the DS RRset of the cut and its
+//!   signatures follow the NS RRset; a cut without DS gets the proof that it has none instead
+//!   (RFC 4035 section 3.1.4), so a validator can tell the child is unsigned.
 //! - **ANY** (RFC 8482): over TCP every RRset of the name; over UDP what the configured
 //!   [`AnyPolicy`] says. A query of type RRSIG gets every signature RRset of the name.
 //!
+//! # DNSSEC (RFC 4035 section 3.1)
+//!
 //! With the DO bit, each RRset in the answer and the SOA of negative answers are followed by
-//! their RRSIG records when the zone has them. NSEC and NSEC3 denial proofs are not added yet.
+//! their RRSIG records when the zone has them (a zone is served as loaded: presigned). The
+//! signatures of a wildcard answer are the wildcard's, whose labels field tells the validator the
+//! answer was synthesised. In a zone with an NSEC or NSEC3 chain ([`zone::DenialChain`]) the
+//! authority section also carries the denial proofs of [`crate::proofs`]: for NXDOMAIN, NODATA
+//! (at an empty non-terminal, at a wildcard, for DS at a cut or at an opt-out delegation), for
+//! wildcard answers (the next closer name does not exist) and for referrals to unsigned
+//! children. Along a CNAME chain each wildcard step gets its proof; those wait (in `Proofs`)
+//! until the chain's answer section is complete, since the authority section follows it. DS
+//! queries at a cut are answered from the parent side ([`zone::Lookup`]), DNSKEY at the apex like
+//! any RRset. Without the DO bit, or in an unsigned zone, none of this runs: the path is the
+//! same as before, and allocates nothing either way (`tests/no_alloc.rs`,
+//! `tests/dnssec_proofs.rs`).
 //!
 //! Required data that does not fit sets [`Answered::truncated`]; the engine then sends an empty
-//! response with TC set, which sends the client to TCP.
+//! response with TC set, which sends the client to TCP. Signatures and proofs are required data:
+//! a response never goes out with an RRset stripped of its RRSIGs or a negative answer stripped
+//! of its proof (RFC 4035 section 3.1.1).
 
 use wire::message::Section;
 use wire::name::NameBuilder;
 use wire::writer::{MessageWriter, WriteError};
 use wire::{Class, Name, NameRef, RType, Rcode};
-use zone::{Lookup, Node, RRset, Zone};
+use zone::{DenialChain, Lookup, Node, RRset, Zone};
 
 use crate::catalog::{Catalog, ZoneId};
 use crate::config::AnyPolicy;
+use crate::proofs::{self, Denied, MAX_NSEC3_WORK};
 
 /// Most lookups made for one query while following CNAME and DNAME records.
 pub const MAX_CHAIN: usize = 16;
@@ -93,6 +111,62 @@ pub(crate) struct Question<'e> {
     pub any_policy: AnyPolicy,
 }
 
+/// The denial proofs of one query (see [`crate::proofs`]), with its NSEC3 hash budget.
+///
+/// Proofs for wildcard answers met along a CNAME chain go in the authority section, which comes
+/// after the whole chain in the answer section: they wait here until the chain ends, or until the
+/// last lookup writes its own authority records.
+struct Proofs<'e> {
+    pending: [Option<(&'e Zone, Name, Denied<'e>)>; MAX_CHAIN],
+    /// SHA-1 computations left for NSEC3 hashes.
+    work: u32,
+}
+
+impl<'e> Proofs<'e> {
+    fn new() -> Proofs<'e> {
+        Proofs {
+            pending: [const { None }; MAX_CHAIN],
+            work: MAX_NSEC3_WORK,
+        }
+    }
+
+    /// Keeps the proof of a wildcard answer at `name` for [`Proofs::flush`].
+    fn add(&mut self, zone: &'e Zone, name: NameRef<'_>, what: Denied<'e>) {
+        if zone.denial_chain() == DenialChain::None {
+            return;
+        }
+        if let Some(slot) = self.pending.iter_mut().find(|p| p.is_none()) {
+            *slot = Some((zone, name.to_name(), what));
+        }
+    }
+
+    /// Writes the proofs kept so far.
+    fn flush(&mut self, w: &mut MessageWriter<'_>) -> Result<(), WriteError> {
+        for slot in &mut self.pending {
+            let Some((zone, name, what)) = slot.take() else {
+                break;
+            };
+            proofs::prove(zone, name.as_ref(), what, w, &mut self.work)?;
+        }
+        Ok(())
+    }
+
+    /// Writes, when the query has the DO bit, the proof that `what` holds for `name` in `zone`.
+    fn prove(
+        &mut self,
+        q: &Question<'_>,
+        zone: &'e Zone,
+        name: NameRef<'_>,
+        what: Denied<'e>,
+        w: &mut MessageWriter<'_>,
+    ) -> Result<(), WriteError> {
+        if !q.dnssec_ok || zone.denial_chain() == DenialChain::None {
+            return Ok(());
+        }
+        proofs::prove(zone, name, what, w, &mut self.work)
+    }
+}
+
 /// Why writing stopped early.
 enum Stop {
     Truncated,
@@ -124,7 +198,10 @@ pub(crate) fn answer(
         truncated: false,
         failed: false,
     };
-    match follow(q, qname, w, &mut state) {
+    let mut proofs = Proofs::new();
+    let followed = follow(q, qname, w, &mut state, &mut proofs)
+        .and_then(|()| proofs.flush(w).map_err(Stop::from));
+    match followed {
         Ok(()) => {}
         Err(Stop::Truncated) => state.truncated = true,
         Err(Stop::Failed) => state.failed = true,
@@ -133,26 +210,28 @@ pub(crate) fn answer(
 }
 
 /// The lookup loop: one lookup per name of the CNAME/DNAME chain.
-fn follow(
-    q: &Question<'_>,
+fn follow<'e>(
+    q: &Question<'e>,
     qname: &Name,
     w: &mut MessageWriter<'_>,
     state: &mut Answered,
+    proofs: &mut Proofs<'e>,
 ) -> Result<(), Stop> {
-    match step(q, qname.as_ref(), true, w, state)? {
+    match step(q, qname.as_ref(), true, w, state, proofs)? {
         None => Ok(()),
-        Some(next) => chain(q, qname, next, w, state),
+        Some(next) => chain(q, qname, next, w, state, proofs),
     }
 }
 
 /// Follows a chain from its second name on. Kept apart from [`follow`] so that answers without
 /// a chain do not pay for the list of names visited.
-fn chain(
-    q: &Question<'_>,
+fn chain<'e>(
+    q: &Question<'e>,
     qname: &Name,
     mut current: Name,
     w: &mut MessageWriter<'_>,
     state: &mut Answered,
+    proofs: &mut Proofs<'e>,
 ) -> Result<(), Stop> {
     // Names looked up so far (the query name aside), to stop at a loop.
     let mut seen: [Option<Name>; MAX_CHAIN] = [const { None }; MAX_CHAIN];
@@ -160,7 +239,7 @@ fn chain(
         if current == *qname || seen.iter().flatten().any(|n| *n == current) {
             return Ok(());
         }
-        let Some(next) = step(q, current.as_ref(), false, w, state)? else {
+        let Some(next) = step(q, current.as_ref(), false, w, state, proofs)? else {
             return Ok(());
         };
         seen[lookup] = Some(current);
@@ -171,19 +250,24 @@ fn chain(
 
 /// One lookup of the chain: writes what the closest enclosing zone of `name` says, and returns
 /// the name to look up next when that is a CNAME or DNAME.
-fn step(
-    q: &Question<'_>,
+fn step<'e>(
+    q: &Question<'e>,
     name: NameRef<'_>,
     first: bool,
     w: &mut MessageWriter<'_>,
     state: &mut Answered,
+    proofs: &mut Proofs<'e>,
 ) -> Result<Option<Name>, Stop> {
     let Some((_, zone)) = q.catalog.find(name) else {
         // Only after a CNAME or DNAME: the chain leaves our zones, the client goes on.
         return Ok(None);
     };
     match zone.lookup(name, q.qtype) {
-        Lookup::Answer { node, rrset, .. } => {
+        Lookup::Answer {
+            node,
+            rrset,
+            wildcard,
+        } => {
             state.kind = AnswerKind::Positive;
             push_signed(
                 w,
@@ -194,10 +278,18 @@ fn step(
                 rrset.ttl(),
                 q.dnssec_ok,
             )?;
+            if q.dnssec_ok && wildcard {
+                proofs.add(zone, name, Denied::Wildcard { node });
+            }
+            proofs.flush(w)?;
             additional(q, w, rrset);
             Ok(None)
         }
-        Lookup::Cname { node, rrset, .. } => {
+        Lookup::Cname {
+            node,
+            rrset,
+            wildcard,
+        } => {
             state.kind = AnswerKind::Positive;
             push_signed(
                 w,
@@ -208,6 +300,9 @@ fn step(
                 rrset.ttl(),
                 q.dnssec_ok,
             )?;
+            if q.dnssec_ok && wildcard {
+                proofs.add(zone, name, Denied::Wildcard { node });
+            }
             Ok(rrset
                 .rdatas()
                 .next()
@@ -247,22 +342,35 @@ fn step(
             )?;
             Ok(Some(synthesised))
         }
-        Lookup::NoData { .. } => {
+        Lookup::NoData { node, wildcard } => {
             state.kind = AnswerKind::NoData;
-            negative(w, zone, q.dnssec_ok).map(|()| None)
+            proofs.flush(w)?;
+            negative(w, zone, q.dnssec_ok)?;
+            proofs.prove(q, zone, name, Denied::NoData { node, wildcard }, w)?;
+            Ok(None)
         }
-        Lookup::NxDomain { .. } => {
+        Lookup::NxDomain { closest_encloser } => {
             state.kind = AnswerKind::NxDomain;
             state.rcode = Rcode::NXDOMAIN;
-            negative(w, zone, q.dnssec_ok).map(|()| None)
+            proofs.flush(w)?;
+            negative(w, zone, q.dnssec_ok)?;
+            proofs.prove(q, zone, name, Denied::NxDomain { closest_encloser }, w)?;
+            Ok(None)
         }
-        Lookup::Any { node, .. } => any(q, w, zone, node, name, state).map(|()| None),
+        Lookup::Any { node, wildcard } => {
+            any(q, w, zone, node, name, state, proofs)?;
+            if q.dnssec_ok && wildcard && state.kind == AnswerKind::Positive {
+                proofs.add(zone, name, Denied::Wildcard { node });
+            }
+            Ok(None)
+        }
         Lookup::Referral { cut, ns } => {
             if first {
                 state.authoritative = false;
             }
             state.kind = AnswerKind::Referral;
-            referral(q, w, zone, cut, ns).map(|()| None)
+            proofs.flush(w)?;
+            referral(q, w, zone, cut, ns, proofs).map(|()| None)
         }
         Lookup::OutOfZone => Ok(None),
     }
@@ -333,14 +441,17 @@ fn negative(w: &mut MessageWriter<'_>, zone: &Zone, dnssec_ok: bool) -> Result<(
 }
 
 /// A query of type ANY or RRSIG at `node` (RFC 8482).
-fn any(
-    q: &Question<'_>,
+fn any<'e>(
+    q: &Question<'e>,
     w: &mut MessageWriter<'_>,
-    zone: &Zone,
-    node: Node<'_>,
+    zone: &'e Zone,
+    node: Node<'e>,
     name: NameRef<'_>,
     state: &mut Answered,
+    proofs: &mut Proofs<'e>,
 ) -> Result<(), Stop> {
+    // Matched by a wildcard when the node is not the name itself.
+    let wildcard = node.owner() != name;
     state.kind = AnswerKind::Positive;
     if q.qtype == RType::RRSIG {
         let mut found = false;
@@ -350,7 +461,10 @@ fn any(
         }
         if !found {
             state.kind = AnswerKind::NoData;
-            return negative(w, zone, q.dnssec_ok);
+            proofs.flush(w)?;
+            negative(w, zone, q.dnssec_ok)?;
+            proofs.prove(q, zone, name, Denied::NoData { node, wildcard }, w)?;
+            return Ok(());
         }
         return Ok(());
     }
@@ -391,7 +505,10 @@ fn any(
                 )?,
                 None => {
                     state.kind = AnswerKind::NoData;
-                    return negative(w, zone, q.dnssec_ok);
+                    proofs.flush(w)?;
+                    negative(w, zone, q.dnssec_ok)?;
+                    proofs.prove(q, zone, name, Denied::NoData { node, wildcard }, w)?;
+                    return Ok(());
                 }
             }
         }
@@ -439,20 +556,30 @@ fn additional(q: &Question<'_>, w: &mut MessageWriter<'_>, rrset: RRset<'_>) {
     }
 }
 
+/// The most bytes `rrset` takes on the wire owned by `owner` (its owner written in full for
+/// every record, which compression only shortens).
+fn encoded_bound(owner: NameRef<'_>, rrset: RRset<'_>) -> usize {
+    // Owner, then type, class and TTL (RDLENGTH and RDATA are in the encoded records).
+    rrset.count() * (owner.len() + 8) + rrset.encoded().len()
+}
+
 /// A referral to the zone below `cut` (RFC 1034 section 4.3.2 step 3b, RFC 9471 for glue).
-fn referral(
-    q: &Question<'_>,
+fn referral<'e>(
+    q: &Question<'e>,
     w: &mut MessageWriter<'_>,
-    zone: &Zone,
-    cut: Node<'_>,
+    zone: &'e Zone,
+    cut: Node<'e>,
     ns: RRset<'_>,
+    proofs: &mut Proofs<'e>,
 ) -> Result<(), Stop> {
     let owner = cut.owner();
     push(w, Section::Authority, owner, ns, ns.ttl())?;
-    if q.dnssec_ok
-        && let Some(ds) = cut.rrset(RType::DS)
-    {
-        push_signed(w, Section::Authority, owner, cut, ds, ds.ttl(), true)?;
+    if q.dnssec_ok {
+        match cut.rrset(RType::DS) {
+            Some(ds) => push_signed(w, Section::Authority, owner, cut, ds, ds.ttl(), true)?,
+            // An insecure delegation: prove the DS RRset absent (RFC 4035 section 3.1.4).
+            None => proofs.prove(q, zone, owner, Denied::Delegation { cut }, w)?,
+        }
     }
     // In-domain glue first, all of it required; then sibling glue while it fits.
     for in_domain_pass in [true, false] {
@@ -466,11 +593,30 @@ fn referral(
             let Some(node) = zone.node(target) else {
                 continue;
             };
+            // Sibling glue that is authoritative data of this zone comes with its signatures,
+            // both or neither.
+            let sigs = |rtype| match node.cut() {
+                None if q.dnssec_ok => node.signatures(rtype),
+                _ => None,
+            };
             for rtype in [RType::A, RType::AAAA] {
                 let Some(rrset) = node.rrset(rtype) else {
                     continue;
                 };
-                let written = push(w, Section::Additional, target, rrset, rrset.ttl());
+                let signed = sigs(rtype);
+                if !in_domain_pass
+                    && let Some(sigs) = signed
+                    && w.remaining() < encoded_bound(target, rrset) + encoded_bound(target, sigs)
+                {
+                    return Ok(());
+                }
+                let written =
+                    push(w, Section::Additional, target, rrset, rrset.ttl()).and_then(|()| {
+                        match signed {
+                            Some(sigs) => push(w, Section::Additional, target, sigs, rrset.ttl()),
+                            None => Ok(()),
+                        }
+                    });
                 match written {
                     Ok(()) => {}
                     Err(e) if in_domain_pass => return Err(e.into()),

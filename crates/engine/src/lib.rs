@@ -72,6 +72,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod local;
+pub mod proofs;
 pub mod query;
 pub mod recursion;
 pub mod transfer;

@@ -10,6 +10,7 @@
 use wire::{Class, Name, NameRef, RType};
 
 use crate::check::{self, Position, Problem, SetFacts};
+use crate::denial::DenialIndex;
 use crate::index::NameIndex;
 use crate::record::{Loc, Record};
 use crate::snapshot::{NONE, NodeEntry, RRsetEntry, Zone};
@@ -281,6 +282,7 @@ impl<'b> Assembler<'b> {
             soa_minimum: 0,
             records: 0,
             index: NameIndex::default(),
+            denial: DenialIndex::default(),
         };
         Assembler {
             b,
@@ -526,6 +528,7 @@ impl<'b> Assembler<'b> {
             return Err(self.errors);
         }
         self.zone.index = NameIndex::build(&self.zone);
+        self.zone.denial = DenialIndex::build(&self.zone);
         self.check_name_servers();
         self.zone.nodes.shrink_to_fit();
         self.zone.keys.shrink_to_fit();

@@ -21,6 +21,9 @@
 //!    synthesis* answers as in step 3 with `wildcard: true`, and the caller writes the query name
 //!    as the owner (RFC 4592 section 3.3.3). Else [`Lookup::NxDomain`].
 //!
+//! In a zone signed with NSEC3, a name that owns nothing but NSEC3 records (a hashed owner name)
+//! is answered as if it did not exist: [`Lookup::NxDomain`] (RFC 5155 section 7.2.8).
+//!
 //! A wildcard thus never matches a name that exists, nor a name below an existing one (not even
 //! an empty non-terminal), and a query for `*.example` itself is an ordinary exact match.
 //!
@@ -181,6 +184,21 @@ impl Zone {
             }
             return self.referral(cut);
         }
+        if self.denial.is_nsec3() && self.is_nsec3_owner_only(index) {
+            // RFC 5155 section 7.2.8: a name owning nothing but NSEC3 records is answered as if
+            // it did not exist, since the NSEC3 chain itself denies it.
+            let parent = node
+                .owner()
+                .parent()
+                .and_then(|p| self.index.find(self, p.as_wire()))
+                .unwrap_or(0);
+            return Lookup::NxDomain {
+                closest_encloser: Node {
+                    zone: self,
+                    index: parent,
+                },
+            };
+        }
         if qtype == RType::DS && node.is_apex() {
             return Lookup::NoData {
                 node,
@@ -188,6 +206,20 @@ impl Zone {
             };
         }
         from_node(node, qtype, false)
+    }
+
+    /// Whether node `index` owns only NSEC3 records and their signatures, and has no
+    /// descendants: an NSEC3 owner name.
+    fn is_nsec3_owner_only(&self, index: u32) -> bool {
+        let node = Node { zone: self, index };
+        let only_nsec3 = !node.is_empty_non_terminal()
+            && node
+                .rrsets()
+                .all(|r| r.rtype() == RType::NSEC3 || r.covered() == Some(RType::NSEC3));
+        // Descendants follow a node in canonical order, their keys starting with its key.
+        let has_descendants =
+            index + 1 < self.len() && self.key(index + 1).starts_with(self.key(index));
+        only_nsec3 && !has_descendants
     }
 
     /// The name does not exist; node `encloser` is its closest encloser.

@@ -31,7 +31,7 @@
 //!
 //! Lookups by name do not search the keys: a hash table of node indices, keyed by the
 //! lowercased owner name (`src/index.rs`), finds a name in one probe. The canonical order
-//! serves zone transfers (and will serve NSEC proofs of non-existence).
+//! serves zone transfers and NSEC proofs of non-existence (`src/denial.rs`).
 //!
 //! Per record, a zone costs its RDATA plus 2 bytes, plus 12 bytes per RRset and, per
 //! name, 20 bytes plus the owner name twice (key and wire form, about its length each), plus
@@ -42,6 +42,7 @@
 
 use wire::{Name, NameRef, RType};
 
+use crate::denial::DenialIndex;
 use crate::index::NameIndex;
 
 /// Marks a node index that is absent (no enclosing cut, no wildcard child).
@@ -89,6 +90,8 @@ pub struct Zone {
     pub(crate) records: usize,
     /// Owner names to node indices, for lookups (see [`crate::index`]).
     pub(crate) index: NameIndex,
+    /// The NSEC and NSEC3 indexes, for denial proofs (see [`crate::denial`]).
+    pub(crate) denial: DenialIndex,
 }
 
 impl Zone {
@@ -140,6 +143,7 @@ impl Zone {
             + self.rrsets.capacity() * size_of::<RRsetEntry>()
             + self.rdata.capacity()
             + self.index.memory_bytes()
+            + self.denial.memory_bytes()
     }
 
     /// The node owning exactly `name`, if the zone has it (an empty non-terminal included).
