@@ -4,7 +4,7 @@
 //! when proofs do not fit (RFC 4035 section 3.1.1) and the NSEC3 hash budget.
 //!
 //! Writing proofs allocates nothing: a counting allocator checks every case above for both chains.
-//! Over some 2,800 generated names per zone, every NXDOMAIN carries what a validator checks: the
+//! Over some 800 generated names per zone, every NXDOMAIN carries what a validator checks: the
 //! NSEC covering the name and the wildcard, or the NSEC3 closest encloser proof and wildcard cover.
 //!
 //! Signatures here are not real: the engine copies them, it never checks them. The integration
