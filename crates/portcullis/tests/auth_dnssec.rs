@@ -74,6 +74,16 @@ const IN_ZONE: &[(&str, &str)] = &[
     ("secure.signed.test.", "DS"),
     ("insecure.signed.test.", "DS"),
     ("child.ent.signed.test.", "DS"),
+    ("ns.signed.test.", "A"),
+    ("alias.signed.test.", "CNAME"),
+    ("*.wild.signed.test.", "TXT"),
+    ("a.b.c.wild.signed.test.", "A"),
+    ("foo.wc.signed.test.", "CNAME"),
+    ("x.host.sub.signed.test.", "A"),
+    ("x.www.signed.test.", "A"),
+    ("0.signed.test.", "A"),
+    ("~.signed.test.", "A"),
+    ("Nope.Signed.Test.", "MX"),
 ];
 
 /// Compared with NSD only: referrals (a validator does not follow them from one server) and
