@@ -18,7 +18,6 @@
 //! Records with flags other than 0 and 1 are ignored, and records with a hash algorithm other
 //! than 1 cannot be used (section 8.2).
 
-use ring::digest;
 use wire::rdata::TypeBitmap;
 use wire::{Name, NameRef, RType};
 
@@ -35,25 +34,9 @@ const OPT_OUT: u8 = 1;
 
 /// The NSEC3 hash of `name` (RFC 5155 section 5): `IH(salt, x, 0) = H(x | salt)`,
 /// `IH(salt, x, k) = H(IH(salt, x, k - 1) | salt)`, over the lowercased wire name, with
-/// `iterations` extra rounds.
+/// `iterations` extra rounds. The zone crate's, which the authoritative side uses too.
 pub fn nsec3_hash(name: NameRef<'_>, salt: &[u8], iterations: u16) -> [u8; 20] {
-    let mut wire = [0u8; wire::name::MAX_NAME_LEN];
-    let bytes = name.as_wire();
-    let lower = &mut wire[..bytes.len()];
-    lower.copy_from_slice(bytes);
-    lower.make_ascii_lowercase();
-    let mut out = [0u8; HASH_LEN];
-    let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
-    ctx.update(lower);
-    ctx.update(salt);
-    out.copy_from_slice(ctx.finish().as_ref());
-    for _ in 0..iterations {
-        let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
-        ctx.update(&out);
-        ctx.update(salt);
-        out.copy_from_slice(ctx.finish().as_ref());
-    }
-    out
+    zone::denial::nsec3_hash(name, salt, iterations)
 }
 
 /// Why an NSEC3 record cannot be used at all.
