@@ -181,6 +181,8 @@ pub const KEYS: &[&str] = &[
     "dnssec.allow_sha1",
     "dnssec.bogus_ttl",
     "dnssec.max_nsec3_iterations",
+    "dnssec.aggressive_nsec",
+    "dnssec.aggressive_nsec_records",
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -329,6 +329,8 @@ fn validation_config(config: &Config) -> Result<recursor::ValidationConfig, Stri
             max_nsec3_iterations: d.max_nsec3_iterations,
             ..defaults
         },
+        aggressive_nsec: (d.aggressive_nsec && d.aggressive_nsec_records > 0)
+            .then(|| recursor::DenialIndex::new(d.aggressive_nsec_records)),
     })
 }
 

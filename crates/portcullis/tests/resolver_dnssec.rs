@@ -927,3 +927,56 @@ fn extra_keys_and_ds_still_secure() {
     assert_eq!(ds.rdatas(RType::DS).len(), 2, "{ds}");
     assert_secure(&resolver, "www.gostplus.test.", RType::A, "192.0.2.1");
 }
+
+/// RFC 8198: once the zone's NSEC (or NSEC3) records are validated, NXDOMAIN and NODATA for
+/// other names they cover are answered from them, secure, without asking the zone's servers:
+/// a random-subdomain flood stops reaching them.
+fn aggressive_negative_answers(test: &str, block: u8, signing: Signing) {
+    let world = signed_basic(test, block)
+        .leaf("secure", "2.1", Some(signing))
+        .authority(world::Authority::Portcullis)
+        .start();
+    let resolver = world.resolver();
+    // Warm up: enough misses for the zone's few denial records to be learned.
+    for i in 0..40 {
+        let r = resolver.ask_with(&format!("warm{i}.secure.test."), RType::A, Ask::DO);
+        assert_eq!(r.rcode, Rcode::NXDOMAIN, "{r}");
+        assert!(r.flags.ad(), "{r}");
+    }
+    // A NODATA teaches the name's own record (and the types it has).
+    let nodata = resolver.ask_with("mail.secure.test.", RType::TXT, Ask::DO);
+    assert!(nodata.answer.is_empty() && nodata.flags.ad(), "{nodata}");
+    let before = world.queries_at("2.1");
+    for i in 0..30 {
+        let r = resolver.ask_with(&format!("flood-{i}.secure.test."), RType::A, Ask::DO);
+        assert_eq!(r.rcode, Rcode::NXDOMAIN, "{r}");
+        assert!(r.flags.ad(), "{r}");
+    }
+    let nodata = resolver.ask_with("mail.secure.test.", RType::AAAA, Ask::DO);
+    assert!(nodata.answer.is_empty() && nodata.flags.ad(), "{nodata}");
+    let after = world.queries_at("2.1");
+    if resolver.is_portcullis() {
+        assert_eq!(after, before, "the zone's server was asked again");
+    }
+    // The CD bit bypasses it (the client validates itself): the servers are asked.
+    let cd = resolver.ask_with("cd-1.secure.test.", RType::A, Ask::DO_CD);
+    assert_eq!(cd.rcode, Rcode::NXDOMAIN, "{cd}");
+}
+
+#[test]
+fn aggressive_nsec() {
+    const N: u8 = 90;
+    if !can_run("aggressive_nsec", N) {
+        return;
+    }
+    aggressive_negative_answers("aggressive_nsec", N, Signing::bind());
+}
+
+#[test]
+fn aggressive_nsec3() {
+    const N: u8 = 91;
+    if !can_run("aggressive_nsec3", N) {
+        return;
+    }
+    aggressive_negative_answers("aggressive_nsec3", N, Signing::bind().nsec3(0, false));
+}

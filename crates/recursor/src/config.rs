@@ -113,7 +113,13 @@ pub struct ValidationConfig {
     pub bogus_ttl: u32,
     /// Work limits against KeyTrap (CVE-2023-50387) and NSEC3 hashing (CVE-2023-50868).
     pub limits: ValidationLimits,
+    /// Answers NXDOMAIN and NODATA from validated NSEC/NSEC3 records (RFC 8198); `None`: off.
+    /// The index is shared by every clone of the configuration (the drivers of one process).
+    pub aggressive_nsec: Option<crate::aggressive::DenialIndex>,
 }
+
+/// How many NSEC/NSEC3 records the RFC 8198 index keeps by default (about 300 bytes each).
+pub const DEFAULT_DENIAL_RECORDS: usize = 50_000;
 
 impl Default for ValidationConfig {
     fn default() -> ValidationConfig {
@@ -126,6 +132,7 @@ impl Default for ValidationConfig {
             sha1: false,
             bogus_ttl: 60,
             limits: ValidationLimits::default(),
+            aggressive_nsec: Some(crate::aggressive::DenialIndex::new(DEFAULT_DENIAL_RECORDS)),
         }
     }
 }

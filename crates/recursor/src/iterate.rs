@@ -312,6 +312,18 @@ impl Recursor {
             self.finish_cached(task, rcode, answer, authority, now);
             return false;
         }
+        if let Some(mut resolution) = self.aggressive_negative(task, now) {
+            // Proven by validated NSEC/NSEC3 records (RFC 8198). An alias chain before it is
+            // validated with it; alone it is secure as it stands.
+            self.stats.aggressive_answers += 1;
+            resolution.answer = std::mem::take(&mut task.chain);
+            if !resolution.answer.is_empty() {
+                resolution.security = Security::Indeterminate;
+            }
+            task.answered_by = None;
+            self.finish(task, resolution, now);
+            return false;
+        }
         false
     }
 

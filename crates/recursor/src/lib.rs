@@ -47,6 +47,7 @@ use cache::{RrSet, Time};
 use wire::{Class, Name, RType, Rcode};
 
 mod addr;
+pub mod aggressive;
 pub mod anchors;
 pub mod config;
 pub mod hints;
@@ -59,6 +60,7 @@ mod stats;
 pub mod upstream;
 mod validate;
 
+pub use aggressive::DenialIndex;
 pub use anchors::{Anchors, ManagedAnchors};
 pub use config::{
     Forward, ForwardKind, LimitKind, Limits, QnameMinimisation, RecursorConfig, ValidationConfig,

@@ -63,6 +63,8 @@ pub struct RecursorStats {
     pub validation_waits: u64,
     /// Signature verifications.
     pub signature_checks: u64,
+    /// NXDOMAIN and NODATA answers synthesised from validated NSEC/NSEC3 records (RFC 8198).
+    pub aggressive_answers: u64,
     /// Time spent judging answers (signatures, proofs), in nanoseconds.
     pub validation_nanos: u64,
     /// Times a resolution waited for a free slot because every server it could ask was at

@@ -292,6 +292,7 @@ impl Recursor {
             Verdict::Secure => {
                 self.stats.validation_secure += 1;
                 self.observe_anchor(task, &resolution, now);
+                self.keep_denials(&resolution, now);
                 self.store_validated(task, &mut resolution, Validation::Secure, now);
                 resolution.security = Security::Secure;
             }
@@ -305,6 +306,69 @@ impl Recursor {
             }
         }
         self.complete(task, resolution, now);
+    }
+
+    /// The NSEC/NSEC3 records of a secure answer go to the RFC 8198 index, with the SOA of
+    /// their zone when the answer is negative.
+    fn keep_denials(&self, resolution: &Resolution, now: Time) {
+        let Some(index) = &self.config.validation.aggressive_nsec else {
+            return;
+        };
+        let Some(soa) = resolution.authority.iter().find(|s| s.rtype == RType::SOA) else {
+            return;
+        };
+        let Some(zone) = signer_of(soa) else {
+            return;
+        };
+        let proofs: Vec<RrSet> = resolution
+            .authority
+            .iter()
+            .filter(|s| {
+                matches!(s.rtype, RType::NSEC | RType::NSEC3) && signer_of(s) == Some(zone.clone())
+            })
+            .cloned()
+            .collect();
+        let max_iterations = self.config.validation.limits.max_nsec3_iterations;
+        index.insert(&zone, soa, &proofs, max_iterations, now);
+    }
+
+    /// An NXDOMAIN or NODATA for the name being resolved, proven by validated NSEC/NSEC3
+    /// records of the RFC 8198 index without asking; `None` when they prove nothing.
+    pub(crate) fn aggressive_negative(&self, task: &Task, now: Time) -> Option<Resolution> {
+        let v = &self.config.validation;
+        let index = v.aggressive_nsec.as_ref()?;
+        if !v.active() || task.key.cd || index.is_empty() {
+            return None;
+        }
+        let qtype = task.key.qtype;
+        let found = index.candidates(&task.qname, qtype, now)?;
+        if v.negative_anchors.covers(found.zone.as_ref()) {
+            return None;
+        }
+        let limits = self.nsec3_limits();
+        let qname = task.qname.as_ref();
+        let rcode = if matches!(
+            denial::prove_nxdomain(qname, found.zone.as_ref(), &found.proofs, &limits),
+            Ok(Denial::Proven)
+        ) {
+            Rcode::NXDOMAIN
+        } else if matches!(
+            denial::prove_nodata(qname, qtype, found.zone.as_ref(), &found.proofs, &limits),
+            Ok(Denial::Proven)
+        ) {
+            Rcode::NOERROR
+        } else {
+            return None;
+        };
+        let mut authority = vec![found.soa];
+        authority.extend(found.proofs);
+        Some(Resolution {
+            rcode,
+            answer: task.chain.clone(),
+            authority,
+            extended_error: None,
+            security: Security::Secure,
+        })
     }
 
     /// A validated DNSKEY RRset of a zone whose anchors RFC 5011 manages: a check of its keys.

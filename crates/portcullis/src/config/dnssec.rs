@@ -34,8 +34,15 @@ pub const MAX_NSEC3_ITERATIONS: IntBounds = IntBounds {
     max: 500,
 };
 
+/// `dnssec.aggressive_nsec_records`: NSEC/NSEC3 records kept for RFC 8198 answers.
+pub const AGGRESSIVE_NSEC_RECORDS: IntBounds = IntBounds {
+    key: "dnssec.aggressive_nsec_records",
+    min: 0,
+    max: 10_000_000,
+};
+
 /// Every integer setting of the section, for the documentation test.
-pub const INT_SETTINGS: &[IntBounds] = &[BOGUS_TTL, MAX_NSEC3_ITERATIONS];
+pub const INT_SETTINGS: &[IntBounds] = &[BOGUS_TTL, MAX_NSEC3_ITERATIONS, AGGRESSIVE_NSEC_RECORDS];
 
 /// Most files in `dnssec.trust_anchor_files`.
 pub const MAX_TRUST_ANCHOR_FILES: usize = 64;
@@ -64,6 +71,10 @@ pub struct DnssecSettings {
     pub bogus_ttl: u32,
     /// NSEC3 iterations above which a denial proves only insecurity (RFC 9276).
     pub max_nsec3_iterations: u16,
+    /// Answer NXDOMAIN and NODATA from validated NSEC/NSEC3 records (RFC 8198).
+    pub aggressive_nsec: bool,
+    /// Most NSEC/NSEC3 records kept for it.
+    pub aggressive_nsec_records: usize,
 }
 
 impl Default for DnssecSettings {
@@ -77,6 +88,8 @@ impl Default for DnssecSettings {
             allow_sha1: false,
             bogus_ttl: 60,
             max_nsec3_iterations: 50,
+            aggressive_nsec: true,
+            aggressive_nsec_records: 50_000,
         }
     }
 }
@@ -146,6 +159,10 @@ pub(super) struct DnssecSection {
     bogus_ttl: u64,
     #[serde(deserialize_with = "de_max_nsec3_iterations")]
     max_nsec3_iterations: u64,
+    #[serde(deserialize_with = "de_aggressive_nsec")]
+    aggressive_nsec: bool,
+    #[serde(deserialize_with = "de_aggressive_nsec_records")]
+    aggressive_nsec_records: u64,
 }
 
 impl Default for DnssecSection {
@@ -159,6 +176,8 @@ impl Default for DnssecSection {
             allow_sha1: d.allow_sha1,
             bogus_ttl: u64::from(d.bogus_ttl),
             max_nsec3_iterations: u64::from(d.max_nsec3_iterations),
+            aggressive_nsec: d.aggressive_nsec,
+            aggressive_nsec_records: d.aggressive_nsec_records as u64,
         }
     }
 }
@@ -194,6 +213,9 @@ impl DnssecSection {
             // Checked against bounds that fit.
             bogus_ttl: u32::try_from(self.bogus_ttl).unwrap_or(60),
             max_nsec3_iterations: u16::try_from(self.max_nsec3_iterations).unwrap_or(50),
+            aggressive_nsec: self.aggressive_nsec,
+            aggressive_nsec_records: usize::try_from(self.aggressive_nsec_records)
+                .unwrap_or(50_000),
         })
     }
 }
@@ -216,6 +238,14 @@ fn de_bogus_ttl<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 
 fn de_max_nsec3_iterations<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     int(d, MAX_NSEC3_ITERATIONS)
+}
+
+fn de_aggressive_nsec<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    keyed(d, "dnssec.aggressive_nsec")
+}
+
+fn de_aggressive_nsec_records<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    int(d, AGGRESSIVE_NSEC_RECORDS)
 }
 
 fn de_trust_anchor_files<'de, D: Deserializer<'de>>(

@@ -86,6 +86,8 @@
 //! | 71 | resolver_dnssec::dnskey_trust_anchor |
 //! | 72 | resolver_dnssec::cname_chains_across_zones |
 //! | 73 | resolver_dnssec::extra_keys_and_ds_still_secure |
+//! | 90 | resolver_dnssec::aggressive_nsec |
+//! | 91 | resolver_dnssec::aggressive_nsec3 |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`
