@@ -20,3 +20,12 @@ pub mod verify;
 pub use canonical::{CanonicalError, canonical_rdata, canonical_rrset};
 pub use key::{DigestError, ds_digest, key_tag};
 pub use verify::{Crypto, CryptoError, RingCrypto, VerifyError, verify_rrsig};
+pub mod keyfile;
+pub mod keys;
+pub mod sign;
+pub mod zonesign;
+pub use keys::{Algorithm, KeyError, KeyPair, ZoneKey};
+pub use sign::{CanonicalRrset, SignError, sign_rrset};
+pub use zonesign::{
+    Denial, KeyUse, Nsec3Params, SigStore, SignParams, SignedZone, ZoneRecord, sign_zone,
+};
