@@ -32,10 +32,12 @@ use wire::Name;
 use crate::prefix::Prefix;
 
 pub mod resolver;
+pub mod signing;
 
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
+pub use signing::SigningSettings;
 
 /// The default configuration, embedded in the binary: `portcullis config default` prints it.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -131,6 +133,7 @@ pub const KEYS: &[&str] = &[
     "zone.file",
     "zone.text",
     "zone.allow_transfer",
+    "zone.dnssec",
     "resolver.enabled",
     "resolver.root_hints",
     "resolver.allow_recursion",
@@ -167,6 +170,17 @@ pub const KEYS: &[&str] = &[
     "cache.stale_answer_ttl",
     "cache.stale_answer_client_timeout",
     "cache.prefetch",
+    "signing.algorithm",
+    "signing.layout",
+    "signing.denial",
+    "signing.nsec3_opt_out",
+    "signing.signature_validity",
+    "signing.refresh",
+    "signing.key_dir",
+    "signing.zsk_lifetime",
+    "signing.ksk_lifetime",
+    "signing.propagation_delay",
+    "signing.parent_servers",
     "forward.zone",
     "forward.to",
     "stub.zone",
@@ -193,6 +207,8 @@ pub struct Config {
     /// The `[[forward]]` and `[[stub]]` zones, forwards first, then stubs, each in the order
     /// written (`--forward` replaces a configured zone or adds one).
     pub forwards: Vec<ForwardConfig>,
+    /// The `[signing]` settings, for the zones with `dnssec = true`.
+    pub signing: SigningSettings,
 }
 
 /// The `[server]` section.
@@ -239,6 +255,8 @@ pub struct ZoneConfig {
     pub source: ZoneSource,
     /// Clients allowed transfers of this zone, beside the global `server.allow_transfer`.
     pub allow_transfer: Vec<Prefix>,
+    /// Serve the zone signed (`dnssec = true`, or `--sign ORIGIN`), as `[signing]` says.
+    pub dnssec: bool,
     /// Where the zone was configured.
     pub defined_at: Location,
 }
@@ -470,6 +488,7 @@ impl Config {
                 origin,
                 source,
                 allow_transfer: zone.allow_transfer,
+                dnssec: zone.dnssec,
                 defined_at,
             });
         }
@@ -511,6 +530,13 @@ impl Config {
             message: format!("{label}: {message}"),
         })?;
 
+        let signing = file
+            .signing
+            .into_settings(base_dir)
+            .map_err(|message| ConfigError {
+                location: None,
+                message: format!("{label}: {message}"),
+            })?;
         let s = file.server;
         Ok(Config {
             label: label.to_owned(),
@@ -535,6 +561,7 @@ impl Config {
             resolver: file.resolver.into_config(base_dir),
             cache,
             forwards,
+            signing,
         })
     }
 
@@ -563,6 +590,7 @@ impl Config {
                 origin: zone.origin.clone(),
                 source: ZoneSource::File(zone.file.clone()),
                 allow_transfer: Vec::new(),
+                dnssec: false,
                 defined_at: command_line.clone(),
             });
         }
@@ -616,6 +644,8 @@ impl Config {
         if overrides.insecure_local_upstreams {
             self.resolver.insecure_local_upstreams = true;
         }
+        signing::apply_overrides(self, overrides)
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         Ok(())
     }
 
@@ -705,6 +735,8 @@ pub struct Overrides {
     pub allow_recursion: Vec<Prefix>,
     /// `--insecure-local-upstreams`: sets `resolver.insecure_local_upstreams`.
     pub insecure_local_upstreams: bool,
+    /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
+    pub signing: signing::SigningOverrides,
 }
 
 impl Overrides {
@@ -813,6 +845,8 @@ struct FileConfig {
     forwards: resolver::Forwards,
     #[serde(default, rename = "stub")]
     stubs: resolver::Stubs,
+    #[serde(default)]
+    signing: signing::SigningSection,
 }
 
 #[derive(Deserialize)]
@@ -887,6 +921,8 @@ struct ZoneSection {
     text: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "de_zone_allow_transfer")]
     allow_transfer: Vec<Prefix>,
+    #[serde(default)]
+    dnssec: bool,
 }
 
 // Each setting has its own deserializer so that every error names its key; toml adds where

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver};
+use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver, signing};
 
 fn doc() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIG.md");
@@ -86,7 +86,11 @@ fn documented_keys_exist() {
 #[test]
 fn integer_bounds_are_documented() {
     let doc = doc();
-    for b in INT_SETTINGS.iter().chain(resolver::INT_SETTINGS) {
+    for b in INT_SETTINGS
+        .iter()
+        .chain(resolver::INT_SETTINGS)
+        .chain(signing::INT_SETTINGS)
+    {
         let row = doc
             .lines()
             .find(|l| l.starts_with(&format!("| `{}`", b.key)))
