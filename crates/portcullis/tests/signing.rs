@@ -265,3 +265,72 @@ fn every_algorithm_layout_and_denial_verifies() {
         }
     }
 }
+
+#[test]
+fn ds_seen_at_the_parent_servers() {
+    let scratch = Scratch::new("sign-parent");
+    let dir = &scratch.0;
+    scratch.write("example.test.zone", ZONE);
+    let parent_port = free_port();
+    scratch.write(
+        "portcullis.toml",
+        &format!(
+            "[server]\ncontrol_socket = \"control.sock\"\nworkers = 1\n\n\
+             [signing]\nparent_servers = [\"127.0.0.1:{parent_port}\"]\n\n\
+             [[zone]]\norigin = \"example.test.\"\nfile = \"example.test.zone\"\ndnssec = true\n"
+        ),
+    );
+    // The parent is not up yet: the new key waits for its DS, with a CDS published.
+    let child = Served::start(dir, &["--config", "portcullis.toml", "--key-dir", "keys"]);
+    assert!(child.axfr(&dir.join("before.axfr")).contains("\tCDS\t"));
+    let ds = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["dnssec", "--key-dir", "keys", "ds", "example.test."])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let ds = String::from_utf8_lossy(&ds.stdout).into_owned();
+    assert!(ds.contains(" IN DS "), "{ds}");
+
+    // The parent publishes the DS; at the next signing (a reload here) the child sees it.
+    scratch.write(
+        "test.zone",
+        &format!(
+            "$ORIGIN test.\n$TTL 3600\n@ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\n\
+             ns A 127.0.0.1\nexample NS ns1.example\nns1.example A 127.0.0.1\n{ds}\n"
+        ),
+    );
+    let _parent = {
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["serve", "--zone", "test.=test.zone", "--listen"])
+            .arg(format!("127.0.0.1:{parent_port}"))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        common::ChildGuard(child)
+    };
+    let probe = query(9, "test.", RType::SOA, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let parent_addr = SocketAddr::from(([127, 0, 0, 1], parent_port));
+    while try_exchange(parent_addr, &probe, Duration::from_millis(200)).is_none() {
+        assert!(Instant::now() < deadline, "the parent does not answer");
+    }
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !child.log().contains("DS seen at the parent") {
+        assert!(Instant::now() < deadline, "DS not seen:\n{}", child.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state = std::fs::read_to_string(dir.join("keys/example.test.state")).unwrap();
+    assert!(state.contains(" seen"), "{state}");
+    // The zone no longer publishes CDS once the next signing runs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.axfr(&dir.join("after.axfr")).contains("\tCDS\t") {
+        assert!(Instant::now() < deadline, "CDS still published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
