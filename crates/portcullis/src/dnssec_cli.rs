@@ -1,6 +1,6 @@
 //! `portcullis dnssec`: the signing keys of the key directory, read and changed directly (the
-//! server need not run; a running server picks changes up at its next signing timer, within
-//! an hour, or at once on `portcullis ctl reload`).
+//! server need not run). A running server picks changes up on `portcullis ctl reload`, and a
+//! DS seen within the hour anyway: it looks at the key state hourly while a key waits.
 //!
 //! - `ds ZONE`: the DS records (SHA-256) of the zone's published KSKs and CSKs, for the parent;
 //! - `status [ZONE]`: every key with its role, state and times;
@@ -155,8 +155,8 @@ pub fn ds_seen(dir: &Path, zone: &Name) -> Result<String, String> {
     }
     ring.save().map_err(|e| e.to_string())?;
     Ok(format!(
-        "{zone}: DS seen for {n} key(s); the server goes on with the rollover at its next \
-         signing (or now, with `portcullis ctl reload`)"
+        "{zone}: DS seen for {n} key(s); a running server goes on within the hour (or now, \
+         with `portcullis ctl reload`)"
     ))
 }
 

@@ -373,11 +373,11 @@ impl KeyRing {
         if !usable {
             match settings.layout {
                 KeyLayout::Csk => {
-                    ring.generate(settings, Role::Csk, now, Some(now))?;
+                    ring.generate(settings.algorithm, Role::Csk, now, Some(now))?;
                 }
                 KeyLayout::KskZsk => {
-                    ring.generate(settings, Role::Ksk, now, Some(now))?;
-                    ring.generate(settings, Role::Zsk, now, Some(now))?;
+                    ring.generate(settings.algorithm, Role::Ksk, now, Some(now))?;
+                    ring.generate(settings.algorithm, Role::Zsk, now, Some(now))?;
                 }
             }
         }
@@ -392,15 +392,15 @@ impl KeyRing {
         Ok(ring)
     }
 
-    /// Makes a key of `role`, published at `now` and active at `active`.
+    /// Makes a key of `role` and `algorithm`, published at `now` and active at `active`.
     fn generate(
         &mut self,
-        settings: &SigningSettings,
+        algorithm: dnssec::Algorithm,
         role: Role,
         now: u64,
         active: Option<u64>,
     ) -> Result<String, KeyRingError> {
-        let key = ZoneKey::generate(settings.algorithm, role.is_sep())
+        let key = ZoneKey::generate(algorithm, role.is_sep())
             .map_err(|e| err(format!("{}: cannot make a key: {e}", self.zone)))?;
         let base =
             keyfile::write(&self.dir, &self.zone, &key, now).map_err(|e| err(e.to_string()))?;
@@ -462,7 +462,9 @@ impl KeyRing {
                     .is_some_and(|t| now >= t + u64::from(settings.zsk_lifetime))
             {
                 let at = now + prepublish;
-                self.generate(settings, Role::Zsk, now, Some(at))?;
+                // The successor keeps the algorithm (an algorithm change is not a rollover).
+                let algorithm = self.algorithm_of(newest).unwrap_or(settings.algorithm);
+                self.generate(algorithm, Role::Zsk, now, Some(at))?;
                 for &i in &active {
                     self.entries[i].retired = Some(at);
                     self.entries[i].removed = Some(at + linger);
@@ -486,7 +488,8 @@ impl KeyRing {
                     .active
                     .is_some_and(|t| now >= t + u64::from(settings.ksk_lifetime))
             {
-                self.generate(settings, role, now, Some(now))?;
+                let algorithm = self.algorithm_of(newest).unwrap_or(settings.algorithm);
+                self.generate(algorithm, role, now, Some(now))?;
                 tracing::info!(zone = %self.zone, role = role.name(), "key rollover started: waiting for the new DS at the parent");
                 changed = true;
             }
@@ -521,6 +524,19 @@ impl KeyRing {
             .collect();
         v.sort_by_key(|&i| (self.entries[i].active, self.entries[i].created));
         v
+    }
+
+    /// The algorithm of entry `i`'s key.
+    fn algorithm_of(&self, i: usize) -> Option<dnssec::Algorithm> {
+        let e = self.entries.get(i)?;
+        self.keys.get(&e.base).map(|k| k.pair.algorithm())
+    }
+
+    /// Whether a KSK or CSK in use waits for its DS at the parent.
+    pub fn waits_for_ds(&self, now: u64) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.ds == DsState::Wait && e.is_published(now) && e.retired.is_none())
     }
 
     /// Marks every KSK and CSK waiting for its DS as seen. Returns how many.

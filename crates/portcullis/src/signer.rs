@@ -27,6 +27,10 @@ use crate::keystate::KeyRing;
 /// Never wake the timer more often than this, in seconds: signatures are refreshed in batches.
 pub const MIN_TIMER_INTERVAL: u64 = 60;
 
+/// While a key waits for its DS, the key state (and the parent's servers) are looked at this
+/// often, in seconds.
+pub const DS_POLL_INTERVAL: u64 = 3600;
+
 /// The signing state of one zone.
 #[derive(Debug)]
 struct ZoneSigning {
@@ -125,9 +129,14 @@ fn sign_once(
         kept = signed.reused,
         "zone signed"
     );
-    let next = ring
+    let mut next = ring
         .next_event(now)
         .map_or(signed.next_refresh, |t| t.min(signed.next_refresh));
+    if ring.waits_for_ds(now) {
+        // Look again within the hour: `portcullis dnssec ds-seen` may have been run, or the
+        // parent's servers may now have the DS.
+        next = next.min(now + DS_POLL_INTERVAL);
+    }
     let zone = build_zone(&origin, signed.records)
         .map_err(|e| format!("{origin}: the signed zone does not build: {e}"))?;
     Ok((zone, signed.store, next))

@@ -146,6 +146,13 @@ fn signs_reuses_keys_and_refreshes() {
         let again = Signer::new().sign(load(ZONE), &s, T0 + 10).unwrap();
         assert_eq!(dnskeys(&again), dnskeys(&zone));
 
+        // The new KSK or CSK waits for its DS: the key state is looked at hourly. Once the DS
+        // is seen, the next event is the signatures' refresh.
+        assert!(signer.next_event().unwrap() <= T0 + 3600);
+        let mut ring = KeyRing::read(&keys, &origin()).unwrap();
+        assert_eq!(ring.ds_seen(), 1);
+        ring.save().unwrap();
+
         // A reload of an edited zone keeps the signatures of unchanged RRsets.
         let edited = ZONE
             .replace("192.0.2.3", "192.0.2.4")
