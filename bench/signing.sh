@@ -84,7 +84,7 @@ time_cmd() {  # name, command...: prints the medians of RUNS wall and CPU (user 
 
 say "zone: $RECORDS records, $DENIAL, ECDSA P-256 KSK + ZSK, $CPUS CPUs, $RUNS runs"
 P="$(time_cmd portcullis "$SIGNER" "$ORIGIN." "$TMP/zone" --keys "$TMP/keys" "${nsec3_ours[@]}" -o "$TMP/p.signed")"
-B="$(time_cmd dnssec-signzone dnssec-signzone -S -x -P -o "$ORIGIN" -f "$TMP/b.signed" -K "$TMP/keys" "${nsec3_signzone[@]}" "$TMP/zone")"
+B="$(time_cmd dnssec-signzone dnssec-signzone -S -x -P -d "$TMP" -o "$ORIGIN" -f "$TMP/b.signed" -K "$TMP/keys" "${nsec3_signzone[@]}" "$TMP/zone")"
 L="$(time_cmd ldns-signzone ldns-signzone "${nsec3_ldns[@]}" -o "$ORIGIN" -f "$TMP/l.signed" "$TMP/zone" "$KSK" "$ZSK")"
 for f in p b l; do
     dnssec-verify -q -o "$ORIGIN" "$TMP/$f.signed" >/dev/null 2>&1 || die "$f.signed does not verify"
