@@ -40,6 +40,16 @@ struct ZoneSigning {
     /// When the zone next needs signing: a signature reaches its refresh point or a key
     /// changes state.
     next_event: u64,
+    /// The SOA serial served.
+    serial: u32,
+}
+
+/// What one signing produced.
+struct Signed {
+    zone: Zone,
+    store: SigStore,
+    next_event: u64,
+    serial: u32,
 }
 
 /// The signed zones' state, shared by reloads and the refresh timer.
@@ -107,24 +117,69 @@ fn params(settings: &SigningSettings, now: u64) -> SignParams {
     p
 }
 
+/// Whether serial `a` is after `b` (RFC 1982).
+fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Sets the serial of the apex SOA record (the first of its five 32-bit fields).
+fn set_serial(records: &mut [ZoneRecord], origin: &Name, serial: u32) {
+    for r in records.iter_mut() {
+        if r.rtype == RType::SOA && r.owner == *origin {
+            let len = r.rdata.len();
+            if let Some(field) = r
+                .rdata
+                .get_mut(len.saturating_sub(20)..len.saturating_sub(16))
+            {
+                field.copy_from_slice(&serial.to_be_bytes());
+            }
+        }
+    }
+}
+
 /// Signs `unsigned` at `now` with the keys of `settings.key_dir`, reusing `previous`.
+///
+/// Secondaries fetch the zone again only when its SOA serial grows, so when new signatures are
+/// made and the file's serial is not newer than `last_serial` (the serial served so far), the
+/// serial served is `last_serial + 1` (RFC 1982 arithmetic): refreshed signatures reach them.
 fn sign_once(
     unsigned: &Zone,
     settings: &SigningSettings,
     now: u64,
     previous: Option<&SigStore>,
-) -> Result<(Zone, SigStore, u64), String> {
+    last_serial: Option<u32>,
+) -> Result<Signed, String> {
     let origin = unsigned.origin().to_name();
-    let records = zone_records(unsigned);
+    let mut records = zone_records(unsigned);
+    let file_serial = unsigned.serial();
+    let mut serial = match last_serial {
+        Some(last) if !serial_gt(file_serial, last) => last,
+        _ => file_serial,
+    };
+    set_serial(&mut records, &origin, serial);
     let max_ttl = records.iter().map(|r| r.ttl).max().unwrap_or(0);
     let dnskey_ttl = unsigned.soa().ttl();
     let ring =
         KeyRing::load(settings, &origin, now, max_ttl, dnskey_ttl).map_err(|e| e.to_string())?;
     let uses = ring.uses(now);
-    let signed = sign_zone(&origin, records, &uses, &params(settings, now), previous)
+    let params = params(settings, now);
+    let mut signed = sign_zone(&origin, records.clone(), &uses, &params, previous)
         .map_err(|e| format!("{origin}: {e}"))?;
+    if last_serial == Some(serial) && signed.signed > 0 {
+        // Only the SOA's signature changes in this second run.
+        serial = serial.wrapping_add(1);
+        set_serial(&mut records, &origin, serial);
+        let again = sign_zone(&origin, records, &uses, &params, Some(&signed.store))
+            .map_err(|e| format!("{origin}: {e}"))?;
+        signed = dnssec::SignedZone {
+            signed: signed.signed + again.signed,
+            reused: again.reused,
+            ..again
+        };
+    }
     tracing::info!(
         zone = %origin,
+        serial,
         signed = signed.signed,
         kept = signed.reused,
         "zone signed"
@@ -139,7 +194,12 @@ fn sign_once(
     }
     let zone = build_zone(&origin, signed.records)
         .map_err(|e| format!("{origin}: the signed zone does not build: {e}"))?;
-    Ok((zone, signed.store, next))
+    Ok(Signed {
+        zone,
+        store: signed.store,
+        next_event: next,
+        serial,
+    })
 }
 
 impl Signer {
@@ -158,14 +218,16 @@ impl Signer {
         now: u64,
     ) -> Result<Zone, String> {
         let origin = unsigned.origin().to_name();
-        let previous = {
+        let (previous, last_serial) = {
             let zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
-            zones
-                .get(&origin)
-                .filter(|z| z.settings == *settings)
-                .map(|z| z.store.clone())
+            let z = zones.get(&origin);
+            (
+                z.filter(|z| z.settings == *settings)
+                    .map(|z| z.store.clone()),
+                z.map(|z| z.serial),
+            )
         };
-        let (zone, store, next_event) = sign_once(&unsigned, settings, now, previous.as_ref())?;
+        let signed = sign_once(&unsigned, settings, now, previous.as_ref(), last_serial)?;
         self.zones
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -174,11 +236,12 @@ impl Signer {
                 ZoneSigning {
                     unsigned: Arc::new(unsigned),
                     settings: settings.clone(),
-                    store,
-                    next_event,
+                    store: signed.store,
+                    next_event: signed.next_event,
+                    serial: signed.serial,
                 },
             );
-        Ok(zone)
+        Ok(signed.zone)
     }
 
     /// Forgets the zones not in `origins` (no longer signed after a reload).
@@ -202,7 +265,8 @@ impl Signer {
     /// Signs again every zone due at `now`, from the zone as last loaded. Returns the new
     /// snapshots, or for a zone that failed, its error (the old snapshot keeps serving).
     pub fn resign_due(&self, now: u64) -> Vec<(Name, Result<Zone, String>)> {
-        let due: Vec<(Name, Arc<Zone>, SigningSettings, SigStore)> = {
+        type Due = (Name, Arc<Zone>, SigningSettings, SigStore, u32);
+        let due: Vec<Due> = {
             let zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
             zones
                 .iter()
@@ -213,21 +277,23 @@ impl Signer {
                         z.unsigned.clone(),
                         z.settings.clone(),
                         z.store.clone(),
+                        z.serial,
                     )
                 })
                 .collect()
         };
         let mut out = Vec::with_capacity(due.len());
-        for (origin, unsigned, settings, store) in due {
-            let result = sign_once(&unsigned, &settings, now, Some(&store));
+        for (origin, unsigned, settings, store, serial) in due {
+            let result = sign_once(&unsigned, &settings, now, Some(&store), Some(serial));
             let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
             match result {
-                Ok((zone, store, next_event)) => {
+                Ok(signed) => {
                     if let Some(z) = zones.get_mut(&origin) {
-                        z.store = store;
-                        z.next_event = next_event;
+                        z.store = signed.store;
+                        z.next_event = signed.next_event;
+                        z.serial = signed.serial;
                     }
-                    out.push((origin, Ok(zone)));
+                    out.push((origin, Ok(signed.zone)));
                 }
                 Err(e) => {
                     // Try again after the minimum interval rather than in a tight loop.

@@ -168,8 +168,24 @@ fn signs_reuses_keys_and_refreshes() {
             sigs_of(&zone, "www.example.test.", RType::A)
         );
 
-        // Nothing is due before the refresh point; at it, the zone is signed again and stays
-        // valid beyond the old signatures' expiry.
+        // The file's serial went from 1 to 2: served as is. The same file again signs nothing
+        // and keeps the serial.
+        assert_eq!(reloaded.serial(), 2);
+        let same = signer.sign(load(&edited), &s, T0 + 200).unwrap();
+        assert_eq!(same.serial(), 2);
+        assert_eq!(
+            sigs_of(&same, "www.example.test.", RType::A),
+            sigs_of(&reloaded, "www.example.test.", RType::A)
+        );
+        // An edit without a serial bump is still served with a higher serial.
+        let unbumped = edited.replace("192.0.2.4", "192.0.2.5");
+        let zone3 = signer.sign(load(&unbumped), &s, T0 + 300).unwrap();
+        assert_eq!(zone3.serial(), 3);
+        check(&zone3, T0 + 300);
+
+        // Nothing is due before the refresh point; at it, the zone is signed again (with a new
+        // serial, so that secondaries fetch the new signatures) and stays valid beyond the old
+        // signatures' expiry.
         let next = signer.next_event().unwrap();
         let validity = u64::from(s.signature_validity);
         assert!(next > T0 + validity - u64::from(s.refresh) - validity / 10 - 1);
@@ -178,6 +194,7 @@ fn signs_reuses_keys_and_refreshes() {
         let resigned = signer.resign_due(next);
         assert_eq!(resigned.len(), 1);
         let fresh = resigned.into_iter().next().unwrap().1.unwrap();
+        assert_eq!(fresh.serial(), 4);
         // Every signature now outlives the refresh window.
         check(&fresh, next + u64::from(s.refresh));
         assert!(signer.next_event().unwrap() > next);
