@@ -18,9 +18,13 @@ pub mod autotrust;
 pub mod canonical;
 pub mod denial;
 pub mod key;
+pub mod keyfile;
+pub mod keys;
 pub mod nsec;
 pub mod nsec3;
+pub mod sign;
 pub mod verify;
+pub mod zonesign;
 
 pub use anchors::{Anchor, AnchorError, NegativeAnchors, TrustAnchors};
 pub use autotrust::{AutoTrust, AutoTrustError, KeyState, TrackedKey};
@@ -30,5 +34,10 @@ pub use denial::{
     prove_wildcard,
 };
 pub use key::{DigestError, digest_supported, ds_digest, key_tag};
+pub use keys::{Algorithm, KeyError, KeyPair, ZoneKey};
 pub use nsec3::nsec3_hash;
+pub use sign::{CanonicalRrset, SignError, sign_rrset};
 pub use verify::{Crypto, CryptoError, RingCrypto, VerifyError, algorithm_supported, verify_rrsig};
+pub use zonesign::{
+    DenialChain, KeyUse, Nsec3Params, SigStore, SignParams, SignedZone, ZoneRecord, sign_zone,
+};

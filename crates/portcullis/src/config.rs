@@ -34,11 +34,13 @@ use crate::prefix::Prefix;
 
 pub mod dnssec;
 pub mod resolver;
+pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
+pub use signing::SigningSettings;
 
 /// The default configuration, embedded in the binary: `portcullis config default` prints it.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -134,6 +136,7 @@ pub const KEYS: &[&str] = &[
     "zone.file",
     "zone.text",
     "zone.allow_transfer",
+    "zone.dnssec",
     "resolver.enabled",
     "resolver.root_hints",
     "resolver.allow_recursion",
@@ -170,6 +173,17 @@ pub const KEYS: &[&str] = &[
     "cache.stale_answer_ttl",
     "cache.stale_answer_client_timeout",
     "cache.prefetch",
+    "signing.algorithm",
+    "signing.layout",
+    "signing.denial",
+    "signing.nsec3_opt_out",
+    "signing.signature_validity",
+    "signing.refresh",
+    "signing.key_dir",
+    "signing.zsk_lifetime",
+    "signing.ksk_lifetime",
+    "signing.propagation_delay",
+    "signing.parent_servers",
     "forward.zone",
     "forward.to",
     "stub.zone",
@@ -207,6 +221,8 @@ pub struct Config {
     pub forwards: Vec<ForwardConfig>,
     /// The `[dnssec]` settings.
     pub dnssec: DnssecSettings,
+    /// The `[signing]` settings, for the zones with `dnssec = true`.
+    pub signing: SigningSettings,
 }
 
 /// The `[server]` section.
@@ -253,6 +269,8 @@ pub struct ZoneConfig {
     pub source: ZoneSource,
     /// Clients allowed transfers of this zone, beside the global `server.allow_transfer`.
     pub allow_transfer: Vec<Prefix>,
+    /// Serve the zone signed (`dnssec = true`, or `--sign ORIGIN`), as `[signing]` says.
+    pub dnssec: bool,
     /// Where the zone was configured.
     pub defined_at: Location,
 }
@@ -484,6 +502,7 @@ impl Config {
                 origin,
                 source,
                 allow_transfer: zone.allow_transfer,
+                dnssec: zone.dnssec,
                 defined_at,
             });
         }
@@ -526,7 +545,13 @@ impl Config {
         })?;
 
         let dnssec = file.dnssec.into_settings(label, text, base_dir)?;
-
+        let signing = file
+            .signing
+            .into_settings(base_dir)
+            .map_err(|message| ConfigError {
+                location: None,
+                message: format!("{label}: {message}"),
+            })?;
         let s = file.server;
         Ok(Config {
             label: label.to_owned(),
@@ -552,6 +577,7 @@ impl Config {
             cache,
             forwards,
             dnssec,
+            signing,
         })
     }
 
@@ -580,6 +606,7 @@ impl Config {
                 origin: zone.origin.clone(),
                 source: ZoneSource::File(zone.file.clone()),
                 allow_transfer: Vec::new(),
+                dnssec: false,
                 defined_at: command_line.clone(),
             });
         }
@@ -638,6 +665,8 @@ impl Config {
         if overrides.no_validation {
             self.dnssec.validation = false;
         }
+        signing::apply_overrides(self, overrides)
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         Ok(())
     }
 
@@ -731,6 +760,8 @@ pub struct Overrides {
     pub trust_anchors: Vec<PathBuf>,
     /// `--no-validation`: sets `dnssec.validation` to false.
     pub no_validation: bool,
+    /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
+    pub signing: signing::SigningOverrides,
 }
 
 impl Overrides {
@@ -841,6 +872,8 @@ struct FileConfig {
     stubs: resolver::Stubs,
     #[serde(default)]
     dnssec: dnssec::DnssecSection,
+    #[serde(default)]
+    signing: signing::SigningSection,
 }
 
 #[derive(Deserialize)]
@@ -915,6 +948,8 @@ struct ZoneSection {
     text: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "de_zone_allow_transfer")]
     allow_transfer: Vec<Prefix>,
+    #[serde(default)]
+    dnssec: bool,
 }
 
 // Each setting has its own deserializer so that every error names its key; toml adds where

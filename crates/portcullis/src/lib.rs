@@ -3,6 +3,8 @@
 //! `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query` ([`query`]),
 //! the `/metrics` HTTP endpoint ([`http`]) and the control socket behind `portcullis ctl`
 //! ([`control`]), and the switch away from root ([`privileges`]).
+//! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
+//! [`dnssec_cli`] (`portcullis dnssec`).
 //! `src/main.rs` holds the command line.
 
 #![forbid(unsafe_code)]
@@ -10,8 +12,11 @@
 pub mod check;
 pub mod config;
 pub mod control;
+pub mod dnssec_cli;
 pub mod http;
+pub mod keystate;
 pub mod prefix;
 pub mod privileges;
 pub mod query;
 pub mod serve;
+pub mod signer;

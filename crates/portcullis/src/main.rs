@@ -11,6 +11,9 @@
 //! - `portcullis ctl [--socket PATH] reload|status|stats|flush [NAME [--subtree]]|cache-stats`
 //!   talks to a running server's control socket (`control.rs`).
 //!
+//! - `portcullis dnssec [--key-dir DIR] ds ZONE|status [ZONE]|import ZONE FILE...|ds-seen ZONE`
+//!   reads and changes the signing keys of the key directory (`dnssec_cli.rs`).
+//!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
 #![forbid(unsafe_code)]
@@ -21,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use portcullis::config::signing::SigningOverrides;
 use portcullis::config::{
     Config, ConfigSource, DEFAULT_CONFIG, ForwardArg, LogLevel, Overrides, ZoneArg,
 };
@@ -52,6 +56,51 @@ enum Command {
     /// Send a command to a running server over its control socket (exit 0 on `ok`, 1 on
     /// `error`, 2 when the socket cannot be reached).
     Ctl(CtlArgs),
+    /// Signing keys in the key directory: DS records, status, import, DS seen at the parent.
+    Dnssec(DnssecArgs),
+}
+
+/// `portcullis dnssec`.
+#[derive(Debug, Args)]
+struct DnssecArgs {
+    /// The key directory. Without it, `signing.key_dir` of --config, or of the built-in
+    /// configuration.
+    #[arg(long, value_name = "DIR", global = true)]
+    key_dir: Option<PathBuf>,
+    /// Configuration file to take `signing.key_dir` from.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    command: DnssecCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum DnssecCommand {
+    /// Print the DS records (SHA-256) of the zone's key-signing keys, for the parent zone.
+    Ds {
+        /// The zone.
+        zone: wire::Name,
+    },
+    /// Print every key with its role, state and times.
+    Status {
+        /// Only this zone.
+        zone: Option<wire::Name>,
+    },
+    /// Copy BIND or ldns key files (K<zone>+<alg>+<tag>, algorithms 8, 13, 15) into the key
+    /// directory; they sign at the next signing, their DS taken as present at the parent.
+    Import {
+        /// The zone.
+        zone: wire::Name,
+        /// Key files: the base name, or the .key or .private file.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Record that the parent zone now has the DS of the keys waiting for it.
+    DsSeen {
+        /// The zone.
+        zone: wire::Name,
+    },
 }
 
 /// `portcullis ctl`.
@@ -143,6 +192,14 @@ struct ServerArgs {
     /// for more.
     #[arg(long, value_name = "PREFIX")]
     allow_recursion: Vec<Prefix>,
+    /// Serve this zone signed with DNSSEC (as `dnssec = true` in its [[zone]]); repeat for
+    /// more.
+    #[arg(long, value_name = "ORIGIN")]
+    sign: Vec<wire::Name>,
+    /// Directory of the signing keys and key state (created when missing); replaces
+    /// signing.key_dir.
+    #[arg(long, value_name = "DIR")]
+    key_dir: Option<PathBuf>,
     /// Allow loopback and private upstream addresses and resolve special-use names such as
     /// .test (for test networks; see resolver.insecure_local_upstreams).
     #[arg(long)]
@@ -174,6 +231,10 @@ impl ServerArgs {
                 insecure_local_upstreams: self.insecure_local_upstreams,
                 trust_anchors: self.trust_anchor.clone(),
                 no_validation: self.no_validation,
+                signing: SigningOverrides {
+                    sign: self.sign.clone(),
+                    key_dir: self.key_dir.clone(),
+                },
             },
         }
     }
@@ -190,6 +251,44 @@ fn main() -> ExitCode {
         }
         Command::Query(args) => ExitCode::from(portcullis::query::main(&args.args)),
         Command::Ctl(args) => run_ctl(&args),
+        Command::Dnssec(args) => run_dnssec(&args),
+    }
+}
+
+fn run_dnssec(args: &DnssecArgs) -> ExitCode {
+    let dir = match (&args.key_dir, &args.config) {
+        (Some(dir), _) => dir.clone(),
+        (None, config) => {
+            let config = match config {
+                Some(file) => Config::load(file),
+                None => Config::builtin(),
+            };
+            match config {
+                Ok(config) => config.signing.key_dir,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let now = serve::unix_now();
+    use portcullis::dnssec_cli;
+    let result = match &args.command {
+        DnssecCommand::Ds { zone } => dnssec_cli::ds(&dir, zone, now),
+        DnssecCommand::Status { zone } => dnssec_cli::status(&dir, zone.as_ref(), now),
+        DnssecCommand::Import { zone, files } => dnssec_cli::import(&dir, zone, files, now),
+        DnssecCommand::DsSeen { zone } => dnssec_cli::ds_seen(&dir, zone),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

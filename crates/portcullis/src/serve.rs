@@ -33,6 +33,7 @@ use crate::config::{
 };
 use crate::control::{self, ControlHandler};
 use crate::prefix::Prefix;
+use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
 
 /// What a successful reload loaded.
@@ -58,8 +59,11 @@ pub struct Server {
     started_resolver: Option<ResolverSnapshot>,
     /// The resolver's cache, kept across reloads; `None` when the resolver is off.
     cache: Option<Arc<Cache>>,
-    /// Serializes reloads (a signal and the control socket may ask at once).
+    /// Serializes reloads (a signal and the control socket may ask at once) and signature
+    /// refreshes.
     reloading: Mutex<()>,
+    /// The signed zones' keys and signatures, kept across reloads.
+    signer: Signer,
 }
 
 impl Server {
@@ -90,7 +94,8 @@ impl Server {
                 }
             }));
         }
-        let loaded = build(config, cache.as_ref())?;
+        let signer = Signer::new();
+        let loaded = build(config, cache.as_ref(), &signer, unix_now())?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
@@ -103,6 +108,7 @@ impl Server {
             started_resolver: config.resolver.enabled.then(|| resolver_snapshot(config)),
             cache,
             reloading: Mutex::new(()),
+            signer,
         })
     }
 
@@ -134,8 +140,8 @@ impl Server {
             .read()
             .map_err(|e| e.to_string())
             .and_then(|config| {
-                let loaded =
-                    build(&config, self.cache.as_ref()).map_err(|errors| errors.join("\n"))?;
+                let loaded = build(&config, self.cache.as_ref(), &self.signer, unix_now())
+                    .map_err(|errors| errors.join("\n"))?;
                 let mut warnings = loaded.warnings;
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
@@ -155,6 +161,97 @@ impl Server {
             Err(_) => ReloadResult::Failure,
         });
         result
+    }
+}
+
+impl Server {
+    /// The signed zones' state.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Signs again the zones whose signatures near their refresh point or whose keys change
+    /// state at `now`, and serves them. A zone that fails to sign keeps its old snapshot (and
+    /// is tried again later). Returns how many zones were replaced.
+    pub fn refresh_signatures(&self, now: u64) -> usize {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut fresh = Vec::new();
+        for (origin, result) in self.signer.resign_due(now) {
+            match result {
+                Ok(zone) => fresh.push(Arc::new(zone)),
+                Err(e) => tracing::error!(zone = %origin, "cannot re-sign: {e}"),
+            }
+        }
+        if fresh.is_empty() {
+            return 0;
+        }
+        let current = self.engine.load();
+        let zones: Vec<Arc<zone::Zone>> = current
+            .catalog()
+            .zones()
+            .iter()
+            .map(|z| {
+                fresh
+                    .iter()
+                    .find(|f| f.origin() == z.origin())
+                    .unwrap_or(z)
+                    .clone()
+            })
+            .collect();
+        let engine = Catalog::from_shared(zones)
+            .map_err(|e| e.to_string())
+            .and_then(|c| Engine::new(c, current.config().clone()).map_err(|e| e.to_string()));
+        match engine {
+            Ok(mut engine) => {
+                if let Some(resolver) = current.resolver() {
+                    engine = engine.with_resolver(resolver.clone());
+                }
+                self.engine.store(Arc::new(engine));
+                fresh.len()
+            }
+            Err(e) => {
+                tracing::error!("cannot serve the re-signed zones: {e}");
+                0
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Wakes when the next zone needs signing (at most every [`MIN_TIMER_INTERVAL`] seconds, at
+/// least every hour so that key state written by `portcullis dnssec` is picked up) and
+/// refreshes signatures, until `shutdown`.
+async fn signing_timer(server: Arc<Server>, shutdown: Shutdown) {
+    let mut last = unix_now();
+    loop {
+        let now = unix_now();
+        let at = server
+            .signer
+            .next_event()
+            .unwrap_or(now + 3600)
+            .clamp(last + MIN_TIMER_INTERVAL, now + 3600);
+        let wait = std::time::Duration::from_secs(at.saturating_sub(now));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.wait() => return,
+        }
+        last = unix_now();
+        let server = server.clone();
+        let replaced = tokio::task::spawn_blocking(move || server.refresh_signatures(unix_now()))
+            .await
+            .unwrap_or(0);
+        if replaced > 0 {
+            tracing::info!(zones = replaced, "signatures refreshed");
+        }
     }
 }
 
@@ -343,11 +440,35 @@ struct Loaded {
 
 /// Loads every zone of `config` as `portcullis check` does and builds an engine from them;
 /// with the resolver on, adds the local zones and the resolver part answering from `cache`.
-fn build(config: &Config, cache: Option<&Arc<Cache>>) -> Result<Loaded, Vec<String>> {
-    let (report, mut zones) = check::load(config);
+fn build(
+    config: &Config,
+    cache: Option<&Arc<Cache>>,
+    signer: &Signer,
+    now: u64,
+) -> Result<Loaded, Vec<String>> {
+    let (report, zones) = check::load(config);
     if !report.is_ok() {
         return Err(report.errors);
     }
+    // The zones with `dnssec = true` are served signed.
+    let mut signed_origins = Vec::new();
+    let mut zones = zones
+        .into_iter()
+        .map(|z| {
+            let origin = z.origin().to_name();
+            match config.zones.iter().find(|c| c.origin == origin) {
+                Some(c) if c.dnssec => {
+                    signed_origins.push(origin.clone());
+                    signer
+                        .sign(z, &config.signing, now)
+                        .map_err(|e| format!("{origin}: cannot sign: {e}"))
+                }
+                _ => Ok(z),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| vec![e])?;
+    signer.retain(&signed_origins);
     let resolver = config.resolver.enabled.then_some(cache).flatten();
     if resolver.is_some() && !config.resolver.insecure_local_upstreams {
         let served: Vec<wire::Name> = config.zones.iter().map(|z| z.origin.clone()).collect();
@@ -568,6 +689,9 @@ fn start(
         }));
         tracing::info!(%addr, "HTTP endpoint: /metrics and /healthz");
     }
+    running
+        .tasks
+        .push(runtime.spawn(signing_timer(server.clone(), shutdown.clone())));
     let path = &config.server.control_socket;
     let handler: Arc<dyn ControlHandler> = server.clone();
     match control::serve(path, handler, shutdown.clone()) {

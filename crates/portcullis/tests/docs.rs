@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver};
+use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver, signing};
 
 fn doc() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIG.md");
@@ -90,6 +90,7 @@ fn integer_bounds_are_documented() {
         .iter()
         .chain(resolver::INT_SETTINGS)
         .chain(portcullis::config::dnssec::INT_SETTINGS)
+        .chain(signing::INT_SETTINGS)
     {
         let row = doc
             .lines()
