@@ -180,23 +180,6 @@ pub struct SignedZone {
     pub next_refresh: u64,
 }
 
-/// The NSEC3 hash of `owner` (RFC 5155 section 5): SHA-1 of the lowercased wire name and the
-/// salt, then `iterations` more times of the previous hash and the salt.
-pub fn nsec3_hash_name(owner: NameRef<'_>, salt: &[u8], iterations: u16) -> [u8; 20] {
-    let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
-    ctx.update(&owner.as_wire().to_ascii_lowercase());
-    ctx.update(salt);
-    let mut out = [0u8; 20];
-    out.copy_from_slice(ctx.finish().as_ref());
-    for _ in 0..iterations {
-        let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
-        ctx.update(&out);
-        ctx.update(salt);
-        out.copy_from_slice(ctx.finish().as_ref());
-    }
-    out
-}
-
 /// The part a name plays in the signed zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -586,13 +569,16 @@ fn nsec3_chain(
         };
         add_ents(g.owner.as_ref(), origin, &existing, &mut ents);
         entries.push((
-            nsec3_hash_name(g.owner.as_ref(), &p.salt, p.iterations),
+            crate::nsec3::nsec3_hash(g.owner.as_ref(), &p.salt, p.iterations),
             types,
         ));
     }
     for ent in &ents {
         let name = NameRef::from_wire(ent).map_err(|e| SignError::Zone(e.to_string()))?;
-        entries.push((nsec3_hash_name(name, &p.salt, p.iterations), Vec::new()));
+        entries.push((
+            crate::nsec3::nsec3_hash(name, &p.salt, p.iterations),
+            Vec::new(),
+        ));
     }
     entries.sort_by_key(|e| e.0);
     if entries.windows(2).any(|w| w[0].0 == w[1].0) {
