@@ -552,30 +552,17 @@ impl Cache {
         now: Time,
     ) {
         let ttl = ttl.min(self.config.max_ttl);
-        if ttl == 0 {
-            return;
-        }
         let key = KeyBuf::new(Kind::Failure, qtype, qname);
-        let (hash, shard) = self.locate(key.as_bytes());
-        let Some(mut entry) = Entry::new(
-            key.as_bytes(),
-            hash,
+        self.store_entry(
+            &key,
             &[],
-            now.plus_secs(ttl),
             ttl,
             Trust::AuthAnswer,
             Validation::Unchecked,
-        ) else {
-            return;
-        };
-        entry.ede = ede;
-        let window = self.stale_window_ms();
-        let dead = |e: &Entry| now.millis_since(e.expires) >= window && now >= e.expires;
-        let outcome = shard.write().insert(entry, |_| true, dead);
-        let c = &shard.counters;
-        Counters::add(&c.inserts, u64::from(outcome.stored));
-        Counters::add(&c.evictions, outcome.evicted);
-        Counters::add(&c.expired, outcome.expired);
+            ede,
+            now,
+            |_| true,
+        );
     }
 
     /// Whether resolving (qname, qtype) failed within the time given to
@@ -691,15 +678,33 @@ impl Cache {
         now: Time,
         may_replace: impl FnOnce(&Entry) -> bool,
     ) -> bool {
+        self.store_entry(key, sets, ttl, trust, validation, 0, now, may_replace)
+    }
+
+    /// [`Cache::store`] with the Extended DNS Error code a failure entry answers with.
+    #[allow(clippy::too_many_arguments)]
+    fn store_entry(
+        &self,
+        key: &KeyBuf,
+        sets: &[&RrSet],
+        ttl: u32,
+        trust: Trust,
+        validation: Validation,
+        ede: u16,
+        now: Time,
+        may_replace: impl FnOnce(&Entry) -> bool,
+    ) -> bool {
         if ttl == 0 {
             return false;
         }
         let (hash, shard) = self.locate(key.as_bytes());
         let expires = now.plus_secs(ttl);
-        let Some(entry) = Entry::new(key.as_bytes(), hash, sets, expires, ttl, trust, validation)
+        let Some(mut entry) =
+            Entry::new(key.as_bytes(), hash, sets, expires, ttl, trust, validation)
         else {
             return false;
         };
+        entry.ede = ede;
         let window = self.stale_window_ms();
         let dead = |e: &Entry| now.millis_since(e.expires) >= window && now >= e.expires;
         let outcome = shard.write().insert(entry, may_replace, dead);

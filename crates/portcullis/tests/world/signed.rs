@@ -268,26 +268,9 @@ fn now() -> u64 {
 }
 
 /// `YYYYMMDDHHMMSS` (UTC) for seconds since the epoch, as `dnssec-signzone -s/-e` and
-/// `ldns-signzone -i/-e` take it.
+/// `ldns-signzone -i/-e` take it (the key files' format).
 pub fn timestamp(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    dnssec::keyfile::timestamp(epoch)
 }
 
 /// Signature inception and expiration for a fault, seconds since the epoch; `None` leaves the

@@ -45,6 +45,7 @@ pub use encoding::{
 pub use lists::{CharStringIter, CharStrings, TypeBitmap, TypeBitmapIter};
 pub use loc::Loc;
 pub use svcb::{SvcParam, SvcParamIter, SvcParams, U16List, key as svc_key};
+pub use text_in::civil_from_days;
 pub use view::{Dnskey, Ds, Nsec3, RData, Rrsig, Soa, Svcb, Tlsa};
 
 /// Why RDATA bytes are not valid for their type.
