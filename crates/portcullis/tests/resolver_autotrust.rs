@@ -244,6 +244,26 @@ fn state_file_follows_the_root_and_then_decides() {
     let resolver = world.resolver_unanchored("");
     let r = resolver.ask_with("www.secure.test.", RType::A, Ask::DO);
     assert_eq!(r.rcode, Rcode::SERVFAIL, "{r}\n{}", resolver.log());
+    drop(resolver);
+
+    // A DNSKEY anchor: the first check changes no key's state, and still writes the file, so
+    // that it decides from then on (and a file that cannot be written shows at once, not at
+    // the next rollover).
+    let file = scratch.write(
+        "root.dnskey",
+        &format!(". 3600 IN DNSKEY 257 3 13 {}\n", ksks[0].public),
+    );
+    let by_key = scratch.0.join("by-key.autotrust");
+    let resolver = world.resolver_unanchored(&autotrust_config(
+        &by_key,
+        &format!("trust_anchor_files = [\"{}\"]\n", file.display()),
+    ));
+    assert_secure(&resolver);
+    ask_root_keys(&resolver);
+    let keys = wait_for_keys(&by_key, 1, &resolver);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0].state, "valid", "{keys:?}");
+    assert_eq!(keys[0].key, ksks[0], "{keys:?}");
 }
 
 /// The root publishes a second key-signing key, which signs its DNSKEY RRset too but which the
