@@ -316,6 +316,17 @@ impl AutoTrust {
         })
     }
 
+    /// Reads state file text as [`save`](AutoTrust::save) writes it, keeping every zone it
+    /// lists; `path` is where the state is saved again and what errors name. Unlike
+    /// [`load_or_init`](AutoTrust::load_or_init) it needs no configured anchors, so that a file
+    /// can be checked (and its reader fuzzed) on its own.
+    pub fn from_text(path: &Path, text: &str) -> Result<AutoTrust, AutoTrustError> {
+        Ok(AutoTrust {
+            path: path.to_path_buf(),
+            zones: parse_state(path, text)?,
+        })
+    }
+
     /// The state file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -895,6 +906,20 @@ mod tests {
         assert_eq!(moved.zones().count(), 1);
         assert_eq!(moved.anchors(), initial);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn text_reads_back_to_the_same_state() {
+        let (old, new) = (key(257, 1), key(257, 2));
+        let mut at =
+            AutoTrust::load_or_init(Path::new("/nonexistent/x"), &anchored(&[&old])).unwrap();
+        at.observe(NameRef::ROOT, &[revoked(&old), new.clone()], |_| true, T0);
+        let text = at.to_text();
+        let back = AutoTrust::from_text(Path::new("/nonexistent/x"), &text).unwrap();
+        assert_eq!(back, at);
+        assert_eq!(back.to_text(), text);
+        let err = AutoTrust::from_text(Path::new("s"), ". key valid 0 0 1 3 8 AwEAAQ==\n");
+        assert!(err.unwrap_err().to_string().starts_with("s:1: "));
     }
 
     #[test]

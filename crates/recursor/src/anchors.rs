@@ -62,7 +62,9 @@ impl ManagedAnchors {
 
     /// A validated DNSKEY RRset of `zone` with the smallest TTL `ttl` and its signatures'
     /// latest expiry `sig_expiry`: the RFC 5011 check. `self_signed_by` says whether a key
-    /// signs the RRset. Saves the state file when a key changed state.
+    /// signs the RRset. Saves the state file when a key changed state, or when there is no file
+    /// yet: from the first check on, the file decides, and a file that cannot be written shows
+    /// then rather than at the next rollover.
     pub fn observe(
         &self,
         zone: NameRef<'_>,
@@ -76,7 +78,7 @@ impl ManagedAnchors {
         if !m.next_check.contains_key(&zone.to_name()) {
             return;
         }
-        if m.trust.observe(zone, dnskeys, self_signed_by, now_unix) {
+        if m.trust.observe(zone, dnskeys, self_signed_by, now_unix) || !m.trust.path().exists() {
             m.anchors = Arc::new(m.trust.anchors());
             m.save_error = m.trust.save().err().map(|e| e.to_string());
         }

@@ -387,7 +387,9 @@ impl Recursor {
             return;
         };
         let now_secs = now.as_millis() / 1000;
-        let crypto = RingCrypto::default();
+        let crypto = RingCrypto {
+            sha1: self.config.validation.sha1,
+        };
         let signed_by = |key: &[u8]| {
             set.sigs
                 .iter()

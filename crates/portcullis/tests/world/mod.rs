@@ -86,6 +86,9 @@
 //! | 71 | resolver_dnssec::dnskey_trust_anchor |
 //! | 72 | resolver_dnssec::cname_chains_across_zones |
 //! | 73 | resolver_dnssec::extra_keys_and_ds_still_secure |
+//! | 74 | resolver_autotrust::state_file_follows_the_root_and_then_decides |
+//! | 75 | resolver_autotrust::a_new_root_key_is_pending |
+//! | 76 | resolver_autotrust::a_revoked_root_key_is_revoked |
 //! | 90 | resolver_dnssec::aggressive_nsec |
 //! | 91 | resolver_dnssec::aggressive_nsec3 |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
@@ -654,6 +657,12 @@ impl World {
         }
     }
 
+    /// Portcullis as the resolver, with `toml` added to its configuration file but without
+    /// `--trust-anchor`: its anchors come from its configuration alone.
+    pub fn resolver_unanchored(&self, toml: &str) -> Resolver {
+        Resolver::start_inner(self, ResolverKind::Portcullis, &[], toml, "", false)
+    }
+
     /// The logs of every server, for failure messages.
     pub fn logs(&self) -> String {
         self.servers
@@ -758,6 +767,18 @@ impl Resolver {
         toml: &str,
         unbound: &str,
     ) -> Resolver {
+        Resolver::start_inner(world, kind, args, toml, unbound, true)
+    }
+
+    /// [`Resolver::start_full`]; Portcullis gets the world's trust anchor only when `anchored`.
+    fn start_inner(
+        world: &World,
+        kind: ResolverKind,
+        args: &[&str],
+        toml: &str,
+        unbound: &str,
+        anchored: bool,
+    ) -> Resolver {
         let ip = world.ip("255.1");
         let addr = SocketAddr::from((ip, 53));
         let dir = Scratch::new(&format!("{}-{}-resolver", world.test, world.block));
@@ -785,8 +806,10 @@ impl Resolver {
                     "127.0.0.0/8".into(),
                 ];
                 if let Some(anchor) = world.trust_anchor() {
-                    argv.push("--trust-anchor".into());
-                    argv.push(anchor.display().to_string());
+                    if anchored {
+                        argv.push("--trust-anchor".into());
+                        argv.push(anchor.display().to_string());
+                    }
                 } else {
                     // An unsigned world: its root is not the one the built-in anchors vouch
                     // for.

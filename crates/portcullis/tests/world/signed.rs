@@ -168,6 +168,21 @@ pub struct Signing {
     pub also_algorithm: Option<u8>,
     /// One more DS record in the parent, beside the right one: the zone stays secure.
     pub extra_ds: Option<ExtraDs>,
+    /// A second key-signing key of `algorithm` (Bind only), in a rollover (RFC 5011).
+    pub extra_ksk: Option<ExtraKsk>,
+}
+
+/// A second key-signing key in a zone, beside the one its parent's DS (or the trust anchor)
+/// names: a key rollover as a resolver following RFC 5011 sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtraKsk {
+    /// A new key, published and signing the DNSKEY RRset, that the parent has no DS for (and
+    /// the trust anchor does not list) yet.
+    New,
+    /// A key revoked by its owner (`dnssec-revoke`): published with the REVOKE flag (0x0080)
+    /// and signing the DNSKEY RRset itself. The parent's DS (and the trust anchor) still name
+    /// it as it was before the revocation.
+    Revoked,
 }
 
 /// A DS record the parent holds beside the right one, which a validator must look past.
@@ -189,6 +204,7 @@ impl Signing {
             fault: None,
             also_algorithm: None,
             extra_ds: None,
+            extra_ksk: None,
         }
     }
 
@@ -220,6 +236,17 @@ impl Signing {
 
     pub fn extra_ds(mut self, extra: ExtraDs) -> Signing {
         self.extra_ds = Some(extra);
+        self
+    }
+
+    /// A second key-signing key, new or revoked (Bind only).
+    pub fn extra_ksk(mut self, extra: ExtraKsk) -> Signing {
+        assert_eq!(
+            self.signer,
+            Signer::Bind,
+            "a second key-signing key needs Bind"
+        );
+        self.extra_ksk = Some(extra);
         self
     }
 }
@@ -315,10 +342,10 @@ pub(super) fn sign_world(
             origin.trim_end_matches('.').to_string()
         });
         std::fs::create_dir_all(&zdir).unwrap();
-        let (text, ds) = sign_zone(&zdir, &origin, &zones[i].text, signing);
+        let (text, ds, vouched) = sign_zone(&zdir, &origin, &zones[i].text, signing);
         if origin == "." {
             anchor = Some(if dnskey_anchor {
-                dir.write("root.dnskey", &key_signing_keys(&text))
+                dir.write("root.dnskey", &vouched)
             } else {
                 dir.write("root.anchor", &ds)
             });
@@ -353,9 +380,10 @@ fn parent_of(zones: &[ZoneSpec], origin: &str) -> Option<usize> {
     None
 }
 
-/// Signs one zone in `zdir`: the signed text (one record a line, faults applied) and the DS
-/// records for the parent (zone-file lines).
-fn sign_zone(zdir: &Path, origin: &str, text: &str, signing: &Signing) -> (String, String) {
+/// Signs one zone in `zdir`: the signed text (one record a line, faults applied), the DS
+/// records for the parent (zone-file lines), and the key-signing DNSKEY records they are the
+/// digests of (what a DNSKEY trust anchor lists).
+fn sign_zone(zdir: &Path, origin: &str, text: &str, signing: &Signing) -> (String, String, String) {
     let unsigned = zdir.join("unsigned.zone");
     std::fs::write(&unsigned, text).unwrap();
     let signed = match signing.signer {
@@ -368,7 +396,8 @@ fn sign_zone(zdir: &Path, origin: &str, text: &str, signing: &Signing) -> (Strin
         &[signed.to_str().unwrap()],
         Path::new("/"),
     );
-    let mut ds = ds_of(zdir, origin, &normal);
+    let vouched = vouched_keys(zdir, &normal, signing.extra_ksk);
+    let mut ds = ds_of(zdir, origin, &vouched);
     let mut text = normal;
     match signing.extra_ds {
         Some(ExtraDs::StaleKey) => ds.push_str(&stale_ds(zdir, origin, signing.algorithm)),
@@ -384,8 +413,50 @@ fn sign_zone(zdir: &Path, origin: &str, text: &str, signing: &Signing) -> (Strin
         Some(Fault::BadSignature) => text = corrupt_signature(&text, &format!("www.{origin}"), "A"),
         Some(Fault::Expired | Fault::NotYetValid) | None => {}
     }
-    (text, ds)
+    (text, ds, vouched)
 }
+
+/// The key-signing DNSKEY records of the signed zone `text` that the parent vouches for: all
+/// of them, but for an [`ExtraKsk::New`] (no DS yet) and with an [`ExtraKsk::Revoked`] as it
+/// was before the revocation (the parent has not caught up).
+fn vouched_keys(zdir: &Path, text: &str, extra: Option<ExtraKsk>) -> String {
+    let published = key_signing_keys(text);
+    let Some(extra) = extra else {
+        return published;
+    };
+    let file = std::fs::read_to_string(zdir.join(EXTRA_KSK_FILE)).unwrap();
+    let extra_key = key_signing_keys(&file);
+    assert!(
+        !extra_key.is_empty(),
+        "no extra key-signing key in:\n{file}"
+    );
+    match extra {
+        ExtraKsk::New => {
+            let material = public_key(&extra_key);
+            let kept: String = published
+                .lines()
+                .filter(|l| public_key(l) != material)
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert!(kept.len() < published.len(), "the new key is not published");
+            kept
+        }
+        ExtraKsk::Revoked => format!("{published}{extra_key}"),
+    }
+}
+
+/// The public key (base64, blanks removed) of a DNSKEY record line (`ldns-read-zone` ends it
+/// with a `;{id = ...}` comment).
+fn public_key(line: &str) -> String {
+    let line = line.split(';').next().unwrap_or("");
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let at = f.iter().position(|w| *w == "DNSKEY").unwrap();
+    f[at + 4..].concat()
+}
+
+/// Where [`sign_bind`] keeps the extra key-signing key's DNSKEY record, as generated (before
+/// any revocation).
+const EXTRA_KSK_FILE: &str = "extra-ksk.dnskey";
 
 /// The DS of a new key of `algorithm` that the zone does not have.
 fn stale_ds(zdir: &Path, origin: &str, algorithm: u8) -> String {
@@ -428,6 +499,14 @@ fn sign_bind(zdir: &Path, origin: &str, unsigned: &Path, signing: &Signing) -> P
     for algorithm in std::iter::once(signing.algorithm).chain(signing.also_algorithm) {
         bind_key(&keys, origin, algorithm, true);
         bind_key(&keys, origin, algorithm, false);
+    }
+    if let Some(extra) = signing.extra_ksk {
+        let key = bind_key(&keys, origin, signing.algorithm, true);
+        std::fs::copy(keys.join(format!("{key}.key")), zdir.join(EXTRA_KSK_FILE)).unwrap();
+        if extra == ExtraKsk::Revoked {
+            // `-r`: the key files without the flag go, so that only the revoked key signs.
+            run("dnssec-revoke", &["-r", "-K", ".", &key], &keys);
+        }
     }
     let out = zdir.join("signed.zone");
     let mut args: Vec<String> = ["-q", "-S", "-K", "keys", "-O", "full", "-o", origin, "-f"]
