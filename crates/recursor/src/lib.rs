@@ -36,7 +36,9 @@
 //! - [`infra`]: per-server state (smoothed RTT, lameness, EDNS, 0x20, cookies).
 //! - [`upstream`]: building queries and accepting only genuine answers (RFC 5452).
 //! - [`hints`]: root hints.
-//! - `validate`: the DNSSEC hook (issue 5).
+//! - `validate`: DNSSEC validation: chains of trust as sub-resolutions, verdicts, EDEs.
+//! - [`anchors`]: trust anchors, fixed or kept up to date by RFC 5011.
+//! - [`aggressive`]: answers from validated NSEC/NSEC3 records (RFC 8198).
 //! - `addr`: the private-address rule.
 
 #![forbid(unsafe_code)]
@@ -159,7 +161,8 @@ pub struct Resolution {
     pub authority: Vec<RrSet>,
     /// An Extended DNS Error (RFC 8914), e.g. which limit was hit.
     pub extended_error: Option<ExtendedError>,
-    /// What DNSSEC validation concluded (always [`Security::Indeterminate`] until issue 5).
+    /// What DNSSEC validation concluded ([`Security::Indeterminate`] when not validated: CD,
+    /// validation off, or a failure before any data).
     pub security: Security,
 }
 
