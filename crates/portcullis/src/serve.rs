@@ -95,7 +95,13 @@ impl Server {
             }));
         }
         let signer = Signer::new();
-        let loaded = build(config, cache.as_ref(), &signer, unix_now())?;
+        let loaded = build(
+            config,
+            cache.as_ref(),
+            &signer,
+            validates(&config.dnssec),
+            unix_now(),
+        )?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
@@ -140,8 +146,19 @@ impl Server {
             .read()
             .map_err(|e| e.to_string())
             .and_then(|config| {
-                let loaded = build(&config, self.cache.as_ref(), &self.signer, unix_now())
-                    .map_err(|errors| errors.join("\n"))?;
+                // The validator keeps the settings it started with (see `resolver_changes`).
+                let validating = self
+                    .started_resolver
+                    .as_ref()
+                    .is_some_and(|started| validates(&started.3));
+                let loaded = build(
+                    &config,
+                    self.cache.as_ref(),
+                    &self.signer,
+                    validating,
+                    unix_now(),
+                )
+                .map_err(|errors| errors.join("\n"))?;
                 let mut warnings = loaded.warnings;
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
@@ -294,17 +311,13 @@ type ResolverSnapshot = (
     crate::config::ResolverConfig,
     CacheSettings,
     Vec<(String, String)>,
+    crate::config::DnssecSettings,
 );
 
 /// What of the resolver's configuration only a restart applies: everything but
-/// `resolver.allow_recursion` (which the engine holds), with the forwards as text.
-fn resolver_snapshot(
-    config: &Config,
-) -> (
-    crate::config::ResolverConfig,
-    CacheSettings,
-    Vec<(String, String)>,
-) {
+/// `resolver.allow_recursion` (which the engine holds), with the forwards as text, and the
+/// validator's settings.
+fn resolver_snapshot(config: &Config) -> ResolverSnapshot {
     let mut resolver = config.resolver.clone();
     resolver.allow_recursion.clear();
     let forwards = config
@@ -312,7 +325,17 @@ fn resolver_snapshot(
         .iter()
         .map(|f| (f.zone.to_string(), format!("{:?} {}", f.to, f.stub)))
         .collect();
-    (resolver, config.cache.clone(), forwards)
+    (
+        resolver,
+        config.cache.clone(),
+        forwards,
+        config.dnssec.clone(),
+    )
+}
+
+/// Whether the resolver validates with these settings.
+fn validates(d: &crate::config::DnssecSettings) -> bool {
+    d.validation && !d.anchors.is_empty()
 }
 
 /// The resolver's sections that changed and need a restart.
@@ -325,6 +348,7 @@ fn resolver_changes(started: Option<&ResolverSnapshot>, new: &Config) -> Vec<&'s
             ("[resolver]", old.0 != now.0),
             ("[cache]", old.1 != now.1),
             ("[[forward]] or [[stub]]", old.2 != now.2),
+            ("[dnssec]", old.3 != now.3),
         ]
         .into_iter()
         .filter_map(|(key, changed)| changed.then_some(key))
@@ -444,6 +468,7 @@ fn build(
     config: &Config,
     cache: Option<&Arc<Cache>>,
     signer: &Signer,
+    validating: bool,
     now: u64,
 ) -> Result<Loaded, Vec<String>> {
     let (report, zones) = check::load(config);
@@ -485,7 +510,6 @@ fn build(
             .iter()
             .filter_map(ip_prefix)
             .collect();
-        let validating = config.dnssec.validation && !config.dnssec.anchors.is_empty();
         engine =
             engine.with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating));
     }
