@@ -980,3 +980,30 @@ fn aggressive_nsec3() {
     }
     aggressive_negative_answers("aggressive_nsec3", N, Signing::bind().nsec3(0, false));
 }
+
+/// Validation through a forwarder (RD=1 to another resolver, which sends DNSSEC records with
+/// DO): secure names get AD, an unsigned child is proven insecure by DS questions walked down
+/// through the forwarder, and a bogus zone is SERVFAIL with its EDE.
+#[test]
+fn validation_through_a_forwarder() {
+    const N: u8 = 92;
+    if !can_run("validation_through_a_forwarder", N) {
+        return;
+    }
+    let world = signed_basic("forwarder", N)
+        .leaf("secure", "2.1", Some(Signing::bind()))
+        .leaf("plain", "2.2", None)
+        .leaf("broken", "2.3", Some(Signing::bind().fault(Fault::Expired)))
+        .start();
+    let upstream = world.resolver();
+    let to = format!(".={}", upstream.addr);
+    let resolver = Resolver::start_portcullis_at(&world, "255.2", &["--forward", &to]);
+    assert_secure(&resolver, "www.secure.test.", RType::A, "192.0.2.1");
+    let nx = resolver.ask_with("nope.secure.test.", RType::A, Ask::DO);
+    assert_eq!(nx.rcode, Rcode::NXDOMAIN, "{nx}");
+    assert!(nx.flags.ad(), "{nx}");
+    assert_insecure(&resolver, "www.plain.test.", RType::A, "192.0.2.1");
+    let bogus = resolver.ask_with("www.broken.test.", RType::A, Ask::DO);
+    assert_eq!(bogus.rcode, Rcode::SERVFAIL, "{bogus}");
+    assert!(bogus.ede.iter().any(|(code, _)| *code == 7), "{bogus}");
+}

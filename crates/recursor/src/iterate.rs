@@ -963,6 +963,7 @@ impl Recursor {
             qclass: task.key.qclass,
             server,
             rd,
+            cd: rd && self.config.validation.active(),
             edns,
             dnssec_ok: edns,
             client_cookie,

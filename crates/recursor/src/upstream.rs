@@ -51,6 +51,10 @@ pub struct Sent {
     pub server: SocketAddr,
     /// Whether recursion was desired (to a forwarder).
     pub rd: bool,
+    /// CD (RFC 4035 section 3.2.2): a validating resolver asks its forwarders for data they
+    /// have not validated, so that it sees bogus data and says why, rather than a bare
+    /// SERVFAIL.
+    pub cd: bool,
     /// Whether the query carried an OPT record.
     pub edns: bool,
     /// The DO bit (RFC 3225), meaningful only with `edns`.
@@ -117,7 +121,10 @@ fn write_query(
 ) -> Result<usize, wire::WriteError> {
     let header = Header {
         id: sent.id,
-        flags: Flags(0).with_opcode(Opcode::QUERY).with_rd(sent.rd),
+        flags: Flags(0)
+            .with_opcode(Opcode::QUERY)
+            .with_rd(sent.rd)
+            .with_cd(sent.cd),
         ..Header::default()
     };
     let limit = buf.len();

@@ -91,6 +91,7 @@
 //! | 76 | resolver_autotrust::a_revoked_root_key_is_revoked |
 //! | 90 | resolver_dnssec::aggressive_nsec |
 //! | 91 | resolver_dnssec::aggressive_nsec3 |
+//! | 92 | resolver_dnssec::validation_through_a_forwarder |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`
@@ -660,7 +661,15 @@ impl World {
     /// Portcullis as the resolver, with `toml` added to its configuration file but without
     /// `--trust-anchor`: its anchors come from its configuration alone.
     pub fn resolver_unanchored(&self, toml: &str) -> Resolver {
-        Resolver::start_inner(self, ResolverKind::Portcullis, &[], toml, "", false)
+        Resolver::start_inner(
+            self,
+            ResolverKind::Portcullis,
+            "255.1",
+            &[],
+            toml,
+            "",
+            false,
+        )
     }
 
     /// The logs of every server, for failure messages.
@@ -767,21 +776,29 @@ impl Resolver {
         toml: &str,
         unbound: &str,
     ) -> Resolver {
-        Resolver::start_inner(world, kind, args, toml, unbound, true)
+        Resolver::start_inner(world, kind, "255.1", args, toml, unbound, true)
     }
 
-    /// [`Resolver::start_full`]; Portcullis gets the world's trust anchor only when `anchored`.
+    /// A second Portcullis resolver, on `127.N.<at>:53`, with the world's trust anchor and
+    /// `args` (for example `--forward .=ADDR`, to forward through the first).
+    pub fn start_portcullis_at(world: &World, at: &str, args: &[&str]) -> Resolver {
+        Resolver::start_inner(world, ResolverKind::Portcullis, at, args, "", "", true)
+    }
+
+    /// [`Resolver::start_full`] on `127.N.<at>:53`; Portcullis gets the world's trust anchor
+    /// only when `anchored`.
     fn start_inner(
         world: &World,
         kind: ResolverKind,
+        at: &str,
         args: &[&str],
         toml: &str,
         unbound: &str,
         anchored: bool,
     ) -> Resolver {
-        let ip = world.ip("255.1");
+        let ip = world.ip(at);
         let addr = SocketAddr::from((ip, 53));
-        let dir = Scratch::new(&format!("{}-{}-resolver", world.test, world.block));
+        let dir = Scratch::new(&format!("{}-{}-resolver-{at}", world.test, world.block));
         let hints = world.hints().display().to_string();
         let (guard, http, control) = match kind {
             ResolverKind::Portcullis => {

@@ -25,6 +25,7 @@ fn sent() -> Sent {
         qclass: Class::IN,
         server: SERVER.parse().unwrap(),
         rd: false,
+        cd: false,
         edns: true,
         dnssec_ok: true,
         client_cookie: Some(CLIENT_COOKIE),
@@ -124,6 +125,7 @@ fn query_variants() {
     // RD to a forwarder, DO off, no server cookie yet.
     let s = Sent {
         rd: true,
+        cd: false,
         dnssec_ok: false,
         ..sent()
     };
