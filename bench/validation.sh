@@ -44,7 +44,9 @@
 #     DNSKEY and DS records are already cached from the cached run.
 # Figures as in bench/resolver.sh: NOERROR answers per resolver-CPU-second (user + system of the
 # resolver's process tree), median round; plus the validation overhead: how much more CPU an
-# answer costs with validation on than off, in %, from the medians.
+# answer costs with validation on than off, in %, from the medians; and, for Portcullis, the
+# RRSIG checks and the validator's own time per answer (its metrics endpoint, on PORT + 1:
+# portcullis_dnssec_signature_checks_total, portcullis_dnssec_validation_seconds_total).
 #
 # Settings kept comparable: one worker thread each (Unbound num-threads 1; Portcullis workers =
 # 1, resolver.drivers = 1); 128 MiB of cache (Unbound 64 MiB message + 64 MiB RRset caches,
@@ -126,6 +128,7 @@ KEY_BITS=()
 TMP=""
 RESOLVER_PID=""
 NSD_PIDS=""
+METRICS_URL=""
 
 cleanup() {
     [ -n "$RESOLVER_PID" ] && tree_stop "$RESOLVER_PID"
@@ -278,13 +281,26 @@ nsd_cpu() {
 # Measuring (as bench/resolver.sh)
 # ---------------------------------------------------------------------------------------------
 
+# validator_counters: "signature-checks validation-seconds" from Portcullis's metrics endpoint
+# (RRSIG verifications and the time its validator spent in signature and denial checks), or
+# "0 0" for Unbound.
+validator_counters() {
+    [ -n "$METRICS_URL" ] || { echo "0 0"; return; }
+    curl -s --max-time 5 "$METRICS_URL" | awk '
+        $1 == "portcullis_dnssec_signature_checks_total" { c = $2 }
+        $1 == "portcullis_dnssec_validation_seconds_total" { s = $2 }
+        END { print c + 0, s + 0 }'
+}
+
 # perf NAME QUERIES [DNSPERF-FLAGS...]: one dnsperf run (pinned to CLIENT_CPU); sets R_QPS,
 # R_SENT, R_DONE, R_LOST, R_NOERROR, R_AVG_MS, R_RUN, R_CPU (resolver seconds), R_NSD_CPU,
-# R_UPSTREAM (queries the NSDs received during the run), R_RCODES.
+# R_UPSTREAM (queries the NSDs received during the run), R_RCODES; R_SIGS and R_VAL_SECS
+# (Portcullis's signature checks and validator seconds during the run).
 perf() {
-    local name="$1" queries="$2" out cpu0 cpu1 nsd0 nsd1 up0 up1
+    local name="$1" queries="$2" out cpu0 cpu1 nsd0 nsd1 up0 up1 val0 val1
     shift 2
     out="$TMP/$name.out"
+    val0="$(validator_counters)"
     cpu0="$(tree_cpu "$RESOLVER_PID")"
     nsd0="$(nsd_cpu)"
     up0="$(nsd_queries)"
@@ -297,6 +313,9 @@ perf() {
     cpu1="$(tree_cpu "$RESOLVER_PID")"
     nsd1="$(nsd_cpu)"
     up1="$(nsd_queries)"
+    val1="$(validator_counters)"
+    R_SIGS="$(calc "${val1% *} - ${val0% *}")"
+    R_VAL_SECS="$(calc "${val1#* } - ${val0#* }")"
     R_UPSTREAM=$((up1 - up0))
     kill -0 "$RESOLVER_PID" 2>/dev/null || die "the resolver exited during $name"
     R_CPU="$(calc "${cpu1% *} + ${cpu1#* } - ${cpu0% *} - ${cpu0#* }")"
@@ -340,6 +359,7 @@ listen = ["127.0.0.1:$PORT"]
 workers = 1
 control_socket = "$d/control.sock"
 log_level = "warn"
+http = "127.0.0.1:$((PORT + 1))"
 
 [resolver]
 enabled = true
@@ -420,6 +440,8 @@ start() {
 }
 
 start_resolver() {
+    METRICS_URL=""
+    [ "$1" = portcullis ] && METRICS_URL="http://127.0.0.1:$((PORT + 1))/metrics"
     case "$1" in
         portcullis) start "portcullis-$2" "$PORTCULLIS" serve --config "$TMP/portcullis-$2/portcullis.toml" ;;
         unbound) start "unbound-$2" unbound -d -c "$TMP/unbound-$2/unbound.conf" ;;
@@ -444,7 +466,7 @@ version_of() {
 # Main
 # ---------------------------------------------------------------------------------------------
 
-install_debs dnsperf nsd unbound ldnsutils knot-dnsutils util-linux
+install_debs dnsperf nsd unbound ldnsutils knot-dnsutils util-linux curl
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     for unit in nsd unbound; do
         if systemctl is-active --quiet "$unit" 2>/dev/null; then
@@ -483,7 +505,7 @@ for r in $RESOLVERS; do
 done
 
 SKIPPED=""
-declare -A QPS LOST SENT DONE NOERR CPU RUN PER AVG RSS UP
+declare -A QPS LOST SENT DONE NOERR CPU RUN PER AVG RSS UP SIGS VALUS
 LOADS=""
 for ((round = 1; round <= ROUNDS; round++)); do
     say "round $round of $ROUNDS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -524,6 +546,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
             CPU[$k]+="$R_CPU " RUN[$k]+="$R_RUN " PER[$k]+="$per " AVG[$k]+="$R_AVG_MS "
             RSS[$k]+="$(tree_rss "$RESOLVER_PID") "
             UP[$k]+="$(calc "$R_DONE == 0 ? 0 : $R_UPSTREAM / $R_DONE") "
+            SIGS[$k]+="$(calc "$R_NOERROR == 0 ? 0 : $R_SIGS / $R_NOERROR") "
+            VALUS[$k]+="$(calc "$R_NOERROR == 0 ? 0 : 1000000 * $R_VAL_SECS / $R_NOERROR") "
             say "$(printf '  %-16s %-6s %8.0f q/s  avg %.2f ms  lost %s/%s  %s  resolver CPU %.2f s of %.1f s  upstream %s (NSD CPU %.2f s)  %.0f NOERROR per resolver CPU s' \
                 "$rv" "$mode" "$R_QPS" "$R_AVG_MS" "$R_LOST" "$R_SENT" "$R_RCODES" "$R_CPU" "$R_RUN" "$R_UPSTREAM" "$R_NSD_CPU" "$per")"
         done
@@ -570,8 +594,14 @@ for r in $RESOLVERS; do
     for mode in cached cold; do
         on="${MED[$r/on/$mode]:-}" off="${MED[$r/off/$mode]:-}"
         if [ -z "$on" ] || [ -z "$off" ]; then continue; fi
-        printf -- '- %s %s: %+.1f%% (%.2f µs per answer on, %.2f µs off)\n' "$r" "$mode" \
+        printf -- '- %s %s: %+.1f%% (%.2f µs of CPU per answer on, %.2f µs off)' "$r" "$mode" \
             "$(calc "100 * ($off / $on - 1)")" "$(calc "1000000 / $on")" "$(calc "1000000 / $off")"
+        if [ "$r" = portcullis ]; then
+            i="$(median_index "${PER[$r/on/$mode]}")"
+            printf '; in that median run the validator made %.2f signature checks and spent %.2f µs per answer' \
+                "$(nth "${SIGS[$r/on/$mode]}" "$i")" "$(nth "${VALUS[$r/on/$mode]}" "$i")"
+        fi
+        printf '\n'
     done
 done
 printf '\nAll rounds, NOERROR answers per resolver-CPU-second:\n'
