@@ -36,3 +36,53 @@ tree_pids() {
 
 # calc EXPR: a floating-point expression, for figures.
 calc() { awk "BEGIN { print $1 }"; }
+
+# tree_stop PID: stops a process this script started and every descendant it had: TERM to all
+# (children first named, so a supervisor cannot restart them), up to 10 s, then KILL.
+tree_stop() {
+    local root="$1" pids p i alive
+    kill -0 "$root" 2>/dev/null || { wait "$root" 2>/dev/null || true; return 0; }
+    pids="$(tree_pids "$root")"
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    for ((i = 0; i < 100; i++)); do
+        alive=""
+        for p in $pids; do kill -0 "$p" 2>/dev/null && alive+="$p "; done
+        [ -z "$alive" ] && break
+        sleep 0.1
+    done
+    for p in $alive; do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$root" 2>/dev/null || true
+}
+
+# tree_cpu PID: "user system" seconds of the process tree, every thread and reaped child included
+# (utime + cutime, stime + cstime: the 14th to 17th fields of /proc/PID/stat).
+tree_cpu() {
+    local p t user=0 system=0
+    for p in $(tree_pids "$1"); do
+        t="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $14, $13 + $15 }' || true)"
+        [ -n "$t" ] || continue
+        user=$((user + ${t% *}))
+        system=$((system + ${t#* }))
+    done
+    awk -v u="$user" -v s="$system" -v hz="$(getconf CLK_TCK)" 'BEGIN { print u / hz, s / hz }'
+}
+
+# tree_rss PID: resident MiB of the process tree (VmRSS summed; kresd's LMDB pages included).
+tree_rss() {
+    local p kb=0 v
+    for p in $(tree_pids "$1"); do
+        v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)"
+        kb=$((kb + ${v:-0}))
+    done
+    calc "$kb / 1024"
+}
+
+# field FILE PATTERN AWK-EXPR: the value on dnsperf's first output line matching PATTERN.
+field() { awk -v pat="$2" '$0 ~ pat { print '"$3"'; exit }' "$1"; }
+
+# nth LIST I: the I-th word (from 1) of a space-separated list.
+nth() { awk -v i="$2" '{ print $i }' <<<"$1"; }
+# median_index LIST: the position of the median value (the lower middle for an even count).
+median_index() {
+    awk '{ for (i = 1; i <= NF; i++) print $i, i }' <<<"$1" | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }'
+}
