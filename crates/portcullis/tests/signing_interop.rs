@@ -250,19 +250,35 @@ fn tool_available(test: &str, tool: &str) -> bool {
     found
 }
 
-/// Runs `program` with a time limit of its own (every tool here takes `+time`/`+tries`), and
-/// returns standard output and standard error together.
-fn output(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
+/// Runs `program` for at most 60 s (it is killed then) and returns its standard output and
+/// standard error together. Output goes through a file in `dir`, so that waiting never depends
+/// on a pipe being drained.
+fn output(dir: &Path, program: &str, args: &[&str]) -> String {
+    let file = dir.join(format!("{program}.out"));
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(std::fs::File::create(&file).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("{program} runs: {e}"));
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let err = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { err }, &mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} {args:?} still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stdout = std::fs::read_to_string(&file).unwrap_or_default();
+    format!("{stdout}{}", errors.join().unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,8 +439,9 @@ fn start_resolver(dir: &Path, addr: SocketAddr, auth: SocketAddr, key: &str) -> 
 // ---------------------------------------------------------------------------------------------
 
 /// delv's verdict on `case` from the authoritative server: `(secure, insecure, text)`.
-fn delv(auth: SocketAddr, anchor: &Path, case: &Case) -> (bool, bool, String) {
+fn delv(dir: &Path, auth: SocketAddr, anchor: &Path, case: &Case) -> (bool, bool, String) {
     let text = output(
+        dir,
         "delv",
         &[
             &format!("@{}", auth.ip()),
@@ -448,8 +465,9 @@ fn delv(auth: SocketAddr, anchor: &Path, case: &Case) -> (bool, bool, String) {
 }
 
 /// A resolver's answer to `case` with DO: `(status, ad)` and dig's text.
-fn dig(resolver: SocketAddr, case: &Case) -> (String, bool, String) {
+fn dig(dir: &Path, resolver: SocketAddr, case: &Case) -> (String, bool, String) {
     let text = output(
+        dir,
         "dig",
         &[
             &format!("@{}", resolver.ip()),
@@ -527,7 +545,7 @@ fn interop(signing: Signing) {
         let want = signing.want(case);
         let q = format!("{} {}", case.name, case.rtype);
 
-        let (secure, insecure, text) = delv(auth_addr, &anchor, case);
+        let (secure, insecure, text) = delv(dir, auth_addr, &anchor, case);
         let ok = match want {
             Want::Secure => secure,
             Want::Insecure => insecure,
@@ -549,7 +567,7 @@ fn interop(signing: Signing) {
             .into_iter()
             .enumerate()
         {
-            let (status, ad, text) = dig(addr, case);
+            let (status, ad, text) = dig(dir, addr, case);
             if want == Want::NotBogus
                 && let Some(note) = notes.last_mut()
             {
