@@ -258,7 +258,7 @@ fn step<'e>(
     state: &mut Answered,
     proofs: &mut Proofs<'e>,
 ) -> Result<Option<Name>, Stop> {
-    let Some((_, zone)) = q.catalog.find(name) else {
+    let Some((_, zone)) = q.catalog.find_for(name, q.qtype) else {
         // Only after a CNAME or DNAME: the chain leaves our zones, the client goes on.
         return Ok(None);
     };

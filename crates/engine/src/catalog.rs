@@ -16,7 +16,7 @@
 use core::fmt;
 use std::sync::Arc;
 
-use wire::NameRef;
+use wire::{NameRef, RType};
 use zone::Zone;
 
 /// Up to this many zones, [`Catalog::find`] tries each origin in turn.
@@ -147,6 +147,22 @@ impl Catalog {
         }
     }
 
+    /// The zone that answers `qtype` at `name`: the closest enclosing zone, except for a DS
+    /// question at the apex of a zone whose parent zone is served too. The DS RRset of a cut
+    /// lives in the parent zone, so it is answered from there, with the DS or the parent's
+    /// signed proof of its absence (RFC 4035 section 3.1.4.1); the child's unsigned NODATA
+    /// would break a validator's chain of trust.
+    pub fn find_for(&self, name: NameRef<'_>, qtype: RType) -> Option<(ZoneId, &Zone)> {
+        let found = self.find(name)?;
+        if qtype == RType::DS
+            && found.1.origin().label_count() == name.label_count()
+            && let Some(parent) = name.parent().and_then(|p| self.find(p))
+        {
+            return Some(parent);
+        }
+        Some(found)
+    }
+
     /// The zone whose origin is exactly `name`.
     pub fn exact(&self, name: NameRef<'_>) -> Option<(ZoneId, &Zone)> {
         self.find(name)
@@ -190,6 +206,29 @@ mod tests {
         assert_eq!(origin_of(&c, "."), None);
         assert!(c.exact(n("sub.example.").as_ref()).is_some());
         assert!(c.exact(n("www.sub.example.").as_ref()).is_none());
+    }
+
+    #[test]
+    fn ds_at_a_child_apex_is_answered_by_the_parent() {
+        let c = Catalog::new(vec![zone("example."), zone("sub.example.")]).unwrap();
+        let origin = |name: &str, qtype| {
+            c.find_for(n(name).as_ref(), qtype)
+                .map(|(_, z)| z.origin().to_string())
+        };
+        assert_eq!(
+            origin("Sub.Example.", RType::DS).as_deref(),
+            Some("example.")
+        );
+        assert_eq!(
+            origin("sub.example.", RType::NS).as_deref(),
+            Some("sub.example.")
+        );
+        assert_eq!(
+            origin("x.sub.example.", RType::DS).as_deref(),
+            Some("sub.example.")
+        );
+        // Without the parent zone, the child's apex answers (NODATA).
+        assert_eq!(origin("example.", RType::DS).as_deref(), Some("example."));
     }
 
     #[test]

@@ -269,7 +269,7 @@ impl Engine {
                 Some((id, _)) => Route::Transfer(id),
             };
         }
-        match self.catalog.find(question.qname.as_ref()) {
+        match self.catalog.find_for(question.qname.as_ref(), qtype) {
             Some((id, _)) => Route::Zone(id),
             None if self.recursion_offered(client.addr) => {
                 if request.header.flags.rd() {

@@ -385,13 +385,15 @@ impl Recursor {
     /// priming or finished.
     fn begin_zone(&mut self, task: &mut Task, now: Time) -> bool {
         let qname = task.qname.clone();
-        let forward = self
-            .config
-            .forwards
-            .iter()
-            .filter(|f| qname.as_ref().is_subdomain_of(f.zone.as_ref()))
-            .max_by_key(|f| f.zone.as_ref().label_count())
-            .cloned();
+        let forward_for = |name: &Name| {
+            self.config
+                .forwards
+                .iter()
+                .filter(|f| name.as_ref().is_subdomain_of(f.zone.as_ref()))
+                .max_by_key(|f| f.zone.as_ref().label_count())
+                .cloned()
+        };
+        let mut forward = forward_for(&qname);
         let lookup = if task.key.qtype == RType::DS && !qname.as_ref().is_root() {
             qname
                 .as_ref()
@@ -400,6 +402,17 @@ impl Recursor {
         } else {
             qname.clone()
         };
+        // A DS RRset lives in the parent zone: a stub for the DS owner's own zone names the
+        // child's servers, which cannot prove the DS absent (RFC 4035 section 3.1.4.1), so
+        // the parent's route is taken instead.
+        if task.key.qtype == RType::DS
+            && forward.as_ref().is_some_and(|f| {
+                f.kind == ForwardKind::Stub
+                    && f.zone.as_ref().label_count() == qname.as_ref().label_count()
+            })
+        {
+            forward = forward_for(&lookup);
+        }
         let delegation = self.cache.closest_delegation(lookup.as_ref(), now);
         if let Some(forward) = forward {
             let configured = || Server {
