@@ -192,6 +192,8 @@ pub struct Recursor {
     pub(crate) rng: ChaCha20Rng,
     pub(crate) infra: Infra,
     pub(crate) cookie_secret: [u8; 16],
+    /// Signatures already verified (DNSSEC).
+    pub(crate) sig_memo: crate::validate::SigMemo,
     pub(crate) stats: RecursorStats,
     pub(crate) tasks: HashMap<TaskId, Task>,
     pub(crate) mesh: HashMap<Key, TaskId>,
@@ -257,6 +259,8 @@ impl Recursor {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut cookie_secret = [0u8; 16];
         rand::Rng::fill_bytes(&mut rng, &mut cookie_secret);
+        let mut memo_key = [0u8; 16];
+        rand::Rng::fill_bytes(&mut rng, &mut memo_key);
         let infra = Infra::with_shared(
             config.infra_max_servers,
             config.limits.max_outstanding_per_server,
@@ -268,6 +272,7 @@ impl Recursor {
             rng,
             infra,
             cookie_secret,
+            sig_memo: crate::validate::SigMemo::new(memo_key),
             stats: RecursorStats::default(),
             tasks: HashMap::new(),
             mesh: HashMap::new(),

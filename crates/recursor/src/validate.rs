@@ -43,12 +43,15 @@
 //! runs out is bogus; the crypto of one resolution runs in one step of one driver, and the
 //! caps keep that step short, so validation never holds other clients up for long.
 
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use cache::{NegativeKind, RrSet, Time, Trust, Validation};
 use dnssec::denial::{self, Denial, DenialError, NoDs};
-use dnssec::{RingCrypto, VerifyError, key_tag, verify_rrsig};
+use dnssec::{Crypto, CryptoError, RingCrypto, VerifyError, key_tag, verify_rrsig};
+use siphasher::sip128::{Hasher128, SipHasher24};
 use wire::edns::ede as Ede;
 use wire::rdata::RData;
 use wire::{Class, Name, RType, Rcode};
@@ -56,6 +59,73 @@ use wire::{Class, Name, RType, Rcode};
 use crate::config::{ValidationConfig, ValidationLimits};
 use crate::mesh::{Key, Recursor, Task};
 use crate::{ExtendedError, Resolution, Security};
+
+/// Most signatures a recursor remembers as verified.
+const MEMO_ENTRIES: usize = 8192;
+
+/// Signatures already verified, remembered by a keyed hash of (algorithm, key, signed data,
+/// signature): every expansion of one wildcard carries the same signature over the same data
+/// (the wildcard's), and the same NSEC/NSEC3 records prove answer after answer, so a flood of
+/// random names costs one check per distinct signature, not one per answer. Only successes are
+/// kept; the validity window is checked every time before the crypto (`verify_rrsig`). The
+/// hash is SipHash keyed by a secret from the recursor's CSPRNG, so nobody can make a forged
+/// RRset collide with a remembered one. Cleared when full.
+#[derive(Debug)]
+pub(crate) struct SigMemo {
+    key: [u8; 16],
+    seen: RefCell<HashSet<u128>>,
+}
+
+impl SigMemo {
+    pub(crate) fn new(key: [u8; 16]) -> SigMemo {
+        SigMemo {
+            key,
+            seen: RefCell::new(HashSet::new()),
+        }
+    }
+
+    fn digest(&self, algorithm: u8, public_key: &[u8], message: &[u8], signature: &[u8]) -> u128 {
+        let mut h = SipHasher24::new_with_key(&self.key);
+        h.write_u8(algorithm);
+        h.write_usize(public_key.len());
+        h.write(public_key);
+        h.write_usize(message.len());
+        h.write(message);
+        h.write(signature);
+        h.finish128().as_u128()
+    }
+}
+
+/// [`RingCrypto`] behind the memo, counting the verifications it really makes.
+struct MemoCrypto<'a> {
+    inner: RingCrypto,
+    memo: &'a SigMemo,
+    made: Cell<u64>,
+}
+
+impl Crypto for MemoCrypto<'_> {
+    fn verify(
+        &self,
+        algorithm: u8,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        let digest = self.memo.digest(algorithm, public_key, message, signature);
+        if self.memo.seen.borrow().contains(&digest) {
+            return Ok(());
+        }
+        self.made.set(self.made.get() + 1);
+        self.inner
+            .verify(algorithm, public_key, message, signature)?;
+        let mut seen = self.memo.seen.borrow_mut();
+        if seen.len() >= MEMO_ENTRIES {
+            seen.clear();
+        }
+        seen.insert(digest);
+        Ok(())
+    }
+}
 
 /// Most labels the walk for an unsigned answer goes down.
 const MAX_WALK: usize = 16;
@@ -530,8 +600,12 @@ impl Recursor {
         let limits = self.config.validation.limits;
         let mut budget = limits.max_validations_per_resolution;
         let now_secs = now.as_millis() / 1000;
-        let crypto = RingCrypto {
-            sha1: self.config.validation.sha1,
+        let crypto = MemoCrypto {
+            inner: RingCrypto {
+                sha1: self.config.validation.sha1,
+            },
+            memo: &self.sig_memo,
+            made: Cell::new(0),
         };
         let mut verdict = Verdict::Secure;
         for (i, basis) in plans {
@@ -574,8 +648,8 @@ impl Recursor {
             };
             verdict = verdict.and(v);
         }
-        self.stats.signature_checks +=
-            u64::from(limits.max_validations_per_resolution.saturating_sub(budget));
+        let made = crypto.made.get();
+        self.stats.signature_checks += made;
         self.stats.validation_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(0);
         Ok(verdict)
     }
@@ -1018,7 +1092,7 @@ impl Recursor {
         resolution: &Resolution,
         zone: &Name,
         keys: &[Vec<u8>],
-        crypto: &RingCrypto,
+        crypto: &dyn Crypto,
         budget: &mut u32,
         now_secs: u64,
     ) -> Verdict {
@@ -1076,7 +1150,7 @@ impl Recursor {
         zone: &Name,
         resolution: &Resolution,
         zone_keys: &Option<Basis>,
-        crypto: &RingCrypto,
+        crypto: &dyn Crypto,
         budget: &mut u32,
         now_secs: u64,
     ) -> Verdict {
@@ -1171,7 +1245,7 @@ fn basis_from_state(zone: Name, state: KeyState) -> Basis {
 /// Verifies one RRset's signatures against the keys of `zone`, within the KeyTrap limits:
 /// secure when one RRSIG verifies (RFC 6840 section 5.11: any valid path).
 fn check_set(
-    crypto: &RingCrypto,
+    crypto: &dyn Crypto,
     set: &RrSet,
     zone: &Name,
     keys: &[Vec<u8>],
@@ -1559,6 +1633,50 @@ mod tests {
         let v = check(&s, &keys, &mut budget);
         assert_eq!(budget, 0);
         assert!(matches!(v, Verdict::Bogus(ref e) if e.text.contains("too many")));
+    }
+
+    /// A signature verified once is not verified again (a wildcard flood), a forged variant
+    /// still is, and a failure is never remembered.
+    #[test]
+    fn verified_signatures_are_remembered() {
+        let k = key();
+        let mut s = a_set();
+        let (i, e) = valid();
+        s.sigs.push(sign(&s, &k, "example.", i, e));
+        let memo = SigMemo::new([7; 16]);
+        let crypto = MemoCrypto {
+            inner: RingCrypto::default(),
+            memo: &memo,
+            made: Cell::new(0),
+        };
+        let keys = [k.dnskey.clone()];
+        let limits = ValidationLimits::default();
+        let zone = name("example.");
+        let mut budget = 64;
+        for _ in 0..3 {
+            let v = check_set(&crypto, &s, &zone, &keys, &limits, &mut budget, NOW);
+            assert!(matches!(v, Verdict::Secure));
+        }
+        assert_eq!(crypto.made.get(), 1);
+        // Other data under the same signature: checked, and bogus.
+        let mut forged = s.clone();
+        forged.rdatas = vec![vec![6, 6, 6, 6]];
+        let v = check_set(&crypto, &forged, &zone, &keys, &limits, &mut budget, NOW);
+        assert!(matches!(v, Verdict::Bogus(_)));
+        let v = check_set(&crypto, &forged, &zone, &keys, &limits, &mut budget, NOW);
+        assert!(matches!(v, Verdict::Bogus(_)));
+        assert_eq!(crypto.made.get(), 3);
+        // Expired later: the window is checked before the memo.
+        let v = check_set(
+            &crypto,
+            &s,
+            &zone,
+            &keys,
+            &limits,
+            &mut budget,
+            u64::from(e) + 10,
+        );
+        assert!(matches!(v, Verdict::Bogus(_)));
     }
 
     #[test]
