@@ -689,7 +689,7 @@ impl Recursor {
         }
         if set.rtype == RType::DNSKEY && set.owner.as_ref() == signer.as_ref() {
             // A zone's own key set: vouched for by the parent's DS or a trust anchor.
-            return self.dnskey_basis(task, pending, set, &signer, now);
+            return self.dnskey_basis(pending, set, &signer, now);
         }
         let state = self.key_state(task, pending, &signer, now)?;
         Ok(basis_from_state(signer, state))
@@ -723,7 +723,7 @@ impl Recursor {
         if task.key.qtype == RType::DNSKEY && name.as_ref() == signer.as_ref() {
             // A zone denying its own DNSKEY: fine only if the zone is unsigned.
             return Ok(Basis::Judged(
-                match self.ds_state(task, pending, &signer, now)? {
+                match self.ds_state(pending, &signer, now)? {
                     DsState::Insecure(e) => Verdict::Insecure(e),
                     DsState::Bogus(e) => Verdict::Bogus(e),
                     DsState::Anchor(..) | DsState::Secure(_) | DsState::NotACut => {
@@ -756,7 +756,7 @@ impl Recursor {
         if task.key == key {
             // Judging the zone's own DNSKEY answer without a DNSKEY RRset in it (unsigned, or
             // denied): what the parent says of the zone decides.
-            return Ok(match self.ds_state(task, pending, zone, now)? {
+            return Ok(match self.ds_state(pending, zone, now)? {
                 DsState::Insecure(e) => KeyState::Insecure(e),
                 DsState::Bogus(e) => KeyState::Bogus(e),
                 DsState::NotACut => KeyState::Bogus(ede(
@@ -799,13 +799,7 @@ impl Recursor {
     }
 
     /// What the parent (or an anchor) says of `zone`'s DS; `Err` names the DS question.
-    fn ds_state(
-        &self,
-        task: &Task,
-        pending: &Pending,
-        zone: &Name,
-        now: Time,
-    ) -> Result<DsState, Fetch> {
+    fn ds_state(&self, pending: &Pending, zone: &Name, now: Time) -> Result<DsState, Fetch> {
         let v = &self.config.validation;
         if v.negative_anchors.covers(zone.as_ref()) {
             return Ok(DsState::Insecure(None));
@@ -850,7 +844,6 @@ impl Recursor {
                 Validation::Unchecked => {}
             }
         }
-        let _ = task;
         Err(Box::new(key))
     }
 
@@ -912,14 +905,13 @@ impl Recursor {
     /// for.
     fn dnskey_basis(
         &self,
-        task: &Task,
         pending: &Pending,
         set: &RrSet,
         zone: &Name,
         now: Time,
     ) -> Result<Basis, Fetch> {
         let sha1 = self.config.validation.sha1;
-        let (ds, anchored) = match self.ds_state(task, pending, zone, now)? {
+        let (ds, anchored) = match self.ds_state(pending, zone, now)? {
             DsState::Anchor(ds, keys) => {
                 // Anchored DNSKEYs vouch for themselves; anchored DS like a parent's.
                 let trusted: Vec<Vec<u8>> = set
@@ -1061,7 +1053,7 @@ impl Recursor {
             let Some(child) = ancestor_with_labels(&lookup, labels) else {
                 break;
             };
-            match self.ds_state(task, pending, &child, now)? {
+            match self.ds_state(pending, &child, now)? {
                 DsState::Insecure(e) => return Ok(Verdict::Insecure(e)),
                 DsState::Bogus(e) => return Ok(Verdict::Bogus(e)),
                 DsState::NotACut => labels += 1,
