@@ -931,14 +931,24 @@ fn extra_keys_and_ds_still_secure() {
 /// RFC 8198: once the zone's NSEC (or NSEC3) records are validated, NXDOMAIN and NODATA for
 /// other names they cover are answered from them, secure, without asking the zone's servers:
 /// a random-subdomain flood stops reaching them.
-fn aggressive_negative_answers(test: &str, block: u8, signing: Signing) {
+///
+/// With NSEC the names' spans are known from their order, so the flood must not reach the
+/// server at all. With NSEC3 the names hash anywhere: `warm_up` misses teach most spans, and
+/// one flood name may still fall into a span not seen yet (at most `allowed` queries).
+fn aggressive_negative_answers(
+    test: &str,
+    block: u8,
+    signing: Signing,
+    warm_up: usize,
+    allowed: u64,
+) {
     let world = signed_basic(test, block)
         .leaf("secure", "2.1", Some(signing))
         .authority(world::Authority::Portcullis)
         .start();
     let resolver = world.resolver();
     // Warm up: enough misses for the zone's few denial records to be learned.
-    for i in 0..40 {
+    for i in 0..warm_up {
         let r = resolver.ask_with(&format!("warm{i}.secure.test."), RType::A, Ask::DO);
         assert_eq!(r.rcode, Rcode::NXDOMAIN, "{r}");
         assert!(r.flags.ad(), "{r}");
@@ -956,7 +966,11 @@ fn aggressive_negative_answers(test: &str, block: u8, signing: Signing) {
     assert!(nodata.answer.is_empty() && nodata.flags.ad(), "{nodata}");
     let after = world.queries_at("2.1");
     if resolver.is_portcullis() {
-        assert_eq!(after, before, "the zone's server was asked again");
+        assert!(
+            after - before <= allowed,
+            "the zone's server was asked {} times during the flood",
+            after - before
+        );
     }
     // The CD bit bypasses it (the client validates itself): the servers are asked.
     let cd = resolver.ask_with("cd-1.secure.test.", RType::A, Ask::DO_CD);
@@ -969,7 +983,7 @@ fn aggressive_nsec() {
     if !can_run("aggressive_nsec", N) {
         return;
     }
-    aggressive_negative_answers("aggressive_nsec", N, Signing::bind());
+    aggressive_negative_answers("aggressive_nsec", N, Signing::bind(), 40, 0);
 }
 
 #[test]
@@ -978,7 +992,13 @@ fn aggressive_nsec3() {
     if !can_run("aggressive_nsec3", N) {
         return;
     }
-    aggressive_negative_answers("aggressive_nsec3", N, Signing::bind().nsec3(0, false));
+    aggressive_negative_answers(
+        "aggressive_nsec3",
+        N,
+        Signing::bind().nsec3(0, false),
+        200,
+        1,
+    );
 }
 
 /// Validation through a forwarder (RD=1 to another resolver, which sends DNSSEC records with
