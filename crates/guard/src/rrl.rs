@@ -33,7 +33,7 @@
 //!
 //! Memory: 8 bytes per entry (`table_size` rounded up to a power of two).
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -290,13 +290,17 @@ fn mask(bits: u128, len: u8, v6: bool) -> u128 {
 
 /// The key of an answer: its name (wire form, compared without regard to ASCII case) and type.
 pub fn name_key(name: &[u8], qtype: u16) -> u64 {
-    // A fixed, unkeyed hash: the table's own hash is keyed, this only folds the name.
-    let mut h = std::hash::DefaultHasher::new();
-    for b in name {
-        h.write_u8(b.to_ascii_lowercase());
+    // FNV-1a, unkeyed and cheap: it only folds the name into the key, and the table's own
+    // hash over (prefix, class, key) is keyed, so collisions here cannot be aimed at a slot.
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME);
     }
-    h.write_u16(qtype);
-    h.finish()
+    for b in qtype.to_be_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+    }
+    h
 }
 
 /// The question of a DNS message: its name (wire form, uncompressed as the first name of a

@@ -100,6 +100,8 @@ fn classes_and_names_have_their_own_accounts() {
 fn name_key_ignores_case() {
     assert_eq!(name_key(b"\x03WwW\x00", 1), name_key(b"\x03www\x00", 1));
     assert_ne!(name_key(b"\x03www\x00", 1), name_key(b"\x03www\x00", 16));
+    // Only the name is folded to lower case: HTTPS (65) is not type 97.
+    assert_ne!(name_key(b"\x03www\x00", 65), name_key(b"\x03www\x00", 97));
 }
 
 #[test]
