@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Scratch, Server, config, free_port, query, zone};
+use common::{Scratch, Server, config, free_port, metric, query, zone};
 use wire::RType;
 
 /// Names `n0` to `n49` besides the test zone's own, so a client can ask 50 different answers.
@@ -25,11 +25,15 @@ fn rrl_zone() -> String {
     z
 }
 
-fn start(test: &str, rrl: &str) -> (Scratch, Server, SocketAddr) {
+/// A server with `[rrl]` set to `rrl`, and `/metrics` on `http_port`.
+fn start(test: &str, rrl: &str, http_port: u16) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
     let port = free_port();
     scratch.write("example.test.zone", &rrl_zone());
-    let text = format!("{}\n[rrl]\n{rrl}", config(&format!("127.0.0.1:{port}")));
+    let text = format!("{}\n[rrl]\n{rrl}", config(&format!("127.0.0.1:{port}"))).replace(
+        "[server]\n",
+        &format!("[server]\nhttp = \"127.0.0.1:{http_port}\"\n"),
+    );
     let config = scratch.write("portcullis.toml", &text);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let server = Server::start(&config, addr, scratch.0.join("server.log"));
@@ -46,9 +50,11 @@ fn ancount(m: &[u8]) -> u16 {
 
 #[test]
 fn flood_is_limited_while_another_prefix_is_answered() {
+    let http_port = free_port();
     let (_scratch, server, addr) = start(
         "rrl-flood",
         "enabled = true\nresponses_per_second = 10\nslip = 2\n",
+        http_port,
     );
     let big = query(1, "big.example.test.", RType::TXT, Some(4096));
 
@@ -156,13 +162,25 @@ fn flood_is_limited_while_another_prefix_is_answered() {
         "only {} of 50 answered",
         latencies.len()
     );
+    let text = metrics(http_port);
+    let series = |d: &str| {
+        metric(
+            &text,
+            &format!("portcullis_rate_limited_total{{decision=\"{d}\"}}"),
+        )
+    };
+    // The server counts every slip it sent; the socket saw at most as many.
+    assert!(series("slip").unwrap() >= slipped as f64, "{text}");
+    assert!(series("drop").unwrap() >= 900.0, "{text}");
 }
 
 #[test]
 fn log_only_drops_nothing() {
+    let http_port = free_port();
     let (_scratch, _server, addr) = start(
         "rrl-log-only",
         "enabled = true\nresponses_per_second = 1\nslip = 2\nlog_only = true\n",
+        http_port,
     );
     let s = UdpSocket::bind("127.0.0.2:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -175,4 +193,24 @@ fn log_only_drops_nothing() {
         assert!(!tc(m), "query {i} slipped in log-only mode");
         assert_eq!(ancount(m), 20, "query {i}");
     }
+    let text = metrics(http_port);
+    let series = |d: &str| {
+        metric(
+            &text,
+            &format!("portcullis_rate_limited_total{{decision=\"{d}\"}}"),
+        )
+    };
+    assert!(series("log_only").unwrap() >= 40.0, "{text}");
+    assert_eq!(series("drop"), Some(0.0));
+    assert_eq!(series("slip"), Some(0.0));
+}
+
+/// The `/metrics` text of the server's HTTP endpoint (with `curl`, as an operator would).
+fn metrics(http_port: u16) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{http_port}/metrics")])
+        .output()
+        .expect("curl: scripts/test.sh installs it");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
