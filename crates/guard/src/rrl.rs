@@ -28,8 +28,9 @@
 //! compare-and-swap, so every UDP worker shares one view of each prefix (the kernel spreads one
 //! client's queries over all workers by port). An account's slot is chosen by a keyed hash (a
 //! random key per process, so an attacker cannot aim collisions), and a 12-bit tag tells whose
-//! account a slot holds: a different tag replaces it. Two accounts that meet in one slot take
-//! turns, which can only make the limit looser for them, never stricter for a third party.
+//! account a slot holds: a different tag replaces it. Two accounts that meet in one slot with
+//! different tags keep resetting each other, which loosens their limit; with the same tag (1
+//! chance in 4,096 for a pair that meet) they share one account, which tightens it.
 //!
 //! Memory: 8 bytes per entry (`table_size` rounded up to a power of two).
 
