@@ -1,8 +1,8 @@
 //! Response rate limiting on the wire: `portcullis serve` with `[rrl]` on, a flood of a large
 //! answer from one loopback prefix (127.0.0.2) and a modest client on another (127.0.1.1).
 //! The flood's prefix gets back fewer bytes than it sends (amplification below 1), slipped
-//! responses carry TC and no answer, the other prefix is answered, and `log_only` drops
-//! nothing.
+//! responses carry TC and no answer, the other prefix is answered, `log_only` drops nothing,
+//! and answers that a resolution finishes are limited by the same table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -213,4 +213,48 @@ fn metrics(http_port: u16) -> String {
         .expect("curl: scripts/test.sh installs it");
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Answers that a resolution finishes are limited too: a resolver forwarding `example.test.` to
+/// an authoritative server, one NXDOMAIN a second allowed to a prefix, every limited one
+/// slipped. Each name is new, so each answer comes from a finished resolution.
+#[test]
+fn resolved_answers_are_limited() {
+    let scratch = Scratch::new("rrl-resolver");
+    let auth_port = free_port();
+    scratch.write("example.test.zone", &rrl_zone());
+    let auth_config = scratch.write("auth.toml", &config(&format!("127.0.0.1:{auth_port}")));
+    let auth_addr = SocketAddr::from(([127, 0, 0, 1], auth_port));
+    let _auth = Server::start(&auth_config, auth_addr, scratch.0.join("auth.log"));
+
+    let port = free_port();
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:{port}\"]\nworkers = 2\ncontrol_socket = \"r.sock\"\n\n\
+         [resolver]\nenabled = true\n\n\
+         [[forward]]\nzone = \"example.test.\"\nto = [\"127.0.0.1:{auth_port}\"]\n\n\
+         [dnssec]\nvalidation = false\n\n\
+         [rrl]\nenabled = true\nnxdomains_per_second = 1\nslip = 1\n"
+    );
+    let resolver_config = scratch.write("resolver.toml", &text);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let _resolver = Server::start(&resolver_config, addr, scratch.0.join("resolver.log"));
+
+    let s = UdpSocket::bind("127.0.0.3:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut ask = |i: u16| {
+        let mut q = query(i, &format!("missing{i}.example.test."), RType::A, None);
+        q[2] |= 0x01; // RD
+        s.send_to(&q, addr).unwrap();
+        let (n, _) = s
+            .recv_from(&mut buf)
+            .unwrap_or_else(|_| panic!("no answer to {i}"));
+        buf[..n].to_vec()
+    };
+    let first = ask(1);
+    assert!(!tc(&first));
+    assert_eq!(first[3] & 0x0f, 3, "NXDOMAIN");
+    let second = ask(2);
+    assert!(tc(&second), "the second NXDOMAIN within a second slips");
+    assert_eq!(ancount(&second), 0);
 }

@@ -23,7 +23,7 @@
 //! response the engine wrote: a dropped one is not sent, a slipped one is cut to its header and
 //! question with TC set ([`guard::slip`]). TCP is not rate limited, as in BIND: its clients
 //! cannot forge their address. Answers that a resolution finishes later, sent by the resolver's
-//! drivers, are not rate limited either.
+//! drivers, are rate limited too, by the same table, when they are sent.
 //!
 //! A socket receive timeout ([`POLL_INTERVAL`]) lets an idle worker notice [`Shutdown`]; a
 //! worker that is answering finishes its batch first. Nothing is allocated per packet: the
@@ -401,6 +401,7 @@ impl Worker {
                     socket: self.socket.clone(),
                     peer,
                     local: received.local,
+                    rrl: self.rrl.clone(),
                 });
                 let job = Job::Resolve {
                     request,
@@ -551,7 +552,7 @@ impl Worker {
 
 /// Asks `rrl` about the response `info` written in `out` for a client at `ip`; returns how
 /// many bytes of `out` to send (the response, or its slipped form), or `None` to send nothing.
-fn rate_limit(
+pub(crate) fn rate_limit(
     rrl: Option<&Rrl>,
     metrics: &mut WorkerMetrics,
     ip: IpAddr,
@@ -698,7 +699,7 @@ fn headers(v6: bool) -> MultiHeaders<SockaddrStorage> {
 }
 
 /// The client's IP address.
-fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
+pub(crate) fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
     if let Some(v4) = peer.as_sockaddr_in() {
         return Some(IpAddr::V4(v4.ip()));
     }
