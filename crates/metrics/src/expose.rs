@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use crate::labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
+use crate::labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
 use crate::registry::{Registry, Totals};
 use crate::resolver::{Limit, RecursionResult, UpstreamProtocol, UpstreamReject};
 use crate::worker::{LATENCY_BUCKETS, latency_bound_ns};
@@ -134,6 +134,19 @@ fn render_traffic(out: &mut Out, totals: &Totals) {
                 totals.dropped(t, d),
             );
         }
+    }
+
+    out.family(
+        "portcullis_rate_limited_total",
+        "counter",
+        "UDP responses over their rate limit ([rrl]), by what was done with them.",
+    );
+    for d in RateLimited::ALL {
+        out.sample(
+            "portcullis_rate_limited_total",
+            &[("decision", d.label())],
+            totals.rate_limited(d),
+        );
     }
 }
 

@@ -255,6 +255,34 @@ impl DropReason {
     }
 }
 
+/// What response rate limiting did with a response over its limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateLimited {
+    /// Not sent.
+    Drop,
+    /// Sent truncated (TC set, no records), so a real client retries over TCP.
+    Slip,
+    /// Sent anyway: `log_only` is set, and this counts what would have been limited.
+    LogOnly,
+}
+
+impl RateLimited {
+    /// Number of decisions.
+    pub const COUNT: usize = 3;
+    /// All decisions, in label order.
+    pub const ALL: [RateLimited; RateLimited::COUNT] =
+        [RateLimited::Drop, RateLimited::Slip, RateLimited::LogOnly];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            RateLimited::Drop => "drop",
+            RateLimited::Slip => "slip",
+            RateLimited::LogOnly => "log_only",
+        }
+    }
+}
+
 /// Why a TCP connection was refused at accept time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TcpReject {
@@ -327,6 +355,9 @@ mod tests {
             assert_eq!(*r as usize, i);
         }
         for (i, d) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*d as usize, i);
+        }
+        for (i, d) in RateLimited::ALL.iter().enumerate() {
             assert_eq!(*d as usize, i);
         }
         for (i, d) in TcpReject::ALL.iter().enumerate() {

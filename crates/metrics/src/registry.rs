@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::labels::{DropReason, QType, Rcode, ReloadResult, TcpReject, Transport};
+use crate::labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
 use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot};
 use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
 
@@ -138,6 +138,7 @@ impl Registry {
             add(&mut totals.truncated, &shard.truncated);
             add(&mut totals.malformed, &shard.malformed);
             add(&mut totals.tcp_rejected, &shard.tcp_rejected);
+            add(&mut totals.rate_limited, &shard.rate_limited);
             // A scrape racing a worker may see a close before the matching open (relaxed
             // loads); the open gauge saturates at zero then.
             totals.tcp_closed = totals.tcp_closed.wrapping_add(get(&shard.tcp_closed));
@@ -170,6 +171,7 @@ pub struct Totals {
     truncated: [u64; T],
     malformed: [u64; T],
     dropped: [[u64; DropReason::COUNT]; T],
+    rate_limited: [u64; RateLimited::COUNT],
     tcp_opened: u64,
     tcp_closed: u64,
     tcp_rejected: [u64; TcpReject::COUNT],
@@ -221,6 +223,11 @@ impl Totals {
     /// Queries on `transport` dropped for `reason`.
     pub fn dropped(&self, transport: Transport, reason: DropReason) -> u64 {
         self.dropped[transport as usize][reason as usize]
+    }
+
+    /// UDP responses over their rate limit that were handled as `decision`.
+    pub fn rate_limited(&self, decision: RateLimited) -> u64 {
+        self.rate_limited[decision as usize]
     }
 
     /// TCP connections accepted.

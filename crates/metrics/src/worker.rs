@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::labels::{DropReason, QType, Rcode, TcpReject, Transport};
+use crate::labels::{DropReason, QType, RateLimited, Rcode, TcpReject, Transport};
 
 // ---------------------------------------------------------------------------------------------
 // Latency buckets
@@ -72,6 +72,8 @@ pub(crate) struct Shard {
     pub(crate) truncated: [AtomicU64; T],
     pub(crate) malformed: [AtomicU64; T],
     pub(crate) dropped: [[AtomicU64; DropReason::COUNT]; T],
+    /// UDP responses over their rate limit, by what was done with them.
+    pub(crate) rate_limited: [AtomicU64; RateLimited::COUNT],
     pub(crate) tcp_opened: AtomicU64,
     pub(crate) tcp_closed: AtomicU64,
     pub(crate) tcp_rejected: [AtomicU64; TcpReject::COUNT],
@@ -87,6 +89,7 @@ impl Shard {
             truncated: zeros(),
             malformed: zeros(),
             dropped: std::array::from_fn(|_| zeros()),
+            rate_limited: zeros(),
             tcp_opened: AtomicU64::new(0),
             tcp_closed: AtomicU64::new(0),
             tcp_rejected: zeros(),
@@ -171,6 +174,12 @@ impl WorkerMetrics {
     #[inline]
     pub fn count_dropped(&mut self, transport: Transport, reason: DropReason) {
         bump(&self.shard.dropped[transport as usize][reason as usize], 1);
+    }
+
+    /// Counts a response over its rate limit, and what was done with it.
+    #[inline]
+    pub fn count_rate_limited(&mut self, decision: RateLimited) {
+        bump(&self.shard.rate_limited[decision as usize], 1);
     }
 
     /// Counts a TCP (or DoT) connection accepted.

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use metrics::{DropReason, QType, Rcode, Registry, ReloadResult, TcpReject, Transport, ZoneStats};
+use metrics::{
+    DropReason, QType, RateLimited, Rcode, Registry, ReloadResult, TcpReject, Transport, ZoneStats,
+};
 
 fn registry() -> Registry {
     Registry::new(UNIX_EPOCH + Duration::from_millis(1_700_000_000_250))
@@ -65,6 +67,8 @@ fn counters_with_labels() {
     w.count_truncated(Transport::Udp);
     w.count_malformed(Transport::Doh);
     w.count_dropped(Transport::Udp, DropReason::RateLimit);
+    w.count_rate_limited(RateLimited::Slip);
+    w.count_rate_limited(RateLimited::Slip);
     w.tcp_connection_opened();
     w.tcp_connection_opened();
     w.tcp_connection_closed();
@@ -83,6 +87,8 @@ fn counters_with_labels() {
         "portcullis_malformed_total{transport=\"doh\"} 1",
         "portcullis_dropped_total{transport=\"udp\",reason=\"rate_limit\"} 1",
         "portcullis_dropped_total{transport=\"udp\",reason=\"acl\"} 0",
+        "portcullis_rate_limited_total{decision=\"slip\"} 2",
+        "portcullis_rate_limited_total{decision=\"drop\"} 0",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -229,6 +235,7 @@ fn families_in_order_each_with_help_and_type() {
             "portcullis_truncated_total counter",
             "portcullis_malformed_total counter",
             "portcullis_dropped_total counter",
+            "portcullis_rate_limited_total counter",
             "portcullis_tcp_connections_total counter",
             "portcullis_tcp_connections_open gauge",
             "portcullis_tcp_connections_rejected_total counter",

@@ -34,12 +34,14 @@ use crate::prefix::Prefix;
 
 pub mod dnssec;
 pub mod resolver;
+pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
+pub use rrl::RrlSettings;
 pub use signing::SigningSettings;
 
 /// The default configuration, embedded in the binary: `portcullis config default` prints it.
@@ -197,6 +199,18 @@ pub const KEYS: &[&str] = &[
     "dnssec.max_nsec3_iterations",
     "dnssec.aggressive_nsec",
     "dnssec.aggressive_nsec_records",
+    "rrl.enabled",
+    "rrl.responses_per_second",
+    "rrl.nxdomains_per_second",
+    "rrl.errors_per_second",
+    "rrl.referrals_per_second",
+    "rrl.window",
+    "rrl.slip",
+    "rrl.ipv4_prefix",
+    "rrl.ipv6_prefix",
+    "rrl.exempt",
+    "rrl.log_only",
+    "rrl.table_size",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -223,6 +237,8 @@ pub struct Config {
     pub dnssec: DnssecSettings,
     /// The `[signing]` settings, for the zones with `dnssec = true`.
     pub signing: SigningSettings,
+    /// The `[rrl]` settings: response rate limiting over UDP.
+    pub rrl: RrlSettings,
 }
 
 /// The `[server]` section.
@@ -578,6 +594,7 @@ impl Config {
             forwards,
             dnssec,
             signing,
+            rrl: file.rrl.into_settings(),
         })
     }
 
@@ -874,6 +891,8 @@ struct FileConfig {
     dnssec: dnssec::DnssecSection,
     #[serde(default)]
     signing: signing::SigningSection,
+    #[serde(default)]
+    rrl: rrl::RrlSection,
 }
 
 #[derive(Deserialize)]

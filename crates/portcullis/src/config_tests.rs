@@ -155,7 +155,7 @@ fn relative_zone_files_are_taken_from_the_config_directory() {
 
 #[test]
 fn integer_bounds_are_enforced_at_the_value() {
-    for b in INT_SETTINGS {
+    for b in INT_SETTINGS.iter().chain(rrl::INT_SETTINGS) {
         let (section, key) = b.key.split_once('.').unwrap();
         for ok in [b.min, b.max] {
             let text = format!("[{section}]\n{key} = {ok}\n");
@@ -458,6 +458,11 @@ fn resolver_errors_name_key_and_place() {
         ),
         ("[resolver]\nbogus = 1\n", "unknown field `bogus`"),
         (
+            "[rrl]\nexempt = [\"10.0.0.1/8\"]\n",
+            "e.toml:2:10: rrl.exempt:",
+        ),
+        ("[rrl]\nenabled = 1\n", "e.toml:2:11: rrl.enabled:"),
+        (
             "[[forward]]\nzone = \"a.\"\nto = []\n",
             "forward.to: give 1 to 16 servers, not 0",
         ),
@@ -549,4 +554,18 @@ fn zone_flag_without_a_file_runs_an_authoritative_server() {
     .unwrap();
     assert!(plain.resolver.enabled);
     assert_eq!(plain.zones.len(), 1);
+}
+
+#[test]
+fn rrl_is_off_unless_configured() {
+    let c = parse("").unwrap();
+    assert!(!c.rrl.enabled);
+    assert!(c.rrl.limiter().is_none());
+    let c = parse("[rrl]\nenabled = true\nresponses_per_second = 5\nexempt = [\"192.0.2.0/24\"]\n")
+        .unwrap();
+    let rrl = c.rrl.limiter().unwrap();
+    assert_eq!(rrl.config().responses_per_second, 5);
+    assert_eq!(rrl.config().window, 15);
+    assert_eq!(rrl.config().slip, 2);
+    assert_eq!(rrl.memory(), 65_536 * 8);
 }

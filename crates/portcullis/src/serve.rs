@@ -660,6 +660,16 @@ fn start(
     let _enter = runtime.enter();
     let resolver = start_resolver(server, config, running)?;
     let shutdown = &running.shutdown.clone();
+    // One rate limiter for every UDP listener and worker: a client is counted once, whichever
+    // address or worker its queries reach. Its table is sized once, here; a reload keeps it.
+    let rrl = config.rrl.limiter().map(Arc::new);
+    if let Some(rrl) = &rrl {
+        tracing::info!(
+            table_bytes = rrl.memory(),
+            log_only = rrl.log_only(),
+            "response rate limiting on"
+        );
+    }
     let mut listen = Vec::with_capacity(config.server.listen.len());
     for &addr in &config.server.listen {
         let udp = udp::spawn_resolving_workers(
@@ -667,6 +677,7 @@ fn start(
             workers,
             server.engine().clone(),
             resolver.clone(),
+            rrl.clone(),
             server.registry(),
             shutdown.clone(),
         );

@@ -104,6 +104,8 @@ pub struct UdpReply {
     pub(crate) socket: Arc<Socket>,
     pub(crate) peer: SockaddrStorage,
     pub(crate) local: Local,
+    /// The UDP workers' rate limiter, asked again once the answer is written.
+    pub(crate) rrl: Option<Arc<guard::Rrl>>,
 }
 
 impl std::fmt::Debug for UdpReply {
@@ -509,12 +511,24 @@ impl Driver {
             _ => RecursionResult::ServFail,
         };
         self.figures.results[result as usize] += 1;
-        let Some(message) = self.out.get(..info.len) else {
-            return;
-        };
         match waiting.reply {
             ReplyTo::Udp(udp) => {
                 let t = metrics::Transport::Udp;
+                let Some(ip) = crate::udp::peer_ip(&udp.peer) else {
+                    return;
+                };
+                let now = crate::clock::now();
+                let limited = crate::udp::rate_limit(
+                    udp.rrl.as_deref(),
+                    &mut self.metrics,
+                    ip,
+                    &info,
+                    now,
+                    &mut self.out,
+                );
+                let Some(message) = limited.and_then(|len| self.out.get(..len)) else {
+                    return;
+                };
                 if udp.send(message).is_ok() {
                     self.metrics
                         .count_response(t, metrics::Rcode::from_code(info.rcode.0));
@@ -528,7 +542,9 @@ impl Driver {
             }
             // A connection that has closed no longer listens: nothing to do.
             ReplyTo::Tcp(tx) => {
-                let _ = tx.send(message.to_vec());
+                if let Some(message) = self.out.get(..info.len) {
+                    let _ = tx.send(message.to_vec());
+                }
             }
         }
     }

@@ -19,6 +19,12 @@
 //! 3. **send**: `sendmmsg` sends the responses with a control message naming their source
 //!    address, one call per run of responses that share a source (one call in the common case).
 //!
+//! With response rate limiting on (`[rrl]`), step 2 asks the shared [`guard::Rrl`] about each
+//! response the engine wrote: a dropped one is not sent, a slipped one is cut to its header and
+//! question with TC set ([`guard::slip`]). TCP is not rate limited, as in BIND: its clients
+//! cannot forge their address. Answers that a resolution finishes later, sent by the resolver's
+//! drivers, are rate limited too, by the same table, when they are sent.
+//!
 //! A socket receive timeout ([`POLL_INTERVAL`]) lets an idle worker notice [`Shutdown`]; a
 //! worker that is answering finishes its batch first. Nothing is allocated per packet: the
 //! buffers and the system call headers are allocated when the worker starts.
@@ -30,7 +36,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use engine::{AnswerSource, Client, Outcome, QueryError, RecursionRequest, Transport};
+use engine::{
+    AnswerKind, AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, Transport,
+};
+use guard::{Decision, Kind, Rrl};
 use metrics::{DropReason, QType, Rcode, Registry, WorkerMetrics};
 use nix::errno::Errno;
 use nix::libc;
@@ -96,16 +105,18 @@ pub fn spawn_workers(
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
-    spawn_resolving_workers(addr, workers, engine, None, registry, shutdown)
+    spawn_resolving_workers(addr, workers, engine, None, None, registry, shutdown)
 }
 
 /// [`spawn_workers`], handing the questions the cache cannot answer to `resolver` (see
-/// [`crate::resolver`]).
+/// [`crate::resolver`]), and rate limiting responses with `rrl` when given (one table shared
+/// by every worker, so a client's queries count together whichever worker gets them).
 pub fn spawn_resolving_workers(
     addr: SocketAddr,
     workers: usize,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
+    rrl: Option<Arc<Rrl>>,
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
@@ -123,10 +134,11 @@ pub fn spawn_resolving_workers(
     for (i, socket) in sockets.into_iter().enumerate() {
         let (engine, metrics, stop) = (engine.clone(), registry.worker(), shutdown.clone());
         let resolver = resolver.clone();
+        let rrl = rrl.clone();
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
-            .spawn(move || Worker::new(socket, engine, resolver, metrics, stop).run());
+            .spawn(move || Worker::new(socket, engine, resolver, rrl, metrics, stop).run());
         match handle {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -236,6 +248,7 @@ struct Worker {
     v6: bool,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
+    rrl: Option<Arc<Rrl>>,
     metrics: WorkerMetrics,
     shutdown: Shutdown,
     /// Query slots, [`QUERY_BUFFER`] bytes each.
@@ -253,6 +266,7 @@ impl Worker {
         socket: Socket,
         engine: SharedEngine,
         resolver: Option<ResolverHandle>,
+        rrl: Option<Arc<Rrl>>,
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
@@ -271,6 +285,7 @@ impl Worker {
             v6,
             engine,
             resolver,
+            rrl,
             metrics,
             shutdown,
             rx: vec![0; BATCH * QUERY_BUFFER].into_boxed_slice(),
@@ -386,6 +401,7 @@ impl Worker {
                     socket: self.socket.clone(),
                     peer,
                     local: received.local,
+                    rrl: self.rrl.clone(),
                 });
                 let job = Job::Resolve {
                     request,
@@ -407,10 +423,15 @@ impl Worker {
                 if let Outcome::Reply(info) = &outcome {
                     self.metrics
                         .count_response(METRICS, Rcode::from_code(info.rcode.0));
+                    let Some(len) =
+                        rate_limit(self.rrl.as_deref(), &mut self.metrics, ip, info, now, out)
+                    else {
+                        continue;
+                    };
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
-                            len: info.len,
+                            len,
                             peer,
                             local: received.local,
                             sent: false,
@@ -441,10 +462,15 @@ impl Worker {
                     }
                     self.metrics
                         .count_response(METRICS, Rcode::from_code(info.rcode.0));
+                    let Some(len) =
+                        rate_limit(self.rrl.as_deref(), &mut self.metrics, ip, &info, now, out)
+                    else {
+                        continue;
+                    };
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
-                            len: info.len,
+                            len,
                             peer,
                             local: received.local,
                             sent: false,
@@ -521,6 +547,76 @@ impl Worker {
         for _ in 0..replies {
             self.metrics.observe_latency(METRICS, latency);
         }
+    }
+}
+
+/// Asks `rrl` about the response `info` written in `out` for a client at `ip`; returns how
+/// many bytes of `out` to send (the response, or its slipped form), or `None` to send nothing.
+pub(crate) fn rate_limit(
+    rrl: Option<&Rrl>,
+    metrics: &mut WorkerMetrics,
+    ip: IpAddr,
+    info: &ReplyInfo,
+    now: cache::Time,
+    out: &mut [u8],
+) -> Option<usize> {
+    let Some(rrl) = rrl else {
+        return Some(info.len);
+    };
+    let response = out.get_mut(..info.len)?;
+    let (kind, key) = class(info, response);
+    let decision = rrl.decide(ip, kind, key, now.as_millis());
+    if decision != Decision::Send {
+        metrics.count_rate_limited(rate_limit_label(decision, rrl.log_only()));
+    }
+    match decision {
+        _ if rrl.log_only() => Some(info.len),
+        Decision::Send => Some(info.len),
+        Decision::Drop => {
+            metrics.count_dropped(METRICS, DropReason::RateLimit);
+            None
+        }
+        Decision::Slip => {
+            let len = guard::slip(response);
+            if len.is_some() && !info.truncated {
+                metrics.count_truncated(METRICS);
+            }
+            len
+        }
+    }
+}
+
+/// The metrics label of a limited response.
+fn rate_limit_label(decision: Decision, log_only: bool) -> metrics::RateLimited {
+    match (decision, log_only) {
+        (_, true) => metrics::RateLimited::LogOnly,
+        (Decision::Slip, false) => metrics::RateLimited::Slip,
+        (_, false) => metrics::RateLimited::Drop,
+    }
+}
+
+/// The rate-limiting class of a response and its key within the class: answers by name and
+/// type; NXDOMAIN and referrals by zone (NXDOMAIN from the cache, which names no zone, shares
+/// one account per client prefix); every other error in one account.
+fn class(info: &ReplyInfo, response: &[u8]) -> (Kind, u64) {
+    const NXDOMAIN: u16 = 3;
+    let zone_key = |zone: engine::ZoneId| u64::try_from(zone).unwrap_or(u64::MAX);
+    match info.source {
+        AnswerSource::Zone {
+            zone,
+            kind: AnswerKind::NxDomain,
+        } => (Kind::NxDomain, zone_key(zone)),
+        AnswerSource::Zone {
+            zone,
+            kind: AnswerKind::Referral,
+        } => (Kind::Referral, zone_key(zone)),
+        AnswerSource::Error(_) | AnswerSource::Failure => (Kind::Error, 0),
+        _ if info.rcode.0 == NXDOMAIN => (Kind::NxDomain, u64::MAX),
+        _ if info.rcode.0 != 0 => (Kind::Error, 0),
+        _ => match guard::question(response) {
+            Some((name, qtype, _)) => (Kind::Answer, guard::name_key(name, qtype)),
+            None => (Kind::Error, 0),
+        },
     }
 }
 
@@ -603,7 +699,7 @@ fn headers(v6: bool) -> MultiHeaders<SockaddrStorage> {
 }
 
 /// The client's IP address.
-fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
+pub(crate) fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
     if let Some(v4) = peer.as_sockaddr_in() {
         return Some(IpAddr::V4(v4.ip()));
     }
