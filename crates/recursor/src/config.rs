@@ -121,6 +121,13 @@ pub struct ValidationConfig {
 /// How many NSEC/NSEC3 records the RFC 8198 index keeps by default (about 300 bytes each).
 pub const DEFAULT_DENIAL_RECORDS: usize = 50_000;
 
+impl ValidationConfig {
+    /// Whether DNSSEC validation runs at all.
+    pub fn active(&self) -> bool {
+        self.enabled && !self.anchors.current().is_empty()
+    }
+}
+
 impl Default for ValidationConfig {
     fn default() -> ValidationConfig {
         ValidationConfig {

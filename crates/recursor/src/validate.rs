@@ -56,7 +56,7 @@ use wire::edns::ede as Ede;
 use wire::rdata::RData;
 use wire::{Class, Name, RType, Rcode};
 
-use crate::config::{ValidationConfig, ValidationLimits};
+use crate::config::ValidationLimits;
 use crate::mesh::{Key, Recursor, Task};
 use crate::{ExtendedError, Resolution, Security};
 
@@ -434,7 +434,8 @@ impl Recursor {
         authority.extend(found.proofs);
         Some(Resolution {
             rcode,
-            answer: task.chain.clone(),
+            // The caller puts the alias chain in front.
+            answer: Vec::new(),
             authority,
             extended_error: None,
             security: Security::Secure,
@@ -1424,13 +1425,6 @@ fn signature_ttl(set: &RrSet, now_secs: u64) -> u32 {
         })
         .max()
         .unwrap_or(u32::MAX)
-}
-
-impl ValidationConfig {
-    /// Whether DNSSEC validation runs at all.
-    pub fn active(&self) -> bool {
-        self.enabled && !self.anchors.current().is_empty()
-    }
 }
 
 #[cfg(test)]
