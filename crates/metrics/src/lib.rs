@@ -25,7 +25,9 @@ pub mod resolver;
 pub mod worker;
 
 pub use expose::CONTENT_TYPE;
-pub use labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
+pub use labels::{
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+};
 pub use registry::{Registry, Totals, ZoneStats};
 pub use resolver::{
     CacheFigures, CacheSource, Limit, RecursionResult, ResolverFigures, ResolverSlot,

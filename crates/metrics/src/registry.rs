@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
+use crate::labels::{
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+};
 use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot};
 use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
 
@@ -139,6 +141,10 @@ impl Registry {
             add(&mut totals.malformed, &shard.malformed);
             add(&mut totals.tcp_rejected, &shard.tcp_rejected);
             add(&mut totals.rate_limited, &shard.rate_limited);
+            add(&mut totals.client_limited, &shard.client_limited);
+            totals.dynamic_blocks = totals
+                .dynamic_blocks
+                .wrapping_add(get(&shard.dynamic_blocks));
             // A scrape racing a worker may see a close before the matching open (relaxed
             // loads); the open gauge saturates at zero then.
             totals.tcp_closed = totals.tcp_closed.wrapping_add(get(&shard.tcp_closed));
@@ -172,6 +178,8 @@ pub struct Totals {
     malformed: [u64; T],
     dropped: [[u64; DropReason::COUNT]; T],
     rate_limited: [u64; RateLimited::COUNT],
+    client_limited: [u64; ClientLimited::COUNT],
+    dynamic_blocks: u64,
     tcp_opened: u64,
     tcp_closed: u64,
     tcp_rejected: [u64; TcpReject::COUNT],
@@ -228,6 +236,16 @@ impl Totals {
     /// UDP responses over their rate limit that were handled as `decision`.
     pub fn rate_limited(&self, decision: RateLimited) -> u64 {
         self.rate_limited[decision as usize]
+    }
+
+    /// Queries acted on by client limits as `action`.
+    pub fn client_limited(&self, action: ClientLimited) -> u64 {
+        self.client_limited[action as usize]
+    }
+
+    /// Dynamic blocks started.
+    pub fn dynamic_blocks(&self) -> u64 {
+        self.dynamic_blocks
     }
 
     /// TCP connections accepted.

@@ -22,6 +22,7 @@ use cache::{Cache, CacheConfig};
 use engine::{Catalog, Engine, EngineConfig, IpPrefix, Resolver};
 use metrics::{CacheFigures, Registry, ReloadResult, ZoneStats};
 use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
+use transport::limits::ClientLimits;
 use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
@@ -293,6 +294,10 @@ fn restart_only_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static 
             old.tcp_max_connections_per_client != new.tcp_max_connections_per_client,
         ),
         (
+            "server.tcp_max_queries_per_connection",
+            old.tcp_max_queries_per_connection != new.tcp_max_queries_per_connection,
+        ),
+        (
             "server.control_socket",
             old.control_socket != new.control_socket,
         ),
@@ -425,6 +430,7 @@ pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
         },
         infra_max_servers: r.infra_max_servers as usize,
         validation: validation_config(config)?,
+        zone_cap: config.limits.zone_cap.map(recursor::ZoneCap::new),
     })
 }
 
@@ -670,6 +676,15 @@ fn start(
             "response rate limiting on"
         );
     }
+    // Client limits likewise: one table for every listener, UDP and TCP.
+    let client_limits = config.limits.limiter().map(ClientLimits::new);
+    if let Some(limits) = &client_limits {
+        tracing::info!(
+            table_bytes = limits.table().memory(),
+            rules = limits.table().config().rules.len(),
+            "client limits and dynamic blocks on"
+        );
+    }
     let mut listen = Vec::with_capacity(config.server.listen.len());
     for &addr in &config.server.listen {
         let udp = udp::spawn_resolving_workers(
@@ -678,6 +693,7 @@ fn start(
             server.engine().clone(),
             resolver.clone(),
             rrl.clone(),
+            client_limits.clone(),
             server.registry(),
             shutdown.clone(),
         );
@@ -699,6 +715,10 @@ fn start(
         idle_timeout: config.server.tcp_idle_timeout,
         max_connections: config.server.tcp_max_connections as usize,
         max_per_client: config.server.tcp_max_connections_per_client as usize,
+        max_queries_per_connection: match config.server.tcp_max_queries_per_connection {
+            0 => None,
+            n => Some(n as usize),
+        },
         ..TcpLimits::default()
     };
     for &addr in &listen {
@@ -708,6 +728,7 @@ fn start(
             server.engine().clone(),
             resolver.clone(),
             limits.clone(),
+            client_limits.clone(),
             server.registry().clone(),
             shutdown.clone(),
         )));

@@ -106,6 +106,8 @@ pub struct UdpReply {
     pub(crate) local: Local,
     /// The UDP workers' rate limiter, asked again once the answer is written.
     pub(crate) rrl: Option<Arc<guard::Rrl>>,
+    /// The client limits, told of the answer once it is sent.
+    pub(crate) limits: Option<crate::limits::ClientLimits>,
 }
 
 impl std::fmt::Debug for UdpReply {
@@ -530,6 +532,9 @@ impl Driver {
                     return;
                 };
                 if udp.send(message).is_ok() {
+                    let (limits, len) = (udp.limits.as_ref(), message.len());
+                    let rcode = info.rcode.0;
+                    crate::limits::record(limits, &mut self.metrics, ip, rcode, len, now);
                     self.metrics
                         .count_response(t, metrics::Rcode::from_code(info.rcode.0));
                     if info.truncated {

@@ -70,6 +70,7 @@ use metrics::{Registry, WorkerMetrics};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::limits::ClientLimits;
 use crate::resolver::ResolverHandle;
 use crate::{SharedEngine, Shutdown};
 use conn::Shared;
@@ -160,16 +161,20 @@ pub async fn serve(
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
-    serve_resolving(listener, engine, None, limits, registry, shutdown).await;
+    serve_resolving(listener, engine, None, limits, None, registry, shutdown).await;
 }
 
 /// [`serve`], handing the questions the cache cannot answer to `resolver` (see
 /// [`crate::resolver`]); their answers are queued on the connection when they are ready.
+/// With `client_limits`, a blocked prefix's queries are refused or dropped (a drop closes the
+/// connection); a `truncate` block means nothing over TCP, so they are answered
+/// ([`crate::limits`]).
 pub async fn serve_resolving(
     listener: TcpListener,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
     limits: TcpLimits,
+    client_limits: Option<ClientLimits>,
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
@@ -180,6 +185,7 @@ pub async fn serve_resolving(
         engine,
         resolver,
         limits: limits.clone(),
+        client_limits,
         counters: counters.clone(),
         shutdown: shutdown.clone(),
     });

@@ -25,6 +25,11 @@
 //! cannot forge their address. Answers that a resolution finishes later, sent by the resolver's
 //! drivers, are rate limited too, by the same table, when they are sent.
 //!
+//! With client limits on (`[limits]`), step 2 first asks the shared [`guard::DynBlock`]
+//! whether the client's prefix is blocked or over its query rate, and drops the query or
+//! answers it REFUSED or truncated without the engine ([`crate::limits`]); each response sent
+//! is then counted against the rules on NXDOMAIN and large responses.
+//!
 //! A socket receive timeout ([`POLL_INTERVAL`]) lets an idle worker notice [`Shutdown`]; a
 //! worker that is answering finishes its batch first. Nothing is allocated per packet: the
 //! buffers and the system call headers are allocated when the worker starts.
@@ -49,6 +54,7 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::limits::{self, ClientLimits, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -105,18 +111,21 @@ pub fn spawn_workers(
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
-    spawn_resolving_workers(addr, workers, engine, None, None, registry, shutdown)
+    spawn_resolving_workers(addr, workers, engine, None, None, None, registry, shutdown)
 }
 
 /// [`spawn_workers`], handing the questions the cache cannot answer to `resolver` (see
 /// [`crate::resolver`]), and rate limiting responses with `rrl` when given (one table shared
-/// by every worker, so a client's queries count together whichever worker gets them).
+/// by every worker, so a client's queries count together whichever worker gets them), and
+/// applying client limits and dynamic blocks with `limits` when given (shared the same way).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_resolving_workers(
     addr: SocketAddr,
     workers: usize,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
     rrl: Option<Arc<Rrl>>,
+    limits: Option<ClientLimits>,
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
@@ -134,11 +143,11 @@ pub fn spawn_resolving_workers(
     for (i, socket) in sockets.into_iter().enumerate() {
         let (engine, metrics, stop) = (engine.clone(), registry.worker(), shutdown.clone());
         let resolver = resolver.clone();
-        let rrl = rrl.clone();
+        let guards = (rrl.clone(), limits.clone());
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
-            .spawn(move || Worker::new(socket, engine, resolver, rrl, metrics, stop).run());
+            .spawn(move || Worker::new(socket, engine, resolver, guards, metrics, stop).run());
         match handle {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -249,6 +258,7 @@ struct Worker {
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
     rrl: Option<Arc<Rrl>>,
+    limits: Option<ClientLimits>,
     metrics: WorkerMetrics,
     shutdown: Shutdown,
     /// Query slots, [`QUERY_BUFFER`] bytes each.
@@ -266,7 +276,7 @@ impl Worker {
         socket: Socket,
         engine: SharedEngine,
         resolver: Option<ResolverHandle>,
-        rrl: Option<Arc<Rrl>>,
+        (rrl, limits): (Option<Arc<Rrl>>, Option<ClientLimits>),
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
@@ -286,6 +296,7 @@ impl Worker {
             engine,
             resolver,
             rrl,
+            limits,
             metrics,
             shutdown,
             rx: vec![0; BATCH * QUERY_BUFFER].into_boxed_slice(),
@@ -389,6 +400,32 @@ impl Worker {
                 continue;
             }
             let query = query.get(..received.len).unwrap_or_default();
+            let gate = limits::admit(
+                self.limits.as_ref(),
+                &mut self.metrics,
+                METRICS,
+                ip,
+                query,
+                now,
+                out,
+            );
+            match gate {
+                Gate::Answer => {}
+                Gate::Drop => continue,
+                Gate::Reply(len) => {
+                    if let Some(p) = self.pending.get_mut(replies) {
+                        *p = Pending {
+                            slot,
+                            len,
+                            peer,
+                            local: received.local,
+                            sent: false,
+                        };
+                        replies += 1;
+                    }
+                    continue;
+                }
+            }
             let client = Client {
                 addr: ip,
                 transport: Transport::Udp,
@@ -402,6 +439,7 @@ impl Worker {
                     peer,
                     local: received.local,
                     rrl: self.rrl.clone(),
+                    limits: self.limits.clone(),
                 });
                 let job = Job::Resolve {
                     request,
@@ -467,6 +505,8 @@ impl Worker {
                     else {
                         continue;
                     };
+                    let limits = self.limits.as_ref();
+                    limits::record(limits, &mut self.metrics, ip, info.rcode.0, len, now);
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,

@@ -31,6 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::table::{ConnState, Ticket};
 use super::{Counters, MAX_MESSAGE, TcpLimits};
+use crate::limits::{self, ClientLimits, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle};
 use crate::{SharedEngine, Shutdown};
 
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
+    /// Client limits and dynamic blocks, when on.
+    pub(crate) client_limits: Option<ClientLimits>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown: Shutdown,
 }
@@ -267,10 +270,28 @@ impl Reader {
     /// waits nor locks.
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
-        with_out_buffer(
-            |out| match engine.respond(query, &self.client, crate::clock::now(), out) {
+        let now = crate::clock::now();
+        let (ip, client_limits) = (self.client.addr, self.shared.client_limits.as_ref());
+        with_out_buffer(|out| {
+            let gate = self.shared.counters.with(self.key, |m| {
+                limits::admit(client_limits, m, Transport::Tcp, ip, query, now, out)
+            });
+            match gate {
+                Gate::Answer => {}
+                // Dropped: over a stream, the connection ends.
+                Gate::Drop => return Action::Close,
+                Gate::Reply(len) => {
+                    return out
+                        .get(..len)
+                        .map_or(Action::Close, |r| Action::Reply(framed(r)));
+                }
+            }
+            match engine.respond(query, &self.client, now, out) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
+                        self.shared.counters.with(self.key, |m| {
+                            limits::record(client_limits, m, ip, info.rcode.0, info.len, now);
+                        });
                         if info.prefetch
                             && let Some(resolver) = &self.shared.resolver
                             && let Some(request) = RecursionRequest::from_query(query, &self.client)
@@ -338,8 +359,8 @@ impl Reader {
                         None => Action::Close,
                     }
                 }
-            },
-        )
+            }
+        })
     }
 
     /// Queues an answer; false when the connection should end.
@@ -371,12 +392,15 @@ impl Reader {
                 let (tx, budget, state) =
                     (self.tx.clone(), self.budget.clone(), self.state.clone());
                 let (counters, key) = (self.shared.counters.clone(), self.key);
+                let (client_limits, ip) = (self.shared.client_limits.clone(), self.client.addr);
                 tokio::spawn(async move {
                     let queued = async {
                         let message = rx.await.ok()?;
                         let frame = framed(&message);
                         let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
                         counters.with(key, |m| {
+                            let (now, len) = (crate::clock::now(), message.len());
+                            limits::record(client_limits.as_ref(), m, ip, rcode, len, now);
                             m.count_response(Transport::Tcp, Rcode::from_code(rcode));
                             m.observe_latency(Transport::Tcp, received.elapsed());
                         });
