@@ -33,6 +33,7 @@ use wire::Name;
 use crate::prefix::Prefix;
 
 pub mod dnssec;
+pub mod events;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
@@ -211,6 +212,11 @@ pub const KEYS: &[&str] = &[
     "rrl.exempt",
     "rrl.log_only",
     "rrl.table_size",
+    "events.file",
+    "events.syslog",
+    "events.syslog_facility",
+    "events.queue",
+    "events.max_per_second",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +245,8 @@ pub struct Config {
     pub signing: SigningSettings,
     /// The `[rrl]` settings: response rate limiting over UDP.
     pub rrl: RrlSettings,
+    /// `[events]`: where security events are written.
+    pub events: ::events::EventsConfig,
 }
 
 /// The `[server]` section.
@@ -595,6 +603,7 @@ impl Config {
             dnssec,
             signing,
             rrl: file.rrl.into_settings(),
+            events: file.events.into_config(base_dir),
         })
     }
 
@@ -681,6 +690,23 @@ impl Config {
             .apply_trust_anchor_flags(&overrides.trust_anchors)?;
         if overrides.no_validation {
             self.dnssec.validation = false;
+        }
+        if let Some(rate) = overrides.rrl {
+            let b = rrl::RESPONSES_PER_SECOND;
+            if !(b.min..=b.max).contains(&u64::from(rate)) {
+                return Err(ConfigError::at(
+                    command_line.clone(),
+                    format!(
+                        "--rrl: {rate} is out of bounds: it must be from {} to {}",
+                        b.min, b.max
+                    ),
+                ));
+            }
+            self.rrl.enabled = true;
+            self.rrl.limits.responses_per_second = rate;
+        }
+        if let Some(events) = &overrides.events {
+            self.events.json = Some(events::sink(events, None));
         }
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
@@ -779,6 +805,10 @@ pub struct Overrides {
     pub no_validation: bool,
     /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
     pub signing: signing::SigningOverrides,
+    /// `--events FILE|-`.
+    pub events: Option<String>,
+    /// `--rrl N`: rate limiting on, N responses a second.
+    pub rrl: Option<u32>,
 }
 
 impl Overrides {
@@ -893,6 +923,8 @@ struct FileConfig {
     signing: signing::SigningSection,
     #[serde(default)]
     rrl: rrl::RrlSection,
+    #[serde(default)]
+    events: events::EventsSection,
 }
 
 #[derive(Deserialize)]
