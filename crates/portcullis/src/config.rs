@@ -33,6 +33,7 @@ use wire::Name;
 use crate::prefix::Prefix;
 
 pub mod dnssec;
+pub mod events;
 pub mod limits;
 pub mod resolver;
 pub mod rrl;
@@ -241,6 +242,11 @@ pub const KEYS: &[&str] = &[
     "limits.rule.window",
     "limits.rule.action",
     "limits.rule.duration",
+    "events.file",
+    "events.syslog",
+    "events.syslog_facility",
+    "events.queue",
+    "events.max_per_second",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +277,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// The `[limits]` settings: client limits, dynamic blocks, the random-subdomain defence.
     pub limits: LimitsSettings,
+    /// `[events]`: where security events are written.
+    pub events: ::events::EventsConfig,
 }
 
 /// The `[server]` section.
@@ -631,6 +639,7 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             limits: file.limits.into_settings(at)?,
+            events: file.events.into_config(base_dir),
         })
     }
 
@@ -717,6 +726,23 @@ impl Config {
             .apply_trust_anchor_flags(&overrides.trust_anchors)?;
         if overrides.no_validation {
             self.dnssec.validation = false;
+        }
+        if let Some(rate) = overrides.rrl {
+            let b = rrl::RESPONSES_PER_SECOND;
+            if !(b.min..=b.max).contains(&u64::from(rate)) {
+                return Err(ConfigError::at(
+                    command_line.clone(),
+                    format!(
+                        "--rrl: {rate} is out of bounds: it must be from {} to {}",
+                        b.min, b.max
+                    ),
+                ));
+            }
+            self.rrl.enabled = true;
+            self.rrl.limits.responses_per_second = rate;
+        }
+        if let Some(events) = &overrides.events {
+            self.events.json = Some(events::sink(events, None));
         }
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
@@ -815,6 +841,10 @@ pub struct Overrides {
     pub no_validation: bool,
     /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
     pub signing: signing::SigningOverrides,
+    /// `--events FILE|-`.
+    pub events: Option<String>,
+    /// `--rrl N`: rate limiting on, N responses a second.
+    pub rrl: Option<u32>,
 }
 
 impl Overrides {
@@ -931,6 +961,8 @@ struct FileConfig {
     rrl: rrl::RrlSection,
     #[serde(default)]
     limits: limits::LimitsSection,
+    #[serde(default)]
+    events: events::EventsSection,
 }
 
 #[derive(Deserialize)]

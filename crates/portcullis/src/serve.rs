@@ -20,8 +20,11 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use cache::{Cache, CacheConfig};
 use engine::{Catalog, Engine, EngineConfig, IpPrefix, Resolver};
-use metrics::{CacheFigures, Registry, ReloadResult, ZoneStats};
+use events::writer::Reopen;
+use events::{Action, Events, EventsConfig};
+use metrics::{CacheFigures, Registry, ReloadResult, SecurityFigures, ZoneStats};
 use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
+use transport::guards::Guards;
 use transport::limits::ClientLimits;
 use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
@@ -65,6 +68,12 @@ pub struct Server {
     reloading: Mutex<()>,
     /// The signed zones' keys and signatures, kept across reloads.
     signer: Signer,
+    /// The security event stream, made once (its sinks change at a restart).
+    events: Events,
+    /// Asks the event writer to reopen its file, on every reload (after log rotation).
+    events_reopen: Reopen,
+    /// The `[events]` section the stream was started with.
+    started_events: EventsConfig,
 }
 
 impl Server {
@@ -95,6 +104,22 @@ impl Server {
                 }
             }));
         }
+        let (events, events_reopen) = events::writer::start(&config.events)
+            .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
+        let counters = events.clone();
+        registry.set_security_source(Box::new(move || {
+            let f = counters.figures();
+            SecurityFigures {
+                actions: Action::ALL
+                    .iter()
+                    .zip(f.actions)
+                    .map(|(a, n)| (a.name(), n))
+                    .collect(),
+                written: f.written,
+                dropped: f.dropped,
+                suppressed: f.suppressed,
+            }
+        }));
         let signer = Signer::new();
         let loaded = build(
             config,
@@ -116,7 +141,15 @@ impl Server {
             cache,
             reloading: Mutex::new(()),
             signer,
+            events,
+            events_reopen,
+            started_events: config.events.clone(),
         })
+    }
+
+    /// The security event stream.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The resolver's cache, when the resolver is on.
@@ -161,10 +194,12 @@ impl Server {
                 )
                 .map_err(|errors| errors.join("\n"))?;
                 let mut warnings = loaded.warnings;
+                let events_changed = (config.events != self.started_events).then_some("[events]");
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
+                        .chain(events_changed)
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
@@ -174,6 +209,8 @@ impl Server {
                     warnings,
                 })
             });
+        // Reloads follow log rotation: the event file is opened again.
+        self.events_reopen.request();
         self.registry.count_reload(match result {
             Ok(_) => ReloadResult::Success,
             Err(_) => ReloadResult::Failure,
@@ -692,8 +729,11 @@ fn start(
             workers,
             server.engine().clone(),
             resolver.clone(),
-            rrl.clone(),
-            client_limits.clone(),
+            Guards {
+                rrl: rrl.clone(),
+                events: server.events().clone(),
+                limits: client_limits.clone(),
+            },
             server.registry(),
             shutdown.clone(),
         );
@@ -728,7 +768,11 @@ fn start(
             server.engine().clone(),
             resolver.clone(),
             limits.clone(),
-            client_limits.clone(),
+            Guards {
+                rrl: None,
+                events: server.events().clone(),
+                limits: client_limits.clone(),
+            },
             server.registry().clone(),
             shutdown.clone(),
         )));
@@ -786,6 +830,7 @@ fn start_resolver(
         },
         server.engine(),
         server.registry(),
+        server.events(),
         &running.shutdown,
     )
     .map_err(|e| format!("cannot start the resolver: {e}"))?;

@@ -93,11 +93,11 @@ fn limited(text: &str, action: &str) -> f64 {
 #[test]
 fn nxdomain_flood_blocks_its_prefix_for_the_duration() {
     let http_port = free_port();
-    let (_scratch, server, addr) = start(
+    let (scratch, server, addr) = start(
         "limits-nxdomain",
         "",
         "enabled = true\n\n[[limits.rule]]\nmetric = \"nxdomains\"\nper_second = 20\n\
-         window = 1\naction = \"refuse\"\nduration = 3\n",
+         window = 1\naction = \"refuse\"\nduration = 3\n\n[events]\nfile = \"events.json\"\n",
         http_port,
     );
     let flood = UdpSocket::bind("127.0.1.2:0").unwrap();
@@ -151,6 +151,36 @@ fn nxdomain_flood_blocks_its_prefix_for_the_duration() {
     );
     assert!(limited(&text, "block_refuse") >= 3.0, "{text}");
     server.wait_log("dynamic block started", 1);
+    // One security event for the block, not one per refused query.
+    assert_eq!(
+        metric(
+            &text,
+            "portcullis_security_events_total{action=\"dynamic_block\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let path = scratch.0.join("events.json");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let events = std::fs::read_to_string(&path).unwrap_or_default();
+        if events.contains("dynamic_block") || Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let blocks: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains("\"action\":\"dynamic_block\""))
+        .collect();
+    assert_eq!(blocks.len(), 1, "{events}");
+    for part in [
+        "\"reason\":\"nxdomain-rate\"",
+        "\"client\":\"127.0.1.2\"",
+        "\"detail\":\"rule 1: refuse for 3 s\"",
+    ] {
+        assert!(blocks[0].contains(part), "{part} in {}", blocks[0]);
+    }
 
     // Expiry: three seconds after it started, the prefix is answered again.
     let expires = refused_at + Duration::from_millis(3100);
@@ -456,6 +486,11 @@ fn random_subdomain_flood_is_capped_per_zone() {
         .metric("portcullis_resolver_limits_total", &["zone_cap"])
         .unwrap_or(0.0);
     assert!(capped >= 9000.0, "{capped} counted as zone_cap");
+    // Each capped question, and the cap's start, is a resolver_limit security event.
+    let events = resolver
+        .metric("portcullis_security_events_total", &["resolver_limit"])
+        .unwrap_or(0.0);
+    assert!(events > capped, "{events} resolver_limit events");
     // The other zone was answered all along, each within its 2 s.
     assert!(others.len() >= 10, "{} names asked", others.len());
     for (i, r) in &others {

@@ -135,3 +135,54 @@ fn forwarded_zones_are_never_capped() {
     }
     assert_eq!(sim.rec.stats().limit_hits(LimitKind::ZoneCap), 0);
 }
+
+#[test]
+fn rejected_answers_and_limits_become_events() {
+    let mut sim = world();
+    sim.forger = Some(Box::new(|t, seen| {
+        if seen.text() != "www.example.test. A" {
+            return Vec::new();
+        }
+        let mut wrong_id = seen.clone();
+        wrong_id.id ^= 0x5a5a;
+        let forged = respond(
+            &wrong_id,
+            &seen.qname,
+            Rcode::NOERROR,
+            true,
+            false,
+            [&[], &[], &[]],
+            true,
+        );
+        vec![(t.server, forged)]
+    }));
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    let events: Vec<RecursorEvent> = std::iter::from_fn(|| sim.rec.poll_event()).collect();
+    assert_eq!(
+        events,
+        [RecursorEvent::Rejected {
+            server: "192.0.2.20:53".parse().unwrap(),
+            reason: recursor::Rejection::WrongId,
+        }]
+    );
+    // A limit that ends a question names it, the question and the client.
+    let mut config = config();
+    config.limits.max_referrals = 1;
+    let mut sim = Sim::new(config);
+    add_world(&mut sim);
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::SERVFAIL);
+    match sim.rec.poll_event() {
+        Some(RecursorEvent::Limit {
+            kind,
+            question,
+            client,
+        }) => {
+            assert_eq!(kind, LimitKind::Referrals);
+            assert_eq!(question.qname, name("www.example.test."));
+            assert_eq!(client, Some(ip("198.51.100.1")));
+        }
+        other => panic!("{other:?}"),
+    }
+}

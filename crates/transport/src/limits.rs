@@ -7,15 +7,20 @@
 //! query of a prefix blocked with `truncate` is answered, as TCP is what truncation asks a
 //! client to use). After a response is sent, [`record`] counts its RCODE (NXDOMAIN) and size
 //! against the rules on responses. A block's start is counted once
-//! (`portcullis_dynamic_blocks_total`) and logged; every query acted on is counted in
-//! `portcullis_client_limited_total{action}`.
+//! (`portcullis_dynamic_blocks_total`), logged, and reported as one security event
+//! ([`events::Action::DynamicBlock`]); every query acted on is counted in
+//! `portcullis_client_limited_total{action}`, and a query over the plain rate is a
+//! [`events::Action::RateLimited`] event (reason `query-rate`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use events::{Action, Event};
 use guard::DynBlock;
-use guard::dynblock::{BlockAction, RateAction, Started, Verdict};
+use guard::dynblock::{BlockAction, Metric, RateAction, Started, Verdict};
 use metrics::{ClientLimited, DropReason, Transport, WorkerMetrics};
+
+use crate::guards::Guards;
 
 /// REFUSED.
 const REFUSED: u8 = 5;
@@ -51,10 +56,10 @@ pub(crate) enum Gate {
     Reply(usize),
 }
 
-/// Asks `limits` about a query from `ip` on `transport` (see the [module docs](self)); a
-/// response it calls for is written into `out`.
+/// Asks the client limits of `guards` about a query from `ip` on `transport` (see the
+/// [module docs](self)); a response it calls for is written into `out`.
 pub(crate) fn admit(
-    limits: Option<&ClientLimits>,
+    guards: &Guards,
     metrics: &mut WorkerMetrics,
     transport: Transport,
     ip: IpAddr,
@@ -62,12 +67,12 @@ pub(crate) fn admit(
     now: cache::Time,
     out: &mut [u8],
 ) -> Gate {
-    let Some(limits) = limits else {
+    let Some(limits) = &guards.limits else {
         return Gate::Answer;
     };
     let admission = limits.table.admit(ip, now.as_millis());
     if let Some(started) = admission.started {
-        block_started(metrics, ip, &started);
+        block_started(guards, metrics, ip, &started);
     }
     let (label, rcode, truncated) = match admission.verdict {
         Verdict::Pass => return Gate::Answer,
@@ -81,6 +86,11 @@ pub(crate) fn admit(
         Verdict::Limited(RateAction::Refuse) => (ClientLimited::RateRefuse, Some(REFUSED), false),
     };
     metrics.count_client_limited(label);
+    if let Verdict::Limited(_) = admission.verdict {
+        guards
+            .events
+            .emit(Event::new(Action::RateLimited, "query-rate").client(ip));
+    }
     let Some(rcode) = rcode else {
         metrics.count_dropped(transport, DropReason::Policy);
         return Gate::Drop;
@@ -103,24 +113,45 @@ pub(crate) fn admit(
 /// Counts a response of `len` bytes with `rcode` sent to `ip` against the rules on
 /// responses.
 pub(crate) fn record(
-    limits: Option<&ClientLimits>,
+    guards: &Guards,
     metrics: &mut WorkerMetrics,
     ip: IpAddr,
     rcode: u16,
     len: usize,
     now: cache::Time,
 ) {
-    let Some(limits) = limits else {
+    let Some(limits) = &guards.limits else {
         return;
     };
     if let Some(started) = limits.table.record(ip, rcode, len, now.as_millis()) {
-        block_started(metrics, ip, &started);
+        block_started(guards, metrics, ip, &started);
     }
 }
 
-/// A dynamic block started: counted and logged once.
-fn block_started(metrics: &mut WorkerMetrics, ip: IpAddr, started: &Started) {
+/// A dynamic block started: counted, logged and reported once.
+fn block_started(guards: &Guards, metrics: &mut WorkerMetrics, ip: IpAddr, started: &Started) {
     metrics.count_dynamic_block();
+    let reason = match started.metric {
+        Metric::Queries => "query-rate",
+        Metric::NxDomains => "nxdomain-rate",
+        Metric::LargeResponses => "large-response-rate",
+    };
+    let seconds = guards.limits.as_ref().map_or(0, |l| {
+        l.table()
+            .config()
+            .rules
+            .get(started.rule)
+            .map_or(0, |r| r.duration)
+    });
+    guards.events.emit(
+        Event::new(Action::DynamicBlock, reason)
+            .client(ip)
+            .detail(format!(
+                "rule {}: {} for {seconds} s",
+                started.rule + 1,
+                started.action.name()
+            )),
+    );
     tracing::warn!(
         client = %ip,
         rule = started.rule,

@@ -70,7 +70,7 @@ use metrics::{Registry, WorkerMetrics};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::limits::ClientLimits;
+use crate::guards::Guards;
 use crate::resolver::ResolverHandle;
 use crate::{SharedEngine, Shutdown};
 use conn::Shared;
@@ -161,20 +161,29 @@ pub async fn serve(
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
-    serve_resolving(listener, engine, None, limits, None, registry, shutdown).await;
+    serve_resolving(
+        listener,
+        engine,
+        None,
+        limits,
+        Guards::default(),
+        registry,
+        shutdown,
+    )
+    .await;
 }
 
 /// [`serve`], handing the questions the cache cannot answer to `resolver` (see
 /// [`crate::resolver`]); their answers are queued on the connection when they are ready.
-/// With `client_limits`, a blocked prefix's queries are refused or dropped (a drop closes the
-/// connection); a `truncate` block means nothing over TCP, so they are answered
-/// ([`crate::limits`]).
+/// With client limits in `guards`, a blocked prefix's queries are refused or dropped (a drop
+/// closes the connection); a `truncate` block means nothing over TCP, so they are answered
+/// ([`crate::limits`]). Response rate limiting does not apply over TCP.
 pub async fn serve_resolving(
     listener: TcpListener,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
     limits: TcpLimits,
-    client_limits: Option<ClientLimits>,
+    guards: Guards,
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
@@ -185,7 +194,7 @@ pub async fn serve_resolving(
         engine,
         resolver,
         limits: limits.clone(),
-        client_limits,
+        guards,
         counters: counters.clone(),
         shutdown: shutdown.clone(),
     });

@@ -44,7 +44,8 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerKind, AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, Transport,
 };
-use guard::{Decision, Kind, Rrl};
+use events::{Action, Event};
+use guard::{Decision, Kind};
 use metrics::{DropReason, QType, Rcode, Registry, WorkerMetrics};
 use nix::errno::Errno;
 use nix::libc;
@@ -53,8 +54,10 @@ use nix::sys::socket::{
     sendmmsg, setsockopt, sockopt,
 };
 use socket2::{Domain, Protocol, Socket, Type};
+use wire::{NameRef, RType};
 
-use crate::limits::{self, ClientLimits, Gate};
+use crate::guards::Guards;
+use crate::limits::{self, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -111,21 +114,26 @@ pub fn spawn_workers(
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
-    spawn_resolving_workers(addr, workers, engine, None, None, None, registry, shutdown)
+    spawn_resolving_workers(
+        addr,
+        workers,
+        engine,
+        None,
+        Guards::default(),
+        registry,
+        shutdown,
+    )
 }
 
 /// [`spawn_workers`], handing the questions the cache cannot answer to `resolver` (see
-/// [`crate::resolver`]), and rate limiting responses with `rrl` when given (one table shared
-/// by every worker, so a client's queries count together whichever worker gets them), and
-/// applying client limits and dynamic blocks with `limits` when given (shared the same way).
-#[allow(clippy::too_many_arguments)]
+/// [`crate::resolver`]), and applying `guards` (one rate-limiting table shared by every worker,
+/// so a client's queries count together whichever worker gets them).
 pub fn spawn_resolving_workers(
     addr: SocketAddr,
     workers: usize,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
-    rrl: Option<Arc<Rrl>>,
-    limits: Option<ClientLimits>,
+    guards: Guards,
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
@@ -139,11 +147,12 @@ pub fn spawn_resolving_workers(
     for _ in 1..workers {
         sockets.push(bind(local_addr)?);
     }
+    let guards = Arc::new(guards);
     let mut handles = Vec::with_capacity(workers);
     for (i, socket) in sockets.into_iter().enumerate() {
         let (engine, metrics, stop) = (engine.clone(), registry.worker(), shutdown.clone());
         let resolver = resolver.clone();
-        let guards = (rrl.clone(), limits.clone());
+        let guards = guards.clone();
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
@@ -257,8 +266,7 @@ struct Worker {
     v6: bool,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
-    rrl: Option<Arc<Rrl>>,
-    limits: Option<ClientLimits>,
+    guards: Arc<Guards>,
     metrics: WorkerMetrics,
     shutdown: Shutdown,
     /// Query slots, [`QUERY_BUFFER`] bytes each.
@@ -276,7 +284,7 @@ impl Worker {
         socket: Socket,
         engine: SharedEngine,
         resolver: Option<ResolverHandle>,
-        (rrl, limits): (Option<Arc<Rrl>>, Option<ClientLimits>),
+        guards: Arc<Guards>,
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
@@ -295,8 +303,7 @@ impl Worker {
             v6,
             engine,
             resolver,
-            rrl,
-            limits,
+            guards,
             metrics,
             shutdown,
             rx: vec![0; BATCH * QUERY_BUFFER].into_boxed_slice(),
@@ -401,7 +408,7 @@ impl Worker {
             }
             let query = query.get(..received.len).unwrap_or_default();
             let gate = limits::admit(
-                self.limits.as_ref(),
+                &self.guards,
                 &mut self.metrics,
                 METRICS,
                 ip,
@@ -438,8 +445,7 @@ impl Worker {
                     socket: self.socket.clone(),
                     peer,
                     local: received.local,
-                    rrl: self.rrl.clone(),
-                    limits: self.limits.clone(),
+                    guards: self.guards.clone(),
                 });
                 let job = Job::Resolve {
                     request,
@@ -461,8 +467,7 @@ impl Worker {
                 if let Outcome::Reply(info) = &outcome {
                     self.metrics
                         .count_response(METRICS, Rcode::from_code(info.rcode.0));
-                    let Some(len) =
-                        rate_limit(self.rrl.as_deref(), &mut self.metrics, ip, info, now, out)
+                    let Some(len) = rate_limit(&self.guards, &mut self.metrics, ip, info, now, out)
                     else {
                         continue;
                     };
@@ -501,12 +506,12 @@ impl Worker {
                     self.metrics
                         .count_response(METRICS, Rcode::from_code(info.rcode.0));
                     let Some(len) =
-                        rate_limit(self.rrl.as_deref(), &mut self.metrics, ip, &info, now, out)
+                        rate_limit(&self.guards, &mut self.metrics, ip, &info, now, out)
                     else {
                         continue;
                     };
-                    let limits = self.limits.as_ref();
-                    limits::record(limits, &mut self.metrics, ip, info.rcode.0, len, now);
+                    let guards = &self.guards;
+                    limits::record(guards, &mut self.metrics, ip, info.rcode.0, len, now);
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
@@ -590,17 +595,18 @@ impl Worker {
     }
 }
 
-/// Asks `rrl` about the response `info` written in `out` for a client at `ip`; returns how
-/// many bytes of `out` to send (the response, or its slipped form), or `None` to send nothing.
+/// Asks the rate limiter of `guards` about the response `info` written in `out` for a client
+/// at `ip`; returns how many bytes of `out` to send (the response, or its slipped form), or
+/// `None` to send nothing. A limited response is a security event.
 pub(crate) fn rate_limit(
-    rrl: Option<&Rrl>,
+    guards: &Guards,
     metrics: &mut WorkerMetrics,
     ip: IpAddr,
     info: &ReplyInfo,
     now: cache::Time,
     out: &mut [u8],
 ) -> Option<usize> {
-    let Some(rrl) = rrl else {
+    let Some(rrl) = guards.rrl.as_deref() else {
         return Some(info.len);
     };
     let response = out.get_mut(..info.len)?;
@@ -608,6 +614,9 @@ pub(crate) fn rate_limit(
     let decision = rrl.decide(ip, kind, key, now.as_millis());
     if decision != Decision::Send {
         metrics.count_rate_limited(rate_limit_label(decision, rrl.log_only()));
+        guards
+            .events
+            .emit(rate_limit_event(decision, rrl.log_only(), ip, response));
     }
     match decision {
         _ if rrl.log_only() => Some(info.len),
@@ -623,6 +632,23 @@ pub(crate) fn rate_limit(
             }
             len
         }
+    }
+}
+
+/// The security event for a limited response to `ip`.
+fn rate_limit_event(decision: Decision, log_only: bool, ip: IpAddr, response: &[u8]) -> Event {
+    let reason = match (decision, log_only) {
+        (_, true) => "rrl-log-only",
+        (Decision::Slip, false) => "rrl-slip",
+        (_, false) => "rrl-drop",
+    };
+    let event = Event::new(Action::RateLimited, reason).client(ip);
+    match guard::question(response) {
+        Some((name, qtype, _)) => match NameRef::from_wire(name) {
+            Ok(name) => event.question(name, RType(qtype)),
+            Err(_) => event,
+        },
+        None => event,
     }
 }
 

@@ -31,7 +31,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::table::{ConnState, Ticket};
 use super::{Counters, MAX_MESSAGE, TcpLimits};
-use crate::limits::{self, ClientLimits, Gate};
+use crate::guards::Guards;
+use crate::limits::{self, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle};
 use crate::{SharedEngine, Shutdown};
 
@@ -54,8 +55,8 @@ pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
-    /// Client limits and dynamic blocks, when on.
-    pub(crate) client_limits: Option<ClientLimits>,
+    /// The policies (client limits and dynamic blocks, the event stream).
+    pub(crate) guards: Guards,
     pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown: Shutdown,
 }
@@ -271,10 +272,10 @@ impl Reader {
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
         let now = crate::clock::now();
-        let (ip, client_limits) = (self.client.addr, self.shared.client_limits.as_ref());
+        let (ip, guards) = (self.client.addr, &self.shared.guards);
         with_out_buffer(|out| {
             let gate = self.shared.counters.with(self.key, |m| {
-                limits::admit(client_limits, m, Transport::Tcp, ip, query, now, out)
+                limits::admit(guards, m, Transport::Tcp, ip, query, now, out)
             });
             match gate {
                 Gate::Answer => {}
@@ -290,7 +291,7 @@ impl Reader {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
                         self.shared.counters.with(self.key, |m| {
-                            limits::record(client_limits, m, ip, info.rcode.0, info.len, now);
+                            limits::record(guards, m, ip, info.rcode.0, info.len, now);
                         });
                         if info.prefetch
                             && let Some(resolver) = &self.shared.resolver
@@ -392,7 +393,7 @@ impl Reader {
                 let (tx, budget, state) =
                     (self.tx.clone(), self.budget.clone(), self.state.clone());
                 let (counters, key) = (self.shared.counters.clone(), self.key);
-                let (client_limits, ip) = (self.shared.client_limits.clone(), self.client.addr);
+                let (shared, ip) = (self.shared.clone(), self.client.addr);
                 tokio::spawn(async move {
                     let queued = async {
                         let message = rx.await.ok()?;
@@ -400,7 +401,7 @@ impl Reader {
                         let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
                         counters.with(key, |m| {
                             let (now, len) = (crate::clock::now(), message.len());
-                            limits::record(client_limits.as_ref(), m, ip, rcode, len, now);
+                            limits::record(&shared.guards, m, ip, rcode, len, now);
                             m.count_response(Transport::Tcp, Rcode::from_code(rcode));
                             m.observe_latency(Transport::Tcp, received.elapsed());
                         });
