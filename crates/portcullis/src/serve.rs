@@ -74,6 +74,8 @@ pub struct Server {
     events_reopen: Reopen,
     /// The `[events]` section the stream was started with.
     started_events: EventsConfig,
+    /// The `[limits]` section the listeners were started with.
+    started_limits: crate::config::LimitsSettings,
 }
 
 impl Server {
@@ -144,6 +146,7 @@ impl Server {
             events,
             events_reopen,
             started_events: config.events.clone(),
+            started_limits: config.limits.clone(),
         })
     }
 
@@ -200,6 +203,7 @@ impl Server {
                         .into_iter()
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
                         .chain(events_changed)
+                        .chain((config.limits != self.started_limits).then_some("[limits]"))
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
