@@ -28,6 +28,14 @@ impl Registry {
         render_state(&mut out, self, &totals);
         render_resolver(&mut out, self);
         render_security(&mut out, self);
+        if let Some(active) = self.dynamic_blocks_active() {
+            out.family(
+                "portcullis_dynamic_blocks_active",
+                "gauge",
+                "Dynamic blocks in force ([[limits.rule]]).",
+            );
+            out.sample("portcullis_dynamic_blocks_active", &[], active);
+        }
         out.0
     }
 }

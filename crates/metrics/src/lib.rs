@@ -29,7 +29,7 @@ pub use expose::CONTENT_TYPE;
 pub use labels::{
     ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
 };
-pub use registry::{Registry, Totals, ZoneStats};
+pub use registry::{GaugeSource, Registry, Totals, ZoneStats};
 pub use resolver::{
     CacheFigures, CacheSource, Limit, RecursionResult, ResolverFigures, ResolverSlot,
     UpstreamProtocol, UpstreamReject,

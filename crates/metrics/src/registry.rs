@@ -38,7 +38,12 @@ pub struct Registry {
     resolver: Mutex<Vec<ResolverSlot>>,
     cache: Mutex<Option<CacheSource>>,
     security: Mutex<Option<SecuritySource>>,
+    /// How many dynamic blocks are active, read at scrape time (client limits on).
+    blocks_active: Mutex<Option<GaugeSource>>,
 }
+
+/// Where the registry reads a gauge that lives elsewhere, at scrape time.
+pub type GaugeSource = Box<dyn Fn() -> u64 + Send + Sync>;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,6 +66,7 @@ impl Registry {
             resolver: Mutex::new(Vec::new()),
             cache: Mutex::new(None),
             security: Mutex::new(None),
+            blocks_active: Mutex::new(None),
         }
     }
 
@@ -90,6 +96,17 @@ impl Registry {
     /// Where to read the security event stream's counters at scrape time.
     pub fn set_security_source(&self, source: SecuritySource) {
         *lock(&self.security) = Some(source);
+    }
+
+    /// Where to read the number of active dynamic blocks at scrape time
+    /// (`portcullis_dynamic_blocks_active`, shown only once a source is set).
+    pub fn set_dynamic_blocks_source(&self, source: GaugeSource) {
+        *lock(&self.blocks_active) = Some(source);
+    }
+
+    /// Active dynamic blocks; nothing without a source.
+    pub fn dynamic_blocks_active(&self) -> Option<u64> {
+        lock(&self.blocks_active).as_ref().map(|f| f())
     }
 
     /// The security event stream's counters; nothing without a source.

@@ -79,6 +79,8 @@ fn counters_with_labels() {
     reg.count_reload(ReloadResult::Success);
     reg.count_reload(ReloadResult::Failure);
     reg.count_reload(ReloadResult::Success);
+    assert!(!reg.render().contains("portcullis_dynamic_blocks_active"));
+    reg.set_dynamic_blocks_source(Box::new(|| 3));
     let text = reg.render();
 
     for line in [
@@ -95,6 +97,7 @@ fn counters_with_labels() {
         "portcullis_client_limited_total{action=\"block_refuse\"} 1",
         "portcullis_client_limited_total{action=\"rate_drop\"} 0",
         "portcullis_dynamic_blocks_total 1",
+        "portcullis_dynamic_blocks_active 3",
     ] {
         assert!(
             text.lines().any(|l| l == line),

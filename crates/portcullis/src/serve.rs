@@ -725,6 +725,13 @@ fn start(
             rules = limits.table().config().rules.len(),
             "client limits and dynamic blocks on"
         );
+        let limits = limits.clone();
+        server
+            .registry()
+            .set_dynamic_blocks_source(Box::new(move || {
+                let now = transport::clock::now().as_millis();
+                limits.table().active(now) as u64
+            }));
     }
     let mut listen = Vec::with_capacity(config.server.listen.len());
     for &addr in &config.server.listen {

@@ -150,6 +150,11 @@ fn nxdomain_flood_blocks_its_prefix_for_the_duration() {
         "{text}"
     );
     assert!(limited(&text, "block_refuse") >= 3.0, "{text}");
+    assert_eq!(
+        metric(&text, "portcullis_dynamic_blocks_active"),
+        Some(1.0),
+        "{text}"
+    );
     server.wait_log("dynamic block started", 1);
     // One security event for the block, not one per refused query.
     assert_eq!(
@@ -188,6 +193,12 @@ fn nxdomain_flood_blocks_its_prefix_for_the_duration() {
     let r = ask_from(&flood, addr, &www(2000), 2000).unwrap();
     assert_eq!(rcode(&r), 0, "the block expired");
     assert_eq!(ancount(&r), 1);
+    let text = metrics(http_port);
+    assert_eq!(
+        metric(&text, "portcullis_dynamic_blocks_active"),
+        Some(0.0),
+        "{text}"
+    );
 }
 
 #[test]
