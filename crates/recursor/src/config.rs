@@ -247,7 +247,8 @@ pub struct Limits {
     /// to one of them to end; it fails with [`LimitKind::OutstandingPerServer`] only when its
     /// [`Limits::max_question_millis`] runs out while it waits.
     pub max_outstanding_per_server: u32,
-    /// Resolutions in flight per client address.
+    /// Resolutions in flight per client address, counted across every recursor that shares
+    /// one [`crate::infra::SharedInfra`] (the resolver drivers of a process).
     pub max_resolutions_per_client: u32,
     /// Resolutions in flight in total (client questions, prefetches and sub-resolutions).
     pub max_mesh: u32,

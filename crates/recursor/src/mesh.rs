@@ -205,7 +205,6 @@ pub struct Recursor {
     pub(crate) closed: VecDeque<UpstreamId>,
     /// Security events for [`Recursor::poll_event`], at most [`MAX_EVENTS`].
     pub(crate) events: VecDeque<RecursorEvent>,
-    pub(crate) per_client: HashMap<IpAddr, u32>,
     /// Resolutions waiting for a slot: every server they could ask was at its outstanding
     /// limit. Each waits until a query to one of those servers ends, or its time runs out.
     pub(crate) parked: HashSet<TaskId>,
@@ -288,7 +287,6 @@ impl Recursor {
             answers: VecDeque::new(),
             closed: VecDeque::new(),
             events: VecDeque::new(),
-            per_client: HashMap::new(),
             parked: HashSet::new(),
             busy: HashMap::new(),
             next_task: 1,
@@ -574,22 +572,15 @@ impl Recursor {
     // Mesh internals
     // -----------------------------------------------------------------------------------------
 
+    /// Counts a resolution in flight for `client` in every recursor of the process (they
+    /// share the count through [`SharedInfra`]), unless it is at its limit.
     fn admit_client(&mut self, client: IpAddr) -> bool {
-        let count = self.per_client.entry(client).or_insert(0);
-        if *count >= self.config.limits.max_resolutions_per_client {
-            return false;
-        }
-        *count += 1;
-        true
+        let max = self.config.limits.max_resolutions_per_client;
+        self.infra.shared.admit_client(client, max)
     }
 
     fn release_client(&mut self, client: IpAddr) {
-        if let Some(count) = self.per_client.get_mut(&client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.per_client.remove(&client);
-            }
-        }
+        self.infra.shared.release_client(client);
     }
 
     /// Queues a security event, or counts it dropped when the queue is full.

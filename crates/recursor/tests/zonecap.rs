@@ -186,3 +186,49 @@ fn rejected_answers_and_limits_become_events() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The per-client limit holds across the recursors of a process (one per resolver driver),
+/// which share it through `SharedInfra`: questions spread over drivers do not multiply it.
+#[test]
+fn resolutions_per_client_are_counted_across_recursors() {
+    use recursor::infra::SharedInfra;
+    use recursor::{QueryOptions, Question, Recursor};
+    use std::sync::Arc;
+
+    let mut config = config();
+    config.limits.max_resolutions_per_client = 2;
+    let cache = Arc::new(cache::Cache::new(cache::CacheConfig::default()));
+    let shared = SharedInfra::new(100);
+    let mut a = Recursor::with_shared(config.clone(), cache.clone(), [1; 32], shared.clone());
+    let mut b = Recursor::with_shared(config, cache, [2; 32], shared);
+    let now = cache::Time::from_millis(1_000_000);
+    let ask = |r: &mut Recursor, name: &str, client: &str, waiter: u64| {
+        r.submit(
+            Question {
+                qname: sim::name(name),
+                qtype: RType::A,
+                qclass: wire::Class::IN,
+            },
+            QueryOptions {
+                client: ip(client),
+                checking_disabled: false,
+                dnssec_ok: false,
+            },
+            waiter,
+            now,
+        );
+    };
+    ask(&mut a, "a.example.test.", "198.51.100.1", 1);
+    ask(&mut b, "b.example.test.", "198.51.100.1", 2);
+    assert!(a.poll_answer().is_none() && b.poll_answer().is_none());
+    // A third, on either recursor, is one too many for that client; not for another.
+    ask(&mut a, "c.example.test.", "198.51.100.1", 3);
+    let refused = a.poll_answer().expect("refused at once");
+    assert_eq!(refused.waiters, [3]);
+    assert_eq!(
+        refused.resolution.extended_error.as_ref().unwrap().text,
+        LimitKind::ResolutionsPerClient.text()
+    );
+    ask(&mut b, "d.example.test.", "198.51.100.2", 4);
+    assert!(b.poll_answer().is_none());
+}
