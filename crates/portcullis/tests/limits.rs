@@ -4,7 +4,8 @@
 //! over UDP and a full answer over TCP; the plain query rate lets its rate through; a TCP
 //! connection closes after `server.tcp_max_queries_per_connection` queries; and a resolver
 //! flooded with 10,000 random names under one zone caps its queries to that zone's server
-//! while names in another zone resolve normally (the world harness, block 120: needs root).
+//! while names in another zone resolve normally (the world harness, block 120: needs root);
+//! and a client over `resolver.max_resolutions_per_client` gets SERVFAIL at once (block 121).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -513,4 +514,71 @@ fn random_subdomain_flood_is_capped_per_zone() {
             "n{i}.wild.example.test. in {elapsed:?}"
         );
     }
+}
+
+/// `resolver.max_resolutions_per_client` on the wire: a client with two questions in flight
+/// (a slow zone) gets SERVFAIL with the limit's extended error for the next ones at once, while
+/// another client is answered.
+#[test]
+fn resolutions_per_client_are_capped() {
+    const N: u8 = 121;
+    let test = "resolutions_per_client_are_capped";
+    if !world::port_53_available(test, N) {
+        return;
+    }
+    let world = basic(test, N)
+        .records("test.", "slow NS ns.slow\nns.slow A 127.N.3.1\n")
+        .start();
+    let _slow = Fake::start(
+        world.ip("3.1"),
+        &["slow.test."],
+        "slow.test. 3600 NS ns.slow.test.\nns.slow.test. 3600 A 127.N.3.1\n",
+        Behaviour {
+            delay: Some(Duration::from_secs(2)),
+            ..Behaviour::default()
+        },
+    );
+    let resolver = world.resolver_with_config("\n[resolver]\nmax_resolutions_per_client = 2\n");
+    if !resolver.is_portcullis() {
+        eprintln!("SKIPPED: {test} checks Portcullis's own limit");
+        return;
+    }
+    let client = UdpSocket::bind((world.ip("255.7"), 0)).unwrap();
+    for i in 0..6u16 {
+        let mut q = query(100 + i, &format!("q{i}.slow.test."), RType::A, Some(1232));
+        q[2] |= 0x01; // RD
+        client.send_to(&q, resolver.addr).unwrap();
+    }
+    client
+        .set_read_timeout(Some(Duration::from_millis(1000)))
+        .unwrap();
+    let mut refused = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok((n, _)) = client.recv_from(&mut buf) {
+        let reply = world::Reply::parse(&buf[..n]).unwrap();
+        assert_eq!(reply.rcode, Rcode::SERVFAIL, "{reply}");
+        assert!(
+            reply
+                .ede
+                .iter()
+                .any(|(_, text)| text == "client resolution limit reached"),
+            "{reply}"
+        );
+        refused.push(reply.id);
+    }
+    assert_eq!(
+        refused.len(),
+        4,
+        "the questions over the limit: {refused:?}"
+    );
+    // Another client is not held back.
+    let www = resolver.ask_within("www.example.test.", RType::A, Duration::from_secs(2));
+    assert_eq!(www.rdatas(RType::A), ["192.0.2.1"], "{www}");
+    let hits = resolver
+        .metric(
+            "portcullis_resolver_limits_total",
+            &["resolutions_per_client"],
+        )
+        .unwrap_or(0.0);
+    assert_eq!(hits, 4.0);
 }
