@@ -26,7 +26,10 @@
 //! window and of the previous one. The rate over the last `W` seconds is estimated as the
 //! sliding-window counters do: the previous window's count weighted by how much of it still lies
 //! within the last `W` seconds, plus the current count. Counts saturate at 2^20 - 1, which is
-//! why `per_second` × `window` is bounded by [`MAX_EVENTS_PER_WINDOW`].
+//! why `per_second` × `window` is bounded by [`MAX_EVENTS_PER_WINDOW`]. Window numbers are kept
+//! modulo 4,096: an account left idle for a multiple of 4,096 windows (68 minutes for a
+//! one-second window) reads its old counts once more, which can only bring a block forward by
+//! those counts.
 //!
 //! # Blocks
 //!

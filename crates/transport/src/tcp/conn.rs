@@ -274,9 +274,13 @@ impl Reader {
         let now = crate::clock::now();
         let (ip, guards) = (self.client.addr, &self.shared.guards);
         with_out_buffer(|out| {
-            let gate = self.shared.counters.with(self.key, |m| {
-                limits::admit(guards, m, Transport::Tcp, ip, query, now, out)
-            });
+            // The counters' lock is taken only when client limits are on.
+            let gate = match guards.limits {
+                Some(_) => self.shared.counters.with(self.key, |m| {
+                    limits::admit(guards, m, Transport::Tcp, ip, query, now, out)
+                }),
+                None => Gate::Answer,
+            };
             match gate {
                 Gate::Answer => {}
                 // Dropped: over a stream, the connection ends.
@@ -290,9 +294,11 @@ impl Reader {
             match engine.respond(query, &self.client, now, out) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
-                        self.shared.counters.with(self.key, |m| {
-                            limits::record(guards, m, ip, info.rcode.0, info.len, now);
-                        });
+                        if guards.limits.is_some() {
+                            self.shared.counters.with(self.key, |m| {
+                                limits::record(guards, m, ip, info.rcode.0, info.len, now);
+                            });
+                        }
                         if info.prefetch
                             && let Some(resolver) = &self.shared.resolver
                             && let Some(request) = RecursionRequest::from_query(query, &self.client)
