@@ -30,14 +30,16 @@ use serde::de::{self, Deserializer, Error as _};
 use toml::Spanned;
 use wire::Name;
 
-use crate::prefix::Prefix;
+use guard::Prefix;
 
+pub mod acl;
 pub mod dnssec;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
+pub use acl::AclSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
@@ -211,6 +213,15 @@ pub const KEYS: &[&str] = &[
     "rrl.exempt",
     "rrl.log_only",
     "rrl.table_size",
+    "acl.lists",
+    "acl.query",
+    "acl.recursion",
+    "acl.transfer",
+    "acl.http",
+    "acl.control",
+    "acl.listener.listen",
+    "acl.listener.query",
+    "acl.listener.recursion",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +250,8 @@ pub struct Config {
     pub signing: SigningSettings,
     /// The `[rrl]` settings: response rate limiting over UDP.
     pub rrl: RrlSettings,
+    /// The `[acl]` settings: access-control lists.
+    pub acl: AclSettings,
 }
 
 /// The `[server]` section.
@@ -568,8 +581,9 @@ impl Config {
                 location: None,
                 message: format!("{label}: {message}"),
             })?;
+        let acl = file.acl.into_settings(label, text)?;
         let s = file.server;
-        Ok(Config {
+        let mut config = Config {
             label: label.to_owned(),
             server: ServerConfig {
                 listen: s.listen,
@@ -595,7 +609,10 @@ impl Config {
             dnssec,
             signing,
             rrl: file.rrl.into_settings(),
-        })
+            acl,
+        };
+        acl::reconcile(&mut config)?;
+        Ok(config)
     }
 
     /// Applies command-line overrides.
@@ -893,6 +910,8 @@ struct FileConfig {
     signing: signing::SigningSection,
     #[serde(default)]
     rrl: rrl::RrlSection,
+    #[serde(default)]
+    acl: acl::AclSection,
 }
 
 #[derive(Deserialize)]

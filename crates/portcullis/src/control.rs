@@ -13,7 +13,10 @@
 //! # Who may talk to it
 //!
 //! The socket file is made mode 0600 right after it is bound, so only its owner (and root) can
-//! connect; its directory is created 0750 when missing. A socket file left behind by a server
+//! connect. Then `acl.control` ([`serve_guarded`]) decides by the peer's user ID, which the
+//! kernel reports for a Unix socket (`SO_PEERCRED`): root and the server's own user by default;
+//! rules can narrow that (to root alone, say), and a refused peer is answered `error: ...`.
+//! The socket's directory is created 0750 when missing. A socket file left behind by a server
 //! that died is removed at start, but only when nothing answers on it: when another server
 //! does, [`serve`] fails rather than take its socket away (`portcullis serve` then warns and
 //! runs without a control socket). The file is removed again at shutdown when it is still the
@@ -33,10 +36,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use guard::AclAction;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use transport::Shutdown;
+
+use crate::config::acl::UserAcl;
 
 /// Longest command line, newline included.
 pub const MAX_COMMAND_LINE: usize = 256;
@@ -119,18 +125,31 @@ impl Command {
 
 /// Binds the control socket at `path` (see the module docs for stale sockets and permissions)
 /// and returns the future that answers commands on it until `shutdown` fires, then removes the
-/// socket file. Spawn the future on a Tokio runtime; binding needs none.
+/// socket file. Spawn the future on a Tokio runtime; binding needs none. Root and the user
+/// the process runs as may use it; [`serve_guarded`] takes the rules.
 pub fn serve(
     path: &Path,
     handler: Arc<dyn ControlHandler>,
     shutdown: Shutdown,
+) -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    let own = nix::unistd::geteuid().as_raw();
+    serve_guarded(path, handler, shutdown, UserAcl::default_for(own))
+}
+
+/// [`serve`] for the peers `acl` allows, by the user ID the kernel reports for the peer
+/// (`SO_PEERCRED`): a refused peer is told `error: ...` and closed, a dropped one closed.
+pub fn serve_guarded(
+    path: &Path,
+    handler: Arc<dyn ControlHandler>,
+    shutdown: Shutdown,
+    acl: UserAcl,
 ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
     let listener = bind(path)?;
     let identity = fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))?;
     let path = path.to_path_buf();
     Ok(async move {
         match UnixListener::from_std(listener) {
-            Ok(listener) => accept_loop(listener, handler, &shutdown).await,
+            Ok(listener) => accept_loop(listener, handler, &acl, &shutdown).await,
             Err(e) => tracing::error!(path = %path.display(), error = %e, "control socket failed"),
         }
         // Remove the file only if it is still ours, not one a later server bound.
@@ -204,6 +223,7 @@ fn bind(path: &Path) -> io::Result<StdUnixListener> {
 async fn accept_loop(
     listener: UnixListener,
     handler: Arc<dyn ControlHandler>,
+    acl: &UserAcl,
     shutdown: &Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
@@ -219,6 +239,23 @@ async fn accept_loop(
                 }
             },
         };
+        // Without the peer's credentials, nobody is recognised: refused.
+        let uid = stream.peer_cred().ok().map(|c| c.uid());
+        match uid.map_or(AclAction::Refuse, |uid| acl.decide(uid)) {
+            AclAction::Allow => {}
+            AclAction::Refuse => {
+                tracing::info!(uid, "control socket: refused by acl.control");
+                tokio::spawn(async move {
+                    let _ =
+                        write_answer(stream, "error: this user may not control the server\n").await;
+                });
+                continue;
+            }
+            AclAction::Drop => {
+                tracing::info!(uid, "control socket: dropped by acl.control");
+                continue;
+            }
+        }
         let handler = Arc::clone(&handler);
         match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => {

@@ -1,5 +1,4 @@
-//! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
-//! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the server behind
+//! The Portcullis server binary's library half: configuration ([`config`]), the checks behind `portcullis check` ([`check`]), the server behind
 //! `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query` ([`query`]),
 //! the `/metrics` HTTP endpoint ([`http`]) and the control socket behind `portcullis ctl`
 //! ([`control`]), and the switch away from root ([`privileges`]).
@@ -15,7 +14,6 @@ pub mod control;
 pub mod dnssec_cli;
 pub mod http;
 pub mod keystate;
-pub mod prefix;
 pub mod privileges;
 pub mod query;
 pub mod serve;

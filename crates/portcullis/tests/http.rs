@@ -52,6 +52,7 @@ impl Endpoint {
             health,
             shutdown.clone(),
             limits,
+            guard::Acl::allow_all(),
         ));
         Endpoint {
             rt,

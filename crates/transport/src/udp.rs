@@ -19,6 +19,10 @@
 //! 3. **send**: `sendmmsg` sends the responses with a control message naming their source
 //!    address, one call per run of responses that share a source (one call in the common case).
 //!
+//! The engine applies the ACLs of the listener (the address the workers were started on, as
+//! configured: [`engine::Engine::listener`], looked up once per batch): a query an ACL drops
+//! is counted as dropped by policy and gets no response.
+//!
 //! With response rate limiting on (`[rrl]`), step 2 asks the shared [`guard::Rrl`] about each
 //! response the engine wrote: a dropped one is not sent, a slipped one is cut to its header and
 //! question with TC set ([`guard::slip`]). TCP is not rate limited, as in BIND: its clients
@@ -138,7 +142,9 @@ pub fn spawn_resolving_workers(
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
-            .spawn(move || Worker::new(socket, engine, resolver, rrl, metrics, stop).run());
+            .spawn(move || {
+                Worker::new(socket, addr, engine, resolver, rrl, metrics, stop).run();
+            });
         match handle {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -244,6 +250,8 @@ struct Pending {
 struct Worker {
     /// Shared with the resolver's drivers, which send resolved answers from it.
     socket: Arc<Socket>,
+    /// The address as configured, which names the listener's ACLs ([`engine::Engine::listener`]).
+    listen: SocketAddr,
     /// Whether the socket is IPv6.
     v6: bool,
     engine: SharedEngine,
@@ -264,6 +272,7 @@ struct Worker {
 impl Worker {
     fn new(
         socket: Socket,
+        listen: SocketAddr,
         engine: SharedEngine,
         resolver: Option<ResolverHandle>,
         rrl: Option<Arc<Rrl>>,
@@ -281,6 +290,7 @@ impl Worker {
             local: Local::unspecified(v6),
         };
         Worker {
+            listen,
             socket: Arc::new(socket),
             v6,
             engine,
@@ -371,6 +381,7 @@ impl Worker {
     /// Answers the first `count` received datagrams; returns how many responses are pending.
     fn answer(&mut self, count: usize) -> usize {
         let engine = self.engine.load();
+        let listener = engine.listener(self.listen);
         let now = crate::clock::now();
         let mut replies = 0;
         let rx = self.rx.chunks_exact(QUERY_BUFFER);
@@ -393,7 +404,7 @@ impl Worker {
                 addr: ip,
                 transport: Transport::Udp,
             };
-            let mut outcome = engine.respond(query, &client, now, out);
+            let mut outcome = engine.respond_on(listener, query, &client, now, out);
             if let Outcome::Recurse(request) = outcome {
                 self.metrics
                     .count_query(METRICS, QType::from_code(request.qtype().0));
@@ -480,6 +491,10 @@ impl Worker {
                 }
                 Outcome::Drop(QueryError::OutputTooSmall) => {
                     self.metrics.count_dropped(METRICS, DropReason::Overload);
+                }
+                // An ACL dropped it.
+                Outcome::Drop(QueryError::AclDrop(_)) => {
+                    self.metrics.count_dropped(METRICS, DropReason::Policy);
                 }
                 Outcome::Drop(_) => self.metrics.count_malformed(METRICS),
                 // The engine refuses AXFR over UDP and answers IXFR over UDP with the SOA, so

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde::de::Deserializer;
 
 use super::{IntBounds, int, keyed, prefixes};
-use crate::prefix::Prefix;
+use guard::Prefix;
 
 macro_rules! bounds {
     ($($name:ident = $key:literal, $min:expr, $max:expr;)*) => {

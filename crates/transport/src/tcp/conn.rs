@@ -51,6 +51,8 @@ const TRANSFER_QUEUE: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
+    /// The listener's address, which names its ACLs ([`engine::Engine::listener`]).
+    pub(crate) listen: SocketAddr,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
     pub(crate) counters: Arc<Counters>,
@@ -267,8 +269,14 @@ impl Reader {
     /// waits nor locks.
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
-        with_out_buffer(
-            |out| match engine.respond(query, &self.client, crate::clock::now(), out) {
+        with_out_buffer(|out| {
+            match engine.respond_on(
+                engine.listener(self.shared.listen),
+                query,
+                &self.client,
+                crate::clock::now(),
+                out,
+            ) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
                         if info.prefetch
@@ -292,6 +300,11 @@ impl Reader {
                         self.shared
                             .counters
                             .with(self.key, |m| m.count_malformed(Transport::Tcp));
+                    }
+                    if let QueryError::AclDrop(_) = e {
+                        self.shared.counters.with(self.key, |m| {
+                            m.count_dropped(Transport::Tcp, metrics::DropReason::Policy);
+                        });
                     }
                     Action::Close
                 }
@@ -338,8 +351,8 @@ impl Reader {
                         None => Action::Close,
                     }
                 }
-            },
-        )
+            }
+        })
     }
 
     /// Queues an answer; false when the connection should end.
