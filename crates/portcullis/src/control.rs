@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use events::{Action, Event, Events};
 use guard::AclAction;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -133,23 +134,26 @@ pub fn serve(
     shutdown: Shutdown,
 ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
     let own = nix::unistd::geteuid().as_raw();
-    serve_guarded(path, handler, shutdown, UserAcl::default_for(own))
+    let acl = UserAcl::default_for(own);
+    serve_guarded(path, handler, shutdown, acl, Events::disabled())
 }
 
 /// [`serve`] for the peers `acl` allows, by the user ID the kernel reports for the peer
-/// (`SO_PEERCRED`): a refused peer is told `error: ...` and closed, a dropped one closed.
+/// (`SO_PEERCRED`): a refused peer is told `error: ...` and closed, a dropped one closed; each
+/// is a security event (reason `acl control`, the user ID as detail) reported to `events`.
 pub fn serve_guarded(
     path: &Path,
     handler: Arc<dyn ControlHandler>,
     shutdown: Shutdown,
     acl: UserAcl,
+    events: Events,
 ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
     let listener = bind(path)?;
     let identity = fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))?;
     let path = path.to_path_buf();
     Ok(async move {
         match UnixListener::from_std(listener) {
-            Ok(listener) => accept_loop(listener, handler, &acl, &shutdown).await,
+            Ok(listener) => accept_loop(listener, handler, &acl, &events, &shutdown).await,
             Err(e) => tracing::error!(path = %path.display(), error = %e, "control socket failed"),
         }
         // Remove the file only if it is still ours, not one a later server bound.
@@ -224,6 +228,7 @@ async fn accept_loop(
     listener: UnixListener,
     handler: Arc<dyn ControlHandler>,
     acl: &UserAcl,
+    events: &Events,
     shutdown: &Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
@@ -241,7 +246,16 @@ async fn accept_loop(
         };
         // Without the peer's credentials, nobody is recognised: refused.
         let uid = stream.peer_cred().ok().map(|c| c.uid());
-        match uid.map_or(AclAction::Refuse, |uid| acl.decide(uid)) {
+        let action = uid.map_or(AclAction::Refuse, |uid| acl.decide(uid));
+        if action != AclAction::Allow {
+            let kind = match action {
+                AclAction::Drop => Action::AclDropped,
+                _ => Action::AclRefused,
+            };
+            let user = uid.map_or_else(|| "uid unknown".to_owned(), |u| format!("uid {u}"));
+            events.emit(Event::new(kind, "acl control").detail(user));
+        }
+        match action {
             AclAction::Allow => {}
             AclAction::Refuse => {
                 tracing::info!(uid, "control socket: refused by acl.control");

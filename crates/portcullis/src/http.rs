@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use events::{Action, Event, Events};
 use guard::{Acl, AclAction};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -100,12 +101,14 @@ pub async fn serve(
         shutdown,
         Limits::default(),
         Acl::allow_all(),
+        Events::disabled(),
     )
     .await
 }
 
 /// [`serve`] with chosen limits and ACL (`acl.http`): a client it refuses gets 403 Forbidden
-/// to every request, one it drops is closed as soon as it is accepted. Returns an error only
+/// to every request, one it drops is closed as soon as it is accepted; each is a security
+/// event (reason `acl http`) reported to `events`. Returns an error only
 /// when the listener itself fails for good (not for the transient errors an accept can meet,
 /// such as too many open files).
 pub async fn serve_with(
@@ -115,6 +118,7 @@ pub async fn serve_with(
     shutdown: Shutdown,
     limits: Limits,
     acl: Acl,
+    events: Events,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = JoinSet::new();
@@ -126,9 +130,12 @@ pub async fn serve_with(
                 let (stream, refused) = match accepted {
                     Ok((stream, peer)) => match acl.decide(peer.ip()) {
                         AclAction::Allow => (stream, false),
-                        AclAction::Refuse => (stream, true),
+                        AclAction::Refuse => {
+                            events.emit(Event::new(Action::AclRefused, "acl http").client(peer.ip()));
+                            (stream, true)
+                        }
                         AclAction::Drop => {
-                            tracing::debug!(%peer, "http: dropped by acl.http");
+                            events.emit(Event::new(Action::AclDropped, "acl http").client(peer.ip()));
                             drop(stream);
                             continue;
                         }

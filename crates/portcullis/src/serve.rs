@@ -20,8 +20,11 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use cache::{Cache, CacheConfig};
 use engine::{Catalog, Engine, EngineConfig, Resolver};
-use metrics::{CacheFigures, Registry, ReloadResult, ZoneStats};
+use events::writer::Reopen;
+use events::{Action, Events, EventsConfig};
+use metrics::{CacheFigures, Registry, ReloadResult, SecurityFigures, ZoneStats};
 use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
+use transport::guards::Guards;
 use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
@@ -66,6 +69,12 @@ pub struct Server {
     reloading: Mutex<()>,
     /// The signed zones' keys and signatures, kept across reloads.
     signer: Signer,
+    /// The security event stream, made once (its sinks change at a restart).
+    events: Events,
+    /// Asks the event writer to reopen its file, on every reload (after log rotation).
+    events_reopen: Reopen,
+    /// The `[events]` section the stream was started with.
+    started_events: EventsConfig,
 }
 
 impl Server {
@@ -96,6 +105,22 @@ impl Server {
                 }
             }));
         }
+        let (events, events_reopen) = events::writer::start(&config.events)
+            .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
+        let counters = events.clone();
+        registry.set_security_source(Box::new(move || {
+            let f = counters.figures();
+            SecurityFigures {
+                actions: Action::ALL
+                    .iter()
+                    .zip(f.actions)
+                    .map(|(a, n)| (a.name(), n))
+                    .collect(),
+                written: f.written,
+                dropped: f.dropped,
+                suppressed: f.suppressed,
+            }
+        }));
         let signer = Signer::new();
         let loaded = build(
             config,
@@ -118,7 +143,15 @@ impl Server {
             cache,
             reloading: Mutex::new(()),
             signer,
+            events,
+            events_reopen,
+            started_events: config.events.clone(),
         })
+    }
+
+    /// The security event stream.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The resolver's cache, when the resolver is on.
@@ -163,11 +196,13 @@ impl Server {
                 )
                 .map_err(|errors| errors.join("\n"))?;
                 let mut warnings = loaded.warnings;
+                let events_changed = (config.events != self.started_events).then_some("[events]");
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
                         .chain(self.started_acl.restart_only_changes(&config.acl))
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
+                        .chain(events_changed)
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
@@ -177,6 +212,8 @@ impl Server {
                     warnings,
                 })
             });
+        // Reloads follow log rotation: the event file is opened again.
+        self.events_reopen.request();
         self.registry.count_reload(match result {
             Ok(_) => ReloadResult::Success,
             Err(_) => ReloadResult::Failure,
@@ -669,7 +706,10 @@ fn start(
             workers,
             server.engine().clone(),
             resolver.clone(),
-            rrl.clone(),
+            Guards {
+                rrl: rrl.clone(),
+                events: server.events().clone(),
+            },
             server.registry(),
             shutdown.clone(),
         );
@@ -695,12 +735,16 @@ fn start(
     };
     for &addr in &listen {
         let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
-        running.tasks.push(runtime.spawn(tcp::serve_resolving(
+        running.tasks.push(runtime.spawn(tcp::serve_guarded(
             listener,
             server.engine().clone(),
             resolver.clone(),
             limits.clone(),
             server.registry().clone(),
+            Guards {
+                rrl: None,
+                events: server.events().clone(),
+            },
             shutdown.clone(),
         )));
     }
@@ -711,8 +755,10 @@ fn start(
         let stop = shutdown.clone();
         let acl = config.acl.http_acl();
         let limits = http::Limits::default();
+        let events = server.events().clone();
         running.tasks.push(runtime.spawn(async move {
-            if let Err(e) = http::serve_with(listener, registry, health, stop, limits, acl).await {
+            let served = http::serve_with(listener, registry, health, stop, limits, acl, events);
+            if let Err(e) = served.await {
                 tracing::error!("HTTP endpoint stopped: {e}");
             }
         }));
@@ -728,6 +774,7 @@ fn start(
         handler,
         shutdown.clone(),
         config.acl.control_acl(config),
+        server.events().clone(),
     ) {
         Ok(task) => running.tasks.push(runtime.spawn(task)),
         // The server answers DNS without its control socket; `portcullis ctl` and reloads by

@@ -53,6 +53,7 @@ impl Endpoint {
             shutdown.clone(),
             limits,
             guard::Acl::allow_all(),
+            events::Events::disabled(),
         ));
         Endpoint {
             rt,

@@ -8,7 +8,9 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod clock;
+pub mod guards;
 pub mod resolver;
 pub mod tcp;
 pub mod udp;

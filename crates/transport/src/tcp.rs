@@ -78,6 +78,7 @@ use metrics::{DropReason, Registry, WorkerMetrics};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::guards::Guards;
 use crate::resolver::ResolverHandle;
 use crate::{SharedEngine, Shutdown};
 use conn::Shared;
@@ -181,6 +182,29 @@ pub async fn serve_resolving(
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
+    serve_guarded(
+        listener,
+        engine,
+        resolver,
+        limits,
+        registry,
+        Guards::default(),
+        shutdown,
+    )
+    .await;
+}
+
+/// [`serve_resolving`], reporting what the policies do (ACL refusals and drops) to
+/// `guards.events`.
+pub async fn serve_guarded(
+    listener: TcpListener,
+    engine: SharedEngine,
+    resolver: Option<ResolverHandle>,
+    limits: TcpLimits,
+    registry: Arc<Registry>,
+    guards: Guards,
+    shutdown: Shutdown,
+) {
     let limits = limits.clamped();
     let counters = Arc::new(Counters::new(&registry));
     let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client));
@@ -191,6 +215,7 @@ pub async fn serve_resolving(
     let shared = Arc::new(Shared {
         engine,
         listen,
+        events: guards.events,
         resolver,
         limits: limits.clone(),
         counters: counters.clone(),
@@ -210,6 +235,8 @@ pub async fn serve_resolving(
                     // The query ACL drops this client: close at once, before any limit counts it.
                     drop(stream);
                     counters.with(0, |m| m.count_dropped(metrics::Transport::Tcp, DropReason::Policy));
+                    let dropped = engine::QueryError::AclDrop(engine::AclPurpose::Query);
+                    crate::access::report(&shared.events, dropped, peer.ip(), &[]);
                 }
                 Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
                     Admit::Accept(ticket) => {

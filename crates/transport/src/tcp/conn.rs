@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
     /// The listener's address, which names its ACLs ([`engine::Engine::listener`]).
     pub(crate) listen: SocketAddr,
+    /// Where ACL refusals and drops are reported.
+    pub(crate) events: events::Events,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
     pub(crate) counters: Arc<Counters>,
@@ -279,6 +281,14 @@ impl Reader {
             ) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
+                        if let AnswerSource::Error(e) = info.source {
+                            crate::access::report(
+                                &self.shared.events,
+                                e,
+                                self.client.addr,
+                                response,
+                            );
+                        }
                         if info.prefetch
                             && let Some(resolver) = &self.shared.resolver
                             && let Some(request) = RecursionRequest::from_query(query, &self.client)
@@ -305,6 +315,7 @@ impl Reader {
                         self.shared.counters.with(self.key, |m| {
                             m.count_dropped(Transport::Tcp, metrics::DropReason::Policy);
                         });
+                        crate::access::report(&self.shared.events, e, self.client.addr, query);
                     }
                     Action::Close
                 }
