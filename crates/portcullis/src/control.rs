@@ -259,10 +259,7 @@ async fn accept_loop(
             AclAction::Allow => {}
             AclAction::Refuse => {
                 tracing::info!(uid, "control socket: refused by acl.control");
-                tokio::spawn(async move {
-                    let _ =
-                        write_answer(stream, "error: this user may not control the server\n").await;
-                });
+                tokio::spawn(refuse(stream));
                 continue;
             }
             AclAction::Drop => {
@@ -287,6 +284,20 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// Reads the command of a refused peer (so that its write does not fail) and answers with an
+/// error, all within [`IO_TIMEOUT`].
+async fn refuse(stream: UnixStream) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::with_capacity(64);
+    let mut limited = (&mut reader).take(MAX_COMMAND_LINE as u64);
+    let _ = tokio::time::timeout(IO_TIMEOUT, limited.read_until(b'\n', &mut line)).await;
+    let _ = write_answer(
+        reader.into_inner(),
+        "error: this user may not control the server (acl.control)\n",
+    )
+    .await;
 }
 
 /// Reads one command from `stream`, runs it, writes the answer.
