@@ -1,7 +1,8 @@
-//! The Portcullis server binary's library half: configuration ([`config`]), the checks behind `portcullis check` ([`check`]), the server behind
-//! `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query` ([`query`]),
-//! the `/metrics` HTTP endpoint ([`http`]) and the control socket behind `portcullis ctl`
-//! ([`control`]), and the switch away from root ([`privileges`]).
+//! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
+//! ([`prefix`], the `guard` crate's), the checks behind `portcullis check` ([`check`]), the
+//! server behind `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query`
+//! ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the control socket behind
+//! `portcullis ctl` ([`control`]), and the switch away from root ([`privileges`]).
 //! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
 //! [`dnssec_cli`] (`portcullis dnssec`).
 //! `src/main.rs` holds the command line.
@@ -14,6 +15,7 @@ pub mod control;
 pub mod dnssec_cli;
 pub mod http;
 pub mod keystate;
+pub mod prefix;
 pub mod privileges;
 pub mod query;
 pub mod serve;
