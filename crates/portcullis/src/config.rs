@@ -30,7 +30,7 @@ use serde::de::{self, Deserializer, Error as _};
 use toml::Spanned;
 use wire::Name;
 
-use guard::Prefix;
+use crate::prefix::Prefix;
 
 pub mod acl;
 pub mod dnssec;

@@ -24,11 +24,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use guard::Prefix;
 use portcullis::config::signing::SigningOverrides;
 use portcullis::config::{
     Config, ConfigSource, DEFAULT_CONFIG, ForwardArg, LogLevel, Overrides, ZoneArg,
 };
+use portcullis::prefix::Prefix;
 use portcullis::{check, serve};
 
 /// Portcullis, a DNS server.

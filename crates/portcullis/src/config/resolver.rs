@@ -10,7 +10,7 @@ use toml::Spanned;
 use wire::Name;
 
 use super::{IntBounds, int, keyed, parse_origin, prefixes};
-use guard::Prefix;
+use crate::prefix::Prefix;
 
 // ---------------------------------------------------------------------------------------------
 // Bounds

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde::de::Deserializer;
 
 use super::{IntBounds, int, keyed, prefixes};
-use guard::Prefix;
+use crate::prefix::Prefix;
 
 macro_rules! bounds {
     ($($name:ident = $key:literal, $min:expr, $max:expr;)*) => {
