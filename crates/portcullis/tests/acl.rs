@@ -359,6 +359,21 @@ fn http_and_control_acls() {
     let (code, out) = ctl(&scratch.0.join("control.sock"), "status");
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("may not control the server"), "{out}");
+
+    // The refusals and the drop are counted per action.
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{http_port}/metrics")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count = |action: &str| {
+        common::metric(
+            &text,
+            &format!("portcullis_security_events_total{{action=\"{action}\"}}"),
+        )
+    };
+    assert_eq!(count("acl_refused"), Some(2.0), "{text}");
+    assert_eq!(count("acl_dropped"), Some(1.0), "{text}");
 }
 
 #[test]
