@@ -2,7 +2,8 @@
 //! source addresses are allowed, refused (REFUSED with EDE 18) or dropped (no answer, the TCP
 //! connection closed), by the query ACL, a listener's own ACL, the recursion ACL (with
 //! `--allow-recursion`), the transfer ACL (`dig AXFR`), the HTTP ACL (`curl`) and the control
-//! socket's; a reload changes an ACL; every refusal and drop is a security event.
+//! socket's, for IPv4 and IPv6 clients; a reload changes an ACL; every refusal and drop is a
+//! security event.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -411,4 +412,31 @@ fn reload_changes_the_query_acl() {
         server.log()
     );
     assert_eq!(udp("127.0.1.1", addr, &q), answered(1));
+}
+
+#[test]
+fn ipv6_clients_match_ipv6_rules() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        println!("SKIPPED: this host has no IPv6 loopback");
+        return;
+    }
+    let scratch = Scratch::new("acl-ipv6");
+    let port = free_port_on(&[ip("127.0.0.1"), ip("::1")]);
+    scratch.write("example.test.zone", &zone(1));
+    let text = config(&format!("127.0.0.1:{port}"))
+        .replace(
+            &format!("listen = [\"127.0.0.1:{port}\"]"),
+            &format!("listen = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]"),
+        )
+        .replace(
+            "[[zone]]",
+            "[acl]\nquery = [\"refuse ::1\", \"allow any\"]\n\n[[zone]]",
+        );
+    let config = scratch.write("portcullis.toml", &text);
+    let v4 = SocketAddr::from(([127, 0, 0, 1], port));
+    let v6: SocketAddr = format!("[::1]:{port}").parse().unwrap();
+    let _server = Server::start(&config, v4, scratch.0.join("server.log"));
+    let q = query(7, "www.example.test.", RType::A, Some(1232));
+    assert_eq!(udp("::1", v6, &q), refused(Some(18), false));
+    assert_eq!(udp("127.0.0.1", v4, &q), answered(1));
 }
