@@ -32,6 +32,7 @@ use wire::Name;
 
 use crate::prefix::Prefix;
 
+pub mod acl;
 pub mod dnssec;
 pub mod events;
 pub mod limits;
@@ -40,6 +41,7 @@ pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
+pub use acl::AclSettings;
 pub use limits::LimitsSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
@@ -242,6 +244,15 @@ pub const KEYS: &[&str] = &[
     "limits.rule.window",
     "limits.rule.action",
     "limits.rule.duration",
+    "acl.lists",
+    "acl.query",
+    "acl.recursion",
+    "acl.transfer",
+    "acl.http",
+    "acl.control",
+    "acl.listener.listen",
+    "acl.listener.query",
+    "acl.listener.recursion",
     "events.file",
     "events.syslog",
     "events.syslog_facility",
@@ -277,6 +288,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// The `[limits]` settings: client limits, dynamic blocks, the random-subdomain defence.
     pub limits: LimitsSettings,
+    /// The `[acl]` settings: access-control lists.
+    pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
 }
@@ -610,8 +623,9 @@ impl Config {
                 location: None,
                 message: format!("{label}: {message}"),
             })?;
+        let acl = file.acl.into_settings(label, text)?;
         let s = file.server;
-        Ok(Config {
+        let mut config = Config {
             label: label.to_owned(),
             server: ServerConfig {
                 listen: s.listen,
@@ -639,8 +653,11 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             limits: file.limits.into_settings(at)?,
+            acl,
             events: file.events.into_config(base_dir),
-        })
+        };
+        acl::reconcile(&mut config)?;
+        Ok(config)
     }
 
     /// Applies command-line overrides.
@@ -961,6 +978,8 @@ struct FileConfig {
     rrl: rrl::RrlSection,
     #[serde(default)]
     limits: limits::LimitsSection,
+    #[serde(default)]
+    acl: acl::AclSection,
     #[serde(default)]
     events: events::EventsSection,
 }

@@ -53,9 +53,12 @@ const TRANSFER_QUEUE: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
+    /// The listener's address, which names its ACLs ([`engine::Engine::listener`]).
+    pub(crate) listen: SocketAddr,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
-    /// The policies (client limits and dynamic blocks, the event stream).
+    /// The policies (client limits and dynamic blocks) and the event stream, where ACL
+    /// refusals and drops and dynamic blocks are reported.
     pub(crate) guards: Guards,
     pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown: Shutdown,
@@ -291,9 +294,18 @@ impl Reader {
                         .map_or(Action::Close, |r| Action::Reply(framed(r)));
                 }
             }
-            match engine.respond(query, &self.client, now, out) {
+            let listener = engine.listener(self.shared.listen);
+            match engine.respond_on(listener, query, &self.client, now, out) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
+                        if let AnswerSource::Error(e) = info.source {
+                            crate::access::report(
+                                &self.shared.guards.events,
+                                e,
+                                self.client.addr,
+                                response,
+                            );
+                        }
                         if guards.limits.is_some() {
                             self.shared.counters.with(self.key, |m| {
                                 limits::record(guards, m, ip, info.rcode.0, info.len, now);
@@ -320,6 +332,17 @@ impl Reader {
                         self.shared
                             .counters
                             .with(self.key, |m| m.count_malformed(Transport::Tcp));
+                    }
+                    if let QueryError::AclDrop(_) = e {
+                        self.shared.counters.with(self.key, |m| {
+                            m.count_dropped(Transport::Tcp, metrics::DropReason::Policy);
+                        });
+                        crate::access::report(
+                            &self.shared.guards.events,
+                            e,
+                            self.client.addr,
+                            query,
+                        );
                     }
                     Action::Close
                 }
