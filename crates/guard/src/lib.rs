@@ -2,10 +2,13 @@
 //! touches a socket, a clock or a log, so each decision is a pure function of its inputs and
 //! the shared state, and can be tested with made-up times.
 //!
-//! The one policy so far is response rate limiting ([`Rrl`]), as BIND and Knot do it.
+//! Response rate limiting ([`Rrl`]), as BIND and Knot do it; DNS cookies as a server
+//! ([`Cookies`], RFC 7873 and RFC 9018).
 
 #![forbid(unsafe_code)]
 
+pub mod cookie;
 pub mod rrl;
 
+pub use cookie::{Checked, Cookies, Invalid, Secret, SecretError, Verdict};
 pub use rrl::{Decision, Kind, Rrl, RrlConfig, name_key, question, slip};
