@@ -16,6 +16,16 @@
 //!    so that no partial answer is cached, and the client retries over TCP (RFC 2181 section 9,
 //!    RFC 6891 section 7).
 //!
+//! # Cookies
+//!
+//! An engine built [`Engine::with_cookies`] is a DNS cookie server (RFC 7873, RFC 9018; see
+//! [`guard::cookie`]). The read stage checks the query's COOKIE option; every response to a
+//! query that carried one (errors, cache answers and the answers of a later resolution
+//! included) carries the client cookie and our server cookie, in room kept for it like NSID's.
+//! With [`CookiePolicy::require`], a UDP query whose client cookie comes without a valid server
+//! cookie is answered BADCOOKIE and nothing else (RFC 7873 section 5.2.3); TCP never needs one.
+//! [`ReplyInfo::valid_cookie`] tells the transport that the client proved its address.
+//!
 //! # Sizes
 //!
 //! Over UDP a response holds at most 512 bytes without EDNS; with EDNS, the client's payload
@@ -24,6 +34,7 @@
 //! least our UDP payload size for UDP and 65,535 bytes for TCP.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use cache::Time;
 
@@ -37,7 +48,7 @@ use crate::catalog::{Catalog, ZoneId};
 use crate::chaos;
 use crate::config::{ConfigError, EngineConfig};
 use crate::error::QueryError;
-use crate::query::{self, ClientEdns, Question, Read, Request};
+use crate::query::{self, ClientEdns, CookieCheck, Question, Read, Request};
 use crate::recursion::{RecursionRequest, Resolver};
 use crate::transfer::TransferRequest;
 
@@ -49,6 +60,9 @@ const MAX_MESSAGE: usize = 65_535;
 const CLASSIC_UDP: u16 = 512;
 /// Room kept for an Extended DNS Error option: its header, code and a short text.
 pub(crate) const EDE_ROOM: usize = 4 + 2 + 64;
+/// Room a COOKIE option takes in a response: its header, the client and our server cookie.
+pub(crate) const COOKIE_ROOM: usize =
+    4 + guard::cookie::CLIENT_COOKIE_LEN + guard::cookie::SERVER_COOKIE_LEN;
 
 /// The transport a query came over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +128,19 @@ pub struct ReplyInfo {
     /// A cached entry used is near its expiry: the transport should refresh it in the
     /// background (prefetch; the question is the query's).
     pub prefetch: bool,
+    /// The query carried a valid server cookie of ours: the client is not forging its address
+    /// (RFC 7873 section 5.4), so rate limiting lets its responses through.
+    pub valid_cookie: bool,
+}
+
+/// DNS cookies as a server: the secrets (shared by every engine a reload builds, and rotated
+/// in place) and whether UDP queries must carry a valid server cookie.
+#[derive(Clone, Debug)]
+pub struct CookiePolicy {
+    /// The current and previous server secrets.
+    pub cookies: Arc<guard::Cookies>,
+    /// Answer BADCOOKIE to UDP queries with a client cookie and no valid server cookie.
+    pub require: bool,
 }
 
 /// What to do with a query.
@@ -151,6 +178,7 @@ pub struct Engine {
     pub(crate) catalog: Catalog,
     pub(crate) config: EngineConfig,
     pub(crate) resolver: Option<Resolver>,
+    pub(crate) cookies: Option<CookiePolicy>,
 }
 
 impl Engine {
@@ -161,7 +189,19 @@ impl Engine {
             catalog,
             config,
             resolver: None,
+            cookies: None,
         })
+    }
+
+    /// This engine, answering DNS cookies with `policy` (see the [module docs](self)).
+    pub fn with_cookies(mut self, policy: CookiePolicy) -> Engine {
+        self.cookies = Some(policy);
+        self
+    }
+
+    /// The cookie policy, when cookies are on.
+    pub fn cookies(&self) -> Option<&CookiePolicy> {
+        self.cookies.as_ref()
     }
 
     /// This engine, also resolving for the clients `resolver` allows (see [`crate::recursion`]).
@@ -194,25 +234,37 @@ impl Engine {
     /// caller's clock, on the cache's time scale ([`cache::Time`]): cached TTLs count down from
     /// it. Never panics and never allocates, except to start a zone transfer or a recursion.
     pub fn respond(&self, query: &[u8], client: &Client, now: Time, out: &mut [u8]) -> Outcome {
-        let outcome = self.respond_inner(query, client, now, out);
-        if let Outcome::Reply(_) = outcome
-            && self.recursion_offered(client.addr)
-        {
-            // RA (RFC 1035 section 4.1.1): set in every response to a client offered
-            // recursion, zone and error answers included. Bit 7 of the fourth header byte.
-            if let Some(flags) = out.get_mut(3) {
-                *flags |= 0x80;
+        let cookies = self.cookies.as_ref().map(|p| CookieCheck {
+            cookies: &p.cookies,
+            ip: client.addr,
+            // Unix seconds modulo 2^32, as cookie timestamps count (RFC 9018 section 4.3).
+            now: (now.as_millis() / 1000) as u32,
+        });
+        let read = query::read(query, cookies);
+        let valid_cookie = read.valid_cookie();
+        let mut outcome = self.respond_inner(read, client, now, out);
+        if let Outcome::Reply(info) = &mut outcome {
+            info.valid_cookie = valid_cookie;
+            if self.recursion_offered(client.addr) {
+                // RA (RFC 1035 section 4.1.1): set in every response to a client offered
+                // recursion, zone and error answers included. Bit 7 of the fourth header byte.
+                if let Some(flags) = out.get_mut(3) {
+                    *flags |= 0x80;
+                }
             }
         }
         outcome
     }
 
-    fn respond_inner(&self, query: &[u8], client: &Client, now: Time, out: &mut [u8]) -> Outcome {
-        let request = match query::read(query) {
+    fn respond_inner(&self, read: Read<'_>, client: &Client, now: Time, out: &mut [u8]) -> Outcome {
+        let request = match read {
             Read::Drop(e) => return Outcome::Drop(e),
             Read::Reject(request, e) => return self.reject(&request, e, client, out),
             Read::Query(request) => request,
         };
+        if self.cookie_missing(&request, client) {
+            return self.reject(&request, QueryError::BadCookie, client, out);
+        }
         let Some(question) = &request.question else {
             return self.reject(&request, QueryError::QuestionCount(0), client, out);
         };
@@ -235,6 +287,18 @@ impl Engine {
             },
             Route::Reject(e) => self.reject(&request, e, client, out),
         }
+    }
+
+    /// Cookies are required, the query came over UDP with a client cookie, and its server
+    /// cookie is missing or invalid (RFC 7873 section 5.2.3). Queries without a COOKIE option
+    /// are answered as by a server that does not know cookies.
+    fn cookie_missing(&self, request: &Request<'_>, client: &Client) -> bool {
+        self.cookies.as_ref().is_some_and(|p| p.require)
+            && client.transport == Transport::Udp
+            && request
+                .edns
+                .and_then(|e| e.cookie)
+                .is_some_and(|c| c.verdict != guard::Verdict::Valid)
     }
 
     // --- stage 2: route ----------------------------------------------------------------------
@@ -330,6 +394,7 @@ impl Engine {
                 truncated: !answered.failed,
                 source,
                 prefetch: false,
+                valid_cookie: false,
             });
         }
         let len = self.finish(w, rcode, edns, None);
@@ -340,6 +405,7 @@ impl Engine {
             truncated: false,
             source,
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -370,6 +436,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Chaos,
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -410,6 +477,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Transfer { zone },
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -433,8 +501,7 @@ impl Engine {
         let ede = error.extended_error().filter(|_| edns.is_some());
         if ede.is_some() {
             // An error response holds no records: the room is there (or the EDE is left out).
-            let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
-            let _ = w.reserve(OPT_LEN + nsid + EDE_ROOM);
+            let _ = w.reserve(self.opt_room(edns) + EDE_ROOM);
         }
         let len = self.finish(w, rcode, edns, ede);
         Outcome::Reply(ReplyInfo {
@@ -444,6 +511,7 @@ impl Engine {
             truncated: false,
             source: AnswerSource::Error(error),
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -474,6 +542,14 @@ impl Engine {
             .filter(|_| edns.is_some_and(|e| e.nsid))
     }
 
+    /// Room for the OPT record with the options we add to every response: NSID when asked
+    /// for, the cookie when the query had one.
+    pub(crate) fn opt_room(&self, edns: Option<ClientEdns>) -> usize {
+        let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
+        let cookie = edns.and_then(|e| e.cookie).map_or(0, |_| COOKIE_ROOM);
+        OPT_LEN + nsid + cookie
+    }
+
     /// Starts a response: header, question, and room kept for the OPT record.
     pub(crate) fn start<'b>(
         &self,
@@ -493,11 +569,8 @@ impl Engine {
         if let Some(q) = question {
             w.push_question(q.qname.as_ref(), q.qtype, q.qclass).ok()?;
         }
-        if edns.is_some() {
-            let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
-            if w.reserve(OPT_LEN + nsid).is_err() {
-                w.reserve(OPT_LEN).ok()?;
-            }
+        if edns.is_some() && w.reserve(self.opt_room(edns)).is_err() {
+            w.reserve(OPT_LEN).ok()?;
         }
         Some(w)
     }
@@ -517,6 +590,10 @@ impl Engine {
             if let Some(nsid) = self.nsid(edns) {
                 // Dropped when it does not fit: it is optional.
                 let _ = opt.option(OptionCode::NSID, nsid);
+            }
+            if let Some(c) = e.cookie {
+                // Room was kept by `start`.
+                let _ = opt.cookie(&c.client, &c.server);
             }
             if let Some((code, text)) = ede {
                 // Room was kept by the caller; dropped when it does not fit, as it is optional.

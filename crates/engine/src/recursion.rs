@@ -149,7 +149,7 @@ impl RecursionRequest {
     /// The request of a well-formed query with one question (for a prefetch, say); `None` for
     /// anything else.
     pub fn from_query(query: &[u8], client: &Client) -> Option<RecursionRequest> {
-        match query::read(query) {
+        match query::read(query, None) {
             Read::Query(request) => {
                 let question = request.question.as_ref()?;
                 Some(RecursionRequest::new(&request, question, client))
@@ -191,6 +191,11 @@ impl RecursionRequest {
     /// Who asked, and how.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Whether the query carried a valid server cookie of ours (RFC 7873).
+    pub fn valid_cookie(&self) -> bool {
+        self.edns.is_some_and(|e| e.valid_cookie())
     }
 }
 
@@ -246,6 +251,7 @@ impl Engine {
                     truncated: false,
                     source: AnswerSource::Cache { stale },
                     prefetch,
+                    valid_cookie: false,
                 })
             }
             CacheAnswer::Truncated => {
@@ -262,6 +268,7 @@ impl Engine {
                     truncated: true,
                     source: AnswerSource::Cache { stale: false },
                     prefetch: false,
+                    valid_cookie: false,
                 })
             }
             CacheAnswer::Miss if rd => {
@@ -309,6 +316,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Cache { stale: false },
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -367,6 +375,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Recursion,
             prefetch: false,
+            valid_cookie: request.valid_cookie(),
         }
     }
 
@@ -418,6 +427,7 @@ impl Engine {
             truncated: false,
             source: AnswerSource::Error(error),
             prefetch: false,
+            valid_cookie: request.valid_cookie(),
         })
     }
 
@@ -466,11 +476,12 @@ impl Engine {
             truncated: false,
             source: AnswerSource::Cache { stale },
             prefetch: false,
+            valid_cookie: request.valid_cookie(),
         })
     }
 
     /// A response to `request` started: header (ID, RD and CD echoed), the question as asked,
-    /// room for the OPT record (and the EDE when there is one).
+    /// room for the OPT record (with the cookie, and the EDE when there is one).
     fn start_resolved<'b>(
         &self,
         request: &RecursionRequest,
@@ -492,7 +503,7 @@ impl Engine {
             .ok()?;
         if request.edns.is_some() {
             let ede_room = ede.map_or(0, |(_, text)| EDE_ROOM.max(6 + text.len()));
-            if w.reserve(OPT_LEN + ede_room).is_err() {
+            if w.reserve(self.opt_room(request.edns) + ede_room).is_err() {
                 w.reserve(OPT_LEN).ok()?;
             }
         }

@@ -32,12 +32,14 @@ use wire::Name;
 
 use crate::prefix::Prefix;
 
+pub mod cookies;
 pub mod dnssec;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
+pub use cookies::CookieSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
@@ -211,6 +213,11 @@ pub const KEYS: &[&str] = &[
     "rrl.exempt",
     "rrl.log_only",
     "rrl.table_size",
+    "cookies.enabled",
+    "cookies.require",
+    "cookies.secret",
+    "cookies.previous_secret",
+    "cookies.rotate_interval",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +246,8 @@ pub struct Config {
     pub signing: SigningSettings,
     /// The `[rrl]` settings: response rate limiting over UDP.
     pub rrl: RrlSettings,
+    /// The `[cookies]` settings: DNS cookies as a server.
+    pub cookies: CookieSettings,
 }
 
 /// The `[server]` section.
@@ -561,6 +570,7 @@ impl Config {
         })?;
 
         let dnssec = file.dnssec.into_settings(label, text, base_dir)?;
+        let cookies = file.cookies.into_settings(label, text)?;
         let signing = file
             .signing
             .into_settings(base_dir)
@@ -595,6 +605,7 @@ impl Config {
             dnssec,
             signing,
             rrl: file.rrl.into_settings(),
+            cookies,
         })
     }
 
@@ -893,6 +904,8 @@ struct FileConfig {
     signing: signing::SigningSection,
     #[serde(default)]
     rrl: rrl::RrlSection,
+    #[serde(default)]
+    cookies: cookies::CookieSection,
 }
 
 #[derive(Deserialize)]

@@ -32,6 +32,7 @@ use crate::config::{
     CacheSettings, Config, ConfigSource, DEFAULT_CONFIG_LABEL, QnameMinimisation, ServerConfig,
 };
 use crate::control::{self, ControlHandler};
+use crate::cookies::{self, CookieSecrets};
 use crate::prefix::Prefix;
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
@@ -64,6 +65,8 @@ pub struct Server {
     reloading: Mutex<()>,
     /// The signed zones' keys and signatures, kept across reloads.
     signer: Signer,
+    /// The DNS cookie secrets, kept across reloads (a reload applies configured ones).
+    cookies: Arc<CookieSecrets>,
 }
 
 impl Server {
@@ -95,7 +98,9 @@ impl Server {
             }));
         }
         let signer = Signer::new();
-        let loaded = build(
+        let cookies = CookieSecrets::new(&config.cookies)
+            .map_err(|e| vec![format!("{}: {e}", config.label)])?;
+        let mut loaded = build(
             config,
             cache.as_ref(),
             &signer,
@@ -106,6 +111,9 @@ impl Server {
             tracing::warn!("{warning}");
         }
         registry.set_zones(zone_stats(&loaded.zones));
+        if let Some(policy) = cookies.policy(&config.cookies) {
+            loaded.engine = loaded.engine.with_cookies(policy);
+        }
         Ok(Server {
             source,
             engine: Arc::new(ArcSwap::from_pointee(loaded.engine)),
@@ -115,6 +123,7 @@ impl Server {
             cache,
             reloading: Mutex::new(()),
             signer,
+            cookies: Arc::new(cookies),
         })
     }
 
@@ -151,7 +160,7 @@ impl Server {
                     .started_resolver
                     .as_ref()
                     .is_some_and(|started| validates(&started.3));
-                let loaded = build(
+                let mut loaded = build(
                     &config,
                     self.cache.as_ref(),
                     &self.signer,
@@ -159,6 +168,12 @@ impl Server {
                     unix_now(),
                 )
                 .map_err(|errors| errors.join("\n"))?;
+                self.cookies
+                    .apply(&config.cookies)
+                    .map_err(|e| format!("{}: {e}", config.label))?;
+                if let Some(policy) = self.cookies.policy(&config.cookies) {
+                    loaded.engine = loaded.engine.with_cookies(policy);
+                }
                 let mut warnings = loaded.warnings;
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
@@ -225,6 +240,9 @@ impl Server {
             Ok(mut engine) => {
                 if let Some(resolver) = current.resolver() {
                     engine = engine.with_resolver(resolver.clone());
+                }
+                if let Some(policy) = current.cookies() {
+                    engine = engine.with_cookies(policy.clone());
                 }
                 self.engine.store(Arc::new(engine));
                 fresh.len()
@@ -727,6 +745,10 @@ fn start(
     running
         .tasks
         .push(runtime.spawn(signing_timer(server.clone(), shutdown.clone())));
+    running.tasks.push(runtime.spawn(cookies::rotation_timer(
+        server.cookies.clone(),
+        shutdown.clone(),
+    )));
     let path = &config.server.control_socket;
     let handler: Arc<dyn ControlHandler> = server.clone();
     match control::serve(path, handler, shutdown.clone()) {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver, rrl, signing};
+use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, cookies, resolver, rrl, signing};
 
 fn doc() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIG.md");
@@ -92,6 +92,7 @@ fn integer_bounds_are_documented() {
         .chain(portcullis::config::dnssec::INT_SETTINGS)
         .chain(signing::INT_SETTINGS)
         .chain(rrl::INT_SETTINGS)
+        .chain(cookies::INT_SETTINGS)
     {
         let row = doc
             .lines()

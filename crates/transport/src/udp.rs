@@ -23,7 +23,9 @@
 //! response the engine wrote: a dropped one is not sent, a slipped one is cut to its header and
 //! question with TC set ([`guard::slip`]). TCP is not rate limited, as in BIND: its clients
 //! cannot forge their address. Answers that a resolution finishes later, sent by the resolver's
-//! drivers, are rate limited too, by the same table, when they are sent.
+//! drivers, are rate limited too, by the same table, when they are sent. Responses to a query
+//! with a valid server cookie (RFC 7873, [`engine::ReplyInfo::valid_cookie`]) are not limited:
+//! that client proved it receives at its address.
 //!
 //! A socket receive timeout ([`POLL_INTERVAL`]) lets an idle worker notice [`Shutdown`]; a
 //! worker that is answering finishes its batch first. Nothing is allocated per packet: the
@@ -563,6 +565,11 @@ pub(crate) fn rate_limit(
     let Some(rrl) = rrl else {
         return Some(info.len);
     };
+    // A client that returned a valid server cookie receives at its address: not a
+    // reflection victim (RFC 7873 section 5.4), so it is never limited.
+    if info.valid_cookie {
+        return Some(info.len);
+    }
     let response = out.get_mut(..info.len)?;
     let (kind, key) = class(info, response);
     let decision = rrl.decide(ip, kind, key, now.as_millis());
