@@ -24,7 +24,9 @@
 //! included) carries the client cookie and our server cookie, in room kept for it like NSID's.
 //! With [`CookiePolicy::require`], a UDP query whose client cookie comes without a valid server
 //! cookie is answered BADCOOKIE and nothing else (RFC 7873 section 5.2.3); TCP never needs one.
-//! [`ReplyInfo::valid_cookie`] tells the transport that the client proved its address.
+//! [`ReplyInfo::valid_cookie`] tells the transport that the client proved its address. An
+//! invalid server cookie, and every BADCOOKIE sent, is a security event
+//! ([`Action::CookieFailure`], reasons "cookie invalid" and "badcookie").
 //!
 //! # Sizes
 //!
@@ -37,6 +39,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use cache::Time;
+use events::{Action, Event, Events};
 
 use wire::edns::OptionCode;
 use wire::message::{Header, Section};
@@ -141,6 +144,8 @@ pub struct CookiePolicy {
     pub cookies: Arc<guard::Cookies>,
     /// Answer BADCOOKIE to UDP queries with a client cookie and no valid server cookie.
     pub require: bool,
+    /// Where cookie failures are reported.
+    pub events: Events,
 }
 
 /// What to do with a query.
@@ -241,6 +246,9 @@ impl Engine {
             now: (now.as_millis() / 1000) as u32,
         });
         let read = query::read(query, cookies);
+        if let Some(policy) = &self.cookies {
+            self.cookie_event(policy, &read, client);
+        }
         let valid_cookie = read.valid_cookie();
         let mut outcome = self.respond_inner(read, client, now, out);
         if let Outcome::Reply(info) = &mut outcome {
@@ -299,6 +307,30 @@ impl Engine {
                 .edns
                 .and_then(|e| e.cookie)
                 .is_some_and(|c| c.verdict != guard::Verdict::Valid)
+    }
+
+    /// Reports an invalid server cookie, or the BADCOOKIE about to be sent, as a security
+    /// event. Queries without a server cookie are the normal first contact: no event, unless
+    /// cookies are required.
+    fn cookie_event(&self, policy: &CookiePolicy, read: &Read<'_>, client: &Client) {
+        let (request, badcookie) = match read {
+            Read::Query(r) => (r, self.cookie_missing(r, client)),
+            Read::Reject(r, _) => (r, false),
+            Read::Drop(_) => return,
+        };
+        let Some(cookie) = request.edns.and_then(|e| e.cookie) else {
+            return;
+        };
+        let reason = match cookie.verdict {
+            _ if badcookie => "badcookie",
+            guard::Verdict::Invalid(_) => "cookie invalid",
+            _ => return,
+        };
+        let mut event = Event::new(Action::CookieFailure, reason).client(client.addr);
+        if let Some(q) = &request.question {
+            event = event.question(q.qname.as_ref(), q.qtype);
+        }
+        policy.events.emit(event);
     }
 
     // --- stage 2: route ----------------------------------------------------------------------

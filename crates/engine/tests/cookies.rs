@@ -16,6 +16,7 @@ use cache::{Cache, CacheConfig, RrSet, Time, Trust};
 use engine::{
     AnswerSource, Client, CookiePolicy, Engine, Outcome, QueryError, Resolver, Transport,
 };
+use events::{Action, Events};
 use guard::cookie::server_cookie;
 use guard::{Cookies, Secret};
 use recursor::{Resolution, Security};
@@ -73,6 +74,7 @@ fn policy(require: bool) -> CookiePolicy {
     CookiePolicy {
         cookies: Arc::new(Cookies::new(SECRET, None)),
         require,
+        events: Events::disabled(),
     }
 }
 
@@ -379,5 +381,28 @@ fn checking_and_writing_cookies_allocates_nothing() {
         let before = allocations();
         let outcome = engine.respond(q, &udp, NOW, &mut out);
         assert_eq!(allocations() - before, 0, "{outcome:?}");
+    }
+}
+
+#[test]
+fn invalid_cookies_and_badcookie_are_security_events() {
+    let count = |p: &CookiePolicy| p.events.count(Action::CookieFailure);
+    let udp = client("192.0.2.7", Transport::Udp);
+    let ip: IpAddr = "192.0.2.7".parse().unwrap();
+    let valid = server_cookie(&SECRET, &CLIENT_COOKIE, ip, NOW_SECS);
+    let mut out = [0u8; 1232];
+    for require in [false, true] {
+        let p = policy(require);
+        let engine = common::engine(10).with_cookies(p.clone());
+        let mut ask =
+            |c: &[u8]| engine.respond(&query("host1.example.test.", Some(c)), &udp, NOW, &mut out);
+        // First contact and a valid cookie: no event (unless BADCOOKIE is sent).
+        let _ = ask(&CLIENT_COOKIE);
+        assert_eq!(count(&p), u64::from(require), "require {require}");
+        let _ = ask(&cookie(&valid));
+        assert_eq!(count(&p), u64::from(require));
+        // An invalid one: one event either way ("cookie invalid", or "badcookie").
+        let _ = ask(&cookie(&[0; 16]));
+        assert_eq!(count(&p), 1 + u64::from(require));
     }
 }

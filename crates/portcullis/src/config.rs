@@ -34,6 +34,7 @@ use crate::prefix::Prefix;
 
 pub mod cookies;
 pub mod dnssec;
+pub mod events;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
@@ -218,6 +219,11 @@ pub const KEYS: &[&str] = &[
     "cookies.secret",
     "cookies.previous_secret",
     "cookies.rotate_interval",
+    "events.file",
+    "events.syslog",
+    "events.syslog_facility",
+    "events.queue",
+    "events.max_per_second",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -248,6 +254,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// The `[cookies]` settings: DNS cookies as a server.
     pub cookies: CookieSettings,
+    /// `[events]`: where security events are written.
+    pub events: ::events::EventsConfig,
 }
 
 /// The `[server]` section.
@@ -606,6 +614,7 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             cookies,
+            events: file.events.into_config(base_dir),
         })
     }
 
@@ -692,6 +701,23 @@ impl Config {
             .apply_trust_anchor_flags(&overrides.trust_anchors)?;
         if overrides.no_validation {
             self.dnssec.validation = false;
+        }
+        if let Some(rate) = overrides.rrl {
+            let b = rrl::RESPONSES_PER_SECOND;
+            if !(b.min..=b.max).contains(&u64::from(rate)) {
+                return Err(ConfigError::at(
+                    command_line.clone(),
+                    format!(
+                        "--rrl: {rate} is out of bounds: it must be from {} to {}",
+                        b.min, b.max
+                    ),
+                ));
+            }
+            self.rrl.enabled = true;
+            self.rrl.limits.responses_per_second = rate;
+        }
+        if let Some(events) = &overrides.events {
+            self.events.json = Some(events::sink(events, None));
         }
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
@@ -790,6 +816,10 @@ pub struct Overrides {
     pub no_validation: bool,
     /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
     pub signing: signing::SigningOverrides,
+    /// `--events FILE|-`.
+    pub events: Option<String>,
+    /// `--rrl N`: rate limiting on, N responses a second.
+    pub rrl: Option<u32>,
 }
 
 impl Overrides {
@@ -906,6 +936,8 @@ struct FileConfig {
     rrl: rrl::RrlSection,
     #[serde(default)]
     cookies: cookies::CookieSection,
+    #[serde(default)]
+    events: events::EventsSection,
 }
 
 #[derive(Deserialize)]

@@ -159,6 +159,7 @@ fn integer_bounds_are_enforced_at_the_value() {
         .iter()
         .chain(rrl::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
+        .chain(events::INT_SETTINGS)
     {
         let (section, key) = b.key.split_once('.').unwrap();
         for ok in [b.min, b.max] {

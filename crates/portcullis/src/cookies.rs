@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use engine::CookiePolicy;
+use events::Events;
 use guard::{Cookies, Secret};
 use transport::Shutdown;
 
@@ -71,11 +72,12 @@ impl CookieSecrets {
         Ok(())
     }
 
-    /// The engine's cookie policy, when `settings` turn cookies on.
-    pub fn policy(&self, settings: &CookieSettings) -> Option<CookiePolicy> {
+    /// The engine's cookie policy, when `settings` turn cookies on; failures go to `events`.
+    pub fn policy(&self, settings: &CookieSettings, events: &Events) -> Option<CookiePolicy> {
         settings.enabled.then(|| CookiePolicy {
             cookies: self.cookies.clone(),
             require: settings.require,
+            events: events.clone(),
         })
     }
 
@@ -170,9 +172,9 @@ mod tests {
         let secrets = CookieSecrets::new(&settings(None, None)).unwrap();
         let mut s = settings(None, None);
         s.require = true;
-        let policy = secrets.policy(&s).unwrap();
+        let policy = secrets.policy(&s, &Events::disabled()).unwrap();
         assert!(policy.require && Arc::ptr_eq(&policy.cookies, &secrets.cookies));
         s.enabled = false;
-        assert!(secrets.policy(&s).is_none());
+        assert!(secrets.policy(&s, &Events::disabled()).is_none());
     }
 }

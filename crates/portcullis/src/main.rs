@@ -212,6 +212,14 @@ struct ServerArgs {
     /// no trust anchor to give.
     #[arg(long)]
     no_validation: bool,
+    /// Write security events (blocked names, rate limits, ACL refusals...) as JSON lines to
+    /// this file, or `-` for standard output (events.file).
+    #[arg(long, value_name = "FILE|-")]
+    events: Option<String>,
+    /// Rate-limit UDP responses to this many a second per client prefix and response
+    /// (turns [rrl] on with rrl.responses_per_second = N).
+    #[arg(long, value_name = "N")]
+    rrl: Option<u32>,
 }
 
 impl ServerArgs {
@@ -235,6 +243,8 @@ impl ServerArgs {
                     sign: self.sign.clone(),
                     key_dir: self.key_dir.clone(),
                 },
+                events: self.events.clone(),
+                rrl: self.rrl,
             },
         }
     }

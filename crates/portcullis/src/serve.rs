@@ -20,8 +20,11 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use cache::{Cache, CacheConfig};
 use engine::{Catalog, Engine, EngineConfig, IpPrefix, Resolver};
-use metrics::{CacheFigures, Registry, ReloadResult, ZoneStats};
+use events::writer::Reopen;
+use events::{Action, Events, EventsConfig};
+use metrics::{CacheFigures, Registry, ReloadResult, SecurityFigures, ZoneStats};
 use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
+use transport::guards::Guards;
 use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
@@ -67,6 +70,12 @@ pub struct Server {
     signer: Signer,
     /// The DNS cookie secrets, kept across reloads (a reload applies configured ones).
     cookies: Arc<CookieSecrets>,
+    /// The security event stream, made once (its sinks change at a restart).
+    events: Events,
+    /// Asks the event writer to reopen its file, on every reload (after log rotation).
+    events_reopen: Reopen,
+    /// The `[events]` section the stream was started with.
+    started_events: EventsConfig,
 }
 
 impl Server {
@@ -97,6 +106,22 @@ impl Server {
                 }
             }));
         }
+        let (events, events_reopen) = events::writer::start(&config.events)
+            .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
+        let counters = events.clone();
+        registry.set_security_source(Box::new(move || {
+            let f = counters.figures();
+            SecurityFigures {
+                actions: Action::ALL
+                    .iter()
+                    .zip(f.actions)
+                    .map(|(a, n)| (a.name(), n))
+                    .collect(),
+                written: f.written,
+                dropped: f.dropped,
+                suppressed: f.suppressed,
+            }
+        }));
         let signer = Signer::new();
         let cookies = CookieSecrets::new(&config.cookies)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?;
@@ -111,7 +136,7 @@ impl Server {
             tracing::warn!("{warning}");
         }
         registry.set_zones(zone_stats(&loaded.zones));
-        if let Some(policy) = cookies.policy(&config.cookies) {
+        if let Some(policy) = cookies.policy(&config.cookies, &events) {
             loaded.engine = loaded.engine.with_cookies(policy);
         }
         Ok(Server {
@@ -124,7 +149,15 @@ impl Server {
             reloading: Mutex::new(()),
             signer,
             cookies: Arc::new(cookies),
+            events,
+            events_reopen,
+            started_events: config.events.clone(),
         })
+    }
+
+    /// The security event stream.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The resolver's cache, when the resolver is on.
@@ -171,14 +204,16 @@ impl Server {
                 self.cookies
                     .apply(&config.cookies)
                     .map_err(|e| format!("{}: {e}", config.label))?;
-                if let Some(policy) = self.cookies.policy(&config.cookies) {
+                if let Some(policy) = self.cookies.policy(&config.cookies, &self.events) {
                     loaded.engine = loaded.engine.with_cookies(policy);
                 }
                 let mut warnings = loaded.warnings;
+                let events_changed = (config.events != self.started_events).then_some("[events]");
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
+                        .chain(events_changed)
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
@@ -188,6 +223,8 @@ impl Server {
                     warnings,
                 })
             });
+        // Reloads follow log rotation: the event file is opened again.
+        self.events_reopen.request();
         self.registry.count_reload(match result {
             Ok(_) => ReloadResult::Success,
             Err(_) => ReloadResult::Failure,
@@ -695,7 +732,10 @@ fn start(
             workers,
             server.engine().clone(),
             resolver.clone(),
-            rrl.clone(),
+            Guards {
+                rrl: rrl.clone(),
+                events: server.events().clone(),
+            },
             server.registry(),
             shutdown.clone(),
         );

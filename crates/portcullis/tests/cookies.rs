@@ -107,7 +107,10 @@ fn dig_and_kdig_get_and_return_cookies() {
     assert!(out.contains("status: NOERROR"), "dig:\n{out}");
     let (first, _) = dig_cookie(&out);
     assert_eq!(first.len(), 2 * (8 + 16), "dig:\n{out}");
-    assert!(first[16..].starts_with("01000000"), "version 1, reserved 0: {first}");
+    assert!(
+        first[16..].starts_with("01000000"),
+        "version 1, reserved 0: {first}"
+    );
     // Sent back, the server's cookie is good.
     let out = ask(
         "dig",
@@ -133,7 +136,11 @@ fn dig_and_kdig_get_and_return_cookies() {
 
 #[test]
 fn require_answers_badcookie_until_the_cookie_is_returned() {
-    let (_scratch, server) = start("cookies-require", "require = true\n", None);
+    let (scratch, server) = start(
+        "cookies-require",
+        "require = true\n[events]\nfile = \"events.json\"\n",
+        None,
+    );
     let addr = server.addr;
     // A client cookie alone: BADCOOKIE, the question and a server cookie, no answer.
     let (rcode, answers, cookie) = read(&exchange(
@@ -170,11 +177,36 @@ fn require_answers_badcookie_until_the_cookie_is_returned() {
     // dig and kdig retry with the cookie BADCOOKIE brought, and get the answer.
     let out = ask("dig", addr, &["+cookie", "www.example.test.", "A"]);
     assert!(out.contains("BADCOOKIE, retrying"), "dig:\n{out}");
-    assert!(out.contains("status: NOERROR") && out.contains("192.0.2.80"), "dig:\n{out}");
+    assert!(
+        out.contains("status: NOERROR") && out.contains("192.0.2.80"),
+        "dig:\n{out}"
+    );
     assert!(dig_cookie(&out).1, "dig:\n{out}");
     let out = ask("kdig", addr, &["+cookie", "www.example.test.", "A"]);
     assert!(out.contains("status: BADCOOKIE"), "kdig:\n{out}");
     assert!(out.contains("192.0.2.80"), "kdig:\n{out}");
+
+    // Each BADCOOKIE is a security event (the client cookie alone, the forged cookie, dig's
+    // and kdig's first tries).
+    let path = scratch.0.join("events.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let badcookies = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let n = text
+            .lines()
+            .filter(|l| l.contains("\"action\":\"cookie_failure\"") && l.contains("badcookie"))
+            .count();
+        if n >= 4 || std::time::Instant::now() > deadline {
+            break (n, text);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(badcookies.0, 4, "events:\n{}", badcookies.1);
+    assert!(
+        badcookies.1.contains("www.example.test."),
+        "{}",
+        badcookies.1
+    );
 }
 
 #[test]
@@ -236,9 +268,7 @@ fn a_configured_secret_makes_the_same_cookies_across_a_restart_and_a_reload() {
     // reply carries a cookie of the new secret.
     let text = std::fs::read_to_string(&config).unwrap().replace(
         &format!("secret = \"{SECRET}\""),
-        &format!(
-            "secret = \"445536bcd2513298075a5d379663c962\"\nprevious_secret = \"{SECRET}\""
-        ),
+        &format!("secret = \"445536bcd2513298075a5d379663c962\"\nprevious_secret = \"{SECRET}\""),
     );
     std::fs::write(&config, text).unwrap();
     server.signal("HUP");
@@ -327,5 +357,8 @@ fn a_client_with_a_valid_cookie_is_not_rate_limited() {
     println!("full answers: flood {flooded}/200, cookie {served}/200, no cookie {limited}/200");
     assert!(flooded < 60, "the flood was limited: {flooded}");
     assert!(served >= 198, "the cookie client was answered: {served}");
-    assert!(limited < 60, "without its cookie the client is limited: {limited}");
+    assert!(
+        limited < 60,
+        "without its cookie the client is limited: {limited}"
+    );
 }

@@ -93,6 +93,7 @@ fn integer_bounds_are_documented() {
         .chain(signing::INT_SETTINGS)
         .chain(rrl::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
+        .chain(portcullis::config::events::INT_SETTINGS)
     {
         let row = doc
             .lines()
