@@ -199,19 +199,6 @@ pub enum Invalid {
     Hash,
 }
 
-impl Invalid {
-    /// A short fixed word for logs and events.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Invalid::Length => "cookie length",
-            Invalid::Version => "cookie version",
-            Invalid::Expired => "cookie expired",
-            Invalid::Future => "cookie from the future",
-            Invalid::Hash => "cookie hash",
-        }
-    }
-}
-
 /// The verdict on a query's cookie and the server cookie to answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checked {
