@@ -132,7 +132,7 @@ pub struct ReplyInfo {
     /// background (prefetch; the question is the query's).
     pub prefetch: bool,
     /// The query carried a valid server cookie of ours: the client is not forging its address
-    /// (RFC 7873 section 5.4), so rate limiting lets its responses through.
+    /// (RFC 7873), so rate limiting lets its responses through.
     pub valid_cookie: bool,
 }
 

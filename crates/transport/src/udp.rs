@@ -578,7 +578,7 @@ pub(crate) fn rate_limit(
         return Some(info.len);
     };
     // A client that returned a valid server cookie receives at its address: not a
-    // reflection victim (RFC 7873 section 5.4), so it is never limited.
+    // reflection victim (RFC 7873), so it is never limited.
     if info.valid_cookie {
         return Some(info.len);
     }
