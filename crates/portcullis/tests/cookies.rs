@@ -2,17 +2,19 @@
 //! `kdig` (which send a client cookie, and retry with the server's cookie after BADCOOKIE) and a
 //! client built on the `wire` crate. A configured secret makes the same cookies across a restart
 //! (and the cookies RFC 9018 says it should); `require` answers BADCOOKIE until the returned
-//! cookie is used; a malformed option is FORMERR; and a client with a valid cookie is not rate
-//! limited while a flood without cookies from another prefix is.
+//! cookie is used; a malformed option is FORMERR; a client with a valid cookie is not rate
+//! limited while a flood without cookies from another prefix is; and BIND's `named`, given the
+//! same secret, accepts our cookies and makes cookies we accept (RFC 9018 interoperability).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{Scratch, Server, ask, config, exchange, free_port, zone};
+use common::{ChildGuard, Scratch, Server, ask, config, exchange, free_port, try_exchange, zone};
 use guard::Secret;
 use wire::edns::{Cookie, OptionCode};
 use wire::message::{Flags, Header};
@@ -189,14 +191,14 @@ fn require_answers_badcookie_until_the_cookie_is_returned() {
     // Each BADCOOKIE is a security event (the client cookie alone, the forged cookie, dig's
     // and kdig's first tries).
     let path = scratch.0.join("events.json");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(5);
     let badcookies = loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let n = text
             .lines()
             .filter(|l| l.contains("\"action\":\"cookie_failure\"") && l.contains("badcookie"))
             .count();
-        if n >= 4 || std::time::Instant::now() > deadline {
+        if n >= 4 || Instant::now() > deadline {
             break (n, text);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -361,4 +363,97 @@ fn a_client_with_a_valid_cookie_is_not_rate_limited() {
         limited < 60,
         "without its cookie the client is limited: {limited}"
     );
+}
+
+/// Whether `tool` is installed; if not, prints a `SKIPPED:` line, or fails when
+/// `PORTCULLIS_WORLD_REQUIRED` is set.
+fn tool_available(test: &str, tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        let why = format!("SKIPPED: {test}: `{tool}` is not installed");
+        assert!(
+            std::env::var_os("PORTCULLIS_WORLD_REQUIRED").is_none(),
+            "{why}"
+        );
+        eprintln!("{why}");
+    }
+    found
+}
+
+#[test]
+fn bind_and_portcullis_accept_each_others_cookies() {
+    if !tool_available("cookies::bind_interop", "named") {
+        return;
+    }
+    let settings = format!("require = true\nsecret = \"{SECRET}\"\n");
+    let (scratch, ours) = start("cookies-bind", &settings, None);
+
+    // BIND with the same secret, RFC 9018 cookies, cookies required.
+    let port = free_port();
+    let dir = scratch.0.display();
+    let conf = scratch.write(
+        "named.conf",
+        &format!(
+            "options {{\n  directory \"{dir}\";\n  pid-file \"{dir}/named.pid\";\n  \
+             listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  \
+             recursion no;\n  cookie-algorithm siphash24;\n  cookie-secret \"{SECRET}\";\n  \
+             require-server-cookie yes;\n}};\ncontrols {{ }};\n\
+             zone \"example.test\" {{ type primary; file \"{dir}/example.test.zone\"; }};\n"
+        ),
+    );
+    let mut named = Command::new("named");
+    named.args(["-g", "-c", conf.to_str().unwrap()]);
+    if nix::unistd::geteuid().is_root() {
+        named.args(["-u", "root"]);
+    }
+    let log = std::fs::File::create(scratch.0.join("named.log")).unwrap();
+    let _named = ChildGuard(
+        named
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let bind = SocketAddr::from(([127, 0, 0, 1], port));
+    let probe = query(1, "www.example.test.", None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while try_exchange(bind, &probe, Duration::from_millis(200)).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "named did not answer:\n{}",
+            std::fs::read_to_string(scratch.0.join("named.log")).unwrap_or_default()
+        );
+    }
+
+    // BIND's cookie, from BADCOOKIE, is valid here.
+    let (rcode, _, cookie) = read(&exchange(
+        bind,
+        &query(2, "www.example.test.", Some(&CLIENT_COOKIE)),
+    ));
+    assert_eq!(rcode, Rcode::BADCOOKIE);
+    let theirs = cookie.unwrap();
+    let (rcode, answers, _) = read(&exchange(
+        ours.addr,
+        &query(3, "www.example.test.", Some(&with_server(&theirs))),
+    ));
+    assert_eq!((rcode, answers), (Rcode::NOERROR, 1), "BIND's cookie, here");
+
+    // Ours is valid there.
+    let (rcode, _, cookie) = read(&exchange(
+        ours.addr,
+        &query(4, "www.example.test.", Some(&CLIENT_COOKIE)),
+    ));
+    assert_eq!(rcode, Rcode::BADCOOKIE);
+    let mine = cookie.unwrap();
+    let (rcode, answers, _) = read(&exchange(
+        bind,
+        &query(5, "www.example.test.", Some(&with_server(&mine))),
+    ));
+    assert_eq!((rcode, answers), (Rcode::NOERROR, 1), "our cookie, at BIND");
 }
