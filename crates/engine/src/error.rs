@@ -28,10 +28,47 @@
 //! | [`ResolverBusy`](QueryError::ResolverBusy) | SERVFAIL, EDE 0 "resolver busy" | the resolver's queue is full; the client may retry (RFC 8914 section 4.1) |
 //! | [`BadCookieOption`](QueryError::BadCookieOption) | FORMERR | a COOKIE option whose length is not 8 (a client cookie) or 16 to 40 (with a server cookie) (RFC 7873 section 5.2.2) |
 //! | [`BadCookie`](QueryError::BadCookie) | BADCOOKIE (23), with a fresh server cookie | cookies are required (`cookies.require`) and a UDP query carried a client cookie without a valid server cookie (RFC 7873 section 5.2.3); the client retries with the cookie it was given |
+//! | [`QueryRefused`](QueryError::QueryRefused) | REFUSED, EDE 18 "Prohibited" | the query ACL (`[acl] query`, or the listener's) refuses the client (RFC 8914 section 4.19) |
+//! | [`AclDrop`](QueryError::AclDrop) | dropped | an ACL (query, recursion or transfer) drops the client: nothing to reflect |
+//!
+//! [`QueryError::acl`] says which of these are an ACL's doing (with `RecursionDenied` and
+//! `TransferDenied`), so that the transports can report them as security events.
 
 use core::fmt;
 
+use guard::AclAction;
 use wire::{Class, Opcode, ParseError, RType, Rcode};
+
+/// Which access-control list acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclPurpose {
+    /// Who may query at all.
+    Query,
+    /// Who is offered recursion.
+    Recursion,
+    /// Who may transfer zones.
+    Transfer,
+}
+
+impl AclPurpose {
+    /// `query`, `recursion` or `transfer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AclPurpose::Query => "query",
+            AclPurpose::Recursion => "recursion",
+            AclPurpose::Transfer => "transfer",
+        }
+    }
+
+    /// The reason named in security events: `acl query`, `acl recursion`, `acl transfer`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AclPurpose::Query => "acl query",
+            AclPurpose::Recursion => "acl recursion",
+            AclPurpose::Transfer => "acl transfer",
+        }
+    }
+}
 
 /// Why a query stops before the answer stage; see the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,13 +115,20 @@ pub enum QueryError {
     BadCookieOption,
     /// Cookies are required and the query's server cookie is missing or invalid.
     BadCookie,
+    /// The query ACL refuses the client.
+    QueryRefused,
+    /// An ACL drops the client.
+    AclDrop(AclPurpose),
 }
 
 impl QueryError {
     /// The response code to answer with; `None` means drop the packet.
     pub fn rcode(self) -> Option<Rcode> {
         Some(match self {
-            QueryError::ShortHeader | QueryError::Response | QueryError::OutputTooSmall => {
+            QueryError::ShortHeader
+            | QueryError::Response
+            | QueryError::OutputTooSmall
+            | QueryError::AclDrop(_) => {
                 return None;
             }
             QueryError::Malformed(_)
@@ -101,6 +145,7 @@ impl QueryError {
             | QueryError::TransferOverUdp
             | QueryError::TransferDenied
             | QueryError::RecursionDenied
+            | QueryError::QueryRefused
             | QueryError::NotCached => Rcode::REFUSED,
             QueryError::ResolverBusy => Rcode::SERVFAIL,
             QueryError::TransferNotZone => Rcode::NOTAUTH,
@@ -111,8 +156,20 @@ impl QueryError {
     pub fn extended_error(self) -> Option<(u16, &'static str)> {
         match self {
             QueryError::RecursionDenied => Some((18, "recursion not offered to this client")),
+            QueryError::QueryRefused => Some((18, "refused by access control")),
             QueryError::NotCached => Some((0, "not in the cache; set RD to resolve")),
             QueryError::ResolverBusy => Some((0, "resolver busy")),
+            _ => None,
+        }
+    }
+
+    /// The ACL that stopped the query and what it did, when an ACL did.
+    pub fn acl(self) -> Option<(AclAction, AclPurpose)> {
+        match self {
+            QueryError::QueryRefused => Some((AclAction::Refuse, AclPurpose::Query)),
+            QueryError::RecursionDenied => Some((AclAction::Refuse, AclPurpose::Recursion)),
+            QueryError::TransferDenied => Some((AclAction::Refuse, AclPurpose::Transfer)),
+            QueryError::AclDrop(purpose) => Some((AclAction::Drop, purpose)),
             _ => None,
         }
     }
@@ -167,6 +224,8 @@ impl fmt::Display for QueryError {
             QueryError::ResolverBusy => f.write_str("resolver busy"),
             QueryError::BadCookieOption => f.write_str("malformed COOKIE option"),
             QueryError::BadCookie => f.write_str("no valid server cookie"),
+            QueryError::QueryRefused => f.write_str("refused by the query ACL"),
+            QueryError::AclDrop(p) => write!(f, "dropped by the {} ACL", p.name()),
         }
     }
 }
@@ -197,5 +256,12 @@ mod tests {
         assert!(QueryError::BadCookieOption.keeps_opt());
         assert_eq!(QueryError::BadCookie.rcode(), Some(Rcode::BADCOOKIE));
         assert!(QueryError::BadCookie.keeps_opt() && QueryError::BadCookie.keeps_question());
+        assert_eq!(QueryError::QueryRefused.rcode(), Some(Rcode::REFUSED));
+        assert_eq!(QueryError::AclDrop(AclPurpose::Query).rcode(), None);
+        assert_eq!(
+            QueryError::RecursionDenied.acl(),
+            Some((AclAction::Refuse, AclPurpose::Recursion))
+        );
+        assert_eq!(QueryError::NotCached.acl(), None);
     }
 }

@@ -2,13 +2,18 @@
 //! touches a socket, a clock or a log, so each decision is a pure function of its inputs and
 //! the shared state, and can be tested with made-up times.
 //!
-//! Response rate limiting ([`Rrl`]), as BIND and Knot do it; DNS cookies as a server
-//! ([`Cookies`], RFC 7873 and RFC 9018).
+//! The policies: access-control lists by address prefix ([`Acl`]), response rate limiting
+//! ([`Rrl`]), as BIND and Knot do it, and DNS cookies as a server ([`Cookies`], RFC 7873 and
+//! RFC 9018).
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod cookie;
+pub mod prefix;
 pub mod rrl;
 
+pub use acl::{Acl, AclAction};
 pub use cookie::{Checked, Cookies, Invalid, Secret, SecretError, Verdict};
+pub use prefix::{Prefix, PrefixError};
 pub use rrl::{Decision, Kind, Rrl, RrlConfig, name_key, question, slip};

@@ -32,6 +32,7 @@ use wire::Name;
 
 use crate::prefix::Prefix;
 
+pub mod acl;
 pub mod cookies;
 pub mod dnssec;
 pub mod events;
@@ -40,6 +41,7 @@ pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
+pub use acl::AclSettings;
 pub use cookies::CookieSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
@@ -219,6 +221,15 @@ pub const KEYS: &[&str] = &[
     "cookies.secret",
     "cookies.previous_secret",
     "cookies.rotate_interval",
+    "acl.lists",
+    "acl.query",
+    "acl.recursion",
+    "acl.transfer",
+    "acl.http",
+    "acl.control",
+    "acl.listener.listen",
+    "acl.listener.query",
+    "acl.listener.recursion",
     "events.file",
     "events.syslog",
     "events.syslog_facility",
@@ -254,6 +265,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// The `[cookies]` settings: DNS cookies as a server.
     pub cookies: CookieSettings,
+    /// The `[acl]` settings: access-control lists.
+    pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
 }
@@ -586,8 +599,9 @@ impl Config {
                 location: None,
                 message: format!("{label}: {message}"),
             })?;
+        let acl = file.acl.into_settings(label, text)?;
         let s = file.server;
-        Ok(Config {
+        let mut config = Config {
             label: label.to_owned(),
             server: ServerConfig {
                 listen: s.listen,
@@ -614,8 +628,11 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             cookies,
+            acl,
             events: file.events.into_config(base_dir),
-        })
+        };
+        acl::reconcile(&mut config)?;
+        Ok(config)
     }
 
     /// Applies command-line overrides.
@@ -936,6 +953,8 @@ struct FileConfig {
     rrl: rrl::RrlSection,
     #[serde(default)]
     cookies: cookies::CookieSection,
+    #[serde(default)]
+    acl: acl::AclSection,
     #[serde(default)]
     events: events::EventsSection,
 }

@@ -1,9 +1,9 @@
 //! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
-//! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the server behind
-//! `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query` ([`query`]),
-//! the `/metrics` HTTP endpoint ([`http`]) and the control socket behind `portcullis ctl`
-//! ([`control`]), the DNS cookie secrets ([`cookies`]), and the switch away from root
-//! ([`privileges`]).
+//! ([`prefix`], the `guard` crate's), the checks behind `portcullis check` ([`check`]), the
+//! server behind `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query`
+//! ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the control socket behind
+//! `portcullis ctl` ([`control`]), the DNS cookie secrets ([`cookies`]), and the switch away
+//! from root ([`privileges`]).
 //! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
 //! [`dnssec_cli`] (`portcullis dnssec`).
 //! `src/main.rs` holds the command line.
