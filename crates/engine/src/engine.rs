@@ -21,6 +21,18 @@
 //!    so that no partial answer is cached, and the client retries over TCP (RFC 2181 section 9,
 //!    RFC 6891 section 7).
 //!
+//! # Cookies
+//!
+//! An engine built [`Engine::with_cookies`] is a DNS cookie server (RFC 7873, RFC 9018; see
+//! [`guard::cookie`]). The read stage checks the query's COOKIE option; every response to a
+//! query that carried one (errors, cache answers and the answers of a later resolution
+//! included) carries the client cookie and our server cookie, in room kept for it like NSID's.
+//! With [`CookiePolicy::require`], a UDP query whose client cookie comes without a valid server
+//! cookie is answered BADCOOKIE and nothing else (RFC 7873 section 5.2.3); TCP never needs one.
+//! [`ReplyInfo::valid_cookie`] tells the transport that the client proved its address. An
+//! invalid server cookie, and every BADCOOKIE sent, is a security event
+//! ([`Action::CookieFailure`], reasons "cookie invalid" and "badcookie").
+//!
 //! # Sizes
 //!
 //! Over UDP a response holds at most 512 bytes without EDNS; with EDNS, the client's payload
@@ -29,8 +41,10 @@
 //! least our UDP payload size for UDP and 65,535 bytes for TCP.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use cache::Time;
+use events::{Action, Event, Events};
 use guard::{Acl, AclAction};
 
 use wire::edns::OptionCode;
@@ -43,7 +57,7 @@ use crate::catalog::{Catalog, ZoneId};
 use crate::chaos;
 use crate::config::{ConfigError, EngineConfig, ListenerAcl};
 use crate::error::{AclPurpose, QueryError};
-use crate::query::{self, ClientEdns, Question, Read, Request};
+use crate::query::{self, ClientEdns, CookieCheck, Question, Read, Request};
 use crate::recursion::{RecursionRequest, Resolver};
 use crate::transfer::TransferRequest;
 
@@ -55,6 +69,9 @@ const MAX_MESSAGE: usize = 65_535;
 const CLASSIC_UDP: u16 = 512;
 /// Room kept for an Extended DNS Error option: its header, code and a short text.
 pub(crate) const EDE_ROOM: usize = 4 + 2 + 64;
+/// Room a COOKIE option takes in a response: its header, the client and our server cookie.
+pub(crate) const COOKIE_ROOM: usize =
+    4 + guard::cookie::CLIENT_COOKIE_LEN + guard::cookie::SERVER_COOKIE_LEN;
 
 /// The transport a query came over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +142,21 @@ pub struct ReplyInfo {
     /// A cached entry used is near its expiry: the transport should refresh it in the
     /// background (prefetch; the question is the query's).
     pub prefetch: bool,
+    /// The query carried a valid server cookie of ours: the client is not forging its address
+    /// (RFC 7873), so rate limiting lets its responses through.
+    pub valid_cookie: bool,
+}
+
+/// DNS cookies as a server: the secrets (shared by every engine a reload builds, and rotated
+/// in place) and whether UDP queries must carry a valid server cookie.
+#[derive(Clone, Debug)]
+pub struct CookiePolicy {
+    /// The current and previous server secrets.
+    pub cookies: Arc<guard::Cookies>,
+    /// Answer BADCOOKIE to UDP queries with a client cookie and no valid server cookie.
+    pub require: bool,
+    /// Where cookie failures are reported.
+    pub events: Events,
 }
 
 /// What to do with a query.
@@ -162,6 +194,7 @@ pub struct Engine {
     pub(crate) catalog: Catalog,
     pub(crate) config: EngineConfig,
     pub(crate) resolver: Option<Resolver>,
+    pub(crate) cookies: Option<CookiePolicy>,
 }
 
 impl Engine {
@@ -172,7 +205,19 @@ impl Engine {
             catalog,
             config,
             resolver: None,
+            cookies: None,
         })
+    }
+
+    /// This engine, answering DNS cookies with `policy` (see the [module docs](self)).
+    pub fn with_cookies(mut self, policy: CookiePolicy) -> Engine {
+        self.cookies = Some(policy);
+        self
+    }
+
+    /// The cookie policy, when cookies are on.
+    pub fn cookies(&self) -> Option<&CookiePolicy> {
+        self.cookies.as_ref()
     }
 
     /// This engine, also resolving for the clients `resolver` allows (see [`crate::recursion`]).
@@ -255,12 +300,18 @@ impl Engine {
         now: Time,
         out: &mut [u8],
     ) -> Outcome {
+        let cookies = self.cookies.as_ref().map(|p| CookieCheck {
+            cookies: &p.cookies,
+            ip: client.addr,
+            // Unix seconds modulo 2^32, as cookie timestamps count (RFC 9018 section 4.3).
+            now: (now.as_millis() / 1000) as u32,
+        });
         // Stage 0: admit.
         match self.query_acl(listener).decide(client.addr) {
             AclAction::Allow => {}
             AclAction::Drop => return Outcome::Drop(QueryError::AclDrop(AclPurpose::Query)),
             AclAction::Refuse => {
-                return match query::read(query) {
+                return match query::read(query, cookies) {
                     Read::Drop(e) => Outcome::Drop(e),
                     // A malformed query gets its own error, as from anyone.
                     Read::Reject(request, e) => self.reject(&request, e, client, out),
@@ -270,17 +321,23 @@ impl Engine {
                 };
             }
         }
-        let mut outcome = self.respond_inner(listener, query, client, now, out);
+        let read = query::read(query, cookies);
+        if let Some(policy) = &self.cookies {
+            self.cookie_event(policy, &read, client);
+        }
+        let valid_cookie = read.valid_cookie();
+        let mut outcome = self.respond_inner(listener, read, client, now, out);
         if let Outcome::Recurse(request) = &mut outcome {
             request.set_listener(listener);
         }
-        if let Outcome::Reply(_) = outcome
-            && self.recursion(listener, client.addr) == Some(AclAction::Allow)
-        {
-            // RA (RFC 1035 section 4.1.1): set in every response to a client offered
-            // recursion, zone and error answers included. Bit 7 of the fourth header byte.
-            if let Some(flags) = out.get_mut(3) {
-                *flags |= 0x80;
+        if let Outcome::Reply(info) = &mut outcome {
+            info.valid_cookie = valid_cookie;
+            if self.recursion(listener, client.addr) == Some(AclAction::Allow) {
+                // RA (RFC 1035 section 4.1.1): set in every response to a client offered
+                // recursion, zone and error answers included. Bit 7 of the fourth header byte.
+                if let Some(flags) = out.get_mut(3) {
+                    *flags |= 0x80;
+                }
             }
         }
         outcome
@@ -289,16 +346,19 @@ impl Engine {
     fn respond_inner(
         &self,
         listener: Listener,
-        query: &[u8],
+        read: Read<'_>,
         client: &Client,
         now: Time,
         out: &mut [u8],
     ) -> Outcome {
-        let request = match query::read(query) {
+        let request = match read {
             Read::Drop(e) => return Outcome::Drop(e),
             Read::Reject(request, e) => return self.reject(&request, e, client, out),
             Read::Query(request) => request,
         };
+        if self.cookie_missing(&request, client) {
+            return self.reject(&request, QueryError::BadCookie, client, out);
+        }
         let Some(question) = &request.question else {
             return self.reject(&request, QueryError::QuestionCount(0), client, out);
         };
@@ -321,6 +381,42 @@ impl Engine {
             },
             Route::Reject(e) => self.reject(&request, e, client, out),
         }
+    }
+
+    /// Cookies are required, the query came over UDP with a client cookie, and its server
+    /// cookie is missing or invalid (RFC 7873 section 5.2.3). Queries without a COOKIE option
+    /// are answered as by a server that does not know cookies.
+    fn cookie_missing(&self, request: &Request<'_>, client: &Client) -> bool {
+        self.cookies.as_ref().is_some_and(|p| p.require)
+            && client.transport == Transport::Udp
+            && request
+                .edns
+                .and_then(|e| e.cookie)
+                .is_some_and(|c| c.verdict != guard::Verdict::Valid)
+    }
+
+    /// Reports an invalid server cookie, or the BADCOOKIE about to be sent, as a security
+    /// event. Queries without a server cookie are the normal first contact: no event, unless
+    /// cookies are required.
+    fn cookie_event(&self, policy: &CookiePolicy, read: &Read<'_>, client: &Client) {
+        let (request, badcookie) = match read {
+            Read::Query(r) => (r, self.cookie_missing(r, client)),
+            Read::Reject(r, _) => (r, false),
+            Read::Drop(_) => return,
+        };
+        let Some(cookie) = request.edns.and_then(|e| e.cookie) else {
+            return;
+        };
+        let reason = match cookie.verdict {
+            _ if badcookie => "badcookie",
+            guard::Verdict::Invalid(_) => "cookie invalid",
+            _ => return,
+        };
+        let mut event = Event::new(Action::CookieFailure, reason).client(client.addr);
+        if let Some(q) = &request.question {
+            event = event.question(q.qname.as_ref(), q.qtype);
+        }
+        policy.events.emit(event);
     }
 
     // --- stage 2: route ----------------------------------------------------------------------
@@ -416,6 +512,7 @@ impl Engine {
                 truncated: !answered.failed,
                 source,
                 prefetch: false,
+                valid_cookie: false,
             });
         }
         let len = self.finish(w, rcode, edns, None);
@@ -426,6 +523,7 @@ impl Engine {
             truncated: false,
             source,
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -456,6 +554,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Chaos,
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -496,6 +595,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Transfer { zone },
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -519,8 +619,7 @@ impl Engine {
         let ede = error.extended_error().filter(|_| edns.is_some());
         if ede.is_some() {
             // An error response holds no records: the room is there (or the EDE is left out).
-            let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
-            let _ = w.reserve(OPT_LEN + nsid + EDE_ROOM);
+            let _ = w.reserve(self.opt_room(edns) + EDE_ROOM);
         }
         let len = self.finish(w, rcode, edns, ede);
         Outcome::Reply(ReplyInfo {
@@ -530,6 +629,7 @@ impl Engine {
             truncated: false,
             source: AnswerSource::Error(error),
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -560,6 +660,14 @@ impl Engine {
             .filter(|_| edns.is_some_and(|e| e.nsid))
     }
 
+    /// Room for the OPT record with the options we add to every response: NSID when asked
+    /// for, the cookie when the query had one.
+    pub(crate) fn opt_room(&self, edns: Option<ClientEdns>) -> usize {
+        let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
+        let cookie = edns.and_then(|e| e.cookie).map_or(0, |_| COOKIE_ROOM);
+        OPT_LEN + nsid + cookie
+    }
+
     /// Starts a response: header, question, and room kept for the OPT record.
     pub(crate) fn start<'b>(
         &self,
@@ -579,11 +687,8 @@ impl Engine {
         if let Some(q) = question {
             w.push_question(q.qname.as_ref(), q.qtype, q.qclass).ok()?;
         }
-        if edns.is_some() {
-            let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
-            if w.reserve(OPT_LEN + nsid).is_err() {
-                w.reserve(OPT_LEN).ok()?;
-            }
+        if edns.is_some() && w.reserve(self.opt_room(edns)).is_err() {
+            w.reserve(OPT_LEN).ok()?;
         }
         Some(w)
     }
@@ -603,6 +708,10 @@ impl Engine {
             if let Some(nsid) = self.nsid(edns) {
                 // Dropped when it does not fit: it is optional.
                 let _ = opt.option(OptionCode::NSID, nsid);
+            }
+            if let Some(c) = e.cookie {
+                // Room was kept by `start`.
+                let _ = opt.cookie(&c.client, &c.server);
             }
             if let Some((code, text)) = ede {
                 // Room was kept by the caller; dropped when it does not fit, as it is optional.

@@ -26,6 +26,8 @@
 //! | [`RecursionDenied`](QueryError::RecursionDenied) | REFUSED, EDE 18 "Prohibited" | recursion is on but not offered to this client (not in `resolver.allow_recursion`), and the name is in no zone we serve; Unbound refuses too (`access-control` refuse) |
 //! | [`NotCached`](QueryError::NotCached) | REFUSED, EDE 0 | RD clear, and neither the answer nor a delegation is cached: we only resolve when asked to (RFC 1034 section 4.3.1) |
 //! | [`ResolverBusy`](QueryError::ResolverBusy) | SERVFAIL, EDE 0 "resolver busy" | the resolver's queue is full; the client may retry (RFC 8914 section 4.1) |
+//! | [`BadCookieOption`](QueryError::BadCookieOption) | FORMERR | a COOKIE option whose length is not 8 (a client cookie) or 16 to 40 (with a server cookie) (RFC 7873 section 5.2.2) |
+//! | [`BadCookie`](QueryError::BadCookie) | BADCOOKIE (23), with a fresh server cookie | cookies are required (`cookies.require`) and a UDP query carried a client cookie without a valid server cookie (RFC 7873 section 5.2.3); the client retries with the cookie it was given |
 //! | [`QueryRefused`](QueryError::QueryRefused) | REFUSED, EDE 18 "Prohibited" | the query ACL (`[acl] query`, or the listener's) refuses the client (RFC 8914 section 4.19) |
 //! | [`AclDrop`](QueryError::AclDrop) | dropped | an ACL (query, recursion or transfer) drops the client: nothing to reflect |
 //!
@@ -109,6 +111,10 @@ pub enum QueryError {
     NotCached,
     /// The resolver cannot take more questions now.
     ResolverBusy,
+    /// A COOKIE option of a length RFC 7873 does not allow.
+    BadCookieOption,
+    /// Cookies are required and the query's server cookie is missing or invalid.
+    BadCookie,
     /// The query ACL refuses the client.
     QueryRefused,
     /// An ACL drops the client.
@@ -128,7 +134,9 @@ impl QueryError {
             QueryError::Malformed(_)
             | QueryError::BadOptions
             | QueryError::QuestionCount(_)
-            | QueryError::QtypeForbidden(_) => Rcode::FORMERR,
+            | QueryError::QtypeForbidden(_)
+            | QueryError::BadCookieOption => Rcode::FORMERR,
+            QueryError::BadCookie => Rcode::BADCOOKIE,
             QueryError::BadVersion(_) => Rcode::BADVERS,
             QueryError::Opcode(_) | QueryError::QtypeNotImplemented(_) => Rcode::NOTIMP,
             QueryError::Class(_)
@@ -214,6 +222,8 @@ impl fmt::Display for QueryError {
             QueryError::RecursionDenied => f.write_str("recursion not offered to this client"),
             QueryError::NotCached => f.write_str("not in the cache and RD clear"),
             QueryError::ResolverBusy => f.write_str("resolver busy"),
+            QueryError::BadCookieOption => f.write_str("malformed COOKIE option"),
+            QueryError::BadCookie => f.write_str("no valid server cookie"),
             QueryError::QueryRefused => f.write_str("refused by the query ACL"),
             QueryError::AclDrop(p) => write!(f, "dropped by the {} ACL", p.name()),
         }
@@ -242,6 +252,10 @@ mod tests {
         assert_eq!(QueryError::Class(Class::HS).rcode(), Some(Rcode::REFUSED));
         assert!(!QueryError::BadOptions.keeps_opt());
         assert!(QueryError::BadOptions.keeps_question());
+        assert_eq!(QueryError::BadCookieOption.rcode(), Some(Rcode::FORMERR));
+        assert!(QueryError::BadCookieOption.keeps_opt());
+        assert_eq!(QueryError::BadCookie.rcode(), Some(Rcode::BADCOOKIE));
+        assert!(QueryError::BadCookie.keeps_opt() && QueryError::BadCookie.keeps_question());
         assert_eq!(QueryError::QueryRefused.rcode(), Some(Rcode::REFUSED));
         assert_eq!(QueryError::AclDrop(AclPurpose::Query).rcode(), None);
         assert_eq!(

@@ -37,6 +37,7 @@
 //! - RFC 4592 (wildcards), RFC 6604 (response codes after CNAME), RFC 6672 (DNAME).
 //! - RFC 9471 (glue), RFC 4035 section 3.1.4.1 (DS from the parent side of a cut).
 //! - RFC 6891 and RFC 8906 (EDNS), RFC 5001 (NSID), RFC 8482 (ANY), RFC 4892 (`id.server`).
+//! - RFC 7873 and RFC 9018 (DNS cookies, [`Engine::with_cookies`]).
 //! - RFC 5936 (AXFR), RFC 1995 (IXFR, answered in full).
 //!
 //! # Example
@@ -80,7 +81,9 @@ pub mod transfer;
 pub use answer::AnswerKind;
 pub use catalog::{Catalog, CatalogError, ZoneId};
 pub use config::{AnyPolicy, ConfigError, EngineConfig, ListenerAcl};
-pub use engine::{AnswerSource, Client, Engine, Listener, Outcome, ReplyInfo, Transport};
+pub use engine::{
+    AnswerSource, Client, CookiePolicy, Engine, Listener, Outcome, ReplyInfo, Transport,
+};
 pub use error::{AclPurpose, QueryError};
 pub use local::{local_zone_names, local_zones};
 pub use recursion::{RecursionRequest, Resolver};

@@ -6,7 +6,9 @@
 //! 2. QR clear, else drop: it is a response;
 //! 3. the whole message framing ([`Message::parse`]: names, record lengths, at most one OPT
 //!    record, no trailing bytes), else FORMERR;
-//! 4. EDNS (RFC 6891): a well-framed option list, else FORMERR; version 0, else BADVERS;
+//! 4. EDNS (RFC 6891): a well-framed option list, else FORMERR; with cookies on, a COOKIE
+//!    option of a valid length (RFC 7873 section 5.2.2), else FORMERR, whose server cookie is
+//!    then checked ([`guard::Cookies::check`]); version 0, else BADVERS;
 //! 5. opcode QUERY, else NOTIMP;
 //! 6. exactly one question, else FORMERR;
 //! 7. a QTYPE one may ask for (see [`crate::error`] for the meta types).
@@ -15,7 +17,10 @@
 //! the ID, the flags, the question (when one was read) and EDNS (when the OPT record was usable).
 //! The question name keeps the case the client sent; lookups ignore case.
 
-use wire::edns::OptionCode;
+use std::net::IpAddr;
+
+use guard::{Cookies, Verdict};
+use wire::edns::{Cookie, OptionCode};
 use wire::message::{Flags, Header, Message};
 use wire::{Class, Name, Opcode, RType};
 
@@ -39,6 +44,37 @@ pub(crate) struct ClientEdns {
     pub dnssec_ok: bool,
     /// Whether the client asked for our NSID (RFC 5001 section 2.1).
     pub nsid: bool,
+    /// The client's cookie and the one we answer with, when cookies are on and it sent one.
+    pub cookie: Option<CookieReply>,
+}
+
+impl ClientEdns {
+    /// Whether the query carried a valid server cookie of ours.
+    pub fn valid_cookie(&self) -> bool {
+        self.cookie.is_some_and(|c| c.verdict == Verdict::Valid)
+    }
+}
+
+/// A query's COOKIE option as checked, and the option of the response (RFC 7873 section 5.2):
+/// the client cookie echoed, with our server cookie. Kept on the stack, and in a
+/// [`crate::RecursionRequest`] until the resolution's answer is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CookieReply {
+    /// The client cookie, echoed.
+    pub client: [u8; guard::cookie::CLIENT_COOKIE_LEN],
+    /// The server cookie to send.
+    pub server: [u8; guard::cookie::SERVER_COOKIE_LEN],
+    /// What the query's server cookie was worth.
+    pub verdict: Verdict,
+}
+
+/// What the read stage needs to check cookies: the secrets, who asked, and when.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CookieCheck<'a> {
+    pub cookies: &'a Cookies,
+    pub ip: IpAddr,
+    /// Unix seconds, modulo 2^32.
+    pub now: u32,
 }
 
 /// A query as far as it could be read.
@@ -74,8 +110,18 @@ pub(crate) enum Read<'q> {
     Query(Request<'q>),
 }
 
-/// Reads `bytes`; see the [module docs](self).
-pub(crate) fn read(bytes: &[u8]) -> Read<'_> {
+impl Read<'_> {
+    /// Whether the query carried a valid server cookie of ours.
+    pub fn valid_cookie(&self) -> bool {
+        match self {
+            Read::Drop(_) => false,
+            Read::Reject(r, _) | Read::Query(r) => r.edns.is_some_and(|e| e.valid_cookie()),
+        }
+    }
+}
+
+/// Reads `bytes`, checking cookies when `cookies` is given; see the [module docs](self).
+pub(crate) fn read<'q>(bytes: &'q [u8], cookies: Option<CookieCheck<'_>>) -> Read<'q> {
     let header = match Header::parse(bytes) {
         Ok(h) => h,
         Err(_) => return Read::Drop(QueryError::ShortHeader),
@@ -108,11 +154,29 @@ pub(crate) fn read(bytes: &[u8]) -> Read<'_> {
         if edns.validate_options().is_err() {
             return Read::Reject(request, QueryError::BadOptions);
         }
-        request.edns = Some(ClientEdns {
+        let mut client_edns = ClientEdns {
             payload: edns.udp_payload,
             dnssec_ok: edns.dnssec_ok(),
             nsid: edns.option(OptionCode::NSID).is_some(),
-        });
+            cookie: None,
+        };
+        request.edns = Some(client_edns);
+        if let Some(check) = cookies
+            && let Some(data) = edns.option(OptionCode::COOKIE)
+        {
+            let Ok(cookie) = Cookie::parse(data) else {
+                return Read::Reject(request, QueryError::BadCookieOption);
+            };
+            let checked = check
+                .cookies
+                .check(&cookie.client, cookie.server, check.ip, check.now);
+            client_edns.cookie = Some(CookieReply {
+                client: cookie.client,
+                server: checked.reply,
+                verdict: checked.verdict,
+            });
+            request.edns = Some(client_edns);
+        }
         if edns.version != 0 {
             return Read::Reject(request, QueryError::BadVersion(edns.version));
         }

@@ -153,7 +153,7 @@ impl RecursionRequest {
     /// The request of a well-formed query with one question (for a prefetch, say); `None` for
     /// anything else.
     pub fn from_query(query: &[u8], client: &Client) -> Option<RecursionRequest> {
-        match query::read(query) {
+        match query::read(query, None) {
             Read::Query(request) => {
                 let question = request.question.as_ref()?;
                 Some(RecursionRequest::new(&request, question, client))
@@ -195,6 +195,11 @@ impl RecursionRequest {
     /// Who asked, and how.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Whether the query carried a valid server cookie of ours (RFC 7873).
+    pub fn valid_cookie(&self) -> bool {
+        self.edns.is_some_and(|e| e.valid_cookie())
     }
 
     /// Records the listener the query came to (its recursion ACL decides RA).
@@ -255,6 +260,7 @@ impl Engine {
                     truncated: false,
                     source: AnswerSource::Cache { stale },
                     prefetch,
+                    valid_cookie: false,
                 })
             }
             CacheAnswer::Truncated => {
@@ -271,6 +277,7 @@ impl Engine {
                     truncated: true,
                     source: AnswerSource::Cache { stale: false },
                     prefetch: false,
+                    valid_cookie: false,
                 })
             }
             CacheAnswer::Miss if rd => {
@@ -318,6 +325,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Cache { stale: false },
             prefetch: false,
+            valid_cookie: false,
         })
     }
 
@@ -376,6 +384,7 @@ impl Engine {
             truncated,
             source: AnswerSource::Recursion,
             prefetch: false,
+            valid_cookie: request.valid_cookie(),
         }
     }
 
@@ -427,6 +436,7 @@ impl Engine {
             truncated: false,
             source: AnswerSource::Error(error),
             prefetch: false,
+            valid_cookie: request.valid_cookie(),
         })
     }
 
@@ -475,11 +485,12 @@ impl Engine {
             truncated: false,
             source: AnswerSource::Cache { stale },
             prefetch: false,
+            valid_cookie: request.valid_cookie(),
         })
     }
 
     /// A response to `request` started: header (ID, RD and CD echoed), the question as asked,
-    /// room for the OPT record (and the EDE when there is one).
+    /// room for the OPT record (with the cookie, and the EDE when there is one).
     fn start_resolved<'b>(
         &self,
         request: &RecursionRequest,
@@ -501,7 +512,7 @@ impl Engine {
             .ok()?;
         if request.edns.is_some() {
             let ede_room = ede.map_or(0, |(_, text)| EDE_ROOM.max(6 + text.len()));
-            if w.reserve(OPT_LEN + ede_room).is_err() {
+            if w.reserve(self.opt_room(request.edns) + ede_room).is_err() {
                 w.reserve(OPT_LEN).ok()?;
             }
         }

@@ -27,6 +27,7 @@ use wire::{Class, Name, NameRef, RType, Rcode};
 use zone::{Node, RRset, Rdatas, Zone};
 
 use crate::catalog::ZoneId;
+use crate::engine::COOKIE_ROOM;
 use crate::query::{ClientEdns, Request};
 
 /// Bytes an OPT record without options takes.
@@ -166,8 +167,9 @@ impl<'a> TransferStream<'a> {
             w.push_question(req.qname.as_ref(), req.qtype, Class::IN)
                 .ok()?;
         }
-        if req.edns.is_some() {
-            w.reserve(OPT_LEN).ok()?;
+        if let Some(edns) = req.edns {
+            let cookie = edns.cookie.map_or(0, |_| COOKIE_ROOM);
+            w.reserve(OPT_LEN + cookie).ok()?;
         }
         let soa = zone.soa();
         let mut wrote = false;
@@ -218,9 +220,12 @@ impl<'a> TransferStream<'a> {
             }
         }
         if let Some(edns) = req.edns {
-            let opt = w
+            let mut opt = w
                 .opt(req.udp_payload, Rcode::NOERROR, edns.dnssec_ok)
                 .ok()?;
+            if let Some(c) = edns.cookie {
+                opt.cookie(&c.client, &c.server).ok()?;
+            }
             opt.finish().ok()?;
         }
         self.messages += 1;

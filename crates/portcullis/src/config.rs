@@ -33,6 +33,7 @@ use wire::Name;
 use crate::prefix::Prefix;
 
 pub mod acl;
+pub mod cookies;
 pub mod dnssec;
 pub mod events;
 pub mod limits;
@@ -42,6 +43,7 @@ pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
+pub use cookies::CookieSettings;
 pub use limits::LimitsSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
@@ -244,6 +246,11 @@ pub const KEYS: &[&str] = &[
     "limits.rule.window",
     "limits.rule.action",
     "limits.rule.duration",
+    "cookies.enabled",
+    "cookies.require",
+    "cookies.secret",
+    "cookies.previous_secret",
+    "cookies.rotate_interval",
     "acl.lists",
     "acl.query",
     "acl.recursion",
@@ -288,6 +295,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// The `[limits]` settings: client limits, dynamic blocks, the random-subdomain defence.
     pub limits: LimitsSettings,
+    /// The `[cookies]` settings: DNS cookies as a server.
+    pub cookies: CookieSettings,
     /// The `[acl]` settings: access-control lists.
     pub acl: AclSettings,
     /// `[events]`: where security events are written.
@@ -616,6 +625,7 @@ impl Config {
         })?;
 
         let dnssec = file.dnssec.into_settings(label, text, base_dir)?;
+        let cookies = file.cookies.into_settings(label, text)?;
         let signing = file
             .signing
             .into_settings(base_dir)
@@ -653,6 +663,7 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             limits: file.limits.into_settings(at)?,
+            cookies,
             acl,
             events: file.events.into_config(base_dir),
         };
@@ -978,6 +989,8 @@ struct FileConfig {
     rrl: rrl::RrlSection,
     #[serde(default)]
     limits: limits::LimitsSection,
+    #[serde(default)]
+    cookies: cookies::CookieSection,
     #[serde(default)]
     acl: acl::AclSection,
     #[serde(default)]

@@ -158,6 +158,7 @@ fn integer_bounds_are_enforced_at_the_value() {
     for b in INT_SETTINGS
         .iter()
         .chain(rrl::INT_SETTINGS)
+        .chain(cookies::INT_SETTINGS)
         .chain(events::INT_SETTINGS)
     {
         let (section, key) = b.key.split_once('.').unwrap();
@@ -572,4 +573,56 @@ fn rrl_is_off_unless_configured() {
     assert_eq!(rrl.config().window, 15);
     assert_eq!(rrl.config().slip, 2);
     assert_eq!(rrl.memory(), 65_536 * 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// [cookies]
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn cookies_are_on_by_default_with_a_random_secret() {
+    let c = parse("").unwrap();
+    assert!(c.cookies.enabled && !c.cookies.require);
+    assert_eq!(c.cookies.secret, None);
+    assert_eq!(c.cookies.rotate_interval, 86_400);
+    let d = Config::from_toml(DEFAULT_CONFIG, DEFAULT_CONFIG_LABEL, None).unwrap();
+    assert_eq!(d.cookies, c.cookies);
+}
+
+#[test]
+fn cookie_secrets_are_read_and_checked_without_echoing_them() {
+    let c = parse(
+        "[cookies]\nrequire = true\nsecret = \"E5E973E5A6B2A43F48E7DC849E37BFCF\"\n\
+         previous_secret = \"445536bcd2513298075a5d379663c962\"\n",
+    )
+    .unwrap();
+    assert!(c.cookies.require);
+    assert_eq!(
+        c.cookies.secret,
+        Some(guard::Secret::from_hex("e5e973e5a6b2a43f48e7dc849e37bfcf").unwrap())
+    );
+    assert!(c.cookies.previous_secret.is_some());
+    assert!(!format!("{:?}", c.cookies).contains("e5"));
+
+    let e = error("[cookies]\nsecret = \"0123456789abcdef\"\n");
+    assert!(
+        e.starts_with("test.toml:2:10: cookies.secret: a secret is 32 hexadecimal digits"),
+        "{e}"
+    );
+    assert!(!e.contains("0123456789abcdef"), "{e}");
+    let e = error("[cookies]\nsecret = \"zz23456789abcdef0123456789abcdef\"\n");
+    assert!(
+        e.starts_with("test.toml:2:10: cookies.secret: a secret holds hexadecimal digits only"),
+        "{e}"
+    );
+    assert!(!e.contains("zz23"), "{e}");
+    let e = error("[cookies]\nprevious_secret = \"0123456789abcdef0123456789abcdef\"\n");
+    assert!(
+        e.starts_with(
+            "test.toml:2:19: cookies.previous_secret: only meaningful with cookies.secret"
+        ),
+        "{e}"
+    );
+    let e = error("[cookies]\nsecret = 12\n");
+    assert!(e.contains("cookies.secret"), "{e}");
 }

@@ -2,7 +2,8 @@
 //! ([`prefix`], the `guard` crate's), the checks behind `portcullis check` ([`check`]), the
 //! server behind `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query`
 //! ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the control socket behind
-//! `portcullis ctl` ([`control`]), and the switch away from root ([`privileges`]).
+//! `portcullis ctl` ([`control`]), the DNS cookie secrets ([`cookies`]), and the switch away
+//! from root ([`privileges`]).
 //! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
 //! [`dnssec_cli`] (`portcullis dnssec`).
 //! `src/main.rs` holds the command line.
@@ -12,6 +13,7 @@
 pub mod check;
 pub mod config;
 pub mod control;
+pub mod cookies;
 pub mod dnssec_cli;
 pub mod http;
 pub mod keystate;

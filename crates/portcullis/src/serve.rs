@@ -36,6 +36,7 @@ use crate::config::{
     CacheSettings, Config, ConfigSource, DEFAULT_CONFIG_LABEL, QnameMinimisation, ServerConfig,
 };
 use crate::control::{self, ControlHandler};
+use crate::cookies::{self, CookieSecrets};
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
 
@@ -70,6 +71,8 @@ pub struct Server {
     reloading: Mutex<()>,
     /// The signed zones' keys and signatures, kept across reloads.
     signer: Signer,
+    /// The DNS cookie secrets, kept across reloads (a reload applies configured ones).
+    cookies: Arc<CookieSecrets>,
     /// The security event stream, made once (its sinks change at a restart).
     events: Events,
     /// Asks the event writer to reopen its file, on every reload (after log rotation).
@@ -125,7 +128,9 @@ impl Server {
             }
         }));
         let signer = Signer::new();
-        let loaded = build(
+        let cookies = CookieSecrets::new(&config.cookies)
+            .map_err(|e| vec![format!("{}: {e}", config.label)])?;
+        let mut loaded = build(
             config,
             cache.as_ref(),
             &signer,
@@ -136,6 +141,9 @@ impl Server {
             tracing::warn!("{warning}");
         }
         registry.set_zones(zone_stats(&loaded.zones));
+        if let Some(policy) = cookies.policy(&config.cookies, &events) {
+            loaded.engine = loaded.engine.with_cookies(policy);
+        }
         Ok(Server {
             source,
             engine: Arc::new(ArcSwap::from_pointee(loaded.engine)),
@@ -146,6 +154,7 @@ impl Server {
             cache,
             reloading: Mutex::new(()),
             signer,
+            cookies: Arc::new(cookies),
             events,
             events_reopen,
             started_events: config.events.clone(),
@@ -191,7 +200,7 @@ impl Server {
                     .started_resolver
                     .as_ref()
                     .is_some_and(|started| validates(&started.3));
-                let loaded = build(
+                let mut loaded = build(
                     &config,
                     self.cache.as_ref(),
                     &self.signer,
@@ -199,6 +208,12 @@ impl Server {
                     unix_now(),
                 )
                 .map_err(|errors| errors.join("\n"))?;
+                self.cookies
+                    .apply(&config.cookies)
+                    .map_err(|e| format!("{}: {e}", config.label))?;
+                if let Some(policy) = self.cookies.policy(&config.cookies, &self.events) {
+                    loaded.engine = loaded.engine.with_cookies(policy);
+                }
                 let mut warnings = loaded.warnings;
                 let events_changed = (config.events != self.started_events).then_some("[events]");
                 warnings.extend(
@@ -271,6 +286,9 @@ impl Server {
             Ok(mut engine) => {
                 if let Some(resolver) = current.resolver() {
                     engine = engine.with_resolver(resolver.clone());
+                }
+                if let Some(policy) = current.cookies() {
+                    engine = engine.with_cookies(policy.clone());
                 }
                 self.engine.store(Arc::new(engine));
                 fresh.len()
@@ -799,6 +817,10 @@ fn start(
     running
         .tasks
         .push(runtime.spawn(signing_timer(server.clone(), shutdown.clone())));
+    running.tasks.push(runtime.spawn(cookies::rotation_timer(
+        server.cookies.clone(),
+        shutdown.clone(),
+    )));
     let path = &config.server.control_socket;
     let handler: Arc<dyn ControlHandler> = server.clone();
     match control::serve_guarded(

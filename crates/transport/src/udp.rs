@@ -28,7 +28,9 @@
 //! response the engine wrote: a dropped one is not sent, a slipped one is cut to its header and
 //! question with TC set ([`guard::slip`]). TCP is not rate limited, as in BIND: its clients
 //! cannot forge their address. Answers that a resolution finishes later, sent by the resolver's
-//! drivers, are rate limited too, by the same table, when they are sent.
+//! drivers, are rate limited too, by the same table, when they are sent. Responses to a query
+//! with a valid server cookie (RFC 7873, [`engine::ReplyInfo::valid_cookie`]) are not limited:
+//! that client proved it receives at its address.
 //!
 //! With client limits on (`[limits]`), step 2 first asks the shared [`guard::DynBlock`]
 //! whether the client's prefix is blocked or over its query rate, and drops the query or
@@ -630,6 +632,11 @@ pub(crate) fn rate_limit(
     let Some(rrl) = guards.rrl.as_deref() else {
         return Some(info.len);
     };
+    // A client that returned a valid server cookie receives at its address: not a
+    // reflection victim (RFC 7873), so it is never limited.
+    if info.valid_cookie {
+        return Some(info.len);
+    }
     let response = out.get_mut(..info.len)?;
     let (kind, key) = class(info, response);
     let decision = rrl.decide(ip, kind, key, now.as_millis());
