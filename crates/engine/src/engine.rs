@@ -37,6 +37,7 @@ use crate::catalog::{Catalog, ZoneId};
 use crate::chaos;
 use crate::config::{ConfigError, EngineConfig};
 use crate::error::QueryError;
+use crate::policy::SharedPolicy;
 use crate::query::{self, ClientEdns, Question, Read, Request};
 use crate::recursion::{RecursionRequest, Resolver};
 use crate::transfer::TransferRequest;
@@ -96,6 +97,11 @@ pub enum AnswerSource {
     Error(QueryError),
     /// The answer could not be written (a zone with malformed data): SERVFAIL.
     Failure,
+    /// A blocklist or response policy zone answered ([`crate::policy`]).
+    Policy {
+        /// Which kind of rule matched.
+        trigger: guard::policy::Trigger,
+    },
 }
 
 /// A response written into the caller's buffer.
@@ -151,6 +157,7 @@ pub struct Engine {
     pub(crate) catalog: Catalog,
     pub(crate) config: EngineConfig,
     pub(crate) resolver: Option<Resolver>,
+    pub(crate) policy: Option<SharedPolicy>,
 }
 
 impl Engine {
@@ -161,6 +168,7 @@ impl Engine {
             catalog,
             config,
             resolver: None,
+            policy: None,
         })
     }
 
@@ -218,8 +226,8 @@ impl Engine {
         };
         match self.route(&request, question, client) {
             Route::Zone(zone) => self.answer(&request, question, zone, client, out),
-            Route::Recurse => self.cached(&request, question, client, now, true, out),
-            Route::CacheOnly => self.cached(&request, question, client, now, false, out),
+            Route::Recurse => self.policed(&request, question, client, now, true, out),
+            Route::CacheOnly => self.policed(&request, question, client, now, false, out),
             Route::Chaos => self.chaos(&request, question, client, out),
             Route::SoaOnly(zone) => self.soa_only(&request, question, zone, client, out),
             Route::Transfer(id) => match self.catalog.zone(id) {

@@ -26,6 +26,7 @@
 //! | [`RecursionDenied`](QueryError::RecursionDenied) | REFUSED, EDE 18 "Prohibited" | recursion is on but not offered to this client (not in `resolver.allow_recursion`), and the name is in no zone we serve; Unbound refuses too (`access-control` refuse) |
 //! | [`NotCached`](QueryError::NotCached) | REFUSED, EDE 0 | RD clear, and neither the answer nor a delegation is cached: we only resolve when asked to (RFC 1034 section 4.3.1) |
 //! | [`ResolverBusy`](QueryError::ResolverBusy) | SERVFAIL, EDE 0 "resolver busy" | the resolver's queue is full; the client may retry (RFC 8914 section 4.1) |
+//! | [`PolicyDrop`](QueryError::PolicyDrop) | dropped | a response policy (RPZ `rpz-drop.`) says to answer nothing |
 
 use core::fmt;
 
@@ -72,13 +73,18 @@ pub enum QueryError {
     NotCached,
     /// The resolver cannot take more questions now.
     ResolverBusy,
+    /// A response policy drops the query (RPZ DROP action).
+    PolicyDrop,
 }
 
 impl QueryError {
     /// The response code to answer with; `None` means drop the packet.
     pub fn rcode(self) -> Option<Rcode> {
         Some(match self {
-            QueryError::ShortHeader | QueryError::Response | QueryError::OutputTooSmall => {
+            QueryError::ShortHeader
+            | QueryError::Response
+            | QueryError::OutputTooSmall
+            | QueryError::PolicyDrop => {
                 return None;
             }
             QueryError::Malformed(_)
@@ -153,6 +159,7 @@ impl fmt::Display for QueryError {
             QueryError::TransferOverUdp => f.write_str("zone transfer over UDP"),
             QueryError::TransferDenied => f.write_str("zone transfer not allowed"),
             QueryError::TransferNotZone => f.write_str("zone transfer of a name that is no zone"),
+            QueryError::PolicyDrop => f.write_str("dropped by a response policy"),
             QueryError::OutputTooSmall => f.write_str("output buffer too small for a response"),
             QueryError::RecursionDenied => f.write_str("recursion not offered to this client"),
             QueryError::NotCached => f.write_str("not in the cache and RD clear"),

@@ -9,3 +9,4 @@
 pub mod rrl;
 
 pub use rrl::{Decision, Kind, Rrl, RrlConfig, name_key, question, slip};
+pub mod policy;

@@ -33,11 +33,13 @@ use wire::Name;
 use crate::prefix::Prefix;
 
 pub mod dnssec;
+pub mod policy;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
+pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
@@ -211,6 +213,20 @@ pub const KEYS: &[&str] = &[
     "rrl.exempt",
     "rrl.log_only",
     "rrl.table_size",
+    "policy.check_interval",
+    "policy.max_entries",
+    "policy.ttl",
+    "blocklist.file",
+    "blocklist.name",
+    "blocklist.action",
+    "blocklist.sinkhole",
+    "blocklist.answer",
+    "blocklist.ede",
+    "allowlist.file",
+    "allowlist.name",
+    "rpz.origin",
+    "rpz.file",
+    "rpz.ede",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +255,8 @@ pub struct Config {
     pub signing: SigningSettings,
     /// The `[rrl]` settings: response rate limiting over UDP.
     pub rrl: RrlSettings,
+    /// `[policy]`, `[[blocklist]]`, `[[allowlist]]`, `[[rpz]]`: blocklists and response policy.
+    pub policy: PolicySettings,
 }
 
 /// The `[server]` section.
@@ -568,6 +586,13 @@ impl Config {
                 location: None,
                 message: format!("{label}: {message}"),
             })?;
+        let policy = policy::PolicyTables {
+            section: file.policy,
+            blocklists: file.blocklists,
+            allowlists: file.allowlists,
+            rpz: file.rpz,
+        }
+        .into_settings(label, text, base_dir)?;
         let s = file.server;
         Ok(Config {
             label: label.to_owned(),
@@ -595,6 +620,7 @@ impl Config {
             dnssec,
             signing,
             rrl: file.rrl.into_settings(),
+            policy,
         })
     }
 
@@ -683,6 +709,9 @@ impl Config {
             self.dnssec.validation = false;
         }
         signing::apply_overrides(self, overrides)
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
+        self.policy
+            .apply_flags(&overrides.blocklists, &overrides.rpz)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         Ok(())
     }
@@ -779,6 +808,10 @@ pub struct Overrides {
     pub no_validation: bool,
     /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
     pub signing: signing::SigningOverrides,
+    /// `--blocklist FILE`: blocklists added (NXDOMAIN, EDE 15).
+    pub blocklists: Vec<PathBuf>,
+    /// `--rpz ORIGIN=FILE`: response policy zones added.
+    pub rpz: Vec<RpzArg>,
 }
 
 impl Overrides {
@@ -893,6 +926,14 @@ struct FileConfig {
     signing: signing::SigningSection,
     #[serde(default)]
     rrl: rrl::RrlSection,
+    #[serde(default)]
+    policy: policy::PolicySection,
+    #[serde(default, rename = "blocklist")]
+    blocklists: Vec<Spanned<policy::BlocklistSection>>,
+    #[serde(default, rename = "allowlist")]
+    allowlists: Vec<Spanned<policy::AllowlistSection>>,
+    #[serde(default)]
+    rpz: Vec<Spanned<policy::RpzSection>>,
 }
 
 #[derive(Deserialize)]

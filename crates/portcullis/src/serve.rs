@@ -32,6 +32,7 @@ use crate::config::{
     CacheSettings, Config, ConfigSource, DEFAULT_CONFIG_LABEL, QnameMinimisation, ServerConfig,
 };
 use crate::control::{self, ControlHandler};
+use crate::policy::PolicyLoader;
 use crate::prefix::Prefix;
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
@@ -64,6 +65,8 @@ pub struct Server {
     reloading: Mutex<()>,
     /// The signed zones' keys and signatures, kept across reloads.
     signer: Signer,
+    /// The blocklists and response policy zones, kept across reloads (`crate::policy`).
+    policy: Arc<Mutex<PolicyLoader>>,
 }
 
 impl Server {
@@ -95,12 +98,19 @@ impl Server {
             }));
         }
         let signer = Signer::new();
+        let mut policy = PolicyLoader::new(config.policy.clone());
+        let report = policy.load(true);
+        if !report.errors.is_empty() {
+            return Err(report.errors);
+        }
+        crate::policy::log_report(&report);
         let loaded = build(
             config,
             cache.as_ref(),
             &signer,
             validates(&config.dnssec),
             unix_now(),
+            policy.shared(),
         )?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
@@ -115,6 +125,7 @@ impl Server {
             cache,
             reloading: Mutex::new(()),
             signer,
+            policy: Arc::new(Mutex::new(policy)),
         })
     }
 
@@ -151,15 +162,22 @@ impl Server {
                     .started_resolver
                     .as_ref()
                     .is_some_and(|started| validates(&started.3));
+                let mut policy = self.policy.lock().unwrap_or_else(PoisonError::into_inner);
                 let loaded = build(
                     &config,
                     self.cache.as_ref(),
                     &self.signer,
                     validating,
                     unix_now(),
+                    policy.shared(),
                 )
                 .map_err(|errors| errors.join("\n"))?;
+                // Lists that fail keep their last good version: warnings, not a refusal.
+                policy.configure(config.policy.clone());
+                let report = policy.load(true);
+                crate::policy::log_report(&report);
                 let mut warnings = loaded.warnings;
+                warnings.extend(report.errors);
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
@@ -225,6 +243,9 @@ impl Server {
             Ok(mut engine) => {
                 if let Some(resolver) = current.resolver() {
                     engine = engine.with_resolver(resolver.clone());
+                }
+                if let Some(policy) = current.policy() {
+                    engine = engine.with_policy(policy.clone());
                 }
                 self.engine.store(Arc::new(engine));
                 fresh.len()
@@ -470,6 +491,7 @@ fn build(
     signer: &Signer,
     validating: bool,
     now: u64,
+    policy: &engine::SharedPolicy,
 ) -> Result<Loaded, Vec<String>> {
     let (report, zones) = check::load(config);
     if !report.is_ok() {
@@ -510,8 +532,9 @@ fn build(
             .iter()
             .filter_map(ip_prefix)
             .collect();
-        engine =
-            engine.with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating));
+        engine = engine
+            .with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating))
+            .with_policy(policy.clone());
     }
     Ok(Loaded {
         engine,
@@ -727,6 +750,10 @@ fn start(
     running
         .tasks
         .push(runtime.spawn(signing_timer(server.clone(), shutdown.clone())));
+    running.tasks.push(runtime.spawn(crate::policy::watch(
+        server.policy.clone(),
+        shutdown.clone(),
+    )));
     let path = &config.server.control_socket;
     let handler: Arc<dyn ControlHandler> = server.clone();
     match control::serve(path, handler, shutdown.clone()) {

@@ -1,0 +1,327 @@
+//! [`NameSet`]: domain names with exact and below-the-name entries, matched against a wire-form
+//! name walked right to left without allocating.
+//!
+//! Every suffix of the query name (the root, then one more label at a time) is hashed with one
+//! running 64-bit FNV-1a over its lowercased labels, so the hashes of all suffixes cost one
+//! pass over the name's bytes. Each hash is looked up in an open-addressing table (linear
+//! probing, at most half full) of the entries' hashes; a hit is confirmed by comparing the
+//! entry's lowercased wire name with the suffix, so a hash collision never matches a wrong
+//! name. Suffixes longer than the longest entry or shorter than the shortest are not looked up.
+//!
+//! Memory: per entry a slot pair in the table (a `u64` hash and a `u32` index, with the table
+//! between a quarter and half full: 24 to 48 bytes), a 16-byte entry record and the name's wire
+//! bytes in one arena (the name's length plus one). `docs/PERFORMANCE.md` has the measured
+//! figure for a million entries.
+
+use wire::NameRef;
+
+/// No value for this half of an entry.
+const NONE: u32 = u32::MAX;
+/// FNV-1a 64-bit offset basis and prime.
+const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// One name in the set.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// Where its lowercased wire form starts in the arena.
+    at: u32,
+    /// Its wire length.
+    len: u16,
+    /// Number of labels (the root not counted).
+    labels: u8,
+    /// Value when the name itself is asked (`NONE`: no exact entry).
+    exact: u32,
+    /// Value for names strictly below it (`NONE`: no such entry).
+    below: u32,
+}
+
+/// What a lookup found: the most specific entry that applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The value stored with the entry.
+    pub value: u32,
+    /// Whether the name itself matched (else an ancestor's below-entry did).
+    pub exact: bool,
+    /// Labels of the matching entry's name.
+    pub labels: u8,
+}
+
+/// A set of names, each with an optional value for the name itself and one for every name
+/// below it. See the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct NameSet {
+    /// Hash of each slot (0: empty; a real hash of 0 is stored as 1).
+    hashes: Vec<u64>,
+    /// Index into `entries` of each slot.
+    slots: Vec<u32>,
+    entries: Vec<Entry>,
+    arena: Vec<u8>,
+    min_labels: u8,
+    max_labels: u8,
+}
+
+/// The running hash with one more label (read as it is, lowercased on the way).
+#[inline]
+fn step(mut h: u64, label: &[u8]) -> u64 {
+    h = (h ^ label.len() as u64).wrapping_mul(FNV_PRIME);
+    for &b in label {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The hash as stored (never 0) and its slot spread (the FNV state's low bits are weak).
+#[inline]
+fn finish(h: u64) -> u64 {
+    let mut x = h ^ (h >> 33);
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x.max(1)
+}
+
+/// Start offsets of the labels of `wire` (a valid name), left to right, and the number of
+/// labels. The root byte's offset follows the last label's.
+#[inline]
+fn label_offsets(wire: &[u8], offsets: &mut [u8; 128]) -> usize {
+    let mut n = 0;
+    let mut pos = 0usize;
+    while let Some(&len) = wire.get(pos) {
+        if len == 0 || n == 127 {
+            break;
+        }
+        offsets[n] = pos as u8;
+        n += 1;
+        pos += 1 + usize::from(len);
+    }
+    offsets[n] = pos.min(255) as u8;
+    n
+}
+
+impl NameSet {
+    /// An empty set.
+    pub fn new() -> NameSet {
+        NameSet::default()
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Heap bytes held (capacity, not length).
+    pub fn heap_bytes(&self) -> usize {
+        self.hashes.capacity() * 8
+            + self.slots.capacity() * 4
+            + self.entries.capacity() * size_of::<Entry>()
+            + self.arena.capacity()
+    }
+
+    /// Releases spare capacity once loading is over.
+    pub fn shrink(&mut self) {
+        self.entries.shrink_to_fit();
+        self.arena.shrink_to_fit();
+    }
+
+    /// Sets the value for `name` itself (`below == false`) or for the names below it. A later
+    /// insert of the same half replaces the value.
+    pub fn insert(&mut self, name: NameRef<'_>, below: bool, value: u32) {
+        let wire = name.as_wire();
+        let mut offsets = [0u8; 128];
+        let n = label_offsets(wire, &mut offsets);
+        let mut h = FNV_BASIS;
+        for i in (0..n).rev() {
+            let at = usize::from(offsets[i]);
+            let len = usize::from(wire[at]);
+            h = step(h, &wire[at + 1..at + 1 + len]);
+        }
+        let hash = finish(h);
+        if (self.entries.len() + 1) * 2 > self.hashes.len() {
+            self.grow();
+        }
+        let index = match self.find(hash, wire) {
+            Some(i) => i,
+            None => {
+                let index = self.entries.len();
+                let at = self.arena.len();
+                self.arena.extend(wire.iter().map(u8::to_ascii_lowercase));
+                self.entries.push(Entry {
+                    at: at as u32,
+                    len: wire.len() as u16,
+                    labels: n as u8,
+                    exact: NONE,
+                    below: NONE,
+                });
+                self.min_labels = if index == 0 {
+                    n as u8
+                } else {
+                    self.min_labels.min(n as u8)
+                };
+                self.max_labels = self.max_labels.max(n as u8);
+                self.place(hash, index as u32);
+                index
+            }
+        };
+        let entry = &mut self.entries[index];
+        if below {
+            entry.below = value;
+        } else {
+            entry.exact = value;
+        }
+    }
+
+    /// Doubles the table (at least 16 slots) and places every entry again.
+    fn grow(&mut self) {
+        let size = (self.hashes.len() * 2).max(16);
+        let old = std::mem::take(&mut self.hashes);
+        let old_slots = std::mem::take(&mut self.slots);
+        self.hashes = vec![0; size];
+        self.slots = vec![0; size];
+        for (&hash, &index) in old.iter().zip(&old_slots) {
+            if hash != 0 {
+                self.place(hash, index);
+            }
+        }
+    }
+
+    fn place(&mut self, hash: u64, index: u32) {
+        let mask = self.hashes.len() - 1;
+        let mut i = (hash as usize) & mask;
+        while self.hashes[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.hashes[i] = hash;
+        self.slots[i] = index;
+    }
+
+    /// The entry whose name is `wire` (any case), by its hash.
+    #[inline]
+    fn find(&self, hash: u64, wire: &[u8]) -> Option<usize> {
+        if self.hashes.is_empty() {
+            return None;
+        }
+        let mask = self.hashes.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let h = self.hashes[i];
+            if h == 0 {
+                return None;
+            }
+            if h == hash {
+                let index = self.slots[i] as usize;
+                let e = self.entries[index];
+                let name = &self.arena[e.at as usize..e.at as usize + usize::from(e.len)];
+                if name.eq_ignore_ascii_case(wire) {
+                    return Some(index);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The most specific entry for `name`: its own exact entry, else the below-entry of its
+    /// closest ancestor that has one. No allocation.
+    #[inline]
+    pub fn lookup(&self, name: NameRef<'_>) -> Option<Found> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let wire = name.as_wire();
+        let mut offsets = [0u8; 128];
+        let n = label_offsets(wire, &mut offsets);
+        let mut best = None;
+        let mut h = FNV_BASIS;
+        // Suffix with `k` labels starts at offsets[n - k]; k = 0 is the root.
+        let deepest = n.min(usize::from(self.max_labels));
+        for k in 0..=deepest {
+            let at = usize::from(offsets[n - k]);
+            if k > 0 {
+                let len = usize::from(wire[at]);
+                h = step(h, &wire[at + 1..at + 1 + len]);
+            }
+            if k < usize::from(self.min_labels) {
+                continue;
+            }
+            let Some(index) = self.find(finish(h), &wire[at..]) else {
+                continue;
+            };
+            let e = self.entries[index];
+            if k == n && e.exact != NONE {
+                return Some(Found {
+                    value: e.exact,
+                    exact: true,
+                    labels: e.labels,
+                });
+            }
+            if k < n && e.below != NONE {
+                best = Some(Found {
+                    value: e.below,
+                    exact: false,
+                    labels: e.labels,
+                });
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use wire::Name;
+
+    fn n(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn exact_below_and_most_specific() {
+        let mut s = NameSet::new();
+        s.insert(n("Example.COM.").as_ref(), false, 1);
+        s.insert(n("example.com.").as_ref(), true, 2);
+        s.insert(n("b.a.example.com.").as_ref(), true, 3);
+        s.insert(n("org.").as_ref(), true, 4);
+        assert_eq!(s.len(), 3);
+        let v = |q: &str| s.lookup(n(q).as_ref()).map(|f| (f.value, f.exact));
+        assert_eq!(v("EXAMPLE.com."), Some((1, true)));
+        assert_eq!(v("x.example.com."), Some((2, false)));
+        assert_eq!(v("b.a.example.com."), Some((2, false)));
+        assert_eq!(v("c.b.a.example.com."), Some((3, false)));
+        assert_eq!(v("com."), None);
+        assert_eq!(v("org."), None);
+        assert_eq!(v("a.b.org."), Some((4, false)));
+        assert_eq!(v("."), None);
+        assert_eq!(v("xexample.com."), None);
+    }
+
+    #[test]
+    fn many_entries_grow() {
+        let mut s = NameSet::new();
+        for i in 0..10_000 {
+            s.insert(n(&format!("h{i}.example.")).as_ref(), i % 2 == 0, i);
+        }
+        for i in 0..10_000u32 {
+            let q = if i % 2 == 0 {
+                format!("x.h{i}.example.")
+            } else {
+                format!("h{i}.example.")
+            };
+            assert_eq!(s.lookup(n(&q).as_ref()).unwrap().value, i);
+        }
+        assert!(s.lookup(n("h10000.example.").as_ref()).is_none());
+    }
+
+    #[test]
+    fn root_entry_covers_everything() {
+        let mut s = NameSet::new();
+        s.insert(Name::root().as_ref(), true, 7);
+        assert_eq!(s.lookup(n("a.b.").as_ref()).unwrap().value, 7);
+        assert!(s.lookup(Name::root().as_ref()).is_none());
+    }
+}
