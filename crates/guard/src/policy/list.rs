@@ -218,8 +218,8 @@ fn parse_line(raw: &[u8], rules: &mut Vec<Rule>) -> Option<(usize, &'static str)
         return None;
     }
     for cosmetic in [&b"##"[..], b"#@#", b"#?#", b"#$#", b"#%#"] {
-        if line.windows(cosmetic.len()).any(|w| w == cosmetic) {
-            return Some((start, "cosmetic rule"));
+        if let Some(at) = line.windows(cosmetic.len()).position(|w| w == cosmetic) {
+            return Some((start + at, "cosmetic rule"));
         }
     }
     let (allow, rest, at) = match line.strip_prefix(b"@@") {
