@@ -158,6 +158,7 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) resolver: Option<Resolver>,
     pub(crate) policy: Option<SharedPolicy>,
+    pub(crate) events: events::Events,
 }
 
 impl Engine {
@@ -169,6 +170,7 @@ impl Engine {
             config,
             resolver: None,
             policy: None,
+            events: events::Events::disabled(),
         })
     }
 

@@ -22,6 +22,10 @@
 //! answered with the name asked as owner; a CNAME rewrite is answered with the CNAME alone
 //! (the client asks for the target itself).
 //!
+//! Every policy answer (and drop) is a security event ([`events::Action::Blocked`], reason
+//! "blocklist", "rpz qname", "rpz ip" or "rpz nsdname", the list or zone as detail), counted in
+//! `/metrics` and written to the event sinks.
+//!
 //! The [`SharedPolicy`] is an `Arc<ArcSwap<Policy>>` made once by the server: every engine built
 //! on a reload gets the same one, and list reloads swap the policy inside without rebuilding
 //! the engine.
@@ -67,6 +71,18 @@ impl Engine {
     /// The shared policy, when one is set.
     pub fn policy(&self) -> Option<&SharedPolicy> {
         self.policy.as_ref()
+    }
+
+    /// This engine, reporting every policy answer to `events` (Action::Blocked, the reason
+    /// "blocklist", "rpz qname", "rpz ip" or "rpz nsdname", the list or zone as detail).
+    pub fn with_events(mut self, events: events::Events) -> Engine {
+        self.events = events;
+        self
+    }
+
+    /// Where policy answers are reported.
+    pub fn events(&self) -> &events::Events {
+        &self.events
     }
 
     /// A query routed to the cache and the resolver, with the policy applied before and after
@@ -263,6 +279,12 @@ impl Engine {
     ) -> Option<ReplyInfo> {
         let name = prefix.last().map_or(request.qname(), |p| p.2);
         let qtype = request.qtype();
+        self.events.emit(
+            events::Event::new(events::Action::Blocked, hit.trigger.reason())
+                .client(request.client().addr)
+                .question(request.qname(), qtype)
+                .detail(hit.source),
+        );
         let (rcode, negative) = match hit.action {
             Action::Drop => return None,
             Action::NxDomain => (Rcode::NXDOMAIN, true),

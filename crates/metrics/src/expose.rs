@@ -25,6 +25,7 @@ impl Registry {
         render_tcp(&mut out, &totals);
         render_state(&mut out, self, &totals);
         render_resolver(&mut out, self);
+        render_security(&mut out, self);
         out.0
     }
 }
@@ -236,6 +237,40 @@ fn render_state(out: &mut Out, registry: &Registry, totals: &Totals) {
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(start.subsec_nanos()));
     out.sample_text("process_start_time_seconds", &[], &seconds(start_ns));
+}
+
+fn render_security(out: &mut Out, registry: &Registry) {
+    let Some(s) = registry.security() else { return };
+    let name = "portcullis_security_events_total";
+    out.family(
+        name,
+        "counter",
+        "Policy actions taken (each one a security event), by action.",
+    );
+    for (action, count) in &s.actions {
+        out.sample(name, &[("action", action)], *count);
+    }
+    let name = "portcullis_security_events_written_total";
+    out.family(
+        name,
+        "counter",
+        "Security events written to the event sinks.",
+    );
+    out.sample(name, &[], s.written);
+    let name = "portcullis_security_events_dropped_total";
+    out.family(
+        name,
+        "counter",
+        "Security events lost: the writer's queue was full or a sink refused them.",
+    );
+    out.sample(name, &[], s.dropped);
+    let name = "portcullis_security_events_suppressed_total";
+    out.family(
+        name,
+        "counter",
+        "Security events not written because their action was over its per-second cap.",
+    );
+    out.sample(name, &[], s.suppressed);
 }
 
 fn render_resolver(out: &mut Out, registry: &Registry) {

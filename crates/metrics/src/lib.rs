@@ -22,6 +22,7 @@ pub mod expose;
 pub mod labels;
 pub mod registry;
 pub mod resolver;
+pub mod security;
 pub mod worker;
 
 pub use expose::CONTENT_TYPE;
@@ -31,4 +32,5 @@ pub use resolver::{
     CacheFigures, CacheSource, Limit, RecursionResult, ResolverFigures, ResolverSlot,
     UpstreamProtocol, UpstreamReject,
 };
+pub use security::{SecurityFigures, SecuritySource};
 pub use worker::{LATENCY_BUCKETS, WorkerMetrics, latency_bound_ns, latency_bucket};

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
 use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot};
+use crate::security::{SecurityFigures, SecuritySource};
 use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
 
 const T: usize = Transport::COUNT;
@@ -34,6 +35,7 @@ pub struct Registry {
     reloads: [AtomicU64; ReloadResult::COUNT],
     resolver: Mutex<Vec<ResolverSlot>>,
     cache: Mutex<Option<CacheSource>>,
+    security: Mutex<Option<SecuritySource>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -56,6 +58,7 @@ impl Registry {
             reloads: std::array::from_fn(|_| AtomicU64::new(0)),
             resolver: Mutex::new(Vec::new()),
             cache: Mutex::new(None),
+            security: Mutex::new(None),
         }
     }
 
@@ -80,6 +83,16 @@ impl Registry {
     /// Where to read the cache's figures at scrape time (replacing any earlier source).
     pub fn set_cache_source(&self, source: CacheSource) {
         *lock(&self.cache) = Some(source);
+    }
+
+    /// Where to read the security event stream's counters at scrape time.
+    pub fn set_security_source(&self, source: SecuritySource) {
+        *lock(&self.security) = Some(source);
+    }
+
+    /// The security event stream's counters; nothing without a source.
+    pub fn security(&self) -> Option<SecurityFigures> {
+        lock(&self.security).as_ref().map(|f| f())
     }
 
     /// The cache's figures; zeros without a cache.

@@ -33,6 +33,7 @@ use wire::Name;
 use crate::prefix::Prefix;
 
 pub mod dnssec;
+pub mod events;
 pub mod policy;
 pub mod resolver;
 pub mod rrl;
@@ -227,6 +228,11 @@ pub const KEYS: &[&str] = &[
     "rpz.origin",
     "rpz.file",
     "rpz.ede",
+    "events.file",
+    "events.syslog",
+    "events.syslog_facility",
+    "events.queue",
+    "events.max_per_second",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +263,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// `[policy]`, `[[blocklist]]`, `[[allowlist]]`, `[[rpz]]`: blocklists and response policy.
     pub policy: PolicySettings,
+    /// `[events]`: where security events are written.
+    pub events: ::events::EventsConfig,
 }
 
 /// The `[server]` section.
@@ -621,6 +629,7 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             policy,
+            events: file.events.into_config(base_dir),
         })
     }
 
@@ -707,6 +716,23 @@ impl Config {
             .apply_trust_anchor_flags(&overrides.trust_anchors)?;
         if overrides.no_validation {
             self.dnssec.validation = false;
+        }
+        if let Some(rate) = overrides.rrl {
+            let b = rrl::RESPONSES_PER_SECOND;
+            if !(b.min..=b.max).contains(&u64::from(rate)) {
+                return Err(ConfigError::at(
+                    command_line.clone(),
+                    format!(
+                        "--rrl: {rate} is out of bounds: it must be from {} to {}",
+                        b.min, b.max
+                    ),
+                ));
+            }
+            self.rrl.enabled = true;
+            self.rrl.limits.responses_per_second = rate;
+        }
+        if let Some(events) = &overrides.events {
+            self.events.json = Some(events::sink(events, None));
         }
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
@@ -812,6 +838,10 @@ pub struct Overrides {
     pub blocklists: Vec<PathBuf>,
     /// `--rpz ORIGIN=FILE`: response policy zones added.
     pub rpz: Vec<RpzArg>,
+    /// `--events FILE|-`.
+    pub events: Option<String>,
+    /// `--rrl N`: rate limiting on, N responses a second.
+    pub rrl: Option<u32>,
 }
 
 impl Overrides {
@@ -934,6 +964,8 @@ struct FileConfig {
     allowlists: Vec<Spanned<policy::AllowlistSection>>,
     #[serde(default)]
     rpz: Vec<Spanned<policy::RpzSection>>,
+    #[serde(default)]
+    events: events::EventsSection,
 }
 
 #[derive(Deserialize)]

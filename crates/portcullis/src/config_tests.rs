@@ -155,7 +155,11 @@ fn relative_zone_files_are_taken_from_the_config_directory() {
 
 #[test]
 fn integer_bounds_are_enforced_at_the_value() {
-    for b in INT_SETTINGS.iter().chain(rrl::INT_SETTINGS) {
+    for b in INT_SETTINGS
+        .iter()
+        .chain(rrl::INT_SETTINGS)
+        .chain(events::INT_SETTINGS)
+    {
         let (section, key) = b.key.split_once('.').unwrap();
         for ok in [b.min, b.max] {
             let text = format!("[{section}]\n{key} = {ok}\n");

@@ -219,6 +219,14 @@ struct ServerArgs {
     /// A response policy zone (BIND's RPZ format) read from FILE; repeat for more.
     #[arg(long, value_name = "ORIGIN=FILE")]
     rpz: Vec<portcullis::config::RpzArg>,
+    /// Write security events (blocked names, rate limits, ACL refusals...) as JSON lines to
+    /// this file, or `-` for standard output (events.file).
+    #[arg(long, value_name = "FILE|-")]
+    events: Option<String>,
+    /// Rate-limit UDP responses to this many a second per client prefix and response
+    /// (turns [rrl] on with rrl.responses_per_second = N).
+    #[arg(long, value_name = "N")]
+    rrl: Option<u32>,
 }
 
 impl ServerArgs {
@@ -244,6 +252,8 @@ impl ServerArgs {
                 },
                 blocklists: self.blocklist.clone(),
                 rpz: self.rpz.clone(),
+                events: self.events.clone(),
+                rrl: self.rrl,
             },
         }
     }

@@ -20,8 +20,11 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use cache::{Cache, CacheConfig};
 use engine::{Catalog, Engine, EngineConfig, IpPrefix, Resolver};
-use metrics::{CacheFigures, Registry, ReloadResult, ZoneStats};
+use events::writer::Reopen;
+use events::{Action, Events, EventsConfig};
+use metrics::{CacheFigures, Registry, ReloadResult, SecurityFigures, ZoneStats};
 use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
+use transport::guards::Guards;
 use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
@@ -67,6 +70,12 @@ pub struct Server {
     signer: Signer,
     /// The blocklists and response policy zones, kept across reloads (`crate::policy`).
     policy: Arc<Mutex<PolicyLoader>>,
+    /// The security event stream, made once (its sinks change at a restart).
+    events: Events,
+    /// Asks the event writer to reopen its file, on every reload (after log rotation).
+    events_reopen: Reopen,
+    /// The `[events]` section the stream was started with.
+    started_events: EventsConfig,
 }
 
 impl Server {
@@ -97,6 +106,22 @@ impl Server {
                 }
             }));
         }
+        let (events, events_reopen) = events::writer::start(&config.events)
+            .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
+        let counters = events.clone();
+        registry.set_security_source(Box::new(move || {
+            let f = counters.figures();
+            SecurityFigures {
+                actions: Action::ALL
+                    .iter()
+                    .zip(f.actions)
+                    .map(|(a, n)| (a.name(), n))
+                    .collect(),
+                written: f.written,
+                dropped: f.dropped,
+                suppressed: f.suppressed,
+            }
+        }));
         let signer = Signer::new();
         let mut policy = PolicyLoader::new(config.policy.clone());
         let report = policy.load(true);
@@ -111,6 +136,7 @@ impl Server {
             validates(&config.dnssec),
             unix_now(),
             policy.shared(),
+            &events,
         )?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
@@ -126,7 +152,15 @@ impl Server {
             reloading: Mutex::new(()),
             signer,
             policy: Arc::new(Mutex::new(policy)),
+            events,
+            events_reopen,
+            started_events: config.events.clone(),
         })
+    }
+
+    /// The security event stream.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The resolver's cache, when the resolver is on.
@@ -170,6 +204,7 @@ impl Server {
                     validating,
                     unix_now(),
                     policy.shared(),
+                    &self.events,
                 )
                 .map_err(|errors| errors.join("\n"))?;
                 // Lists that fail keep their last good version: warnings, not a refusal.
@@ -178,10 +213,12 @@ impl Server {
                 crate::policy::log_report(&report);
                 let mut warnings = loaded.warnings;
                 warnings.extend(report.errors);
+                let events_changed = (config.events != self.started_events).then_some("[events]");
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
+                        .chain(events_changed)
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
@@ -191,6 +228,8 @@ impl Server {
                     warnings,
                 })
             });
+        // Reloads follow log rotation: the event file is opened again.
+        self.events_reopen.request();
         self.registry.count_reload(match result {
             Ok(_) => ReloadResult::Success,
             Err(_) => ReloadResult::Failure,
@@ -245,7 +284,9 @@ impl Server {
                     engine = engine.with_resolver(resolver.clone());
                 }
                 if let Some(policy) = current.policy() {
-                    engine = engine.with_policy(policy.clone());
+                    engine = engine
+                        .with_policy(policy.clone())
+                        .with_events(current.events().clone());
                 }
                 self.engine.store(Arc::new(engine));
                 fresh.len()
@@ -492,6 +533,7 @@ fn build(
     validating: bool,
     now: u64,
     policy: &engine::SharedPolicy,
+    events: &Events,
 ) -> Result<Loaded, Vec<String>> {
     let (report, zones) = check::load(config);
     if !report.is_ok() {
@@ -534,7 +576,8 @@ fn build(
             .collect();
         engine = engine
             .with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating))
-            .with_policy(policy.clone());
+            .with_policy(policy.clone())
+            .with_events(events.clone());
     }
     Ok(Loaded {
         engine,
@@ -700,7 +743,10 @@ fn start(
             workers,
             server.engine().clone(),
             resolver.clone(),
-            rrl.clone(),
+            Guards {
+                rrl: rrl.clone(),
+                events: server.events().clone(),
+            },
             server.registry(),
             shutdown.clone(),
         );

@@ -119,7 +119,8 @@ fn blocked_names_get_nxdomain_with_ede_and_never_leave() {
         ],
         "[[blocklist]]\nfile = \"ads.txt\"\nname = \"ads\"\n\n\
          [[blocklist]]\nfile = \"allowed.txt\"\n\n\
-         [[allowlist]]\nfile = \"allow.txt\"\n",
+         [[allowlist]]\nfile = \"allow.txt\"\n\n\
+         [events]\nfile = \"events.json\"\n",
     );
     let before = s.upstream_queries();
     for name in [
@@ -159,6 +160,28 @@ fn blocked_names_get_nxdomain_with_ede_and_never_leave() {
         assert!(cloak.contains("status: NXDOMAIN"), "{cloak}");
         assert!(cloak.contains("CNAME\ttracker.example.test."), "{cloak}");
         assert!(!cloak.contains("192.0.2.69"), "{cloak}");
+    }
+    // Each policy answer is a security event.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let events = std::fs::read_to_string(s.scratch.0.join("events.json")).unwrap_or_default();
+        let blocked = events
+            .lines()
+            .filter(|l| {
+                l.contains("\"action\":\"blocked\"")
+                    && l.contains("\"reason\":\"blocklist\"")
+                    && l.contains("\"detail\":\"ads\"")
+            })
+            .count();
+        if blocked >= 8 {
+            assert!(
+                events.contains("\"qname\":\"cloak.example.test.\""),
+                "{events}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{blocked} events:\n{events}");
+        std::thread::sleep(Duration::from_millis(100));
     }
     let log = s.resolver.log();
     assert!(log.contains("ads.txt: 3 names, 1 lines skipped"), "{log}");

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod guards;
 pub mod resolver;
 pub mod tcp;
 pub mod udp;

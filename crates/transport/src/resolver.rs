@@ -104,8 +104,8 @@ pub struct UdpReply {
     pub(crate) socket: Arc<Socket>,
     pub(crate) peer: SockaddrStorage,
     pub(crate) local: Local,
-    /// The UDP workers' rate limiter, asked again once the answer is written.
-    pub(crate) rrl: Option<Arc<guard::Rrl>>,
+    /// The UDP workers' policies (the rate limiter, asked again once the answer is written).
+    pub(crate) guards: Arc<crate::guards::Guards>,
 }
 
 impl std::fmt::Debug for UdpReply {
@@ -528,7 +528,7 @@ impl Driver {
                 };
                 let now = crate::clock::now();
                 let limited = crate::udp::rate_limit(
-                    udp.rrl.as_deref(),
+                    &udp.guards,
                     &mut self.metrics,
                     ip,
                     &info,

@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerKind, AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, Transport,
 };
-use guard::{Decision, Kind, Rrl};
+use events::{Action, Event};
+use guard::{Decision, Kind};
 use metrics::{DropReason, QType, Rcode, Registry, WorkerMetrics};
 use nix::errno::Errno;
 use nix::libc;
@@ -48,7 +49,9 @@ use nix::sys::socket::{
     sendmmsg, setsockopt, sockopt,
 };
 use socket2::{Domain, Protocol, Socket, Type};
+use wire::{NameRef, RType};
 
+use crate::guards::Guards;
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -105,18 +108,26 @@ pub fn spawn_workers(
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
-    spawn_resolving_workers(addr, workers, engine, None, None, registry, shutdown)
+    spawn_resolving_workers(
+        addr,
+        workers,
+        engine,
+        None,
+        Guards::default(),
+        registry,
+        shutdown,
+    )
 }
 
 /// [`spawn_workers`], handing the questions the cache cannot answer to `resolver` (see
-/// [`crate::resolver`]), and rate limiting responses with `rrl` when given (one table shared
-/// by every worker, so a client's queries count together whichever worker gets them).
+/// [`crate::resolver`]), and applying `guards` (one rate-limiting table shared by every worker,
+/// so a client's queries count together whichever worker gets them).
 pub fn spawn_resolving_workers(
     addr: SocketAddr,
     workers: usize,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
-    rrl: Option<Arc<Rrl>>,
+    guards: Guards,
     registry: &Arc<Registry>,
     shutdown: Shutdown,
 ) -> io::Result<UdpWorkers> {
@@ -130,15 +141,16 @@ pub fn spawn_resolving_workers(
     for _ in 1..workers {
         sockets.push(bind(local_addr)?);
     }
+    let guards = Arc::new(guards);
     let mut handles = Vec::with_capacity(workers);
     for (i, socket) in sockets.into_iter().enumerate() {
         let (engine, metrics, stop) = (engine.clone(), registry.worker(), shutdown.clone());
         let resolver = resolver.clone();
-        let rrl = rrl.clone();
+        let guards = guards.clone();
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
-            .spawn(move || Worker::new(socket, engine, resolver, rrl, metrics, stop).run());
+            .spawn(move || Worker::new(socket, engine, resolver, guards, metrics, stop).run());
         match handle {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -248,7 +260,7 @@ struct Worker {
     v6: bool,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
-    rrl: Option<Arc<Rrl>>,
+    guards: Arc<Guards>,
     metrics: WorkerMetrics,
     shutdown: Shutdown,
     /// Query slots, [`QUERY_BUFFER`] bytes each.
@@ -266,7 +278,7 @@ impl Worker {
         socket: Socket,
         engine: SharedEngine,
         resolver: Option<ResolverHandle>,
-        rrl: Option<Arc<Rrl>>,
+        guards: Arc<Guards>,
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
@@ -285,7 +297,7 @@ impl Worker {
             v6,
             engine,
             resolver,
-            rrl,
+            guards,
             metrics,
             shutdown,
             rx: vec![0; BATCH * QUERY_BUFFER].into_boxed_slice(),
@@ -401,7 +413,7 @@ impl Worker {
                     socket: self.socket.clone(),
                     peer,
                     local: received.local,
-                    rrl: self.rrl.clone(),
+                    guards: self.guards.clone(),
                 });
                 let job = Job::Resolve {
                     request,
@@ -423,8 +435,7 @@ impl Worker {
                 if let Outcome::Reply(info) = &outcome {
                     self.metrics
                         .count_response(METRICS, Rcode::from_code(info.rcode.0));
-                    let Some(len) =
-                        rate_limit(self.rrl.as_deref(), &mut self.metrics, ip, info, now, out)
+                    let Some(len) = rate_limit(&self.guards, &mut self.metrics, ip, info, now, out)
                     else {
                         continue;
                     };
@@ -463,7 +474,7 @@ impl Worker {
                     self.metrics
                         .count_response(METRICS, Rcode::from_code(info.rcode.0));
                     let Some(len) =
-                        rate_limit(self.rrl.as_deref(), &mut self.metrics, ip, &info, now, out)
+                        rate_limit(&self.guards, &mut self.metrics, ip, &info, now, out)
                     else {
                         continue;
                     };
@@ -550,17 +561,18 @@ impl Worker {
     }
 }
 
-/// Asks `rrl` about the response `info` written in `out` for a client at `ip`; returns how
-/// many bytes of `out` to send (the response, or its slipped form), or `None` to send nothing.
+/// Asks the rate limiter of `guards` about the response `info` written in `out` for a client
+/// at `ip`; returns how many bytes of `out` to send (the response, or its slipped form), or
+/// `None` to send nothing. A limited response is a security event.
 pub(crate) fn rate_limit(
-    rrl: Option<&Rrl>,
+    guards: &Guards,
     metrics: &mut WorkerMetrics,
     ip: IpAddr,
     info: &ReplyInfo,
     now: cache::Time,
     out: &mut [u8],
 ) -> Option<usize> {
-    let Some(rrl) = rrl else {
+    let Some(rrl) = guards.rrl.as_deref() else {
         return Some(info.len);
     };
     let response = out.get_mut(..info.len)?;
@@ -568,6 +580,9 @@ pub(crate) fn rate_limit(
     let decision = rrl.decide(ip, kind, key, now.as_millis());
     if decision != Decision::Send {
         metrics.count_rate_limited(rate_limit_label(decision, rrl.log_only()));
+        guards
+            .events
+            .emit(rate_limit_event(decision, rrl.log_only(), ip, response));
     }
     match decision {
         _ if rrl.log_only() => Some(info.len),
@@ -583,6 +598,23 @@ pub(crate) fn rate_limit(
             }
             len
         }
+    }
+}
+
+/// The security event for a limited response to `ip`.
+fn rate_limit_event(decision: Decision, log_only: bool, ip: IpAddr, response: &[u8]) -> Event {
+    let reason = match (decision, log_only) {
+        (_, true) => "rrl-log-only",
+        (Decision::Slip, false) => "rrl-slip",
+        (_, false) => "rrl-drop",
+    };
+    let event = Event::new(Action::RateLimited, reason).client(ip);
+    match guard::question(response) {
+        Some((name, qtype, _)) => match NameRef::from_wire(name) {
+            Ok(name) => event.question(name, RType(qtype)),
+            Err(_) => event,
+        },
+        None => event,
     }
 }
 

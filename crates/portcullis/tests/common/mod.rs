@@ -63,8 +63,15 @@ impl Server {
     /// Starts `portcullis serve --config <config>` and waits (at most 20 s) until it answers
     /// on `addr`.
     pub fn start(config: &Path, addr: SocketAddr, log: PathBuf) -> Server {
+        Server::start_with(config, addr, log, &[])
+    }
+
+    /// [`Server::start`] with more command-line flags.
+    #[allow(dead_code)]
+    pub fn start_with(config: &Path, addr: SocketAddr, log: PathBuf, flags: &[&str]) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["serve", "--config", config.to_str().unwrap()])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -1,0 +1,17 @@
+//! The security event stream's counters, read at scrape time from a source the server sets.
+
+/// What the security event stream has counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecurityFigures {
+    /// Policy actions taken, by action name (every action listed, zeros included).
+    pub actions: Vec<(&'static str, u64)>,
+    /// Events written to the configured sinks.
+    pub written: u64,
+    /// Events lost because the writer's queue was full or a sink refused them.
+    pub dropped: u64,
+    /// Events not written because their action was over its per-second cap.
+    pub suppressed: u64,
+}
+
+/// Where the registry reads the security figures.
+pub type SecuritySource = Box<dyn Fn() -> SecurityFigures + Send + Sync>;

@@ -1,0 +1,16 @@
+//! The policies the transports apply, bundled so that every UDP worker, TCP connection and
+//! resolver driver gets the same shared state with one argument.
+
+use std::sync::Arc;
+
+use events::Events;
+
+/// Shared policy state: decisions come from the `guard` crate, actions are reported to the
+/// security event stream. Cheap to clone (everything inside is shared).
+#[derive(Clone, Debug, Default)]
+pub struct Guards {
+    /// Response rate limiting over UDP, when configured.
+    pub rrl: Option<Arc<guard::Rrl>>,
+    /// Where policy actions are reported.
+    pub events: Events,
+}
