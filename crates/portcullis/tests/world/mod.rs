@@ -92,6 +92,7 @@
 //! | 90 | resolver_dnssec::aggressive_nsec |
 //! | 91 | resolver_dnssec::aggressive_nsec3 |
 //! | 92 | resolver_dnssec::validation_through_a_forwarder |
+//! | 93 | rpz_interop::bind_and_portcullis_agree |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
 //!
 //! In a block, by convention: `127.N.0.x` root servers, `127.N.1.x` TLD servers, `127.N.2.x`
