@@ -19,8 +19,9 @@
 //! A policy answer keeps the client's ID, question, RD and CD, sets RA, never AA or AD, carries
 //! the policy's EDE (15 Blocked or 17 Filtered, with the list or zone name as text) and, for an
 //! RPZ NXDOMAIN or NODATA, the policy zone's SOA in the authority section. Local data is
-//! answered with the name asked as owner; a CNAME rewrite is answered with the CNAME alone
-//! (the client asks for the target itself).
+//! answered with the name asked as owner; a CNAME rewrite is answered with the CNAME and the
+//! target's data when the cache holds it, else with the CNAME alone (the client then asks for
+//! the target; BIND resolves it first).
 //!
 //! Every policy answer (and drop) is a security event ([`events::Action::Blocked`], reason
 //! "blocklist", "rpz qname", "rpz ip" or "rpz nsdname", the list or zone as detail), counted in
@@ -109,7 +110,7 @@ impl Engine {
             }
             if !(*hit.action == Action::TcpOnly && client.transport == Transport::Tcp) {
                 let req = RecursionRequest::new(request, question, client);
-                return match self.write_policy(&req, &hit, &[], out) {
+                return match self.write_policy(&req, &hit, &[], now, out) {
                     Some(info) => Outcome::Reply(info),
                     None => Outcome::Drop(QueryError::PolicyDrop),
                 };
@@ -153,7 +154,7 @@ impl Engine {
                 Action::TcpOnly if request.client().transport == Transport::Tcp => {
                     self.police_answer(&policy, request, len, now, out)
                 }
-                _ => Policed::Replaced(self.write_policy(request, &hit, &[], out)),
+                _ => Policed::Replaced(self.write_policy(request, &hit, &[], now, out)),
             };
         }
         self.police_answer(&policy, request, len, now, out)
@@ -263,7 +264,7 @@ impl Engine {
                 for i in 0..n {
                     prefix[i] = (chain[i], ttls[i], chain[i + 1]);
                 }
-                Policed::Replaced(self.write_policy(request, &hit, &prefix[..n], out))
+                Policed::Replaced(self.write_policy(request, &hit, &prefix[..n], now, out))
             }
         }
     }
@@ -275,6 +276,7 @@ impl Engine {
         request: &RecursionRequest,
         hit: &Hit<'_>,
         prefix: &[(NameRef<'_>, u32, NameRef<'_>)],
+        now: Time,
         out: &mut [u8],
     ) -> Option<ReplyInfo> {
         let name = prefix.last().map_or(request.qname(), |p| p.2);
@@ -285,7 +287,7 @@ impl Engine {
                 .question(request.qname(), qtype)
                 .detail(hit.source),
         );
-        let (rcode, negative) = match hit.action {
+        let (mut rcode, negative) = match hit.action {
             Action::Drop => return None,
             Action::NxDomain => (Rcode::NXDOMAIN, true),
             Action::NoData => (Rcode::NOERROR, true),
@@ -321,6 +323,7 @@ impl Engine {
                     )
                     .ok()?;
                 }
+                let mut rewrite: Option<Name> = None;
                 if let Action::Local(data) = hit.action {
                     let cname = data.records.iter().any(|r| r.rtype == RType::CNAME);
                     for r in &data.records {
@@ -347,6 +350,27 @@ impl Engine {
                         };
                         w.push_rrset(Section::Answer, name, r.rtype, Class::IN, r.ttl, [rdata])
                             .ok()?;
+                        if r.rtype == RType::CNAME {
+                            rewrite = Name::from_wire(rdata).ok();
+                        }
+                    }
+                }
+                // A CNAME rewrite: the target's data when the cache holds it (the client asks
+                // for the target itself otherwise).
+                if let (Some(target), Some(resolver)) = (&rewrite, &self.resolver)
+                    && qtype != RType::CNAME
+                {
+                    let mode = cache::AnswerMode {
+                        dnssec_ok: false,
+                        stale: false,
+                        validated: false,
+                    };
+                    if let cache::CacheAnswer::Hit { rcode: r, .. } =
+                        resolver
+                            .cache()
+                            .answer(target.as_ref(), qtype, mode, now, &mut w)
+                    {
+                        rcode = r;
                     }
                 }
                 if negative && let Some((origin, ttl, soa)) = hit.soa {

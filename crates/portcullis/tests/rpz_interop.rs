@@ -8,7 +8,8 @@
 //!
 //! Differences with a reason, not compared: none among these questions. (A CNAME rewrite to
 //! another name is answered by Portcullis with the CNAME and the target's data only when the
-//! target is cached, where BIND resolves the target: see docs/OPERATIONS.md.)
+//! target is cached, where BIND resolves the target: the rewrite here points at a name asked
+//! before. See docs/OPERATIONS.md.)
 //!
 //! Needs root (port 53 for the world) and `named`; without them it says SKIPPED and passes,
 //! unless `PORTCULLIS_WORLD_REQUIRED` is set.
@@ -81,6 +82,7 @@ const QUESTIONS: &[(&str, RType)] = &[
     ("local.example.test.", RType::AAAA),
     ("local.example.test.", RType::MX),
     ("txt.example.test.", RType::TXT),
+    ("rw.example.test.", RType::A),
     ("wild.example.test.", RType::A),
     ("a.wild.example.test.", RType::A),
     ("b.a.wild.example.test.", RType::A),
