@@ -514,3 +514,7 @@ fn de_rpz_file<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
 fn de_rpz_ede<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<String>>, D::Error> {
     keyed(d, "rpz.ede").map(Some)
 }
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
