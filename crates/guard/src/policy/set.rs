@@ -8,9 +8,10 @@
 //! entry's lowercased wire name with the suffix, so a hash collision never matches a wrong
 //! name. Suffixes longer than the longest entry or shorter than the shortest are not looked up.
 //!
-//! Memory: per entry a slot pair in the table (a `u64` hash and a `u32` index, with the table
-//! between a quarter and half full: 24 to 48 bytes), a 16-byte entry record and the name's wire
-//! bytes in one arena (the name's length plus one). `docs/PERFORMANCE.md` has the measured
+//! Memory: per entry a 16-byte slot (hash, arena offset, length, label count, flags) in a
+//! table between a quarter and half full (32 to 64 bytes), and in one arena the entry's
+//! lowercased wire name followed by its two values (the name's length plus 8). A hit reads one
+//! slot and the arena bytes beside it: two cache lines. `docs/PERFORMANCE.md` has the measured
 //! figure for a million entries.
 
 use wire::NameRef;
@@ -21,20 +22,25 @@ const NONE: u32 = u32::MAX;
 const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-/// One name in the set.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    /// Where its lowercased wire form starts in the arena.
+/// One slot of the table: 16 bytes, so that a probe and the facts about the entry it finds
+/// come with one cache line.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// The entry's hash (0: an empty slot; a real hash of 0 is stored as 1).
+    hash: u64,
+    /// Where the entry starts in the arena: its lowercased wire name, then its exact value and
+    /// its below value (`u32`s, little-endian; `NONE` when absent).
     at: u32,
     /// Its wire length.
-    len: u16,
-    /// Number of labels (the root not counted).
+    len: u8,
+    /// Its number of labels (the root not counted).
     labels: u8,
-    /// Value when the name itself is asked (`NONE`: no exact entry).
-    exact: u32,
-    /// Value for names strictly below it (`NONE`: no such entry).
-    below: u32,
+    /// Bit 0: it has an exact value; bit 1: a below value.
+    flags: u8,
 }
+
+const EXACT: u8 = 1;
+const BELOW: u8 = 2;
 
 /// What a lookup found: the most specific entry that applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,12 +57,9 @@ pub struct Found {
 /// below it. See the [module docs](self).
 #[derive(Clone, Debug, Default)]
 pub struct NameSet {
-    /// Hash of each slot (0: empty; a real hash of 0 is stored as 1).
-    hashes: Vec<u64>,
-    /// Index into `entries` of each slot.
-    slots: Vec<u32>,
-    entries: Vec<Entry>,
+    slots: Vec<Slot>,
     arena: Vec<u8>,
+    len: usize,
     min_labels: u8,
     max_labels: u8,
 }
@@ -106,26 +109,31 @@ impl NameSet {
 
     /// Number of names.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Heap bytes held (capacity, not length).
     pub fn heap_bytes(&self) -> usize {
-        self.hashes.capacity() * 8
-            + self.slots.capacity() * 4
-            + self.entries.capacity() * size_of::<Entry>()
-            + self.arena.capacity()
+        self.slots.capacity() * size_of::<Slot>() + self.arena.capacity()
     }
 
     /// Releases spare capacity once loading is over.
     pub fn shrink(&mut self) {
-        self.entries.shrink_to_fit();
         self.arena.shrink_to_fit();
+    }
+
+    /// The value at `at` in the arena.
+    #[inline]
+    fn value(&self, at: usize) -> u32 {
+        self.arena
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(NONE, u32::from_le_bytes)
     }
 
     /// Sets the value for `name` itself (`below == false`) or for the names below it. A later
@@ -141,83 +149,77 @@ impl NameSet {
             h = step(h, &wire[at + 1..at + 1 + len]);
         }
         let hash = finish(h);
-        if (self.entries.len() + 1) * 2 > self.hashes.len() {
+        if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let index = match self.find(hash, wire) {
+        let slot = match self.find(hash, wire) {
             Some(i) => i,
             None => {
-                let index = self.entries.len();
                 let at = self.arena.len();
                 self.arena.extend(wire.iter().map(u8::to_ascii_lowercase));
-                self.entries.push(Entry {
-                    at: at as u32,
-                    len: wire.len() as u16,
-                    labels: n as u8,
-                    exact: NONE,
-                    below: NONE,
-                });
-                self.min_labels = if index == 0 {
+                self.arena.extend_from_slice(&NONE.to_le_bytes());
+                self.arena.extend_from_slice(&NONE.to_le_bytes());
+                self.min_labels = if self.len == 0 {
                     n as u8
                 } else {
                     self.min_labels.min(n as u8)
                 };
                 self.max_labels = self.max_labels.max(n as u8);
-                self.place(hash, index as u32);
-                index
+                self.len += 1;
+                self.place(Slot {
+                    hash,
+                    at: at as u32,
+                    len: wire.len() as u8,
+                    labels: n as u8,
+                    flags: 0,
+                })
             }
         };
-        let entry = &mut self.entries[index];
-        if below {
-            entry.below = value;
-        } else {
-            entry.exact = value;
-        }
+        let s = &mut self.slots[slot];
+        let value_at = s.at as usize + usize::from(s.len) + if below { 4 } else { 0 };
+        s.flags |= if below { BELOW } else { EXACT };
+        self.arena[value_at..value_at + 4].copy_from_slice(&value.to_le_bytes());
     }
 
     /// Doubles the table (at least 16 slots) and places every entry again.
     fn grow(&mut self) {
-        let size = (self.hashes.len() * 2).max(16);
-        let old = std::mem::take(&mut self.hashes);
-        let old_slots = std::mem::take(&mut self.slots);
-        self.hashes = vec![0; size];
-        self.slots = vec![0; size];
-        for (&hash, &index) in old.iter().zip(&old_slots) {
-            if hash != 0 {
-                self.place(hash, index);
+        let size = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
+        for slot in old {
+            if slot.hash != 0 {
+                self.place(slot);
             }
         }
     }
 
-    fn place(&mut self, hash: u64, index: u32) {
-        let mask = self.hashes.len() - 1;
-        let mut i = (hash as usize) & mask;
-        while self.hashes[i] != 0 {
+    /// Puts `slot` in the first free place of its probe sequence; returns where.
+    fn place(&mut self, slot: Slot) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = (slot.hash as usize) & mask;
+        while self.slots[i].hash != 0 {
             i = (i + 1) & mask;
         }
-        self.hashes[i] = hash;
-        self.slots[i] = index;
+        self.slots[i] = slot;
+        i
     }
 
-    /// The entry whose name is `wire` (any case), by its hash.
+    /// The slot of the entry whose name is `wire` (any case), by its hash.
     #[inline]
     fn find(&self, hash: u64, wire: &[u8]) -> Option<usize> {
-        if self.hashes.is_empty() {
+        if self.slots.is_empty() {
             return None;
         }
-        let mask = self.hashes.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = (hash as usize) & mask;
         loop {
-            let h = self.hashes[i];
-            if h == 0 {
+            let s = &self.slots[i];
+            if s.hash == 0 {
                 return None;
             }
-            if h == hash {
-                let index = self.slots[i] as usize;
-                let e = self.entries[index];
-                let name = &self.arena[e.at as usize..e.at as usize + usize::from(e.len)];
-                if name.eq_ignore_ascii_case(wire) {
-                    return Some(index);
+            if s.hash == hash && usize::from(s.len) == wire.len() {
+                let at = s.at as usize;
+                if self.arena[at..at + wire.len()].eq_ignore_ascii_case(wire) {
+                    return Some(i);
                 }
             }
             i = (i + 1) & mask;
@@ -228,7 +230,7 @@ impl NameSet {
     /// closest ancestor that has one. No allocation.
     #[inline]
     pub fn lookup(&self, name: NameRef<'_>) -> Option<Found> {
-        if self.entries.is_empty() {
+        if self.len == 0 {
             return None;
         }
         let wire = name.as_wire();
@@ -247,22 +249,23 @@ impl NameSet {
             if k < usize::from(self.min_labels) {
                 continue;
             }
-            let Some(index) = self.find(finish(h), &wire[at..]) else {
+            let Some(i) = self.find(finish(h), &wire[at..]) else {
                 continue;
             };
-            let e = self.entries[index];
-            if k == n && e.exact != NONE {
+            let s = self.slots[i];
+            let values = s.at as usize + usize::from(s.len);
+            if k == n && s.flags & EXACT != 0 {
                 return Some(Found {
-                    value: e.exact,
+                    value: self.value(values),
                     exact: true,
-                    labels: e.labels,
+                    labels: s.labels,
                 });
             }
-            if k < n && e.below != NONE {
+            if k < n && s.flags & BELOW != 0 {
                 best = Some(Found {
-                    value: e.below,
+                    value: self.value(values + 4),
                     exact: false,
-                    labels: e.labels,
+                    labels: s.labels,
                 });
             }
         }
