@@ -1,16 +1,17 @@
-//! The engine's settings: what it advertises, what it reveals about itself, who may transfer
-//! zones, and how it answers ANY.
+//! The engine's settings: what it advertises, what it reveals about itself, who may query and
+//! transfer zones (access-control lists, [`guard::Acl`], for every listener or for one), and
+//! how it answers ANY.
 //!
 //! Every field has a default chosen for a public authoritative server: a UDP payload of 1,232
 //! bytes (the DNS Flag Day 2020 value, small enough to avoid IP fragmentation on common paths),
-//! no server identity revealed (NSID and the CHAOS names stay silent), no zone transfers, and the
-//! RFC 8482 minimal answer to ANY over UDP. The binary maps its TOML configuration onto
+//! no server identity revealed (NSID and the CHAOS names stay silent), queries from everyone,
+//! no zone transfers, and the RFC 8482 minimal answer to ANY over UDP. The binary maps its TOML configuration onto
 //! [`EngineConfig`]; [`EngineConfig::validate`] enforces the bounds once, at load time.
 
 use core::fmt;
-use core::str::FromStr;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use guard::{Acl, AclAction, Prefix};
 use wire::{Name, NameRef};
 
 /// Smallest UDP payload a server may use: the classic DNS limit (RFC 1035 section 2.3.4).
@@ -55,11 +56,17 @@ pub struct EngineConfig {
     pub hostname: Option<String>,
     /// The TXT answer to `id.server` (RFC 4892); `None` (the default) refuses it.
     pub id: Option<String>,
-    /// Clients allowed to transfer every zone (AXFR, IXFR); empty, the default, allows nobody.
-    pub allow_transfer: Vec<IpPrefix>,
-    /// Clients allowed to transfer one zone, beside [`EngineConfig::allow_transfer`]: the zone's
-    /// origin and its prefixes. Empty by default.
-    pub zone_allow_transfer: Vec<(Name, Vec<IpPrefix>)>,
+    /// Who may query at all, on every listener without its own ([`ListenerAcl`]): refused
+    /// clients get REFUSED with EDE 18, dropped ones nothing. Everyone by default.
+    pub query_acl: Acl,
+    /// Who may transfer every zone (AXFR, IXFR); refused clients get REFUSED, dropped ones
+    /// nothing. Nobody by default.
+    pub allow_transfer: Acl,
+    /// Clients allowed to transfer one zone whatever [`EngineConfig::allow_transfer`] says: the
+    /// zone's origin and its prefixes. Empty by default.
+    pub zone_allow_transfer: Vec<(Name, Vec<Prefix>)>,
+    /// Listeners with ACLs of their own, by the address they are bound to. Empty by default.
+    pub listeners: Vec<ListenerAcl>,
     /// How ANY is answered over UDP.
     pub any_policy: AnyPolicy,
 }
@@ -72,8 +79,10 @@ impl Default for EngineConfig {
             version: None,
             hostname: None,
             id: None,
-            allow_transfer: Vec::new(),
+            query_acl: Acl::allow_all(),
+            allow_transfer: Acl::refuse_all(),
             zone_allow_transfer: Vec::new(),
+            listeners: Vec::new(),
             any_policy: AnyPolicy::default(),
         }
     }
@@ -101,19 +110,33 @@ impl EngineConfig {
         Ok(())
     }
 
-    /// Whether `addr` may transfer every zone.
-    pub fn transfer_allowed(&self, addr: IpAddr) -> bool {
-        self.allow_transfer.iter().any(|p| p.contains(addr))
-    }
-
-    /// Whether `addr` may transfer the zone at `origin`: allowed for every zone, or for this one.
-    pub fn zone_transfer_allowed(&self, origin: NameRef<'_>, addr: IpAddr) -> bool {
-        self.transfer_allowed(addr)
-            || self
-                .zone_allow_transfer
+    /// What to do with a transfer from `addr` of the zone at `origin` (`None`: a name that is
+    /// no zone of ours): allowed when the zone's own list holds the client, else as
+    /// [`EngineConfig::allow_transfer`] says.
+    pub fn transfer_decision(&self, origin: Option<NameRef<'_>>, addr: IpAddr) -> AclAction {
+        let zone_allows = origin.is_some_and(|origin| {
+            self.zone_allow_transfer
                 .iter()
                 .any(|(o, acl)| o.as_ref() == origin && acl.iter().any(|p| p.contains(addr)))
+        });
+        if zone_allows {
+            AclAction::Allow
+        } else {
+            self.allow_transfer.decide(addr)
+        }
     }
+}
+
+/// The ACLs of one listener, replacing the engine-wide ones for queries that come to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerAcl {
+    /// The address the listener is bound to, as configured (`server.listen`).
+    pub addr: SocketAddr,
+    /// Who may query through it; `None` keeps [`EngineConfig::query_acl`].
+    pub query: Option<Acl>,
+    /// Who is offered recursion through it; `None` keeps the resolver's
+    /// ([`crate::Resolver::new`]).
+    pub recursion: Option<Acl>,
 }
 
 /// A setting out of its bounds.
@@ -128,100 +151,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-// ---------------------------------------------------------------------------------------------
-// IpPrefix
-// ---------------------------------------------------------------------------------------------
-
-/// An address prefix such as `192.0.2.0/24` or `2001:db8::/32`, for access lists.
-///
-/// IPv4 clients seen through an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a dual-stack
-/// socket reports them) match IPv4 prefixes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpPrefix {
-    addr: IpAddr,
-    len: u8,
-}
-
-impl IpPrefix {
-    /// The prefix of the first `len` bits of `addr`; the bits after them are cleared. `None`
-    /// when `len` is longer than the address (32 for IPv4, 128 for IPv6).
-    pub fn new(addr: IpAddr, len: u8) -> Option<IpPrefix> {
-        let addr = addr.to_canonical();
-        let bits = Self::bits(addr);
-        if u32::from(len) > bits {
-            return None;
-        }
-        let addr = match addr {
-            IpAddr::V4(a) => IpAddr::V4((u32::from(a) & mask32(len)).into()),
-            IpAddr::V6(a) => IpAddr::V6((u128::from(a) & mask128(len)).into()),
-        };
-        Some(IpPrefix { addr, len })
-    }
-
-    /// The first address of the prefix.
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The prefix length in bits.
-    pub fn len(&self) -> u8 {
-        self.len
-    }
-
-    /// Whether the prefix is `/0` (every address of its family).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether `addr` lies inside the prefix.
-    pub fn contains(&self, addr: IpAddr) -> bool {
-        match (self.addr, addr.to_canonical()) {
-            (IpAddr::V4(p), IpAddr::V4(a)) => u32::from(a) & mask32(self.len) == u32::from(p),
-            (IpAddr::V6(p), IpAddr::V6(a)) => u128::from(a) & mask128(self.len) == u128::from(p),
-            _ => false,
-        }
-    }
-
-    fn bits(addr: IpAddr) -> u32 {
-        match addr {
-            IpAddr::V4(_) => 32,
-            IpAddr::V6(_) => 128,
-        }
-    }
-}
-
-fn mask32(len: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
-}
-
-fn mask128(len: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)
-}
-
-impl FromStr for IpPrefix {
-    type Err = ConfigError;
-
-    /// `address/length`, or a bare address (a host prefix).
-    fn from_str(s: &str) -> Result<IpPrefix, ConfigError> {
-        let bad = ConfigError("expected an address or address/length");
-        let (addr, len) = match s.split_once('/') {
-            Some((a, l)) => {
-                let len: u8 = l.parse().map_err(|_| bad)?;
-                (a.parse::<IpAddr>().map_err(|_| bad)?, Some(len))
-            }
-            None => (s.parse::<IpAddr>().map_err(|_| bad)?, None),
-        };
-        let len = len.unwrap_or(Self::bits(addr.to_canonical()) as u8);
-        IpPrefix::new(addr, len).ok_or(ConfigError("prefix length longer than the address"))
-    }
-}
-
-impl fmt::Display for IpPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,32 +160,38 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_parse_and_match() {
-        let p: IpPrefix = "192.0.2.77/24".parse().unwrap();
-        assert_eq!(p.to_string(), "192.0.2.0/24");
-        assert!(p.contains(ip("192.0.2.1")));
-        assert!(p.contains(ip("::ffff:192.0.2.9")));
-        assert!(!p.contains(ip("192.0.3.1")));
-        assert!(!p.contains(ip("2001:db8::1")));
-        let host: IpPrefix = "2001:db8::1".parse().unwrap();
-        assert_eq!(host.len(), 128);
-        assert!(host.contains(ip("2001:db8::1")));
-        assert!(!host.contains(ip("2001:db8::2")));
-        let all: IpPrefix = "::/0".parse().unwrap();
-        assert!(all.is_empty());
-        assert!(all.contains(ip("2001:db8::2")));
-        assert!("10.0.0.0/33".parse::<IpPrefix>().is_err());
-        assert!("10.0.0.0/x".parse::<IpPrefix>().is_err());
-        assert!("nonsense".parse::<IpPrefix>().is_err());
-        let v4all: IpPrefix = "0.0.0.0/0".parse().unwrap();
-        assert!(v4all.contains(ip("203.0.113.5")));
+    fn transfer_decisions() {
+        let zone: Name = "example.".parse().unwrap();
+        let c = EngineConfig {
+            allow_transfer: Acl::new(
+                [
+                    (AclAction::Drop, &["10.0.0.0/8".parse().unwrap()][..]),
+                    (AclAction::Allow, &["192.0.2.0/24".parse().unwrap()][..]),
+                ],
+                AclAction::Refuse,
+            ),
+            zone_allow_transfer: vec![(zone.clone(), vec!["10.1.0.0/16".parse().unwrap()])],
+            ..EngineConfig::default()
+        };
+        let z = Some(zone.as_ref());
+        assert_eq!(c.transfer_decision(z, ip("10.1.2.3")), AclAction::Allow);
+        assert_eq!(c.transfer_decision(None, ip("10.1.2.3")), AclAction::Drop);
+        assert_eq!(c.transfer_decision(z, ip("192.0.2.1")), AclAction::Allow);
+        assert_eq!(
+            c.transfer_decision(z, ip("198.51.100.1")),
+            AclAction::Refuse
+        );
     }
 
     #[test]
     fn defaults_are_closed_and_valid() {
         let c = EngineConfig::default();
         assert!(c.validate().is_ok());
-        assert!(!c.transfer_allowed(ip("127.0.0.1")));
+        assert_eq!(
+            c.transfer_decision(None, ip("127.0.0.1")),
+            AclAction::Refuse
+        );
+        assert!(c.query_acl.allows(ip("203.0.113.1")));
         assert_eq!(c.udp_payload, 1232);
         let small = EngineConfig {
             udp_payload: 100,

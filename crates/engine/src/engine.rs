@@ -2,11 +2,16 @@
 //!
 //! [`Engine::respond`] runs the stages in order, each returning an explicit decision:
 //!
+//! 0. **Admit**: the query ACL of the listener the query came to ([`Engine::respond_on`]), or
+//!    the engine-wide one ([`EngineConfig::query_acl`]). Decision: drop (nothing is read), refuse
+//!    (REFUSED with EDE 18, [`QueryError::QueryRefused`]), or go on. With the default ACL,
+//!    which allows everyone, this is one binary search over one segment.
 //! 1. **Read** ([`crate::query`]): header, framing, EDNS, opcode, question count, QTYPE.
 //!    Decision: drop, reject with an error, or go on.
 //! 2. **Route**: which part of the server answers. Class IN goes to the closest enclosing zone
 //!    ([`Catalog::find`]); when no zone encloses the name, to the cache and the resolver for a
-//!    client offered recursion ([`crate::recursion`]), else it is refused; class CH to the
+//!    client offered recursion ([`crate::recursion`]; the listener's recursion ACL, or the
+//!    resolver's), else it is refused (or dropped, when the ACL says so); class CH to the
 //!    identity names ([`crate::chaos`]); AXFR and IXFR to the transfer checks (ACL, TCP, zone
 //!    apex). Decision: a [`Route`].
 //! 3. **Answer** ([`crate::answer`], [`crate::chaos`]): write the sections.
@@ -23,9 +28,10 @@
 //! 6.2.5). Over TCP, 65,535 bytes. Never more than `out.len()`: give the engine a buffer of at
 //! least our UDP payload size for UDP and 65,535 bytes for TCP.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use cache::Time;
+use guard::{Acl, AclAction};
 
 use wire::edns::OptionCode;
 use wire::message::{Header, Section};
@@ -35,8 +41,8 @@ use wire::{Class, RType, Rcode};
 use crate::answer::{self, AnswerKind};
 use crate::catalog::{Catalog, ZoneId};
 use crate::chaos;
-use crate::config::{ConfigError, EngineConfig};
-use crate::error::QueryError;
+use crate::config::{ConfigError, EngineConfig, ListenerAcl};
+use crate::error::{AclPurpose, QueryError};
 use crate::policy::SharedPolicy;
 use crate::query::{self, ClientEdns, Question, Read, Request};
 use crate::recursion::{RecursionRequest, Resolver};
@@ -68,6 +74,11 @@ pub struct Client {
     /// The transport the query came over.
     pub transport: Transport,
 }
+
+/// The listener a query came to, for its ACLs: from [`Engine::listener`]. The default is a
+/// listener without ACLs of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Listener(usize);
 
 /// Which part of the server produced a reply, for metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,9 +196,45 @@ impl Engine {
         self.resolver.as_ref()
     }
 
-    /// Whether recursion (and the cache) is offered to `addr`.
+    /// Whether recursion (and the cache) is offered to `addr` on a listener without ACLs of its
+    /// own.
     pub fn recursion_offered(&self, addr: IpAddr) -> bool {
-        self.resolver.as_ref().is_some_and(|r| r.allows(addr))
+        self.recursion(Listener::default(), addr) == Some(AclAction::Allow)
+    }
+
+    /// The listener bound to `addr` (as configured), for [`Engine::respond_on`]: one with ACLs
+    /// of its own ([`EngineConfig::listeners`]), else the default. Cheap: a scan of the
+    /// listeners with ACLs of their own; call it once per batch of queries.
+    pub fn listener(&self, addr: SocketAddr) -> Listener {
+        self.config
+            .listeners
+            .iter()
+            .position(|l| l.addr == addr)
+            .map_or(Listener::default(), |i| Listener(i + 1))
+    }
+
+    fn listener_acl(&self, listener: Listener) -> Option<&ListenerAcl> {
+        listener
+            .0
+            .checked_sub(1)
+            .and_then(|i| self.config.listeners.get(i))
+    }
+
+    /// The query ACL of `listener`.
+    pub fn query_acl(&self, listener: Listener) -> &Acl {
+        self.listener_acl(listener)
+            .and_then(|l| l.query.as_ref())
+            .unwrap_or(&self.config.query_acl)
+    }
+
+    /// What the recursion ACL of `listener` does with `addr`; `None` without a resolver.
+    pub(crate) fn recursion(&self, listener: Listener, addr: IpAddr) -> Option<AclAction> {
+        let resolver = self.resolver.as_ref()?;
+        let acl = self
+            .listener_acl(listener)
+            .and_then(|l| l.recursion.as_ref())
+            .unwrap_or(resolver.acl());
+        Some(acl.decide(addr))
     }
 
     /// The zones.
@@ -203,10 +250,42 @@ impl Engine {
     /// Answers `query` from `client` into `out`; see the [module docs](self). `now` is the
     /// caller's clock, on the cache's time scale ([`cache::Time`]): cached TTLs count down from
     /// it. Never panics and never allocates, except to start a zone transfer or a recursion.
+    /// The ACLs are the engine-wide ones; [`Engine::respond_on`] uses a listener's.
     pub fn respond(&self, query: &[u8], client: &Client, now: Time, out: &mut [u8]) -> Outcome {
-        let outcome = self.respond_inner(query, client, now, out);
+        self.respond_on(Listener::default(), query, client, now, out)
+    }
+
+    /// [`Engine::respond`] for a query that came to `listener`: its query and recursion ACLs
+    /// apply.
+    pub fn respond_on(
+        &self,
+        listener: Listener,
+        query: &[u8],
+        client: &Client,
+        now: Time,
+        out: &mut [u8],
+    ) -> Outcome {
+        // Stage 0: admit.
+        match self.query_acl(listener).decide(client.addr) {
+            AclAction::Allow => {}
+            AclAction::Drop => return Outcome::Drop(QueryError::AclDrop(AclPurpose::Query)),
+            AclAction::Refuse => {
+                return match query::read(query) {
+                    Read::Drop(e) => Outcome::Drop(e),
+                    // A malformed query gets its own error, as from anyone.
+                    Read::Reject(request, e) => self.reject(&request, e, client, out),
+                    Read::Query(request) => {
+                        self.reject(&request, QueryError::QueryRefused, client, out)
+                    }
+                };
+            }
+        }
+        let mut outcome = self.respond_inner(listener, query, client, now, out);
+        if let Outcome::Recurse(request) = &mut outcome {
+            request.set_listener(listener);
+        }
         if let Outcome::Reply(_) = outcome
-            && self.recursion_offered(client.addr)
+            && self.recursion(listener, client.addr) == Some(AclAction::Allow)
         {
             // RA (RFC 1035 section 4.1.1): set in every response to a client offered
             // recursion, zone and error answers included. Bit 7 of the fourth header byte.
@@ -217,7 +296,14 @@ impl Engine {
         outcome
     }
 
-    fn respond_inner(&self, query: &[u8], client: &Client, now: Time, out: &mut [u8]) -> Outcome {
+    fn respond_inner(
+        &self,
+        listener: Listener,
+        query: &[u8],
+        client: &Client,
+        now: Time,
+        out: &mut [u8],
+    ) -> Outcome {
         let request = match query::read(query) {
             Read::Drop(e) => return Outcome::Drop(e),
             Read::Reject(request, e) => return self.reject(&request, e, client, out),
@@ -226,7 +312,7 @@ impl Engine {
         let Some(question) = &request.question else {
             return self.reject(&request, QueryError::QuestionCount(0), client, out);
         };
-        match self.route(&request, question, client) {
+        match self.route(listener, &request, question, client) {
             Route::Zone(zone) => self.answer(&request, question, zone, client, out),
             Route::Recurse => self.policed(&request, question, client, now, true, out),
             Route::CacheOnly => self.policed(&request, question, client, now, false, out),
@@ -249,7 +335,13 @@ impl Engine {
 
     // --- stage 2: route ----------------------------------------------------------------------
 
-    fn route(&self, request: &Request<'_>, question: &Question, client: &Client) -> Route {
+    fn route(
+        &self,
+        listener: Listener,
+        request: &Request<'_>,
+        question: &Question,
+        client: &Client,
+    ) -> Route {
         let qtype = question.qtype;
         let transfer = qtype == RType::AXFR || qtype == RType::IXFR;
         match question.qclass {
@@ -263,33 +355,27 @@ impl Engine {
             }
             // A client that may transfer nothing learns nothing, not even which names are
             // zones we serve.
-            return match self.catalog.exact(question.qname.as_ref()) {
-                Some((_, zone))
-                    if !self
-                        .config
-                        .zone_transfer_allowed(zone.origin(), client.addr) =>
-                {
-                    Route::Reject(QueryError::TransferDenied)
+            let zone = self.catalog.exact(question.qname.as_ref());
+            let origin = zone.map(|(_, z)| z.origin());
+            return match (self.config.transfer_decision(origin, client.addr), zone) {
+                (AclAction::Refuse, _) => Route::Reject(QueryError::TransferDenied),
+                (AclAction::Drop, _) => Route::Reject(QueryError::AclDrop(AclPurpose::Transfer)),
+                (AclAction::Allow, None) => Route::Reject(QueryError::TransferNotZone),
+                (AclAction::Allow, Some((id, _))) if client.transport == Transport::Udp => {
+                    Route::SoaOnly(id)
                 }
-                None if !self.config.transfer_allowed(client.addr) => {
-                    Route::Reject(QueryError::TransferDenied)
-                }
-                None => Route::Reject(QueryError::TransferNotZone),
-                Some((id, _)) if client.transport == Transport::Udp => Route::SoaOnly(id),
-                Some((id, _)) => Route::Transfer(id),
+                (AclAction::Allow, Some((id, _))) => Route::Transfer(id),
             };
         }
         match self.catalog.find_for(question.qname.as_ref(), qtype) {
             Some((id, _)) => Route::Zone(id),
-            None if self.recursion_offered(client.addr) => {
-                if request.header.flags.rd() {
-                    Route::Recurse
-                } else {
-                    Route::CacheOnly
-                }
-            }
-            None if self.resolver.is_some() => Route::Reject(QueryError::RecursionDenied),
-            None => Route::Reject(QueryError::NotAuthoritative),
+            None => match self.recursion(listener, client.addr) {
+                Some(AclAction::Allow) if request.header.flags.rd() => Route::Recurse,
+                Some(AclAction::Allow) => Route::CacheOnly,
+                Some(AclAction::Refuse) => Route::Reject(QueryError::RecursionDenied),
+                Some(AclAction::Drop) => Route::Reject(QueryError::AclDrop(AclPurpose::Recursion)),
+                None => Route::Reject(QueryError::NotAuthoritative),
+            },
         }
     }
 

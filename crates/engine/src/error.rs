@@ -26,11 +26,48 @@
 //! | [`RecursionDenied`](QueryError::RecursionDenied) | REFUSED, EDE 18 "Prohibited" | recursion is on but not offered to this client (not in `resolver.allow_recursion`), and the name is in no zone we serve; Unbound refuses too (`access-control` refuse) |
 //! | [`NotCached`](QueryError::NotCached) | REFUSED, EDE 0 | RD clear, and neither the answer nor a delegation is cached: we only resolve when asked to (RFC 1034 section 4.3.1) |
 //! | [`ResolverBusy`](QueryError::ResolverBusy) | SERVFAIL, EDE 0 "resolver busy" | the resolver's queue is full; the client may retry (RFC 8914 section 4.1) |
+//! | [`QueryRefused`](QueryError::QueryRefused) | REFUSED, EDE 18 "Prohibited" | the query ACL (`[acl] query`, or the listener's) refuses the client (RFC 8914 section 4.19) |
+//! | [`AclDrop`](QueryError::AclDrop) | dropped | an ACL (query, recursion or transfer) drops the client: nothing to reflect |
 //! | [`PolicyDrop`](QueryError::PolicyDrop) | dropped | a response policy (RPZ `rpz-drop.`) says to answer nothing |
+//!
+//! [`QueryError::acl`] says which of these are an ACL's doing (with `RecursionDenied` and
+//! `TransferDenied`), so that the transports can report them as security events.
 
 use core::fmt;
 
+use guard::AclAction;
 use wire::{Class, Opcode, ParseError, RType, Rcode};
+
+/// Which access-control list acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclPurpose {
+    /// Who may query at all.
+    Query,
+    /// Who is offered recursion.
+    Recursion,
+    /// Who may transfer zones.
+    Transfer,
+}
+
+impl AclPurpose {
+    /// `query`, `recursion` or `transfer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AclPurpose::Query => "query",
+            AclPurpose::Recursion => "recursion",
+            AclPurpose::Transfer => "transfer",
+        }
+    }
+
+    /// The reason named in security events: `acl query`, `acl recursion`, `acl transfer`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AclPurpose::Query => "acl query",
+            AclPurpose::Recursion => "acl recursion",
+            AclPurpose::Transfer => "acl transfer",
+        }
+    }
+}
 
 /// Why a query stops before the answer stage; see the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +110,10 @@ pub enum QueryError {
     NotCached,
     /// The resolver cannot take more questions now.
     ResolverBusy,
+    /// The query ACL refuses the client.
+    QueryRefused,
+    /// An ACL drops the client.
+    AclDrop(AclPurpose),
     /// A response policy drops the query (RPZ DROP action).
     PolicyDrop,
 }
@@ -84,6 +125,7 @@ impl QueryError {
             QueryError::ShortHeader
             | QueryError::Response
             | QueryError::OutputTooSmall
+            | QueryError::AclDrop(_)
             | QueryError::PolicyDrop => {
                 return None;
             }
@@ -99,6 +141,7 @@ impl QueryError {
             | QueryError::TransferOverUdp
             | QueryError::TransferDenied
             | QueryError::RecursionDenied
+            | QueryError::QueryRefused
             | QueryError::NotCached => Rcode::REFUSED,
             QueryError::ResolverBusy => Rcode::SERVFAIL,
             QueryError::TransferNotZone => Rcode::NOTAUTH,
@@ -109,8 +152,20 @@ impl QueryError {
     pub fn extended_error(self) -> Option<(u16, &'static str)> {
         match self {
             QueryError::RecursionDenied => Some((18, "recursion not offered to this client")),
+            QueryError::QueryRefused => Some((18, "refused by access control")),
             QueryError::NotCached => Some((0, "not in the cache; set RD to resolve")),
             QueryError::ResolverBusy => Some((0, "resolver busy")),
+            _ => None,
+        }
+    }
+
+    /// The ACL that stopped the query and what it did, when an ACL did.
+    pub fn acl(self) -> Option<(AclAction, AclPurpose)> {
+        match self {
+            QueryError::QueryRefused => Some((AclAction::Refuse, AclPurpose::Query)),
+            QueryError::RecursionDenied => Some((AclAction::Refuse, AclPurpose::Recursion)),
+            QueryError::TransferDenied => Some((AclAction::Refuse, AclPurpose::Transfer)),
+            QueryError::AclDrop(purpose) => Some((AclAction::Drop, purpose)),
             _ => None,
         }
     }
@@ -164,6 +219,8 @@ impl fmt::Display for QueryError {
             QueryError::RecursionDenied => f.write_str("recursion not offered to this client"),
             QueryError::NotCached => f.write_str("not in the cache and RD clear"),
             QueryError::ResolverBusy => f.write_str("resolver busy"),
+            QueryError::QueryRefused => f.write_str("refused by the query ACL"),
+            QueryError::AclDrop(p) => write!(f, "dropped by the {} ACL", p.name()),
         }
     }
 }
@@ -190,5 +247,12 @@ mod tests {
         assert_eq!(QueryError::Class(Class::HS).rcode(), Some(Rcode::REFUSED));
         assert!(!QueryError::BadOptions.keeps_opt());
         assert!(QueryError::BadOptions.keeps_question());
+        assert_eq!(QueryError::QueryRefused.rcode(), Some(Rcode::REFUSED));
+        assert_eq!(QueryError::AclDrop(AclPurpose::Query).rcode(), None);
+        assert_eq!(
+            QueryError::RecursionDenied.acl(),
+            Some((AclAction::Refuse, AclPurpose::Recursion))
+        );
+        assert_eq!(QueryError::NotCached.acl(), None);
     }
 }

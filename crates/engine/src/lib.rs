@@ -80,9 +80,9 @@ pub mod transfer;
 
 pub use answer::AnswerKind;
 pub use catalog::{Catalog, CatalogError, ZoneId};
-pub use config::{AnyPolicy, ConfigError, EngineConfig, IpPrefix};
-pub use engine::{AnswerSource, Client, Engine, Outcome, ReplyInfo, Transport};
-pub use error::QueryError;
+pub use config::{AnyPolicy, ConfigError, EngineConfig, ListenerAcl};
+pub use engine::{AnswerSource, Client, Engine, Listener, Outcome, ReplyInfo, Transport};
+pub use error::{AclPurpose, QueryError};
 pub use local::{local_zone_names, local_zones};
 pub use policy::SharedPolicy;
 pub use recursion::{RecursionRequest, Resolver};

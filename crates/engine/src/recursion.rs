@@ -22,7 +22,6 @@
 //! resolution failed, [`Engine::respond_stale`] answers from expired data if the cache allows it
 //! (RFC 8767, EDE 3 "Stale Answer"). AD is never set: nothing is validated yet.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use cache::{AnswerMode, Cache, CacheAnswer, RrSet, Time};
@@ -31,8 +30,11 @@ use wire::message::{Header, Section};
 use wire::writer::MessageWriter;
 use wire::{Class, Name, NameRef, RType, Rcode};
 
-use crate::config::IpPrefix;
-use crate::engine::{AnswerSource, Client, EDE_ROOM, Engine, OPT_LEN, Outcome, ReplyInfo};
+use guard::{Acl, Prefix};
+
+use crate::engine::{
+    AnswerSource, Client, EDE_ROOM, Engine, Listener, OPT_LEN, Outcome, ReplyInfo,
+};
 use crate::error::QueryError;
 use crate::query::{self, ClientEdns, Question, Read, Request};
 
@@ -59,17 +61,17 @@ pub const DEFAULT_ALLOW_RECURSION: [&str; 7] = [
 #[derive(Debug, Clone)]
 pub struct Resolver {
     cache: Arc<Cache>,
-    allow: Vec<IpPrefix>,
+    acl: Acl,
     validating: bool,
 }
 
 impl Resolver {
-    /// Recursion for the clients in `allow`, answering from `cache` (kept across reloads: the
-    /// same `Arc` goes into every new engine).
-    pub fn new(cache: Arc<Cache>, allow: Vec<IpPrefix>) -> Resolver {
+    /// Recursion for the clients `acl` allows, answering from `cache` (kept across reloads:
+    /// the same `Arc` goes into every new engine).
+    pub fn new(cache: Arc<Cache>, acl: Acl) -> Resolver {
         Resolver {
             cache,
-            allow,
+            acl,
             validating: false,
         }
     }
@@ -88,11 +90,16 @@ impl Resolver {
     }
 
     /// [`DEFAULT_ALLOW_RECURSION`], parsed.
-    pub fn default_acl() -> Vec<IpPrefix> {
+    pub fn default_prefixes() -> Vec<Prefix> {
         DEFAULT_ALLOW_RECURSION
             .iter()
             .filter_map(|p| p.parse().ok())
             .collect()
+    }
+
+    /// The default recursion ACL: [`DEFAULT_ALLOW_RECURSION`] allowed, everyone else refused.
+    pub fn default_acl() -> Acl {
+        Acl::allowing(&Resolver::default_prefixes())
     }
 
     /// The cache.
@@ -100,14 +107,9 @@ impl Resolver {
         &self.cache
     }
 
-    /// The recursion ACL.
-    pub fn allow(&self) -> &[IpPrefix] {
-        &self.allow
-    }
-
-    /// Whether `addr` is offered recursion.
-    pub fn allows(&self, addr: IpAddr) -> bool {
-        self.allow.iter().any(|p| p.contains(addr))
+    /// The recursion ACL (listeners may have their own).
+    pub fn acl(&self) -> &Acl {
+        &self.acl
     }
 }
 
@@ -129,6 +131,7 @@ pub struct RecursionRequest {
     ad: bool,
     pub(crate) edns: Option<ClientEdns>,
     client: Client,
+    listener: Listener,
 }
 
 impl RecursionRequest {
@@ -147,6 +150,7 @@ impl RecursionRequest {
             ad: request.header.flags.ad(),
             edns: request.edns,
             client: *client,
+            listener: Listener::default(),
         }
     }
 
@@ -195,6 +199,11 @@ impl RecursionRequest {
     /// Who asked, and how.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Records the listener the query came to (its recursion ACL decides RA).
+    pub(crate) fn set_listener(&mut self, listener: Listener) {
+        self.listener = listener;
     }
 }
 
@@ -525,7 +534,8 @@ impl Engine {
     /// Sets RA in the response of `len` bytes in `out` when the client is offered recursion.
     pub(crate) fn set_ra(&self, request: &RecursionRequest, out: &mut [u8], len: usize) -> usize {
         if len >= 4
-            && self.recursion_offered(request.client.addr)
+            && self.recursion(request.listener, request.client.addr)
+                == Some(guard::AclAction::Allow)
             && let Some(flags) = out.get_mut(3)
         {
             *flags |= 0x80;

@@ -152,8 +152,10 @@ fn a_cache_hit_allocates_nothing() {
         now,
     );
 
-    let engine = common::engine(10)
-        .with_resolver(Resolver::new(cache, vec!["192.0.2.0/24".parse().unwrap()]));
+    let engine = common::engine(10).with_resolver(Resolver::new(
+        cache,
+        guard::Acl::allowing(&["192.0.2.0/24".parse().unwrap()]),
+    ));
     let cases = [
         ("www.cached.example.", Rcode::NOERROR, 1, "192.0.2.9"),
         ("WWW.Cached.Example.", Rcode::NOERROR, 1, "192.0.2.9"),
@@ -239,7 +241,10 @@ fn a_policed_cache_hit_allocates_nothing() {
         Vec::new(),
     );
     let engine = common::engine(10)
-        .with_resolver(Resolver::new(cache, vec!["192.0.2.0/24".parse().unwrap()]))
+        .with_resolver(Resolver::new(
+            cache,
+            guard::Acl::allowing(&["192.0.2.0/24".parse().unwrap()]),
+        ))
         .with_policy(Arc::new(arc_swap::ArcSwap::from_pointee(policy)));
     let client = Client {
         addr: "192.0.2.9".parse().unwrap(),

@@ -32,6 +32,7 @@ use wire::Name;
 
 use crate::prefix::Prefix;
 
+pub mod acl;
 pub mod dnssec;
 pub mod events;
 pub mod policy;
@@ -40,6 +41,7 @@ pub mod rrl;
 pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
+pub use acl::AclSettings;
 pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
@@ -228,6 +230,15 @@ pub const KEYS: &[&str] = &[
     "rpz.origin",
     "rpz.file",
     "rpz.ede",
+    "acl.lists",
+    "acl.query",
+    "acl.recursion",
+    "acl.transfer",
+    "acl.http",
+    "acl.control",
+    "acl.listener.listen",
+    "acl.listener.query",
+    "acl.listener.recursion",
     "events.file",
     "events.syslog",
     "events.syslog_facility",
@@ -263,6 +274,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// `[policy]`, `[[blocklist]]`, `[[allowlist]]`, `[[rpz]]`: blocklists and response policy.
     pub policy: PolicySettings,
+    /// The `[acl]` settings: access-control lists.
+    pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
 }
@@ -601,8 +614,9 @@ impl Config {
             rpz: file.rpz,
         }
         .into_settings(label, text, base_dir)?;
+        let acl = file.acl.into_settings(label, text)?;
         let s = file.server;
-        Ok(Config {
+        let mut config = Config {
             label: label.to_owned(),
             server: ServerConfig {
                 listen: s.listen,
@@ -629,8 +643,11 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             policy,
+            acl,
             events: file.events.into_config(base_dir),
-        })
+        };
+        acl::reconcile(&mut config)?;
+        Ok(config)
     }
 
     /// Applies command-line overrides.
@@ -964,6 +981,8 @@ struct FileConfig {
     allowlists: Vec<Spanned<policy::AllowlistSection>>,
     #[serde(default)]
     rpz: Vec<Spanned<policy::RpzSection>>,
+    #[serde(default)]
+    acl: acl::AclSection,
     #[serde(default)]
     events: events::EventsSection,
 }

@@ -13,7 +13,10 @@
 //! # Who may talk to it
 //!
 //! The socket file is made mode 0600 right after it is bound, so only its owner (and root) can
-//! connect; its directory is created 0750 when missing. A socket file left behind by a server
+//! connect. Then `acl.control` ([`serve_guarded`]) decides by the peer's user ID, which the
+//! kernel reports for a Unix socket (`SO_PEERCRED`): root and the server's own user by default;
+//! rules can narrow that (to root alone, say), and a refused peer is answered `error: ...`.
+//! The socket's directory is created 0750 when missing. A socket file left behind by a server
 //! that died is removed at start, but only when nothing answers on it: when another server
 //! does, [`serve`] fails rather than take its socket away (`portcullis serve` then warns and
 //! runs without a control socket). The file is removed again at shutdown when it is still the
@@ -33,10 +36,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use events::{Action, Event, Events};
+use guard::AclAction;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use transport::Shutdown;
+
+use crate::config::acl::UserAcl;
 
 /// Longest command line, newline included.
 pub const MAX_COMMAND_LINE: usize = 256;
@@ -119,18 +126,34 @@ impl Command {
 
 /// Binds the control socket at `path` (see the module docs for stale sockets and permissions)
 /// and returns the future that answers commands on it until `shutdown` fires, then removes the
-/// socket file. Spawn the future on a Tokio runtime; binding needs none.
+/// socket file. Spawn the future on a Tokio runtime; binding needs none. Root and the user
+/// the process runs as may use it; [`serve_guarded`] takes the rules.
 pub fn serve(
     path: &Path,
     handler: Arc<dyn ControlHandler>,
     shutdown: Shutdown,
+) -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    let own = nix::unistd::geteuid().as_raw();
+    let acl = UserAcl::default_for(own);
+    serve_guarded(path, handler, shutdown, acl, Events::disabled())
+}
+
+/// [`serve`] for the peers `acl` allows, by the user ID the kernel reports for the peer
+/// (`SO_PEERCRED`): a refused peer is told `error: ...` and closed, a dropped one closed; each
+/// is a security event (reason `acl control`, the user ID as detail) reported to `events`.
+pub fn serve_guarded(
+    path: &Path,
+    handler: Arc<dyn ControlHandler>,
+    shutdown: Shutdown,
+    acl: UserAcl,
+    events: Events,
 ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
     let listener = bind(path)?;
     let identity = fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))?;
     let path = path.to_path_buf();
     Ok(async move {
         match UnixListener::from_std(listener) {
-            Ok(listener) => accept_loop(listener, handler, &shutdown).await,
+            Ok(listener) => accept_loop(listener, handler, &acl, &events, &shutdown).await,
             Err(e) => tracing::error!(path = %path.display(), error = %e, "control socket failed"),
         }
         // Remove the file only if it is still ours, not one a later server bound.
@@ -204,6 +227,8 @@ fn bind(path: &Path) -> io::Result<StdUnixListener> {
 async fn accept_loop(
     listener: UnixListener,
     handler: Arc<dyn ControlHandler>,
+    acl: &UserAcl,
+    events: &Events,
     shutdown: &Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
@@ -219,6 +244,29 @@ async fn accept_loop(
                 }
             },
         };
+        // Without the peer's credentials, nobody is recognised: refused.
+        let uid = stream.peer_cred().ok().map(|c| c.uid());
+        let action = uid.map_or(AclAction::Refuse, |uid| acl.decide(uid));
+        if action != AclAction::Allow {
+            let kind = match action {
+                AclAction::Drop => Action::AclDropped,
+                _ => Action::AclRefused,
+            };
+            let user = uid.map_or_else(|| "uid unknown".to_owned(), |u| format!("uid {u}"));
+            events.emit(Event::new(kind, "acl control").detail(user));
+        }
+        match action {
+            AclAction::Allow => {}
+            AclAction::Refuse => {
+                tracing::info!(uid, "control socket: refused by acl.control");
+                tokio::spawn(refuse(stream));
+                continue;
+            }
+            AclAction::Drop => {
+                tracing::info!(uid, "control socket: dropped by acl.control");
+                continue;
+            }
+        }
         let handler = Arc::clone(&handler);
         match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => {
@@ -236,6 +284,20 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// Reads the command of a refused peer (so that its write does not fail) and answers with an
+/// error, all within [`IO_TIMEOUT`].
+async fn refuse(stream: UnixStream) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::with_capacity(64);
+    let mut limited = (&mut reader).take(MAX_COMMAND_LINE as u64);
+    let _ = tokio::time::timeout(IO_TIMEOUT, limited.read_until(b'\n', &mut line)).await;
+    let _ = write_answer(
+        reader.into_inner(),
+        "error: this user may not control the server (acl.control)\n",
+    )
+    .await;
 }
 
 /// Reads one command from `stream`, runs it, writes the answer.

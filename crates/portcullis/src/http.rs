@@ -22,6 +22,12 @@
 //! - one request per connection (no keep-alive), and the whole connection is bounded by
 //!   [`Limits::connection_timeout`].
 //!
+//! # Access control
+//!
+//! `acl.http` ([`serve_with`]) is checked when a connection is accepted: a refused client gets
+//! `403 Forbidden` to its request, a dropped one is closed unread. Everyone who can reach the
+//! address is allowed by default; the address is loopback unless configured otherwise.
+//!
 //! [`serve`] returns when the [`Shutdown`] signal fires, after giving connections in progress
 //! a moment to finish.
 
@@ -31,6 +37,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use events::{Action, Event, Events};
+use guard::{Acl, AclAction};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -86,17 +94,31 @@ pub async fn serve(
     health: HealthCheck,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    serve_with(listener, registry, health, shutdown, Limits::default()).await
+    serve_with(
+        listener,
+        registry,
+        health,
+        shutdown,
+        Limits::default(),
+        Acl::allow_all(),
+        Events::disabled(),
+    )
+    .await
 }
 
-/// [`serve`] with chosen limits. Returns an error only when the listener itself fails for good
-/// (not for the transient errors an accept can meet, such as too many open files).
+/// [`serve`] with chosen limits and ACL (`acl.http`): a client it refuses gets 403 Forbidden
+/// to every request, one it drops is closed as soon as it is accepted; each is a security
+/// event (reason `acl http`) reported to `events`. Returns an error only
+/// when the listener itself fails for good (not for the transient errors an accept can meet,
+/// such as too many open files).
 pub async fn serve_with(
     listener: TcpListener,
     registry: Arc<Registry>,
     health: HealthCheck,
     shutdown: Shutdown,
     limits: Limits,
+    acl: Acl,
+    events: Events,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = JoinSet::new();
@@ -105,8 +127,19 @@ pub async fn serve_with(
             () = shutdown.wait() => break Ok(()),
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, refused) = match accepted {
+                    Ok((stream, peer)) => match acl.decide(peer.ip()) {
+                        AclAction::Allow => (stream, false),
+                        AclAction::Refuse => {
+                            events.emit(Event::new(Action::AclRefused, "acl http").client(peer.ip()));
+                            (stream, true)
+                        }
+                        AclAction::Drop => {
+                            events.emit(Event::new(Action::AclDropped, "acl http").client(peer.ip()));
+                            drop(stream);
+                            continue;
+                        }
+                    },
                     Err(e) if e.kind() == io::ErrorKind::InvalidInput => break Err(e),
                     Err(e) => {
                         if !is_per_connection(&e) {
@@ -126,7 +159,11 @@ pub async fn serve_with(
                 connections.spawn(async move {
                     let _permit = permit;
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let response = respond(&request, &registry, &health);
+                        let response = if refused {
+                            plain(StatusCode::FORBIDDEN, "forbidden\n")
+                        } else {
+                            respond(&request, &registry, &health)
+                        };
                         async move { Ok::<_, Infallible>(response) }
                     });
                     let connection = http1::Builder::new()

@@ -1,8 +1,8 @@
 //! The Portcullis server binary's library half: configuration ([`config`]), address prefixes
-//! ([`prefix`]), the checks behind `portcullis check` ([`check`]), the server behind
-//! `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query` ([`query`]),
-//! the `/metrics` HTTP endpoint ([`http`]) and the control socket behind `portcullis ctl`
-//! ([`control`]), and the switch away from root ([`privileges`]).
+//! ([`prefix`], the `guard` crate's), the checks behind `portcullis check` ([`check`]), the
+//! server behind `portcullis serve` ([`serve`]), the dig-like client behind `portcullis query`
+//! ([`query`]), the `/metrics` HTTP endpoint ([`http`]) and the control socket behind
+//! `portcullis ctl` ([`control`]), and the switch away from root ([`privileges`]).
 //! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
 //! [`dnssec_cli`] (`portcullis dnssec`).
 //! Blocklists and response policy zones: [`policy`] (loading and reloading the files).

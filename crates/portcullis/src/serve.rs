@@ -19,7 +19,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use cache::{Cache, CacheConfig};
-use engine::{Catalog, Engine, EngineConfig, IpPrefix, Resolver};
+use engine::{Catalog, Engine, EngineConfig, Resolver};
 use events::writer::Reopen;
 use events::{Action, Events, EventsConfig};
 use metrics::{CacheFigures, Registry, ReloadResult, SecurityFigures, ZoneStats};
@@ -36,7 +36,6 @@ use crate::config::{
 };
 use crate::control::{self, ControlHandler};
 use crate::policy::PolicyLoader;
-use crate::prefix::Prefix;
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
 
@@ -59,6 +58,9 @@ pub struct Server {
     /// The `[server]` section the server was started with: a reload applies the zones and the
     /// settings the engine reads, and says which of the others changed (they need a restart).
     started: ServerConfig,
+    /// The `[acl]` section it was started with: the HTTP and control-socket ACLs need a
+    /// restart; the query, recursion, transfer and listener ACLs are the engine's.
+    started_acl: crate::config::AclSettings,
     /// The configuration the resolver was started with (its drivers and cache are made once).
     started_resolver: Option<ResolverSnapshot>,
     /// The resolver's cache, kept across reloads; `None` when the resolver is off.
@@ -147,6 +149,7 @@ impl Server {
             engine: Arc::new(ArcSwap::from_pointee(loaded.engine)),
             registry,
             started: config.server.clone(),
+            started_acl: config.acl.clone(),
             started_resolver: config.resolver.enabled.then(|| resolver_snapshot(config)),
             cache,
             reloading: Mutex::new(()),
@@ -217,6 +220,7 @@ impl Server {
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
                         .into_iter()
+                        .chain(self.started_acl.restart_only_changes(&config.acl))
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
                         .chain(events_changed)
                         .map(|key| format!("{key} changed: it applies after a restart")),
@@ -568,12 +572,7 @@ fn build(
     let mut engine = Engine::new(catalog, engine_config(config))
         .map_err(|e| vec![format!("{}: {e}", config.label)])?;
     if let Some(cache) = resolver {
-        let acl = config
-            .resolver
-            .allow_recursion
-            .iter()
-            .filter_map(ip_prefix)
-            .collect();
+        let acl = config.acl.recursion_acl(config);
         engine = engine
             .with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating))
             .with_policy(policy.clone())
@@ -586,7 +585,7 @@ fn build(
     })
 }
 
-/// The engine's settings from the `[server]` section and each zone's transfer ACL.
+/// The engine's settings from the `[server]` section, each zone's transfer ACL and `[acl]`.
 pub fn engine_config(config: &Config) -> EngineConfig {
     let s = &config.server;
     EngineConfig {
@@ -595,24 +594,17 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         version: s.version.clone(),
         hostname: s.hostname.clone(),
         id: s.server_id.clone(),
-        allow_transfer: s.allow_transfer.iter().filter_map(ip_prefix).collect(),
+        query_acl: config.acl.query_acl(),
+        allow_transfer: config.acl.transfer_acl(config),
         zone_allow_transfer: config
             .zones
             .iter()
             .filter(|z| !z.allow_transfer.is_empty())
-            .map(|z| {
-                let acl = z.allow_transfer.iter().filter_map(ip_prefix).collect();
-                (z.origin.clone(), acl)
-            })
+            .map(|z| (z.origin.clone(), z.allow_transfer.clone()))
             .collect(),
+        listeners: config.acl.listener_acls(&s.listen),
         ..EngineConfig::default()
     }
-}
-
-/// The engine's form of a configured prefix. Both keep the first `len` bits of an address, and
-/// a configured prefix has no bits after them, so the conversion always succeeds.
-fn ip_prefix(p: &Prefix) -> Option<IpPrefix> {
-    IpPrefix::new(p.addr(), p.len())
 }
 
 fn zone_stats(zones: &[ZoneSummary]) -> Vec<ZoneStats> {
@@ -772,12 +764,16 @@ fn start(
     };
     for &addr in &listen {
         let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
-        running.tasks.push(runtime.spawn(tcp::serve_resolving(
+        running.tasks.push(runtime.spawn(tcp::serve_guarded(
             listener,
             server.engine().clone(),
             resolver.clone(),
             limits.clone(),
             server.registry().clone(),
+            Guards {
+                rrl: None,
+                events: server.events().clone(),
+            },
             shutdown.clone(),
         )));
     }
@@ -786,8 +782,12 @@ fn start(
         let registry = server.registry().clone();
         let health: http::HealthCheck = Arc::new(|| true);
         let stop = shutdown.clone();
+        let acl = config.acl.http_acl();
+        let limits = http::Limits::default();
+        let events = server.events().clone();
         running.tasks.push(runtime.spawn(async move {
-            if let Err(e) = http::serve(listener, registry, health, stop).await {
+            let served = http::serve_with(listener, registry, health, stop, limits, acl, events);
+            if let Err(e) = served.await {
                 tracing::error!("HTTP endpoint stopped: {e}");
             }
         }));
@@ -802,7 +802,13 @@ fn start(
     )));
     let path = &config.server.control_socket;
     let handler: Arc<dyn ControlHandler> = server.clone();
-    match control::serve(path, handler, shutdown.clone()) {
+    match control::serve_guarded(
+        path,
+        handler,
+        shutdown.clone(),
+        config.acl.control_acl(config),
+        server.events().clone(),
+    ) {
         Ok(task) => running.tasks.push(runtime.spawn(task)),
         // The server answers DNS without its control socket; `portcullis ctl` and reloads by
         // SIGHUP say what is possible.

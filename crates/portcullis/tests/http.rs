@@ -52,6 +52,8 @@ impl Endpoint {
             health,
             shutdown.clone(),
             limits,
+            guard::Acl::allow_all(),
+            events::Events::disabled(),
         ));
         Endpoint {
             rt,

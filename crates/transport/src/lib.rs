@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 pub mod clock;
 pub mod guards;
 pub mod resolver;

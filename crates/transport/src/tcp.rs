@@ -46,6 +46,12 @@
 //! one (RFC 7766 section 6.2.2); when none is idle, the new one is closed. Both count in
 //! `tcp_connections_rejected_total` ([`metrics::TcpReject`]).
 //!
+//! # Access control
+//!
+//! A client the listener's query ACL drops ([`engine::Engine::query_acl`]) is closed as soon as
+//! it is accepted; one it refuses gets REFUSED to each query. The ACLs of the engine current
+//! at accept time (and at each query) apply, so a reload changes them for open connections too.
+//!
 //! # Shutdown
 //!
 //! When the [`Shutdown`] signal fires, [`serve`] stops accepting; every connection stops
@@ -63,13 +69,16 @@
 mod conn;
 mod table;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use metrics::{Registry, WorkerMetrics};
+use guard::AclAction;
+use metrics::{DropReason, Registry, WorkerMetrics};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::guards::Guards;
 use crate::resolver::ResolverHandle;
 use crate::{SharedEngine, Shutdown};
 use conn::Shared;
@@ -173,11 +182,40 @@ pub async fn serve_resolving(
     registry: Arc<Registry>,
     shutdown: Shutdown,
 ) {
+    serve_guarded(
+        listener,
+        engine,
+        resolver,
+        limits,
+        registry,
+        Guards::default(),
+        shutdown,
+    )
+    .await;
+}
+
+/// [`serve_resolving`], reporting what the policies do (ACL refusals and drops) to
+/// `guards.events`.
+pub async fn serve_guarded(
+    listener: TcpListener,
+    engine: SharedEngine,
+    resolver: Option<ResolverHandle>,
+    limits: TcpLimits,
+    registry: Arc<Registry>,
+    guards: Guards,
+    shutdown: Shutdown,
+) {
     let limits = limits.clamped();
     let counters = Arc::new(Counters::new(&registry));
     let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client));
+    let listen = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+    };
     let shared = Arc::new(Shared {
         engine,
+        listen,
+        events: guards.events,
         resolver,
         limits: limits.clone(),
         counters: counters.clone(),
@@ -193,6 +231,13 @@ pub async fn serve_resolving(
             _ = &mut stop => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if dropped(&shared, peer.ip()) => {
+                    // The query ACL drops this client: close at once, before any limit counts it.
+                    drop(stream);
+                    counters.with(0, |m| m.count_dropped(metrics::Transport::Tcp, DropReason::Policy));
+                    let dropped = engine::QueryError::AclDrop(engine::AclPurpose::Query);
+                    crate::access::report(&shared.events, dropped, peer.ip(), &[]);
+                }
                 Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
                     Admit::Accept(ticket) => {
                         counters.with(ticket.index(), WorkerMetrics::tcp_connection_opened);
@@ -225,6 +270,13 @@ pub async fn serve_resolving(
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
+}
+
+/// Whether the listener's query ACL drops the client at `ip` (the connection then closes at
+/// once). A refused client is let in: each query gets REFUSED.
+fn dropped(shared: &Shared, ip: IpAddr) -> bool {
+    let engine = shared.engine.load();
+    engine.query_acl(engine.listener(shared.listen)).decide(ip) == AclAction::Drop
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,11 @@
 //! 3. **send**: `sendmmsg` sends the responses with a control message naming their source
 //!    address, one call per run of responses that share a source (one call in the common case).
 //!
+//! The engine applies the ACLs of the listener (the address the workers were started on, as
+//! configured: [`engine::Engine::listener`], looked up once per batch): a query an ACL drops
+//! is counted as dropped by policy and gets no response; every ACL refusal or drop is a
+//! security event.
+//!
 //! With response rate limiting on (`[rrl]`), step 2 asks the shared [`guard::Rrl`] about each
 //! response the engine wrote: a dropped one is not sent, a slipped one is cut to its header and
 //! question with TC set ([`guard::slip`]). TCP is not rate limited, as in BIND: its clients
@@ -150,7 +155,9 @@ pub fn spawn_resolving_workers(
         // The system call headers hold raw pointers, so the worker is built in its thread.
         let handle = std::thread::Builder::new()
             .name(format!("udp-{i}-{local_addr}"))
-            .spawn(move || Worker::new(socket, engine, resolver, guards, metrics, stop).run());
+            .spawn(move || {
+                Worker::new(socket, addr, engine, resolver, guards, metrics, stop).run();
+            });
         match handle {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -256,6 +263,8 @@ struct Pending {
 struct Worker {
     /// Shared with the resolver's drivers, which send resolved answers from it.
     socket: Arc<Socket>,
+    /// The address as configured, which names the listener's ACLs ([`engine::Engine::listener`]).
+    listen: SocketAddr,
     /// Whether the socket is IPv6.
     v6: bool,
     engine: SharedEngine,
@@ -276,6 +285,7 @@ struct Worker {
 impl Worker {
     fn new(
         socket: Socket,
+        listen: SocketAddr,
         engine: SharedEngine,
         resolver: Option<ResolverHandle>,
         guards: Arc<Guards>,
@@ -293,6 +303,7 @@ impl Worker {
             local: Local::unspecified(v6),
         };
         Worker {
+            listen,
             socket: Arc::new(socket),
             v6,
             engine,
@@ -383,6 +394,7 @@ impl Worker {
     /// Answers the first `count` received datagrams; returns how many responses are pending.
     fn answer(&mut self, count: usize) -> usize {
         let engine = self.engine.load();
+        let listener = engine.listener(self.listen);
         let now = crate::clock::now();
         let mut replies = 0;
         let rx = self.rx.chunks_exact(QUERY_BUFFER);
@@ -405,7 +417,7 @@ impl Worker {
                 addr: ip,
                 transport: Transport::Udp,
             };
-            let mut outcome = engine.respond(query, &client, now, out);
+            let mut outcome = engine.respond_on(listener, query, &client, now, out);
             if let Outcome::Recurse(request) = outcome {
                 self.metrics
                     .count_query(METRICS, QType::from_code(request.qtype().0));
@@ -462,6 +474,10 @@ impl Worker {
                     }
                     let qtype = info.qtype.map_or(QType::Other, |t| QType::from_code(t.0));
                     self.metrics.count_query(METRICS, qtype);
+                    if let AnswerSource::Error(e) = info.source {
+                        let response = out.get(..info.len).unwrap_or_default();
+                        crate::access::report(&self.guards.events, e, ip, response);
+                    }
                     if matches!(
                         info.source,
                         AnswerSource::Error(QueryError::Malformed(_) | QueryError::BadOptions)
@@ -491,6 +507,11 @@ impl Worker {
                 }
                 Outcome::Drop(QueryError::OutputTooSmall) => {
                     self.metrics.count_dropped(METRICS, DropReason::Overload);
+                }
+                // An ACL dropped it.
+                Outcome::Drop(e @ QueryError::AclDrop(_)) => {
+                    self.metrics.count_dropped(METRICS, DropReason::Policy);
+                    crate::access::report(&self.guards.events, e, ip, query);
                 }
                 Outcome::Drop(_) => self.metrics.count_malformed(METRICS),
                 // The engine refuses AXFR over UDP and answers IXFR over UDP with the SOA, so

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use engine::{Catalog, Engine, EngineConfig, IpPrefix};
+use engine::{Catalog, Engine, EngineConfig};
 use metrics::{QType, Registry, TcpReject, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -65,7 +65,7 @@ fn catalog() -> Catalog {
 
 fn engine() -> Engine {
     let config = EngineConfig {
-        allow_transfer: vec![IpPrefix::new("127.0.0.0".parse().unwrap(), 8).unwrap()],
+        allow_transfer: guard::Acl::allowing(&[guard::Prefix::v4([127, 0, 0, 0], 8)]),
         ..EngineConfig::default()
     };
     Engine::new(catalog(), config).unwrap()

@@ -10,6 +10,11 @@ use wire::{Class, Name, RType, Rcode};
 /// An engine serving `example.test.` with `hosts` hosts (A, AAAA, MX), a wildcard, a CNAME
 /// chain, a DNAME and a delegation with glue.
 pub fn engine(hosts: usize) -> Engine {
+    engine_with(hosts, EngineConfig::default())
+}
+
+/// [`engine`] with `config`.
+pub fn engine_with(hosts: usize, config: EngineConfig) -> Engine {
     let mut text = String::from(
         "$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\n@ NS ns2\n\
          ns1 A 192.0.2.1\nns2 A 192.0.2.2\nmail A 192.0.2.25\n\
@@ -28,11 +33,7 @@ pub fn engine(hosts: usize) -> Engine {
     let zone = zone::load_str(&text, std::path::Path::new("bench.zone"), origin.as_ref())
         .expect("the test zone loads")
         .zone;
-    Engine::new(
-        Catalog::new(vec![zone]).expect("one zone"),
-        EngineConfig::default(),
-    )
-    .expect("valid config")
+    Engine::new(Catalog::new(vec![zone]).expect("one zone"), config).expect("valid config")
 }
 
 /// A query for `name` and `qtype` with EDNS (payload 1232), as dig sends it.

@@ -11,7 +11,7 @@ use engine::{Client, EngineConfig, Outcome, QueryError, Transport};
 
 fn allowed() -> EngineConfig {
     EngineConfig {
-        allow_transfer: vec!["192.0.2.0/24".parse().unwrap()],
+        allow_transfer: guard::Acl::allowing(&["192.0.2.0/24".parse().unwrap()]),
         ..EngineConfig::default()
     }
 }

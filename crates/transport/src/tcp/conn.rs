@@ -51,6 +51,10 @@ const TRANSFER_QUEUE: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
+    /// The listener's address, which names its ACLs ([`engine::Engine::listener`]).
+    pub(crate) listen: SocketAddr,
+    /// Where ACL refusals and drops are reported.
+    pub(crate) events: events::Events,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
     pub(crate) counters: Arc<Counters>,
@@ -267,10 +271,24 @@ impl Reader {
     /// waits nor locks.
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
-        with_out_buffer(
-            |out| match engine.respond(query, &self.client, crate::clock::now(), out) {
+        with_out_buffer(|out| {
+            match engine.respond_on(
+                engine.listener(self.shared.listen),
+                query,
+                &self.client,
+                crate::clock::now(),
+                out,
+            ) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
+                        if let AnswerSource::Error(e) = info.source {
+                            crate::access::report(
+                                &self.shared.events,
+                                e,
+                                self.client.addr,
+                                response,
+                            );
+                        }
                         if info.prefetch
                             && let Some(resolver) = &self.shared.resolver
                             && let Some(request) = RecursionRequest::from_query(query, &self.client)
@@ -292,6 +310,12 @@ impl Reader {
                         self.shared
                             .counters
                             .with(self.key, |m| m.count_malformed(Transport::Tcp));
+                    }
+                    if let QueryError::AclDrop(_) = e {
+                        self.shared.counters.with(self.key, |m| {
+                            m.count_dropped(Transport::Tcp, metrics::DropReason::Policy);
+                        });
+                        crate::access::report(&self.shared.events, e, self.client.addr, query);
                     }
                     Action::Close
                 }
@@ -338,8 +362,8 @@ impl Reader {
                         None => Action::Close,
                     }
                 }
-            },
-        )
+            }
+        })
     }
 
     /// Queues an answer; false when the connection should end.
