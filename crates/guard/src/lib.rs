@@ -2,16 +2,19 @@
 //! touches a socket, a clock or a log, so each decision is a pure function of its inputs and
 //! the shared state, and can be tested with made-up times.
 //!
-//! The policies: access-control lists by address prefix ([`Acl`]) and response rate limiting
-//! ([`Rrl`]), as BIND and Knot do it.
+//! The policies: access-control lists by address prefix ([`Acl`]), response rate limiting
+//! ([`Rrl`]), as BIND and Knot do it, and client limits and dynamic blocks ([`DynBlock`]), as
+//! dnsdist does them.
 
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod dynblock;
 pub mod policy;
 pub mod prefix;
 pub mod rrl;
 
 pub use acl::{Acl, AclAction};
+pub use dynblock::{DynBlock, DynBlockConfig};
 pub use prefix::{Prefix, PrefixError};
 pub use rrl::{Decision, Kind, Rrl, RrlConfig, name_key, question, slip};

@@ -267,7 +267,7 @@ fn ahead(tat: u64, now: u64) -> i64 {
 
 /// The address as 128 bits (IPv4 in the low 32), and whether it is IPv6. IPv4-mapped IPv6
 /// addresses count as IPv4, as a dual-stack socket reports IPv4 clients that way.
-fn bits(addr: IpAddr) -> (u128, bool) {
+pub(crate) fn bits(addr: IpAddr) -> (u128, bool) {
     match addr.to_canonical() {
         IpAddr::V4(a) => (u128::from(u32::from(a)), false),
         IpAddr::V6(a) => (u128::from(a), true),
@@ -275,7 +275,7 @@ fn bits(addr: IpAddr) -> (u128, bool) {
 }
 
 /// The first `len` bits of an address of 32 or 128 bits.
-fn mask(bits: u128, len: u8, v6: bool) -> u128 {
+pub(crate) fn mask(bits: u128, len: u8, v6: bool) -> u128 {
     let width: u32 = if v6 { 128 } else { 32 };
     let len = u32::from(len).min(width);
     if len == 0 {

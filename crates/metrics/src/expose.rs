@@ -8,7 +8,9 @@
 
 use std::fmt::Write;
 
-use crate::labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
+use crate::labels::{
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+};
 use crate::registry::{Registry, Totals};
 use crate::resolver::{Limit, RecursionResult, UpstreamProtocol, UpstreamReject};
 use crate::worker::{LATENCY_BUCKETS, latency_bound_ns};
@@ -26,6 +28,14 @@ impl Registry {
         render_state(&mut out, self, &totals);
         render_resolver(&mut out, self);
         render_security(&mut out, self);
+        if let Some(active) = self.dynamic_blocks_active() {
+            out.family(
+                "portcullis_dynamic_blocks_active",
+                "gauge",
+                "Dynamic blocks in force ([[limits.rule]]).",
+            );
+            out.sample("portcullis_dynamic_blocks_active", &[], active);
+        }
         out.0
     }
 }
@@ -149,6 +159,29 @@ fn render_traffic(out: &mut Out, totals: &Totals) {
             totals.rate_limited(d),
         );
     }
+
+    out.family(
+        "portcullis_client_limited_total",
+        "counter",
+        "Queries acted on by client limits ([limits]): a dynamic block or the query rate.",
+    );
+    for a in ClientLimited::ALL {
+        out.sample(
+            "portcullis_client_limited_total",
+            &[("action", a.label())],
+            totals.client_limited(a),
+        );
+    }
+    out.family(
+        "portcullis_dynamic_blocks_total",
+        "counter",
+        "Dynamic blocks started ([[limits.rule]]).",
+    );
+    out.sample(
+        "portcullis_dynamic_blocks_total",
+        &[],
+        totals.dynamic_blocks(),
+    );
 }
 
 fn render_tcp(out: &mut Out, totals: &Totals) {

@@ -283,6 +283,45 @@ impl RateLimited {
     }
 }
 
+/// What client limits (`[limits]`) did with a query, before it was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientLimited {
+    /// Its prefix was blocked by a dynamic block: not answered.
+    BlockDrop,
+    /// Its prefix was blocked: answered truncated (TC set, no records).
+    BlockTruncate,
+    /// Its prefix was blocked: answered REFUSED.
+    BlockRefuse,
+    /// Over the prefix's query rate: not answered.
+    RateDrop,
+    /// Over the prefix's query rate: answered REFUSED.
+    RateRefuse,
+}
+
+impl ClientLimited {
+    /// Number of actions.
+    pub const COUNT: usize = 5;
+    /// All actions, in label order.
+    pub const ALL: [ClientLimited; ClientLimited::COUNT] = [
+        ClientLimited::BlockDrop,
+        ClientLimited::BlockTruncate,
+        ClientLimited::BlockRefuse,
+        ClientLimited::RateDrop,
+        ClientLimited::RateRefuse,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClientLimited::BlockDrop => "block_drop",
+            ClientLimited::BlockTruncate => "block_truncate",
+            ClientLimited::BlockRefuse => "block_refuse",
+            ClientLimited::RateDrop => "rate_drop",
+            ClientLimited::RateRefuse => "rate_refuse",
+        }
+    }
+}
+
 /// Why a TCP connection was refused at accept time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TcpReject {
@@ -358,6 +397,9 @@ mod tests {
             assert_eq!(*d as usize, i);
         }
         for (i, d) in RateLimited::ALL.iter().enumerate() {
+            assert_eq!(*d as usize, i);
+        }
+        for (i, d) in ClientLimited::ALL.iter().enumerate() {
             assert_eq!(*d as usize, i);
         }
         for (i, d) in TcpReject::ALL.iter().enumerate() {

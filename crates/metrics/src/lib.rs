@@ -26,8 +26,10 @@ pub mod security;
 pub mod worker;
 
 pub use expose::CONTENT_TYPE;
-pub use labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
-pub use registry::{Registry, Totals, ZoneStats};
+pub use labels::{
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+};
+pub use registry::{GaugeSource, Registry, Totals, ZoneStats};
 pub use resolver::{
     CacheFigures, CacheSource, Limit, RecursionResult, ResolverFigures, ResolverSlot,
     UpstreamProtocol, UpstreamReject,

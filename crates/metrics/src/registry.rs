@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::labels::{DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport};
+use crate::labels::{
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+};
 use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot};
 use crate::security::{SecurityFigures, SecuritySource};
 use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
@@ -36,7 +38,12 @@ pub struct Registry {
     resolver: Mutex<Vec<ResolverSlot>>,
     cache: Mutex<Option<CacheSource>>,
     security: Mutex<Option<SecuritySource>>,
+    /// How many dynamic blocks are active, read at scrape time (client limits on).
+    blocks_active: Mutex<Option<GaugeSource>>,
 }
+
+/// Where the registry reads a gauge that lives elsewhere, at scrape time.
+pub type GaugeSource = Box<dyn Fn() -> u64 + Send + Sync>;
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +66,7 @@ impl Registry {
             resolver: Mutex::new(Vec::new()),
             cache: Mutex::new(None),
             security: Mutex::new(None),
+            blocks_active: Mutex::new(None),
         }
     }
 
@@ -88,6 +96,17 @@ impl Registry {
     /// Where to read the security event stream's counters at scrape time.
     pub fn set_security_source(&self, source: SecuritySource) {
         *lock(&self.security) = Some(source);
+    }
+
+    /// Where to read the number of active dynamic blocks at scrape time
+    /// (`portcullis_dynamic_blocks_active`, shown only once a source is set).
+    pub fn set_dynamic_blocks_source(&self, source: GaugeSource) {
+        *lock(&self.blocks_active) = Some(source);
+    }
+
+    /// Active dynamic blocks; nothing without a source.
+    pub fn dynamic_blocks_active(&self) -> Option<u64> {
+        lock(&self.blocks_active).as_ref().map(|f| f())
     }
 
     /// The security event stream's counters; nothing without a source.
@@ -152,6 +171,10 @@ impl Registry {
             add(&mut totals.malformed, &shard.malformed);
             add(&mut totals.tcp_rejected, &shard.tcp_rejected);
             add(&mut totals.rate_limited, &shard.rate_limited);
+            add(&mut totals.client_limited, &shard.client_limited);
+            totals.dynamic_blocks = totals
+                .dynamic_blocks
+                .wrapping_add(get(&shard.dynamic_blocks));
             // A scrape racing a worker may see a close before the matching open (relaxed
             // loads); the open gauge saturates at zero then.
             totals.tcp_closed = totals.tcp_closed.wrapping_add(get(&shard.tcp_closed));
@@ -185,6 +208,8 @@ pub struct Totals {
     malformed: [u64; T],
     dropped: [[u64; DropReason::COUNT]; T],
     rate_limited: [u64; RateLimited::COUNT],
+    client_limited: [u64; ClientLimited::COUNT],
+    dynamic_blocks: u64,
     tcp_opened: u64,
     tcp_closed: u64,
     tcp_rejected: [u64; TcpReject::COUNT],
@@ -241,6 +266,16 @@ impl Totals {
     /// UDP responses over their rate limit that were handled as `decision`.
     pub fn rate_limited(&self, decision: RateLimited) -> u64 {
         self.rate_limited[decision as usize]
+    }
+
+    /// Queries acted on by client limits as `action`.
+    pub fn client_limited(&self, action: ClientLimited) -> u64 {
+        self.client_limited[action as usize]
+    }
+
+    /// Dynamic blocks started.
+    pub fn dynamic_blocks(&self) -> u64 {
+        self.dynamic_blocks
     }
 
     /// TCP connections accepted.

@@ -109,13 +109,15 @@ pub enum Limit {
     Mesh,
     /// Clients waiting on one resolution.
     Waiters,
+    /// Upstream queries to a zone capped for its NXDOMAIN rate (random-subdomain attacks).
+    ZoneCap,
 }
 
 impl Limit {
     /// Number of limits.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     /// All limits, in label order.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 13] = [
         Limit::UpstreamQueries,
         Limit::Referrals,
         Limit::CnameChain,
@@ -128,6 +130,7 @@ impl Limit {
         Limit::ResolutionsPerClient,
         Limit::Mesh,
         Limit::Waiters,
+        Limit::ZoneCap,
     ];
 
     /// The label value.
@@ -145,6 +148,7 @@ impl Limit {
             Limit::ResolutionsPerClient => "resolutions_per_client",
             Limit::Mesh => "mesh",
             Limit::Waiters => "waiters",
+            Limit::ZoneCap => "zone_cap",
         }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::labels::{DropReason, QType, RateLimited, Rcode, TcpReject, Transport};
+use crate::labels::{ClientLimited, DropReason, QType, RateLimited, Rcode, TcpReject, Transport};
 
 // ---------------------------------------------------------------------------------------------
 // Latency buckets
@@ -74,6 +74,10 @@ pub(crate) struct Shard {
     pub(crate) dropped: [[AtomicU64; DropReason::COUNT]; T],
     /// UDP responses over their rate limit, by what was done with them.
     pub(crate) rate_limited: [AtomicU64; RateLimited::COUNT],
+    /// Queries acted on by client limits, by action.
+    pub(crate) client_limited: [AtomicU64; ClientLimited::COUNT],
+    /// Dynamic blocks started.
+    pub(crate) dynamic_blocks: AtomicU64,
     pub(crate) tcp_opened: AtomicU64,
     pub(crate) tcp_closed: AtomicU64,
     pub(crate) tcp_rejected: [AtomicU64; TcpReject::COUNT],
@@ -90,6 +94,8 @@ impl Shard {
             malformed: zeros(),
             dropped: std::array::from_fn(|_| zeros()),
             rate_limited: zeros(),
+            client_limited: zeros(),
+            dynamic_blocks: AtomicU64::new(0),
             tcp_opened: AtomicU64::new(0),
             tcp_closed: AtomicU64::new(0),
             tcp_rejected: zeros(),
@@ -180,6 +186,18 @@ impl WorkerMetrics {
     #[inline]
     pub fn count_rate_limited(&mut self, decision: RateLimited) {
         bump(&self.shard.rate_limited[decision as usize], 1);
+    }
+
+    /// Counts a query acted on by client limits, and how.
+    #[inline]
+    pub fn count_client_limited(&mut self, action: ClientLimited) {
+        bump(&self.shard.client_limited[action as usize], 1);
+    }
+
+    /// Counts a dynamic block started.
+    #[inline]
+    pub fn count_dynamic_block(&mut self) {
+        bump(&self.shard.dynamic_blocks, 1);
     }
 
     /// Counts a TCP (or DoT) connection accepted.

@@ -3,7 +3,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use metrics::{
-    DropReason, QType, RateLimited, Rcode, Registry, ReloadResult, TcpReject, Transport, ZoneStats,
+    ClientLimited, DropReason, QType, RateLimited, Rcode, Registry, ReloadResult, TcpReject,
+    Transport, ZoneStats,
 };
 
 fn registry() -> Registry {
@@ -69,6 +70,8 @@ fn counters_with_labels() {
     w.count_dropped(Transport::Udp, DropReason::RateLimit);
     w.count_rate_limited(RateLimited::Slip);
     w.count_rate_limited(RateLimited::Slip);
+    w.count_client_limited(ClientLimited::BlockRefuse);
+    w.count_dynamic_block();
     w.tcp_connection_opened();
     w.tcp_connection_opened();
     w.tcp_connection_closed();
@@ -76,6 +79,8 @@ fn counters_with_labels() {
     reg.count_reload(ReloadResult::Success);
     reg.count_reload(ReloadResult::Failure);
     reg.count_reload(ReloadResult::Success);
+    assert!(!reg.render().contains("portcullis_dynamic_blocks_active"));
+    reg.set_dynamic_blocks_source(Box::new(|| 3));
     let text = reg.render();
 
     for line in [
@@ -89,6 +94,10 @@ fn counters_with_labels() {
         "portcullis_dropped_total{transport=\"udp\",reason=\"acl\"} 0",
         "portcullis_rate_limited_total{decision=\"slip\"} 2",
         "portcullis_rate_limited_total{decision=\"drop\"} 0",
+        "portcullis_client_limited_total{action=\"block_refuse\"} 1",
+        "portcullis_client_limited_total{action=\"rate_drop\"} 0",
+        "portcullis_dynamic_blocks_total 1",
+        "portcullis_dynamic_blocks_active 3",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -236,6 +245,8 @@ fn families_in_order_each_with_help_and_type() {
             "portcullis_malformed_total counter",
             "portcullis_dropped_total counter",
             "portcullis_rate_limited_total counter",
+            "portcullis_client_limited_total counter",
+            "portcullis_dynamic_blocks_total counter",
             "portcullis_tcp_connections_total counter",
             "portcullis_tcp_connections_open gauge",
             "portcullis_tcp_connections_rejected_total counter",

@@ -35,6 +35,7 @@ use crate::prefix::Prefix;
 pub mod acl;
 pub mod dnssec;
 pub mod events;
+pub mod limits;
 pub mod policy;
 pub mod resolver;
 pub mod rrl;
@@ -42,6 +43,7 @@ pub mod signing;
 
 pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
+pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
@@ -101,13 +103,22 @@ pub const TCP_MAX_CONNECTIONS_PER_CLIENT: IntBounds = IntBounds {
     max: 65_535,
 };
 
+/// `server.tcp_max_queries_per_connection`: queries answered on one TCP connection before it
+/// is closed; 0 for no limit.
+pub const TCP_MAX_QUERIES_PER_CONNECTION: IntBounds = IntBounds {
+    key: "server.tcp_max_queries_per_connection",
+    min: 0,
+    max: 1_000_000,
+};
+
 /// Every integer setting, for the documentation test.
-pub const INT_SETTINGS: [IntBounds; 5] = [
+pub const INT_SETTINGS: [IntBounds; 6] = [
     WORKERS,
     UDP_PAYLOAD,
     TCP_IDLE_TIMEOUT,
     TCP_MAX_CONNECTIONS,
     TCP_MAX_CONNECTIONS_PER_CLIENT,
+    TCP_MAX_QUERIES_PER_CONNECTION,
 ];
 
 /// Most listen addresses.
@@ -135,6 +146,7 @@ pub const KEYS: &[&str] = &[
     "server.tcp_idle_timeout",
     "server.tcp_max_connections",
     "server.tcp_max_connections_per_client",
+    "server.tcp_max_queries_per_connection",
     "server.control_socket",
     "server.http",
     "server.log_level",
@@ -230,6 +242,24 @@ pub const KEYS: &[&str] = &[
     "rpz.origin",
     "rpz.file",
     "rpz.ede",
+    "limits.enabled",
+    "limits.query_rate",
+    "limits.query_rate_action",
+    "limits.large_response",
+    "limits.ipv4_prefix",
+    "limits.ipv6_prefix",
+    "limits.exempt",
+    "limits.table_size",
+    "limits.max_blocks",
+    "limits.zone_nxdomains_per_second",
+    "limits.zone_queries_per_second",
+    "limits.zone_hold",
+    "limits.zone_table_size",
+    "limits.rule.metric",
+    "limits.rule.per_second",
+    "limits.rule.window",
+    "limits.rule.action",
+    "limits.rule.duration",
     "acl.lists",
     "acl.query",
     "acl.recursion",
@@ -274,6 +304,8 @@ pub struct Config {
     pub rrl: RrlSettings,
     /// `[policy]`, `[[blocklist]]`, `[[allowlist]]`, `[[rpz]]`: blocklists and response policy.
     pub policy: PolicySettings,
+    /// The `[limits]` settings: client limits, dynamic blocks, the random-subdomain defence.
+    pub limits: LimitsSettings,
     /// The `[acl]` settings: access-control lists.
     pub acl: AclSettings,
     /// `[events]`: where security events are written.
@@ -305,6 +337,8 @@ pub struct ServerConfig {
     pub tcp_max_connections: u32,
     /// Open TCP connections from one client address.
     pub tcp_max_connections_per_client: u32,
+    /// Queries answered on one TCP connection before it is closed; 0: no limit.
+    pub tcp_max_queries_per_connection: u32,
     /// Path of the control socket.
     pub control_socket: PathBuf,
     /// Address of the HTTP endpoint (`/metrics`); none by default.
@@ -630,6 +664,7 @@ impl Config {
                 tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout),
                 tcp_max_connections: s.tcp_max_connections,
                 tcp_max_connections_per_client: s.tcp_max_connections_per_client,
+                tcp_max_queries_per_connection: s.tcp_max_queries_per_connection,
                 control_socket: relative_to(base_dir, s.control_socket),
                 http: s.http,
                 log_level: s.log_level,
@@ -643,6 +678,7 @@ impl Config {
             signing,
             rrl: file.rrl.into_settings(),
             policy,
+            limits: file.limits.into_settings(at)?,
             acl,
             events: file.events.into_config(base_dir),
         };
@@ -982,6 +1018,8 @@ struct FileConfig {
     #[serde(default)]
     rpz: Vec<Spanned<policy::RpzSection>>,
     #[serde(default)]
+    limits: limits::LimitsSection,
+    #[serde(default)]
     acl: acl::AclSection,
     #[serde(default)]
     events: events::EventsSection,
@@ -1012,6 +1050,8 @@ struct ServerSection {
     tcp_max_connections: u32,
     #[serde(deserialize_with = "de_tcp_max_connections_per_client")]
     tcp_max_connections_per_client: u32,
+    #[serde(deserialize_with = "de_tcp_max_queries_per_connection")]
+    tcp_max_queries_per_connection: u32,
     #[serde(deserialize_with = "de_control_socket")]
     control_socket: PathBuf,
     #[serde(deserialize_with = "de_http")]
@@ -1040,6 +1080,7 @@ impl Default for ServerSection {
             tcp_idle_timeout: 10,
             tcp_max_connections: 4096,
             tcp_max_connections_per_client: 64,
+            tcp_max_queries_per_connection: 0,
             control_socket: PathBuf::from("/run/portcullis/control.sock"),
             http: None,
             log_level: LogLevel::Info,
@@ -1211,6 +1252,10 @@ fn de_tcp_max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Err
 
 fn de_tcp_max_connections_per_client<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     int(d, TCP_MAX_CONNECTIONS_PER_CLIENT).map(|v| v as u32)
+}
+
+fn de_tcp_max_queries_per_connection<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    int(d, TCP_MAX_QUERIES_PER_CONNECTION).map(|v| v as u32)
 }
 
 /// `path` taken from `base_dir` when it is relative.

@@ -25,6 +25,7 @@ use events::{Action, Events, EventsConfig};
 use metrics::{CacheFigures, Registry, ReloadResult, SecurityFigures, ZoneStats};
 use recursor::{Forward, ForwardKind, Hints, Limits, RecursorConfig};
 use transport::guards::Guards;
+use transport::limits::ClientLimits;
 use transport::resolver::ResolverHandle;
 use transport::tcp::{self, TcpLimits};
 use transport::udp::{self, UdpWorkers};
@@ -78,6 +79,8 @@ pub struct Server {
     events_reopen: Reopen,
     /// The `[events]` section the stream was started with.
     started_events: EventsConfig,
+    /// The `[limits]` section the listeners were started with.
+    started_limits: crate::config::LimitsSettings,
 }
 
 impl Server {
@@ -158,6 +161,7 @@ impl Server {
             events,
             events_reopen,
             started_events: config.events.clone(),
+            started_limits: config.limits.clone(),
         })
     }
 
@@ -223,6 +227,7 @@ impl Server {
                         .chain(self.started_acl.restart_only_changes(&config.acl))
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
                         .chain(events_changed)
+                        .chain((config.limits != self.started_limits).then_some("[limits]"))
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
@@ -359,6 +364,10 @@ fn restart_only_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static 
             old.tcp_max_connections_per_client != new.tcp_max_connections_per_client,
         ),
         (
+            "server.tcp_max_queries_per_connection",
+            old.tcp_max_queries_per_connection != new.tcp_max_queries_per_connection,
+        ),
+        (
             "server.control_socket",
             old.control_socket != new.control_socket,
         ),
@@ -491,6 +500,7 @@ pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
         },
         infra_max_servers: r.infra_max_servers as usize,
         validation: validation_config(config)?,
+        zone_cap: config.limits.zone_cap.map(recursor::ZoneCap::new),
     })
 }
 
@@ -728,6 +738,22 @@ fn start(
             "response rate limiting on"
         );
     }
+    // Client limits likewise: one table for every listener, UDP and TCP.
+    let client_limits = config.limits.limiter().map(ClientLimits::new);
+    if let Some(limits) = &client_limits {
+        tracing::info!(
+            table_bytes = limits.table().memory(),
+            rules = limits.table().config().rules.len(),
+            "client limits and dynamic blocks on"
+        );
+        let limits = limits.clone();
+        server
+            .registry()
+            .set_dynamic_blocks_source(Box::new(move || {
+                let now = transport::clock::now().as_millis();
+                limits.table().active(now) as u64
+            }));
+    }
     let mut listen = Vec::with_capacity(config.server.listen.len());
     for &addr in &config.server.listen {
         let udp = udp::spawn_resolving_workers(
@@ -738,6 +764,7 @@ fn start(
             Guards {
                 rrl: rrl.clone(),
                 events: server.events().clone(),
+                limits: client_limits.clone(),
             },
             server.registry(),
             shutdown.clone(),
@@ -760,6 +787,10 @@ fn start(
         idle_timeout: config.server.tcp_idle_timeout,
         max_connections: config.server.tcp_max_connections as usize,
         max_per_client: config.server.tcp_max_connections_per_client as usize,
+        max_queries_per_connection: match config.server.tcp_max_queries_per_connection {
+            0 => None,
+            n => Some(n as usize),
+        },
         ..TcpLimits::default()
     };
     for &addr in &listen {
@@ -773,6 +804,7 @@ fn start(
             Guards {
                 rrl: None,
                 events: server.events().clone(),
+                limits: client_limits.clone(),
             },
             shutdown.clone(),
         )));
@@ -844,6 +876,7 @@ fn start_resolver(
         },
         server.engine(),
         server.registry(),
+        server.events(),
         &running.shutdown,
     )
     .map_err(|e| format!("cannot start the resolver: {e}"))?;

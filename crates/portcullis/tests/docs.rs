@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, resolver, rrl, signing};
+use portcullis::config::{DEFAULT_CONFIG, INT_SETTINGS, KEYS, limits, resolver, rrl, signing};
 
 fn doc() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIG.md");
@@ -93,6 +93,7 @@ fn integer_bounds_are_documented() {
         .chain(signing::INT_SETTINGS)
         .chain(rrl::INT_SETTINGS)
         .chain(portcullis::config::policy::INT_SETTINGS)
+        .chain(limits::INT_SETTINGS)
         .chain(portcullis::config::events::INT_SETTINGS)
     {
         let row = doc

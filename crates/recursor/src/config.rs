@@ -25,6 +25,7 @@
 //! | resolutions in flight per client address | 1,000 (a tenth of the mesh) | — | — | — | — |
 //! | resolutions in flight (mesh size) | 10,000 | — | `recursive-clients` 1000 | — | — |
 //! | clients waiting on one resolution | 100 | — | `clients-per-query` 10, `max-clients-per-query` 100 | — | — |
+//! | upstream queries per second to a zone whose NXDOMAIN rate spiked (random-subdomain attacks, [`crate::zonecap`]) | off; when configured, `limits.zone_queries_per_second` | — | `fetches-per-zone` (by outstanding fetches, not rate) | — | — |
 //!
 //! Sources: Unbound `iterator/iterator.h` (two versions: `MAX_REFERRAL_COUNT` went from 30
 //! to 130); BIND's CVE-2014-8500 fix (`max-recursion-depth` 7, `max-recursion-queries` 50;
@@ -74,6 +75,9 @@ pub struct RecursorConfig {
     pub infra_max_servers: usize,
     /// DNSSEC validation.
     pub validation: ValidationConfig,
+    /// The random-subdomain defence: a cap on upstream queries to a zone whose NXDOMAIN rate
+    /// spikes ([`crate::zonecap`]); `None`: off. Shared by every clone of the configuration.
+    pub zone_cap: Option<crate::zonecap::ZoneCap>,
 }
 
 impl Default for RecursorConfig {
@@ -92,6 +96,7 @@ impl Default for RecursorConfig {
             limits: Limits::default(),
             infra_max_servers: 10_000,
             validation: ValidationConfig::default(),
+            zone_cap: None,
         }
     }
 }
@@ -242,7 +247,8 @@ pub struct Limits {
     /// to one of them to end; it fails with [`LimitKind::OutstandingPerServer`] only when its
     /// [`Limits::max_question_millis`] runs out while it waits.
     pub max_outstanding_per_server: u32,
-    /// Resolutions in flight per client address.
+    /// Resolutions in flight per client address, counted across every recursor that shares
+    /// one [`crate::infra::SharedInfra`] (the resolver drivers of a process).
     pub max_resolutions_per_client: u32,
     /// Resolutions in flight in total (client questions, prefetches and sub-resolutions).
     pub max_mesh: u32,
@@ -296,11 +302,13 @@ pub enum LimitKind {
     Mesh,
     /// [`Limits::max_waiters`].
     Waiters,
+    /// The random-subdomain defence held: the zone is capped ([`crate::zonecap`]).
+    ZoneCap,
 }
 
 impl LimitKind {
     /// Every kind, in the order of [`crate::RecursorStats::limits_hit`].
-    pub const ALL: [LimitKind; 12] = [
+    pub const ALL: [LimitKind; 13] = [
         LimitKind::UpstreamQueries,
         LimitKind::Referrals,
         LimitKind::CnameChain,
@@ -313,6 +321,7 @@ impl LimitKind {
         LimitKind::ResolutionsPerClient,
         LimitKind::Mesh,
         LimitKind::Waiters,
+        LimitKind::ZoneCap,
     ];
 
     /// The index into [`crate::RecursorStats::limits_hit`].
@@ -335,6 +344,7 @@ impl LimitKind {
             LimitKind::ResolutionsPerClient => "resolutions_per_client",
             LimitKind::Mesh => "mesh",
             LimitKind::Waiters => "waiters",
+            LimitKind::ZoneCap => "zone_cap",
         }
     }
 
@@ -353,6 +363,7 @@ impl LimitKind {
             LimitKind::ResolutionsPerClient => "client resolution limit reached",
             LimitKind::Mesh => "resolver busy",
             LimitKind::Waiters => "too many clients waiting for this question",
+            LimitKind::ZoneCap => "upstream queries to this zone are capped (NXDOMAIN flood)",
         }
     }
 }

@@ -27,7 +27,9 @@
 //! - **EDNS support** (RFC 6891 section 7: retry without EDNS when a server fails it), **case
 //!   echo** (0x20) and the **server cookie** (RFC 7873) to send back. Case echo lives in
 //!   [`SharedInfra`], which the recursors of one process share (one per resolver driver):
-//!   a server learned not to echo case by one is asked without 0x20 by all.
+//!   a server learned not to echo case by one is asked without 0x20 by all. It also counts
+//!   each client's resolutions in flight across all of them
+//!   ([`crate::Limits::max_resolutions_per_client`] holds for the process, not per recursor).
 //! - **Outstanding queries**: the caller brackets each query with [`Infra::begin`] and
 //!   [`Infra::end`]; a server at its limit is not selected (this bounds what one resolver can
 //!   send to one server, for example one slowed down by an attack).
@@ -44,7 +46,7 @@
 //! [`Infra::server_cookie`]) judge expiry by the latest time any other method was given.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cache::Time;
@@ -165,6 +167,9 @@ impl Host {
 pub struct SharedInfra {
     no_case_echo: Arc<Mutex<HashMap<SocketAddr, Time>>>,
     max_servers: usize,
+    /// Resolutions in flight per client address, in every recursor sharing this (an entry
+    /// leaves when its count reaches 0, so the map holds only clients with work in flight).
+    clients: Arc<Mutex<HashMap<IpAddr, u32>>>,
 }
 
 impl SharedInfra {
@@ -173,6 +178,32 @@ impl SharedInfra {
         SharedInfra {
             no_case_echo: Arc::new(Mutex::new(HashMap::new())),
             max_servers: max_servers.max(1),
+            clients: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Counts one more resolution in flight for `client`, unless it has `max` already.
+    pub fn admit_client(&self, client: IpAddr, max: u32) -> bool {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = clients.entry(client).or_insert(0);
+        if *count >= max {
+            if *count == 0 {
+                clients.remove(&client);
+            }
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    /// A resolution of `client` counted by [`SharedInfra::admit_client`] ended.
+    pub fn release_client(&self, client: IpAddr) {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = clients.get_mut(&client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                clients.remove(&client);
+            }
         }
     }
 
@@ -218,7 +249,7 @@ pub struct Infra {
     /// The latest time any method was given, for the accessors that take none.
     latest: Time,
     /// What is shared with the other recursors of the process.
-    shared: SharedInfra,
+    pub(crate) shared: SharedInfra,
 }
 
 impl Infra {

@@ -952,6 +952,10 @@ impl Recursor {
             self.fail_limit(task, LimitKind::UpstreamQueries, now);
             return;
         }
+        if !self.zone_admits(task, now) {
+            self.fail_limit(task, LimitKind::ZoneCap, now);
+            return;
+        }
         self.budget(task).queries += 1;
         task.sent += 1;
         self.parked.remove(&task.id);
@@ -1027,6 +1031,16 @@ impl Recursor {
             message,
             deadline,
         });
+    }
+
+    /// Whether the random-subdomain cap ([`crate::zonecap`]) lets one more query go to the
+    /// servers of the zone `task` asks. Forwarded zones are never capped.
+    fn zone_admits(&self, task: &Task, now: Time) -> bool {
+        let (Some(cap), Some(zone)) = (&self.config.zone_cap, &task.zone) else {
+            return true;
+        };
+        zone.kind == ZoneKind::Forward
+            || cap.admit(&zone.cut, now.as_millis()) == crate::zonecap::Admit::Send
     }
 
     /// Asks the same server the same question again (TCP after TC, no EDNS after FORMERR,

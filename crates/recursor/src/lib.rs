@@ -39,6 +39,8 @@
 //! - `validate`: DNSSEC validation: chains of trust as sub-resolutions, verdicts, EDEs.
 //! - [`anchors`]: trust anchors, fixed or kept up to date by RFC 5011.
 //! - [`aggressive`]: answers from validated NSEC/NSEC3 records (RFC 8198).
+//! - [`zonecap`]: the random-subdomain defence, a cap on upstream queries to a zone whose
+//!   NXDOMAIN rate spikes.
 //! - `addr`: the private-address rule.
 
 #![forbid(unsafe_code)]
@@ -61,6 +63,7 @@ mod response;
 mod stats;
 pub mod upstream;
 mod validate;
+pub mod zonecap;
 
 pub use aggressive::DenialIndex;
 pub use anchors::{Anchors, ManagedAnchors};
@@ -72,6 +75,7 @@ pub use hints::{Hints, HintsError};
 pub use mesh::Recursor;
 pub use stats::RecursorStats;
 pub use upstream::Rejection;
+pub use zonecap::{ZoneCap, ZoneCapConfig};
 
 /// Identifies a client waiting for an answer; chosen by the I/O layer, handed back in
 /// [`Finished::waiters`].
@@ -137,6 +141,37 @@ pub enum Verdict {
     /// The query is already over (answered, timed out or abandoned): stop listening.
     /// (An addition to the contract.)
     Closed,
+}
+
+/// Something a security monitor wants to know, for the I/O layer to report
+/// ([`Recursor::poll_event`]). Kept in a bounded queue: when the I/O layer does not take them,
+/// the newest are dropped and counted ([`RecursorStats::events_dropped`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecursorEvent {
+    /// A datagram for an upstream query was rejected as not the genuine answer (RFC 5452):
+    /// wrong source, ID, question, case or cookie. `server` is where the query went.
+    Rejected {
+        /// The server the query was sent to.
+        server: SocketAddr,
+        /// Why the datagram was rejected.
+        reason: Rejection,
+    },
+    /// A work limit ended a client question (SERVFAIL with an EDE), or the random-subdomain
+    /// cap held.
+    Limit {
+        /// Which limit.
+        kind: LimitKind,
+        /// The question it ended.
+        question: Question,
+        /// The client that asked, when one did (not for prefetches or internal lookups).
+        client: Option<IpAddr>,
+    },
+    /// A zone's NXDOMAIN rate went above the threshold: its upstream queries are capped from
+    /// now on ([`zonecap`]).
+    ZoneCapped {
+        /// The zone (its delegation point).
+        zone: Name,
+    },
 }
 
 /// A finished resolution and the clients waiting for it.

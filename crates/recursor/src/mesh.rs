@@ -36,8 +36,8 @@ use crate::iterate::ZoneState;
 use crate::stats::RecursorStats;
 use crate::upstream::{self, Sent};
 use crate::{
-    ExtendedError, Finished, QueryOptions, Question, Resolution, Security, Transmit, UpstreamId,
-    Verdict, WaiterId,
+    ExtendedError, Finished, QueryOptions, Question, RecursorEvent, Resolution, Security, Transmit,
+    UpstreamId, Verdict, WaiterId,
 };
 
 /// Identifies a resolution in the mesh.
@@ -203,7 +203,8 @@ pub struct Recursor {
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) answers: VecDeque<Finished>,
     pub(crate) closed: VecDeque<UpstreamId>,
-    pub(crate) per_client: HashMap<IpAddr, u32>,
+    /// Security events for [`Recursor::poll_event`], at most [`MAX_EVENTS`].
+    pub(crate) events: VecDeque<RecursorEvent>,
     /// Resolutions waiting for a slot: every server they could ask was at its outstanding
     /// limit. Each waits until a query to one of those servers ends, or its time runs out.
     pub(crate) parked: HashSet<TaskId>,
@@ -236,6 +237,9 @@ pub(crate) const CASE_GRACE_MS: u64 = 20;
 
 /// How long to use the bare hints after priming failed before priming again.
 const PRIME_RETRY_SECS: u32 = 60;
+
+/// Security events kept for [`Recursor::poll_event`]; more are dropped and counted.
+pub const MAX_EVENTS: usize = 1024;
 
 /// Most resolutions woken in one entry point (a safety bound; each wake is one step).
 const MAX_WAKES_PER_CALL: usize = 100_000;
@@ -282,7 +286,7 @@ impl Recursor {
             transmits: VecDeque::new(),
             answers: VecDeque::new(),
             closed: VecDeque::new(),
-            per_client: HashMap::new(),
+            events: VecDeque::new(),
             parked: HashSet::new(),
             busy: HashMap::new(),
             next_task: 1,
@@ -324,11 +328,16 @@ impl Recursor {
                     .count()
             });
             if clients >= limits.max_waiters as usize {
-                self.refuse(question, waiter, LimitKind::Waiters);
+                self.refuse(question, waiter, options.client, LimitKind::Waiters);
                 return;
             }
             if !self.admit_client(options.client) {
-                self.refuse(question, waiter, LimitKind::ResolutionsPerClient);
+                self.refuse(
+                    question,
+                    waiter,
+                    options.client,
+                    LimitKind::ResolutionsPerClient,
+                );
                 return;
             }
             if let Some(task) = self.tasks.get_mut(&id) {
@@ -338,11 +347,16 @@ impl Recursor {
             return;
         }
         if self.tasks.len() >= limits.max_mesh as usize {
-            self.refuse(question, waiter, LimitKind::Mesh);
+            self.refuse(question, waiter, options.client, LimitKind::Mesh);
             return;
         }
         if !self.admit_client(options.client) {
-            self.refuse(question, waiter, LimitKind::ResolutionsPerClient);
+            self.refuse(
+                question,
+                waiter,
+                options.client,
+                LimitKind::ResolutionsPerClient,
+            );
             return;
         }
         let id = self.create_task(key, question, vec![client], None, now);
@@ -385,6 +399,8 @@ impl Recursor {
             Ok(accepted) => accepted,
             Err(reason) => {
                 self.stats.rejected_by_reason[reason.index()] += 1;
+                let server = query.sent.server;
+                self.event(RecursorEvent::Rejected { server, reason });
                 if reason == upstream::Rejection::WrongCase {
                     self.case_mismatch(id, now);
                 }
@@ -536,6 +552,12 @@ impl Recursor {
         &self.stats
     }
 
+    /// The next security event (a rejected upstream answer, a limit that ended a question, a
+    /// zone capped); see [`RecursorEvent`].
+    pub fn poll_event(&mut self) -> Option<RecursorEvent> {
+        self.events.pop_front()
+    }
+
     /// Resolutions in flight (client questions, prefetches, sub-resolutions).
     pub fn in_flight(&self) -> usize {
         self.tasks.len()
@@ -550,27 +572,34 @@ impl Recursor {
     // Mesh internals
     // -----------------------------------------------------------------------------------------
 
+    /// Counts a resolution in flight for `client` in every recursor of the process (they
+    /// share the count through [`SharedInfra`]), unless it is at its limit.
     fn admit_client(&mut self, client: IpAddr) -> bool {
-        let count = self.per_client.entry(client).or_insert(0);
-        if *count >= self.config.limits.max_resolutions_per_client {
-            return false;
-        }
-        *count += 1;
-        true
+        let max = self.config.limits.max_resolutions_per_client;
+        self.infra.shared.admit_client(client, max)
     }
 
     fn release_client(&mut self, client: IpAddr) {
-        if let Some(count) = self.per_client.get_mut(&client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.per_client.remove(&client);
-            }
+        self.infra.shared.release_client(client);
+    }
+
+    /// Queues a security event, or counts it dropped when the queue is full.
+    pub(crate) fn event(&mut self, event: RecursorEvent) {
+        if self.events.len() < MAX_EVENTS {
+            self.events.push_back(event);
+        } else {
+            self.stats.events_dropped += 1;
         }
     }
 
     /// Answers one client at once with SERVFAIL for `kind`, without touching the mesh.
-    fn refuse(&mut self, question: Question, waiter: WaiterId, kind: LimitKind) {
+    fn refuse(&mut self, question: Question, waiter: WaiterId, client: IpAddr, kind: LimitKind) {
         self.stats.limits_hit[kind.index()] += 1;
+        self.event(RecursorEvent::Limit {
+            kind,
+            question: question.clone(),
+            client: Some(client),
+        });
         self.stats.servfails += 1;
         self.answers.push_back(Finished {
             waiters: vec![waiter],
@@ -879,6 +908,15 @@ impl Recursor {
     /// Ends a resolution with SERVFAIL for a limit.
     pub(crate) fn fail_limit(&mut self, task: &mut Task, kind: LimitKind, now: Time) {
         self.stats.limits_hit[kind.index()] += 1;
+        let client = task.waiters.iter().find_map(|w| match w {
+            Waiter::Client { client, .. } => Some(*client),
+            Waiter::Task(_) => None,
+        });
+        self.event(RecursorEvent::Limit {
+            kind,
+            question: task.question.clone(),
+            client,
+        });
         self.finish(task, limit_resolution(kind), now);
     }
 

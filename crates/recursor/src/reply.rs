@@ -206,6 +206,13 @@ impl Recursor {
             }
             Kind::NoData | Kind::NxDomain => {
                 let nx = classified.kind == Kind::NxDomain;
+                if nx
+                    && kind != ZoneKind::Forward
+                    && let Some(cap) = &self.config.zone_cap
+                    && cap.on_nxdomain(&cut, now.as_millis())
+                {
+                    self.event(crate::RecursorEvent::ZoneCapped { zone: cut.clone() });
+                }
                 let negative = if nx {
                     NegativeKind::NxDomain
                 } else {

@@ -73,6 +73,8 @@ pub struct RecursorStats {
     /// Times a cached delegation whose servers all failed sent the resolution back to the
     /// parent zone for a fresh referral.
     pub parent_retries: u64,
+    /// Security events dropped because the queue of [`crate::Recursor::poll_event`] was full.
+    pub events_dropped: u64,
 }
 
 impl RecursorStats {

@@ -13,4 +13,6 @@ pub struct Guards {
     pub rrl: Option<Arc<guard::Rrl>>,
     /// Where policy actions are reported.
     pub events: Events,
+    /// Client limits and dynamic blocks (UDP and TCP), when configured.
+    pub limits: Option<crate::limits::ClientLimits>,
 }

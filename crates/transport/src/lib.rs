@@ -11,6 +11,7 @@
 mod access;
 pub mod clock;
 pub mod guards;
+pub mod limits;
 pub mod resolver;
 pub mod tcp;
 pub mod udp;

@@ -42,12 +42,13 @@ use std::time::{Duration, Instant};
 
 use cache::Cache;
 use engine::{AnswerSource, RecursionRequest, ReplyInfo};
+use events::{Action, Events};
 use metrics::{RecursionResult, Registry, ResolverFigures, ResolverSlot, WorkerMetrics};
 use nix::sys::socket::SockaddrStorage;
 use recursor::infra::SharedInfra;
 use recursor::{
-    QueryOptions, Question, Recursor, RecursorConfig, Resolution, Transmit, UpstreamId,
-    UpstreamTransport, Verdict, WaiterId,
+    QueryOptions, Question, Recursor, RecursorConfig, RecursorEvent, Resolution, Transmit,
+    UpstreamId, UpstreamTransport, Verdict, WaiterId,
 };
 use socket2::Socket;
 use tokio::sync::{mpsc, oneshot};
@@ -222,13 +223,16 @@ pub struct DriverSettings {
 /// Starts `settings.drivers` driver tasks on the current tokio runtime, each with its own
 /// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
 /// queue of `settings.queue` jobs; answers are written with the engine current when they are
-/// ready. Returns the handle to submit questions, and the tasks (they end at `shutdown`).
+/// ready. The recursors' security events (upstream answers rejected as spoofed, limits that
+/// ended a question, zones capped by the random-subdomain defence) go to `security`. Returns the
+/// handle to submit questions, and the tasks (they end at `shutdown`).
 pub fn spawn_drivers(
     config: &RecursorConfig,
     cache: &Arc<Cache>,
     settings: DriverSettings,
     engine: &SharedEngine,
     registry: &Arc<Registry>,
+    security: &Events,
     shutdown: &Shutdown,
 ) -> std::io::Result<(ResolverHandle, Vec<tokio::task::JoinHandle<()>>)> {
     let DriverSettings { drivers, queue, .. } = settings;
@@ -257,6 +261,7 @@ pub fn spawn_drivers(
             slot: registry.resolver_slot(),
             figures: ResolverFigures::default(),
             out: vec![0; MAX_MESSAGE],
+            security: security.clone(),
             shutdown: shutdown.clone(),
         };
         queues.push(jobs_tx);
@@ -296,6 +301,8 @@ struct Driver {
     /// What the recursor's own statistics do not hold (results, prefetches).
     figures: ResolverFigures,
     out: Vec<u8>,
+    /// Where the recursor's security events are reported.
+    security: Events,
     shutdown: Shutdown,
 }
 
@@ -349,6 +356,7 @@ impl Driver {
                 }
             }
             self.drain();
+            self.report();
             self.publish();
         }
         for (_, exchange) in self.exchanges.drain() {
@@ -539,6 +547,9 @@ impl Driver {
                     return;
                 };
                 if udp.send(message).is_ok() {
+                    let (guards, len) = (&udp.guards, message.len());
+                    let rcode = info.rcode.0;
+                    crate::limits::record(guards, &mut self.metrics, ip, rcode, len, now);
                     self.metrics
                         .count_response(t, metrics::Rcode::from_code(info.rcode.0));
                     if info.truncated {
@@ -555,6 +566,13 @@ impl Driver {
                     let _ = tx.send(message.to_vec());
                 }
             }
+        }
+    }
+
+    /// Reports the recursor's security events to the event stream.
+    fn report(&mut self) {
+        while let Some(event) = self.recursor.poll_event() {
+            self.security.emit(security_event(event));
         }
     }
 
@@ -590,6 +608,32 @@ impl Driver {
         f.signature_checks = s.signature_checks;
         f.validation_nanos = s.validation_nanos;
         self.slot.publish(f);
+    }
+}
+
+/// A recursor's event as a security event: a rejected upstream answer is `spoof_rejected` (the
+/// reason says why, the detail names the server the query went to); a limit that ended a
+/// question, or a zone capped by the random-subdomain defence, is `resolver_limit`.
+fn security_event(event: RecursorEvent) -> events::Event {
+    match event {
+        RecursorEvent::Rejected { server, reason } => {
+            events::Event::new(Action::SpoofRejected, reason.as_str()).detail(server.to_string())
+        }
+        RecursorEvent::Limit {
+            kind,
+            question,
+            client,
+        } => {
+            let event = events::Event::new(Action::ResolverLimit, kind.name())
+                .question(question.qname.as_ref(), question.qtype);
+            match client {
+                Some(ip) => event.client(ip),
+                None => event,
+            }
+        }
+        RecursorEvent::ZoneCapped { zone } => {
+            events::Event::new(Action::ResolverLimit, "zone-capped").detail(zone.to_string())
+        }
     }
 }
 

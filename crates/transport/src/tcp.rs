@@ -195,7 +195,9 @@ pub async fn serve_resolving(
 }
 
 /// [`serve_resolving`], reporting what the policies do (ACL refusals and drops) to
-/// `guards.events`.
+/// `guards.events`. With client limits in `guards`, a blocked prefix's queries are refused or
+/// dropped (a drop closes the connection); a `truncate` block means nothing over TCP, so they
+/// are answered ([`crate::limits`]). Response rate limiting does not apply over TCP.
 pub async fn serve_guarded(
     listener: TcpListener,
     engine: SharedEngine,
@@ -215,9 +217,9 @@ pub async fn serve_guarded(
     let shared = Arc::new(Shared {
         engine,
         listen,
-        events: guards.events,
         resolver,
         limits: limits.clone(),
+        guards,
         counters: counters.clone(),
         shutdown: shutdown.clone(),
     });
@@ -236,7 +238,7 @@ pub async fn serve_guarded(
                     drop(stream);
                     counters.with(0, |m| m.count_dropped(metrics::Transport::Tcp, DropReason::Policy));
                     let dropped = engine::QueryError::AclDrop(engine::AclPurpose::Query);
-                    crate::access::report(&shared.events, dropped, peer.ip(), &[]);
+                    crate::access::report(&shared.guards.events, dropped, peer.ip(), &[]);
                 }
                 Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
                     Admit::Accept(ticket) => {

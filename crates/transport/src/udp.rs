@@ -30,6 +30,11 @@
 //! cannot forge their address. Answers that a resolution finishes later, sent by the resolver's
 //! drivers, are rate limited too, by the same table, when they are sent.
 //!
+//! With client limits on (`[limits]`), step 2 first asks the shared [`guard::DynBlock`]
+//! whether the client's prefix is blocked or over its query rate, and drops the query or
+//! answers it REFUSED or truncated without the engine ([`crate::limits`]); each response sent
+//! is then counted against the rules on NXDOMAIN and large responses.
+//!
 //! A socket receive timeout ([`POLL_INTERVAL`]) lets an idle worker notice [`Shutdown`]; a
 //! worker that is answering finishes its batch first. Nothing is allocated per packet: the
 //! buffers and the system call headers are allocated when the worker starts.
@@ -57,6 +62,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use wire::{NameRef, RType};
 
 use crate::guards::Guards;
+use crate::limits::{self, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -413,6 +419,32 @@ impl Worker {
                 continue;
             }
             let query = query.get(..received.len).unwrap_or_default();
+            let gate = limits::admit(
+                &self.guards,
+                &mut self.metrics,
+                METRICS,
+                ip,
+                query,
+                now,
+                out,
+            );
+            match gate {
+                Gate::Answer => {}
+                Gate::Drop => continue,
+                Gate::Reply(len) => {
+                    if let Some(p) = self.pending.get_mut(replies) {
+                        *p = Pending {
+                            slot,
+                            len,
+                            peer,
+                            local: received.local,
+                            sent: false,
+                        };
+                        replies += 1;
+                    }
+                    continue;
+                }
+            }
             let client = Client {
                 addr: ip,
                 transport: Transport::Udp,
@@ -494,6 +526,8 @@ impl Worker {
                     else {
                         continue;
                     };
+                    let guards = &self.guards;
+                    limits::record(guards, &mut self.metrics, ip, info.rcode.0, len, now);
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,

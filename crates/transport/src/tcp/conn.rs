@@ -31,6 +31,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::table::{ConnState, Ticket};
 use super::{Counters, MAX_MESSAGE, TcpLimits};
+use crate::guards::Guards;
+use crate::limits::{self, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle};
 use crate::{SharedEngine, Shutdown};
 
@@ -53,10 +55,11 @@ pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
     /// The listener's address, which names its ACLs ([`engine::Engine::listener`]).
     pub(crate) listen: SocketAddr,
-    /// Where ACL refusals and drops are reported.
-    pub(crate) events: events::Events,
     pub(crate) resolver: Option<ResolverHandle>,
     pub(crate) limits: TcpLimits,
+    /// The policies (client limits and dynamic blocks) and the event stream, where ACL
+    /// refusals and drops and dynamic blocks are reported.
+    pub(crate) guards: Guards,
     pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown: Shutdown,
 }
@@ -271,23 +274,42 @@ impl Reader {
     /// waits nor locks.
     fn answer(&self, query: &[u8], received: Instant) -> Action {
         let engine = self.shared.engine.load();
+        let now = crate::clock::now();
+        let (ip, guards) = (self.client.addr, &self.shared.guards);
         with_out_buffer(|out| {
-            match engine.respond_on(
-                engine.listener(self.shared.listen),
-                query,
-                &self.client,
-                crate::clock::now(),
-                out,
-            ) {
+            // The counters' lock is taken only when client limits are on.
+            let gate = match guards.limits {
+                Some(_) => self.shared.counters.with(self.key, |m| {
+                    limits::admit(guards, m, Transport::Tcp, ip, query, now, out)
+                }),
+                None => Gate::Answer,
+            };
+            match gate {
+                Gate::Answer => {}
+                // Dropped: over a stream, the connection ends.
+                Gate::Drop => return Action::Close,
+                Gate::Reply(len) => {
+                    return out
+                        .get(..len)
+                        .map_or(Action::Close, |r| Action::Reply(framed(r)));
+                }
+            }
+            let listener = engine.listener(self.shared.listen);
+            match engine.respond_on(listener, query, &self.client, now, out) {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
                         if let AnswerSource::Error(e) = info.source {
                             crate::access::report(
-                                &self.shared.events,
+                                &self.shared.guards.events,
                                 e,
                                 self.client.addr,
                                 response,
                             );
+                        }
+                        if guards.limits.is_some() {
+                            self.shared.counters.with(self.key, |m| {
+                                limits::record(guards, m, ip, info.rcode.0, info.len, now);
+                            });
                         }
                         if info.prefetch
                             && let Some(resolver) = &self.shared.resolver
@@ -315,7 +337,12 @@ impl Reader {
                         self.shared.counters.with(self.key, |m| {
                             m.count_dropped(Transport::Tcp, metrics::DropReason::Policy);
                         });
-                        crate::access::report(&self.shared.events, e, self.client.addr, query);
+                        crate::access::report(
+                            &self.shared.guards.events,
+                            e,
+                            self.client.addr,
+                            query,
+                        );
                     }
                     Action::Close
                 }
@@ -395,12 +422,15 @@ impl Reader {
                 let (tx, budget, state) =
                     (self.tx.clone(), self.budget.clone(), self.state.clone());
                 let (counters, key) = (self.shared.counters.clone(), self.key);
+                let (shared, ip) = (self.shared.clone(), self.client.addr);
                 tokio::spawn(async move {
                     let queued = async {
                         let message = rx.await.ok()?;
                         let frame = framed(&message);
                         let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
                         counters.with(key, |m| {
+                            let (now, len) = (crate::clock::now(), message.len());
+                            limits::record(&shared.guards, m, ip, rcode, len, now);
                             m.count_response(Transport::Tcp, Rcode::from_code(rcode));
                             m.observe_latency(Transport::Tcp, received.elapsed());
                         });
