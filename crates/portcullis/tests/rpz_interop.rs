@@ -193,6 +193,7 @@ fn bind_and_portcullis_agree() {
         .args(["--root-hints", hints.to_str().unwrap()])
         .args(["--insecure-local-upstreams", "--no-validation"])
         .args(["--rpz", &format!("rpz.local.={rpz}")])
+        .args(["--events", scratch.0.join("events.json").to_str().unwrap()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -272,6 +273,23 @@ fn bind_and_portcullis_agree() {
         ask(ours, 4, "www.evil.test.", RType::A),
         Seen::Reply { rcode: 3, .. }
     ));
+    // Each kind of trigger reported as a security event, with the zone as detail.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let events = std::fs::read_to_string(scratch.0.join("events.json")).unwrap_or_default();
+        let all = ["rpz qname", "rpz ip", "rpz nsdname"].iter().all(|reason| {
+            events.lines().any(|l| {
+                l.contains("\"action\":\"blocked\"")
+                    && l.contains(&format!("\"reason\":\"{reason}\""))
+                    && l.contains("\"detail\":\"rpz.local.\"")
+            })
+        });
+        if all {
+            break;
+        }
+        assert!(Instant::now() < deadline, "events:\n{events}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(
         differences.is_empty(),
         "{} difference(s):\n{}\n--- portcullis ---\n{}",
