@@ -166,8 +166,6 @@ impl DomainList {
                 }
             }
         }
-        list.block.shrink();
-        list.allow.shrink();
         Ok(list)
     }
 

@@ -244,8 +244,6 @@ impl Rpz {
         if !problems.is_empty() {
             return Err(RpzError { problems });
         }
-        rpz.qname.shrink();
-        rpz.nsdname.shrink();
         Ok(rpz)
     }
 

@@ -2,17 +2,22 @@
 //! name walked right to left without allocating.
 //!
 //! Every suffix of the query name (the root, then one more label at a time) is hashed with one
-//! running 64-bit FNV-1a over its lowercased labels, so the hashes of all suffixes cost one
-//! pass over the name's bytes. Each hash is looked up in an open-addressing table (linear
-//! probing, at most half full) of the entries' hashes; a hit is confirmed by comparing the
-//! entry's lowercased wire name with the suffix, so a hash collision never matches a wrong
-//! name. Suffixes longer than the longest entry or shorter than the shortest are not looked up.
+//! running 64-bit FNV-1a over its lowercased labels, started from a random key chosen per set,
+//! so the hashes of all suffixes cost one pass over the name's bytes. Each hash is looked up in
+//! an open-addressing table (linear probing, at most half full) of 16-byte slots: the entry's
+//! 64-bit hash and its two values (one for the name itself, one for the names below it).
+//! Suffixes longer than the longest entry or shorter than the shortest are not looked up.
 //!
-//! Memory: per entry a 16-byte slot (hash, arena offset, length, label count, flags) in a
-//! table between a quarter and half full (32 to 64 bytes), and in one arena the entry's
-//! lowercased wire name followed by its two values (the name's length plus 8). A hit reads one
-//! slot and the arena bytes beside it: two cache lines. `docs/PERFORMANCE.md` has the measured
-//! figure for a million entries.
+//! Names are identified by their keyed 64-bit hash alone, not stored: a lookup reads one slot
+//! (one cache line) whether it hits or misses. Two different names share a hash with
+//! probability 2^-64 per comparison, about 10^-13 per lookup in a million-entry set; the key is
+//! random per set and process, so nobody can make a name collide with a listed one on purpose.
+//! A collision would answer one unlisted name as listed, never the reverse.
+//!
+//! Memory: one 16-byte slot per entry in a table between a quarter and half full, 32 to 64
+//! bytes per entry; `docs/PERFORMANCE.md` has the measured figure for a million entries.
+
+use std::hash::BuildHasher;
 
 use wire::NameRef;
 
@@ -22,25 +27,15 @@ const NONE: u32 = u32::MAX;
 const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-/// One slot of the table: 16 bytes, so that a probe and the facts about the entry it finds
-/// come with one cache line.
+/// One slot: an entry's hash (0: empty; a real hash of 0 is stored as 1) and its values.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
-    /// The entry's hash (0: an empty slot; a real hash of 0 is stored as 1).
     hash: u64,
-    /// Where the entry starts in the arena: its lowercased wire name, then its exact value and
-    /// its below value (`u32`s, little-endian; `NONE` when absent).
-    at: u32,
-    /// Its wire length.
-    len: u8,
-    /// Its number of labels (the root not counted).
-    labels: u8,
-    /// Bit 0: it has an exact value; bit 1: a below value.
-    flags: u8,
+    /// Value when the name itself is asked (`NONE`: no exact entry).
+    exact: u32,
+    /// Value for names strictly below it (`NONE`: no such entry).
+    below: u32,
 }
-
-const EXACT: u8 = 1;
-const BELOW: u8 = 2;
 
 /// What a lookup found: the most specific entry that applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,19 +44,30 @@ pub struct Found {
     pub value: u32,
     /// Whether the name itself matched (else an ancestor's below-entry did).
     pub exact: bool,
-    /// Labels of the matching entry's name.
-    pub labels: u8,
 }
 
 /// A set of names, each with an optional value for the name itself and one for every name
 /// below it. See the [module docs](self).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NameSet {
     slots: Vec<Slot>,
-    arena: Vec<u8>,
     len: usize,
     min_labels: u8,
     max_labels: u8,
+    /// The hash key (FNV's starting state).
+    key: u64,
+}
+
+impl Default for NameSet {
+    fn default() -> NameSet {
+        NameSet {
+            slots: Vec::new(),
+            len: 0,
+            min_labels: 0,
+            max_labels: 0,
+            key: FNV_BASIS ^ std::collections::hash_map::RandomState::new().hash_one(FNV_BASIS),
+        }
+    }
 }
 
 /// The running hash with one more label (read as it is, lowercased on the way).
@@ -79,6 +85,8 @@ fn step(mut h: u64, label: &[u8]) -> u64 {
 fn finish(h: u64) -> u64 {
     let mut x = h ^ (h >> 33);
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     x ^= x >> 33;
     x.max(1)
 }
@@ -102,7 +110,7 @@ fn label_offsets(wire: &[u8], offsets: &mut [u8; 128]) -> usize {
 }
 
 impl NameSet {
-    /// An empty set.
+    /// An empty set, with a fresh random key.
     pub fn new() -> NameSet {
         NameSet::default()
     }
@@ -117,23 +125,9 @@ impl NameSet {
         self.len == 0
     }
 
-    /// Heap bytes held (capacity, not length).
+    /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Slot>() + self.arena.capacity()
-    }
-
-    /// Releases spare capacity once loading is over.
-    pub fn shrink(&mut self) {
-        self.arena.shrink_to_fit();
-    }
-
-    /// The value at `at` in the arena.
-    #[inline]
-    fn value(&self, at: usize) -> u32 {
-        self.arena
-            .get(at..at + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map_or(NONE, u32::from_le_bytes)
+        self.slots.capacity() * size_of::<Slot>()
     }
 
     /// Sets the value for `name` itself (`below == false`) or for the names below it. A later
@@ -142,7 +136,7 @@ impl NameSet {
         let wire = name.as_wire();
         let mut offsets = [0u8; 128];
         let n = label_offsets(wire, &mut offsets);
-        let mut h = FNV_BASIS;
+        let mut h = self.key;
         for i in (0..n).rev() {
             let at = usize::from(offsets[i]);
             let len = usize::from(wire[at]);
@@ -152,13 +146,9 @@ impl NameSet {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let slot = match self.find(hash, wire) {
+        let i = match self.find(hash) {
             Some(i) => i,
             None => {
-                let at = self.arena.len();
-                self.arena.extend(wire.iter().map(u8::to_ascii_lowercase));
-                self.arena.extend_from_slice(&NONE.to_le_bytes());
-                self.arena.extend_from_slice(&NONE.to_le_bytes());
                 self.min_labels = if self.len == 0 {
                     n as u8
                 } else {
@@ -168,17 +158,17 @@ impl NameSet {
                 self.len += 1;
                 self.place(Slot {
                     hash,
-                    at: at as u32,
-                    len: wire.len() as u8,
-                    labels: n as u8,
-                    flags: 0,
+                    exact: NONE,
+                    below: NONE,
                 })
             }
         };
-        let s = &mut self.slots[slot];
-        let value_at = s.at as usize + usize::from(s.len) + if below { 4 } else { 0 };
-        s.flags |= if below { BELOW } else { EXACT };
-        self.arena[value_at..value_at + 4].copy_from_slice(&value.to_le_bytes());
+        let slot = &mut self.slots[i];
+        if below {
+            slot.below = value;
+        } else {
+            slot.exact = value;
+        }
     }
 
     /// Doubles the table (at least 16 slots) and places every entry again.
@@ -203,24 +193,21 @@ impl NameSet {
         i
     }
 
-    /// The slot of the entry whose name is `wire` (any case), by its hash.
+    /// The slot holding `hash`.
     #[inline]
-    fn find(&self, hash: u64, wire: &[u8]) -> Option<usize> {
+    fn find(&self, hash: u64) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
         let mask = self.slots.len() - 1;
         let mut i = (hash as usize) & mask;
         loop {
-            let s = &self.slots[i];
-            if s.hash == 0 {
-                return None;
+            let h = self.slots[i].hash;
+            if h == hash {
+                return Some(i);
             }
-            if s.hash == hash && usize::from(s.len) == wire.len() {
-                let at = s.at as usize;
-                if self.arena[at..at + wire.len()].eq_ignore_ascii_case(wire) {
-                    return Some(i);
-                }
+            if h == 0 {
+                return None;
             }
             i = (i + 1) & mask;
         }
@@ -237,35 +224,32 @@ impl NameSet {
         let mut offsets = [0u8; 128];
         let n = label_offsets(wire, &mut offsets);
         let mut best = None;
-        let mut h = FNV_BASIS;
+        let mut h = self.key;
         // Suffix with `k` labels starts at offsets[n - k]; k = 0 is the root.
         let deepest = n.min(usize::from(self.max_labels));
         for k in 0..=deepest {
-            let at = usize::from(offsets[n - k]);
             if k > 0 {
+                let at = usize::from(offsets[n - k]);
                 let len = usize::from(wire[at]);
                 h = step(h, &wire[at + 1..at + 1 + len]);
             }
             if k < usize::from(self.min_labels) {
                 continue;
             }
-            let Some(i) = self.find(finish(h), &wire[at..]) else {
+            let Some(i) = self.find(finish(h)) else {
                 continue;
             };
             let s = self.slots[i];
-            let values = s.at as usize + usize::from(s.len);
-            if k == n && s.flags & EXACT != 0 {
+            if k == n && s.exact != NONE {
                 return Some(Found {
-                    value: self.value(values),
+                    value: s.exact,
                     exact: true,
-                    labels: s.labels,
                 });
             }
-            if k < n && s.flags & BELOW != 0 {
+            if k < n && s.below != NONE {
                 best = Some(Found {
-                    value: self.value(values + 4),
+                    value: s.below,
                     exact: false,
-                    labels: s.labels,
                 });
             }
         }
