@@ -57,6 +57,7 @@ use crate::catalog::{Catalog, ZoneId};
 use crate::chaos;
 use crate::config::{ConfigError, EngineConfig, ListenerAcl};
 use crate::error::{AclPurpose, QueryError};
+use crate::policy::SharedPolicy;
 use crate::query::{self, ClientEdns, CookieCheck, Question, Read, Request};
 use crate::recursion::{RecursionRequest, Resolver};
 use crate::transfer::TransferRequest;
@@ -124,6 +125,11 @@ pub enum AnswerSource {
     Error(QueryError),
     /// The answer could not be written (a zone with malformed data): SERVFAIL.
     Failure,
+    /// A blocklist or response policy zone answered ([`crate::policy`]).
+    Policy {
+        /// Which kind of rule matched.
+        trigger: guard::policy::Trigger,
+    },
 }
 
 /// A response written into the caller's buffer.
@@ -195,6 +201,8 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) resolver: Option<Resolver>,
     pub(crate) cookies: Option<CookiePolicy>,
+    pub(crate) policy: Option<SharedPolicy>,
+    pub(crate) events: Events,
 }
 
 impl Engine {
@@ -206,6 +214,8 @@ impl Engine {
             config,
             resolver: None,
             cookies: None,
+            policy: None,
+            events: Events::disabled(),
         })
     }
 
@@ -364,8 +374,8 @@ impl Engine {
         };
         match self.route(listener, &request, question, client) {
             Route::Zone(zone) => self.answer(&request, question, zone, client, out),
-            Route::Recurse => self.cached(&request, question, client, now, true, out),
-            Route::CacheOnly => self.cached(&request, question, client, now, false, out),
+            Route::Recurse => self.policed(&request, question, client, now, true, out),
+            Route::CacheOnly => self.policed(&request, question, client, now, false, out),
             Route::Chaos => self.chaos(&request, question, client, out),
             Route::SoaOnly(zone) => self.soa_only(&request, question, zone, client, out),
             Route::Transfer(id) => match self.catalog.zone(id) {

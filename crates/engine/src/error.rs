@@ -30,6 +30,7 @@
 //! | [`BadCookie`](QueryError::BadCookie) | BADCOOKIE (23), with a fresh server cookie | cookies are required (`cookies.require`) and a UDP query carried a client cookie without a valid server cookie (RFC 7873 section 5.2.3); the client retries with the cookie it was given |
 //! | [`QueryRefused`](QueryError::QueryRefused) | REFUSED, EDE 18 "Prohibited" | the query ACL (`[acl] query`, or the listener's) refuses the client (RFC 8914 section 4.19) |
 //! | [`AclDrop`](QueryError::AclDrop) | dropped | an ACL (query, recursion or transfer) drops the client: nothing to reflect |
+//! | [`PolicyDrop`](QueryError::PolicyDrop) | dropped | a response policy (RPZ `rpz-drop.`) says to answer nothing |
 //!
 //! [`QueryError::acl`] says which of these are an ACL's doing (with `RecursionDenied` and
 //! `TransferDenied`), so that the transports can report them as security events.
@@ -119,6 +120,8 @@ pub enum QueryError {
     QueryRefused,
     /// An ACL drops the client.
     AclDrop(AclPurpose),
+    /// A response policy drops the query (RPZ DROP action).
+    PolicyDrop,
 }
 
 impl QueryError {
@@ -128,7 +131,8 @@ impl QueryError {
             QueryError::ShortHeader
             | QueryError::Response
             | QueryError::OutputTooSmall
-            | QueryError::AclDrop(_) => {
+            | QueryError::AclDrop(_)
+            | QueryError::PolicyDrop => {
                 return None;
             }
             QueryError::Malformed(_)
@@ -218,6 +222,7 @@ impl fmt::Display for QueryError {
             QueryError::TransferOverUdp => f.write_str("zone transfer over UDP"),
             QueryError::TransferDenied => f.write_str("zone transfer not allowed"),
             QueryError::TransferNotZone => f.write_str("zone transfer of a name that is no zone"),
+            QueryError::PolicyDrop => f.write_str("dropped by a response policy"),
             QueryError::OutputTooSmall => f.write_str("output buffer too small for a response"),
             QueryError::RecursionDenied => f.write_str("recursion not offered to this client"),
             QueryError::NotCached => f.write_str("not in the cache and RD clear"),

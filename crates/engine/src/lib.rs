@@ -73,6 +73,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod local;
+pub mod policy;
 pub mod proofs;
 pub mod query;
 pub mod recursion;
@@ -86,5 +87,6 @@ pub use engine::{
 };
 pub use error::{AclPurpose, QueryError};
 pub use local::{local_zone_names, local_zones};
+pub use policy::SharedPolicy;
 pub use recursion::{RecursionRequest, Resolver};
 pub use transfer::{TransferRequest, TransferStream};

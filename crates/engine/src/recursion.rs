@@ -129,13 +129,17 @@ pub struct RecursionRequest {
     cd: bool,
     /// AD in the query: the client understands AD without asking for DNSSEC records.
     ad: bool,
-    edns: Option<ClientEdns>,
+    pub(crate) edns: Option<ClientEdns>,
     client: Client,
     listener: Listener,
 }
 
 impl RecursionRequest {
-    fn new(request: &Request<'_>, question: &Question, client: &Client) -> RecursionRequest {
+    pub(crate) fn new(
+        request: &Request<'_>,
+        question: &Question,
+        client: &Client,
+    ) -> RecursionRequest {
         RecursionRequest {
             id: request.header.id,
             qname: question.qname.clone(),
@@ -440,6 +444,25 @@ impl Engine {
         })
     }
 
+    /// The response policy ([`crate::policy`]) on a response written for `request` by
+    /// [`Engine::write_resolution`] or [`Engine::respond_stale`]: `info` when it stands, the
+    /// policy's answer written over it when a trigger matches, `None` when the policy drops it.
+    pub fn police(
+        &self,
+        request: &RecursionRequest,
+        info: ReplyInfo,
+        now: Time,
+        out: &mut [u8],
+    ) -> Option<ReplyInfo> {
+        if info.truncated || matches!(info.source, AnswerSource::Policy { .. }) {
+            return Some(info);
+        }
+        match self.police_written(request, info.len, now, out) {
+            crate::policy::Policed::Stands => Some(info),
+            crate::policy::Policed::Replaced(replaced) => replaced,
+        }
+    }
+
     /// When resolution failed: an answer from expired data (RFC 8767 section 4), with EDE 3
     /// "Stale Answer", if serve-stale is on and the cache still holds the data; `None` when it
     /// does not.
@@ -491,7 +514,7 @@ impl Engine {
 
     /// A response to `request` started: header (ID, RD and CD echoed), the question as asked,
     /// room for the OPT record (with the cookie, and the EDE when there is one).
-    fn start_resolved<'b>(
+    pub(crate) fn start_resolved<'b>(
         &self,
         request: &RecursionRequest,
         ede: Option<(u16, &str)>,
@@ -520,7 +543,7 @@ impl Engine {
     }
 
     /// Sets RA in the response of `len` bytes in `out` when the client is offered recursion.
-    fn set_ra(&self, request: &RecursionRequest, out: &mut [u8], len: usize) -> usize {
+    pub(crate) fn set_ra(&self, request: &RecursionRequest, out: &mut [u8], len: usize) -> usize {
         if len >= 4
             && self.recursion(request.listener, request.client.addr)
                 == Some(guard::AclAction::Allow)

@@ -1,7 +1,8 @@
 //! Answering allocates nothing: hits, NXDOMAIN, NODATA, referrals, wildcards, CNAME and DNAME
 //! chains, ANY and errors run under a counting allocator that records every allocation made on
 //! this thread; so do answers from the resolver's cache (a hit, a CNAME chain, a cached
-//! NXDOMAIN) and the REFUSED answer to a client outside the recursion ACL.
+//! NXDOMAIN) and the REFUSED answer to a client outside the recursion ACL, with a blocklist and
+//! an RPZ in force too.
 
 #![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -192,6 +193,89 @@ fn a_cache_hit_allocates_nothing() {
             "{name}"
         );
     }
+}
+
+/// With a blocklist and a response policy zone (QNAME and IP triggers) in force, a cache hit
+/// that no rule matches still allocates nothing: the QNAME check, reading the answer back and
+/// the IP check all work on the stack.
+#[test]
+fn a_policed_cache_hit_allocates_nothing() {
+    use guard::policy::{Action, BlockList, DomainList, ListKind, Policy, PolicyZone, Rpz};
+    let cache = Arc::new(Cache::new(CacheConfig::default()));
+    let now = Time::from_millis(1_000_000);
+    let name = |s: &str| s.parse::<wire::Name>().unwrap().as_ref().as_wire().to_vec();
+    for owner in ["www.cached.example.", "blocked.cached.example."] {
+        cache.insert_rrset(
+            &rrset(owner, RType::A, 300, vec![vec![192, 0, 2, 1]]),
+            Trust::AuthAnswer,
+            now,
+        );
+    }
+    cache.insert_rrset(
+        &rrset(
+            "alias.cached.example.",
+            RType::CNAME,
+            300,
+            vec![name("www.cached.example.")],
+        ),
+        Trust::AuthAnswer,
+        now,
+    );
+    let origin: wire::Name = "rpz.".parse().unwrap();
+    let rpz = Rpz::from_str(
+        "$TTL 60\n@ SOA a. b. 1 2 3 4 5\nnx.example CNAME .\n32.9.2.0.192.rpz-ip CNAME .\n",
+        std::path::Path::new("rpz"),
+        origin.as_ref(),
+        10,
+    )
+    .unwrap();
+    let list = DomainList::parse(b"||blocked.cached.example^\n", ListKind::Block, 10).unwrap();
+    let policy = Policy::new(
+        vec![PolicyZone::new(Arc::new(rpz), Some(15))],
+        vec![BlockList::new(
+            "ads",
+            Arc::new(list),
+            Action::NxDomain,
+            Some(15),
+        )],
+        Vec::new(),
+    );
+    let engine = common::engine(10)
+        .with_resolver(Resolver::new(
+            cache,
+            guard::Acl::allowing(&["192.0.2.0/24".parse().unwrap()]),
+        ))
+        .with_policy(Arc::new(arc_swap::ArcSwap::from_pointee(policy)));
+    let client = Client {
+        addr: "192.0.2.9".parse().unwrap(),
+        transport: Transport::Udp,
+    };
+    let mut out = [0u8; 1232];
+    // The first load of the policy on a thread sets up arc-swap's per-thread state (once).
+    let _ = engine.respond(
+        &common::query("www.cached.example.", RType::A),
+        &client,
+        now.plus_secs(10),
+        &mut out,
+    );
+    for (qname, answers) in [("www.cached.example.", 1), ("alias.cached.example.", 2)] {
+        let query = common::query(qname, RType::A);
+        let before = allocations();
+        let outcome = engine.respond(&query, &client, now.plus_secs(10), &mut out);
+        assert_eq!(allocations() - before, 0, "answering {qname} allocated");
+        let Outcome::Reply(info) = outcome else {
+            panic!("{qname}: {outcome:?}");
+        };
+        let response = Message::parse(&out[..info.len]).unwrap();
+        assert_eq!(response.header().ancount, answers, "{qname}");
+    }
+    // The blocked name gets its policy answer (building its event may allocate).
+    let query = common::query("blocked.cached.example.", RType::A);
+    let Outcome::Reply(info) = engine.respond(&query, &client, now.plus_secs(10), &mut out) else {
+        panic!()
+    };
+    assert_eq!(info.rcode, Rcode::NXDOMAIN);
+    assert_eq!(engine.events().count(events::Action::Blocked), 1);
 }
 
 #[test]

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod cookie;
 pub mod dynblock;
+pub mod policy;
 pub mod prefix;
 pub mod rrl;
 

@@ -38,7 +38,8 @@ impl Report {
 }
 
 /// Checks `config` (its own warnings), loads each of its zones and, with the resolver on, its
-/// root hints file and cache settings, as `portcullis serve` does when it starts.
+/// root hints file and cache settings, and its blocklists and policy zones, as `portcullis
+/// serve` does when it starts.
 pub fn check(config: &Config) -> Report {
     let mut report = load(config).0;
     if config.resolver.enabled {
@@ -51,6 +52,9 @@ pub fn check(config: &Config) -> Report {
             report.errors.push(format!("{}: cache: {e}", config.label));
         }
     }
+    // The blocklists, allowlists and response policy zones, as the server loads them.
+    let policy = crate::policy::PolicyLoader::new(config.policy.clone()).load(true);
+    report.errors.extend(policy.errors);
     report
 }
 

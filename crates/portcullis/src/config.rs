@@ -37,6 +37,7 @@ pub mod cookies;
 pub mod dnssec;
 pub mod events;
 pub mod limits;
+pub mod policy;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
@@ -45,6 +46,7 @@ pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
 pub use cookies::CookieSettings;
 pub use limits::LimitsSettings;
+pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
@@ -228,6 +230,20 @@ pub const KEYS: &[&str] = &[
     "rrl.exempt",
     "rrl.log_only",
     "rrl.table_size",
+    "policy.check_interval",
+    "policy.max_entries",
+    "policy.ttl",
+    "blocklist.file",
+    "blocklist.name",
+    "blocklist.action",
+    "blocklist.sinkhole",
+    "blocklist.answer",
+    "blocklist.ede",
+    "allowlist.file",
+    "allowlist.name",
+    "rpz.origin",
+    "rpz.file",
+    "rpz.ede",
     "limits.enabled",
     "limits.query_rate",
     "limits.query_rate_action",
@@ -293,6 +309,8 @@ pub struct Config {
     pub signing: SigningSettings,
     /// The `[rrl]` settings: response rate limiting over UDP.
     pub rrl: RrlSettings,
+    /// `[policy]`, `[[blocklist]]`, `[[allowlist]]`, `[[rpz]]`: blocklists and response policy.
+    pub policy: PolicySettings,
     /// The `[limits]` settings: client limits, dynamic blocks, the random-subdomain defence.
     pub limits: LimitsSettings,
     /// The `[cookies]` settings: DNS cookies as a server.
@@ -633,6 +651,13 @@ impl Config {
                 location: None,
                 message: format!("{label}: {message}"),
             })?;
+        let policy = policy::PolicyTables {
+            section: file.policy,
+            blocklists: file.blocklists,
+            allowlists: file.allowlists,
+            rpz: file.rpz,
+        }
+        .into_settings(label, text, base_dir)?;
         let acl = file.acl.into_settings(label, text)?;
         let s = file.server;
         let mut config = Config {
@@ -662,6 +687,7 @@ impl Config {
             dnssec,
             signing,
             rrl: file.rrl.into_settings(),
+            policy,
             limits: file.limits.into_settings(at)?,
             cookies,
             acl,
@@ -774,6 +800,9 @@ impl Config {
         }
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
+        self.policy
+            .apply_flags(&overrides.blocklists, &overrides.rpz)
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         Ok(())
     }
 
@@ -869,6 +898,10 @@ pub struct Overrides {
     pub no_validation: bool,
     /// `--sign ORIGIN`: zones served signed; `--key-dir`: replaces `signing.key_dir`.
     pub signing: signing::SigningOverrides,
+    /// `--blocklist FILE`: blocklists added (NXDOMAIN, EDE 15).
+    pub blocklists: Vec<PathBuf>,
+    /// `--rpz ORIGIN=FILE`: response policy zones added.
+    pub rpz: Vec<RpzArg>,
     /// `--events FILE|-`.
     pub events: Option<String>,
     /// `--rrl N`: rate limiting on, N responses a second.
@@ -987,6 +1020,14 @@ struct FileConfig {
     signing: signing::SigningSection,
     #[serde(default)]
     rrl: rrl::RrlSection,
+    #[serde(default)]
+    policy: policy::PolicySection,
+    #[serde(default, rename = "blocklist")]
+    blocklists: Vec<Spanned<policy::BlocklistSection>>,
+    #[serde(default, rename = "allowlist")]
+    allowlists: Vec<Spanned<policy::AllowlistSection>>,
+    #[serde(default)]
+    rpz: Vec<Spanned<policy::RpzSection>>,
     #[serde(default)]
     limits: limits::LimitsSection,
     #[serde(default)]

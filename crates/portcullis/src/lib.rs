@@ -6,6 +6,7 @@
 //! from root ([`privileges`]).
 //! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
 //! [`dnssec_cli`] (`portcullis dnssec`).
+//! Blocklists and response policy zones: [`policy`] (loading and reloading the files).
 //! `src/main.rs` holds the command line.
 
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod cookies;
 pub mod dnssec_cli;
 pub mod http;
 pub mod keystate;
+pub mod policy;
 pub mod prefix;
 pub mod privileges;
 pub mod query;

@@ -212,6 +212,13 @@ struct ServerArgs {
     /// no trust anchor to give.
     #[arg(long)]
     no_validation: bool,
+    /// A blocklist (plain, hosts-file or AdBlock lines, told apart line by line): its names get
+    /// NXDOMAIN with EDE 15; repeat for more.
+    #[arg(long, value_name = "FILE")]
+    blocklist: Vec<PathBuf>,
+    /// A response policy zone (BIND's RPZ format) read from FILE; repeat for more.
+    #[arg(long, value_name = "ORIGIN=FILE")]
+    rpz: Vec<portcullis::config::RpzArg>,
     /// Write security events (blocked names, rate limits, ACL refusals...) as JSON lines to
     /// this file, or `-` for standard output (events.file).
     #[arg(long, value_name = "FILE|-")]
@@ -243,6 +250,8 @@ impl ServerArgs {
                     sign: self.sign.clone(),
                     key_dir: self.key_dir.clone(),
                 },
+                blocklists: self.blocklist.clone(),
+                rpz: self.rpz.clone(),
                 events: self.events.clone(),
                 rrl: self.rrl,
             },

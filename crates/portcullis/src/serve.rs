@@ -37,6 +37,7 @@ use crate::config::{
 };
 use crate::control::{self, ControlHandler};
 use crate::cookies::{self, CookieSecrets};
+use crate::policy::PolicyLoader;
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
 
@@ -73,6 +74,8 @@ pub struct Server {
     signer: Signer,
     /// The DNS cookie secrets, kept across reloads (a reload applies configured ones).
     cookies: Arc<CookieSecrets>,
+    /// The blocklists and response policy zones, kept across reloads (`crate::policy`).
+    policy: Arc<Mutex<PolicyLoader>>,
     /// The security event stream, made once (its sinks change at a restart).
     events: Events,
     /// Asks the event writer to reopen its file, on every reload (after log rotation).
@@ -130,12 +133,20 @@ impl Server {
         let signer = Signer::new();
         let cookies = CookieSecrets::new(&config.cookies)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?;
+        let mut policy = PolicyLoader::new(config.policy.clone());
+        let report = policy.load(true);
+        if !report.errors.is_empty() {
+            return Err(report.errors);
+        }
+        crate::policy::log_report(&report);
         let mut loaded = build(
             config,
             cache.as_ref(),
             &signer,
             validates(&config.dnssec),
             unix_now(),
+            policy.shared(),
+            &events,
         )?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
@@ -155,6 +166,7 @@ impl Server {
             reloading: Mutex::new(()),
             signer,
             cookies: Arc::new(cookies),
+            policy: Arc::new(Mutex::new(policy)),
             events,
             events_reopen,
             started_events: config.events.clone(),
@@ -200,12 +212,15 @@ impl Server {
                     .started_resolver
                     .as_ref()
                     .is_some_and(|started| validates(&started.3));
+                let mut policy = self.policy.lock().unwrap_or_else(PoisonError::into_inner);
                 let mut loaded = build(
                     &config,
                     self.cache.as_ref(),
                     &self.signer,
                     validating,
                     unix_now(),
+                    policy.shared(),
+                    &self.events,
                 )
                 .map_err(|errors| errors.join("\n"))?;
                 self.cookies
@@ -214,7 +229,12 @@ impl Server {
                 if let Some(policy) = self.cookies.policy(&config.cookies, &self.events) {
                     loaded.engine = loaded.engine.with_cookies(policy);
                 }
+                // Lists that fail keep their last good version: warnings, not a refusal.
+                policy.configure(config.policy.clone());
+                let report = policy.load(true);
+                crate::policy::log_report(&report);
                 let mut warnings = loaded.warnings;
+                warnings.extend(report.errors);
                 let events_changed = (config.events != self.started_events).then_some("[events]");
                 warnings.extend(
                     restart_only_changes(&self.started, &config.server)
@@ -289,6 +309,11 @@ impl Server {
                 }
                 if let Some(policy) = current.cookies() {
                     engine = engine.with_cookies(policy.clone());
+                }
+                if let Some(policy) = current.policy() {
+                    engine = engine
+                        .with_policy(policy.clone())
+                        .with_events(current.events().clone());
                 }
                 self.engine.store(Arc::new(engine));
                 fresh.len()
@@ -539,6 +564,8 @@ fn build(
     signer: &Signer,
     validating: bool,
     now: u64,
+    policy: &engine::SharedPolicy,
+    events: &Events,
 ) -> Result<Loaded, Vec<String>> {
     let (report, zones) = check::load(config);
     if !report.is_ok() {
@@ -574,8 +601,10 @@ fn build(
         .map_err(|e| vec![format!("{}: {e}", config.label)])?;
     if let Some(cache) = resolver {
         let acl = config.acl.recursion_acl(config);
-        engine =
-            engine.with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating));
+        engine = engine
+            .with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating))
+            .with_policy(policy.clone())
+            .with_events(events.clone());
     }
     Ok(Loaded {
         engine,
@@ -819,6 +848,10 @@ fn start(
         .push(runtime.spawn(signing_timer(server.clone(), shutdown.clone())));
     running.tasks.push(runtime.spawn(cookies::rotation_timer(
         server.cookies.clone(),
+        shutdown.clone(),
+    )));
+    running.tasks.push(runtime.spawn(crate::policy::watch(
+        server.policy.clone(),
         shutdown.clone(),
     )));
     let path = &config.server.control_socket;

@@ -94,6 +94,7 @@ fn integer_bounds_are_documented() {
         .chain(portcullis::config::dnssec::INT_SETTINGS)
         .chain(signing::INT_SETTINGS)
         .chain(rrl::INT_SETTINGS)
+        .chain(portcullis::config::policy::INT_SETTINGS)
         .chain(limits::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
         .chain(portcullis::config::events::INT_SETTINGS)

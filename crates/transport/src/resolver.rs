@@ -484,9 +484,15 @@ impl Driver {
                 continue;
             };
             let engine = self.engine.load();
-            let stale = engine.respond_stale(&waiting.request, crate::clock::now(), &mut self.out);
+            let now = crate::clock::now();
+            let stale = engine.respond_stale(&waiting.request, now, &mut self.out);
             match stale {
-                Some(info) => self.reply(waiting, info),
+                Some(info) => {
+                    // The response policy (blocklists, RPZ) on the answer; `None`: dropped.
+                    if let Some(info) = engine.police(&waiting.request, info, now, &mut self.out) {
+                        self.reply(waiting, info);
+                    }
+                }
                 None => {
                     self.waiting.insert(waiter, waiting);
                 }
@@ -506,7 +512,10 @@ impl Driver {
             Some(info) => info,
             None => engine.write_resolution(&waiting.request, resolution, out),
         };
-        self.reply(waiting, info);
+        // The response policy (blocklists, RPZ) on the answer; `None`: dropped.
+        if let Some(info) = engine.police(&waiting.request, info, now, out) {
+            self.reply(waiting, info);
+        }
     }
 
     /// Counts and sends the response written in `self.out`.

@@ -92,6 +92,7 @@
 //! | 90 | resolver_dnssec::aggressive_nsec |
 //! | 91 | resolver_dnssec::aggressive_nsec3 |
 //! | 92 | resolver_dnssec::validation_through_a_forwarder |
+//! | 93 | rpz_interop::bind_and_portcullis_agree |
 //! | 120 | limits::random_subdomain_flood_is_capped_per_zone |
 //! | 121 | limits::resolutions_per_client_are_capped |
 //! | 77, 78, 79 | resolver_basic (its own small harness) |
