@@ -6,9 +6,10 @@
 //! zones answer first and are never filtered, as BIND applies response policy to recursive
 //! answers only: a name the server is authoritative for is the operator's decision already.
 //!
-//! 1. Before the cache: [`Policy::check_qname`]. A hit is answered at once, so a blocked name
-//!    is never looked up, forwarded, resolved or prefetched. A PASSTHRU ends policy for the
-//!    question; TCP-only over TCP lets the question through.
+//! 1. Before the cache: [`Policy::check_qname`] (and in the resolver, for every CNAME or DNAME
+//!    target: `recursor::AliasStop`, set by the server). A hit is answered at once, so a
+//!    blocked name is never looked up, forwarded, resolved or prefetched. A PASSTHRU ends
+//!    policy for the question; TCP-only over TCP lets the question through.
 //! 2. After a cache hit ([`Engine::respond`]) and on a resolution's answer
 //!    ([`Engine::write_resolution`]): the written response is read back (no allocation: names
 //!    on the stack) and [`Policy::check_answer`] sees its CNAME targets, its A and AAAA

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use engine::SharedPolicy;
-use guard::policy::{BlockList, DomainList, ListKind, Policy, PolicyZone, Rpz};
+use guard::policy::{Action, BlockList, DomainList, ListKind, Policy, PolicyZone, Rpz};
 use transport::Shutdown;
 
 use crate::config::PolicySettings;
@@ -32,6 +32,19 @@ enum Item {
 struct Loaded {
     stamp: Option<(SystemTime, u64)>,
     item: Item,
+}
+
+/// The resolver's view of the policy: a CNAME or DNAME target the policy answers for (any
+/// action but PASSTHRU and TCP-only) is not looked up, so a blocked name never leaves the
+/// server even behind an alias. Reads the current policy, reloads included.
+pub fn alias_stop(shared: SharedPolicy) -> recursor::AliasStop {
+    recursor::AliasStop(Arc::new(move |name| {
+        let policy = shared.load();
+        !policy.is_empty()
+            && policy
+                .check_qname(name)
+                .is_some_and(|hit| !matches!(*hit.action, Action::Passthru | Action::TcpOnly))
+    }))
 }
 
 /// What a load did: informational lines and errors (each located).

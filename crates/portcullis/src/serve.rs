@@ -519,6 +519,8 @@ pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
         infra_max_servers: r.infra_max_servers as usize,
         validation: validation_config(config)?,
         zone_cap: config.limits.zone_cap.map(recursor::ZoneCap::new),
+        // Set by `start_resolver`, which holds the policy.
+        alias_stop: None,
     })
 }
 
@@ -883,7 +885,14 @@ fn start_resolver(
     let Some(cache) = server.cache() else {
         return Ok(None);
     };
-    let recursor = recursor_config(config)?;
+    let mut recursor = recursor_config(config)?;
+    let shared = server
+        .policy
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .shared()
+        .clone();
+    recursor.alias_stop = Some(crate::policy::alias_stop(shared));
     let r = &config.resolver;
     let (handle, tasks) = transport::resolver::spawn_drivers(
         &recursor,

@@ -24,6 +24,7 @@ x.ads A 192.0.2.68
 good.ads A 192.0.2.67
 tracker A 192.0.2.69
 cloak CNAME tracker
+cloak2 CNAME ads.elsewhere.test.
 nodata A 192.0.2.70
 refused A 192.0.2.71
 sink A 192.0.2.72
@@ -90,6 +91,7 @@ fn start(test: &str, lists: &[(&str, &str)], policy: &str) -> Setup {
         "[server]\nlisten = [\"127.0.0.1:{port}\"]\nworkers = 1\ncontrol_socket = \"r.sock\"\n\n\
          [resolver]\nenabled = true\n\n\
          [[forward]]\nzone = \"example.test.\"\nto = [\"127.0.0.1:{auth_port}\"]\n\n\
+         [[forward]]\nzone = \"elsewhere.test.\"\nto = [\"127.0.0.1:{auth_port}\"]\n\n\
          [dnssec]\nvalidation = false\n\n{policy}"
     );
     let config = scratch.write("resolver.toml", &text);
@@ -112,7 +114,7 @@ fn blocked_names_get_nxdomain_with_ede_and_never_leave() {
             (
                 "ads.txt",
                 "# a mixed list\n||ads.example.test^\n@@||good.ads.example.test^\n\
-                 0.0.0.0 tracker.example.test\nexample.test##.banner\n",
+                 0.0.0.0 tracker.example.test\nexample.test##.banner\n||elsewhere.test^\n",
             ),
             ("allow.txt", "allowed.example.test\n"),
             ("allowed.txt", "allowed.example.test\n"),
@@ -161,6 +163,19 @@ fn blocked_names_get_nxdomain_with_ede_and_never_leave() {
         assert!(cloak.contains("CNAME\ttracker.example.test."), "{cloak}");
         assert!(!cloak.contains("192.0.2.69"), "{cloak}");
     }
+    // A CNAME into another zone, to a blocked name: the resolver asks for the CNAME and never
+    // for its target (which would go to the same upstream).
+    let before = s.upstream_queries();
+    let cloak = s.dig(&["cloak2.example.test"]);
+    assert!(cloak.contains("status: NXDOMAIN"), "{cloak}");
+    assert!(cloak.contains("CNAME\tads.elsewhere.test."), "{cloak}");
+    assert!(cloak.contains("EDE: 15 (Blocked)"), "{cloak}");
+    assert_eq!(
+        s.upstream_queries(),
+        before + 1.0,
+        "only cloak2.example.test was asked upstream:\n{}",
+        s.resolver.log()
+    );
     // Each policy answer is a security event.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -184,7 +199,7 @@ fn blocked_names_get_nxdomain_with_ede_and_never_leave() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let log = s.resolver.log();
-    assert!(log.contains("ads.txt: 3 names, 1 lines skipped"), "{log}");
+    assert!(log.contains("ads.txt: 4 names, 1 lines skipped"), "{log}");
     assert!(
         log.contains("ads.txt:5:13: skipped: cosmetic rule"),
         "{log}"

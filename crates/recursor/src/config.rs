@@ -38,8 +38,9 @@
 //! naming the limit; [`crate::RecursorStats::limits_hit`] counts it by [`LimitKind`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use wire::Name;
+use wire::{Name, NameRef};
 
 use crate::hints::Hints;
 
@@ -78,6 +79,21 @@ pub struct RecursorConfig {
     /// The random-subdomain defence: a cap on upstream queries to a zone whose NXDOMAIN rate
     /// spikes ([`crate::zonecap`]); `None`: off. Shared by every clone of the configuration.
     pub zone_cap: Option<crate::zonecap::ZoneCap>,
+    /// Names an alias chain is not followed to (the server's blocklists and response policy
+    /// zones): a CNAME or DNAME whose target it holds ends the resolution with the chain so
+    /// far, so a blocked name is never asked upstream and the policy answers for it.
+    pub alias_stop: Option<AliasStop>,
+}
+
+/// Whether a CNAME or DNAME target must not be looked up; see
+/// [`RecursorConfig::alias_stop`]. Asked once per alias step, from the driver's thread.
+#[derive(Clone)]
+pub struct AliasStop(pub Arc<dyn Fn(NameRef<'_>) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for AliasStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AliasStop")
+    }
 }
 
 impl Default for RecursorConfig {
@@ -97,6 +113,7 @@ impl Default for RecursorConfig {
             infra_max_servers: 10_000,
             validation: ValidationConfig::default(),
             zone_cap: None,
+            alias_stop: None,
         }
     }
 }
@@ -137,9 +154,7 @@ impl Default for ValidationConfig {
     fn default() -> ValidationConfig {
         ValidationConfig {
             enabled: true,
-            anchors: crate::anchors::Anchors::Fixed(std::sync::Arc::new(
-                dnssec::TrustAnchors::builtin_root(),
-            )),
+            anchors: crate::anchors::Anchors::Fixed(Arc::new(dnssec::TrustAnchors::builtin_root())),
             negative_anchors: dnssec::NegativeAnchors::new(Vec::new()),
             sha1: false,
             bogus_ttl: 60,

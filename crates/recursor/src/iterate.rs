@@ -375,6 +375,21 @@ impl Recursor {
             self.fail_limit(task, LimitKind::CnameChain, now);
             return false;
         }
+        if let Some(stop) = &self.config.alias_stop
+            && (stop.0)(target.as_ref())
+        {
+            // A name the server's policy answers for: never asked upstream. The chain so far
+            // is the answer, and the engine writes the policy's answer for its target.
+            let resolution = Resolution {
+                rcode: Rcode::NOERROR,
+                answer: std::mem::take(&mut task.chain),
+                authority: Vec::new(),
+                extended_error: None,
+                security: Security::Indeterminate,
+            };
+            self.finish(task, resolution, now);
+            return false;
+        }
         task.qname = target;
         task.zone = None;
         task.answered_by = None;

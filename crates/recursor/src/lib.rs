@@ -68,8 +68,8 @@ pub mod zonecap;
 pub use aggressive::DenialIndex;
 pub use anchors::{Anchors, ManagedAnchors};
 pub use config::{
-    Forward, ForwardKind, LimitKind, Limits, QnameMinimisation, RecursorConfig, ValidationConfig,
-    ValidationLimits,
+    AliasStop, Forward, ForwardKind, LimitKind, Limits, QnameMinimisation, RecursorConfig,
+    ValidationConfig, ValidationLimits,
 };
 pub use hints::{Hints, HintsError};
 pub use mesh::Recursor;

@@ -85,6 +85,30 @@ fn cname_across_zones() {
 }
 
 #[test]
+fn an_alias_to_a_stopped_name_ends_the_chain_without_asking_for_it() {
+    // The server's policy answers for www.other.test.: the resolver never asks for it.
+    let mut config = config();
+    config.alias_stop = Some(recursor::AliasStop(std::sync::Arc::new(|name| {
+        name.to_string().eq_ignore_ascii_case("www.other.test.")
+    })));
+    let mut sim = Sim::new(config);
+    add_world(&mut sim);
+    let res = sim.resolve("alias.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NOERROR);
+    assert_eq!(answer_types(&res), ["alias.example.test. CNAME"]);
+    let asked = sim.queries_since(0);
+    assert!(
+        asked.iter().all(|q| !q.contains("other.test")),
+        "the stopped name or its zone was asked: {asked:?}"
+    );
+    // From the cache too: the CNAME, and still nothing asked for its target.
+    let before = sim.log.len();
+    let again = sim.resolve("alias.example.test.", RType::A);
+    assert_eq!(answer_types(&again), ["alias.example.test. CNAME"]);
+    assert_eq!(sim.log.len(), before);
+}
+
+#[test]
 fn cname_inside_one_zone_in_one_answer() {
     let mut sim = world();
     let res = sim.resolve("inside.example.test.", RType::A);
