@@ -3,15 +3,14 @@
 //! FORMERR for a malformed option, BADCOOKIE when cookies are required over UDP, the valid
 //! cookie reported to the transport, and no allocation on the way.
 
-#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use alloc_count::allocations;
 use cache::{Cache, CacheConfig, RrSet, Time, Trust};
 use engine::{
     AnswerSource, Client, CookiePolicy, Engine, Outcome, QueryError, Resolver, Transport,
@@ -25,40 +24,8 @@ use wire::message::{Flags, Header, Message};
 use wire::writer::MessageWriter;
 use wire::{Class, Name, RType, Rcode};
 
-/// The system allocator, counting allocations per thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
-// thread-local `Cell` that needs no allocation to update.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// Unix time 1,700,000,000 s, on the cache's millisecond scale.
 const NOW: Time = Time::from_millis(1_700_000_000_000);

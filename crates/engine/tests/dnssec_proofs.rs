@@ -10,49 +10,18 @@
 //! Signatures here are not real: the engine copies them, it never checks them. The integration
 //! test `crates/portcullis/tests/auth_dnssec.rs` signs zones for real and validates the answers.
 
-#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[allow(dead_code)]
 #[path = "conformance/support.rs"]
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use engine::{Catalog, Engine, EngineConfig, Outcome};
 use support::*;
 use wire::{Name, RType, Rcode};
 
-/// The system allocator, counting allocations per thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
-// thread-local `Cell` that needs no allocation to update.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 const SIG: &str = "13 2 3600 20300101000000 20200101000000 12345 example. AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -681,10 +650,10 @@ fn proofs_allocate_nothing() {
     for (name, qtype, _) in cases {
         let bytes = query(name, *qtype).dnssec_ok().bytes();
         for e in &engines {
-            let before = ALLOCATIONS.with(Cell::get);
+            let before = alloc_count::allocations();
             let outcome = e.respond(&bytes, &client, Time::ZERO, &mut out);
             assert_eq!(
-                ALLOCATIONS.with(Cell::get) - before,
+                alloc_count::allocations() - before,
                 0,
                 "answering {name} {qtype} allocated"
             );
