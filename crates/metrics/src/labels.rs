@@ -331,16 +331,19 @@ pub enum TcpReject {
     ClientLimit,
     /// The source is not allowed by an access-control list.
     Acl,
+    /// A DNS over TLS handshake failed or did not finish in time.
+    TlsHandshake,
 }
 
 impl TcpReject {
     /// Number of rejection reasons.
-    pub const COUNT: usize = 3;
+    pub const COUNT: usize = 4;
     /// All rejection reasons, in label order.
     pub const ALL: [TcpReject; TcpReject::COUNT] = [
         TcpReject::TotalLimit,
         TcpReject::ClientLimit,
         TcpReject::Acl,
+        TcpReject::TlsHandshake,
     ];
 
     /// The label value.
@@ -349,6 +352,7 @@ impl TcpReject {
             TcpReject::TotalLimit => "total_limit",
             TcpReject::ClientLimit => "client_limit",
             TcpReject::Acl => "acl",
+            TcpReject::TlsHandshake => "tls_handshake",
         }
     }
 }

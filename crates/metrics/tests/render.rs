@@ -116,6 +116,7 @@ fn counters_with_labels() {
             "portcullis_tcp_connections_rejected_total{reason=\"total_limit\"} 0",
             "portcullis_tcp_connections_rejected_total{reason=\"client_limit\"} 1",
             "portcullis_tcp_connections_rejected_total{reason=\"acl\"} 0",
+            "portcullis_tcp_connections_rejected_total{reason=\"tls_handshake\"} 0",
         ]
     );
     assert_eq!(

@@ -55,6 +55,9 @@ pub fn check(config: &Config) -> Report {
     // The blocklists, allowlists and response policy zones, as the server loads them.
     let policy = crate::policy::PolicyLoader::new(config.policy.clone()).load(true);
     report.errors.extend(policy.errors);
+    if let Err(e) = crate::tls::server_config(&config.tls) {
+        report.errors.push(format!("{}: {e}", config.label));
+    }
     report
 }
 

@@ -41,6 +41,7 @@ pub mod policy;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
+pub mod tls;
 
 pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
@@ -52,6 +53,7 @@ pub use resolver::{
 };
 pub use rrl::RrlSettings;
 pub use signing::SigningSettings;
+pub use tls::TlsSettings;
 
 /// The default configuration, embedded in the binary: `portcullis config default` prints it.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -281,6 +283,11 @@ pub const KEYS: &[&str] = &[
     "events.syslog_facility",
     "events.queue",
     "events.max_per_second",
+    "tls.listen",
+    "tls.cert",
+    "tls.key",
+    "tls.min_version",
+    "tls.handshake_timeout",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +326,8 @@ pub struct Config {
     pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
+    /// `[tls]`: DNS over TLS serving.
+    pub tls: TlsSettings,
 }
 
 /// The `[server]` section.
@@ -692,6 +701,7 @@ impl Config {
             cookies,
             acl,
             events: file.events.into_config(base_dir),
+            tls: file.tls.into_settings(base_dir),
         };
         acl::reconcile(&mut config)?;
         Ok(config)
@@ -798,6 +808,13 @@ impl Config {
         if let Some(events) = &overrides.events {
             self.events.json = Some(events::sink(events, None));
         }
+        self.tls
+            .apply_flags(
+                overrides.tls_cert.as_deref(),
+                overrides.tls_key.as_deref(),
+                &overrides.listen_tls,
+            )
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         self.policy
@@ -906,6 +923,12 @@ pub struct Overrides {
     pub events: Option<String>,
     /// `--rrl N`: rate limiting on, N responses a second.
     pub rrl: Option<u32>,
+    /// `--tls-cert FILE`: replaces `tls.cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key FILE`: replaces `tls.key`.
+    pub tls_key: Option<PathBuf>,
+    /// `--listen-tls`: replaces `tls.listen` when not empty.
+    pub listen_tls: Vec<SocketAddr>,
 }
 
 impl Overrides {
@@ -1036,6 +1059,8 @@ struct FileConfig {
     acl: acl::AclSection,
     #[serde(default)]
     events: events::EventsSection,
+    #[serde(default)]
+    tls: tls::TlsSection,
 }
 
 #[derive(Deserialize)]

@@ -24,3 +24,4 @@ pub mod privileges;
 pub mod query;
 pub mod serve;
 pub mod signer;
+pub mod tls;

@@ -14,6 +14,9 @@
 //! - `portcullis dnssec [--key-dir DIR] ds ZONE|status [ZONE]|import ZONE FILE...|ds-seen ZONE`
 //!   reads and changes the signing keys of the key directory (`dnssec_cli.rs`).
 //!
+//! - `portcullis cert self-signed --name NAME [--out-cert FILE] [--out-key FILE]` writes a
+//!   self-signed certificate and key for DNS over TLS tests (`tls.rs`).
+//!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
 #![forbid(unsafe_code)]
@@ -58,6 +61,26 @@ enum Command {
     Ctl(CtlArgs),
     /// Signing keys in the key directory: DS records, status, import, DS seen at the parent.
     Dnssec(DnssecArgs),
+    /// TLS certificates for DNS over TLS.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Write a self-signed ECDSA P-256 certificate for NAME (and 127.0.0.1 and ::1) and its
+    /// private key, PEM, for tests.
+    SelfSigned {
+        /// The server name the certificate is for.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Where to write the certificate.
+        #[arg(long, value_name = "FILE", default_value = "cert.pem")]
+        out_cert: PathBuf,
+        /// Where to write the private key (created with mode 0600).
+        #[arg(long, value_name = "FILE", default_value = "key.pem")]
+        out_key: PathBuf,
+    },
 }
 
 /// `portcullis dnssec`.
@@ -227,6 +250,16 @@ struct ServerArgs {
     /// (turns [rrl] on with rrl.responses_per_second = N).
     #[arg(long, value_name = "N")]
     rrl: Option<u32>,
+    /// The TLS certificate chain (PEM) for DNS over TLS (tls.cert).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM) for DNS over TLS (tls.key).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Address to serve DNS over TLS on (RFC 7858, port 853 by convention); repeat for more.
+    /// Replaces tls.listen; needs a certificate and key.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen_tls: Vec<SocketAddr>,
 }
 
 impl ServerArgs {
@@ -254,6 +287,9 @@ impl ServerArgs {
                 rpz: self.rpz.clone(),
                 events: self.events.clone(),
                 rrl: self.rrl,
+                tls_cert: self.tls_cert.clone(),
+                tls_key: self.tls_key.clone(),
+                listen_tls: self.listen_tls.clone(),
             },
         }
     }
@@ -271,6 +307,24 @@ fn main() -> ExitCode {
         Command::Query(args) => ExitCode::from(portcullis::query::main(&args.args)),
         Command::Ctl(args) => run_ctl(&args),
         Command::Dnssec(args) => run_dnssec(&args),
+        Command::Cert(CertCommand::SelfSigned {
+            name,
+            out_cert,
+            out_key,
+        }) => match portcullis::tls::self_signed(&name, &out_cert, &out_key) {
+            Ok(()) => {
+                println!(
+                    "wrote {} and {} for {name}",
+                    out_cert.display(),
+                    out_key.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -84,6 +84,11 @@ pub struct Server {
     started_events: EventsConfig,
     /// The `[limits]` section the listeners were started with.
     started_limits: crate::config::LimitsSettings,
+    /// The DNS over TLS listeners' TLS configuration, replaced by a reload (a new certificate
+    /// applies to the next handshake); `None` when DNS over TLS is off.
+    tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    /// The `[tls]` section the listeners were started with.
+    started_tls: crate::config::TlsSettings,
 }
 
 impl Server {
@@ -151,6 +156,9 @@ impl Server {
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
+        let tls = crate::tls::server_config(&config.tls)
+            .map_err(|e| vec![format!("{}: {e}", config.label)])?
+            .map(|c| Arc::new(ArcSwap::from_pointee(c)));
         registry.set_zones(zone_stats(&loaded.zones));
         if let Some(policy) = cookies.policy(&config.cookies, &events) {
             loaded.engine = loaded.engine.with_cookies(policy);
@@ -171,6 +179,8 @@ impl Server {
             events_reopen,
             started_events: config.events.clone(),
             started_limits: config.limits.clone(),
+            tls,
+            started_tls: config.tls.clone(),
         })
     }
 
@@ -223,6 +233,8 @@ impl Server {
                     &self.events,
                 )
                 .map_err(|errors| errors.join("\n"))?;
+                let tls = crate::tls::server_config(&config.tls)
+                    .map_err(|e| format!("{}: {e}", config.label))?;
                 self.cookies
                     .apply(&config.cookies)
                     .map_err(|e| format!("{}: {e}", config.label))?;
@@ -243,9 +255,13 @@ impl Server {
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
                         .chain(events_changed)
                         .chain((config.limits != self.started_limits).then_some("[limits]"))
+                        .chain(tls_restart_changes(&self.started_tls, &config.tls))
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
+                if let (Some(shared), Some(tls)) = (&self.tls, tls) {
+                    shared.store(Arc::new(tls));
+                }
                 self.registry.set_zones(zone_stats(&loaded.zones));
                 Ok(ReloadSummary {
                     zones: loaded.zones,
@@ -391,6 +407,25 @@ fn restart_only_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<&'static 
         ),
         ("server.http", old.http != new.http),
         ("server.log_level", old.log_level != new.log_level),
+    ];
+    changed
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+}
+
+/// The settings of `[tls]` that differ between `old` and `new` and that only a restart applies:
+/// the listeners and the handshake timeout. The certificate, key and versions a reload applies.
+fn tls_restart_changes(
+    old: &crate::config::TlsSettings,
+    new: &crate::config::TlsSettings,
+) -> Vec<&'static str> {
+    let changed = [
+        ("tls.listen", old.listen != new.listen),
+        (
+            "tls.handshake_timeout",
+            old.handshake_timeout != new.handshake_timeout,
+        ),
     ];
     changed
         .into_iter()
@@ -828,6 +863,30 @@ fn start(
             },
             shutdown.clone(),
         )));
+    }
+    if let Some(tls) = &server.tls {
+        for &addr in &config.tls.listen {
+            let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
+            let settings = transport::tls::TlsSettings {
+                config: tls.clone(),
+                handshake_timeout: config.tls.handshake_timeout,
+            };
+            running.tasks.push(runtime.spawn(transport::tls::serve(
+                listener,
+                settings,
+                server.engine().clone(),
+                resolver.clone(),
+                limits.clone(),
+                server.registry().clone(),
+                Guards {
+                    rrl: None,
+                    events: server.events().clone(),
+                    limits: client_limits.clone(),
+                },
+                shutdown.clone(),
+            )));
+            tracing::info!(%addr, "DNS over TLS");
+        }
     }
     if let Some(addr) = config.server.http {
         let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use portcullis::config::{
-    DEFAULT_CONFIG, INT_SETTINGS, KEYS, cookies, limits, resolver, rrl, signing,
+    DEFAULT_CONFIG, INT_SETTINGS, KEYS, cookies, limits, resolver, rrl, signing, tls,
 };
 
 fn doc() -> String {
@@ -98,6 +98,7 @@ fn integer_bounds_are_documented() {
         .chain(limits::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
         .chain(portcullis::config::events::INT_SETTINGS)
+        .chain(tls::INT_SETTINGS)
     {
         let row = doc
             .lines()

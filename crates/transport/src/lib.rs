@@ -14,6 +14,7 @@ pub mod guards;
 pub mod limits;
 pub mod resolver;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod upstream;
 

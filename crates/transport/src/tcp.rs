@@ -207,6 +207,43 @@ pub async fn serve_guarded(
     guards: Guards,
     shutdown: Shutdown,
 ) {
+    let endpoint = Endpoint {
+        engine,
+        resolver,
+        limits,
+        registry,
+        guards,
+        shutdown,
+    };
+    accept_loop(listener, endpoint, None).await;
+}
+
+/// What one listener serves with: the TCP listener's and the DNS over TLS listener's
+/// ([`crate::tls::serve`]) settings but the TLS ones.
+pub(crate) struct Endpoint {
+    pub(crate) engine: SharedEngine,
+    pub(crate) resolver: Option<ResolverHandle>,
+    pub(crate) limits: TcpLimits,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) guards: Guards,
+    pub(crate) shutdown: Shutdown,
+}
+
+/// Accepts connections on `listener` until shutdown and runs each, in the clear or, with
+/// `tls`, after a TLS handshake; then drains them for the shutdown grace.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    endpoint: Endpoint,
+    tls: Option<Arc<crate::tls::TlsSettings>>,
+) {
+    let Endpoint {
+        engine,
+        resolver,
+        limits,
+        registry,
+        guards,
+        shutdown,
+    } = endpoint;
     let limits = limits.clamped();
     let counters = Arc::new(Counters::new(&registry));
     let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client));
@@ -243,7 +280,7 @@ pub async fn serve_guarded(
                 Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
                     Admit::Accept(ticket) => {
                         counters.with(ticket.index(), WorkerMetrics::tcp_connection_opened);
-                        tasks.spawn(conn::run(stream, peer, ticket, shared.clone()));
+                        tasks.spawn(conn::run(stream, peer, ticket, shared.clone(), tls.clone()));
                     }
                     Admit::Reject(reason) => {
                         // Closing the socket at once keeps the listener free for others.

@@ -22,10 +22,9 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, TransferRequest,
 };
-use metrics::{QType, Rcode, Transport, WorkerMetrics};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use metrics::{QType, Rcode, TcpReject, Transport, WorkerMetrics};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -34,6 +33,7 @@ use super::{Counters, MAX_MESSAGE, TcpLimits};
 use crate::guards::Guards;
 use crate::limits::{self, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle};
+use crate::tls::TlsSettings;
 use crate::{SharedEngine, Shutdown};
 
 /// The read buffer's starting size: room for a few pipelined queries in one read.
@@ -86,7 +86,15 @@ struct TransferJob {
 // ---------------------------------------------------------------------------------------------
 
 /// Serves one accepted connection until it closes, is evicted, or the server shuts down.
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, ticket: Ticket, shared: Arc<Shared>) {
+/// With `tls`, the connection first completes a TLS handshake (within its timeout), then runs
+/// over the TLS stream.
+pub(crate) async fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ticket: Ticket,
+    shared: Arc<Shared>,
+    tls: Option<Arc<TlsSettings>>,
+) {
     let state = ticket.state().clone();
     let key = ticket.index();
     let closer = Closer {
@@ -97,9 +105,38 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, ticket: Ticket, sha
     tokio::select! {
         biased;
         _ = state.evicted.notified() => {}
-        _ = connection(stream, peer, &state, key, &shared) => {}
+        _ = open(stream, tls, peer, &state, key, &shared) => {}
     }
     drop(closer);
+}
+
+/// Runs the connection over the TCP stream, or over TLS once the handshake is done.
+async fn open(
+    mut stream: TcpStream,
+    tls: Option<Arc<TlsSettings>>,
+    peer: SocketAddr,
+    state: &Arc<ConnState>,
+    key: usize,
+    shared: &Arc<Shared>,
+) {
+    // Responses are written whole, often several at once: no reason to wait for more.
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => {
+            let (rd, wr) = stream.split();
+            connection(rd, wr, peer, state, key, shared).await;
+        }
+        Some(tls) => {
+            let Some(stream) = tls.handshake(stream).await else {
+                shared
+                    .counters
+                    .with(key, |m| m.tcp_connection_rejected(TcpReject::TlsHandshake));
+                return;
+            };
+            let (rd, wr) = tokio::io::split(stream);
+            connection(rd, wr, peer, state, key, shared).await;
+        }
+    }
 }
 
 /// Counts the connection closed and frees its place in the table, however the task ends
@@ -128,16 +165,18 @@ impl Drop for CloseBudget {
     }
 }
 
-async fn connection(
-    mut stream: TcpStream,
+/// Serves queries on an open stream (TCP, or TLS after the handshake) until it ends.
+async fn connection<R, W>(
+    mut rd: R,
+    wr: W,
     peer: SocketAddr,
     state: &Arc<ConnState>,
     key: usize,
     shared: &Arc<Shared>,
-) {
-    // Responses are written whole, often several at once: no reason to wait for more.
-    let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let (tx, rx) = mpsc::channel(shared.limits.max_pipelined);
     let budget = Arc::new(Semaphore::new(shared.limits.max_buffered));
     let _close_budget = CloseBudget(budget.clone());
@@ -172,7 +211,7 @@ async fn connection(
 /// After our FIN, reads and discards what the client still sends, for a moment, until its own
 /// FIN. Closing a socket with unread data sends a reset, and a reset can make the client's
 /// system discard responses it has received and not yet read.
-async fn linger(rd: &mut ReadHalf<'_>) {
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     let drain = async {
         let mut sink = [0u8; 512];
         while let Ok(n) = rd.read(&mut sink).await {
@@ -212,7 +251,7 @@ enum Action {
 impl Reader {
     /// Reads and answers until the client closes, a timer or a limit ends the connection, or
     /// the server shuts down.
-    async fn run(mut self, rd: &mut ReadHalf<'_>) {
+    async fn run<R: AsyncRead + Unpin>(mut self, rd: &mut R) {
         let limits = self.shared.limits.clone();
         let shutdown = self.shared.shutdown.clone();
         let stop = shutdown.wait();
@@ -611,8 +650,8 @@ impl TransferWorker {
 /// Writes queued frames, joining small ones into one write, until every sender is gone; then
 /// closes the sending side and returns true. Returns false as soon as a write fails or takes
 /// longer than `timeout`.
-async fn write_loop(
-    mut wr: WriteHalf<'_>,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut rx: mpsc::Receiver<Outgoing>,
     state: &ConnState,
     timeout: Duration,

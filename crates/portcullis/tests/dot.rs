@@ -1,0 +1,242 @@
+//! DNS over TLS (RFC 7858) serving: `portcullis serve` with a `[tls]` listener and a
+//! certificate from `portcullis cert self-signed`, asked by `kdig +tls` (the same answers as
+//! `dig` over UDP), by a rustls client pipelining queries on one connection (ALPN `dot`), and
+//! by `openssl s_client`, whose second connection resumes the first one's session. A missing or
+//! unreadable certificate stops `serve` and `check` with a message naming the file; SIGHUP loads
+//! a replaced certificate for the next handshake.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{ChildGuard, Scratch, Server, ask, config, free_port, query, zone};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use wire::{Message, RType};
+
+/// Runs `portcullis cert self-signed --name NAME` into the scratch directory.
+fn make_cert(scratch: &Scratch, name: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["cert", "self-signed", "--name", name])
+        .args(["--out-cert", "cert.pem", "--out-key", "key.pem"])
+        .current_dir(&scratch.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A server for `example.test.` over UDP and TCP on one port and over TLS on another, with a
+/// fresh self-signed certificate for `dns.test`.
+fn start(test: &str) -> (Scratch, Server, SocketAddr) {
+    let scratch = Scratch::new(test);
+    make_cert(&scratch, "dns.test");
+    let (port, tls_port) = (free_port(), free_port());
+    scratch.write("example.test.zone", &zone(1));
+    let text = format!(
+        "{}\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        config(&format!("127.0.0.1:{port}"))
+    );
+    let config = scratch.write("portcullis.toml", &text);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let server = Server::start(&config, addr, scratch.0.join("server.log"));
+    (
+        scratch,
+        server,
+        SocketAddr::from(([127, 0, 0, 1], tls_port)),
+    )
+}
+
+/// A rustls client trusting only the certificate in `cert.pem`, for `127.0.0.1`.
+fn connect(
+    scratch: &Scratch,
+    to: SocketAddr,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(scratch.0.join("cert.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"dot".to_vec()];
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(to).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls
+}
+
+fn read_frame(r: &mut impl Read) -> Vec<u8> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len).unwrap();
+    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    r.read_exact(&mut msg).unwrap();
+    msg
+}
+
+#[test]
+fn kdig_over_tls_gets_the_udp_answer() {
+    let (_scratch, server, dot) = start("dot-kdig");
+    for (name, qtype) in [("www.example.test.", "A"), ("big.example.test.", "TXT")] {
+        let udp = ask("dig", server.addr, &["+short", name, qtype]);
+        let tls = ask("kdig", dot, &["+tls", "+short", name, qtype]);
+        assert!(!udp.trim().is_empty(), "no answer for {name}");
+        assert_eq!(tls, udp, "{name} {qtype}");
+    }
+    let full = ask("kdig", dot, &["+tls", "www.example.test.", "A"]);
+    assert!(full.contains("TLS session (TLS1.3)"), "{full}");
+}
+
+#[test]
+fn pipelined_queries_on_one_connection() {
+    let (scratch, _server, dot) = start("dot-pipeline");
+    let mut tls = connect(&scratch, dot);
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"dot"[..]));
+    let mut batch = Vec::new();
+    for id in 0..20u16 {
+        let name = if id % 2 == 0 {
+            "www.example.test."
+        } else {
+            "big.example.test."
+        };
+        let q = query(id, name, RType::TXT, Some(4096));
+        batch.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        batch.extend_from_slice(&q);
+    }
+    tls.write_all(&batch).unwrap();
+    tls.flush().unwrap();
+    let mut ids: Vec<u16> = (0..20)
+        .map(|_| {
+            let resp = read_frame(&mut tls);
+            Message::parse(&resp).unwrap().header().id
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn openssl_resumes_the_session() {
+    let (scratch, _server, dot) = start("dot-resume");
+    let sess = scratch.0.join("session.pem");
+    let run = |flag: &str| -> String {
+        let mut child = ChildGuard(
+            Command::new("timeout")
+                .args(["10", "openssl", "s_client", "-connect"])
+                .arg(dot.to_string())
+                .args(["-alpn", "dot", "-servername", "dns.test", flag])
+                .arg(&sess)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // Keep standard input open a moment: the TLS 1.3 tickets come after the handshake.
+        std::thread::sleep(Duration::from_millis(700));
+        drop(child.0.stdin.take());
+        child.wait(Duration::from_secs(15));
+        let mut text = String::new();
+        child
+            .0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    let first = run("-sess_out");
+    assert!(first.contains("New, TLSv1.3"), "{first}");
+    assert!(first.contains("ALPN protocol: dot"), "{first}");
+    let second = run("-sess_in");
+    assert!(second.contains("Reused, TLSv1.3"), "{second}");
+}
+
+#[test]
+fn a_bad_certificate_stops_serve_and_check() {
+    let scratch = Scratch::new("dot-bad-cert");
+    make_cert(&scratch, "dns.test");
+    scratch.write("garbage.pem", "not a certificate\n");
+    let (port, tls_port) = (free_port(), free_port());
+    let listen = format!("127.0.0.1:{port}");
+    let listen_tls = format!("127.0.0.1:{tls_port}");
+    let missing = scratch.0.join("missing.pem");
+    let garbage = scratch.0.join("garbage.pem");
+    let key = scratch.0.join("key.pem");
+    for (cert, named) in [(&missing, "missing.pem"), (&garbage, "garbage.pem")] {
+        for command in ["check", "serve"] {
+            let out = Command::new("timeout")
+                .args(["20", env!("CARGO_BIN_EXE_portcullis"), command])
+                .args(["--listen", &listen, "--listen-tls", &listen_tls])
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(&key)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{command}: {text}");
+            assert!(
+                text.contains(named),
+                "{command} does not name {named}: {text}"
+            );
+        }
+    }
+    // A listener without a certificate is an error too.
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--listen", &listen, "--listen-tls", &listen_tls])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.cert"));
+}
+
+#[test]
+fn cert_command_writes_a_private_key_and_sighup_loads_a_new_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    let (scratch, server, dot) = start("dot-reload");
+    let mode = std::fs::metadata(scratch.0.join("key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let served = |scratch: &Scratch| {
+        let tls = connect(scratch, dot);
+        tls.conn.peer_certificates().unwrap()[0].to_vec()
+    };
+    let der = |path: &Path| {
+        CertificateDer::pem_file_iter(path)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .to_vec()
+    };
+    let before = served(&scratch);
+    assert_eq!(before, der(&scratch.0.join("cert.pem")));
+    make_cert(&scratch, "other.test");
+    server.signal("HUP");
+    server.wait_log("reloaded", 1);
+    let after = served(&scratch);
+    assert_ne!(after, before);
+    assert_eq!(after, der(&scratch.0.join("cert.pem")));
+}
