@@ -58,6 +58,11 @@
 //! reading, sends the responses it owes (transfers included) and closes. Connections still
 //! open after [`TcpLimits::shutdown_grace`] are closed at once.
 //!
+//! # DNS over TLS
+//!
+//! [`crate::tls::serve`] runs this accept loop and connection code on TLS streams: the
+//! connection is generic over its read and write halves, and the rules above apply unchanged.
+//!
 //! # Metrics
 //!
 //! Each query counts as over UDP, with the `tcp` transport label: the query by type, the
