@@ -170,6 +170,7 @@ fn integer_bounds_are_enforced_at_the_value() {
         .chain(rrl::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
         .chain(events::INT_SETTINGS)
+        .chain(tls::INT_SETTINGS)
     {
         let (section, key) = b.key.split_once('.').unwrap();
         for ok in [b.min, b.max] {
@@ -635,4 +636,59 @@ fn cookie_secrets_are_read_and_checked_without_echoing_them() {
     );
     let e = error("[cookies]\nsecret = 12\n");
     assert!(e.contains("cookies.secret"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// [tls]
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn tls_is_off_by_default() {
+    let c = parse("").unwrap();
+    assert!(!c.tls.enabled());
+    assert_eq!(c.tls.min_version, tls::TlsVersion::Tls13);
+    assert_eq!(c.tls.handshake_timeout, Duration::from_secs(5));
+    assert!(crate::tls::server_config(&c.tls).unwrap().is_none());
+}
+
+#[test]
+fn tls_section_and_flags() {
+    let text = "[tls]\nlisten = [\"127.0.0.1:853\"]\ncert = \"c.pem\"\nkey = \"/abs/k.pem\"\n\
+                min_version = \"1.2\"\nhandshake_timeout = 2\n";
+    let mut c = Config::from_toml(text, "etc/p.toml", Some(Path::new("etc"))).unwrap();
+    assert_eq!(c.tls.listen, vec!["127.0.0.1:853".parse().unwrap()]);
+    assert_eq!(c.tls.cert.as_deref(), Some(Path::new("etc/c.pem")));
+    assert_eq!(c.tls.key.as_deref(), Some(Path::new("/abs/k.pem")));
+    assert_eq!(c.tls.min_version, tls::TlsVersion::Tls12);
+    assert_eq!(c.tls.handshake_timeout, Duration::from_secs(2));
+    c.apply(&Overrides {
+        tls_cert: Some("x.pem".into()),
+        listen_tls: vec!["127.0.0.1:8853".parse().unwrap()],
+        ..Overrides::default()
+    })
+    .unwrap();
+    assert_eq!(c.tls.cert.as_deref(), Some(Path::new("x.pem")));
+    assert_eq!(c.tls.key.as_deref(), Some(Path::new("/abs/k.pem")));
+    assert_eq!(c.tls.listen, vec!["127.0.0.1:8853".parse().unwrap()]);
+    let twice: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let e = c
+        .apply(&Overrides {
+            listen_tls: vec![twice, twice],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("--listen-tls"), "{e}");
+}
+
+#[test]
+fn tls_errors_name_the_key() {
+    let e = error("[tls]\nmin_version = \"1.1\"\n");
+    assert!(e.contains("tls.min_version"), "{e}");
+    let e = error("[tls]\nlisten = [\"127.0.0.1:853\", \"127.0.0.1:853\"]\n");
+    assert!(e.contains("tls.listen") && e.contains("twice"), "{e}");
+    let e = error("[tls]\ncert = \"\"\n");
+    assert!(e.contains("tls.cert"), "{e}");
+    let c = parse("[tls]\nlisten = [\"127.0.0.1:853\"]\n").unwrap();
+    let e = crate::tls::server_config(&c.tls).unwrap_err();
+    assert!(e.contains("tls.cert"), "{e}");
 }

@@ -1,7 +1,9 @@
 //! DNS over TLS (RFC 7858) serving: `portcullis serve` with a `[tls]` listener and a
 //! certificate from `portcullis cert self-signed`, asked by `kdig +tls` (the same answers as
 //! `dig` over UDP), by a rustls client pipelining queries on one connection (ALPN `dot`), and
-//! by `openssl s_client`, whose second connection resumes the first one's session. A missing or
+//! by `openssl s_client`, whose second connection resumes the first one's session. TLS 1.2 is
+//! refused unless `min_version = "1.2"`; a client silent past `handshake_timeout` is closed.
+//! A missing or
 //! unreadable certificate stops `serve` and `check` with a message naming the file; SIGHUP loads
 //! a replaced certificate for the next handshake.
 
@@ -38,12 +40,17 @@ fn make_cert(scratch: &Scratch, name: &str) {
 /// A server for `example.test.` over UDP and TCP on one port and over TLS on another, with a
 /// fresh self-signed certificate for `dns.test`.
 fn start(test: &str) -> (Scratch, Server, SocketAddr) {
+    start_with(test, "")
+}
+
+/// [`start`] with more lines in `[tls]`.
+fn start_with(test: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
     make_cert(&scratch, "dns.test");
     let (port, tls_port) = (free_port(), free_port());
     scratch.write("example.test.zone", &zone(1));
     let text = format!(
-        "{}\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        "{}\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{tls}\n",
         config(&format!("127.0.0.1:{port}"))
     );
     let config = scratch.write("portcullis.toml", &text);
@@ -239,4 +246,49 @@ fn cert_command_writes_a_private_key_and_sighup_loads_a_new_certificate() {
     let after = served(&scratch);
     assert_ne!(after, before);
     assert_eq!(after, der(&scratch.0.join("cert.pem")));
+}
+
+/// `openssl s_client` at `dot` with `flags`; its standard output.
+fn s_client(dot: SocketAddr, flags: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["10", "openssl", "s_client", "-connect"])
+        .arg(dot.to_string())
+        .args(flags)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tls_1_2_only_when_configured() {
+    let (_s13, _server13, dot13) = start("dot-tls13");
+    let refused = s_client(dot13, &["-tls1_2"]);
+    assert!(!refused.contains("TLSv1.2, Cipher"), "{refused}");
+    let (_s12, _server12, dot12) = start_with("dot-tls12", "min_version = \"1.2\"");
+    let accepted = s_client(dot12, &["-tls1_2", "-alpn", "dot"]);
+    assert!(accepted.contains("TLSv1.2"), "{accepted}");
+    assert!(accepted.contains("ALPN protocol: dot"), "{accepted}");
+}
+
+#[test]
+fn a_silent_client_is_closed_at_the_handshake_timeout() {
+    let (_scratch, _server, dot) = start_with("dot-handshake", "handshake_timeout = 1");
+    let mut silent = TcpStream::connect(dot).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    // Closed without a byte: EOF (or a reset), well before the 5 s read timeout.
+    assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    // The listener still serves.
+    let answer = ask("kdig", dot, &["+tls", "+short", "www.example.test.", "A"]);
+    assert_eq!(answer.trim(), "192.0.2.80");
 }
