@@ -667,7 +667,9 @@ pub fn engine_config(config: &Config) -> EngineConfig {
             .filter(|z| !z.allow_transfer.is_empty())
             .map(|z| (z.origin.clone(), z.allow_transfer.clone()))
             .collect(),
-        listeners: config.acl.listener_acls(&s.listen),
+        listeners: config
+            .acl
+            .listener_acls(&[&s.listen[..], &config.tls.listen[..]].concat()),
         ..EngineConfig::default()
     }
 }

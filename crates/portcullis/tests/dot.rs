@@ -2,10 +2,9 @@
 //! certificate from `portcullis cert self-signed`, asked by `kdig +tls` (the same answers as
 //! `dig` over UDP), by a rustls client pipelining queries on one connection (ALPN `dot`), and
 //! by `openssl s_client`, whose second connection resumes the first one's session. TLS 1.2 is
-//! refused unless `min_version = "1.2"`; a client silent past `handshake_timeout` is closed.
-//! A missing or
-//! unreadable certificate stops `serve` and `check` with a message naming the file; SIGHUP loads
-//! a replaced certificate for the next handshake.
+//! refused unless `min_version = "1.2"`; a client silent past `handshake_timeout` is closed. A
+//! missing or unreadable certificate stops `serve` and `check` with a message naming the file;
+//! SIGHUP loads a replaced certificate for the next handshake.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -45,6 +44,12 @@ fn start(test: &str) -> (Scratch, Server, SocketAddr) {
 
 /// [`start`] with more lines in `[tls]`.
 fn start_with(test: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
+    start_full(test, tls, "")
+}
+
+/// [`start_with`], the text `more` appended to the configuration (`{dot}` in it standing for
+/// the DNS over TLS address).
+fn start_full(test: &str, tls: &str, more: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
     make_cert(&scratch, "dns.test");
     let (port, tls_port) = (free_port(), free_port());
@@ -53,6 +58,7 @@ fn start_with(test: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
         "{}\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{tls}\n",
         config(&format!("127.0.0.1:{port}"))
     );
+    let text = text + &more.replace("{dot}", &format!("127.0.0.1:{tls_port}"));
     let config = scratch.write("portcullis.toml", &text);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let server = Server::start(&config, addr, scratch.0.join("server.log"));
@@ -291,4 +297,14 @@ fn a_silent_client_is_closed_at_the_handshake_timeout() {
     // The listener still serves.
     let answer = ask("kdig", dot, &["+tls", "+short", "www.example.test.", "A"]);
     assert_eq!(answer.trim(), "192.0.2.80");
+}
+
+#[test]
+fn a_listener_acl_applies_to_the_dot_address() {
+    let acl = "[[acl.listener]]\nlisten = \"{dot}\"\nquery = [\"refuse any\"]\n";
+    let (_scratch, server, dot) = start_full("dot-acl", "", acl);
+    let udp = ask("dig", server.addr, &["+short", "www.example.test.", "A"]);
+    assert_eq!(udp.trim(), "192.0.2.80");
+    let tls = ask("kdig", dot, &["+tls", "www.example.test.", "A"]);
+    assert!(tls.contains("status: REFUSED"), "{tls}");
 }
