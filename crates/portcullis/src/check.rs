@@ -55,7 +55,9 @@ pub fn check(config: &Config) -> Report {
     // The blocklists, allowlists and response policy zones, as the server loads them.
     let policy = crate::policy::PolicyLoader::new(config.policy.clone()).load(true);
     report.errors.extend(policy.errors);
-    if let Err(e) = crate::tls::server_config(&config.tls) {
+    let built = crate::tls::Resumption::new()
+        .and_then(|resumption| crate::tls::server_config(&config.tls, &resumption));
+    if let Err(e) = built {
         report.errors.push(format!("{}: {e}", config.label));
     }
     report

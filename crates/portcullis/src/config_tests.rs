@@ -648,7 +648,12 @@ fn tls_is_off_by_default() {
     assert!(!c.tls.enabled());
     assert_eq!(c.tls.min_version, tls::TlsVersion::Tls13);
     assert_eq!(c.tls.handshake_timeout, Duration::from_secs(5));
-    assert!(crate::tls::server_config(&c.tls).unwrap().is_none());
+    let resumption = crate::tls::Resumption::new().unwrap();
+    assert!(
+        crate::tls::server_config(&c.tls, &resumption)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -689,6 +694,7 @@ fn tls_errors_name_the_key() {
     let e = error("[tls]\ncert = \"\"\n");
     assert!(e.contains("tls.cert"), "{e}");
     let c = parse("[tls]\nlisten = [\"127.0.0.1:853\"]\n").unwrap();
-    let e = crate::tls::server_config(&c.tls).unwrap_err();
+    let resumption = crate::tls::Resumption::new().unwrap();
+    let e = crate::tls::server_config(&c.tls, &resumption).unwrap_err();
     assert!(e.contains("tls.cert"), "{e}");
 }

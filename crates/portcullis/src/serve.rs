@@ -89,6 +89,8 @@ pub struct Server {
     tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
     /// The `[tls]` section the listeners were started with.
     started_tls: crate::config::TlsSettings,
+    /// The TLS session cache and ticket keys, kept across reloads.
+    resumption: crate::tls::Resumption,
 }
 
 impl Server {
@@ -156,7 +158,9 @@ impl Server {
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
-        let tls = crate::tls::server_config(&config.tls)
+        let resumption =
+            crate::tls::Resumption::new().map_err(|e| vec![format!("{}: {e}", config.label)])?;
+        let tls = crate::tls::server_config(&config.tls, &resumption)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?
             .map(|c| Arc::new(ArcSwap::from_pointee(c)));
         registry.set_zones(zone_stats(&loaded.zones));
@@ -181,6 +185,7 @@ impl Server {
             started_limits: config.limits.clone(),
             tls,
             started_tls: config.tls.clone(),
+            resumption,
         })
     }
 
@@ -233,7 +238,7 @@ impl Server {
                     &self.events,
                 )
                 .map_err(|errors| errors.join("\n"))?;
-                let tls = crate::tls::server_config(&config.tls)
+                let tls = crate::tls::server_config(&config.tls, &self.resumption)
                     .map_err(|e| format!("{}: {e}", config.label))?;
                 self.cookies
                     .apply(&config.cookies)

@@ -5,8 +5,8 @@
 //! The server offers TLS 1.3 (and 1.2 with `tls.min_version = "1.2"`), the ALPN protocol `dot`
 //! (RFC 7858 section 3.1; a client offering none is accepted too), and session resumption both
 //! ways: stateful session IDs from a bounded in-memory cache, and stateless tickets (RFC 8446
-//! section 4.6.1; RFC 5077 for TLS 1.2) sealed with keys that rotate every six hours. Crypto
-//! is *ring*, chosen here once for the whole binary.
+//! section 4.6.1; RFC 5077 for TLS 1.2) sealed with keys that rotate every six hours, both kept
+//! across reloads ([`Resumption`]). Crypto is *ring*, chosen here once for the whole binary.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
-use rustls::server::ServerSessionMemoryCache;
+use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -26,10 +26,33 @@ use crate::config::tls::TlsVersion;
 /// Sessions remembered for resumption by session ID (TLS 1.2) or stateful ticket.
 const SESSION_CACHE: usize = 1024;
 
-/// The TLS configuration of the DoT listeners: `None` when DNS over TLS is off. An error (a
-/// missing setting, a file that cannot be read or holds no usable PEM, a key that does not
-/// match) names the file.
-pub fn server_config(settings: &TlsSettings) -> Result<Option<ServerConfig>, String> {
+/// What session resumption remembers: the session cache and the ticket keys. A server makes
+/// them once and keeps them across reloads, so a client resumes its session after a new
+/// certificate is loaded.
+#[derive(Clone, Debug)]
+pub struct Resumption {
+    sessions: Arc<dyn StoresServerSessions>,
+    ticketer: Arc<dyn ProducesTickets>,
+}
+
+impl Resumption {
+    /// A bounded session cache and fresh ticket keys.
+    pub fn new() -> Result<Resumption, String> {
+        Ok(Resumption {
+            sessions: ServerSessionMemoryCache::new(SESSION_CACHE),
+            ticketer: rustls::crypto::ring::Ticketer::new()
+                .map_err(|e| format!("tls: session tickets: {e}"))?,
+        })
+    }
+}
+
+/// The TLS configuration of the DoT listeners, resuming sessions with `resumption`: `None`
+/// when DNS over TLS is off. An error (a missing setting, a file that cannot be read or holds
+/// no usable PEM, a key that does not match) names the file.
+pub fn server_config(
+    settings: &TlsSettings,
+    resumption: &Resumption,
+) -> Result<Option<ServerConfig>, String> {
     if !settings.enabled() {
         return Ok(None);
     }
@@ -59,9 +82,8 @@ pub fn server_config(settings: &TlsSettings) -> Result<Option<ServerConfig>, Str
             )
         })?;
     config.alpn_protocols = vec![transport::tls::ALPN_DOT.to_vec()];
-    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
-    config.ticketer =
-        rustls::crypto::ring::Ticketer::new().map_err(|e| format!("tls: session tickets: {e}"))?;
+    config.session_storage = resumption.sessions.clone();
+    config.ticketer = resumption.ticketer.clone();
     Ok(Some(config))
 }
 

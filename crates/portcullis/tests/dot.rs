@@ -4,7 +4,7 @@
 //! by `openssl s_client`, whose second connection resumes the first one's session. TLS 1.2 is
 //! refused unless `min_version = "1.2"`; a client silent past `handshake_timeout` is closed. A
 //! missing or unreadable certificate stops `serve` and `check` with a message naming the file;
-//! SIGHUP loads a replaced certificate for the next handshake.
+//! SIGHUP loads a replaced certificate for the next handshake, and sessions resume across it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -145,41 +145,44 @@ fn pipelined_queries_on_one_connection() {
     assert_eq!(ids, (0..20).collect::<Vec<_>>());
 }
 
+/// `openssl s_client` at `dot` saving (`-sess_out`) or offering (`-sess_in`) the session in
+/// `sess`; its standard output.
+fn session(dot: SocketAddr, flag: &str, sess: &Path) -> String {
+    let mut child = ChildGuard(
+        Command::new("timeout")
+            .args(["10", "openssl", "s_client", "-connect"])
+            .arg(dot.to_string())
+            .args(["-alpn", "dot", "-servername", "dns.test", flag])
+            .arg(sess)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Keep standard input open a moment: the TLS 1.3 tickets come after the handshake.
+    std::thread::sleep(Duration::from_millis(700));
+    drop(child.0.stdin.take());
+    child.wait(Duration::from_secs(15));
+    let mut text = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
 #[test]
 fn openssl_resumes_the_session() {
     let (scratch, _server, dot) = start("dot-resume");
     let sess = scratch.0.join("session.pem");
-    let run = |flag: &str| -> String {
-        let mut child = ChildGuard(
-            Command::new("timeout")
-                .args(["10", "openssl", "s_client", "-connect"])
-                .arg(dot.to_string())
-                .args(["-alpn", "dot", "-servername", "dns.test", flag])
-                .arg(&sess)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        // Keep standard input open a moment: the TLS 1.3 tickets come after the handshake.
-        std::thread::sleep(Duration::from_millis(700));
-        drop(child.0.stdin.take());
-        child.wait(Duration::from_secs(15));
-        let mut text = String::new();
-        child
-            .0
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        text
-    };
-    let first = run("-sess_out");
+    let first = session(dot, "-sess_out", &sess);
     assert!(first.contains("New, TLSv1.3"), "{first}");
     assert!(first.contains("ALPN protocol: dot"), "{first}");
-    let second = run("-sess_in");
+    let second = session(dot, "-sess_in", &sess);
     assert!(second.contains("Reused, TLSv1.3"), "{second}");
 }
 
@@ -224,7 +227,7 @@ fn a_bad_certificate_stops_serve_and_check() {
 }
 
 #[test]
-fn cert_command_writes_a_private_key_and_sighup_loads_a_new_certificate() {
+fn sighup_loads_a_new_certificate_and_sessions_survive_it() {
     use std::os::unix::fs::PermissionsExt;
     let (scratch, server, dot) = start("dot-reload");
     let mode = std::fs::metadata(scratch.0.join("key.pem"))
@@ -245,6 +248,8 @@ fn cert_command_writes_a_private_key_and_sighup_loads_a_new_certificate() {
             .to_vec()
     };
     let before = served(&scratch);
+    let sess = scratch.0.join("session.pem");
+    assert!(session(dot, "-sess_out", &sess).contains("New, TLSv1.3"));
     assert_eq!(before, der(&scratch.0.join("cert.pem")));
     make_cert(&scratch, "other.test");
     server.signal("HUP");
@@ -252,6 +257,9 @@ fn cert_command_writes_a_private_key_and_sighup_loads_a_new_certificate() {
     let after = served(&scratch);
     assert_ne!(after, before);
     assert_eq!(after, der(&scratch.0.join("cert.pem")));
+    // The session made before the reload resumes after it.
+    let resumed = session(dot, "-sess_in", &sess);
+    assert!(resumed.contains("Reused, TLSv1.3"), "{resumed}");
 }
 
 /// `openssl s_client` at `dot` with `flags`; its standard output.
