@@ -223,8 +223,8 @@ pub async fn serve_guarded(
     accept_loop(listener, endpoint, None).await;
 }
 
-/// What one listener serves with: the TCP listener's and the DNS over TLS listener's
-/// ([`crate::tls::serve`]) settings but the TLS ones.
+/// What a TCP or a DNS over TLS listener ([`crate::tls::serve`]) serves with, the TLS
+/// settings aside.
 pub(crate) struct Endpoint {
     pub(crate) engine: SharedEngine,
     pub(crate) resolver: Option<ResolverHandle>,
