@@ -3,6 +3,7 @@
 //! ```text
 //! portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] [+tcp] [+dnssec] [+norec]
 //!                  [+noedns] [+bufsize=N] [+timeout=N]
+//!                  [+tls [+tls-ca=FILE | +insecure] [+tls-name=NAME]]
 //! ```
 //!
 //! The query is one question (RFC 1035 section 4.1.2) with a random 16-bit ID from the
@@ -16,6 +17,14 @@
 //! repeats the question (RFC 5452 section 9.1); anything else is reported on standard error and
 //! the wait goes on until the timeout, so a stray or forged datagram cannot end the query.
 //!
+//! With `+tls` it goes over DNS over TLS (RFC 7858: TCP framing inside TLS 1.3 or 1.2, ALPN
+//! `dot`, port 853 unless `@SERVER` names one). The server's certificate is checked against the
+//! PEM certificates of `+tls-ca=FILE` (a CA, or the server's own self-signed certificate) for the
+//! name `+tls-name=NAME`, by default the server's address as an IP address SAN; `+insecure`
+//! accepts any certificate (the handshake signature is still checked). There are no built-in
+//! system roots, so one of the two is required. The answer starts with the TLS version, cipher
+//! suite and ALPN protocol negotiated, and its time includes the connection and handshake.
+//!
 //! The answer is printed as `dig` prints it ([`wire::display::DigStyle`]) with a footer giving
 //! the round-trip time, the server and transport, and the answer's size. Exit codes follow
 //! `dig`: 0 when an answer came back (whatever its RCODE), 9 when none did, 1 for a command-line
@@ -24,7 +33,15 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use wire::display::DigStyle;
 use wire::message::Header;
@@ -32,6 +49,8 @@ use wire::{Class, Flags, Message, MessageWriter, Name, Opcode, RType, Rcode};
 
 /// The port asked when `@SERVER` names none.
 pub const DEFAULT_PORT: u16 = 53;
+/// The port asked with `+tls` when `@SERVER` names none (RFC 7858 section 3.1).
+pub const DEFAULT_TLS_PORT: u16 = 853;
 /// The server asked without `@SERVER`.
 pub const DEFAULT_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53);
 /// How long to wait for an answer, per transport, without `+timeout`.
@@ -50,7 +69,8 @@ pub const EXIT_NO_RESPONSE: u8 = 9;
 
 /// The usage line printed with command-line errors.
 pub const USAGE: &str = "usage: portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] \
-     [+tcp] [+dnssec] [+norec] [+noedns] [+bufsize=N] [+timeout=N]";
+     [+tcp] [+dnssec] [+norec] [+noedns] [+bufsize=N] [+timeout=N] \
+     [+tls [+tls-ca=FILE | +insecure] [+tls-name=NAME]]";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -78,6 +98,26 @@ pub struct QueryOptions {
     pub edns: Option<u16>,
     /// How long to wait for an answer, per transport tried.
     pub timeout: Duration,
+    /// Ask over DNS over TLS, and how to check the server's certificate.
+    pub tls: Option<TlsOptions>,
+}
+
+/// How `+tls` checks the server's certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// What to trust.
+    pub trust: Trust,
+    /// The name the certificate must be valid for.
+    pub name: ServerName<'static>,
+}
+
+/// The certificates `+tls` trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// `+tls-ca=FILE`: the PEM certificates in the file.
+    Ca(PathBuf),
+    /// `+insecure`: any certificate.
+    Insecure,
 }
 
 impl QueryOptions {
@@ -95,11 +135,15 @@ impl QueryOptions {
         let mut recursion = true;
         let mut edns = Some(DEFAULT_BUFSIZE);
         let mut timeout = DEFAULT_TIMEOUT;
+        let mut tls = false;
+        let mut tls_ca = None;
+        let mut tls_name = None;
+        let mut insecure = false;
 
         let mut args = args.iter().map(AsRef::as_ref);
         while let Some(arg) = args.next() {
             if let Some(spec) = arg.strip_prefix('@') {
-                server = Some(parse_server(spec)?);
+                server = Some(spec);
             } else if let Some(option) = arg.strip_prefix('+') {
                 let (key, value) = match option.split_once('=') {
                     Some((k, v)) => (k, Some(v)),
@@ -145,6 +189,19 @@ impl QueryOptions {
                             })?;
                         timeout = Duration::from_secs(secs);
                     }
+                    "tls" => tls = flag(true)?,
+                    "notls" => tls = flag(false)?,
+                    "insecure" => insecure = flag(true)?,
+                    "tls-ca" => match value {
+                        Some(v) if !v.is_empty() => tls_ca = Some(PathBuf::from(v)),
+                        _ => return Err("`+tls-ca` needs a file: +tls-ca=FILE".to_owned()),
+                    },
+                    "tls-name" => {
+                        let v = value.ok_or("`+tls-name` needs a value: +tls-name=NAME")?;
+                        tls_name = Some(ServerName::try_from(v.to_owned()).map_err(|_| {
+                            format!("`+tls-name={v}`: not a host name or an IP address")
+                        })?);
+                    }
                     _ => return Err(format!("unknown option `{arg}`")),
                 }
             } else if arg == "-p" {
@@ -171,10 +228,35 @@ impl QueryOptions {
         if dnssec && edns.is_none() {
             return Err("+dnssec needs EDNS: drop +noedns".to_owned());
         }
-        let mut server = server.unwrap_or(DEFAULT_SERVER);
+        // `+tls-ca`, `+tls-name` and `+insecure` imply `+tls`, as in `kdig`.
+        let tls = tls || tls_ca.is_some() || tls_name.is_some() || insecure;
+        let default_port = if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT };
+        let mut server = match server {
+            Some(spec) => parse_server(spec, default_port)?,
+            None => SocketAddr::new(DEFAULT_SERVER.ip(), default_port),
+        };
         if let Some(port) = port {
             server.set_port(port);
         }
+        let tls = if tls {
+            let trust = match (tls_ca, insecure) {
+                (Some(_), true) => {
+                    return Err("`+tls-ca` and `+insecure` do not go together".to_owned());
+                }
+                (Some(path), false) => Trust::Ca(path),
+                (None, true) => Trust::Insecure,
+                (None, false) => {
+                    return Err("+tls needs +tls-ca=FILE (the CA, or the server's own \
+                                certificate, to trust) or +insecure (no certificate check): \
+                                there are no built-in system roots"
+                        .to_owned());
+                }
+            };
+            let name = tls_name.unwrap_or_else(|| ServerName::from(server.ip()));
+            Some(TlsOptions { trust, name })
+        } else {
+            None
+        };
         Ok(QueryOptions {
             qname,
             qtype: qtype.unwrap_or(RType::A),
@@ -185,31 +267,32 @@ impl QueryOptions {
             recursion,
             edns,
             timeout,
+            tls,
         })
     }
 }
 
 /// Reads `@SERVER[:PORT]` without the `@`: an address (`192.0.2.1`, `2001:db8::1`), an address
 /// and port (`192.0.2.1:5353`, `[2001:db8::1]:5353`, or `dig`'s `192.0.2.1#5353`), or a host
-/// name, looked up with the system resolver.
-pub fn parse_server(spec: &str) -> Result<SocketAddr, String> {
+/// name, looked up with the system resolver. `default_port` is the port when `spec` names none.
+pub fn parse_server(spec: &str, default_port: u16) -> Result<SocketAddr, String> {
     let bad_port = |p: &str| format!("`@{spec}`: `{p}` is not a port number");
     if let Ok(addr) = spec.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if let Ok(ip) = spec.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+        return Ok(SocketAddr::new(ip, default_port));
     }
     let (host, port) = if let Some((h, p)) = spec.split_once('#') {
         (h, p.parse::<u16>().map_err(|_| bad_port(p))?)
     } else if let Some(inner) = spec.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-        (inner, DEFAULT_PORT)
+        (inner, default_port)
     } else if let Some((h, p)) = spec.rsplit_once(':')
         && !h.contains(':')
     {
         (h, p.parse::<u16>().map_err(|_| bad_port(p))?)
     } else {
-        (spec, DEFAULT_PORT)
+        (spec, default_port)
     };
     let host = host
         .strip_prefix('[')
@@ -239,6 +322,8 @@ pub enum Transport {
     Udp,
     /// A TCP connection.
     Tcp,
+    /// A TLS session over a TCP connection (RFC 7858).
+    Tls,
 }
 
 impl fmt::Display for Transport {
@@ -246,6 +331,7 @@ impl fmt::Display for Transport {
         f.write_str(match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         })
     }
 }
@@ -263,6 +349,8 @@ pub struct Answer {
     pub retried_over_tcp: bool,
     /// Datagrams ignored on the way (wrong ID, another question, malformed), as messages.
     pub ignored: Vec<String>,
+    /// Over TLS, the session negotiated: version, cipher suite and ALPN protocol.
+    pub tls_session: Option<String>,
 }
 
 /// Why no answer came back.
@@ -329,8 +417,102 @@ pub fn check_response(opts: &QueryOptions, id: u16, response: &[u8]) -> Result<(
     Ok(())
 }
 
-/// Asks the question of `opts` and waits for the answer (see the module docs).
-pub fn exchange(opts: &QueryOptions) -> Result<Answer, NoAnswer> {
+/// The client side of `+tls`: the TLS configuration made from [`TlsOptions`].
+#[derive(Clone, Debug)]
+pub struct TlsClient {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+}
+
+impl TlsClient {
+    /// TLS 1.3 or 1.2 with ALPN `dot`, trusting what `opts` says. An error (a CA file that
+    /// cannot be read or holds no usable certificate) names the file.
+    pub fn new(opts: &TlsOptions) -> Result<TlsClient, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("tls: {e}"))?;
+        let mut config = match &opts.trust {
+            Trust::Ca(path) => {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                    .map_err(|e| format!("{}: cannot read certificates: {e}", path.display()))?;
+                let mut roots = rustls::RootCertStore::empty();
+                let (added, _) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(format!(
+                        "{}: no usable PEM certificate in the file",
+                        path.display()
+                    ));
+                }
+                builder.with_root_certificates(roots)
+            }
+            Trust::Insecure => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+        }
+        .with_no_client_auth();
+        config.alpn_protocols = vec![transport::tls::ALPN_DOT.to_vec()];
+        Ok(TlsClient {
+            config: Arc::new(config),
+            name: opts.name.clone(),
+        })
+    }
+}
+
+/// `+insecure`: any certificate is taken, for any name, but the handshake must still be signed
+/// by its key, so the session is at least with the holder of that certificate.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Asks the question of `opts` and waits for the answer (see the module docs); over TLS with
+/// `tls`, made from `opts.tls`.
+pub fn exchange(opts: &QueryOptions, tls: Option<&TlsClient>) -> Result<Answer, NoAnswer> {
     let id = random_id().map_err(|reason| NoAnswer {
         reason,
         ignored: Vec::new(),
@@ -340,6 +522,36 @@ pub fn exchange(opts: &QueryOptions) -> Result<Answer, NoAnswer> {
         ignored: Vec::new(),
     })?;
     let mut ignored = Vec::new();
+    if let Some(tls) = tls {
+        let started = Instant::now();
+        return match exchange_tls(opts, tls, &query) {
+            Ok((response, session)) => {
+                let elapsed = started.elapsed();
+                match check_response(opts, id, &response) {
+                    Ok(()) => Ok(Answer {
+                        response,
+                        elapsed,
+                        transport: Transport::Tls,
+                        retried_over_tcp: false,
+                        ignored,
+                        tls_session: Some(session),
+                    }),
+                    Err(reason) => Err(NoAnswer {
+                        reason: format!(
+                            "{}#{}(TLS): {reason}",
+                            opts.server.ip(),
+                            opts.server.port()
+                        ),
+                        ignored,
+                    }),
+                }
+            }
+            Err(e) => Err(NoAnswer {
+                reason: describe_io(opts.server, &e),
+                ignored,
+            }),
+        };
+    }
     if !opts.tcp {
         let started = Instant::now();
         let response = match exchange_udp(opts, id, &query, &mut ignored) {
@@ -360,6 +572,7 @@ pub fn exchange(opts: &QueryOptions) -> Result<Answer, NoAnswer> {
                 transport: Transport::Udp,
                 retried_over_tcp: false,
                 ignored,
+                tls_session: None,
             });
         }
     }
@@ -374,6 +587,7 @@ pub fn exchange(opts: &QueryOptions) -> Result<Answer, NoAnswer> {
                     transport: Transport::Tcp,
                     retried_over_tcp: !opts.tcp,
                     ignored,
+                    tls_session: None,
                 }),
                 Err(reason) => Err(NoAnswer {
                     reason: format!("{}#{}(TCP): {reason}", opts.server.ip(), opts.server.port()),
@@ -446,18 +660,93 @@ fn exchange_tcp(opts: &QueryOptions, query: &[u8]) -> io::Result<Vec<u8>> {
     framed.extend_from_slice(query);
     stream.set_write_timeout(Some(remaining(deadline)?))?;
     stream.write_all(&framed)?;
+    read_message(&mut stream, |s| s, deadline)
+}
+
+/// Sends `query` over DNS over TLS and reads one message back, with a description of the
+/// session (version, cipher suite, ALPN protocol).
+fn exchange_tls(
+    opts: &QueryOptions,
+    tls: &TlsClient,
+    query: &[u8],
+) -> io::Result<(Vec<u8>, String)> {
+    let deadline = Instant::now() + opts.timeout;
+    let sock = TcpStream::connect_timeout(&opts.server, opts.timeout)?;
+    sock.set_nodelay(true)?;
+    let conn = ClientConnection::new(tls.config.clone(), tls.name.clone())
+        .map_err(|e| io::Error::other(format!("TLS: {e}")))?;
+    let mut stream = StreamOwned::new(conn, sock);
+    while stream.conn.is_handshaking() {
+        let left = remaining(deadline)?;
+        stream.sock.set_read_timeout(Some(left))?;
+        stream.sock.set_write_timeout(Some(left))?;
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    io::Error::from(io::ErrorKind::TimedOut)
+                }
+                kind => io::Error::new(kind, format!("TLS handshake failed: {e}")),
+            })?;
+    }
+    let session = describe_session(&stream.conn);
+    let len = u16::try_from(query.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "query too long"))?;
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(query);
+    stream.sock.set_write_timeout(Some(remaining(deadline)?))?;
+    stream.write_all(&framed)?;
+    stream.flush()?;
+    let response = read_message(&mut stream, |s| &s.sock, deadline)?;
+    Ok((response, session))
+}
+
+/// The TLS version, cipher suite and ALPN protocol of a session, as
+/// `TLSv1.3, TLS13_AES_256_GCM_SHA384, ALPN dot`.
+fn describe_session(conn: &ClientConnection) -> String {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "TLS".to_owned(),
+    };
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!(", {:?}", s.suite()))
+        .unwrap_or_default();
+    let alpn = match conn.alpn_protocol() {
+        Some(p) => format!("ALPN {}", String::from_utf8_lossy(p)),
+        None => "no ALPN".to_owned(),
+    };
+    format!("{version}{suite}, {alpn}")
+}
+
+/// Reads one length-prefixed message from `stream` before `deadline`; `socket` gives the TCP
+/// socket under it, whose read timeout bounds each read.
+fn read_message<S: Read>(
+    stream: &mut S,
+    socket: fn(&S) -> &TcpStream,
+    deadline: Instant,
+) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 2];
-    read_full(&mut stream, &mut len, deadline)?;
+    read_full(stream, socket, &mut len, deadline)?;
     let mut response = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    read_full(&mut stream, &mut response, deadline)?;
+    read_full(stream, socket, &mut response, deadline)?;
     Ok(response)
 }
 
 /// Fills `buf` from `stream` before `deadline`.
-fn read_full(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+fn read_full<S: Read>(
+    stream: &mut S,
+    socket: fn(&S) -> &TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
-        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        socket(stream).set_read_timeout(Some(remaining(deadline)?))?;
         match stream.read(&mut buf[filled..]) {
             Ok(0) => {
                 return Err(io::Error::new(
@@ -520,6 +809,13 @@ pub fn run<S: AsRef<str>>(args: &[S], out: &mut dyn Write, err: &mut dyn Write) 
             return EXIT_USAGE;
         }
     };
+    let tls = match opts.tls.as_ref().map(TlsClient::new).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let words: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let _ = writeln!(
         out,
@@ -527,7 +823,7 @@ pub fn run<S: AsRef<str>>(args: &[S], out: &mut dyn Write, err: &mut dyn Write) 
         env!("CARGO_PKG_VERSION"),
         words.join(" ")
     );
-    match exchange(&opts) {
+    match exchange(&opts, tls.as_ref()) {
         Ok(answer) => {
             for why in &answer.ignored {
                 let _ = writeln!(err, ";; Warning: ignored a datagram: {why}");
@@ -551,13 +847,17 @@ pub fn run<S: AsRef<str>>(args: &[S], out: &mut dyn Write, err: &mut dyn Write) 
 
 /// The printed answer: the message as `dig` shows it, then the footer.
 pub fn report(opts: &QueryOptions, answer: &Answer) -> String {
+    let session = match &answer.tls_session {
+        Some(s) => format!(";; {s}\n"),
+        None => String::new(),
+    };
     let body = match Message::parse(&answer.response) {
         Ok(msg) => format!(";; Got answer:\n{}", DigStyle(&msg)),
         // `exchange` only hands out answers that parse.
         Err(e) => format!(";; Got bad packet: {e}\n"),
     };
     format!(
-        "{body}\n;; Query time: {} msec\n;; SERVER: {}#{}({})\n;; MSG SIZE  rcvd: {}\n\n",
+        "{session}{body}\n;; Query time: {} msec\n;; SERVER: {}#{}({})\n;; MSG SIZE  rcvd: {}\n\n",
         answer.elapsed.as_millis(),
         opts.server.ip(),
         opts.server.port(),
@@ -586,6 +886,92 @@ mod tests {
         assert!(!o.tcp && !o.dnssec && o.recursion);
         assert_eq!(o.edns, Some(1232));
         assert_eq!(o.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(o.tls, None);
+    }
+
+    #[test]
+    fn tls_options() {
+        // The port defaults to 853, and the name to check to the server's address.
+        let o = parse(&["a", "+tls", "+tls-ca=ca.pem", "@192.0.2.1"]).unwrap();
+        assert_eq!(o.server, "192.0.2.1:853".parse().unwrap());
+        let tls = o.tls.unwrap();
+        assert_eq!(tls.trust, Trust::Ca(PathBuf::from("ca.pem")));
+        assert_eq!(
+            tls.name,
+            ServerName::from("192.0.2.1".parse::<IpAddr>().unwrap())
+        );
+        let o = parse(&["a", "+tls", "+insecure"]).unwrap();
+        assert_eq!(o.server, "127.0.0.1:853".parse().unwrap());
+        assert_eq!(o.tls.unwrap().trust, Trust::Insecure);
+        // An explicit port, `-p`, and a name to check.
+        let o = parse(&[
+            "a",
+            "+tls",
+            "+insecure",
+            "@[::1]:8853",
+            "+tls-name=dns.test",
+        ])
+        .unwrap();
+        assert_eq!(o.server, "[::1]:8853".parse().unwrap());
+        assert_eq!(
+            o.tls.unwrap().name,
+            ServerName::try_from("dns.test").unwrap()
+        );
+        let o = parse(&["a", "+tls", "+insecure", "@192.0.2.1", "-p", "5853"]).unwrap();
+        assert_eq!(o.server, "192.0.2.1:5853".parse().unwrap());
+        // `+tls-ca` and `+insecure` imply `+tls`; `+notls` turns it off again.
+        assert!(parse(&["a", "+tls-ca=ca.pem"]).unwrap().tls.is_some());
+        assert!(parse(&["a", "+insecure"]).unwrap().tls.is_some());
+        let o = parse(&["a", "+tls", "+notls"]).unwrap();
+        assert_eq!((o.tls, o.server), (None, DEFAULT_SERVER));
+    }
+
+    #[test]
+    fn tls_usage_errors() {
+        let err = parse(&["a", "+tls"]).unwrap_err();
+        assert!(
+            err.contains("+tls-ca=FILE") && err.contains("+insecure"),
+            "{err}"
+        );
+        for (bad, says) in [
+            (
+                &["a", "+tls", "+tls-ca=x.pem", "+insecure"][..],
+                "do not go together",
+            ),
+            (&["a", "+tls", "+tls-ca"], "needs a file"),
+            (&["a", "+tls", "+tls-ca="], "needs a file"),
+            (&["a", "+tls", "+insecure", "+tls-name"], "needs a value"),
+            (
+                &["a", "+tls", "+insecure", "+tls-name=a..b"],
+                "not a host name",
+            ),
+            (&["a", "+tls=1", "+insecure"], "takes no value"),
+            (&["a", "+insecure=yes"], "takes no value"),
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn tls_client_needs_a_usable_ca_file() {
+        let opts = |path: &str| TlsOptions {
+            trust: Trust::Ca(PathBuf::from(path)),
+            name: ServerName::try_from("dns.test").unwrap(),
+        };
+        let err = TlsClient::new(&opts("/nonexistent/ca.pem")).unwrap_err();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let err = TlsClient::new(&opts(empty.to_str().unwrap())).unwrap_err();
+        assert!(err.contains("no usable PEM certificate"), "{err}");
+        let insecure = TlsOptions {
+            trust: Trust::Insecure,
+            name: ServerName::try_from("dns.test").unwrap(),
+        };
+        let client = TlsClient::new(&insecure).unwrap();
+        assert_eq!(client.config.alpn_protocols, vec![b"dot".to_vec()]);
     }
 
     #[test]
@@ -627,11 +1013,19 @@ mod tests {
             ("[::1]:5353", "[::1]:5353"),
             ("::1#5353", "[::1]:5353"),
         ] {
-            assert_eq!(parse_server(spec).unwrap(), want.parse().unwrap(), "{spec}");
+            assert_eq!(
+                parse_server(spec, DEFAULT_PORT).unwrap(),
+                want.parse().unwrap(),
+                "{spec}"
+            );
         }
-        assert!(parse_server("192.0.2.1:99999").is_err());
-        assert!(parse_server("192.0.2.1#x").is_err());
-        assert!(parse_server("").is_err());
+        assert_eq!(
+            parse_server("[::1]", DEFAULT_TLS_PORT).unwrap(),
+            "[::1]:853".parse().unwrap()
+        );
+        assert!(parse_server("192.0.2.1:99999", DEFAULT_PORT).is_err());
+        assert!(parse_server("192.0.2.1#x", DEFAULT_PORT).is_err());
+        assert!(parse_server("", DEFAULT_PORT).is_err());
     }
 
     #[test]

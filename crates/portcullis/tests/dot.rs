@@ -5,6 +5,8 @@
 //! refused unless `min_version = "1.2"`; a client silent past `handshake_timeout` is closed. A
 //! missing or unreadable certificate stops `serve` and `check` with a message naming the file;
 //! SIGHUP loads a replaced certificate for the next handshake, and sessions resume across it.
+//! `portcullis query +tls` gets the UDP answers, trusting the certificate (`+tls-ca`) or not
+//! checking it (`+insecure`), and refuses a wrong `+tls-name`, another CA, or no trust at all.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -315,4 +317,110 @@ fn a_listener_acl_applies_to_the_dot_address() {
     assert_eq!(udp.trim(), "192.0.2.80");
     let tls = ask("kdig", dot, &["+tls", "www.example.test.", "A"]);
     assert!(tls.contains("status: REFUSED"), "{tls}");
+}
+
+/// Runs `portcullis query ARGS` in the scratch directory: the exit code, stdout and stderr.
+fn pquery(scratch: &Scratch, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("query")
+        .args(args)
+        .current_dir(&scratch.0)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The lines of the answer section of `portcullis query` output.
+fn answer_section(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| *l != ";; ANSWER SECTION:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn query_over_tls_gets_the_udp_answer() {
+    let (scratch, server, dot) = start("dot-query");
+    let udp_at = format!("@{}", server.addr);
+    let dot_at = format!("@{dot}");
+    let footer = format!(";; SERVER: 127.0.0.1#{}(TLS)", dot.port());
+    for (name, qtype) in [("www.example.test.", "A"), ("big.example.test.", "TXT")] {
+        let (code, udp, stderr) = pquery(&scratch, &[name, qtype, &udp_at]);
+        assert_eq!(code, Some(0), "{udp}{stderr}");
+        let want = answer_section(&udp);
+        assert!(!want.is_empty(), "{udp}");
+        for trust in [
+            &["+tls-ca=cert.pem", "+tls-name=dns.test"][..],
+            // The name checked by default is the address, an IP SAN of the certificate.
+            &["+tls-ca=cert.pem"],
+            &["+insecure"],
+        ] {
+            let mut args = vec![name, qtype, "+tls", &dot_at];
+            args.extend_from_slice(trust);
+            let (code, stdout, stderr) = pquery(&scratch, &args);
+            assert_eq!(code, Some(0), "{args:?}: {stdout}{stderr}");
+            assert_eq!(answer_section(&stdout), want, "{args:?}");
+            assert!(
+                stdout.contains(";; TLSv1.3, TLS13_") && stdout.contains(", ALPN dot\n"),
+                "{stdout}"
+            );
+            assert!(stdout.contains(&footer), "{stdout}");
+            assert!(stdout.contains(";; Query time: "), "{stdout}");
+            assert_eq!(stderr, "");
+        }
+    }
+}
+
+#[test]
+fn query_over_tls_refuses_what_it_cannot_verify() {
+    let (scratch, _server, dot) = start("dot-query-refused");
+    let dot_at = format!("@{dot}");
+    let q = |more: &[&str]| {
+        let mut args = vec!["www.example.test.", "+tls", "+timeout=3", &dot_at];
+        args.extend_from_slice(more);
+        pquery(&scratch, &args)
+    };
+    // A name the certificate is not valid for.
+    let (code, stdout, stderr) = q(&["+tls-ca=cert.pem", "+tls-name=other.test"]);
+    assert_eq!(code, Some(9), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "communications error to 127.0.0.1#{}: TLS handshake failed: ",
+            dot.port()
+        )) && stderr.contains("not valid for name"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("ANSWER SECTION"), "{stdout}");
+    // Another self-signed certificate as the CA.
+    let other = Scratch::new("dot-query-other-ca");
+    make_cert(&other, "dns.test");
+    let other_ca = format!("+tls-ca={}", other.0.join("cert.pem").display());
+    let (code, _, stderr) = q(&[&other_ca]);
+    assert_eq!(code, Some(9), "{stderr}");
+    assert!(
+        stderr.contains("TLS handshake failed: invalid peer certificate"),
+        "{stderr}"
+    );
+    // No trust given: a usage error, which says what to add.
+    let (code, stdout, stderr) = q(&[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("+tls needs +tls-ca=FILE") && stderr.contains("+insecure"),
+        "{stderr}"
+    );
+    assert_eq!(stdout, "");
+    // A CA file that is not there.
+    let (code, _, stderr) = q(&["+tls-ca=missing.pem"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("missing.pem: cannot read certificates"),
+        "{stderr}"
+    );
 }
