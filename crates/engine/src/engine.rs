@@ -422,11 +422,13 @@ impl Engine {
             guard::Verdict::Invalid(_) => "cookie invalid",
             _ => return,
         };
-        let mut event = Event::new(Action::CookieFailure, reason).client(client.addr);
-        if let Some(q) = &request.question {
-            event = event.question(q.qname.as_ref(), q.qtype);
-        }
-        policy.events.emit(event);
+        policy.events.emit_with(Action::CookieFailure, || {
+            let event = Event::new(Action::CookieFailure, reason).client(client.addr);
+            match &request.question {
+                Some(q) => event.question(q.qname.as_ref(), q.qtype),
+                None => event,
+            }
+        });
     }
 
     // --- stage 2: route ----------------------------------------------------------------------

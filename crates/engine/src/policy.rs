@@ -282,12 +282,12 @@ impl Engine {
     ) -> Option<ReplyInfo> {
         let name = prefix.last().map_or(request.qname(), |p| p.2);
         let qtype = request.qtype();
-        self.events.emit(
+        self.events.emit_with(events::Action::Blocked, || {
             events::Event::new(events::Action::Blocked, hit.trigger.reason())
                 .client(request.client().addr)
                 .question(request.qname(), qtype)
-                .detail(hit.source),
-        );
+                .detail(hit.source)
+        });
         let (mut rcode, negative) = match hit.action {
             Action::Drop => return None,
             Action::NxDomain => (Rcode::NXDOMAIN, true),

@@ -100,8 +100,16 @@ impl Events {
 
     /// Counts `event`'s action and queues the event for the writer, never blocking.
     pub fn emit(&self, event: Event) {
+        self.emit_with(event.action, || event);
+    }
+
+    /// Counts `action` and, only when the event will be queued (a sink is configured and the
+    /// action is within its budget), builds it with `build` and queues it. Callers on the
+    /// query path use this, so that the event's copy of the name and its detail cost nothing
+    /// when no sink is configured or a flood is over its budget.
+    pub fn emit_with(&self, action: Action, build: impl FnOnce() -> Event) {
         let inner = &*self.counters;
-        let index = event.action.index();
+        let index = action.index();
         if let Some(count) = inner.counts.get(index) {
             count.fetch_add(1, Ordering::Relaxed);
         }
@@ -110,6 +118,8 @@ impl Events {
             inner.suppressed.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let event = build();
+        debug_assert_eq!(event.action, action, "the event is of the action counted");
         match queue.try_send(event) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -185,6 +195,28 @@ mod tests {
         assert_eq!(events.count(Action::AclDropped), 1);
         assert_eq!(events.count(Action::RateLimited), 0);
         assert_eq!(events.figures().dropped, 0);
+    }
+
+    #[test]
+    fn emit_with_builds_the_event_only_when_it_is_queued() {
+        let built = std::cell::Cell::new(0);
+        let build = || {
+            built.set(built.get() + 1);
+            Event::new(Action::Blocked, "blocklist")
+        };
+        let disabled = Events::disabled();
+        disabled.emit_with(Action::Blocked, build);
+        assert_eq!((disabled.count(Action::Blocked), built.get()), (1, 0));
+
+        let (tx, rx) = sync_channel(10);
+        let events = Events::with_queue(Some(tx), 2);
+        for _ in 0..5 {
+            events.emit_with(Action::Blocked, build);
+        }
+        // The second may turn between emits: at most one more budget.
+        assert!((2..=4).contains(&built.get()), "{}", built.get());
+        assert_eq!(rx.try_iter().count(), built.get());
+        assert_eq!(events.count(Action::Blocked), 5);
     }
 
     #[test]

@@ -20,13 +20,14 @@ pub(crate) fn report(events: &Events, error: QueryError, client: IpAddr, message
         AclAction::Drop => Action::AclDropped,
         AclAction::Refuse | AclAction::Allow => Action::AclRefused,
     };
-    let event = Event::new(action, purpose.reason()).client(client);
-    let event = match guard::question(message) {
-        Some((name, qtype, _)) => match NameRef::from_wire(name) {
-            Ok(name) => event.question(name, RType(qtype)),
-            Err(_) => event,
-        },
-        None => event,
-    };
-    events.emit(event);
+    events.emit_with(action, || {
+        let event = Event::new(action, purpose.reason()).client(client);
+        match guard::question(message) {
+            Some((name, qtype, _)) => match NameRef::from_wire(name) {
+                Ok(name) => event.question(name, RType(qtype)),
+                Err(_) => event,
+            },
+            None => event,
+        }
+    });
 }

@@ -642,9 +642,9 @@ pub(crate) fn rate_limit(
     let decision = rrl.decide(ip, kind, key, now.as_millis());
     if decision != Decision::Send {
         metrics.count_rate_limited(rate_limit_label(decision, rrl.log_only()));
-        guards
-            .events
-            .emit(rate_limit_event(decision, rrl.log_only(), ip, response));
+        guards.events.emit_with(Action::RateLimited, || {
+            rate_limit_event(decision, rrl.log_only(), ip, response)
+        });
     }
     match decision {
         _ if rrl.log_only() => Some(info.len),
