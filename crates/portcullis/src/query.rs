@@ -37,11 +37,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls_pki_types::ServerName;
 
 use wire::display::DigStyle;
 use wire::message::Header;
@@ -111,14 +108,7 @@ pub struct TlsOptions {
     pub name: ServerName<'static>,
 }
 
-/// The certificates `+tls` trusts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Trust {
-    /// `+tls-ca=FILE`: the PEM certificates in the file.
-    Ca(PathBuf),
-    /// `+insecure`: any certificate.
-    Insecure,
-}
+pub use transport::client_tls::Trust;
 
 impl QueryOptions {
     /// Reads the command-line arguments after `query`. The first argument that is not an
@@ -428,85 +418,16 @@ impl TlsClient {
     /// TLS 1.3 or 1.2 with ALPN `dot`, trusting what `opts` says. An error (a CA file that
     /// cannot be read or holds no usable certificate) names the file.
     pub fn new(opts: &TlsOptions) -> Result<TlsClient, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("tls: {e}"))?;
-        let mut config = match &opts.trust {
-            Trust::Ca(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                    .map_err(|e| format!("{}: cannot read certificates: {e}", path.display()))?;
-                let mut roots = rustls::RootCertStore::empty();
-                let (added, _) = roots.add_parsable_certificates(certs);
-                if added == 0 {
-                    return Err(format!(
-                        "{}: no usable PEM certificate in the file",
-                        path.display()
-                    ));
-                }
-                builder.with_root_certificates(roots)
-            }
-            Trust::Insecure => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
-        }
-        .with_no_client_auth();
-        config.alpn_protocols = vec![transport::tls::ALPN_DOT.to_vec()];
+        let tls = transport::client_tls::ClientTls::new(
+            &opts.trust,
+            opts.name.clone(),
+            &[transport::tls::ALPN_DOT],
+            false,
+        )?;
         Ok(TlsClient {
-            config: Arc::new(config),
-            name: opts.name.clone(),
+            config: tls.config,
+            name: tls.name,
         })
-    }
-}
-
-/// `+insecure`: any certificate is taken, for any name, but the handshake must still be signed
-/// by its key, so the session is at least with the holder of that certificate.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+pub mod client_tls;
 pub mod clock;
 pub mod guards;
 pub mod limits;
