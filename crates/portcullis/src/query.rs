@@ -4,6 +4,7 @@
 //! portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] [+tcp] [+dnssec] [+norec]
 //!                  [+noedns] [+bufsize=N] [+timeout=N]
 //!                  [+tls [+tls-ca=FILE | +insecure] [+tls-name=NAME]]
+//!                  [+quic [+tls-ca=FILE | +insecure] [+tls-name=NAME]]
 //! ```
 //!
 //! The query is one question (RFC 1035 section 4.1.2) with a random 16-bit ID from the
@@ -25,6 +26,11 @@
 //! system roots, so one of the two is required. The answer starts with the TLS version, cipher
 //! suite and ALPN protocol negotiated, and its time includes the connection and handshake.
 //!
+//! With `+quic` it goes over DNS over QUIC (RFC 9250: one QUIC stream for the query, message ID 0
+//! on the wire, TLS 1.3, ALPN `doq`, UDP port 853 unless `@SERVER` names one), through
+//! [`transport::doq_client::DoqClient`], with the same certificate options as `+tls`. The answer
+//! starts with `;; QUIC` and the ALPN protocol, and its time includes the handshake.
+//!
 //! The answer is printed as `dig` prints it ([`wire::display::DigStyle`]) with a footer giving
 //! the round-trip time, the server and transport, and the answer's size. Exit codes follow
 //! `dig`: 0 when an answer came back (whatever its RCODE), 9 when none did, 1 for a command-line
@@ -39,6 +45,8 @@ use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
+use transport::client_tls::ClientTls;
+use transport::doq_client::DoqClient;
 
 use wire::display::DigStyle;
 use wire::message::Header;
@@ -67,7 +75,7 @@ pub const EXIT_NO_RESPONSE: u8 = 9;
 /// The usage line printed with command-line errors.
 pub const USAGE: &str = "usage: portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] \
      [+tcp] [+dnssec] [+norec] [+noedns] [+bufsize=N] [+timeout=N] \
-     [+tls [+tls-ca=FILE | +insecure] [+tls-name=NAME]]";
+     [+tls | +quic [+tls-ca=FILE | +insecure] [+tls-name=NAME]]";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -95,8 +103,11 @@ pub struct QueryOptions {
     pub edns: Option<u16>,
     /// How long to wait for an answer, per transport tried.
     pub timeout: Duration,
-    /// Ask over DNS over TLS, and how to check the server's certificate.
+    /// Ask over DNS over TLS (or over QUIC with `quic`), and how to check the server's
+    /// certificate.
     pub tls: Option<TlsOptions>,
+    /// Ask over DNS over QUIC (RFC 9250), with the certificate checks of `tls`.
+    pub quic: bool,
 }
 
 /// How `+tls` checks the server's certificate.
@@ -129,6 +140,7 @@ impl QueryOptions {
         let mut tls_ca = None;
         let mut tls_name = None;
         let mut insecure = false;
+        let mut quic = false;
 
         let mut args = args.iter().map(AsRef::as_ref);
         while let Some(arg) = args.next() {
@@ -181,6 +193,8 @@ impl QueryOptions {
                     }
                     "tls" => tls = flag(true)?,
                     "notls" => tls = flag(false)?,
+                    "quic" => quic = flag(true)?,
+                    "noquic" => quic = flag(false)?,
                     "insecure" => insecure = flag(true)?,
                     "tls-ca" => match value {
                         Some(v) if !v.is_empty() => tls_ca = Some(PathBuf::from(v)),
@@ -219,7 +233,7 @@ impl QueryOptions {
             return Err("+dnssec needs EDNS: drop +noedns".to_owned());
         }
         // `+tls-ca`, `+tls-name` and `+insecure` imply `+tls`, as in `kdig`.
-        let tls = tls || tls_ca.is_some() || tls_name.is_some() || insecure;
+        let tls = tls || quic || tls_ca.is_some() || tls_name.is_some() || insecure;
         let default_port = if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT };
         let mut server = match server {
             Some(spec) => parse_server(spec, default_port)?,
@@ -236,10 +250,12 @@ impl QueryOptions {
                 (Some(path), false) => Trust::Ca(path),
                 (None, true) => Trust::Insecure,
                 (None, false) => {
-                    return Err("+tls needs +tls-ca=FILE (the CA, or the server's own \
-                                certificate, to trust) or +insecure (no certificate check): \
-                                there are no built-in system roots"
-                        .to_owned());
+                    return Err(format!(
+                        "{} needs +tls-ca=FILE (the CA, or the server's own certificate, to \
+                         trust) or +insecure (no certificate check): there are no built-in \
+                         system roots",
+                        if quic { "+quic" } else { "+tls" }
+                    ));
                 }
             };
             let name = tls_name.unwrap_or_else(|| ServerName::from(server.ip()));
@@ -258,6 +274,7 @@ impl QueryOptions {
             edns,
             timeout,
             tls,
+            quic,
         })
     }
 }
@@ -314,6 +331,8 @@ pub enum Transport {
     Tcp,
     /// A TLS session over a TCP connection (RFC 7858).
     Tls,
+    /// A QUIC connection (RFC 9250).
+    Quic,
 }
 
 impl fmt::Display for Transport {
@@ -322,6 +341,7 @@ impl fmt::Display for Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Quic => "QUIC",
         })
     }
 }
@@ -418,7 +438,7 @@ impl TlsClient {
     /// TLS 1.3 or 1.2 with ALPN `dot`, trusting what `opts` says. An error (a CA file that
     /// cannot be read or holds no usable certificate) names the file.
     pub fn new(opts: &TlsOptions) -> Result<TlsClient, String> {
-        let tls = transport::client_tls::ClientTls::new(
+        let tls = ClientTls::new(
             &opts.trust,
             opts.name.clone(),
             &[transport::tls::ALPN_DOT],
@@ -521,6 +541,61 @@ pub fn exchange(opts: &QueryOptions, tls: Option<&TlsClient>) -> Result<Answer, 
             ignored,
         }),
     }
+}
+
+/// The client TLS configuration of `+quic` (TLS 1.3, ALPN `doq`, the trust of `+tls-ca` or
+/// `+insecure`); `None` without `+quic`. An error names a CA file that cannot be used.
+fn quic_tls(opts: &QueryOptions) -> Result<Option<ClientTls>, String> {
+    let Some(tls) = opts.tls.as_ref().filter(|_| opts.quic) else {
+        return Ok(None);
+    };
+    let alpn = [transport::doq_client::ALPN_DOQ];
+    ClientTls::new(&tls.trust, tls.name.clone(), &alpn, true).map(Some)
+}
+
+/// Asks the question of `opts` over DNS over QUIC with `tls`, on a current-thread runtime: one
+/// connection, one stream, closed with DOQ_NO_ERROR after the answer.
+pub fn exchange_quic(opts: &QueryOptions, tls: ClientTls) -> Result<Answer, NoAnswer> {
+    let fail = |reason: String| NoAnswer {
+        reason,
+        ignored: Vec::new(),
+    };
+    let id = random_id().map_err(fail)?;
+    let query = build_query(opts, id).map_err(fail)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the QUIC client: {e}")))?;
+    let client =
+        DoqClient::new(opts.server, tls).map_err(|e| fail(describe_io(opts.server, &e)))?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let response = client.exchange(&query, started + opts.timeout).await;
+        let elapsed = started.elapsed();
+        let alpn = client.alpn().await;
+        client.close().await;
+        let response = response.map_err(|e| fail(describe_io(opts.server, &e)))?;
+        check_response(opts, id, &response).map_err(|reason| {
+            fail(format!(
+                "{}#{}(QUIC): {reason}",
+                opts.server.ip(),
+                opts.server.port()
+            ))
+        })?;
+        let alpn = match alpn {
+            Some(p) => format!("ALPN {}", String::from_utf8_lossy(&p)),
+            None => "no ALPN".to_owned(),
+        };
+        Ok(Answer {
+            response,
+            elapsed,
+            transport: Transport::Quic,
+            retried_over_tcp: false,
+            ignored: Vec::new(),
+            // QUIC carries TLS 1.3 only (RFC 9001 section 4.2).
+            tls_session: Some(format!("QUIC TLSv1.3, {alpn}")),
+        })
+    })
 }
 
 /// A query ID from the operating system's random source (RFC 5452 section 4.3).
@@ -730,7 +805,15 @@ pub fn run<S: AsRef<str>>(args: &[S], out: &mut dyn Write, err: &mut dyn Write) 
             return EXIT_USAGE;
         }
     };
-    let tls = match opts.tls.as_ref().map(TlsClient::new).transpose() {
+    let quic = match quic_tls(&opts) {
+        Ok(quic) => quic,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let dot = opts.tls.as_ref().filter(|_| quic.is_none());
+    let tls = match dot.map(TlsClient::new).transpose() {
         Ok(tls) => tls,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
@@ -744,7 +827,11 @@ pub fn run<S: AsRef<str>>(args: &[S], out: &mut dyn Write, err: &mut dyn Write) 
         env!("CARGO_PKG_VERSION"),
         words.join(" ")
     );
-    match exchange(&opts, tls.as_ref()) {
+    let answer = match quic {
+        Some(quic) => exchange_quic(&opts, quic),
+        None => exchange(&opts, tls.as_ref()),
+    };
+    match answer {
         Ok(answer) => {
             for why in &answer.ignored {
                 let _ = writeln!(err, ";; Warning: ignored a datagram: {why}");
@@ -845,6 +932,18 @@ mod tests {
         assert!(parse(&["a", "+insecure"]).unwrap().tls.is_some());
         let o = parse(&["a", "+tls", "+notls"]).unwrap();
         assert_eq!((o.tls, o.server), (None, DEFAULT_SERVER));
+    }
+
+    #[test]
+    fn quic_options() {
+        let o = parse(&["a", "+quic", "+insecure", "@192.0.2.1"]).unwrap();
+        assert!(o.quic);
+        assert_eq!(o.server, "192.0.2.1:853".parse().unwrap());
+        assert_eq!(o.tls.unwrap().trust, Trust::Insecure);
+        let err = parse(&["a", "+quic"]).unwrap_err();
+        assert!(err.contains("+quic needs +tls-ca=FILE"), "{err}");
+        assert!(!parse(&["a", "+quic", "+noquic", "+insecure"]).unwrap().quic);
+        assert!(!parse(&["a", "+tls", "+insecure"]).unwrap().quic);
     }
 
     #[test]
