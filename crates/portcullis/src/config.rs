@@ -38,6 +38,7 @@ pub mod dnssec;
 pub mod events;
 pub mod limits;
 pub mod policy;
+pub mod quic;
 pub mod resolver;
 pub mod rrl;
 pub mod signing;
@@ -48,6 +49,7 @@ pub use acl::AclSettings;
 pub use cookies::CookieSettings;
 pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
+pub use quic::QuicSettings;
 pub use resolver::{
     CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
 };
@@ -288,6 +290,9 @@ pub const KEYS: &[&str] = &[
     "tls.key",
     "tls.min_version",
     "tls.handshake_timeout",
+    "quic.listen",
+    "quic.max_streams",
+    "quic.idle_timeout",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +333,8 @@ pub struct Config {
     pub events: ::events::EventsConfig,
     /// `[tls]`: DNS over TLS serving.
     pub tls: TlsSettings,
+    /// `[quic]`: DNS over QUIC serving (with `[tls]`'s certificate).
+    pub quic: QuicSettings,
 }
 
 /// The `[server]` section.
@@ -702,6 +709,7 @@ impl Config {
             acl,
             events: file.events.into_config(base_dir),
             tls: file.tls.into_settings(base_dir),
+            quic: file.quic.into_settings(),
         };
         acl::reconcile(&mut config)?;
         Ok(config)
@@ -814,6 +822,9 @@ impl Config {
                 overrides.tls_key.as_deref(),
                 &overrides.listen_tls,
             )
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
+        self.quic
+            .apply_flags(&overrides.listen_quic)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
@@ -929,6 +940,8 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     /// `--listen-tls`: replaces `tls.listen` when not empty.
     pub listen_tls: Vec<SocketAddr>,
+    /// `--listen-quic`: replaces `quic.listen` when not empty.
+    pub listen_quic: Vec<SocketAddr>,
 }
 
 impl Overrides {
@@ -1061,6 +1074,8 @@ struct FileConfig {
     events: events::EventsSection,
     #[serde(default)]
     tls: tls::TlsSection,
+    #[serde(default)]
+    quic: quic::QuicSection,
 }
 
 #[derive(Deserialize)]
