@@ -507,3 +507,38 @@ fn dot_queries_count_under_their_own_label() {
     assert_eq!(queries("dot"), Some(1.0), "{text}");
     assert_eq!(queries("tcp"), Some(1.0), "{text}");
 }
+
+#[test]
+fn a_resolver_designates_its_dot_listener() {
+    // Discovery of Designated Resolvers (RFC 9462): `_dns.resolver.arpa` SVCB names the
+    // encrypted endpoint, its port and address.
+    let (_scratch, server, dot) = start_with(
+        "dot-ddr",
+        "name = \"dns.test\"\n\n[resolver]\nenabled = true\n",
+    );
+    let svcb = ask(
+        "dig",
+        server.addr,
+        &["+short", "_dns.resolver.arpa.", "SVCB"],
+    );
+    assert_eq!(
+        svcb.trim(),
+        format!(
+            "1 dns.test. alpn=\"dot\" port={} ipv4hint=127.0.0.1",
+            dot.port()
+        ),
+        "{svcb}"
+    );
+    // The same over the encrypted channel, where a client verifies the designation.
+    let over_tls = ask(
+        "kdig",
+        dot,
+        &["+tls", "+short", "_dns.resolver.arpa.", "SVCB"],
+    );
+    // kdig prints the ALPN without quotes.
+    assert_eq!(over_tls.trim(), svcb.trim().replace('"', ""));
+    // Without a name there is nothing to designate.
+    let (_scratch, plain, _) = start_with("dot-no-ddr", "\n[resolver]\nenabled = true\n");
+    let none = ask("dig", plain.addr, &["_dns.resolver.arpa.", "SVCB"]);
+    assert!(none.contains("status: NXDOMAIN"), "{none}");
+}
