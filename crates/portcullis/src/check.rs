@@ -60,6 +60,12 @@ pub fn check(config: &Config) -> Report {
     if let Err(e) = built {
         report.errors.push(format!("{}: {e}", config.label));
     }
+    let doq = crate::tls::Resumption::new().and_then(|resumption| {
+        crate::tls::doq_server_config(&config.tls, &config.quic, &resumption)
+    });
+    if let Err(e) = doq {
+        report.errors.push(format!("{}: {e}", config.label));
+    }
     report
 }
 

@@ -91,6 +91,11 @@ pub struct Server {
     started_tls: crate::config::TlsSettings,
     /// The TLS session cache and ticket keys, kept across reloads.
     resumption: crate::tls::Resumption,
+    /// The DNS over QUIC listeners' TLS configuration: a reload sends the new one, which each
+    /// endpoint applies to its next handshake; `None` when DNS over QUIC is off.
+    doq: Option<tokio::sync::watch::Sender<Arc<rustls::ServerConfig>>>,
+    /// The `[quic]` section the listeners were started with.
+    started_quic: crate::config::QuicSettings,
 }
 
 impl Server {
@@ -163,6 +168,9 @@ impl Server {
         let tls = crate::tls::server_config(&config.tls, &resumption)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?
             .map(|c| Arc::new(ArcSwap::from_pointee(c)));
+        let doq = crate::tls::doq_server_config(&config.tls, &config.quic, &resumption)
+            .map_err(|e| vec![format!("{}: {e}", config.label)])?
+            .map(|c| tokio::sync::watch::Sender::new(Arc::new(c)));
         registry.set_zones(zone_stats(&loaded.zones));
         if let Some(policy) = cookies.policy(&config.cookies, &events) {
             loaded.engine = loaded.engine.with_cookies(policy);
@@ -186,6 +194,8 @@ impl Server {
             tls,
             started_tls: config.tls.clone(),
             resumption,
+            doq,
+            started_quic: config.quic.clone(),
         })
     }
 
@@ -240,6 +250,9 @@ impl Server {
                 .map_err(|errors| errors.join("\n"))?;
                 let tls = crate::tls::server_config(&config.tls, &self.resumption)
                     .map_err(|e| format!("{}: {e}", config.label))?;
+                let doq =
+                    crate::tls::doq_server_config(&config.tls, &config.quic, &self.resumption)
+                        .map_err(|e| format!("{}: {e}", config.label))?;
                 self.cookies
                     .apply(&config.cookies)
                     .map_err(|e| format!("{}: {e}", config.label))?;
@@ -261,11 +274,15 @@ impl Server {
                         .chain(events_changed)
                         .chain((config.limits != self.started_limits).then_some("[limits]"))
                         .chain(tls_restart_changes(&self.started_tls, &config.tls))
+                        .chain((config.quic != self.started_quic).then_some("[quic]"))
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
                 if let (Some(shared), Some(tls)) = (&self.tls, tls) {
                     shared.store(Arc::new(tls));
+                }
+                if let (Some(doq), Some(tls)) = (&self.doq, doq) {
+                    doq.send_replace(Arc::new(tls));
                 }
                 self.registry.set_zones(zone_stats(&loaded.zones));
                 Ok(ReloadSummary {
@@ -694,6 +711,7 @@ fn ddr_zone(config: &Config) -> Option<zone::Zone> {
         }
     };
     add("dot", &config.tls.listen, None);
+    add("doq", &config.quic.listen, None);
     engine::ddr_zone(config.tls.name.as_ref(), &endpoints, &hints)
 }
 
@@ -718,9 +736,14 @@ pub fn engine_config(config: &Config) -> EngineConfig {
             .filter(|z| !z.allow_transfer.is_empty())
             .map(|z| (z.origin.clone(), z.allow_transfer.clone()))
             .collect(),
-        listeners: config
-            .acl
-            .listener_acls(&[&s.listen[..], &config.tls.listen[..]].concat()),
+        listeners: config.acl.listener_acls(
+            &[
+                &s.listen[..],
+                &config.tls.listen[..],
+                &config.quic.listen[..],
+            ]
+            .concat(),
+        ),
         ..EngineConfig::default()
     }
 }
@@ -941,6 +964,40 @@ fn start(
             tracing::info!(%addr, "DNS over TLS");
         }
     }
+    if let Some(doq) = &server.doq {
+        for &addr in &config.quic.listen {
+            let socket = bind_udp(addr).map_err(|e| bind_error(addr, &e))?;
+            let settings = transport::doq::DoqSettings {
+                tls: doq.subscribe(),
+                max_streams: config.quic.max_streams,
+                idle_timeout: config
+                    .quic
+                    .idle_timeout
+                    .unwrap_or(config.server.tcp_idle_timeout),
+                handshake_timeout: config.tls.handshake_timeout,
+            };
+            let served = transport::doq::serve(
+                socket,
+                settings,
+                server.engine().clone(),
+                resolver.clone(),
+                limits.clone(),
+                server.registry().clone(),
+                Guards {
+                    rrl: None,
+                    events: server.events().clone(),
+                    limits: client_limits.clone(),
+                },
+                shutdown.clone(),
+            );
+            running.tasks.push(runtime.spawn(async move {
+                if let Err(e) = served.await {
+                    tracing::error!(%addr, "DNS over QUIC stopped: {e}");
+                }
+            }));
+            tracing::info!(%addr, "DNS over QUIC");
+        }
+    }
     if let Some(addr) = config.server.http {
         let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
         let registry = server.registry().clone();
@@ -1130,6 +1187,20 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
+}
+
+/// A UDP socket for a DNS over QUIC endpoint on `addr`, bound now (before privileges are
+/// dropped): IPv6 sockets IPv6-only, as the other listeners. No `SO_REUSEPORT`: a QUIC
+/// connection's packets must all reach the one endpoint that holds it.
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 impl ControlHandler for Server {

@@ -20,8 +20,8 @@ use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSess
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::TlsSettings;
 use crate::config::tls::TlsVersion;
+use crate::config::{QuicSettings, TlsSettings};
 
 /// Sessions remembered for resumption by session ID (TLS 1.2) or stateful ticket.
 const SESSION_CACHE: usize = 1024;
@@ -97,6 +97,27 @@ pub fn server_config_for(
     config.session_storage = resumption.sessions.clone();
     config.ticketer = resumption.ticketer.clone();
     Ok(config)
+}
+
+/// The TLS configuration of the DNS over QUIC listeners (RFC 9250): `[tls]`'s certificate and
+/// key, TLS 1.3 only (QUIC knows no other), ALPN `doq`, early data on
+/// ([`transport::doq::rustls_for_doq`]), resuming sessions with `resumption` as DoT does.
+/// `None` when DNS over QUIC is off.
+pub fn doq_server_config(
+    tls: &TlsSettings,
+    quic: &QuicSettings,
+    resumption: &Resumption,
+) -> Result<Option<ServerConfig>, String> {
+    if !quic.enabled() {
+        return Ok(None);
+    }
+    let settings = TlsSettings {
+        min_version: TlsVersion::Tls13,
+        ..tls.clone()
+    };
+    let alpn = [transport::doq_client::ALPN_DOQ];
+    server_config_for(&settings, resumption, &alpn)
+        .map(|config| Some(transport::doq::rustls_for_doq(config)))
 }
 
 /// The certificates of a PEM file, leaf first; at least one.
