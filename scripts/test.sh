@@ -25,7 +25,8 @@ install_deps() {
             sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
         fi
     fi
-    python3 -c 'import dns' 2>/dev/null || python3 -m pip install -q dnspython
+    # dnspython's DoQ client needs aioquic: the `doq` extra brings it.
+    python3 -c 'import dns, aioquic' 2>/dev/null || python3 -m pip install -q 'dnspython[doq]'
     if ! cargo fuzz --version >/dev/null 2>&1; then
         cargo install -q cargo-fuzz --locked
     fi
