@@ -587,3 +587,38 @@ fn doq_counts_under_its_label_and_a_resolver_designates_it() {
         "{svcb}"
     );
 }
+
+#[test]
+fn a_quic_listener_needs_the_tls_certificate() {
+    let (listen, quic) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--listen", &listen, "--listen-quic", &quic])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("tls.cert"), "{text}");
+}
+
+#[test]
+fn shutdown_closes_open_connections() {
+    let (scratch, mut server, doq) = start("doq-shutdown", "", "", "");
+    let config = raw_config(&scratch);
+    runtime().block_on(async {
+        let endpoint = raw_endpoint();
+        let conn = endpoint
+            .connect_with(config, doq, "dns.test")
+            .unwrap()
+            .await
+            .unwrap();
+        let q = framed(&doq_query("www.example.test.", RType::A));
+        assert!(raw_ask(&conn, &q).await.is_ok());
+        server.signal("TERM");
+        // The server says goodbye with DOQ_NO_ERROR rather than going silent.
+        assert_eq!(closed_with(&conn).await, 0x0);
+    });
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+}

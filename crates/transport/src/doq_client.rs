@@ -478,6 +478,19 @@ mod tests {
     }
 
     #[test]
+    fn the_client_and_its_exchanges_can_move_between_tasks() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<F: std::future::Future + Send>(_: F) {}
+        let name = rustls_pki_types::ServerName::try_from("dns.test").unwrap();
+        let tls = ClientTls::new(&crate::client_tls::Trust::Insecure, name, &[ALPN_DOQ], true);
+        let client = DoqClient::new("127.0.0.1:853".parse().unwrap(), tls.unwrap()).unwrap();
+        send_sync(&client);
+        // Not polled: nothing is sent, no runtime is needed.
+        send(client.exchange(&query(0, 1), Instant::now()));
+        assert_eq!(client.stats(), DoqClientStats::default());
+    }
+
+    #[test]
     fn error_codes_are_named() {
         assert_eq!(error_name(2), "DOQ_PROTOCOL_ERROR");
         assert_eq!(error_name(0x99), "error 0x99");
