@@ -29,7 +29,9 @@
 //! Connections go through the same table as TCP and DNS over TLS ([`TcpLimits`]:
 //! `max_connections`, `max_per_client`, the idlest connection evicted at the total limit): a
 //! connection over a limit is refused before its handshake, and counts in
-//! `tcp_connections_rejected_total`. A client the listener's query ACL drops is ignored (no
+//! `tcp_connections_rejected_total`. A client whose address QUIC has not validated yet is sent
+//! a Retry (QUIC's SYN cookie) rather than refused, and judged again when it comes back from
+//! that address: once the limits are full, Initial packets from spoofed sources take no place. A client the listener's query ACL drops is ignored (no
 //! packet back, as over UDP). Each connection has at most [`DoqSettings::max_streams`]
 //! streams open at once (QUIC flow control: the client cannot open more), a query of at most
 //! 65,535 bytes that must arrive whole within [`TcpLimits::message_timeout`], and a bounded
@@ -288,6 +290,12 @@ fn admit(
                     .with(key, WorkerMetrics::tcp_connection_closed);
             });
         }
+        // Over a limit with an address nobody has checked: the limits may be full of
+        // connections from spoofed sources, so ask the client to prove its address (a Retry,
+        // QUIC's SYN cookie) and decide again when it comes back.
+        Admit::Reject(_) if !incoming.remote_address_validated() && incoming.may_retry() => {
+            let _ = incoming.retry();
+        }
         Admit::Reject(reason) => {
             // CONNECTION_REFUSED, before any handshake work.
             incoming.refuse();
@@ -462,9 +470,19 @@ async fn stream(
     None
 }
 
-/// A REFUSED response to `query`, framed and counted: its header (opcode and RD kept) and
-/// question, and an OPT record when the query had one. `None` when the query cannot be read.
+/// A REFUSED response to `query`, framed and counted; see [`refused_message`].
 fn refused(query: &[u8], key: usize, responder: &Responder) -> Option<Vec<u8>> {
+    let frame = refused_message(query)?;
+    let t = responder.transport();
+    responder
+        .counters()
+        .with(key, |m| m.count_response(t, metrics::Rcode::Refused));
+    Some(frame)
+}
+
+/// A REFUSED response to `query`, framed: its header (opcode and RD kept) and question, and an
+/// OPT record when the query had one. `None` when the query cannot be read.
+fn refused_message(query: &[u8]) -> Option<Vec<u8>> {
     let msg = Message::parse(query).ok()?;
     let asked = msg.header();
     let flags = asked
@@ -489,12 +507,7 @@ fn refused(query: &[u8], key: usize, responder: &Responder) -> Option<Vec<u8>> {
     if msg.edns().is_some() {
         w.opt(1232, Rcode::REFUSED, false).ok()?.finish().ok()?;
     }
-    let frame = framed(w.finish());
-    let t = responder.transport();
-    responder
-        .counters()
-        .with(key, |m| m.count_response(t, metrics::Rcode::Refused));
-    Some(frame)
+    Some(framed(w.finish()))
 }
 
 /// The message of a stream's data when it is exactly one length-prefixed message.
@@ -527,5 +540,23 @@ mod tests {
         );
         assert_eq!(one_message(&[0, 1, 1, 0, 1, 2]), None, "two messages");
         assert_eq!(one_message(&[0]), None);
+    }
+
+    #[test]
+    fn refusals_keep_the_question_and_the_opcode() {
+        // A NOTIFY (opcode 4) for example.test. SOA with RD and an OPT record.
+        let mut query = vec![0, 0, 4 << 3 | 1, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+        query.extend_from_slice(b"\x07example\x04test\x00\x00\x06\x00\x01");
+        query.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+        let frame = refused_message(&query).unwrap();
+        let response = one_message(&frame).unwrap();
+        let msg = Message::parse(response).unwrap();
+        let h = msg.header();
+        assert_eq!((h.id, h.flags.qr(), h.flags.rd()), (0, true, true));
+        assert_eq!(h.flags.opcode(), wire::Opcode::NOTIFY);
+        assert_eq!(msg.rcode(), Rcode::REFUSED);
+        assert_eq!(msg.question().unwrap().qtype, wire::RType::SOA);
+        assert!(msg.edns().is_some());
+        assert_eq!(refused_message(&[1, 2, 3]), None);
     }
 }
