@@ -635,3 +635,27 @@ fn shutdown_closes_open_connections() {
     });
     assert!(server.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn an_idle_connection_is_closed() {
+    // `more` lands in `[quic]`, the last section.
+    let (scratch, _server, doq) = start("doq-idle", "", "", "idle_timeout = 1\n");
+    let config = raw_config(&scratch);
+    runtime().block_on(async {
+        let endpoint = raw_endpoint();
+        let conn = endpoint
+            .connect_with(config, doq, "dns.test")
+            .unwrap()
+            .await
+            .unwrap();
+        let q = framed(&doq_query("www.example.test.", RType::A));
+        assert!(raw_ask(&conn, &q).await.is_ok());
+        let started = Instant::now();
+        assert_eq!(closed_with(&conn).await, 0x0, "DOQ_NO_ERROR");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(800) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+    });
+}

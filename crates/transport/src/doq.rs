@@ -36,9 +36,10 @@
 //! streams open at once (QUIC flow control: the client cannot open more), a query of at most
 //! 65,535 bytes that must arrive whole within [`TcpLimits::message_timeout`], and a bounded
 //! receive window. A connection with no query in flight for [`DoqSettings::idle_timeout`] is
-//! closed (QUIC's own idle timeout is the same, so PINGs alone keep nothing open past it
-//! either way). Client addresses may not migrate: the address the ACL and the limits judged
-//! is the one served.
+//! closed by the server; PINGs keep nothing open past that. QUIC's own idle timeout (the same
+//! value) only detects a client that vanished: the server PINGs at half of it, so a
+//! connection waiting on a long resolution does not idle out under it. Client addresses may
+//! not migrate: the address the ACL and the limits judged is the one served.
 //!
 //! # Reload and shutdown
 //!
@@ -98,7 +99,8 @@ pub struct DoqSettings {
     pub tls: watch::Receiver<Arc<rustls::ServerConfig>>,
     /// Bidirectional streams (queries) open at once on one connection.
     pub max_streams: u32,
-    /// Close a connection with no query in flight this long after its last one.
+    /// Close a connection with no query in flight this long after its last one; also QUIC's
+    /// idle timeout, which the server's PINGs (at half of it) keep from ending a busy one.
     pub idle_timeout: Duration,
     /// How long a new connection has to complete its handshake.
     pub handshake_timeout: Duration,
@@ -158,7 +160,8 @@ fn quic_config(
         .stream_receive_window(VarInt::from_u32(MAX_FRAME as u32))
         .receive_window(VarInt::from_u32(CONNECTION_WINDOW))
         .send_window(SEND_WINDOW)
-        .max_idle_timeout(settings.idle_timeout.try_into().ok());
+        .max_idle_timeout(settings.idle_timeout.try_into().ok())
+        .keep_alive_interval(Some(settings.idle_timeout / 2));
     config.transport_config(Arc::new(transport));
     // The address judged at accept (ACL, per-client limit) stays the one served.
     config.migration(false);
