@@ -6,9 +6,10 @@
 //! unidirectional stream closes the connection with DOQ_PROTOCOL_ERROR, two messages on one
 //! stream reset that stream only, a resumed session's 0-RTT query is answered while a NOTIFY in
 //! 0-RTT is REFUSED, the per-client connection limit refuses the next connection, a listener
-//! ACL that drops ignores the client, and SIGHUP serves a new certificate. The client side is
-//! also checked against a DoQ server of another implementation (`tests/interop/doq_server.py`,
-//! on aioquic).
+//! ACL that drops ignores the client, SIGHUP serves a new certificate, an idle connection and
+//! shutdown close with DOQ_NO_ERROR, padded queries get padded answers, queries count under
+//! `doq`, and DDR names the listener. The client side is also checked against a DoQ server of
+//! another implementation (`tests/interop/doq_server.py`, on aioquic).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -658,4 +659,29 @@ fn an_idle_connection_is_closed() {
             "{waited:?}"
         );
     });
+}
+
+#[test]
+fn padded_queries_get_padded_answers() {
+    // RFC 8467: a response to a padded query is padded to a multiple of 468 bytes.
+    let (scratch, _server, doq) = start("doq-padding", "", "", "");
+    let script = format!(
+        "import dns.query, dns.message, dns.edns\n\
+         q = dns.message.make_query('www.example.test.', 'A', use_edns=0, pad=128)\n\
+         r = dns.query.quic(q, '{ip}', port={port}, timeout=5, verify='{ca}', \
+         server_hostname='dns.test')\n\
+         assert any(o.otype == dns.edns.OptionType.PADDING for o in r.options), r\n\
+         print(len(r.to_wire()))\n",
+        ip = doq.ip(),
+        port = doq.port(),
+        ca = scratch.0.join("cert.pem").display(),
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let len: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(len % 468, 0, "{len} bytes");
 }
