@@ -698,3 +698,68 @@ fn tls_errors_name_the_key() {
     let e = crate::tls::server_config(&c.tls, &resumption).unwrap_err();
     assert!(e.contains("tls.cert"), "{e}");
 }
+
+#[test]
+fn quic_section_and_flags() {
+    let c = parse("").unwrap();
+    assert!(!c.quic.enabled());
+    assert_eq!((c.quic.max_streams, c.quic.idle_timeout), (100, None));
+    let text = "[quic]\nlisten = [\"127.0.0.1:853\"]\nmax_streams = 7\nidle_timeout = 30\n\n\
+                [[acl.listener]]\nlisten = \"127.0.0.1:853\"\nquery = [\"drop any\"]\n";
+    let mut c = parse(text).unwrap();
+    assert_eq!(c.quic.listen, vec!["127.0.0.1:853".parse().unwrap()]);
+    assert_eq!(c.quic.max_streams, 7);
+    assert_eq!(c.quic.idle_timeout, Some(Duration::from_secs(30)));
+    c.apply(&Overrides {
+        listen_quic: vec!["127.0.0.1:8853".parse().unwrap()],
+        ..Overrides::default()
+    })
+    .unwrap();
+    assert_eq!(c.quic.listen, vec!["127.0.0.1:8853".parse().unwrap()]);
+    let twice: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let e = c
+        .apply(&Overrides {
+            listen_quic: vec![twice, twice],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("--listen-quic"), "{e}");
+}
+
+#[test]
+fn quic_errors_name_the_key() {
+    let e = error("[quic]\nmax_streams = 0\n");
+    assert!(e.contains("quic.max_streams"), "{e}");
+    let e = error("[quic]\nidle_timeout = 301\n");
+    assert!(e.contains("quic.idle_timeout"), "{e}");
+    let e = error("[quic]\nlisten = [\"127.0.0.1:853\", \"127.0.0.1:853\"]\n");
+    assert!(e.contains("quic.listen") && e.contains("twice"), "{e}");
+    let e = error("[[acl.listener]]\nlisten = \"127.0.0.1:853\"\nquery = [\"drop any\"]\n");
+    assert!(e.contains("quic.listen"), "{e}");
+    // A QUIC listener needs `[tls]`'s certificate; the configuration is TLS 1.3 with `doq`.
+    let c = parse("[quic]\nlisten = [\"127.0.0.1:853\"]\n").unwrap();
+    let resumption = crate::tls::Resumption::new().unwrap();
+    let e = crate::tls::doq_server_config(&c.tls, &c.quic, &resumption).unwrap_err();
+    assert!(e.contains("tls.cert"), "{e}");
+    let none = crate::tls::doq_server_config(&c.tls, &parse("").unwrap().quic, &resumption);
+    assert!(none.unwrap().is_none());
+}
+
+#[test]
+fn the_quic_tls_configuration_is_tls13_doq_with_early_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    crate::tls::self_signed("dns.test", &cert, &key).unwrap();
+    let mut c =
+        parse("[tls]\nmin_version = \"1.2\"\n\n[quic]\nlisten = [\"127.0.0.1:853\"]\n").unwrap();
+    (c.tls.cert, c.tls.key) = (Some(cert), Some(key));
+    let resumption = crate::tls::Resumption::new().unwrap();
+    let config = crate::tls::doq_server_config(&c.tls, &c.quic, &resumption)
+        .unwrap()
+        .unwrap();
+    assert_eq!(config.alpn_protocols, vec![b"doq".to_vec()]);
+    assert_eq!(config.max_early_data_size, u32::MAX);
+    assert!(config.send_half_rtt_data);
+    // Early data needs stateful resumption: no stateless tickets.
+    assert!(!config.ticketer.enabled());
+}
