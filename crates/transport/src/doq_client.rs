@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn the_client_and_its_exchanges_can_move_between_tasks() {
         fn send_sync<T: Send + Sync>(_: &T) {}
-        fn send<F: std::future::Future + Send>(_: F) {}
+        fn send<F: Future + Send>(_: F) {}
         let name = rustls_pki_types::ServerName::try_from("dns.test").unwrap();
         let tls = ClientTls::new(&crate::client_tls::Trust::Insecure, name, &[ALPN_DOQ], true);
         let client = DoqClient::new("127.0.0.1:853".parse().unwrap(), tls.unwrap()).unwrap();
