@@ -74,7 +74,7 @@ use crate::doq_client::{
 use crate::guards::Guards;
 use crate::resolver::ResolverHandle;
 use crate::tcp::TcpLimits;
-use crate::tcp::table::{Admit, ConnState, Table};
+use crate::tcp::table::{Admit, ConnState, Table, Ticket};
 use crate::{SharedEngine, Shutdown};
 
 /// DOQ_UNSPECIFIED_ERROR (RFC 9250 section 4.3): a policy closed the connection; the client is
@@ -280,17 +280,15 @@ fn admit(
         Admit::Accept(ticket) => {
             let key = ticket.index();
             counters.with(key, WorkerMetrics::tcp_connection_opened);
-            let shared = shared.clone();
+            let state = ticket.state().clone();
+            let closer = Closer {
+                ticket: Some(ticket),
+                key,
+                shared: shared.clone(),
+            };
             tasks.spawn(async move {
-                let state = ticket.state().clone();
-                connection(incoming, ip, key, &state, &shared).await;
-                // The place is free before the close is counted: whoever sees the count may
-                // connect.
-                drop(ticket);
-                shared
-                    .responder
-                    .counters()
-                    .with(key, WorkerMetrics::tcp_connection_closed);
+                connection(incoming, ip, key, &state, &closer.shared).await;
+                drop(closer);
             });
         }
         // Over a limit with an address nobody has checked: the limits may be full of
@@ -304,6 +302,25 @@ fn admit(
             incoming.refuse();
             counters.with(0, |m| m.tcp_connection_rejected(reason));
         }
+    }
+}
+
+/// Frees a connection's place in the table and counts it closed, however its task ends
+/// (aborted at the end of the shutdown grace included).
+struct Closer {
+    ticket: Option<Ticket>,
+    key: usize,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        // The place is free before the close is counted: whoever sees the count may connect.
+        drop(self.ticket.take());
+        self.shared
+            .responder
+            .counters()
+            .with(self.key, WorkerMetrics::tcp_connection_closed);
     }
 }
 
