@@ -685,3 +685,38 @@ fn padded_queries_get_padded_answers() {
     let len: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     assert_eq!(len % 468, 0, "{len} bytes");
 }
+
+#[test]
+fn a_stream_without_fin_is_reset_and_keepalive_closes() {
+    let (scratch, _server, doq) = start("doq-fin", "", "", "");
+    let config = raw_config(&scratch);
+    runtime().block_on(async {
+        let endpoint = raw_endpoint();
+        let conn = endpoint
+            .connect_with(config, doq, "dns.test")
+            .unwrap()
+            .await
+            .unwrap();
+        // The whole query, but no FIN: reset with DOQ_PROTOCOL_ERROR after the message
+        // timeout (5 s); the connection goes on.
+        let q = framed(&doq_query("www.example.test.", RType::A));
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(&q).await.unwrap();
+        let started = Instant::now();
+        let err = recv.read_to_end(70_000).await.unwrap_err().to_string();
+        assert!(err.contains("reset by peer: error 2"), "{err}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(4) && waited < Duration::from_secs(8),
+            "{waited:?}"
+        );
+        assert!(raw_ask(&conn, &q).await.is_ok());
+        // The edns-tcp-keepalive option has no place in DoQ (RFC 9250 section 5.5.2).
+        let mut keepalive = doq_query("www.example.test.", RType::A);
+        let n = keepalive.len();
+        keepalive[n - 1] = 4; // the OPT RDATA length, last in the message
+        keepalive.extend_from_slice(&[0, 11, 0, 0]);
+        assert!(raw_ask(&conn, &framed(&keepalive)).await.is_err());
+        assert_eq!(closed_with(&conn).await, 0x2);
+    });
+}
