@@ -149,6 +149,7 @@ fn forwarding_sends_rd_and_trusts_the_answer() {
         zone: name("."),
         to: vec!["192.0.2.53:5353".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     // A "recursive" server: answers anything from its zones without AA.
@@ -187,6 +188,7 @@ fn forward_zone_beside_iteration() {
         zone: name("corp.test."),
         to: vec!["192.0.2.53:53".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);
@@ -213,6 +215,7 @@ fn stub_zone_iterates_from_the_given_servers() {
         zone: name("example.test."),
         to: vec!["192.0.2.20:53".parse().unwrap()],
         kind: ForwardKind::Stub,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);
@@ -244,6 +247,7 @@ fn forwarder_that_refers_is_lame() {
         zone: name("."),
         to: vec!["192.0.2.10:53".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);
