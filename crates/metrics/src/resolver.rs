@@ -56,7 +56,9 @@ impl UpstreamProtocol {
     /// The protocol of a label value (`tls`, `https`, `quic` as a secure upstream names
     /// itself; `udp`, `tcp`).
     pub fn from_label(label: &str) -> Option<UpstreamProtocol> {
-        UpstreamProtocol::ALL.into_iter().find(|p| p.label() == label)
+        UpstreamProtocol::ALL
+            .into_iter()
+            .find(|p| p.label() == label)
     }
 }
 

@@ -49,8 +49,8 @@ pub use cookies::CookieSettings;
 pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
-    CacheSettings, ForwardConfig, ForwardTarget, QnameMinimisation, ResolverConfig,
-    ResolverLimits, SecureServer,
+    CacheSettings, ForwardConfig, ForwardTarget, QnameMinimisation, ResolverConfig, ResolverLimits,
+    SecureServer,
 };
 pub use rrl::RrlSettings;
 pub use signing::SigningSettings;

@@ -716,7 +716,12 @@ fn forward_targets_with_a_scheme() {
     let t = secure("tls://dns.test@127.0.0.1:8853");
     assert_eq!(
         (t.scheme, t.addr, t.name.as_str(), t.path.as_str()),
-        (Scheme::Tls, "127.0.0.1:8853".parse().unwrap(), "dns.test", "")
+        (
+            Scheme::Tls,
+            "127.0.0.1:8853".parse().unwrap(),
+            "dns.test",
+            ""
+        )
     );
     // Default ports; the address as the name when none is written.
     let t = secure("tls://192.0.2.1");

@@ -74,10 +74,7 @@ fn start_a(scratch: &Scratch, dot_ips: &[&str]) -> (Server, u16, SocketAddr) {
     let (port, dot, http) = (free_port(), free_port(), free_port());
     std::fs::write(dir.join("example.test.zone"), zone(1)).unwrap();
     std::fs::write(dir.join("fwd.test.zone"), fwd_zone()).unwrap();
-    let listen_tls: Vec<String> = dot_ips
-        .iter()
-        .map(|ip| format!("\"{ip}:{dot}\""))
-        .collect();
+    let listen_tls: Vec<String> = dot_ips.iter().map(|ip| format!("\"{ip}:{dot}\"")).collect();
     let text = format!(
         "[server]\nlisten = [\"127.0.0.1:{port}\"]\nworkers = 1\nhttp = \"127.0.0.1:{http}\"\n\
          control_socket = \"control.sock\"\nlog_level = \"info\"\n\
@@ -162,7 +159,10 @@ fn dot_forwarding_answers_over_one_connection() {
     let flag = format!(".={target}");
     let (b, b_http) = start_b(&scratch, "b", &more, &["--forward", &flag]);
     let before = metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap();
-    assert_eq!(resolve(b.addr, "www.fwd.test."), (Rcode::NOERROR, vec!["192.0.2.80".into()]));
+    assert_eq!(
+        resolve(b.addr, "www.fwd.test."),
+        (Rcode::NOERROR, vec!["192.0.2.80".into()])
+    );
     for i in 0..20 {
         let (rcode, addrs) = resolve(b.addr, &format!("n{i}.fwd.test."));
         assert_eq!(rcode, Rcode::NOERROR, "n{i}");
@@ -195,7 +195,13 @@ fn dot_forwarding_answers_over_one_connection() {
 #[test]
 fn names_cas_and_pins_are_checked() {
     let scratch = Scratch::new("fwd-tls-trust");
-    let ips = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
+    let ips = [
+        "127.0.0.1",
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.4",
+        "127.0.0.5",
+    ];
     let (_a, dot, _) = start_a(&scratch, &ips);
     let ca = scratch.0.join("a/cert.pem");
     make_cert(&scratch.0.join("other"), "dns.test");
@@ -301,7 +307,10 @@ fn strict_mode_needs_encrypted_forwarders_everywhere() {
     );
     let (code, text) = check(&scratch, "stub.toml", &stub, &["--encrypted-only"]);
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("stub for corp. has the plain DNS server"), "{text}");
+    assert!(
+        text.contains("stub for corp. has the plain DNS server"),
+        "{text}"
+    );
     // Without the flag, the same file passes.
     let (code, text) = check(&scratch, "stub.toml", &stub, &[]);
     assert_eq!(code, Some(0), "{text}");

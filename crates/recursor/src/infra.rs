@@ -386,11 +386,7 @@ impl Infra {
                 .and_then(|h| h.backoff.as_ref())
                 .is_some_and(|b| now < b.at.plus_secs(ORDER_RETRY_SECS))
         };
-        if let Some(first) = candidates
-            .iter()
-            .filter(usable)
-            .find(|s| !failing(s))
-        {
+        if let Some(first) = candidates.iter().filter(usable).find(|s| !failing(s)) {
             return Some(*first);
         }
         candidates

@@ -443,11 +443,8 @@ impl Recursor {
             let ordered = forward.selection == Selection::Order;
             match forward.kind {
                 ForwardKind::Forward => {
-                    let mut zone = ZoneState::new(
-                        forward.zone.clone(),
-                        ZoneKind::Forward,
-                        vec![configured()],
-                    );
+                    let mut zone =
+                        ZoneState::new(forward.zone.clone(), ZoneKind::Forward, vec![configured()]);
                     zone.ordered = ordered;
                     task.zone = Some(zone);
                     return true;

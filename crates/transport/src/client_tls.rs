@@ -168,7 +168,9 @@ pub fn parse_pin(text: &str) -> Result<[u8; 32], String> {
     let text = text.trim();
     let mut out = Vec::with_capacity(33);
     if text.len() > 64 {
-        return Err(format!("`{text}` is not a pin: too long for a SHA-256 digest"));
+        return Err(format!(
+            "`{text}` is not a pin: too long for a SHA-256 digest"
+        ));
     }
     wire::rdata::decode_base64(text.as_bytes(), &mut out)
         .map_err(|e| format!("`{text}` is not a base64 pin: {e}"))?;
@@ -187,10 +189,19 @@ pub fn spki_sha256(cert: &[u8]) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(digest.as_ref()).ok()
 }
 
-/// One DER element at the start of `input`: its tag, its content, and what follows it. Only
-/// the definite forms DER allows (a length of at most four bytes: a certificate is far
-/// smaller) are read; anything else is `None`.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element read from the start of a buffer.
+struct DerElement<'a> {
+    tag: u8,
+    /// The element whole: tag, length and content.
+    whole: &'a [u8],
+    content: &'a [u8],
+    /// What follows it.
+    rest: &'a [u8],
+}
+
+/// One DER element at the start of `input`. Only the definite forms DER allows (a length of
+/// at most four bytes: a certificate is far smaller) are read; anything else is `None`.
+fn der_element(input: &[u8]) -> Option<DerElement<'_>> {
     let (&tag, rest) = input.split_first()?;
     // Multi-byte tags never occur in the certificate fields walked here.
     if tag & 0x1f == 0x1f {
@@ -214,9 +225,13 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
         return None;
     }
     let (content, after) = rest.split_at(len);
-    let whole_len = input.len() - after.len();
-    let whole = input.get(..whole_len)?;
-    Some((tag, content, whole, after))
+    let whole = input.get(..input.len() - after.len())?;
+    Some(DerElement {
+        tag,
+        whole,
+        content,
+        rest: after,
+    })
 }
 
 /// The DER SubjectPublicKeyInfo (tag and length included: that is what a pin hashes) of the
@@ -227,24 +242,24 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
 pub fn spki_of(cert: &[u8]) -> Option<&[u8]> {
     const SEQUENCE: u8 = 0x30;
     const VERSION: u8 = 0xa0;
-    let (tag, certificate, _, _) = der_element(cert)?;
-    if tag != SEQUENCE {
+    let certificate = der_element(cert)?;
+    if certificate.tag != SEQUENCE {
         return None;
     }
-    let (tag, tbs, _, _) = der_element(certificate)?;
-    if tag != SEQUENCE {
+    let tbs = der_element(certificate.content)?;
+    if tbs.tag != SEQUENCE {
         return None;
     }
-    let mut rest = tbs;
+    let mut rest = tbs.content;
     if rest.first() == Some(&VERSION) {
-        rest = der_element(rest)?.3;
+        rest = der_element(rest)?.rest;
     }
     // serialNumber, signature, issuer, validity, subject.
     for _ in 0..5 {
-        rest = der_element(rest)?.3;
+        rest = der_element(rest)?.rest;
     }
-    let (tag, _, spki, _) = der_element(rest)?;
-    (tag == SEQUENCE).then_some(spki)
+    let spki = der_element(rest)?;
+    (spki.tag == SEQUENCE).then_some(spki.whole)
 }
 
 /// [`Trust::Pins`]: the end-entity certificate, or one sent with it, must have a pinned SPKI;

@@ -488,7 +488,11 @@ impl Driver {
                     .unwrap_or(metrics::UpstreamProtocol::Tls);
                 let row = (protocol as usize).saturating_sub(2);
                 let column = usize::from(transport == UpstreamTransport::Tcp);
-                if let Some(n) = self.secure_queries.get_mut(row).and_then(|r| r.get_mut(column)) {
+                if let Some(n) = self
+                    .secure_queries
+                    .get_mut(row)
+                    .and_then(|r| r.get_mut(column))
+                {
                     *n += 1;
                 }
                 self.secure_pending.insert(id, protocol);

@@ -571,7 +571,10 @@ mod tests {
         assert_eq!(message_id(&message), Some(0x1234));
         assert!(map.take(wire[2]).is_none(), "answered once");
         let (tx, _rx8) = oneshot::channel();
-        assert!(map.insert(8, tx, later, now).is_ok(), "its place is free again");
+        assert!(
+            map.insert(8, tx, later, now).is_ok(),
+            "its place is free again"
+        );
         // A caller that stopped waiting frees its ID when the map is full.
         drop(receivers.remove(0));
         let (tx, _rx) = oneshot::channel();

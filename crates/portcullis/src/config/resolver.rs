@@ -272,6 +272,9 @@ impl ForwardTarget {
     }
 }
 
+/// SPKI pins (SHA-256 digests) as read from `forward.spki_pins`.
+pub type Pins = Vec<[u8; 32]>;
+
 /// The HTTP path of an `https://` forwarder when the URL has none (RFC 8484's example).
 pub const DEFAULT_DOH_PATH: &str = "/dns-query";
 /// Longest certificate name (a domain name in text) and HTTP path accepted in a URL.
@@ -312,16 +315,19 @@ pub fn forward_target(s: &str) -> Result<ForwardTarget, String> {
     if let Some(name) = name
         && (name.is_empty() || name.len() > MAX_URL_PART)
     {
-        return Err(format!("`{s}`: the certificate name before `@` is empty or too long"));
+        return Err(format!(
+            "`{s}`: the certificate name before `@` is empty or too long"
+        ));
     }
     let (host, port) = split_host_port(host_port)
         .ok_or_else(|| format!("`{s}`: `{host_port}` is not ADDR[:PORT]"))?;
     let port = port.unwrap_or(scheme.default_port());
     let (addr, host_name) = match host.parse::<IpAddr>() {
         Ok(ip) => (SocketAddr::new(ip, port), None),
-        Err(_) if scheme == Scheme::Https && name.is_none() => {
-            (resolve_host(host, port).map_err(|e| format!("`{s}`: {e}"))?, Some(host))
-        }
+        Err(_) if scheme == Scheme::Https && name.is_none() => (
+            resolve_host(host, port).map_err(|e| format!("`{s}`: {e}"))?,
+            Some(host),
+        ),
         Err(_) => {
             return Err(format!(
                 "`{s}`: `{host}` is not an IP address (write the certificate name before `@`: \
@@ -334,7 +340,9 @@ pub fn forward_target(s: &str) -> Result<ForwardTarget, String> {
         .or(host_name)
         .map_or_else(|| addr.ip().to_string(), str::to_string);
     if rustls_pki_types::ServerName::try_from(name.as_str()).is_err() {
-        return Err(format!("`{s}`: `{name}` is not a DNS name or an IP address"));
+        return Err(format!(
+            "`{s}`: `{name}` is not a DNS name or an IP address"
+        ));
     }
     Ok(ForwardTarget::Secure(SecureServer {
         scheme,
@@ -610,7 +618,7 @@ pub(super) struct ForwardSection {
     #[serde(default, deserialize_with = "de_forward_ca")]
     pub(super) ca: Option<Spanned<PathBuf>>,
     #[serde(default, deserialize_with = "de_forward_pins")]
-    pub(super) spki_pins: Option<Spanned<Vec<[u8; 32]>>>,
+    pub(super) spki_pins: Option<Spanned<Pins>>,
     #[serde(default, deserialize_with = "de_forward_selection")]
     pub(super) selection: Selection,
     #[serde(default, deserialize_with = "de_forward_tls_insecure")]
@@ -629,8 +637,12 @@ impl ForwardSection {
         let insecure = self.tls_insecure.filter(|b| *b.get_ref());
         let given: Vec<(&str, std::ops::Range<usize>)> = [
             self.ca.as_ref().map(|c| ("forward.ca", c.span())),
-            self.spki_pins.as_ref().map(|p| ("forward.spki_pins", p.span())),
-            insecure.as_ref().map(|i| ("forward.tls_insecure", i.span())),
+            self.spki_pins
+                .as_ref()
+                .map(|p| ("forward.spki_pins", p.span())),
+            insecure
+                .as_ref()
+                .map(|i| ("forward.tls_insecure", i.span())),
         ]
         .into_iter()
         .flatten()
@@ -896,9 +908,7 @@ fn de_forward_ca<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<PathB
     Ok(Some(Spanned::new(span, PathBuf::from(s.into_inner()))))
 }
 
-fn de_forward_pins<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Spanned<Vec<[u8; 32]>>>, D::Error> {
+fn de_forward_pins<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Pins>>, D::Error> {
     let key = "forward.spki_pins";
     let list: Spanned<Vec<String>> = keyed(d, key)?;
     let span = list.span();
