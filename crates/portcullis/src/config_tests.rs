@@ -102,7 +102,7 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
     assert_eq!(c.server.nsid.as_deref(), Some("ns1"));
     assert_eq!(c.server.version.as_deref(), Some("Portcullis"));
     assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
-    assert_eq!(c.forwards.len(), 2);
+    assert_eq!(c.forwards.len(), 3);
     assert!(c.resolver.root_hints.is_some());
     assert_eq!(c.policy.blocklists.len(), 2);
     assert_eq!(c.policy.rpz.len(), 1);
