@@ -636,6 +636,122 @@ mod tests {
         assert!(build(&bad).is_err());
     }
 
+    /// A DNS over TLS server on loopback with a fresh certificate for `dns.test`: it answers
+    /// the queries of a connection two at a time, in reverse order (the answer is the query
+    /// with QR set), and closes a connection after `per_connection` queries. Its address, the
+    /// pin of its key, and the connections it accepted.
+    async fn fake_server(per_connection: usize) -> (SocketAddr, [u8; 32], Arc<AtomicU64>) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["dns.test".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let der = cert.der().clone();
+        let pin = crate::client_tls::spki_sha256(der.as_ref()).unwrap();
+        let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(
+            rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key_der)
+            .unwrap();
+        config.alpn_protocols = vec![b"dot".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut served = 0;
+                    while served < per_connection {
+                        let mut batch = Vec::new();
+                        for _ in 0..2 {
+                            let mut len = [0u8; 2];
+                            if tls.read_exact(&mut len).await.is_err() {
+                                return;
+                            }
+                            let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                            if tls.read_exact(&mut q).await.is_err() {
+                                return;
+                            }
+                            q[2] |= 0x80;
+                            batch.push(q);
+                        }
+                        for a in batch.iter().rev() {
+                            let len = u16::try_from(a.len()).unwrap().to_be_bytes();
+                            tls.write_all(&len).await.unwrap();
+                            tls.write_all(a).await.unwrap();
+                        }
+                        served += 2;
+                    }
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (addr, pin, accepted)
+    }
+
+    /// A 13-byte message with ID 0x4242 (every query the same ID) and `marker` after the
+    /// header, to tell the answers apart.
+    fn marked(marker: u8) -> Vec<u8> {
+        let mut q = vec![0u8; 13];
+        q[..2].copy_from_slice(&0x4242u16.to_be_bytes());
+        q[12] = marker;
+        q
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dot_pipelines_colliding_ids_and_reconnects() {
+        let (addr, pin, accepted) = fake_server(2).await;
+        let spec = SecureSpec {
+            scheme: Scheme::Tls,
+            addr,
+            name: "dns.test".into(),
+            path: String::new(),
+            trust: Trust::Pins(vec![pin]),
+        };
+        let up = DotUpstream::new(&spec).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // Two queries with one ID, answered out of order: each gets its own answer, with the
+        // ID it was sent with.
+        let (a, b) = tokio::join!(
+            up.exchange(marked(1), deadline),
+            up.exchange(marked(2), deadline)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((message_id(&a), a[12]), (Some(0x4242), 1));
+        assert_eq!((message_id(&b), b[12]), (Some(0x4242), 2));
+        assert_ne!(a[2] & 0x80, 0, "an answer");
+        assert_eq!(up.connections_opened(), 1, "one connection for both");
+        // The server closed the connection after two queries: the next ones open another.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (c, d) = tokio::join!(
+            up.exchange(marked(3), deadline),
+            up.exchange(marked(4), deadline)
+        );
+        assert_eq!(c.unwrap()[12], 3);
+        assert_eq!(d.unwrap()[12], 4);
+        assert_eq!(up.connections_opened(), 2);
+        assert_eq!(accepted.load(Ordering::Relaxed), 2);
+        // Another pin: the handshake fails, and the query with it, before its deadline.
+        let wrong = SecureSpec {
+            trust: Trust::Pins(vec![[0; 32]]),
+            ..spec
+        };
+        let up = DotUpstream::new(&wrong).unwrap();
+        let err = up.exchange(marked(5), deadline).await.unwrap_err();
+        assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert_eq!(up.connections_opened(), 0);
+    }
+
     #[test]
     fn keepalive_is_read_from_the_answer() {
         let mut buf = vec![0u8; 512];
