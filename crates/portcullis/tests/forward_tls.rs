@@ -296,6 +296,18 @@ fn strict_mode_needs_encrypted_forwarders_everywhere() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("iterative resolution"), "{text}");
     assert!(text.contains("port 53"), "{text}");
+    // `serve` refuses to start with it too.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = Command::new("timeout")
+        .args(["20", env!("CARGO_BIN_EXE_portcullis"), "serve", "--config"])
+        .arg(scratch.0.join("iter.toml"))
+        .args(["--listen", &listen])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("iterative resolution"), "{stderr}");
     // A plain forwarder for `.`.
     let plain = format!("{resolver}[[forward]]\nzone = \".\"\nto = [\"192.0.2.1\"]\n");
     let (code, text) = check(&scratch, "plain.toml", &plain, &[]);

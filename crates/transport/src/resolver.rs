@@ -238,6 +238,29 @@ pub struct Upstreams {
     pub encrypted_only: bool,
 }
 
+/// How a query to one server leaves.
+#[derive(Debug)]
+pub enum Route {
+    /// Over plain DNS (UDP or TCP, as the recursor asked).
+    Plain,
+    /// Over this encrypted upstream.
+    Secure(Arc<dyn secure_upstream::SecureExchange>),
+    /// Not at all: strict mode, and the server is not an encrypted upstream.
+    Refused,
+}
+
+impl Upstreams {
+    /// How a query to `server` leaves: over its encrypted upstream when it has one, else over
+    /// plain DNS unless strict mode refuses it.
+    pub fn route(&self, server: std::net::SocketAddr) -> Route {
+        match self.secure.get(&server) {
+            Some(upstream) => Route::Secure(upstream.clone()),
+            None if self.encrypted_only => Route::Refused,
+            None => Route::Plain,
+        }
+    }
+}
+
 /// Starts `settings.drivers` driver tasks on the current tokio runtime, each with its own
 /// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
 /// queue of `settings.queue` jobs; answers are written with the engine current when they are
@@ -483,7 +506,18 @@ impl Driver {
             } = transmit;
             let deadline = crate::clock::instant(deadline);
             let events = self.events_tx.clone();
-            if let Some(upstream) = self.upstreams.secure.get(&server) {
+            let upstream = match self.upstreams.route(server) {
+                Route::Plain => None,
+                Route::Secure(upstream) => Some(upstream),
+                Route::Refused => {
+                    // The configuration check allows no plain server in strict mode: this is
+                    // a bug or a server learned at run time. Never sent; the recursor moves on.
+                    tracing::warn!(%server, "a plain DNS query was refused: resolver.encrypted_only is on");
+                    self.recursor.handle_failure(id, crate::clock::now());
+                    continue;
+                }
+            };
+            if let Some(upstream) = upstream {
                 let protocol = metrics::UpstreamProtocol::from_label(upstream.protocol())
                     .unwrap_or(metrics::UpstreamProtocol::Tls);
                 let row = (protocol as usize).saturating_sub(2);
@@ -497,21 +531,9 @@ impl Driver {
                 }
                 self.secure_pending.insert(id, protocol);
                 let task = tokio::spawn(secure_upstream::secure_exchange(
-                    id,
-                    server,
-                    upstream.clone(),
-                    message,
-                    deadline,
-                    events,
+                    id, server, upstream, message, deadline, events,
                 ));
                 self.exchanges.insert(id, task.abort_handle());
-                continue;
-            }
-            if self.upstreams.encrypted_only {
-                // The configuration check allows no plain server in strict mode: this is a
-                // bug or a server learned at run time. Never sent; the recursor moves on.
-                tracing::warn!(%server, "a plain DNS query was refused: resolver.encrypted_only is on");
-                self.recursor.handle_failure(id, crate::clock::now());
                 continue;
             }
             let task = match transport {
@@ -758,6 +780,29 @@ mod tests {
             .map(|i| driver_index(&request(&format!("n{i}.example.")), 4))
             .collect();
         assert_eq!(spread.len(), 4, "questions spread over the drivers");
+    }
+
+    #[test]
+    fn strict_mode_refuses_plain_servers() {
+        let spec = crate::secure_upstream::SecureSpec {
+            scheme: crate::secure_upstream::Scheme::Tls,
+            addr: "127.0.0.1:853".parse().unwrap(),
+            name: "dns.test".into(),
+            path: String::new(),
+            trust: crate::client_tls::Trust::Insecure,
+        };
+        let mut secure = SecureUpstreams::new();
+        secure.insert(spec.addr, crate::secure_upstream::build(&spec).unwrap());
+        let mut upstreams = Upstreams {
+            secure: Arc::new(secure),
+            encrypted_only: false,
+        };
+        let plain = "127.0.0.1:53".parse().unwrap();
+        assert!(matches!(upstreams.route(spec.addr), Route::Secure(_)));
+        assert!(matches!(upstreams.route(plain), Route::Plain));
+        upstreams.encrypted_only = true;
+        assert!(matches!(upstreams.route(spec.addr), Route::Secure(_)));
+        assert!(matches!(upstreams.route(plain), Route::Refused));
     }
 
     #[test]
