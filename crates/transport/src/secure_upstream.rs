@@ -19,7 +19,9 @@
 //! IDs are random per query and two drivers may pick the same one) and the response gets the
 //! query's own ID back, so the recursor sees exactly the ID it sent. At most
 //! [`MAX_IN_FLIGHT`] queries wait on a connection; one more fails at once (the recursor then
-//! tries another server) rather than queueing behind a slow upstream.
+//! tries another server) rather than queueing behind a slow upstream. A query lost with a
+//! connection that was already open (the server closed it, idle, as the query went out) is
+//! sent once more on a new connection, within its deadline.
 //!
 //! The connection is closed after [`IDLE_TIMEOUT`] without a query in flight, or after the idle
 //! time the server announces with EDNS TCP keepalive (RFC 7828), at most [`MAX_IDLE`]. The
@@ -225,12 +227,13 @@ impl DotUpstream {
         self.opened.load(Ordering::Relaxed)
     }
 
-    /// The queue of the live connection, or of a new one (its task connects in the
-    /// background, so a query that gives up waiting does not abort the handshake).
-    fn connection(&self, deadline: Instant) -> mpsc::Sender<Request> {
+    /// The queue of the live connection (and `false`), or of a new one (and `true`; its task
+    /// connects in the background, so a query that gives up waiting does not abort the
+    /// handshake).
+    fn connection(&self, deadline: Instant) -> (mpsc::Sender<Request>, bool) {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(tx) = conn.as_ref().filter(|tx| !tx.is_closed()) {
-            return tx.clone();
+            return (tx.clone(), false);
         }
         let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
         let handshake = deadline.max(Instant::now() + MIN_HANDSHAKE);
@@ -242,7 +245,52 @@ impl DotUpstream {
             self.opened.clone(),
         ));
         *conn = Some(tx.clone());
-        tx
+        (tx, true)
+    }
+
+    /// One attempt: `query` over the live connection or a new one. `Err(true)` when it was
+    /// lost with a connection that was already open (the server may have closed it, idle, as
+    /// the query went out): worth one more attempt on a new connection.
+    async fn attempt(
+        &self,
+        query: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, (io::Error, bool)> {
+        let (reply, response) = oneshot::channel();
+        let request = Request {
+            query,
+            reply,
+            deadline,
+        };
+        let (conn, fresh) = self.connection(deadline);
+        match conn.try_send(request) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let e = io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "too many queries in flight to this upstream",
+                );
+                return Err((e, false));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                let e = io::Error::new(io::ErrorKind::ConnectionAborted, "the connection closed");
+                return Err((e, !fresh));
+            }
+        }
+        match tokio::time::timeout_at(deadline.into(), response).await {
+            Err(_) => Err((
+                io::Error::new(io::ErrorKind::TimedOut, "no answer in time"),
+                false,
+            )),
+            Ok(Err(_)) => Err((
+                io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "the connection closed before the answer",
+                ),
+                !fresh,
+            )),
+            Ok(Ok(answer)) => answer.map_err(|e| (e, false)),
+        }
     }
 }
 
@@ -259,34 +307,15 @@ impl SecureExchange for DotUpstream {
                     "not a DNS message",
                 ));
             }
-            let (reply, response) = oneshot::channel();
-            let request = Request {
-                query,
-                reply,
-                deadline,
-            };
-            match self.connection(deadline).try_send(request) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WouldBlock,
-                        "too many queries in flight to this upstream",
-                    ));
+            // A query lost with a connection that was already open is sent once more, on a
+            // new connection: a server closing an idle connection races with a new query
+            // (RFC 7766 section 6.2.3), and a single forwarder would otherwise fail it.
+            match self.attempt(query.clone(), deadline).await {
+                Ok(answer) => Ok(answer),
+                Err((_, true)) if Instant::now() < deadline => {
+                    self.attempt(query, deadline).await.map_err(|(e, _)| e)
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "the connection closed",
-                    ));
-                }
-            }
-            match tokio::time::timeout_at(deadline.into(), response).await {
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time")),
-                Ok(Err(_)) => Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "the connection closed before the answer",
-                )),
-                Ok(Ok(answer)) => answer,
+                Err((e, _)) => Err(e),
             }
         })
     }
@@ -346,6 +375,10 @@ async fn run_connection(
                     break;
                 };
                 let now = Instant::now();
+                // Its caller gave up while it waited for the handshake: not worth sending.
+                if reply.is_closed() || deadline <= now {
+                    continue;
+                }
                 let Some(original) = message_id(&query) else {
                     continue;
                 };
@@ -413,6 +446,11 @@ async fn run_connection(
             }
         }
     }
+    // No query may join a connection that is over: the queue closes first, so that a query
+    // that fails with it (the waiters are dropped next) and is sent again finds it closed and
+    // opens a new one.
+    drop(requests);
+    drop(ids);
     // Closing politely lets the server free the connection at once; its failure is moot.
     let _ = tokio::time::timeout(Duration::from_millis(200), writer.shutdown()).await;
 }
@@ -741,13 +779,22 @@ mod tests {
         assert_eq!(d.unwrap()[12], 4);
         assert_eq!(up.connections_opened(), 2);
         assert_eq!(accepted.load(Ordering::Relaxed), 2);
+        // At once after the server closed it: a query lost with the old connection is sent
+        // again on a new one.
+        let (e, f) = tokio::join!(
+            up.exchange(marked(5), deadline),
+            up.exchange(marked(6), deadline)
+        );
+        assert_eq!(e.unwrap()[12], 5);
+        assert_eq!(f.unwrap()[12], 6);
+        assert_eq!(up.connections_opened(), 3);
         // Another pin: the handshake fails, and the query with it, before its deadline.
         let wrong = SecureSpec {
             trust: Trust::Pins(vec![[0; 32]]),
             ..spec
         };
         let up = DotUpstream::new(&wrong).unwrap();
-        let err = up.exchange(marked(5), deadline).await.unwrap_err();
+        let err = up.exchange(marked(7), deadline).await.unwrap_err();
         assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert_eq!(up.connections_opened(), 0);
     }
