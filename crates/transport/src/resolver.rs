@@ -784,15 +784,15 @@ mod tests {
 
     #[test]
     fn strict_mode_refuses_plain_servers() {
-        let spec = crate::secure_upstream::SecureSpec {
-            scheme: crate::secure_upstream::Scheme::Tls,
+        let spec = secure_upstream::SecureSpec {
+            scheme: secure_upstream::Scheme::Tls,
             addr: "127.0.0.1:853".parse().unwrap(),
             name: "dns.test".into(),
             path: String::new(),
             trust: crate::client_tls::Trust::Insecure,
         };
         let mut secure = SecureUpstreams::new();
-        secure.insert(spec.addr, crate::secure_upstream::build(&spec).unwrap());
+        secure.insert(spec.addr, secure_upstream::build(&spec).unwrap());
         let mut upstreams = Upstreams {
             secure: Arc::new(secure),
             encrypted_only: false,
