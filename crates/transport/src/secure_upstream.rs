@@ -24,7 +24,8 @@
 //! sent once more on a new connection, within its deadline.
 //!
 //! The connection is closed after [`IDLE_TIMEOUT`] without a query in flight, or after the idle
-//! time the server announces with EDNS TCP keepalive (RFC 7828), at most [`MAX_IDLE`]. The
+//! time the server announces with EDNS TCP keepalive (RFC 7828), at most [`MAX_IDLE`]: every
+//! query asks for it with an empty keepalive option (added to the recursor's OPT record). The
 //! handshake is bounded by the deadline of the query that opened the connection, but given at
 //! least [`MIN_HANDSHAKE`], so that a handshake slower than one query's timeout is not
 //! abandoned again and again; every query is bounded by its own deadline.
@@ -393,6 +394,7 @@ async fn run_connection(
                     }
                 };
                 set_message_id(&mut query, wire_id);
+                request_keepalive(&mut query);
                 let Ok(len) = u16::try_from(query.len()) else {
                     continue;
                 };
@@ -464,6 +466,38 @@ fn keepalive(message: &[u8]) -> Option<Duration> {
         .option(wire::edns::OptionCode::TCP_KEEPALIVE)?;
     let units = wire::edns::keepalive_timeout(data).ok()??;
     Some(Duration::from_millis(u64::from(units) * 100).min(MAX_IDLE))
+}
+
+/// Adds an empty EDNS TCP keepalive option to `query` (RFC 7828 section 3.2.1: a client asks
+/// for the server's idle time this way; a server may only announce it to a query that asked).
+/// Only when the query's last record is its OPT record (how the recursor writes queries) and
+/// carries no keepalive yet; anything else is left as it is.
+fn request_keepalive(query: &mut Vec<u8>) {
+    let Some(options) = wire::Message::parse(query)
+        .ok()
+        .and_then(|m| m.edns())
+        .filter(|e| e.option(wire::edns::OptionCode::TCP_KEEPALIVE).is_none())
+        .map(|e| e.raw_options().len())
+    else {
+        return;
+    };
+    let Some(rdlen) = u16::try_from(options).ok().filter(|l| *l <= u16::MAX - 4) else {
+        return;
+    };
+    // The OPT record, at the end: root name (0), TYPE 41, CLASS, TTL, RDLENGTH, the options.
+    let Some(start) = query.len().checked_sub(options + 11) else {
+        return;
+    };
+    let opt_at_end = query.get(start) == Some(&0)
+        && query.get(start + 1..start + 3) == Some(&[0, 41][..])
+        && query.get(start + 9..start + 11) == Some(&rdlen.to_be_bytes()[..]);
+    if !opt_at_end || query.len() + 4 > usize::from(u16::MAX) {
+        return;
+    }
+    if let Some(len) = query.get_mut(start + 9..start + 11) {
+        len.copy_from_slice(&(rdlen + 4).to_be_bytes());
+    }
+    query.extend_from_slice(&[0, 11, 0, 0]);
 }
 
 /// The ID of a DNS message.
@@ -797,6 +831,90 @@ mod tests {
         let err = up.exchange(marked(7), deadline).await.unwrap_err();
         assert_ne!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert_eq!(up.connections_opened(), 0);
+    }
+
+    /// A query with ID 0x4242 for `NAME. A` whose OPT record carries an EDNS TCP keepalive of
+    /// `units` × 100 ms (the fake server echoes it back, as a server announcing its idle time).
+    fn with_keepalive(name: &str, units: u16) -> Vec<u8> {
+        let mut buf = vec![0u8; 512];
+        let header = wire::Header {
+            id: 0x4242,
+            ..wire::Header::default()
+        };
+        let mut w = wire::MessageWriter::new(&mut buf, 512, header).unwrap();
+        let qname: wire::Name = name.parse().unwrap();
+        w.push_question(qname.as_ref(), wire::RType::A, wire::Class::IN)
+            .unwrap();
+        let mut opt = w.opt(1232, wire::Rcode::NOERROR, false).unwrap();
+        opt.option(wire::edns::OptionCode::TCP_KEEPALIVE, &units.to_be_bytes())
+            .unwrap();
+        opt.finish().unwrap();
+        w.finish().to_vec()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_servers_keepalive_sets_the_idle_close() {
+        let (addr, pin, accepted) = fake_server(100).await;
+        let spec = SecureSpec {
+            scheme: Scheme::Tls,
+            addr,
+            name: "dns.test".into(),
+            path: String::new(),
+            trust: Trust::Pins(vec![pin]),
+        };
+        let up = DotUpstream::new(&spec).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pair = || async {
+            let (a, b) = tokio::join!(
+                up.exchange(with_keepalive("a.", 2), deadline),
+                up.exchange(with_keepalive("b.", 2), deadline)
+            );
+            assert_eq!(message_id(&a.unwrap()), Some(0x4242));
+            assert_eq!(message_id(&b.unwrap()), Some(0x4242));
+        };
+        pair().await;
+        // Within the announced 200 ms: the same connection.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pair().await;
+        assert_eq!(up.connections_opened(), 1);
+        // Idle past it (and far less than the 10 s default): closed, and the next queries
+        // open another.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        pair().await;
+        assert_eq!(up.connections_opened(), 2);
+        assert_eq!(accepted.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn queries_ask_for_the_keepalive() {
+        // A query with a cookie, as the recursor writes them.
+        let mut buf = vec![0u8; 512];
+        let header = wire::Header::default();
+        let mut w = wire::MessageWriter::new(&mut buf, 512, header).unwrap();
+        let qname: wire::Name = "example.test.".parse().unwrap();
+        w.push_question(qname.as_ref(), wire::RType::A, wire::Class::IN)
+            .unwrap();
+        let mut opt = w.opt(1232, wire::Rcode::NOERROR, true).unwrap();
+        opt.option(wire::edns::OptionCode(10), &[7; 8]).unwrap();
+        opt.finish().unwrap();
+        let mut query = w.finish().to_vec();
+        let before = query.len();
+        request_keepalive(&mut query);
+        assert_eq!(query.len(), before + 4);
+        let m = wire::Message::parse(&query).unwrap();
+        let edns = m.edns().unwrap();
+        assert!(edns.dnssec_ok());
+        assert_eq!(edns.option(wire::edns::OptionCode(10)), Some(&[7u8; 8][..]));
+        assert_eq!(
+            edns.option(wire::edns::OptionCode::TCP_KEEPALIVE),
+            Some(&[][..])
+        );
+        // Asked once only; a message without OPT, or not a message, is left alone.
+        request_keepalive(&mut query);
+        assert_eq!(query.len(), before + 4);
+        let mut plain = marked(1);
+        request_keepalive(&mut plain);
+        assert_eq!(plain, marked(1));
     }
 
     #[test]
