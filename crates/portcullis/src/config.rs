@@ -760,7 +760,16 @@ impl Config {
             match self.forwards.iter_mut().find(|c| c.zone == f.zone) {
                 // Flags for one zone add up; a flag replaces what the file says of the zone's
                 // servers (its trust and selection stay).
-                Some(c) if from_flags.contains(&f.zone) => c.add_target(&f.to),
+                Some(c) if from_flags.contains(&f.zone) => {
+                    let addr = f.to.addr();
+                    if c.target(addr).is_some_and(|t| t != f.to) {
+                        return Err(ConfigError::at(
+                            command_line.clone(),
+                            format!("--forward: {addr} is given twice, in two different ways"),
+                        ));
+                    }
+                    c.add_target(&f.to);
+                }
                 Some(c) => {
                     c.set_targets(std::slice::from_ref(&f.to));
                     c.stub = false;

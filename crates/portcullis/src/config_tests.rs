@@ -861,4 +861,16 @@ fn forward_flag_with_a_scheme_keeps_the_files_trust() {
     assert_eq!(f.trust, resolver::Trust::Ca("ca.pem".into()));
     assert!(c.resolver.encrypted_only);
     assert!(c.resolver.enabled);
+    // One address given plain and over TLS: refused.
+    let mut c = parse("").unwrap();
+    let e = c
+        .apply(&Overrides {
+            forwards: vec![
+                ".=tls://192.0.2.9:53".parse().unwrap(),
+                ".=192.0.2.9".parse().unwrap(),
+            ],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("given twice"), "{e}");
 }

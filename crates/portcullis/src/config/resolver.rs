@@ -226,6 +226,17 @@ impl ForwardConfig {
         }
     }
 
+    /// The server at `addr`, as it would be written.
+    pub fn target(&self, addr: SocketAddr) -> Option<ForwardTarget> {
+        if !self.to.contains(&addr) {
+            return None;
+        }
+        Some(match self.secure.iter().find(|s| s.addr == addr) {
+            Some(s) => ForwardTarget::Secure(s.clone()),
+            None => ForwardTarget::Plain(addr),
+        })
+    }
+
     /// Adds a server (when its address is not there yet).
     pub fn add_target(&mut self, target: &ForwardTarget) {
         let addr = target.addr();
