@@ -129,8 +129,14 @@ pub fn build(spec: &SecureSpec) -> Result<Arc<dyn SecureExchange>, String> {
         // ---- HOOK: DoH and DoQ upstreams ------------------------------------------------
         // `transport::doh_client::DohClient` (Scheme::Https: spec.addr, spec.name, spec.path,
         // spec.trust, ALPN h2) and `transport::doq_client::DoqClient` (Scheme::Quic: spec.addr,
-        // spec.name, spec.trust, ALPN doq) are built here as `Arc<dyn SecureExchange>`. This
-        // error is a placeholder for them and must not reach main.
+        // spec.name, spec.trust, ALPN doq) are built here as `Arc<dyn SecureExchange>`, their
+        // `protocol()` "https" and "quic" (the metrics' labels). `portcullis check` calls this
+        // outside any tokio runtime (`serve::secure_upstreams`), `serve` inside one: build
+        // lazily, as `DotUpstream` does. This error is a placeholder for them and must not
+        // reach main (tests that expect it: `doh_and_doq_wait_for_their_clients` below and the
+        // end of `strict_mode_needs_encrypted_forwarders_everywhere` in
+        // crates/portcullis/tests/forward_tls.rs; docs/CONFIG.md and docs/OPERATIONS.md say it
+        // too).
         Scheme::Https | Scheme::Quic => {
             Err("https:// and quic:// upstreams are not built yet".to_string())
         }
