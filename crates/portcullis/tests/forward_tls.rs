@@ -5,7 +5,8 @@
 //!   answers with A's data; twenty questions ride one TLS connection (A's accepted TCP
 //!   connections, from its `/metrics`), and B counts them as `protocol="tls"`.
 //! - A wrong certificate name, another CA, or a wrong SPKI pin gives SERVFAIL; the right pin
-//!   (computed by `openssl`, independently of our DER walk) works.
+//!   (computed by `openssl`, independently of our DER walk) works, and so does `tls_insecure`
+//!   (with a warning).
 //! - `selection = "order"` with a dead first server fails over to the second.
 //! - Strict mode: `portcullis check` refuses `encrypted_only` with iterative resolution or a
 //!   plain server anywhere, and accepts an all-TLS forward for `.`.
@@ -201,6 +202,7 @@ fn names_cas_and_pins_are_checked() {
         "127.0.0.3",
         "127.0.0.4",
         "127.0.0.5",
+        "127.0.0.6",
     ];
     let (_a, dot, _) = start_a(&scratch, &ips);
     let ca = scratch.0.join("a/cert.pem");
@@ -220,6 +222,13 @@ fn names_cas_and_pins_are_checked() {
         forward("ca.fwd.test.", ips[2], "dns.test@", ca_key(&other)),
         forward("pin.fwd.test.", ips[3], "", pins(&right_pin)),
         forward("badpin.fwd.test.", ips[4], "", pins(&wrong_pin)),
+        // Tests only: no check at all, so even a wrong name passes.
+        forward(
+            "insecure.fwd.test.",
+            ips[5],
+            "wrong.test@",
+            "tls_insecure = true".into(),
+        ),
     ]
     .concat();
     let (b, _) = start_b(&scratch, "b", &more, &[]);
@@ -227,6 +236,8 @@ fn names_cas_and_pins_are_checked() {
     let good = (Rcode::NOERROR, vec!["192.0.2.99".to_string()]);
     assert_eq!(answered("ok.fwd.test."), good, "{}", b.log());
     assert_eq!(answered("pin.fwd.test."), good, "{}", b.log());
+    assert_eq!(answered("insecure.fwd.test."), good, "{}", b.log());
+    assert!(b.log().contains("forward.tls_insecure"), "warned");
     for refused in ["name.fwd.test.", "ca.fwd.test.", "badpin.fwd.test."] {
         let (rcode, addrs) = answered(refused);
         assert_eq!(rcode, Rcode::SERVFAIL, "{refused}: {addrs:?}");
