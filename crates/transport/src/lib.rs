@@ -15,6 +15,7 @@ pub mod clock;
 pub mod guards;
 pub mod limits;
 pub mod resolver;
+pub mod secure_upstream;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
