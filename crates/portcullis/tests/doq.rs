@@ -720,3 +720,89 @@ fn a_stream_without_fin_is_reset_and_keepalive_closes() {
         assert_eq!(closed_with(&conn).await, 0x2);
     });
 }
+
+/// `GET /metrics` at `http` with curl.
+fn metrics(http: u16) -> String {
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{http}/metrics")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asks `name` A of `server` with RD=1: the RCODE and the first address.
+fn resolve(server: SocketAddr, name: &str) -> (u8, Option<String>) {
+    let mut q = query(7, name, RType::A, Some(1232));
+    q[2] |= 0x01; // RD
+    let resp = common::try_exchange(server, &q, Duration::from_secs(8))
+        .unwrap_or_else(|| panic!("{name}: no answer from {server} within 8 s"));
+    let m = Message::parse(&resp).unwrap();
+    let addr = m
+        .records(wire::message::Section::Answer)
+        .find(|r| r.rtype == RType::A)
+        .map(|r| {
+            let d = r.raw_rdata();
+            format!("{}.{}.{}.{}", d[0], d[1], d[2], d[3])
+        });
+    (rcode(&resp), addr)
+}
+
+#[test]
+fn a_resolver_forwards_over_quic() {
+    // Portcullis A serves `fwd.test.` over DoQ; Portcullis B, a resolver, forwards `fwd.test.`
+    // to it as `quic://dns.test@ADDR`, trusting A's certificate.
+    let a_http = free_port();
+    let fwd = "[[zone]]\norigin = \"fwd.test.\"\ntext = \"\"\"\n$TTL 3600\n\
+               @ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 127.0.0.1\n\
+               www A 192.0.2.80\n* A 192.0.2.99\n\"\"\"\n";
+    let (a_scratch, _a, doq) = start(
+        "doq-upstream-a",
+        &format!("http = \"127.0.0.1:{a_http}\""),
+        "",
+        fwd,
+    );
+    let b = Scratch::new("doq-upstream-b");
+    let (port, b_http) = (free_port(), free_port());
+    b.write("example.test.zone", &zone(1));
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:{port}\"]\nworkers = 1\nhttp = \"127.0.0.1:{b_http}\"\n\
+         control_socket = \"control.sock\"\n\
+         [[zone]]\norigin = \"example.test.\"\nfile = \"example.test.zone\"\n\
+         [resolver]\nenabled = true\ninsecure_local_upstreams = true\ndrivers = 1\n\
+         [dnssec]\nvalidation = false\n\
+         [[forward]]\nzone = \"fwd.test.\"\nto = [\"quic://dns.test@{doq}\"]\nca = \"{}\"\n",
+        a_scratch.0.join("cert.pem").display()
+    );
+    let config = b.write("portcullis.toml", &text);
+    let b_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let b_server = Server::start(&config, b_addr, b.0.join("server.log"));
+    let connections =
+        || common::metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap_or(0.0);
+    let before = connections();
+    assert_eq!(
+        resolve(b_addr, "www.fwd.test."),
+        (0, Some("192.0.2.80".to_owned())),
+        "{}",
+        b_server.log()
+    );
+    for i in 0..10 {
+        let name = format!("n{i}.fwd.test.");
+        assert_eq!(
+            resolve(b_addr, &name),
+            (0, Some("192.0.2.99".to_owned())),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        connections() - before,
+        1.0,
+        "11 questions over one QUIC connection"
+    );
+    let b_metrics = metrics(b_http);
+    let quic = common::metric(
+        &b_metrics,
+        "portcullis_upstream_queries_total{protocol=\"quic\"}",
+    )
+    .unwrap();
+    assert!(quic >= 11.0, "{b_metrics}");
+}

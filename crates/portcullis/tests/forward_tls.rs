@@ -341,7 +341,7 @@ fn strict_mode_needs_encrypted_forwarders_everywhere() {
     let ok = format!("{resolver}{tls_root}");
     let (code, text) = check(&scratch, "ok.toml", &ok, &[]);
     assert_eq!(code, Some(0), "{text}");
-    // DoH and DoQ upstreams are not built yet: a clear error, not a crash.
+    // DoH upstreams are not built yet: a clear error, not a crash.
     let doh = format!(
         "{resolver}[[forward]]\nzone = \".\"\nto = [\"https://dns.test@192.0.2.1/dns-query\"]\nca = \"{}\"\n",
         ca.display()

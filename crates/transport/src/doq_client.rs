@@ -276,6 +276,21 @@ impl DoqClient {
     }
 }
 
+/// The resolver's DoQ upstreams (`quic://` forwarders) ask through a [`DoqClient`].
+impl crate::secure_upstream::SecureExchange for DoqClient {
+    fn exchange(
+        &self,
+        query: Vec<u8>,
+        deadline: Instant,
+    ) -> std::pin::Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send + '_>> {
+        Box::pin(async move { DoqClient::exchange(self, &query, deadline).await })
+    }
+
+    fn protocol(&self) -> &'static str {
+        "quic"
+    }
+}
+
 impl Drop for DoqClient {
     fn drop(&mut self) {
         if let Some(conn) = self.state.get_mut().conn.take() {

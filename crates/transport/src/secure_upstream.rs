@@ -126,20 +126,26 @@ pub struct SecureSpec {
 pub fn build(spec: &SecureSpec) -> Result<Arc<dyn SecureExchange>, String> {
     match spec.scheme {
         Scheme::Tls => Ok(Arc::new(DotUpstream::new(spec)?)),
-        // ---- HOOK: DoH and DoQ upstreams ------------------------------------------------
+        // `DoqClient` opens its QUIC endpoint with the first query, inside the runtime.
+        Scheme::Quic => {
+            let name = ServerName::try_from(spec.name.clone())
+                .map_err(|_| format!("`{}`: not a host name or an IP address", spec.name))?;
+            let tls = ClientTls::new(&spec.trust, name, &[crate::doq_client::ALPN_DOQ], true)?;
+            let client = crate::doq_client::DoqClient::new(spec.addr, tls)
+                .map_err(|e| format!("quic://{}@{}: {e}", spec.name, spec.addr))?;
+            Ok(Arc::new(client))
+        }
+        // ---- HOOK: DoH upstreams ----------------------------------------------------------
         // `transport::doh_client::DohClient` (Scheme::Https: spec.addr, spec.name, spec.path,
-        // spec.trust, ALPN h2) and `transport::doq_client::DoqClient` (Scheme::Quic: spec.addr,
-        // spec.name, spec.trust, ALPN doq) are built here as `Arc<dyn SecureExchange>`, their
-        // `protocol()` "https" and "quic" (the metrics' labels). `portcullis check` calls this
-        // outside any tokio runtime (`serve::secure_upstreams`), `serve` inside one: build
-        // lazily, as `DotUpstream` does. This error is a placeholder for them and must not
-        // reach main (tests that expect it: `doh_and_doq_wait_for_their_clients` below and the
-        // end of `strict_mode_needs_encrypted_forwarders_everywhere` in
+        // spec.trust, ALPN h2) is built here as `Arc<dyn SecureExchange>`, its `protocol()`
+        // "https" (the metrics' label). `portcullis check` calls this outside any tokio runtime
+        // (`serve::secure_upstreams`), `serve` inside one: build lazily, as `DotUpstream` does.
+        // This error is a placeholder and must not reach main (tests that expect it:
+        // `doh_waits_for_its_client_doq_is_built` below and the end of
+        // `strict_mode_needs_encrypted_forwarders_everywhere` in
         // crates/portcullis/tests/forward_tls.rs; docs/CONFIG.md and docs/OPERATIONS.md say it
         // too).
-        Scheme::Https | Scheme::Quic => {
-            Err("https:// and quic:// upstreams are not built yet".to_string())
-        }
+        Scheme::Https => Err("https:// upstreams are not built yet".to_string()),
     }
 }
 
@@ -694,7 +700,7 @@ mod tests {
     }
 
     #[test]
-    fn doh_and_doq_wait_for_their_clients() {
+    fn doh_waits_for_its_client_doq_is_built() {
         let spec = |scheme| SecureSpec {
             scheme,
             addr: "127.0.0.1:853".parse().unwrap(),
@@ -703,10 +709,11 @@ mod tests {
             trust: Trust::Insecure,
         };
         assert!(build(&spec(Scheme::Tls)).is_ok());
-        for scheme in [Scheme::Https, Scheme::Quic] {
-            let err = build(&spec(scheme)).unwrap_err();
-            assert!(err.contains("not built yet"), "{err}");
-        }
+        // Built outside a runtime: the QUIC endpoint waits for the first query.
+        let doq = build(&spec(Scheme::Quic)).unwrap();
+        assert_eq!(doq.protocol(), "quic");
+        let err = build(&spec(Scheme::Https)).unwrap_err();
+        assert!(err.contains("not built yet"), "{err}");
         let bad = SecureSpec {
             name: "not a name!".into(),
             ..spec(Scheme::Tls)
