@@ -29,6 +29,12 @@
 //! handshake is bounded by the deadline of the query that opened the connection, but given at
 //! least [`MIN_HANDSHAKE`], so that a handshake slower than one query's timeout is not
 //! abandoned again and again; every query is bounded by its own deadline.
+//!
+//! # DNS over QUIC ([`crate::doq_client::DoqClient`])
+//!
+//! One QUIC connection per upstream (ALPN `doq`, TLS 1.3), a stream per query with message ID
+//! 0 on the wire and the query's ID restored; made again when it closes, and resumed with
+//! 0-RTT for standard queries. Each query, its handshake included, is bounded by its deadline.
 
 use std::collections::HashMap;
 use std::future::Future;
