@@ -806,3 +806,56 @@ fn a_resolver_forwards_over_quic() {
     .unwrap();
     assert!(quic >= 11.0, "{b_metrics}");
 }
+
+/// A UDP relay on loopback that holds every packet `delay` before passing it on, between one
+/// client and `server`; its address.
+async fn slow_relay(server: SocketAddr, delay: Duration) -> SocketAddr {
+    let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut client = None;
+        let mut buf = vec![0u8; 65_535];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let to = if from == server {
+                match client {
+                    Some(c) => c,
+                    None => continue,
+                }
+            } else {
+                client = Some(from);
+                server
+            };
+            let (socket, packet) = (socket.clone(), buf[..n].to_vec());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = socket.send_to(&packet, to).await;
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_handshake_outlives_the_query_that_started_it() {
+    let (scratch, _server, doq) = start("doq-slow", "", "", "");
+    runtime().block_on(async {
+        // 100 ms each way: a round trip of 200 ms, a handshake of more.
+        let relay = slow_relay(doq, Duration::from_millis(100)).await;
+        let client = doq_client(relay, &scratch.0.join("cert.pem"), "dns.test");
+        // Not a replay-safe query (no 0-RTT shortcut anyway on a first connection).
+        let q = query(0x77, "www.example.test.", RType::A, Some(1232));
+        let first = client
+            .exchange(&q, Instant::now() + Duration::from_millis(150))
+            .await
+            .unwrap_err();
+        assert_eq!(first.kind(), std::io::ErrorKind::TimedOut, "{first}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The handshake went on: this query only needs its round trip.
+        let second = client
+            .exchange(&q, Instant::now() + Duration::from_millis(700))
+            .await
+            .unwrap();
+        assert_eq!(Message::parse(&second).unwrap().header().id, 0x77);
+        assert_eq!(client.stats().connections, 1);
+    });
+}

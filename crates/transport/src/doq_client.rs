@@ -9,7 +9,9 @@
 //!
 //! The connection is made on the first query and made again when it has closed (the server's
 //! idle timeout, a restart); a query that meets a connection which turns out to be dead is
-//! asked once more on a fresh one. Sessions are resumed from the tickets the server sent
+//! asked once more on a fresh one. A handshake runs in a task of its own: a query whose
+//! deadline passes gives up waiting for it, and the next queries find the connection made
+//! (a server slower to reach than one query's timeout is not tried again and again). Sessions are resumed from the tickets the server sent
 //! (rustls keeps them in memory), and a resumed connection carries a replay-safe query (a
 //! standard QUERY, not a zone transfer) as 0-RTT early data, saving a round trip; any other
 //! query waits for the handshake (section 4.5). A query the server's 0-RTT refusal lost is
@@ -65,7 +67,13 @@ pub struct DoqClient {
 struct State {
     endpoint: Option<quinn::Endpoint>,
     conn: Option<Conn>,
+    /// A handshake under way: its outcome, once there is one.
+    pending: Option<watch::Receiver<Option<Handshake>>>,
 }
+
+/// How a handshake ended: the connection, or the error's kind and text (an `io::Error` is
+/// not `Clone`, and every waiter gets one).
+type Handshake = Result<Conn, (io::ErrorKind, String)>;
 
 /// An open (or opening) connection.
 #[derive(Clone, Debug)]
@@ -187,15 +195,82 @@ impl DoqClient {
     }
 
     /// The open connection, or a new one. A new connection to a server that gave a session
-    /// ticket before is usable at once in 0-RTT when `early_ok`.
+    /// ticket before is usable at once in 0-RTT when `early_ok`. Otherwise the handshake runs
+    /// in a task of its own, which queries wait on: a query whose deadline passes first gives
+    /// up its wait, not the handshake, so a server slower to reach than one query's timeout
+    /// still gets a connection for the next ones.
     async fn connection(&self, early_ok: bool) -> io::Result<Conn> {
+        let mut pending = {
+            let mut state = self.state.lock().await;
+            if let Some(conn) = &state.conn
+                && conn.conn.close_reason().is_none()
+            {
+                return Ok(conn.clone());
+            }
+            state.conn = None;
+            match &state.pending {
+                Some(pending) => pending.clone(),
+                None => {
+                    let connecting = self.connect(&mut state)?;
+                    let connecting = if early_ok {
+                        match connecting.into_0rtt() {
+                            Ok((conn, accepted)) => {
+                                let (tx, rx) = watch::channel(false);
+                                tokio::spawn(async move {
+                                    accepted.await;
+                                    let _ = tx.send(true);
+                                });
+                                let conn = Conn {
+                                    conn,
+                                    handshake: rx,
+                                };
+                                state.conn = Some(conn.clone());
+                                return Ok(conn);
+                            }
+                            Err(connecting) => connecting,
+                        }
+                    } else {
+                        connecting
+                    };
+                    let (tx, rx) = watch::channel(None);
+                    tokio::spawn(async move {
+                        let done = connecting.await.map(established).map_err(|e| {
+                            let e = connection_error(e);
+                            (e.kind(), e.to_string())
+                        });
+                        let _ = tx.send(Some(done));
+                    });
+                    state.pending = Some(rx.clone());
+                    rx
+                }
+            }
+        };
+        let done = pending
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| io::Error::other("the handshake task ended"))?
+            .clone();
         let mut state = self.state.lock().await;
-        if let Some(conn) = &state.conn
-            && conn.conn.close_reason().is_none()
+        // The first waiter to see the outcome installs it; the next attempt starts afresh.
+        if state
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.same_channel(&pending))
         {
-            return Ok(conn.clone());
+            state.pending = None;
+            if let Some(Ok(conn)) = &done {
+                state.conn = Some(conn.clone());
+            }
         }
-        state.conn = None;
+        match done {
+            Some(Ok(conn)) => Ok(conn),
+            Some(Err((kind, what))) => Err(io::Error::new(kind, what)),
+            None => Err(io::Error::other("no handshake")),
+        }
+    }
+
+    /// Starts a connection on the endpoint (made first if needed).
+    fn connect(&self, state: &mut State) -> io::Result<quinn::Connecting> {
         let endpoint = match &state.endpoint {
             Some(endpoint) => endpoint.clone(),
             None => {
@@ -212,26 +287,7 @@ impl DoqClient {
             .connect_with(self.config.clone(), self.server, &self.name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("QUIC: {e}")))?;
         self.connections.fetch_add(1, Ordering::Relaxed);
-        let conn = if early_ok {
-            match connecting.into_0rtt() {
-                Ok((conn, accepted)) => {
-                    let (tx, rx) = watch::channel(false);
-                    tokio::spawn(async move {
-                        accepted.await;
-                        let _ = tx.send(true);
-                    });
-                    Conn {
-                        conn,
-                        handshake: rx,
-                    }
-                }
-                Err(connecting) => established(connecting.await.map_err(connection_error)?),
-            }
-        } else {
-            established(connecting.await.map_err(connection_error)?)
-        };
-        state.conn = Some(conn.clone());
-        Ok(conn)
+        Ok(connecting)
     }
 
     /// Drops `conn` from the cache, if it is still the cached one.

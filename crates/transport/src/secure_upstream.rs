@@ -34,7 +34,8 @@
 //!
 //! One QUIC connection per upstream (ALPN `doq`, TLS 1.3), a stream per query with message ID
 //! 0 on the wire and the query's ID restored; made again when it closes, and resumed with
-//! 0-RTT for standard queries. Each query, its handshake included, is bounded by its deadline.
+//! 0-RTT for standard queries. Each query is bounded by its deadline; a handshake goes on past
+//! the deadline of the query that started it, for the queries after.
 
 use std::collections::HashMap;
 use std::future::Future;
