@@ -8,8 +8,10 @@
 //! 0-RTT is REFUSED, the per-client connection limit refuses the next connection, a listener
 //! ACL that drops ignores the client, SIGHUP serves a new certificate, an idle connection and
 //! shutdown close with DOQ_NO_ERROR, padded queries get padded answers, queries count under
-//! `doq`, and DDR names the listener. The client side is also checked against a DoQ server of
-//! another implementation (`tests/interop/doq_server.py`, on aioquic).
+//! `doq`, DDR names the listener, `max_streams` holds a third stream back, and a stream without
+//! FIN is reset. The client side is also checked against a DoQ server of another
+//! implementation (`tests/interop/doq_server.py`, on aioquic), through a slow relay (a
+//! handshake outlives the query that started it), and as a resolver's `quic://` forwarder.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -857,5 +859,34 @@ fn a_handshake_outlives_the_query_that_started_it() {
             .unwrap();
         assert_eq!(Message::parse(&second).unwrap().header().id, 0x77);
         assert_eq!(client.stats().connections, 1);
+    });
+}
+
+#[test]
+fn max_streams_bounds_the_queries_open_at_once() {
+    let (scratch, _server, doq) = start("doq-streams", "", "", "max_streams = 2\n");
+    let config = raw_config(&scratch);
+    runtime().block_on(async {
+        let endpoint = raw_endpoint();
+        let conn = endpoint
+            .connect_with(config, doq, "dns.test")
+            .unwrap()
+            .await
+            .unwrap();
+        let q = framed(&doq_query("www.example.test.", RType::A));
+        // Two streams open, their queries not finished: the server holds both.
+        let (mut send1, mut recv1) = conn.open_bi().await.unwrap();
+        send1.write_all(&q).await.unwrap();
+        let (mut send2, _recv2) = conn.open_bi().await.unwrap();
+        send2.write_all(&q).await.unwrap();
+        // A third must wait for a slot.
+        let third = tokio::time::timeout(Duration::from_millis(500), conn.open_bi()).await;
+        assert!(third.is_err(), "a third stream opened while two were open");
+        // Finishing one query frees its slot once it is answered.
+        send1.finish().unwrap();
+        let answer = recv1.read_to_end(70_000).await.unwrap();
+        assert_eq!(rcode(&answer[2..]), 0);
+        let third = tokio::time::timeout(Duration::from_secs(3), conn.open_bi()).await;
+        assert!(third.is_ok(), "no slot after an answer");
     });
 }
