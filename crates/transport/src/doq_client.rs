@@ -154,6 +154,10 @@ impl DoqClient {
                         last = Some(e);
                     }
                     Err(Failure::Other(e)) => return Err(e),
+                    // `ask` asks again itself; it never hands this back.
+                    Err(Failure::EarlyRejected) => {
+                        return Err(io::Error::other("the server refused the early data"));
+                    }
                 }
             }
             Err(last.unwrap_or_else(|| io::Error::other("no connection")))
@@ -322,7 +326,7 @@ impl DoqClient {
                     }
                     return Ok(response);
                 }
-                Err(Failure::Other(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                Err(Failure::EarlyRejected) => {
                     let _ = handshake.wait_for(|done| *done).await;
                 }
                 Err(e) => return Err(e),
@@ -358,7 +362,8 @@ impl Drop for DoqClient {
 /// Why an exchange failed: the connection (worth a fresh one), or anything else.
 enum Failure {
     Connection(io::Error),
-    /// `Interrupted` stands for "0-RTT rejected: ask again after the handshake".
+    /// The server refused the 0-RTT data the query went in: ask again after the handshake.
+    EarlyRejected,
     Other(io::Error),
 }
 
@@ -380,7 +385,7 @@ async fn stream_exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<Vec<u
     match send.write_all(frame).await {
         Ok(()) => {}
         Err(WriteError::ZeroRttRejected) => {
-            return Err(Failure::Other(io::ErrorKind::Interrupted.into()));
+            return Err(Failure::EarlyRejected);
         }
         Err(WriteError::ConnectionLost(e)) => return Err(Failure::Connection(connection_error(e))),
         Err(e) => return Err(Failure::Other(io::Error::other(format!("QUIC: {e}")))),
@@ -390,7 +395,7 @@ async fn stream_exchange(conn: &quinn::Connection, frame: &[u8]) -> Result<Vec<u
     let data = match recv.read_to_end(MAX_FRAME).await {
         Ok(data) => data,
         Err(ReadToEndError::Read(ReadError::ZeroRttRejected)) => {
-            return Err(Failure::Other(io::ErrorKind::Interrupted.into()));
+            return Err(Failure::EarlyRejected);
         }
         Err(ReadToEndError::Read(ReadError::ConnectionLost(e))) => {
             return Err(Failure::Connection(connection_error(e)));
