@@ -890,3 +890,40 @@ fn max_streams_bounds_the_queries_open_at_once() {
         assert!(third.is_ok(), "no slot after an answer");
     });
 }
+
+#[test]
+fn early_data_a_restarted_server_refuses_is_asked_again() {
+    let (scratch, mut server, doq) = start("doq-0rtt-restart", "", "", "");
+    let client = doq_client(doq, &scratch.0.join("cert.pem"), "dns.test");
+    let q = query(0x5151, "www.example.test.", RType::A, Some(1232));
+    let rt = runtime();
+    let first = rt.block_on(async {
+        let answer = client
+            .exchange(&q, Instant::now() + Duration::from_secs(5))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        client.close().await;
+        answer
+    });
+    // A new process knows nothing of the session: its ticket resumes nothing, the early data
+    // is refused, and the client asks again once the full handshake is done.
+    let addr = server.addr;
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+    let _restarted = Server::start(
+        &scratch.0.join("portcullis.toml"),
+        addr,
+        scratch.0.join("server2.log"),
+    );
+    let second = rt
+        .block_on(client.exchange(&q, Instant::now() + Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(second, first);
+    let stats = client.stats();
+    assert_eq!(
+        (stats.connections, stats.early_answers),
+        (2, 0),
+        "{stats:?}"
+    );
+}
