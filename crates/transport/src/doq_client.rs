@@ -119,11 +119,6 @@ impl DoqClient {
         })
     }
 
-    /// The server asked.
-    pub fn server(&self) -> SocketAddr {
-        self.server
-    }
-
     /// Sends `query` (a whole DNS message, any ID) and returns the response with the query's
     /// ID, or an error once `deadline` passes (`TimedOut`), the server cannot be reached, the
     /// handshake fails, or the response is not one well-framed DNS message.
@@ -440,13 +435,13 @@ fn unframe(data: Vec<u8>) -> io::Result<Vec<u8>> {
 
 /// Whether `query` may go as 0-RTT early data, which an attacker can replay: a standard
 /// QUERY (opcode 0) for neither AXFR nor IXFR (RFC 9250 section 4.5).
-pub fn replay_safe(query: &[u8]) -> bool {
+pub(crate) fn replay_safe(query: &[u8]) -> bool {
     let opcode = query.get(2).map_or(0xff, |b| (b >> 3) & 0x0f);
     opcode == 0 && !matches!(question_type(query), Some(251 | 252))
 }
 
 /// The QTYPE of the first question, if the message has one that can be read.
-pub(crate) fn question_type(message: &[u8]) -> Option<u16> {
+fn question_type(message: &[u8]) -> Option<u16> {
     let qdcount = u16::from_be_bytes([*message.get(4)?, *message.get(5)?]);
     if qdcount == 0 {
         return None;
@@ -495,7 +490,7 @@ fn connection_error(e: ConnectionError) -> io::Error {
 }
 
 /// The name of a DoQ error code (RFC 9250 section 4.3), or its number.
-pub fn error_name(code: u64) -> String {
+fn error_name(code: u64) -> String {
     match code {
         0x0 => "DOQ_NO_ERROR".to_owned(),
         0x1 => "DOQ_INTERNAL_ERROR".to_owned(),
