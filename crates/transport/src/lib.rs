@@ -11,6 +11,7 @@
 mod access;
 pub mod client_tls;
 pub mod clock;
+pub mod doh_client;
 pub mod guards;
 pub mod limits;
 pub mod resolver;
