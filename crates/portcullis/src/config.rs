@@ -36,6 +36,7 @@ pub mod acl;
 pub mod cookies;
 pub mod dnssec;
 pub mod events;
+pub mod https;
 pub mod limits;
 pub mod policy;
 pub mod resolver;
@@ -46,6 +47,7 @@ pub mod tls;
 pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
 pub use cookies::CookieSettings;
+pub use https::HttpsSettings;
 pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
@@ -288,6 +290,10 @@ pub const KEYS: &[&str] = &[
     "tls.key",
     "tls.min_version",
     "tls.handshake_timeout",
+    "https.listen",
+    "https.path",
+    "https.json",
+    "https.max_streams",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -326,8 +332,10 @@ pub struct Config {
     pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
-    /// `[tls]`: DNS over TLS serving.
+    /// `[tls]`: DNS over TLS serving, and the certificate of every encrypted listener.
     pub tls: TlsSettings,
+    /// `[https]`: DNS over HTTPS serving.
+    pub https: HttpsSettings,
 }
 
 /// The `[server]` section.
@@ -702,6 +710,7 @@ impl Config {
             acl,
             events: file.events.into_config(base_dir),
             tls: file.tls.into_settings(base_dir),
+            https: file.https.into_settings(),
         };
         acl::reconcile(&mut config)?;
         Ok(config)
@@ -814,6 +823,9 @@ impl Config {
                 overrides.tls_key.as_deref(),
                 &overrides.listen_tls,
             )
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
+        self.https
+            .apply_flags(&overrides.listen_https)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         signing::apply_overrides(self, overrides)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
@@ -929,6 +941,8 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     /// `--listen-tls`: replaces `tls.listen` when not empty.
     pub listen_tls: Vec<SocketAddr>,
+    /// `--listen-https`: replaces `https.listen` when not empty.
+    pub listen_https: Vec<SocketAddr>,
 }
 
 impl Overrides {
@@ -1061,6 +1075,8 @@ struct FileConfig {
     events: events::EventsSection,
     #[serde(default)]
     tls: tls::TlsSection,
+    #[serde(default)]
+    https: https::HttpsSection,
 }
 
 #[derive(Deserialize)]
