@@ -49,6 +49,9 @@ pub struct EngineConfig {
     /// The name server identifier sent to clients that ask for it (RFC 5001); `None`, the
     /// default, sends nothing. At most [`MAX_NSID_LEN`] bytes.
     pub nsid: Option<Vec<u8>>,
+    /// The idle timeout of stream connections, in units of 100 ms, sent in edns-tcp-keepalive
+    /// (RFC 7828) to clients that signal support; `None` sends nothing.
+    pub tcp_keepalive: Option<u16>,
     /// The TXT answer to `version.bind` and `version.server` in class CHAOS; `None` (the
     /// default) refuses them.
     pub version: Option<String>,
@@ -76,6 +79,7 @@ impl Default for EngineConfig {
         EngineConfig {
             udp_payload: DEFAULT_UDP_PAYLOAD,
             nsid: None,
+            tcp_keepalive: None,
             version: None,
             hostname: None,
             id: None,

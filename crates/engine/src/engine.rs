@@ -70,6 +70,11 @@ const MAX_MESSAGE: usize = 65_535;
 const CLASSIC_UDP: u16 = 512;
 /// Room kept for an Extended DNS Error option: its header, code and a short text.
 pub(crate) const EDE_ROOM: usize = 4 + 2 + 64;
+/// Room an edns-tcp-keepalive option with its timeout takes in a response.
+const KEEPALIVE_ROOM: usize = 4 + 2;
+/// Responses over encrypted transports are padded to a multiple of this many bytes, the
+/// block-length policy RFC 8467 section 4.1 recommends for responses.
+pub const RESPONSE_PADDING_BLOCK: usize = 468;
 /// Room a COOKIE option takes in a response: its header, the client and our server cookie.
 pub(crate) const COOKIE_ROOM: usize =
     4 + guard::cookie::CLIENT_COOKIE_LEN + guard::cookie::SERVER_COOKIE_LEN;
@@ -79,8 +84,18 @@ pub(crate) const COOKIE_ROOM: usize =
 pub enum Transport {
     /// UDP: responses are size-limited and may be truncated.
     Udp,
-    /// TCP (or a stream transport on top of it): up to 65,535 bytes, transfers allowed.
+    /// TCP: up to 65,535 bytes, transfers allowed.
     Tcp,
+    /// An encrypted transport (DNS over TLS, HTTPS or QUIC): a stream transport like TCP, whose
+    /// responses are also padded (RFC 7830, RFC 8467) when the query was.
+    Encrypted,
+}
+
+impl Transport {
+    /// Whether responses may be up to 65,535 bytes (everything but UDP).
+    pub fn is_stream(self) -> bool {
+        self != Transport::Udp
+    }
 }
 
 /// Who asked, and how.
@@ -321,7 +336,7 @@ impl Engine {
             AclAction::Allow => {}
             AclAction::Drop => return Outcome::Drop(QueryError::AclDrop(AclPurpose::Query)),
             AclAction::Refuse => {
-                return match query::read(query, cookies) {
+                return match query::read(query, cookies, client.transport) {
                     Read::Drop(e) => Outcome::Drop(e),
                     // A malformed query gets its own error, as from anyone.
                     Read::Reject(request, e) => self.reject(&request, e, client, out),
@@ -331,7 +346,7 @@ impl Engine {
                 };
             }
         }
-        let read = query::read(query, cookies);
+        let read = query::read(query, cookies, client.transport);
         if let Some(policy) = &self.cookies {
             self.cookie_event(policy, &read, client);
         }
@@ -496,7 +511,7 @@ impl Engine {
             catalog: &self.catalog,
             qtype: question.qtype,
             dnssec_ok: edns.is_some_and(|e| e.dnssec_ok),
-            full_any: client.transport == Transport::Tcp,
+            full_any: client.transport.is_stream(),
             any_policy: self.config.any_policy,
         };
         let answered = answer::answer(&q, zone, &question.qname, &mut w);
@@ -655,7 +670,7 @@ impl Engine {
         out: usize,
     ) -> usize {
         let limit = match (transport, edns) {
-            (Transport::Tcp, _) => MAX_MESSAGE,
+            (Transport::Tcp | Transport::Encrypted, _) => MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP),
             (Transport::Udp, Some(e)) => {
                 usize::from(e.payload.max(CLASSIC_UDP).min(self.config.udp_payload))
@@ -672,12 +687,22 @@ impl Engine {
             .filter(|_| edns.is_some_and(|e| e.nsid))
     }
 
+    /// The edns-tcp-keepalive timeout to send (RFC 7828 section 3.3.2), in units of 100 ms:
+    /// to a client that signalled support over a stream transport.
+    fn keepalive(&self, edns: Option<ClientEdns>) -> Option<u16> {
+        self.config
+            .tcp_keepalive
+            .filter(|_| edns.is_some_and(|e| e.keepalive))
+    }
+
     /// Room for the OPT record with the options we add to every response: NSID when asked
-    /// for, the cookie when the query had one.
+    /// for, the cookie when the query had one, the keepalive timeout. Padding takes what is left
+    /// of a stream transport's 65,535 bytes, so it needs no room kept.
     pub(crate) fn opt_room(&self, edns: Option<ClientEdns>) -> usize {
         let nsid = self.nsid(edns).map_or(0, |n| 4 + n.len());
         let cookie = edns.and_then(|e| e.cookie).map_or(0, |_| COOKIE_ROOM);
-        OPT_LEN + nsid + cookie
+        let keepalive = self.keepalive(edns).map_or(0, |_| KEEPALIVE_ROOM);
+        OPT_LEN + nsid + cookie + keepalive
     }
 
     /// Starts a response: header, question, and room kept for the OPT record.
@@ -728,6 +753,13 @@ impl Engine {
             if let Some((code, text)) = ede {
                 // Room was kept by the caller; dropped when it does not fit, as it is optional.
                 let _ = opt.extended_error(code, text);
+            }
+            if let Some(timeout) = self.keepalive(edns) {
+                let _ = opt.keepalive(timeout);
+            }
+            if e.pad {
+                // Last, so that it rounds the whole message up (RFC 8467 section 4.1).
+                let _ = opt.pad_to_block(RESPONSE_PADDING_BLOCK);
             }
             let _ = opt.finish();
         }

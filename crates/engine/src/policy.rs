@@ -42,7 +42,7 @@ use wire::message::{Message, Section};
 use wire::{Class, Name, NameRef, RType, Rcode};
 
 use crate::Client;
-use crate::engine::{AnswerSource, Engine, Outcome, ReplyInfo, Transport};
+use crate::engine::{AnswerSource, Engine, Outcome, ReplyInfo};
 use crate::error::QueryError;
 use crate::query::{Question, Request};
 use crate::recursion::RecursionRequest;
@@ -109,7 +109,7 @@ impl Engine {
             if *hit.action == Action::Passthru {
                 return self.cached(request, question, client, now, rd, out);
             }
-            if !(*hit.action == Action::TcpOnly && client.transport == Transport::Tcp) {
+            if !(*hit.action == Action::TcpOnly && client.transport.is_stream()) {
                 let req = RecursionRequest::new(request, question, client);
                 return match self.write_policy(&req, &hit, &[], now, out) {
                     Some(info) => Outcome::Reply(info),
@@ -152,7 +152,7 @@ impl Engine {
         if let Some(hit) = policy.check_qname(request.qname()) {
             return match hit.action {
                 Action::Passthru => Policed::Stands,
-                Action::TcpOnly if request.client().transport == Transport::Tcp => {
+                Action::TcpOnly if request.client().transport.is_stream() => {
                     self.police_answer(&policy, request, len, now, out)
                 }
                 _ => Policed::Replaced(self.write_policy(request, &hit, &[], now, out)),
@@ -258,7 +258,7 @@ impl Engine {
         };
         match hit.action {
             Action::Passthru => Policed::Stands,
-            Action::TcpOnly if request.client().transport == Transport::Tcp => Policed::Stands,
+            Action::TcpOnly if request.client().transport.is_stream() => Policed::Stands,
             _ => {
                 let mut prefix = [(NameRef::ROOT, 0u32, NameRef::ROOT); MAX_CHAIN];
                 let n = hit.step.min(steps);

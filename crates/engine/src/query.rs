@@ -24,6 +24,7 @@ use wire::edns::{Cookie, OptionCode};
 use wire::message::{Flags, Header, Message};
 use wire::{Class, Name, Opcode, RType};
 
+use crate::engine::Transport;
 use crate::error::QueryError;
 
 /// The question of a query.
@@ -46,6 +47,12 @@ pub(crate) struct ClientEdns {
     pub nsid: bool,
     /// The client's cookie and the one we answer with, when cookies are on and it sent one.
     pub cookie: Option<CookieReply>,
+    /// Whether the client signalled edns-tcp-keepalive (RFC 7828) over a stream transport;
+    /// over UDP the option is ignored (section 3.3.1).
+    pub keepalive: bool,
+    /// Whether the response is padded: the query was padded (RFC 7830 section 4) and came over
+    /// an encrypted transport, where padding hides sizes (RFC 8467).
+    pub pad: bool,
 }
 
 impl ClientEdns {
@@ -121,7 +128,11 @@ impl Read<'_> {
 }
 
 /// Reads `bytes`, checking cookies when `cookies` is given; see the [module docs](self).
-pub(crate) fn read<'q>(bytes: &'q [u8], cookies: Option<CookieCheck<'_>>) -> Read<'q> {
+pub(crate) fn read<'q>(
+    bytes: &'q [u8],
+    cookies: Option<CookieCheck<'_>>,
+    transport: Transport,
+) -> Read<'q> {
     let header = match Header::parse(bytes) {
         Ok(h) => h,
         Err(_) => return Read::Drop(QueryError::ShortHeader),
@@ -159,7 +170,18 @@ pub(crate) fn read<'q>(bytes: &'q [u8], cookies: Option<CookieCheck<'_>>) -> Rea
             dnssec_ok: edns.dnssec_ok(),
             nsid: edns.option(OptionCode::NSID).is_some(),
             cookie: None,
+            keepalive: false,
+            pad: transport == Transport::Encrypted && edns.option(OptionCode::PADDING).is_some(),
         };
+        if transport.is_stream()
+            && let Some(data) = edns.option(OptionCode::TCP_KEEPALIVE)
+        {
+            // A query must not carry a timeout (RFC 7828 section 3.3.1): FORMERR.
+            if !data.is_empty() {
+                return Read::Reject(request, QueryError::BadOptions);
+            }
+            client_edns.keepalive = true;
+        }
         request.edns = Some(client_edns);
         if let Some(check) = cookies
             && let Some(data) = edns.option(OptionCode::COOKIE)

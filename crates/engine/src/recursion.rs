@@ -157,7 +157,7 @@ impl RecursionRequest {
     /// The request of a well-formed query with one question (for a prefetch, say); `None` for
     /// anything else.
     pub fn from_query(query: &[u8], client: &Client) -> Option<RecursionRequest> {
-        match query::read(query, None) {
+        match query::read(query, None, client.transport) {
             Read::Query(request) => {
                 let question = request.question.as_ref()?;
                 Some(RecursionRequest::new(&request, question, client))

@@ -97,6 +97,26 @@ impl TransferRequest {
         self.up_to_date
     }
 
+    /// A REFUSED response to the request, for a transport that carries no transfers (DNS over
+    /// HTTPS: RFC 8484 has one response per request); its length, `None` when `out` is too small.
+    pub fn write_refused(&self, out: &mut [u8]) -> Option<usize> {
+        let limit = out.len().min(usize::from(u16::MAX));
+        let header = Header {
+            flags: self.header.flags.with_rcode(Rcode::REFUSED).with_aa(false),
+            ..self.header
+        };
+        let mut w = MessageWriter::new(out, limit, header).ok()?;
+        w.push_question(self.qname.as_ref(), self.qtype, Class::IN)
+            .ok()?;
+        if let Some(edns) = self.edns {
+            let opt = w
+                .opt(self.udp_payload, Rcode::REFUSED, edns.dnssec_ok)
+                .ok()?;
+            opt.finish().ok()?;
+        }
+        Some(w.finish().len())
+    }
+
     /// The messages of the transfer, written one by one.
     pub fn stream(&self) -> TransferStream<'_> {
         let zone: &Zone = &self.zone;

@@ -661,6 +661,10 @@ pub fn engine_config(config: &Config) -> EngineConfig {
     EngineConfig {
         udp_payload: s.udp_payload,
         nsid: s.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
+        // RFC 7828 counts in units of 100 ms.
+        tcp_keepalive: Some(
+            u16::try_from(s.tcp_idle_timeout.as_millis() / 100).unwrap_or(u16::MAX),
+        ),
         version: s.version.clone(),
         hostname: s.hostname.clone(),
         id: s.server_id.clone(),

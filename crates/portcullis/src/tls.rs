@@ -47,8 +47,7 @@ impl Resumption {
 }
 
 /// The TLS configuration of the DoT listeners, resuming sessions with `resumption`: `None`
-/// when DNS over TLS is off. An error (a missing setting, a file that cannot be read or holds
-/// no usable PEM, a key that does not match) names the file.
+/// when DNS over TLS is off. See [`server_config_for`] for the errors.
 pub fn server_config(
     settings: &TlsSettings,
     resumption: &Resumption,
@@ -56,9 +55,22 @@ pub fn server_config(
     if !settings.enabled() {
         return Ok(None);
     }
+    server_config_for(settings, resumption, &[transport::tls::ALPN_DOT]).map(Some)
+}
+
+/// The TLS configuration of an encrypted listener offering the ALPN protocols `alpn` (`dot`;
+/// `h2` and `http/1.1`; `doq`), with the certificate, key and versions of `[tls]`. An error (a
+/// missing setting, a file that cannot be read or holds no usable PEM, a key that does not
+/// match) names the file.
+pub fn server_config_for(
+    settings: &TlsSettings,
+    resumption: &Resumption,
+    alpn: &[&[u8]],
+) -> Result<ServerConfig, String> {
     let (Some(cert_path), Some(key_path)) = (&settings.cert, &settings.key) else {
         return Err(
-            "tls.listen is set but tls.cert or tls.key is missing (--tls-cert, --tls-key)".into(),
+            "an encrypted listener is set but tls.cert or tls.key is missing (--tls-cert, --tls-key)"
+                .into(),
         );
     };
     let certs = load_certs(cert_path)?;
@@ -81,10 +93,10 @@ pub fn server_config(
                 key_path.display()
             )
         })?;
-    config.alpn_protocols = vec![transport::tls::ALPN_DOT.to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config.session_storage = resumption.sessions.clone();
     config.ticketer = resumption.ticketer.clone();
-    Ok(Some(config))
+    Ok(config)
 }
 
 /// The certificates of a PEM file, leaf first; at least one.

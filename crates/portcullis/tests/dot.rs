@@ -50,15 +50,21 @@ fn start_with(test: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
 }
 
 /// [`start_with`], the text `more` appended to the configuration (`{dot}` in it standing for
-/// the DNS over TLS address).
+/// the DNS over TLS address; what comes before a `{server}` in it goes into `[server]`).
 fn start_full(test: &str, tls: &str, more: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
     make_cert(&scratch, "dns.test");
     let (port, tls_port) = (free_port(), free_port());
     scratch.write("example.test.zone", &zone(1));
+    // `{server}` in `more` is a line for `[server]`.
+    let (server_line, more) = match more.split_once("{server}") {
+        Some((line, rest)) => (line.to_owned(), rest),
+        None => (String::new(), more),
+    };
+    let base = config(&format!("127.0.0.1:{port}"))
+        .replace("workers = 2\n", &format!("workers = 2\n{server_line}\n"));
     let text = format!(
-        "{}\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{tls}\n",
-        config(&format!("127.0.0.1:{port}"))
+        "{base}\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{tls}\n"
     );
     let text = text + &more.replace("{dot}", &format!("127.0.0.1:{tls_port}"));
     let config = scratch.write("portcullis.toml", &text);
@@ -423,4 +429,81 @@ fn query_over_tls_refuses_what_it_cannot_verify() {
         stderr.contains("missing.pem: cannot read certificates"),
         "{stderr}"
     );
+}
+
+#[test]
+fn padded_queries_get_padded_answers_over_tls_only() {
+    let (_scratch, server, dot) = start("dot-padding");
+    // kdig pads its queries over TLS; the answer is padded to a multiple of 468 bytes (RFC 8467).
+    let padded = ask("kdig", dot, &["+tls", "+padding", "www.example.test.", "A"]);
+    assert!(padded.contains("PADDING"), "{padded}");
+    assert!(padded.contains(";; Received 468 B"), "{padded}");
+    // A query that is not padded gets an answer that is not.
+    let plain = ask(
+        "kdig",
+        dot,
+        &["+tls", "+nopadding", "www.example.test.", "A"],
+    );
+    assert!(!plain.contains("PADDING"), "{plain}");
+    // Over UDP and TCP nothing is padded, even when asked.
+    for transport in ["+notcp", "+tcp"] {
+        let clear = ask(
+            "kdig",
+            server.addr,
+            &[transport, "+padding", "www.example.test.", "A"],
+        );
+        assert!(!clear.contains("PADDING"), "{transport}: {clear}");
+    }
+}
+
+#[test]
+fn keepalive_is_answered_over_streams_only() {
+    let (_scratch, server, dot) = start("dot-keepalive");
+    // RFC 7828: the idle timeout (10 s by default) to a client that signals support over TCP.
+    let tcp = ask(
+        "dig",
+        server.addr,
+        &["+tcp", "+keepalive", "www.example.test.", "A"],
+    );
+    assert!(tcp.contains("TCP KEEPALIVE: 10.0 secs"), "{tcp}");
+    let tls = ask(
+        "dig",
+        dot,
+        &["+tls", "+keepalive", "www.example.test.", "A"],
+    );
+    assert!(tls.contains("TCP KEEPALIVE: 10.0 secs"), "{tls}");
+    // Not over UDP (section 3.3.1), and not to a client that did not ask.
+    let udp = ask(
+        "dig",
+        server.addr,
+        &["+notcp", "+keepalive", "www.example.test.", "A"],
+    );
+    assert!(!udp.contains("KEEPALIVE"), "{udp}");
+    let quiet = ask("dig", server.addr, &["+tcp", "www.example.test.", "A"]);
+    assert!(!quiet.contains("KEEPALIVE"), "{quiet}");
+}
+
+#[test]
+fn dot_queries_count_under_their_own_label() {
+    let http = free_port();
+    let (_scratch, server, dot) = start_full(
+        "dot-metrics",
+        "",
+        &format!("http = \"127.0.0.1:{http}\"{{server}}"),
+    );
+    ask("kdig", dot, &["+tls", "www.example.test.", "A"]);
+    ask("dig", server.addr, &["+tcp", "www.example.test.", "A"]);
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{http}/metrics")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let queries = |t: &str| {
+        common::metric(
+            &text,
+            &format!("portcullis_queries_total{{transport=\"{t}\",qtype=\"A\"}}"),
+        )
+    };
+    assert_eq!(queries("dot"), Some(1.0), "{text}");
+    assert_eq!(queries("tcp"), Some(1.0), "{text}");
 }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod answer;
 pub mod client_tls;
 pub mod clock;
 pub mod doh_client;

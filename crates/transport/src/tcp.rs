@@ -72,17 +72,17 @@
 //! [`metrics::WorkerMetrics`] behind locks held for one count each, rather than one per thread.
 
 mod conn;
-mod table;
+pub(crate) mod table;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use guard::AclAction;
-use metrics::{DropReason, Registry, WorkerMetrics};
+use metrics::{Registry, WorkerMetrics};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::answer::Responder;
 use crate::guards::Guards;
 use crate::resolver::ResolverHandle;
 use crate::{SharedEngine, Shutdown};
@@ -250,19 +250,21 @@ pub(crate) async fn accept_loop(
         shutdown,
     } = endpoint;
     let limits = limits.clamped();
-    let counters = Arc::new(Counters::new(&registry));
     let table = Arc::new(Table::new(limits.max_connections, limits.max_per_client));
     let listen = match listener.local_addr() {
         Ok(addr) => addr,
         Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
     };
+    let (label, transport) = match tls {
+        Some(_) => (metrics::Transport::Dot, engine::Transport::Encrypted),
+        None => (metrics::Transport::Tcp, engine::Transport::Tcp),
+    };
+    let responder = Responder::new(engine, listen, resolver, guards, &registry, label);
+    let counters = responder.counters().clone();
     let shared = Arc::new(Shared {
-        engine,
-        listen,
-        resolver,
+        responder,
+        transport,
         limits: limits.clone(),
-        guards,
-        counters: counters.clone(),
         shutdown: shutdown.clone(),
     });
     let mut tasks = JoinSet::new();
@@ -275,12 +277,10 @@ pub(crate) async fn accept_loop(
             _ = &mut stop => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) if dropped(&shared, peer.ip()) => {
-                    // The query ACL drops this client: close at once, before any limit counts it.
+                Ok((stream, peer)) if shared.responder.dropped(peer.ip()) => {
+                    // The query ACL drops this client: close at once, before any limit counts
+                    // it (the responder counts and reports the drop).
                     drop(stream);
-                    counters.with(0, |m| m.count_dropped(metrics::Transport::Tcp, DropReason::Policy));
-                    let dropped = engine::QueryError::AclDrop(engine::AclPurpose::Query);
-                    crate::access::report(&shared.guards.events, dropped, peer.ip(), &[]);
                 }
                 Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
                     Admit::Accept(ticket) => {
@@ -316,13 +316,6 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// Whether the listener's query ACL drops the client at `ip` (the connection then closes at
-/// once). A refused client is let in: each query gets REFUSED.
-fn dropped(shared: &Shared, ip: IpAddr) -> bool {
-    let engine = shared.engine.load();
-    engine.query_acl(engine.listener(shared.listen)).decide(ip) == AclAction::Drop
-}
-
 // ---------------------------------------------------------------------------------------------
 // Counters
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +328,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    fn new(registry: &Registry) -> Counters {
+    pub(crate) fn new(registry: &Registry) -> Counters {
         let n = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)

@@ -5,8 +5,9 @@
 //! (RFC 7858 section 3.3). So [`serve`] runs the TCP accept loop and connection code unchanged
 //! on the TLS stream: pipelined queries answered out of order, the idle and message timeouts,
 //! the connection limits (a connection counts from its accept, handshake included), the query
-//! ACL and the client limits. The engine sees [`engine::Transport::Tcp`], and the queries count
-//! under the `tcp` transport label.
+//! ACL and the client limits. The engine sees [`engine::Transport::Encrypted`] (so a padded
+//! query gets a padded response, RFC 8467), and the queries count under the `dot` transport
+//! label.
 //!
 //! The handshake has its own deadline ([`TlsSettings::handshake_timeout`]); one that fails or
 //! runs late closes the connection and counts in `tcp_connections_rejected_total` with the

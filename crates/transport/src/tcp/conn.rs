@@ -13,16 +13,13 @@
 //! thread, because a [`TransferStream`] is neither `Send` nor quick (it writes up to 64 KiB per
 //! message), and it runs the connection's transfers one after the other.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use engine::{
-    AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, TransferRequest,
-};
-use metrics::{QType, Rcode, TcpReject, Transport, WorkerMetrics};
+use engine::{Client, TransferRequest};
+use metrics::{Rcode, TcpReject, Transport, WorkerMetrics};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
@@ -30,11 +27,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::table::{ConnState, Ticket};
 use super::{Counters, MAX_MESSAGE, TcpLimits};
-use crate::guards::Guards;
-use crate::limits::{self, Gate};
-use crate::resolver::{Job, ReplyTo, ResolverHandle};
+use crate::Shutdown;
+use crate::answer::{Answer, Responder, framed};
 use crate::tls::TlsSettings;
-use crate::{SharedEngine, Shutdown};
 
 /// The read buffer's starting size: room for a few pipelined queries in one read.
 const INITIAL_READ: usize = 1024;
@@ -52,15 +47,12 @@ const TRANSFER_QUEUE: usize = 4;
 /// What every connection of one [`super::serve`] shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) engine: SharedEngine,
-    /// The listener's address, which names its ACLs ([`engine::Engine::listener`]).
-    pub(crate) listen: SocketAddr,
-    pub(crate) resolver: Option<ResolverHandle>,
+    /// Answers the queries and counts them under `tcp` or `dot`.
+    pub(crate) responder: Responder,
+    /// What the engine is told the queries came over: TCP, or TLS (an encrypted transport,
+    /// whose responses are padded).
+    pub(crate) transport: engine::Transport,
     pub(crate) limits: TcpLimits,
-    /// The policies (client limits and dynamic blocks) and the event stream, where ACL
-    /// refusals and drops and dynamic blocks are reported.
-    pub(crate) guards: Guards,
-    pub(crate) counters: Arc<Counters>,
     pub(crate) shutdown: Shutdown,
 }
 
@@ -100,7 +92,7 @@ pub(crate) async fn run(
     let closer = Closer {
         ticket: Some(ticket),
         key,
-        counters: shared.counters.clone(),
+        counters: shared.responder.counters().clone(),
     };
     tokio::select! {
         biased;
@@ -129,7 +121,8 @@ async fn open(
         Some(tls) => {
             let Some(stream) = tls.handshake(stream).await else {
                 shared
-                    .counters
+                    .responder
+                    .counters()
                     .with(key, |m| m.tcp_connection_rejected(TcpReject::TlsHandshake));
                 return;
             };
@@ -185,7 +178,7 @@ async fn connection<R, W>(
         budget,
         client: Client {
             addr: peer.ip(),
-            transport: engine::Transport::Tcp,
+            transport: shared.transport,
         },
         state: state.clone(),
         key,
@@ -309,127 +302,18 @@ impl Reader {
         }
     }
 
-    /// Answers one message with the engine and counts it. Synchronous: the engine neither
-    /// waits nor locks.
+    /// Answers one message (see [`crate::answer`]).
     fn answer(&self, query: &[u8], received: Instant) -> Action {
-        let engine = self.shared.engine.load();
-        let now = crate::clock::now();
-        let (ip, guards) = (self.client.addr, &self.shared.guards);
-        with_out_buffer(|out| {
-            // The counters' lock is taken only when client limits are on.
-            let gate = match guards.limits {
-                Some(_) => self.shared.counters.with(self.key, |m| {
-                    limits::admit(guards, m, Transport::Tcp, ip, query, now, out)
-                }),
-                None => Gate::Answer,
-            };
-            match gate {
-                Gate::Answer => {}
-                // Dropped: over a stream, the connection ends.
-                Gate::Drop => return Action::Close,
-                Gate::Reply(len) => {
-                    return out
-                        .get(..len)
-                        .map_or(Action::Close, |r| Action::Reply(framed(r)));
-                }
-            }
-            let listener = engine.listener(self.shared.listen);
-            match engine.respond_on(listener, query, &self.client, now, out) {
-                Outcome::Reply(info) => match out.get(..info.len) {
-                    Some(response) => {
-                        if let AnswerSource::Error(e) = info.source {
-                            crate::access::report(
-                                &self.shared.guards.events,
-                                e,
-                                self.client.addr,
-                                response,
-                            );
-                        }
-                        if guards.limits.is_some() {
-                            self.shared.counters.with(self.key, |m| {
-                                limits::record(guards, m, ip, info.rcode.0, info.len, now);
-                            });
-                        }
-                        if info.prefetch
-                            && let Some(resolver) = &self.shared.resolver
-                            && let Some(request) = RecursionRequest::from_query(query, &self.client)
-                        {
-                            resolver.prefetch(request);
-                        }
-                        let frame = framed(response);
-                        self.shared
-                            .counters
-                            .with(self.key, |m| count_reply(m, &info, received.elapsed()));
-                        Action::Reply(frame)
-                    }
-                    None => Action::Close,
-                },
-                Outcome::Drop(e) => {
-                    // No response to send; over a stream the client has likely lost the framing
-                    // (a zero length, a response sent to us), so the connection ends.
-                    if is_malformed(e) {
-                        self.shared
-                            .counters
-                            .with(self.key, |m| m.count_malformed(Transport::Tcp));
-                    }
-                    if let QueryError::AclDrop(_) = e {
-                        self.shared.counters.with(self.key, |m| {
-                            m.count_dropped(Transport::Tcp, metrics::DropReason::Policy);
-                        });
-                        crate::access::report(
-                            &self.shared.guards.events,
-                            e,
-                            self.client.addr,
-                            query,
-                        );
-                    }
-                    Action::Close
-                }
-                Outcome::Transfer(request) => {
-                    let qtype = QType::from_code(request.qtype().0);
-                    self.shared
-                        .counters
-                        .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
-                    Action::Transfer(request)
-                }
-                Outcome::Recurse(request) => {
-                    let qtype = QType::from_code(request.qtype().0);
-                    self.shared
-                        .counters
-                        .with(self.key, |m| m.count_query(Transport::Tcp, qtype));
-                    let (tx, rx) = oneshot::channel();
-                    let job = Job::Resolve {
-                        request,
-                        reply: ReplyTo::Tcp(tx),
-                        received,
-                    };
-                    let refused = match &self.shared.resolver {
-                        Some(resolver) => resolver.submit(job).err(),
-                        None => Some(Box::new(job)),
-                    };
-                    let Some(job) = refused else {
-                        return Action::Resolving(rx);
-                    };
-                    // The resolver's queue is full: SERVFAIL "resolver busy" now.
-                    match engine.write_error(job.request(), QueryError::ResolverBusy, out) {
-                        Some(info) => match out.get(..info.len) {
-                            Some(response) => {
-                                self.shared.counters.with(self.key, |m| {
-                                    m.count_dropped(Transport::Tcp, metrics::DropReason::Overload);
-                                    m.count_response(
-                                        Transport::Tcp,
-                                        Rcode::from_code(info.rcode.0),
-                                    );
-                                });
-                                Action::Reply(framed(response))
-                            }
-                            None => Action::Close,
-                        },
-                        None => Action::Close,
-                    }
-                }
-            }
-        })
+        match self
+            .shared
+            .responder
+            .answer(self.key, &self.client, query, received)
+        {
+            Answer::Reply(frame) => Action::Reply(frame),
+            Answer::Transfer(request) => Action::Transfer(request),
+            Answer::Resolving(rx) => Action::Resolving(rx),
+            Answer::Close => Action::Close,
+        }
     }
 
     /// Queues an answer; false when the connection should end.
@@ -460,19 +344,10 @@ impl Reader {
                 self.state.add_pending(1);
                 let (tx, budget, state) =
                     (self.tx.clone(), self.budget.clone(), self.state.clone());
-                let (counters, key) = (self.shared.counters.clone(), self.key);
-                let (shared, ip) = (self.shared.clone(), self.client.addr);
+                let (shared, key, ip) = (self.shared.clone(), self.key, self.client.addr);
                 tokio::spawn(async move {
                     let queued = async {
-                        let message = rx.await.ok()?;
-                        let frame = framed(&message);
-                        let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
-                        counters.with(key, |m| {
-                            let (now, len) = (crate::clock::now(), message.len());
-                            limits::record(&shared.guards, m, ip, rcode, len, now);
-                            m.count_response(Transport::Tcp, Rcode::from_code(rcode));
-                            m.observe_latency(Transport::Tcp, received.elapsed());
-                        });
+                        let frame = shared.responder.resolved(rx, key, ip, received).await?;
                         let permit = budget.acquire_many_owned(permits(&frame)).await.ok()?;
                         tx.send(Outgoing {
                             frame,
@@ -516,7 +391,8 @@ impl Reader {
             tx: self.tx.clone(),
             budget: self.budget.clone(),
             state: self.state.clone(),
-            counters: self.shared.counters.clone(),
+            counters: self.shared.responder.counters().clone(),
+            transport: self.shared.responder.transport(),
             key: self.key,
             handle: Handle::current(),
         };
@@ -536,60 +412,9 @@ impl Reader {
     }
 }
 
-/// Counts a response written by the engine.
-fn count_reply(m: &mut WorkerMetrics, info: &ReplyInfo, latency: Duration) {
-    let t = Transport::Tcp;
-    match info.qtype {
-        Some(qtype) => m.count_query(t, QType::from_code(qtype.0)),
-        None => m.count_malformed(t),
-    }
-    if let AnswerSource::Error(e) = info.source
-        && info.qtype.is_some()
-        && is_malformed(e)
-    {
-        m.count_malformed(t);
-    }
-    m.count_response(t, Rcode::from_code(info.rcode.0));
-    if info.truncated {
-        m.count_truncated(t);
-    }
-    m.observe_latency(t, latency);
-}
-
-/// Whether the engine's reason means the message was not a well-formed query.
-fn is_malformed(e: QueryError) -> bool {
-    matches!(
-        e,
-        QueryError::ShortHeader | QueryError::Response | QueryError::Malformed(_)
-    )
-}
-
-/// The message with its 2-byte length in front (RFC 1035 section 4.2.2).
-fn framed(message: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(message.len()).unwrap_or(u16::MAX);
-    let mut frame = Vec::with_capacity(message.len() + 2);
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(message.get(..usize::from(len)).unwrap_or(message));
-    frame
-}
-
 /// The budget a frame takes: its length in bytes (at most 65,537).
 fn permits(frame: &[u8]) -> u32 {
     u32::try_from(frame.len()).unwrap_or(u32::MAX)
-}
-
-thread_local! {
-    /// The engine's output buffer: one per thread, since answering never waits.
-    static OUT: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_MESSAGE]);
-}
-
-/// Runs `f` with a buffer of [`MAX_MESSAGE`] bytes.
-fn with_out_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    OUT.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => f(&mut buf),
-        // Only if `f` itself asked for the buffer again; never the case, but stay correct.
-        Err(_) => f(&mut vec![0; MAX_MESSAGE]),
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -602,6 +427,8 @@ struct TransferWorker {
     budget: Arc<Semaphore>,
     state: Arc<ConnState>,
     counters: Arc<Counters>,
+    /// The label the transfer's response counts under.
+    transport: Transport,
     key: usize,
     handle: Handle,
 }
@@ -632,8 +459,8 @@ impl TransferWorker {
                 first = false;
                 let latency = job.received.elapsed();
                 self.counters.with(self.key, |m| {
-                    m.count_response(Transport::Tcp, Rcode::NoError);
-                    m.observe_latency(Transport::Tcp, latency);
+                    m.count_response(self.transport, Rcode::NoError);
+                    m.observe_latency(self.transport, latency);
                 });
             }
             // A long transfer is activity: the connection is not idle while it runs.
