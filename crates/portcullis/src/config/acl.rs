@@ -209,18 +209,20 @@ impl AclSettings {
 }
 
 /// Checks `[acl]` against the rest of the file: a listener with ACLs must be one of
-/// `server.listen` or `tls.listen`, and `acl.recursion` and `acl.transfer` replace `resolver.allow_recursion`
+/// `server.listen`, `tls.listen` or `https.listen`, and `acl.recursion` and `acl.transfer` replace `resolver.allow_recursion`
 /// and `server.allow_transfer`, so a file gives one or the other. With `acl.recursion`, the
 /// default `resolver.allow_recursion` is cleared: only `--allow-recursion` adds to it then.
 pub(super) fn reconcile(config: &mut Config) -> Result<(), ConfigError> {
     let acl = &config.acl;
     if let Some(l) = acl.listeners.iter().find(|l| {
-        !config.server.listen.contains(&l.listen) && !config.tls.listen.contains(&l.listen)
+        !config.server.listen.contains(&l.listen)
+            && !config.tls.listen.contains(&l.listen)
+            && !config.https.listen.contains(&l.listen)
     }) {
         return Err(ConfigError::at(
             l.defined_at.clone(),
             format!(
-                "acl.listener.listen: {} is not one of server.listen or tls.listen",
+                "acl.listener.listen: {} is not one of server.listen, tls.listen or https.listen",
                 l.listen
             ),
         ));
