@@ -26,6 +26,9 @@ install_deps() {
         fi
     fi
     python3 -c 'import dns' 2>/dev/null || python3 -m pip install -q dnspython
+    # dns.query.https (the DNS over HTTPS tests) needs dnspython's HTTP/2 extras.
+    python3 -c 'import sys, dns.query; sys.exit(0 if dns.query.have_doh else 1)' 2>/dev/null ||
+        python3 -m pip install -q 'dnspython[doh]'
     if ! cargo fuzz --version >/dev/null 2>&1; then
         cargo install -q cargo-fuzz --locked
     fi
