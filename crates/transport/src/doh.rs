@@ -56,9 +56,10 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use metrics::{Registry, TcpReject, WorkerMetrics};
@@ -87,6 +88,10 @@ pub const MAX_HEADERS: usize = 96 * 1024;
 
 /// The largest `dns` parameter: the base64url of a 65,535-byte message.
 const MAX_DNS_PARAM: usize = MAX_MESSAGE.div_ceil(3) * 4;
+
+/// The most of a too-large request body read (and dropped) before answering 413; see
+/// [`read_body`].
+const MAX_DRAINED: usize = 2 * MAX_MESSAGE;
 
 /// Room for a REFUSED answer to a transfer request: the header, the question (a name of at
 /// most 255 bytes) and an OPT record.
@@ -368,15 +373,22 @@ impl Conn {
     async fn request(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
         let _busy = Busy::new(&self.state);
         let received = Instant::now();
-        if req.uri().path() != self.site.path {
+        let (head, body) = req.into_parts();
+        // A body is read (bounded, within the message timeout) before any error is answered, so
+        // that the client, done sending, reads the error cleanly instead of a reset stream.
+        let body = match head.method {
+            Method::GET => Ok(Vec::new()),
+            _ => self.read_body(&head, body).await,
+        };
+        if head.uri.path() != self.site.path {
             return Ok(status(StatusCode::NOT_FOUND, "not found"));
         }
-        let (form, query) = match *req.method() {
-            Method::GET => match self.get_query(req.uri().query().unwrap_or_default()) {
+        let (form, query) = match head.method {
+            Method::GET => match self.get_query(head.uri.query().unwrap_or_default()) {
                 Ok(q) => q,
                 Err(response) => return Ok(response),
             },
-            Method::POST => match self.post_query(req).await {
+            Method::POST => match post_query(&head, body) {
                 Ok(q) => (Form::Wire, q),
                 Err(response) => return Ok(response),
             },
@@ -431,37 +443,20 @@ impl Conn {
             .map_err(|why| status(StatusCode::BAD_REQUEST, why))
     }
 
-    /// The body of a POST, which must be a DNS message of at most 65,535 bytes arriving
-    /// within the message timeout.
-    async fn post_query(&self, req: Request<Incoming>) -> Result<Vec<u8>, Response<Full<Bytes>>> {
-        let typed = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| media_type(v) == DNS_MESSAGE);
-        if !typed {
-            return Err(status(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "content-type must be application/dns-message",
-            ));
-        }
-        let declared = req
-            .headers()
+    /// The body of a request: at most 65,535 bytes arriving within the message timeout (else
+    /// the status to answer).
+    async fn read_body(&self, head: &Parts, body: Incoming) -> Result<Vec<u8>, StatusCode> {
+        let declared = head
+            .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_MESSAGE as u64) {
-            return Err(status(StatusCode::PAYLOAD_TOO_LARGE, "message too large"));
+        if declared.is_some_and(|n| n > MAX_DRAINED as u64) {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        let body = Limited::new(req.into_body(), MAX_MESSAGE).collect();
-        match tokio::time::timeout(self.site.limits.message_timeout, body).await {
-            Err(_) => Err(status(StatusCode::REQUEST_TIMEOUT, "body too slow")),
-            Ok(Err(e)) if e.is::<LengthLimitError>() => {
-                Err(status(StatusCode::PAYLOAD_TOO_LARGE, "message too large"))
-            }
-            Ok(Err(_)) => Err(status(StatusCode::BAD_REQUEST, "body not read")),
-            Ok(Ok(body)) => Ok(body.to_bytes().to_vec()),
-        }
+        tokio::time::timeout(self.site.limits.message_timeout, read_body(body))
+            .await
+            .unwrap_or(Err(StatusCode::REQUEST_TIMEOUT))
     }
 
     /// The framed response to `query`; `None` when it is not a DNS query to answer (malformed,
@@ -498,6 +493,55 @@ impl Conn {
             }
         }
     }
+}
+
+/// The query of a POST: its `body`, which must be typed `application/dns-message`.
+#[allow(clippy::result_large_err)]
+fn post_query(
+    head: &Parts,
+    body: Result<Vec<u8>, StatusCode>,
+) -> Result<Vec<u8>, Response<Full<Bytes>>> {
+    let typed = head
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| media_type(v) == DNS_MESSAGE);
+    if !typed {
+        return Err(status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type must be application/dns-message",
+        ));
+    }
+    body.map_err(|code| match code {
+        StatusCode::PAYLOAD_TOO_LARGE => status(code, "message too large"),
+        StatusCode::REQUEST_TIMEOUT => status(code, "body too slow"),
+        _ => status(code, "body unreadable"),
+    })
+}
+
+/// Reads a request body of at most [`MAX_MESSAGE`] bytes. A longer one is read to its end
+/// (and dropped) as long as it stays within [`MAX_DRAINED`], so that the client, done sending,
+/// reads the 413 cleanly; past that the 413 goes at once (an HTTP/2 client may then see the
+/// stream reset before it reads the response).
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, StatusCode> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Ok(data) = frame.into_data() {
+            seen = seen.saturating_add(data.len());
+            if seen > MAX_DRAINED {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            if seen <= MAX_MESSAGE {
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > MAX_MESSAGE {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    Ok(kept)
 }
 
 /// A plain-text error response.
