@@ -508,6 +508,40 @@ fn the_per_client_connection_limit_applies() {
     }
 }
 
+#[test]
+fn a_connection_closes_after_its_last_query() {
+    let (scratch, _server, doh) =
+        start("doh-max-queries", "", "tcp_max_queries_per_connection = 2");
+    let q = base64url(&query(0, "www.example.test.", RType::A, None));
+    let url = format!("https://{doh}/dns-query?dns={q}");
+    for version in ["--http1.1", "--http2"] {
+        let out = Command::new("curl")
+            .args([
+                "-skv",
+                "--max-time",
+                "10",
+                version,
+                "-o",
+                "/dev/null",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["-o", "/dev/null", "-w", "%{http_code}\n", &url, &url, &url])
+            .current_dir(&scratch.0)
+            .output()
+            .unwrap();
+        let verbose = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{verbose}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200\n200\n200\n");
+        // Two queries on the first connection, the third on a second one.
+        assert_eq!(
+            verbose.matches("* Connected to").count(),
+            2,
+            "{version}: {verbose}"
+        );
+    }
+}
+
 /// The first certificate of a PEM file, DER.
 fn der(path: &Path) -> Vec<u8> {
     CertificateDer::pem_file_iter(path)

@@ -36,6 +36,9 @@
 //!   HTTP/1.1 answers one request at a time.
 //! - **Sizes**: request headers at most [`MAX_HEADERS`] bytes (room for the base64 of the
 //!   largest message in the URI), bodies at most 65,535 bytes.
+//! - **Queries**: a connection that has answered
+//!   [`TcpLimits::max_queries_per_connection`] queries closes gracefully (HTTP/2 GOAWAY,
+//!   HTTP/1.1 `connection: close`).
 //! - **Time**: the TLS handshake within its timeout; a request body within
 //!   [`TcpLimits::message_timeout`] (else 408); HTTP/1.1 request headers within the same; a
 //!   connection with no request in flight is closed after [`TcpLimits::idle_timeout`] (HTTP/2
@@ -51,6 +54,7 @@ mod json;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -223,6 +227,10 @@ struct Conn {
     client: IpAddr,
     /// Fired when a policy drops a query: the connection closes at once.
     close: Notify,
+    /// Queries answered, for [`TcpLimits::max_queries_per_connection`].
+    answered: AtomicUsize,
+    /// Fired when the connection has answered its last query: it closes gracefully.
+    finish: Notify,
 }
 
 /// Serves one accepted connection until it closes, is evicted, idles out or the server shuts
@@ -234,6 +242,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, ticket: Ticket, site: A
         key: ticket.index(),
         client: peer.ip(),
         close: Notify::new(),
+        answered: AtomicUsize::new(0),
+        finish: Notify::new(),
     });
     let _closer = Closer {
         ticket: Some(ticket),
@@ -321,6 +331,7 @@ async fn drive<C: Future>(http: C, graceful: impl FnOnce(Pin<&mut C>), conn: &Co
             _ = &mut http => return,
             _ = conn.close.notified() => return,
             _ = &mut stop => break,
+            _ = conn.finish.notified() => break,
             _ = tokio::time::sleep_until(deadline.into()) => {
                 let idle_since = conn.state.last_activity();
                 if conn.state.is_idle() && idle_since + limits.idle_timeout <= Instant::now() {
@@ -406,6 +417,12 @@ impl Conn {
         let Some(frame) = self.answer(&query, received).await? else {
             return Ok(status(StatusCode::BAD_REQUEST, "not a DNS query"));
         };
+        let answered = self.answered.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(max) = self.site.limits.max_queries_per_connection
+            && answered >= max
+        {
+            self.finish.notify_one();
+        }
         let message = frame.get(2..).unwrap_or_default();
         let max_age = max_age(message);
         let (body, media) = match form {
