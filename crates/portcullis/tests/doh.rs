@@ -542,6 +542,92 @@ fn a_connection_closes_after_its_last_query() {
     }
 }
 
+#[test]
+fn the_client_multiplexes_queries_on_one_connection() {
+    // One connection per client address: a second would be closed, and its queries would fail.
+    let (scratch, _server, doh) = start(
+        "doh-client",
+        "",
+        "tcp_max_connections_per_client = 1\ntcp_idle_timeout = 1",
+    );
+    let tls = transport::client_tls::ClientTls::new(
+        &transport::client_tls::Trust::Ca(scratch.0.join("cert.pem")),
+        ServerName::try_from("dns.test").unwrap(),
+        &[transport::doh_client::ALPN_H2],
+        false,
+    )
+    .unwrap();
+    let client = transport::doh_client::DohClient::new(
+        doh,
+        "dns.test".to_owned(),
+        "/dns-query".to_owned(),
+        tls,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = Arc::new(client);
+    let answers = runtime.block_on(async {
+        let tasks: Vec<_> = (1..=40u16)
+            .map(|id| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let name = if id % 2 == 0 {
+                        "www.example.test."
+                    } else {
+                        "big.example.test."
+                    };
+                    let q = query(id, name, RType::TXT, Some(4096));
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    (id, client.exchange(&q, deadline).await)
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    });
+    for (id, answer) in answers {
+        let answer = answer.unwrap_or_else(|e| panic!("query {id}: {e}"));
+        let msg = Message::parse(&answer).unwrap();
+        // The ID went out as 0 and came back as the caller's.
+        assert_eq!(msg.header().id, id);
+        assert_eq!(msg.rcode(), Rcode::NOERROR);
+    }
+    // The server closes the idle connection; the next query opens another.
+    std::thread::sleep(Duration::from_millis(1500));
+    let q = query(7, "www.example.test.", RType::A, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = runtime.block_on(client.exchange(&q, deadline)).unwrap();
+    assert_eq!(addresses(&answer), ["192.0.2.80"]);
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let (scratch, _server, doh) = start("doh-idle", "", "tcp_idle_timeout = 1");
+    for alpn in [&b"h2"[..], b"http/1.1"] {
+        let config = client_config(&scratch, alpn);
+        let mut tls = connect(&config, doh).expect("a connection");
+        let started = Instant::now();
+        let mut buf = [0u8; 512];
+        // HTTP/2 sends its settings (and a GOAWAY at the end); then the connection closes.
+        while let Ok(n) = tls.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(800) && waited < Duration::from_secs(4),
+            "{alpn:?}: {waited:?}"
+        );
+    }
+}
+
 /// The first certificate of a PEM file, DER.
 fn der(path: &Path) -> Vec<u8> {
     CertificateDer::pem_file_iter(path)

@@ -96,6 +96,10 @@ const MAX_DNS_PARAM: usize = MAX_MESSAGE.div_ceil(3) * 4;
 // A GET of the largest message fits in the request head, with room for the rest of it.
 const _: () = assert!(MAX_DNS_PARAM + 1024 < MAX_HEADERS);
 
+/// How long an idle connection has to close gracefully (HTTP/2: the GOAWAY sent) before it is
+/// dropped.
+const IDLE_CLOSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The most of a too-large request body read (and dropped) before answering 413; see
 /// [`read_body`].
 const MAX_DRAINED: usize = 2 * MAX_MESSAGE;
@@ -319,6 +323,7 @@ async fn drive<C: Future>(http: C, graceful: impl FnOnce(Pin<&mut C>), conn: &Co
     let limits = &conn.site.limits;
     let stop = conn.site.shutdown.wait();
     tokio::pin!(stop);
+    let mut grace = limits.shutdown_grace;
     loop {
         let now = Instant::now();
         let mut deadline = conn.state.last_activity() + limits.idle_timeout;
@@ -335,13 +340,16 @@ async fn drive<C: Future>(http: C, graceful: impl FnOnce(Pin<&mut C>), conn: &Co
             _ = tokio::time::sleep_until(deadline.into()) => {
                 let idle_since = conn.state.last_activity();
                 if conn.state.is_idle() && idle_since + limits.idle_timeout <= Instant::now() {
+                    // Nothing is owed: the close needs only a moment (an HTTP/2 client that
+                    // never sent its preface would hold a graceful close forever).
+                    grace = grace.min(IDLE_CLOSE);
                     break;
                 }
             }
         }
     }
     graceful(http.as_mut());
-    let _ = tokio::time::timeout(limits.shutdown_grace, http).await;
+    let _ = tokio::time::timeout(grace, http).await;
 }
 
 /// Marks a request in flight on its connection, and the connection active when it is done.

@@ -99,7 +99,6 @@ impl DohClient {
                 let mut sender = self.sender().await?;
                 match self.post(&mut sender, body.clone()).await {
                     Err(Failure::Connection(e)) => {
-                        self.forget(&sender).await;
                         if tries >= 2 {
                             return Err(e);
                         }
@@ -127,18 +126,6 @@ impl DohClient {
         let sender = self.connect().await?;
         *conn = Some(sender.clone());
         Ok(sender)
-    }
-
-    /// Drops the cached connection if it is still `failed` (another query may have replaced
-    /// it already).
-    async fn forget(&self, failed: &SendRequest<Full<Bytes>>) {
-        let mut conn = self.conn.lock().await;
-        if conn
-            .as_ref()
-            .is_some_and(|s| s.is_closed() || failed.is_closed())
-        {
-            *conn = None;
-        }
     }
 
     /// Opens a TCP connection, the TLS session (which must pick `h2`) and HTTP/2 over it. The
