@@ -158,7 +158,8 @@ fn kdig_over_https_gets_the_udp_answer() {
 
 #[test]
 fn curl_gets_and_posts_over_http2_and_http1() {
-    let (scratch, _server, doh) = start("doh-curl", "", "");
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (scratch, _server, doh) = start("doh-curl", "", &format!("http = \"{http}\""));
     let url = format!("https://{doh}/dns-query");
     std::fs::write(
         scratch.0.join("query.bin"),
@@ -213,6 +214,23 @@ fn curl_gets_and_posts_over_http2_and_http1() {
             neg.headers
         );
     }
+    // Counted under the `doh` transport label: 3 A queries and 3 responses per HTTP version.
+    let metrics = curl(&scratch, &[&format!("http://{http}/metrics")]);
+    let text = String::from_utf8(metrics.body).unwrap();
+    let series =
+        |name: &str| common::metric(&text, name).unwrap_or_else(|| panic!("{name}:\n{text}"));
+    assert_eq!(
+        series("portcullis_queries_total{transport=\"doh\",qtype=\"A\"}"),
+        6.0
+    );
+    assert_eq!(
+        series("portcullis_responses_total{transport=\"doh\",rcode=\"NOERROR\"}"),
+        4.0
+    );
+    assert_eq!(
+        series("portcullis_responses_total{transport=\"doh\",rcode=\"NXDOMAIN\"}"),
+        2.0
+    );
 }
 
 #[test]
