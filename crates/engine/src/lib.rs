@@ -86,7 +86,7 @@ pub use engine::{
     AnswerSource, Client, CookiePolicy, Engine, Listener, Outcome, ReplyInfo, Transport,
 };
 pub use error::{AclPurpose, QueryError};
-pub use local::{local_zone_names, local_zones};
+pub use local::{DdrEndpoint, ddr_zone, local_zone_names, local_zones};
 pub use policy::SharedPolicy;
 pub use recursion::{RecursionRequest, Resolver};
 pub use transfer::{TransferRequest, TransferStream};

@@ -23,6 +23,7 @@
 //! stubbed name. `resolver.insecure_local_upstreams` leaves them
 //! all out, so that a test world under `.test` or on private addresses resolves.
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use wire::{Name, NameRef};
@@ -123,6 +124,66 @@ fn build(origin: NameRef<'_>) -> Option<Zone> {
         .map(|built| built.zone)
 }
 
+/// An encrypted endpoint of this resolver, as Discovery of Designated Resolvers announces it
+/// (RFC 9462, with the SvcParams of RFC 9461).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DdrEndpoint {
+    /// The ALPN protocol: `dot`, `h2` or `doq`.
+    pub alpn: &'static str,
+    /// The port it listens on.
+    pub port: u16,
+    /// The URI template of DNS over HTTPS (`/dns-query{?dns}`, RFC 9461 section 5).
+    pub dohpath: Option<String>,
+}
+
+/// The TTL of the DDR records: clients cache the designation for this long.
+const DDR_TTL: u32 = 300;
+
+/// The `resolver.arpa.` zone of Discovery of Designated Resolvers (RFC 9462 section 4): one
+/// SVCB record at `_dns.resolver.arpa.` per endpoint, in order of preference, all with the
+/// target `name` (the name the server's certificate is valid for, which clients verify) and
+/// with address hints `hints` (the unicast addresses of the listeners). Every other name in
+/// `resolver.arpa.` is NXDOMAIN; without a name or endpoints, every name is. A resolver serves
+/// it either way: queries for `resolver.arpa.` must never be forwarded (RFC 9462 section 6.4).
+/// `None` when the records do not parse (a `dohpath` with a space, say).
+pub fn ddr_zone(name: Option<&Name>, endpoints: &[DdrEndpoint], hints: &[IpAddr]) -> Option<Zone> {
+    let endpoints = if name.is_some() { endpoints } else { &[] };
+    let v4: Vec<String> = hints
+        .iter()
+        .filter(|ip| ip.is_ipv4())
+        .map(ToString::to_string)
+        .collect();
+    let v6: Vec<String> = hints
+        .iter()
+        .filter(|ip| ip.is_ipv6())
+        .map(ToString::to_string)
+        .collect();
+    let mut text = format!("$TTL {TTL}\n@ SOA @ nobody.invalid. {SOA_TIMERS}\n@ NS @\n");
+    for (priority, e, name) in (1u16..)
+        .zip(endpoints)
+        .filter_map(|(p, e)| Some((p, e, name?)))
+    {
+        text.push_str(&format!(
+            "_dns {DDR_TTL} SVCB {priority} {name} alpn={} port={}",
+            e.alpn, e.port
+        ));
+        if !v4.is_empty() {
+            text.push_str(&format!(" ipv4hint={}", v4.join(",")));
+        }
+        if !v6.is_empty() {
+            text.push_str(&format!(" ipv6hint={}", v6.join(",")));
+        }
+        if let Some(path) = &e.dohpath {
+            text.push_str(&format!(" dohpath={path}"));
+        }
+        text.push('\n');
+    }
+    let origin: Name = "resolver.arpa.".parse().ok()?;
+    zone::load_str(&text, Path::new("<resolver.arpa>"), origin.as_ref())
+        .ok()
+        .map(|built| built.zone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +239,34 @@ mod tests {
             .unwrap();
         assert!(matches!(
             test.lookup(n("www.example.test.").as_ref(), wire::RType::A),
+            Lookup::NxDomain { .. }
+        ));
+    }
+
+    #[test]
+    fn the_ddr_zone_lists_each_endpoint_in_order() {
+        let endpoints = [
+            DdrEndpoint {
+                alpn: "dot",
+                port: 853,
+                dohpath: None,
+            },
+            DdrEndpoint {
+                alpn: "h2",
+                port: 443,
+                dohpath: Some("/dns-query{?dns}".into()),
+            },
+        ];
+        let hints = ["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        let zone = ddr_zone(Some(&n("dns.example.")), &endpoints, &hints).unwrap();
+        let dns = n("_dns.resolver.arpa.");
+        let Lookup::Answer { rrset, .. } = zone.lookup(dns.as_ref(), wire::RType::SVCB) else {
+            panic!("no SVCB at _dns.resolver.arpa.");
+        };
+        assert_eq!(rrset.rdatas().count(), 2);
+        let empty = ddr_zone(None, &endpoints, &hints).unwrap();
+        assert!(matches!(
+            empty.lookup(dns.as_ref(), wire::RType::SVCB),
             Lookup::NxDomain { .. }
         ));
     }

@@ -290,6 +290,7 @@ pub const KEYS: &[&str] = &[
     "tls.key",
     "tls.min_version",
     "tls.handshake_timeout",
+    "tls.name",
     "https.listen",
     "https.path",
     "https.json",

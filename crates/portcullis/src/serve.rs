@@ -671,6 +671,11 @@ fn build(
         let forwarded: Vec<wire::Name> = config.forwards.iter().map(|f| f.zone.clone()).collect();
         zones.extend(engine::local_zones(&served, &forwarded));
     }
+    if resolver.is_some()
+        && let Some(zone) = ddr_zone(config)
+    {
+        zones.push(zone);
+    }
     let catalog = Catalog::new(zones).map_err(|e| vec![format!("{}: {e}", config.label)])?;
     let mut engine = Engine::new(catalog, engine_config(config))
         .map_err(|e| vec![format!("{}: {e}", config.label)])?;
@@ -686,6 +691,43 @@ fn build(
         zones: report.zones,
         warnings: report.warnings,
     })
+}
+
+/// The `resolver.arpa.` zone of Discovery of Designated Resolvers (RFC 9462): the encrypted
+/// listeners, announced under `tls.name`, with the unicast listen addresses as hints (without a
+/// name, an empty zone: `resolver.arpa.` is never forwarded). `None` when the operator serves
+/// or forwards `resolver.arpa.` itself.
+fn ddr_zone(config: &Config) -> Option<zone::Zone> {
+    let origin: wire::Name = "resolver.arpa.".parse().ok()?;
+    if config.zones.iter().any(|z| z.origin == origin)
+        || config.forwards.iter().any(|f| {
+            origin.as_ref().is_subdomain_of(f.zone.as_ref()) && f.zone != wire::Name::root()
+        })
+    {
+        return None;
+    }
+    let mut endpoints: Vec<engine::DdrEndpoint> = Vec::new();
+    let mut hints: Vec<std::net::IpAddr> = Vec::new();
+    let mut add = |alpn: &'static str, listen: &[SocketAddr], dohpath: Option<&str>| {
+        let mut ports: Vec<u16> = Vec::new();
+        for a in listen {
+            if !a.ip().is_unspecified() && !hints.contains(&a.ip()) {
+                hints.push(a.ip());
+            }
+            if !ports.contains(&a.port()) {
+                ports.push(a.port());
+            }
+        }
+        for port in ports {
+            endpoints.push(engine::DdrEndpoint {
+                alpn,
+                port,
+                dohpath: dohpath.map(str::to_owned),
+            });
+        }
+    };
+    add("dot", &config.tls.listen, None);
+    engine::ddr_zone(config.tls.name.as_ref(), &endpoints, &hints)
 }
 
 /// The engine's settings from the `[server]` section, each zone's transfer ACL and `[acl]`.

@@ -507,3 +507,79 @@ fn dot_queries_count_under_their_own_label() {
     assert_eq!(queries("dot"), Some(1.0), "{text}");
     assert_eq!(queries("tcp"), Some(1.0), "{text}");
 }
+
+#[test]
+fn a_resolver_designates_its_dot_listener() {
+    // Discovery of Designated Resolvers (RFC 9462): `_dns.resolver.arpa` SVCB names the
+    // encrypted endpoint, its port and address.
+    let (_scratch, server, dot) = start_with(
+        "dot-ddr",
+        "name = \"dns.test\"\n\n[resolver]\nenabled = true\n",
+    );
+    let svcb = ask(
+        "dig",
+        server.addr,
+        &["+short", "_dns.resolver.arpa.", "SVCB"],
+    );
+    assert_eq!(
+        svcb.trim(),
+        format!(
+            "1 dns.test. alpn=\"dot\" port={} ipv4hint=127.0.0.1",
+            dot.port()
+        ),
+        "{svcb}"
+    );
+    // The same over the encrypted channel, where a client verifies the designation.
+    let over_tls = ask(
+        "kdig",
+        dot,
+        &["+tls", "+short", "_dns.resolver.arpa.", "SVCB"],
+    );
+    // kdig prints the ALPN without quotes.
+    assert_eq!(over_tls.trim(), svcb.trim().replace('"', ""));
+    // Without a name there is nothing to designate.
+    let (_scratch, plain, _) = start_with("dot-no-ddr", "\n[resolver]\nenabled = true\n");
+    let none = ask("dig", plain.addr, &["_dns.resolver.arpa.", "SVCB"]);
+    assert!(none.contains("status: NXDOMAIN"), "{none}");
+}
+
+#[test]
+fn dnspython_and_a_verifying_kdig_get_the_udp_answer() {
+    let (scratch, server, dot) = start("dot-dnspython");
+    let udp = ask("dig", server.addr, &["+short", "www.example.test.", "A"]);
+    // kdig checking the certificate against the CA file and the name.
+    let cert = scratch.0.join("cert.pem").display().to_string();
+    let ca = format!("+tls-ca={cert}");
+    let verified = ask(
+        "kdig",
+        dot,
+        &[
+            &ca,
+            "+tls-hostname=dns.test",
+            "+short",
+            "www.example.test.",
+            "A",
+        ],
+    );
+    assert_eq!(verified, udp);
+    // dnspython's DoT client, verifying too.
+    let script = format!(
+        "import ssl, dns.message, dns.query\n\
+         ctx = ssl.create_default_context(cafile={cert:?})\n\
+         q = dns.message.make_query('www.example.test.', 'A')\n\
+         r = dns.query.tls(q, '127.0.0.1', port={port}, timeout=5, ssl_context=ctx, \
+         server_hostname='dns.test')\n\
+         print('\\n'.join(sorted(rd.to_text() for rrset in r.answer for rd in rrset)))\n",
+        port = dot.port()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 with dnspython: scripts/test.sh installs it");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), udp.trim());
+}

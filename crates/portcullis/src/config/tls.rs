@@ -47,6 +47,10 @@ pub struct TlsSettings {
     pub min_version: TlsVersion,
     /// How long a client has to complete the handshake.
     pub handshake_timeout: Duration,
+    /// The name clients reach the server by, which the certificate is valid for; when set, a
+    /// resolver announces its encrypted listeners under it at `_dns.resolver.arpa` (Discovery
+    /// of Designated Resolvers, RFC 9462).
+    pub name: Option<wire::Name>,
 }
 
 impl TlsSettings {
@@ -88,6 +92,8 @@ pub(super) struct TlsSection {
     min_version: TlsVersion,
     #[serde(deserialize_with = "de_handshake_timeout")]
     handshake_timeout: u64,
+    #[serde(deserialize_with = "de_name")]
+    name: Option<wire::Name>,
 }
 
 impl Default for TlsSection {
@@ -98,6 +104,7 @@ impl Default for TlsSection {
             key: None,
             min_version: TlsVersion::Tls13,
             handshake_timeout: 5,
+            name: None,
         }
     }
 }
@@ -111,6 +118,7 @@ impl TlsSection {
             key: self.key.map(|p| relative_to(base_dir, p)),
             min_version: self.min_version,
             handshake_timeout: Duration::from_secs(self.handshake_timeout),
+            name: self.name,
         }
     }
 }
@@ -173,4 +181,18 @@ fn de_min_version<'de, D: Deserializer<'de>>(d: D) -> Result<TlsVersion, D::Erro
 
 fn de_handshake_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     int(d, HANDSHAKE_TIMEOUT)
+}
+
+fn de_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<wire::Name>, D::Error> {
+    let key = "tls.name";
+    let s: String = keyed(d, key)?;
+    let absolute = if s.ends_with('.') {
+        s.clone()
+    } else {
+        format!("{s}.")
+    };
+    match absolute.parse::<wire::Name>() {
+        Ok(name) if s != "." && !s.is_empty() => Ok(Some(name)),
+        _ => Err(D::Error::custom(format!("{key}: `{s}` is not a host name"))),
+    }
 }
