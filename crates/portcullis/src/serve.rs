@@ -727,6 +727,8 @@ fn ddr_zone(config: &Config) -> Option<zone::Zone> {
         }
     };
     add("dot", &config.tls.listen, None);
+    let dohpath = format!("{}{{?dns}}", config.https.path);
+    add("h2", &config.https.listen, Some(&dohpath));
     engine::ddr_zone(config.tls.name.as_ref(), &endpoints, &hints)
 }
 

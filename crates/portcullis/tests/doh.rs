@@ -44,6 +44,11 @@ fn make_cert(scratch: &Scratch, name: &str) {
 /// fresh self-signed certificate for `dns.test`; `https` is added to `[https]` and `server` to
 /// `[server]`.
 fn start(test: &str, https: &str, server: &str) -> (Scratch, Server, SocketAddr) {
+    start_full(test, https, server, "")
+}
+
+/// [`start`], with `tls` added to `[tls]`.
+fn start_full(test: &str, https: &str, server: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
     make_cert(&scratch, "dns.test");
     let (port, https_port) = (free_port(), free_port());
@@ -51,7 +56,7 @@ fn start(test: &str, https: &str, server: &str) -> (Scratch, Server, SocketAddr)
     let base = config(&format!("127.0.0.1:{port}"))
         .replace("[server]\n", &format!("[server]\n{server}\n"));
     let text = format!(
-        "{base}\n[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\n\
+        "{base}\n[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{tls}\n\n\
          [https]\nlisten = [\"127.0.0.1:{https_port}\"]\n{https}\n"
     );
     let config = scratch.write("portcullis.toml", &text);
@@ -644,6 +649,31 @@ fn idle_connections_are_closed() {
             "{alpn:?}: {waited:?}"
         );
     }
+}
+
+#[test]
+fn a_resolver_designates_its_doh_listener() {
+    // Discovery of Designated Resolvers (RFC 9462): `_dns.resolver.arpa` SVCB names the DoH
+    // endpoint with ALPN h2, its port and its URI template (RFC 9461 dohpath).
+    let (_scratch, server, doh) = start_full(
+        "doh-ddr",
+        "path = \"/q\"\n\n[resolver]\nenabled = true\n",
+        "",
+        "name = \"dns.test\"",
+    );
+    let svcb = ask(
+        "dig",
+        server.addr,
+        &["+short", "_dns.resolver.arpa.", "SVCB"],
+    );
+    assert_eq!(
+        svcb.trim(),
+        format!(
+            "1 dns.test. alpn=\"h2\" port={} ipv4hint=127.0.0.1 key7=\"/q{{?dns}}\"",
+            doh.port()
+        ),
+        "{svcb}"
+    );
 }
 
 /// The first certificate of a PEM file, DER.
