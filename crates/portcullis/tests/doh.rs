@@ -47,7 +47,7 @@ fn start(test: &str, https: &str, server: &str) -> (Scratch, Server, SocketAddr)
     start_full(test, https, server, "")
 }
 
-/// [`start`], with `tls` added to `[tls]`.
+/// [`start`], with `tls` added to `[tls]`; `{doh}` in `https` stands for the DoH address.
 fn start_full(test: &str, https: &str, server: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
     make_cert(&scratch, "dns.test");
@@ -58,7 +58,8 @@ fn start_full(test: &str, https: &str, server: &str, tls: &str) -> (Scratch, Ser
     let text = format!(
         "{base}\n[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n{tls}\n\n\
          [https]\nlisten = [\"127.0.0.1:{https_port}\"]\n{https}\n"
-    );
+    )
+    .replace("{doh}", &format!("127.0.0.1:{https_port}"));
     let config = scratch.write("portcullis.toml", &text);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let server = Server::start(&config, addr, scratch.0.join("server.log"));
@@ -674,6 +675,36 @@ fn a_resolver_designates_its_doh_listener() {
         ),
         "{svcb}"
     );
+}
+
+#[test]
+fn listener_acls_apply_to_the_doh_address() {
+    let refuse = "\n[[acl.listener]]\nlisten = \"{doh}\"\nquery = [\"refuse any\"]\n";
+    let (scratch, server, doh) = start("doh-acl-refuse", refuse, "");
+    let udp = ask("dig", server.addr, &["+short", "www.example.test.", "A"]);
+    assert_eq!(udp.trim(), "192.0.2.80");
+    let q = base64url(&query(0, "www.example.test.", RType::A, None));
+    let got = curl(&scratch, &[&format!("https://{doh}/dns-query?dns={q}")]);
+    assert_eq!(got.status, 200);
+    assert_eq!(Message::parse(&got.body).unwrap().rcode(), Rcode::REFUSED);
+    // No record to take a lifetime from: not to be cached.
+    assert!(
+        got.headers.contains("cache-control: max-age=0"),
+        "{}",
+        got.headers
+    );
+
+    let drop = "\n[[acl.listener]]\nlisten = \"{doh}\"\nquery = [\"drop any\"]\n";
+    let (scratch, _server, doh) = start("doh-acl-drop", drop, "");
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "5"])
+        .arg(format!("https://{doh}/dns-query?dns={q}"))
+        .current_dir(&scratch.0)
+        .output()
+        .unwrap();
+    // Closed at accept: no TLS handshake, no HTTP.
+    assert!(!out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
 }
 
 /// The first certificate of a PEM file, DER.
