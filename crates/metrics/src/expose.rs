@@ -353,6 +353,19 @@ fn render_resolver(out: &mut Out, registry: &Registry) {
         out.family(name, "counter", help);
         out.sample(name, &[], value);
     }
+    let name = "portcullis_upstream_encrypted_failures_total";
+    out.family(
+        name,
+        "counter",
+        "Queries to encrypted upstreams whose connection or exchange failed, by protocol.",
+    );
+    for p in UpstreamProtocol::ENCRYPTED {
+        out.sample(
+            name,
+            &[("protocol", p.label())],
+            r.protocol_failures[p as usize],
+        );
+    }
     let name = "portcullis_upstream_fallbacks_total";
     out.family(
         name,

@@ -16,20 +16,49 @@ pub enum UpstreamProtocol {
     Udp,
     /// TCP (after a truncated answer, or chosen by the recursor).
     Tcp,
+    /// DNS over TLS, to a `tls://` forwarder.
+    Tls,
+    /// DNS over HTTPS, to an `https://` forwarder.
+    Https,
+    /// DNS over QUIC, to a `quic://` forwarder.
+    Quic,
 }
 
 impl UpstreamProtocol {
     /// Number of protocols.
-    pub const COUNT: usize = 2;
+    pub const COUNT: usize = 5;
     /// All protocols, in label order.
-    pub const ALL: [UpstreamProtocol; 2] = [UpstreamProtocol::Udp, UpstreamProtocol::Tcp];
+    pub const ALL: [UpstreamProtocol; 5] = [
+        UpstreamProtocol::Udp,
+        UpstreamProtocol::Tcp,
+        UpstreamProtocol::Tls,
+        UpstreamProtocol::Https,
+        UpstreamProtocol::Quic,
+    ];
+    /// The encrypted protocols, whose failures are counted apart.
+    pub const ENCRYPTED: [UpstreamProtocol; 3] = [
+        UpstreamProtocol::Tls,
+        UpstreamProtocol::Https,
+        UpstreamProtocol::Quic,
+    ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
             UpstreamProtocol::Udp => "udp",
             UpstreamProtocol::Tcp => "tcp",
+            UpstreamProtocol::Tls => "tls",
+            UpstreamProtocol::Https => "https",
+            UpstreamProtocol::Quic => "quic",
         }
+    }
+
+    /// The protocol of a label value (`tls`, `https`, `quic` as a secure upstream names
+    /// itself; `udp`, `tcp`).
+    pub fn from_label(label: &str) -> Option<UpstreamProtocol> {
+        UpstreamProtocol::ALL
+            .into_iter()
+            .find(|p| p.label() == label)
     }
 }
 
@@ -209,6 +238,8 @@ pub struct ResolverFigures {
     pub upstream_timeouts: u64,
     /// Upstream queries that could not be sent or whose connection failed.
     pub upstream_failures: u64,
+    /// Of those, the ones to encrypted upstreams, by protocol (UDP and TCP stay 0).
+    pub protocol_failures: [u64; UpstreamProtocol::COUNT],
     /// Retries over TCP after a truncated answer.
     pub tcp_fallbacks: u64,
     /// Retries without EDNS.
@@ -248,6 +279,7 @@ impl ResolverFigures {
         arr(&mut self.upstream_rejected, &other.upstream_rejected);
         self.upstream_timeouts = self.upstream_timeouts.wrapping_add(other.upstream_timeouts);
         self.upstream_failures = self.upstream_failures.wrapping_add(other.upstream_failures);
+        arr(&mut self.protocol_failures, &other.protocol_failures);
         self.tcp_fallbacks = self.tcp_fallbacks.wrapping_add(other.tcp_fallbacks);
         self.edns_fallbacks = self.edns_fallbacks.wrapping_add(other.edns_fallbacks);
         self.case_fallbacks = self.case_fallbacks.wrapping_add(other.case_fallbacks);

@@ -46,7 +46,8 @@ fn promtool_accepts_the_exposition() {
     ]);
     let slot = reg.resolver_slot();
     let mut figures = ResolverFigures {
-        upstream_queries: [5, 1],
+        upstream_queries: [5, 1, 2, 0, 0],
+        protocol_failures: [0, 0, 1, 0, 0],
         upstream_accepted: 5,
         in_flight: 2,
         ..ResolverFigures::default()

@@ -261,6 +261,7 @@ fn families_in_order_each_with_help_and_type() {
             "portcullis_upstream_responses_rejected_total counter",
             "portcullis_upstream_timeouts_total counter",
             "portcullis_upstream_failures_total counter",
+            "portcullis_upstream_encrypted_failures_total counter",
             "portcullis_upstream_fallbacks_total counter",
             "portcullis_resolver_limits_total counter",
             "portcullis_resolutions_total counter",

@@ -51,6 +51,10 @@ pub fn check(config: &Config) -> Report {
         if let Err(e) = crate::serve::cache_config(&config.cache) {
             report.errors.push(format!("{}: cache: {e}", config.label));
         }
+        // The encrypted upstreams as the server builds them (a CA file that cannot be read).
+        if let Err(e) = crate::serve::secure_upstreams(config) {
+            report.errors.push(e);
+        }
     }
     // The blocklists, allowlists and response policy zones, as the server loads them.
     let policy = crate::policy::PolicyLoader::new(config.policy.clone()).load(true);
@@ -74,6 +78,7 @@ pub fn load(config: &Config) -> (Report, Vec<Zone>) {
     let mut zones = Vec::with_capacity(config.zones.len());
     let mut report = Report {
         warnings: config.warnings().iter().map(ToString::to_string).collect(),
+        errors: encrypted_only_errors(config),
         ..Report::default()
     };
     for zone in &config.zones {
@@ -125,6 +130,43 @@ pub fn load(config: &Config) -> (Report, Vec<Zone>) {
         }
     }
     (report, zones)
+}
+
+/// Strict mode (`resolver.encrypted_only`): the resolver must never need plain DNS. That
+/// takes a `[[forward]]` for `.` whose servers are all encrypted (otherwise names are resolved
+/// iteratively, over plain port 53 to authoritative servers, which have no encrypted transport
+/// to offer), and no plain server in any forward or stub (a zone sent elsewhere would leave
+/// over plain DNS too). Empty when strict mode is off or the configuration complies.
+pub fn encrypted_only_errors(config: &Config) -> Vec<String> {
+    let r = &config.resolver;
+    if !(r.enabled && r.encrypted_only) {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    let root = config
+        .forwards
+        .iter()
+        .find(|f| f.zone.as_ref().is_root() && !f.stub);
+    let all_encrypted = |f: &crate::config::ForwardConfig| f.to.iter().all(|a| !f.is_plain(*a));
+    if !root.is_some_and(all_encrypted) {
+        errors.push(format!(
+            "{}: resolver.encrypted_only needs a [[forward]] for \".\" whose servers are all \
+             encrypted (tls://, https://, quic://): without it names are resolved iteratively, \
+             and iterative resolution asks authoritative servers over plain DNS on port 53",
+            config.label
+        ));
+    }
+    for f in &config.forwards {
+        if let Some(plain) = f.to.iter().find(|a| f.is_plain(**a)) {
+            let what = if f.stub { "stub" } else { "forward" };
+            errors.push(format!(
+                "{}: resolver.encrypted_only: the {what} for {} has the plain DNS server {plain} \
+                 (use tls://, https:// or quic://, or turn encrypted_only off)",
+                f.defined_at, f.zone
+            ));
+        }
+    }
+    errors
 }
 
 /// Moves a location in inline zone text to where the text sits in the configuration file.

@@ -51,7 +51,8 @@ pub use https::HttpsSettings;
 pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
 pub use resolver::{
-    CacheSettings, ForwardConfig, QnameMinimisation, ResolverConfig, ResolverLimits,
+    CacheSettings, ForwardConfig, ForwardTarget, QnameMinimisation, ResolverConfig, ResolverLimits,
+    SecureServer,
 };
 pub use rrl::RrlSettings;
 pub use signing::SigningSettings;
@@ -176,6 +177,7 @@ pub const KEYS: &[&str] = &[
     "resolver.infra_max_servers",
     "resolver.drivers",
     "resolver.queue",
+    "resolver.encrypted_only",
     "resolver.max_upstream_queries",
     "resolver.max_referrals",
     "resolver.max_cname_chain",
@@ -211,6 +213,10 @@ pub const KEYS: &[&str] = &[
     "signing.parent_servers",
     "forward.zone",
     "forward.to",
+    "forward.ca",
+    "forward.spki_pins",
+    "forward.selection",
+    "forward.tls_insecure",
     "stub.zone",
     "stub.servers",
     "dnssec.validation",
@@ -623,38 +629,35 @@ impl Config {
             });
         }
 
-        let mut forwards: Vec<ForwardConfig> = Vec::new();
-        let tables = file
-            .forwards
-            .into_iter()
-            .map(|f| {
-                let at = at(f.span());
-                let f = f.into_inner();
-                (f.zone, f.to, false, at)
-            })
-            .chain(file.stubs.into_iter().map(|f| {
-                let at = at(f.span());
-                let f = f.into_inner();
-                (f.zone, f.servers, true, at)
-            }));
-        for (zone, to, stub, defined_at) in tables {
-            if let Some(first) = forwards.iter().find(|f| f.zone == zone) {
-                let key = if stub { "stub.zone" } else { "forward.zone" };
+        let mut tables: Vec<ForwardConfig> = Vec::with_capacity(file.forwards.len());
+        for f in file.forwards {
+            let defined_at = at(f.span());
+            tables.push(f.into_inner().into_config(defined_at, at, base_dir)?);
+        }
+        for f in file.stubs {
+            let defined_at = at(f.span());
+            let f = f.into_inner();
+            tables.push(ForwardConfig::plain(f.zone, f.servers, true, defined_at));
+        }
+        let mut forwards: Vec<ForwardConfig> = Vec::with_capacity(tables.len());
+        for table in tables {
+            if let Some(first) = forwards.iter().find(|f| f.zone == table.zone) {
+                let key = if table.stub {
+                    "stub.zone"
+                } else {
+                    "forward.zone"
+                };
                 return Err(ConfigError::at(
-                    defined_at,
+                    table.defined_at,
                     format!(
-                        "{key}: zone {zone} is already forwarded or stubbed at {}",
-                        first.defined_at
+                        "{key}: zone {} is already forwarded or stubbed at {}",
+                        table.zone, first.defined_at
                     ),
                 ));
             }
-            forwards.push(ForwardConfig {
-                zone,
-                to,
-                stub,
-                defined_at,
-            });
+            forwards.push(table);
         }
+        check_upstreams(&forwards)?;
         let cache = file.cache.into_settings().map_err(|message| ConfigError {
             location: None,
             message: format!("{label}: {message}"),
@@ -765,28 +768,42 @@ impl Config {
         for f in &overrides.forwards {
             self.resolver.enabled = true;
             match self.forwards.iter_mut().find(|c| c.zone == f.zone) {
-                // Flags for one zone add up; a flag replaces what the file says of the zone.
+                // Flags for one zone add up; a flag replaces what the file says of the zone's
+                // servers (its trust and selection stay).
                 Some(c) if from_flags.contains(&f.zone) => {
-                    if !c.to.contains(&f.to) {
-                        c.to.push(f.to);
+                    let addr = f.to.addr();
+                    if c.target(addr).is_some_and(|t| t != f.to) {
+                        return Err(ConfigError::at(
+                            command_line.clone(),
+                            format!("--forward: {addr} is given twice, in two different ways"),
+                        ));
                     }
+                    c.add_target(&f.to);
                 }
                 Some(c) => {
-                    c.to = vec![f.to];
+                    c.set_targets(std::slice::from_ref(&f.to));
                     c.stub = false;
                     c.defined_at = command_line.clone();
                     from_flags.push(f.zone.clone());
                 }
                 None => {
-                    self.forwards.push(ForwardConfig {
-                        zone: f.zone.clone(),
-                        to: vec![f.to],
-                        stub: false,
-                        defined_at: command_line.clone(),
-                    });
+                    let mut c = ForwardConfig::plain(
+                        f.zone.clone(),
+                        Vec::new(),
+                        false,
+                        command_line.clone(),
+                    );
+                    c.add_target(&f.to);
+                    self.forwards.push(c);
                     from_flags.push(f.zone.clone());
                 }
             }
+        }
+        if !overrides.forwards.is_empty() {
+            check_upstreams(&self.forwards)?;
+        }
+        if overrides.encrypted_only {
+            self.resolver.encrypted_only = true;
         }
         for prefix in &overrides.allow_recursion {
             if !self.resolver.allow_recursion.contains(prefix) {
@@ -861,6 +878,18 @@ impl Config {
                 ),
             });
         }
+        for f in &self.forwards {
+            if f.trust == resolver::Trust::Insecure && !f.secure.is_empty() {
+                out.push(ConfigWarning {
+                    location: Some(f.defined_at.clone()),
+                    message: format!(
+                        "forward.tls_insecure: the certificates of the servers for {} are not \
+                         checked; anyone on the path can answer for them (for tests only)",
+                        f.zone
+                    ),
+                });
+            }
+        }
         out
     }
 }
@@ -922,6 +951,8 @@ pub struct Overrides {
     pub allow_recursion: Vec<Prefix>,
     /// `--insecure-local-upstreams`: sets `resolver.insecure_local_upstreams`.
     pub insecure_local_upstreams: bool,
+    /// `--encrypted-only`: sets `resolver.encrypted_only` (strict mode).
+    pub encrypted_only: bool,
     /// `--trust-anchor FILE`: when given, these files' anchors replace the configured ones.
     pub trust_anchors: Vec<PathBuf>,
     /// `--no-validation`: sets `dnssec.validation` to false.
@@ -957,13 +988,14 @@ impl Overrides {
     }
 }
 
-/// A `--forward ZONE=ADDR[:PORT]` argument.
+/// A `--forward ZONE=SERVER` argument; SERVER is `ADDR[:PORT]` or a `tls://`, `https://` or
+/// `quic://` URL as in `forward.to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardArg {
     /// The zone (`.` for everything).
     pub zone: Name,
-    /// The server (port 53 when none is given).
-    pub to: SocketAddr,
+    /// The server (port 53 when none is given for plain DNS).
+    pub to: ForwardTarget,
 }
 
 impl FromStr for ForwardArg {
@@ -975,9 +1007,45 @@ impl FromStr for ForwardArg {
         };
         Ok(ForwardArg {
             zone: parse_origin(zone)?,
-            to: resolver::server_addr(to)?,
+            to: resolver::forward_target(to)?,
         })
     }
+}
+
+/// Every encrypted server must be one upstream: its address may not also be a plain server,
+/// or an encrypted one with another name, path, protocol or trust, in any forward or stub
+/// (the transport knows an upstream by its address alone).
+fn check_upstreams(forwards: &[ForwardConfig]) -> Result<(), ConfigError> {
+    for f in forwards {
+        for s in &f.secure {
+            for other in forwards {
+                let clash = if other.is_plain(s.addr) {
+                    other.to.contains(&s.addr)
+                } else {
+                    other
+                        .secure
+                        .iter()
+                        .any(|o| o.addr == s.addr && (o != s || other.trust != f.trust))
+                };
+                if clash {
+                    return Err(ConfigError::at(
+                        other.defined_at.clone(),
+                        format!(
+                            "{} is configured as {}://{}@{} at {} and differently here \
+                             (zone {}): one address is one upstream",
+                            s.addr,
+                            s.scheme.name(),
+                            s.name,
+                            s.addr,
+                            f.defined_at,
+                            other.zone
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A `--zone ORIGIN=FILE` argument.

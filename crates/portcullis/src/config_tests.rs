@@ -102,7 +102,7 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
     assert_eq!(c.server.nsid.as_deref(), Some("ns1"));
     assert_eq!(c.server.version.as_deref(), Some("Portcullis"));
     assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
-    assert_eq!(c.forwards.len(), 2);
+    assert_eq!(c.forwards.len(), 3);
     assert!(c.resolver.root_hints.is_some());
     assert_eq!(c.policy.blocklists.len(), 2);
     assert_eq!(c.policy.rpz.len(), 1);
@@ -698,6 +698,182 @@ fn tls_errors_name_the_key() {
     let resumption = crate::tls::Resumption::new().unwrap();
     let e = crate::tls::server_config(&c.tls, &resumption).unwrap_err();
     assert!(e.contains("tls.cert"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encrypted forwarders
+// ---------------------------------------------------------------------------------------------
+
+fn secure(s: &str) -> SecureServer {
+    match resolver::forward_target(s).unwrap() {
+        ForwardTarget::Secure(s) => s,
+        ForwardTarget::Plain(a) => panic!("{s}: plain {a}"),
+    }
+}
+
+#[test]
+fn forward_targets_with_a_scheme() {
+    use resolver::Scheme;
+    let t = secure("tls://dns.test@127.0.0.1:8853");
+    assert_eq!(
+        (t.scheme, t.addr, t.name.as_str(), t.path.as_str()),
+        (
+            Scheme::Tls,
+            "127.0.0.1:8853".parse().unwrap(),
+            "dns.test",
+            ""
+        )
+    );
+    // Default ports; the address as the name when none is written.
+    let t = secure("tls://192.0.2.1");
+    assert_eq!((t.addr.port(), t.name.as_str()), (853, "192.0.2.1"));
+    let t = secure("quic://dns.test@[2001:db8::1]");
+    assert_eq!(t.addr, "[2001:db8::1]:853".parse().unwrap());
+    assert_eq!(t.scheme, Scheme::Quic);
+    let t = secure("tls://[2001:db8::1]:8853");
+    assert_eq!((t.addr.port(), t.name.as_str()), (8853, "2001:db8::1"));
+    // DoH: the path, by default /dns-query.
+    let t = secure("https://dns.test@192.0.2.2/q");
+    assert_eq!(
+        (t.addr, t.name.as_str(), t.path.as_str()),
+        ("192.0.2.2:443".parse().unwrap(), "dns.test", "/q")
+    );
+    let t = secure("https://192.0.2.2:8443");
+    assert_eq!((t.addr.port(), t.path.as_str()), (8443, "/dns-query"));
+    // A host name is resolved now and is the certificate's name.
+    let t = secure("https://localhost:8443/dns-query");
+    assert!(t.addr.ip().is_loopback(), "{t:?}");
+    assert_eq!((t.addr.port(), t.name.as_str()), (8443, "localhost"));
+    // Plain, as before.
+    assert_eq!(
+        resolver::forward_target("192.0.2.1:5353").unwrap(),
+        ForwardTarget::Plain("192.0.2.1:5353".parse().unwrap())
+    );
+    let errors = [
+        ("ftp://192.0.2.1", "unknown scheme"),
+        ("tls://dns.test", "is not an IP address"),
+        ("quic://n@192.0.2.1/path", "has no path"),
+        ("tls://@192.0.2.1", "certificate name"),
+        ("tls://bad name!@192.0.2.1", "not a DNS name"),
+        ("tls://n@192.0.2.1:99999", "is not ADDR[:PORT]"),
+        ("https://no-such-host.invalid/dns-query", "cannot resolve"),
+    ];
+    for (text, want) in errors {
+        let e = resolver::forward_target(text).unwrap_err();
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}
+
+#[test]
+fn forward_trust_selection_and_their_errors() {
+    let pin = "foxZRnIh9gZpWnl+zEiKa0EJ2rdCGroMWm02gaxSc9Q=";
+    let c = Config::from_toml(
+        &format!(
+            "[[forward]]\nzone = \".\"\nto = [\"tls://dns.test@192.0.2.1\", \"192.0.2.2\"]\n\
+             ca = \"ca.pem\"\nselection = \"order\"\n\
+             [[forward]]\nzone = \"corp.\"\nto = [\"tls://192.0.2.3\"]\nspki_pins = [\"{pin}\"]\n\
+             [[forward]]\nzone = \"lab.\"\nto = [\"tls://192.0.2.4\"]\ntls_insecure = true\n"
+        ),
+        "f.toml",
+        Some(Path::new("/etc/pc")),
+    )
+    .unwrap();
+    let root = &c.forwards[0];
+    assert_eq!(root.to.len(), 2);
+    assert_eq!(root.secure.len(), 1);
+    assert!(root.is_plain("192.0.2.2:53".parse().unwrap()));
+    assert_eq!(root.trust, resolver::Trust::Ca("/etc/pc/ca.pem".into()));
+    assert_eq!(root.selection, resolver::Selection::Order);
+    match &c.forwards[1].trust {
+        resolver::Trust::Pins(pins) => assert_eq!(pins.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.forwards[1].selection, resolver::Selection::Fastest);
+    assert_eq!(c.forwards[2].trust, resolver::Trust::Insecure);
+    let warnings: Vec<String> = c.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("f.toml:10:1: forward.tls_insecure")),
+        "{warnings:?}"
+    );
+
+    let cases = [
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"tls://192.0.2.1\"]\nca = \"a.pem\"\ntls_insecure = true\n",
+            "e.toml:5:16: forward.tls_insecure: give only one of",
+        ),
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"192.0.2.1\"]\nca = \"a.pem\"\n",
+            "e.toml:4:6: forward.ca: no server in forward.to is encrypted",
+        ),
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"tls://192.0.2.1\"]\nspki_pins = [\"AAAA\"]\n",
+            "e.toml:4:13: forward.spki_pins: `AAAA` is 3 bytes",
+        ),
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"tls://192.0.2.1\"]\nselection = \"random\"\n",
+            "e.toml:4:13: forward.selection: `random` is not one of",
+        ),
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"ftp://192.0.2.1\"]\n",
+            "e.toml:3:6: forward.to: `ftp://192.0.2.1`: unknown scheme",
+        ),
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"tls://192.0.2.1:53\", \"192.0.2.1\"]\n",
+            "listed twice, in two different ways",
+        ),
+        (
+            "[[forward]]\nzone = \".\"\nto = [\"tls://192.0.2.1:53\"]\n\
+             [[stub]]\nzone = \"s.\"\nservers = [\"192.0.2.1\"]\n",
+            "e.toml:4:1: 192.0.2.1:53 is configured as tls://192.0.2.1@192.0.2.1:53 at e.toml:1:1",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Config::from_toml(text, "e.toml", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn forward_flag_with_a_scheme_keeps_the_files_trust() {
+    let mut c = Config::from_toml(
+        "[[forward]]\nzone = \".\"\nto = [\"192.0.2.1\"]\n",
+        "f.toml",
+        None,
+    )
+    .unwrap();
+    // `ca` needs an encrypted server in the file; the flag's replaces it.
+    c.forwards[0].trust = resolver::Trust::Ca("ca.pem".into());
+    c.apply(&Overrides {
+        forwards: vec![
+            ".=tls://dns.test@127.0.0.1:8853".parse().unwrap(),
+            ".=127.0.0.2".parse().unwrap(),
+        ],
+        encrypted_only: true,
+        ..Overrides::default()
+    })
+    .unwrap();
+    let f = &c.forwards[0];
+    assert_eq!(f.to.len(), 2);
+    assert_eq!(f.secure[0].name, "dns.test");
+    assert_eq!(f.trust, resolver::Trust::Ca("ca.pem".into()));
+    assert!(c.resolver.encrypted_only);
+    assert!(c.resolver.enabled);
+    // One address given plain and over TLS: refused.
+    let mut c = parse("").unwrap();
+    let e = c
+        .apply(&Overrides {
+            forwards: vec![
+                ".=tls://192.0.2.9:53".parse().unwrap(),
+                ".=192.0.2.9".parse().unwrap(),
+            ],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("given twice"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -207,10 +207,15 @@ struct ServerArgs {
     /// named.root). Turns the resolver on.
     #[arg(long, value_name = "FILE")]
     root_hints: Option<PathBuf>,
-    /// Forward a zone (`.` for everything) to a recursive server; repeat for more servers or
-    /// zones. Turns the resolver on.
-    #[arg(long, value_name = "ZONE=ADDR[:PORT]")]
+    /// Forward a zone (`.` for everything) to a recursive server: `ADDR[:PORT]`, or encrypted
+    /// `tls://NAME@ADDR[:PORT]`, `https://NAME@ADDR[:PORT]/PATH`, `quic://NAME@ADDR[:PORT]`;
+    /// repeat for more servers or zones. Turns the resolver on.
+    #[arg(long, value_name = "ZONE=SERVER")]
     forward: Vec<ForwardArg>,
+    /// Strict mode (resolver.encrypted_only): nothing leaves over plain DNS; needs a forward
+    /// for `.` whose servers are all encrypted.
+    #[arg(long)]
+    encrypted_only: bool,
     /// A client address or prefix offered recursion, beside resolver.allow_recursion; repeat
     /// for more.
     #[arg(long, value_name = "PREFIX")]
@@ -281,6 +286,7 @@ impl ServerArgs {
                 forwards: self.forward.clone(),
                 allow_recursion: self.allow_recursion.clone(),
                 insecure_local_upstreams: self.insecure_local_upstreams,
+                encrypted_only: self.encrypted_only,
                 trust_anchors: self.trust_anchor.clone(),
                 no_validation: self.no_validation,
                 signing: SigningOverrides {

@@ -539,6 +539,42 @@ pub fn cache_config(c: &CacheSettings) -> Result<CacheConfig, String> {
     Ok(config)
 }
 
+/// The encrypted upstreams of `config`'s forwards, by address, each built by
+/// [`transport::secure_upstream::build`] (nothing is connected yet). An error names where the
+/// forward was configured.
+pub fn secure_upstreams(
+    config: &Config,
+) -> Result<transport::secure_upstream::SecureUpstreams, String> {
+    let mut upstreams = transport::secure_upstream::SecureUpstreams::new();
+    for f in &config.forwards {
+        for s in &f.secure {
+            if upstreams.contains_key(&s.addr) {
+                // The same upstream in two forwards (the configuration checked they agree).
+                continue;
+            }
+            let spec = transport::secure_upstream::SecureSpec {
+                scheme: s.scheme,
+                addr: s.addr,
+                name: s.name.clone(),
+                path: s.path.clone(),
+                trust: f.trust.clone(),
+            };
+            let upstream = transport::secure_upstream::build(&spec).map_err(|e| {
+                format!(
+                    "{}: forward {}: {}://{}@{}: {e}",
+                    f.defined_at,
+                    f.zone,
+                    s.scheme.name(),
+                    s.name,
+                    s.addr
+                )
+            })?;
+            upstreams.insert(s.addr, upstream);
+        }
+    }
+    Ok(upstreams)
+}
+
 /// The recursor's settings from `[resolver]`, `[[forward]]` and `[[stub]]`; reads the root
 /// hints file. Errors name the file, line and column.
 pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
@@ -561,6 +597,7 @@ pub fn recursor_config(config: &Config) -> Result<RecursorConfig, String> {
                 } else {
                     ForwardKind::Forward
                 },
+                selection: f.selection,
             })
             .collect(),
         qname_minimisation: match r.qname_minimisation {
@@ -1075,6 +1112,10 @@ fn start_resolver(
         .clone();
     recursor.alias_stop = Some(crate::policy::alias_stop(shared));
     let r = &config.resolver;
+    let upstreams = transport::resolver::Upstreams {
+        secure: Arc::new(secure_upstreams(config)?),
+        encrypted_only: r.encrypted_only,
+    };
     let (handle, tasks) = transport::resolver::spawn_drivers(
         &recursor,
         cache,
@@ -1086,6 +1127,7 @@ fn start_resolver(
                 ms => Some(std::time::Duration::from_millis(u64::from(ms))),
             },
         },
+        &upstreams,
         server.engine(),
         server.registry(),
         server.events(),
@@ -1105,6 +1147,8 @@ fn start_resolver(
     tracing::info!(
         drivers = r.drivers,
         forwards = config.forwards.len(),
+        encrypted_upstreams = upstreams.secure.len(),
+        encrypted_only = r.encrypted_only,
         hints = %r.root_hints.as_ref().map_or("built in".to_owned(), |p| p.display().to_string()),
         "resolver on"
     );

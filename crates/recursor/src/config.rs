@@ -208,10 +208,25 @@ impl Default for ValidationLimits {
 pub struct Forward {
     /// The zone: names at or below it go to `to`. `.` catches everything.
     pub zone: Name,
-    /// The servers, tried in order of their measured round-trip time.
+    /// The servers: by measured round-trip time, or in this order ([`Forward::selection`]).
     pub to: Vec<SocketAddr>,
     /// How they are asked.
     pub kind: ForwardKind,
+    /// How one of them is chosen for a query.
+    pub selection: Selection,
+}
+
+/// How a [`Forward`]'s server is chosen for a query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Selection {
+    /// By measured round-trip time, at random among the servers near the best (the
+    /// infrastructure cache's selection, as for any zone).
+    #[default]
+    Fastest,
+    /// The first server in the configured order that is not failing; the next on a timeout
+    /// or an error; back to the first once it answers again (it is retried after
+    /// [`crate::infra::ORDER_RETRY_SECS`]). For a primary forwarder with backups.
+    Order,
 }
 
 /// How the servers of a [`Forward`] are asked.

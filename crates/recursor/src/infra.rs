@@ -73,6 +73,11 @@ pub const SELECTION_BAND_MS: u64 = 400;
 /// Seconds after which what was learned about a server is forgotten (Unbound's
 /// `infra-host-ttl`).
 pub const HOST_TTL_SECS: u32 = 900;
+/// Seconds a server that failed (timed out, refused the connection) is passed over by the
+/// ordered selection ([`Infra::select_ordered`]) before it is tried again: long enough not to
+/// pay a dead primary's timeout on every question, short enough to go back to it soon after
+/// it recovers.
+pub const ORDER_RETRY_SECS: u32 = 10;
 /// Seconds a server stays lame for a zone (Unbound's former `infra-lame-ttl`).
 pub const LAME_TTL_SECS: u32 = 900;
 /// Zones remembered as lame per server; the one expiring first makes room.
@@ -355,6 +360,40 @@ impl Infra {
         let count = candidates.iter().filter(in_band).count();
         let pick = usize::try_from(rng.next_u64() % count.max(1) as u64).unwrap_or(0);
         candidates.iter().filter(in_band).nth(pick).copied()
+    }
+
+    /// Chooses the first of `candidates`, in their order, that is usable (not lame for `zone`,
+    /// not at its outstanding limit) and not failing: no timeout or failure in the last
+    /// [`ORDER_RETRY_SECS`]. When every usable one is failing, the one with the lowest RTO
+    /// (the first among equals). `None` when none is usable. A failing server is tried again
+    /// once its hold has passed, and an answer ends its backoff, so the selection goes back to
+    /// the first server as soon as it answers.
+    pub fn select_ordered(
+        &mut self,
+        candidates: &[SocketAddr],
+        zone: NameRef<'_>,
+        now: Time,
+    ) -> Option<SocketAddr> {
+        self.saw(now);
+        let zone = lowercase_wire(zone);
+        let usable = |server: &&SocketAddr| match self.hosts.get(*server) {
+            None => true,
+            Some(h) => h.outstanding < self.max_outstanding_per_server && !h.is_lame(&zone, now),
+        };
+        let failing = |server: &SocketAddr| {
+            self.hosts
+                .get(server)
+                .and_then(|h| h.backoff.as_ref())
+                .is_some_and(|b| now < b.at.plus_secs(ORDER_RETRY_SECS))
+        };
+        if let Some(first) = candidates.iter().filter(usable).find(|s| !failing(s)) {
+            return Some(*first);
+        }
+        candidates
+            .iter()
+            .filter(usable)
+            .min_by_key(|s| self.rto(**s, now))
+            .copied()
     }
 
     /// The timeout to use for the next query to `server`, in ms.

@@ -68,7 +68,7 @@ use cache::{Time, Trust};
 use wire::edns::ede as Ede;
 use wire::{Class, Name, RType, Rcode};
 
-use crate::config::{ForwardKind, LimitKind, QnameMinimisation};
+use crate::config::{ForwardKind, LimitKind, QnameMinimisation, Selection};
 use crate::infra::EdnsSupport;
 use crate::mesh::{Key, Query, Recursor, Task, Timer, Waiter};
 use crate::response::{dname_substitute, rdata_name};
@@ -140,6 +140,9 @@ pub(crate) struct ZoneState {
     /// The delegation was read from the cache (not from a referral just received, the hints
     /// or the configuration): when none of its servers helps, the parent may be asked again.
     pub from_cache: bool,
+    /// Servers are chosen in the order listed rather than by RTT (a forward or stub zone
+    /// configured with [`crate::Selection::Order`]).
+    pub ordered: bool,
 }
 
 impl ZoneState {
@@ -156,6 +159,7 @@ impl ZoneState {
             asked: None,
             min_labels,
             from_cache: false,
+            ordered: false,
         }
     }
 }
@@ -436,13 +440,13 @@ impl Recursor {
                 state: AddrState::Known,
                 configured: true,
             };
+            let ordered = forward.selection == Selection::Order;
             match forward.kind {
                 ForwardKind::Forward => {
-                    task.zone = Some(ZoneState::new(
-                        forward.zone.clone(),
-                        ZoneKind::Forward,
-                        vec![configured()],
-                    ));
+                    let mut zone =
+                        ZoneState::new(forward.zone.clone(), ZoneKind::Forward, vec![configured()]);
+                    zone.ordered = ordered;
+                    task.zone = Some(zone);
                     return true;
                 }
                 ForwardKind::Stub => {
@@ -451,11 +455,13 @@ impl Recursor {
                             && d.owner.as_ref().is_subdomain_of(forward.zone.as_ref())
                     });
                     if !deeper {
-                        task.zone = Some(ZoneState::new(
+                        let mut zone = ZoneState::new(
                             forward.zone.clone(),
                             ZoneKind::Iterate,
                             vec![configured()],
-                        ));
+                        );
+                        zone.ordered = ordered;
+                        task.zone = Some(zone);
                         return true;
                     }
                 }
@@ -701,10 +707,13 @@ impl Recursor {
                 return Pick::Exhausted(Some(LimitKind::AddressesPerNsSet));
             }
             let cut = zone.cut.clone();
-            if let Some(server) = self
-                .infra
-                .select(&candidates, cut.as_ref(), now, &mut self.rng)
-            {
+            let chosen = if zone.ordered {
+                self.infra.select_ordered(&candidates, cut.as_ref(), now)
+            } else {
+                self.infra
+                    .select(&candidates, cut.as_ref(), now, &mut self.rng)
+            };
+            if let Some(server) = chosen {
                 return Pick::Send(server);
             }
             if !busy.is_empty() {

@@ -69,7 +69,7 @@ pub use aggressive::DenialIndex;
 pub use anchors::{Anchors, ManagedAnchors};
 pub use config::{
     AliasStop, Forward, ForwardKind, LimitKind, Limits, QnameMinimisation, RecursorConfig,
-    ValidationConfig, ValidationLimits,
+    Selection, ValidationConfig, ValidationLimits,
 };
 pub use hints::{Hints, HintsError};
 pub use mesh::Recursor;

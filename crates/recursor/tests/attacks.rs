@@ -419,6 +419,7 @@ fn configured_forwarders_may_be_private() {
         zone: name("private.test."),
         to: vec!["10.0.0.53:53".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     let private = zone(

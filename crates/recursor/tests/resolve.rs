@@ -149,6 +149,7 @@ fn forwarding_sends_rd_and_trusts_the_answer() {
         zone: name("."),
         to: vec!["192.0.2.53:5353".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     // A "recursive" server: answers anything from its zones without AA.
@@ -181,12 +182,72 @@ fn forwarding_sends_rd_and_trusts_the_answer() {
 }
 
 #[test]
+fn ordered_forwarders_fail_over_and_go_back() {
+    let mut config = config();
+    config.forwards = vec![Forward {
+        zone: name("."),
+        to: ["192.0.2.51:53", "192.0.2.52:53", "192.0.2.53:53"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect(),
+        kind: ForwardKind::Forward,
+        selection: recursor::Selection::Order,
+    }];
+    let mut sim = Sim::new(config);
+    let example = zone("example.test.", EXAMPLE);
+    for addr in ["192.0.2.51", "192.0.2.52", "192.0.2.53"] {
+        sim.serve(addr, &[&example]).custom = Some(std::rc::Rc::new(
+            |seen: &Seen, query: &[u8], server: &Server| match answer(server, seen, query) {
+                None => Reply::Silent,
+                Some(mut normal) => {
+                    normal[2] &= !0x04; // clear AA
+                    normal[3] |= 0x80; // RA
+                    Reply::Bytes(normal)
+                }
+            },
+        ));
+    }
+    let servers_since = |sim: &Sim, from: usize| -> Vec<String> {
+        sim.log[from..]
+            .iter()
+            .map(|s| s.server.ip().to_string())
+            .collect()
+    };
+    // The first server, always (the fastest selection would spread over all three).
+    for i in 0..6 {
+        let res = sim.resolve(&format!("n{i}.example.test."), RType::A);
+        assert_eq!(res.rcode, Rcode::NXDOMAIN);
+    }
+    assert!(servers_since(&sim, 0).iter().all(|s| s == "192.0.2.51"));
+    // The first goes silent: the second answers, and is asked first from then on.
+    sim.server("192.0.2.51").silent = true;
+    let before = sim.log.len();
+    let res = sim.resolve("www.example.test.", RType::A);
+    assert_eq!(addresses(&res), ["203.0.113.80"]);
+    assert_eq!(servers_since(&sim, before), ["192.0.2.51", "192.0.2.52"]);
+    let before = sim.log.len();
+    let res = sim.resolve("m.example.test.", RType::A);
+    assert_eq!(res.rcode, Rcode::NXDOMAIN);
+    assert_eq!(servers_since(&sim, before), ["192.0.2.52"]);
+    // It recovers: after the hold it is tried again, answers, and is the first again.
+    sim.server("192.0.2.51").silent = false;
+    sim.now = sim.now.plus_secs(recursor::infra::ORDER_RETRY_SECS + 1);
+    for name in ["p.example.test.", "q.example.test."] {
+        let before = sim.log.len();
+        let res = sim.resolve(name, RType::A);
+        assert_eq!(res.rcode, Rcode::NXDOMAIN);
+        assert_eq!(servers_since(&sim, before), ["192.0.2.51"], "{name}");
+    }
+}
+
+#[test]
 fn forward_zone_beside_iteration() {
     let mut config = config();
     config.forwards = vec![Forward {
         zone: name("corp.test."),
         to: vec!["192.0.2.53:53".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);
@@ -213,6 +274,7 @@ fn stub_zone_iterates_from_the_given_servers() {
         zone: name("example.test."),
         to: vec!["192.0.2.20:53".parse().unwrap()],
         kind: ForwardKind::Stub,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);
@@ -244,6 +306,7 @@ fn forwarder_that_refers_is_lame() {
         zone: name("."),
         to: vec!["192.0.2.10:53".parse().unwrap()],
         kind: ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);

@@ -125,6 +125,7 @@ fn forwarded_zones_are_never_capped() {
         zone: name("example.test."),
         to: vec!["192.0.2.20:53".parse().unwrap()],
         kind: recursor::ForwardKind::Forward,
+        selection: Default::default(),
     }];
     let mut sim = Sim::new(config);
     add_world(&mut sim);

@@ -17,6 +17,7 @@ pub mod doh_client;
 pub mod guards;
 pub mod limits;
 pub mod resolver;
+pub mod secure_upstream;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -27,6 +27,13 @@
 //! - a TCP client through a oneshot channel to its connection task, which queues the answer
 //!   like any other.
 //!
+//! A query to a server in the [`Upstreams`] map of encrypted upstreams (a `tls://` forwarder;
+//! DoH and DoQ later) goes over that upstream's persistent connection
+//! ([`crate::secure_upstream`]) instead, whatever transport the recursor chose, and its answer
+//! comes back as a message from the server's address. In strict mode
+//! ([`Upstreams::encrypted_only`]) a query to any other server is refused, logged and failed
+//! back to the recursor: nothing leaves over plain DNS.
+//!
 //! A failed resolution (SERVFAIL) is answered from stale data when the cache allows it (RFC
 //! 8767). So is a client whose question is still being resolved when its *client response
 //! timer* runs out (RFC 8767 section 5, [`DriverSettings::stale_client_timeout`], 1.8 s by
@@ -54,6 +61,7 @@ use socket2::Socket;
 use tokio::sync::{mpsc, oneshot};
 use wire::{Name, Rcode};
 
+use crate::secure_upstream::{self, SecureUpstreams};
 use crate::tcp::MAX_MESSAGE;
 use crate::udp::Local;
 use crate::upstream::{self, Event, PortSource};
@@ -220,16 +228,52 @@ pub struct DriverSettings {
     pub stale_client_timeout: Option<Duration>,
 }
 
+/// The resolver's encrypted upstreams, shared by every driver.
+#[derive(Clone, Debug, Default)]
+pub struct Upstreams {
+    /// The encrypted upstreams, by the address the recursor sends to.
+    pub secure: Arc<SecureUpstreams>,
+    /// Strict mode (`resolver.encrypted_only`): a query to a server not in `secure` is never
+    /// sent. The configuration check makes sure there is none; this is the last guard.
+    pub encrypted_only: bool,
+}
+
+/// How a query to one server leaves.
+#[derive(Debug)]
+pub enum Route {
+    /// Over plain DNS (UDP or TCP, as the recursor asked).
+    Plain,
+    /// Over this encrypted upstream.
+    Secure(Arc<dyn secure_upstream::SecureExchange>),
+    /// Not at all: strict mode, and the server is not an encrypted upstream.
+    Refused,
+}
+
+impl Upstreams {
+    /// How a query to `server` leaves: over its encrypted upstream when it has one, else over
+    /// plain DNS unless strict mode refuses it.
+    pub fn route(&self, server: std::net::SocketAddr) -> Route {
+        match self.secure.get(&server) {
+            Some(upstream) => Route::Secure(upstream.clone()),
+            None if self.encrypted_only => Route::Refused,
+            None => Route::Plain,
+        }
+    }
+}
+
 /// Starts `settings.drivers` driver tasks on the current tokio runtime, each with its own
 /// [`Recursor`] (configured by `config`, sharing `cache`, seeded from the OS CSPRNG) and a
 /// queue of `settings.queue` jobs; answers are written with the engine current when they are
 /// ready. The recursors' security events (upstream answers rejected as spoofed, limits that
-/// ended a question, zones capped by the random-subdomain defence) go to `security`. Returns the
-/// handle to submit questions, and the tasks (they end at `shutdown`).
+/// ended a question, zones capped by the random-subdomain defence) go to `security`. Queries to
+/// the servers in `upstreams` go over their encrypted connections. Returns the handle to submit
+/// questions, and the tasks (they end at `shutdown`).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_drivers(
     config: &RecursorConfig,
     cache: &Arc<Cache>,
     settings: DriverSettings,
+    upstreams: &Upstreams,
     engine: &SharedEngine,
     registry: &Arc<Registry>,
     security: &Events,
@@ -256,6 +300,9 @@ pub fn spawn_drivers(
             stale_timers: VecDeque::new(),
             next_waiter: 0,
             exchanges: HashMap::new(),
+            upstreams: upstreams.clone(),
+            secure_pending: HashMap::new(),
+            secure_queries: [[0; 2]; 3],
             engine: engine.clone(),
             metrics: registry.worker(),
             slot: registry.resolver_slot(),
@@ -294,6 +341,15 @@ struct Driver {
     next_waiter: WaiterId,
     /// The exchange task of each upstream query still open.
     exchanges: HashMap<UpstreamId, tokio::task::AbortHandle>,
+    /// The encrypted upstreams and strict mode.
+    upstreams: Upstreams,
+    /// The encrypted protocol of each query still open to an encrypted upstream, to count its
+    /// failure by protocol.
+    secure_pending: HashMap<UpstreamId, metrics::UpstreamProtocol>,
+    /// Queries sent to encrypted upstreams, by encrypted protocol (tls, https, quic) and by the
+    /// transport the recursor chose (UDP, TCP): the recursor counts them as UDP or TCP, the
+    /// metrics by the protocol they really went over.
+    secure_queries: [[u64; 2]; 3],
     engine: SharedEngine,
     /// Responses sent to UDP clients (TCP connections count their own).
     metrics: WorkerMetrics,
@@ -407,6 +463,12 @@ impl Driver {
                 }
             }
             Event::Failed { id } => {
+                if let Some(protocol) = self.secure_pending.get(&id) {
+                    let failures = &mut self.figures.protocol_failures;
+                    if let Some(n) = failures.get_mut(*protocol as usize) {
+                        *n += 1;
+                    }
+                }
                 self.recursor.handle_failure(id, now);
                 self.close(id);
             }
@@ -425,6 +487,7 @@ impl Driver {
     }
 
     fn close(&mut self, id: UpstreamId) {
+        self.secure_pending.remove(&id);
         if let Some(exchange) = self.exchanges.remove(&id) {
             exchange.abort();
         }
@@ -443,6 +506,36 @@ impl Driver {
             } = transmit;
             let deadline = crate::clock::instant(deadline);
             let events = self.events_tx.clone();
+            let upstream = match self.upstreams.route(server) {
+                Route::Plain => None,
+                Route::Secure(upstream) => Some(upstream),
+                Route::Refused => {
+                    // The configuration check allows no plain server in strict mode: this is
+                    // a bug or a server learned at run time. Never sent; the recursor moves on.
+                    tracing::warn!(%server, "a plain DNS query was refused: resolver.encrypted_only is on");
+                    self.recursor.handle_failure(id, crate::clock::now());
+                    continue;
+                }
+            };
+            if let Some(upstream) = upstream {
+                let protocol = metrics::UpstreamProtocol::from_label(upstream.protocol())
+                    .unwrap_or(metrics::UpstreamProtocol::Tls);
+                let row = (protocol as usize).saturating_sub(2);
+                let column = usize::from(transport == UpstreamTransport::Tcp);
+                if let Some(n) = self
+                    .secure_queries
+                    .get_mut(row)
+                    .and_then(|r| r.get_mut(column))
+                {
+                    *n += 1;
+                }
+                self.secure_pending.insert(id, protocol);
+                let task = tokio::spawn(secure_upstream::secure_exchange(
+                    id, server, upstream, message, deadline, events,
+                ));
+                self.exchanges.insert(id, task.abort_handle());
+                continue;
+            }
             let task = match transport {
                 UpstreamTransport::Udp => tokio::spawn(upstream::udp_exchange(
                     id,
@@ -580,7 +673,16 @@ impl Driver {
     fn publish(&mut self) {
         let s = self.recursor.stats();
         let f = &mut self.figures;
-        f.upstream_queries = [s.queries_udp, s.queries_tcp];
+        let [tls, https, quic] = self.secure_queries;
+        let secure_udp = tls[0] + https[0] + quic[0];
+        let secure_tcp = tls[1] + https[1] + quic[1];
+        f.upstream_queries = [
+            s.queries_udp.saturating_sub(secure_udp),
+            s.queries_tcp.saturating_sub(secure_tcp),
+            tls[0] + tls[1],
+            https[0] + https[1],
+            quic[0] + quic[1],
+        ];
         f.upstream_accepted = s.responses_accepted;
         for (to, from) in f
             .upstream_rejected
@@ -678,6 +780,29 @@ mod tests {
             .map(|i| driver_index(&request(&format!("n{i}.example.")), 4))
             .collect();
         assert_eq!(spread.len(), 4, "questions spread over the drivers");
+    }
+
+    #[test]
+    fn strict_mode_refuses_plain_servers() {
+        let spec = secure_upstream::SecureSpec {
+            scheme: secure_upstream::Scheme::Tls,
+            addr: "127.0.0.1:853".parse().unwrap(),
+            name: "dns.test".into(),
+            path: String::new(),
+            trust: crate::client_tls::Trust::Insecure,
+        };
+        let mut secure = SecureUpstreams::new();
+        secure.insert(spec.addr, secure_upstream::build(&spec).unwrap());
+        let mut upstreams = Upstreams {
+            secure: Arc::new(secure),
+            encrypted_only: false,
+        };
+        let plain = "127.0.0.1:53".parse().unwrap();
+        assert!(matches!(upstreams.route(spec.addr), Route::Secure(_)));
+        assert!(matches!(upstreams.route(plain), Route::Plain));
+        upstreams.encrypted_only = true;
+        assert!(matches!(upstreams.route(spec.addr), Route::Secure(_)));
+        assert!(matches!(upstreams.route(plain), Route::Refused));
     }
 
     #[test]

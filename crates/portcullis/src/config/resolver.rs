@@ -9,7 +9,11 @@ use serde::de::{Deserializer, Error as _};
 use toml::Spanned;
 use wire::Name;
 
-use super::{IntBounds, int, keyed, parse_origin, prefixes};
+pub use recursor::Selection;
+pub use transport::client_tls::Trust;
+pub use transport::secure_upstream::Scheme;
+
+use super::{ConfigError, IntBounds, Location, int, keyed, parse_origin, prefixes};
 use crate::prefix::Prefix;
 
 // ---------------------------------------------------------------------------------------------
@@ -142,6 +146,8 @@ pub struct ResolverConfig {
     pub drivers: u16,
     /// Client questions queued per driver.
     pub queue: u32,
+    /// Strict mode: nothing leaves over plain DNS (every server is an encrypted forwarder).
+    pub encrypted_only: bool,
     /// Work limits.
     pub limits: ResolverLimits,
 }
@@ -177,12 +183,217 @@ pub struct CacheSettings {
 pub struct ForwardConfig {
     /// The zone (`.` for everything).
     pub zone: Name,
-    /// The servers.
+    /// The servers' addresses, in the order written (encrypted ones included).
     pub to: Vec<SocketAddr>,
+    /// The servers of `to` reached over an encrypted protocol; the others are plain DNS.
+    pub secure: Vec<SecureServer>,
+    /// What the encrypted servers' certificates are checked against (`ca`, `spki_pins`,
+    /// `tls_insecure`; the system's CA bundle by default).
+    pub trust: Trust,
+    /// How a server is chosen for a query (`selection`).
+    pub selection: Selection,
     /// `[[stub]]` (authoritative servers, RD=0) rather than `[[forward]]` (recursive, RD=1).
     pub stub: bool,
     /// Where it was configured (`command line` for `--forward`).
-    pub defined_at: super::Location,
+    pub defined_at: Location,
+}
+
+impl ForwardConfig {
+    /// A forward or stub whose servers are all plain DNS, chosen by RTT.
+    pub fn plain(zone: Name, to: Vec<SocketAddr>, stub: bool, defined_at: Location) -> Self {
+        ForwardConfig {
+            zone,
+            to,
+            secure: Vec::new(),
+            trust: Trust::System,
+            selection: Selection::Fastest,
+            stub,
+            defined_at,
+        }
+    }
+
+    /// Whether the server at `addr` is asked over plain DNS.
+    pub fn is_plain(&self, addr: SocketAddr) -> bool {
+        !self.secure.iter().any(|s| s.addr == addr)
+    }
+
+    /// Replaces the servers by `targets` (`--forward`), keeping the trust and selection.
+    pub fn set_targets(&mut self, targets: &[ForwardTarget]) {
+        self.to.clear();
+        self.secure.clear();
+        for t in targets {
+            self.add_target(t);
+        }
+    }
+
+    /// The server at `addr`, as it would be written.
+    pub fn target(&self, addr: SocketAddr) -> Option<ForwardTarget> {
+        if !self.to.contains(&addr) {
+            return None;
+        }
+        Some(match self.secure.iter().find(|s| s.addr == addr) {
+            Some(s) => ForwardTarget::Secure(s.clone()),
+            None => ForwardTarget::Plain(addr),
+        })
+    }
+
+    /// Adds a server (when its address is not there yet).
+    pub fn add_target(&mut self, target: &ForwardTarget) {
+        let addr = target.addr();
+        if self.to.contains(&addr) {
+            return;
+        }
+        self.to.push(addr);
+        if let ForwardTarget::Secure(s) = target {
+            self.secure.push(s.clone());
+        }
+    }
+}
+
+/// A server reached over an encrypted protocol: `tls://`, `https://` or `quic://`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecureServer {
+    /// The protocol.
+    pub scheme: Scheme,
+    /// Its address (a host name in an `https://` URL is resolved when the file is read).
+    pub addr: SocketAddr,
+    /// The name its certificate is checked for: the name before `@`, the host name of an
+    /// `https://` URL, else the address itself.
+    pub name: String,
+    /// The HTTP path of an `https://` server (`/dns-query` unless written); empty otherwise.
+    pub path: String,
+}
+
+/// One server of `forward.to` or `--forward`, as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForwardTarget {
+    /// `ADDR[:PORT]`: plain DNS (port 53 by default).
+    Plain(SocketAddr),
+    /// `tls://`, `https://` or `quic://`.
+    Secure(SecureServer),
+}
+
+impl ForwardTarget {
+    /// The address the recursor sends to.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            ForwardTarget::Plain(a) => *a,
+            ForwardTarget::Secure(s) => s.addr,
+        }
+    }
+}
+
+/// SPKI pins (SHA-256 digests) as read from `forward.spki_pins`.
+pub type Pins = Vec<[u8; 32]>;
+
+/// The HTTP path of an `https://` forwarder when the URL has none (RFC 8484's example).
+pub const DEFAULT_DOH_PATH: &str = "/dns-query";
+/// Longest certificate name (a domain name in text) and HTTP path accepted in a URL.
+const MAX_URL_PART: usize = 255;
+
+/// Parses a forward target: `ADDR[:PORT]`, `tls://[NAME@]ADDR[:PORT]`,
+/// `https://[NAME@]ADDR[:PORT][/PATH]`, `https://HOST[:PORT][/PATH]` (HOST resolved now, with
+/// the system resolver, and used as the certificate name) or `quic://[NAME@]ADDR[:PORT]`.
+pub fn forward_target(s: &str) -> Result<ForwardTarget, String> {
+    let Some((scheme_text, rest)) = s.split_once("://") else {
+        return server_addr(s).map(ForwardTarget::Plain);
+    };
+    let scheme = Scheme::from_name(&scheme_text.to_ascii_lowercase()).ok_or_else(|| {
+        format!("`{s}`: unknown scheme `{scheme_text}://` (use tls://, https:// or quic://)")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let path = match (scheme, path) {
+        (Scheme::Https, "") => DEFAULT_DOH_PATH.to_string(),
+        (Scheme::Https, p) => p.to_string(),
+        (_, "") => String::new(),
+        (_, p) => {
+            return Err(format!(
+                "`{s}`: a {}:// server has no path (`{p}`)",
+                scheme.name()
+            ));
+        }
+    };
+    if path.len() > MAX_URL_PART || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{s}`: the path is not a usable HTTP path"));
+    }
+    let (name, host_port) = match authority.rsplit_once('@') {
+        Some((name, host)) => (Some(name), host),
+        None => (None, authority),
+    };
+    if let Some(name) = name
+        && (name.is_empty() || name.len() > MAX_URL_PART)
+    {
+        return Err(format!(
+            "`{s}`: the certificate name before `@` is empty or too long"
+        ));
+    }
+    let (host, port) = split_host_port(host_port)
+        .ok_or_else(|| format!("`{s}`: `{host_port}` is not ADDR[:PORT]"))?;
+    let port = port.unwrap_or(scheme.default_port());
+    let (addr, host_name) = match host.parse::<IpAddr>() {
+        Ok(ip) => (SocketAddr::new(ip, port), None),
+        Err(_) if scheme == Scheme::Https && name.is_none() => (
+            resolve_host(host, port).map_err(|e| format!("`{s}`: {e}"))?,
+            Some(host),
+        ),
+        Err(_) => {
+            return Err(format!(
+                "`{s}`: `{host}` is not an IP address (write the certificate name before `@`: \
+                 {}://NAME@ADDR)",
+                scheme.name()
+            ));
+        }
+    };
+    let name = name
+        .or(host_name)
+        .map_or_else(|| addr.ip().to_string(), str::to_string);
+    if rustls_pki_types::ServerName::try_from(name.as_str()).is_err() {
+        return Err(format!(
+            "`{s}`: `{name}` is not a DNS name or an IP address"
+        ));
+    }
+    Ok(ForwardTarget::Secure(SecureServer {
+        scheme,
+        addr,
+        name,
+        path,
+    }))
+}
+
+/// `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6 address: the host and the port.
+fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after {
+            "" => Some((host, None)),
+            p => Some((host, Some(p.strip_prefix(':')?.parse().ok()?))),
+        };
+    }
+    if s.parse::<IpAddr>().is_ok() {
+        return Some((s, None));
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && !host.is_empty() => {
+            Some((host, Some(port.parse().ok()?)))
+        }
+        Some(_) => None,
+        None if s.is_empty() => None,
+        None => Some((s, None)),
+    }
+}
+
+/// The first address of `host` from the system resolver (`getaddrinfo`), once, when the
+/// configuration is read: the resolver must not depend on itself to find its upstream.
+fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{host}` has no address"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,6 +431,8 @@ pub(super) struct ResolverSection {
     drivers: u64,
     #[serde(deserialize_with = "de_queue")]
     queue: u64,
+    #[serde(deserialize_with = "de_encrypted_only")]
+    encrypted_only: bool,
     #[serde(deserialize_with = "de_max_upstream_queries")]
     max_upstream_queries: u64,
     #[serde(deserialize_with = "de_max_referrals")]
@@ -264,6 +477,7 @@ impl Default for ResolverSection {
             infra_max_servers: 10_000,
             drivers: default_drivers(),
             queue: 4096,
+            encrypted_only: false,
             max_upstream_queries: 50,
             max_referrals: 30,
             max_cname_chain: 12,
@@ -313,6 +527,7 @@ impl ResolverSection {
             infra_max_servers: n32(self.infra_max_servers),
             drivers: u16::try_from(self.drivers).unwrap_or(1),
             queue: n32(self.queue),
+            encrypted_only: self.encrypted_only,
             limits: ResolverLimits {
                 max_upstream_queries: n32(self.max_upstream_queries),
                 max_referrals: n32(self.max_referrals),
@@ -410,7 +625,73 @@ pub(super) struct ForwardSection {
     #[serde(deserialize_with = "de_forward_zone")]
     pub(super) zone: Name,
     #[serde(deserialize_with = "de_forward_to")]
-    pub(super) to: Vec<SocketAddr>,
+    pub(super) to: Vec<ForwardTarget>,
+    #[serde(default, deserialize_with = "de_forward_ca")]
+    pub(super) ca: Option<Spanned<PathBuf>>,
+    #[serde(default, deserialize_with = "de_forward_pins")]
+    pub(super) spki_pins: Option<Spanned<Pins>>,
+    #[serde(default, deserialize_with = "de_forward_selection")]
+    pub(super) selection: Selection,
+    #[serde(default, deserialize_with = "de_forward_tls_insecure")]
+    pub(super) tls_insecure: Option<Spanned<bool>>,
+}
+
+impl ForwardSection {
+    /// The typed forward, defined at `defined_at`; `at` locates a key's value. The trust keys
+    /// exclude each other and need an encrypted server.
+    pub(super) fn into_config(
+        self,
+        defined_at: Location,
+        at: impl Fn(std::ops::Range<usize>) -> Location,
+        base_dir: Option<&std::path::Path>,
+    ) -> Result<ForwardConfig, ConfigError> {
+        let insecure = self.tls_insecure.filter(|b| *b.get_ref());
+        let given: Vec<(&str, std::ops::Range<usize>)> = [
+            self.ca.as_ref().map(|c| ("forward.ca", c.span())),
+            self.spki_pins
+                .as_ref()
+                .map(|p| ("forward.spki_pins", p.span())),
+            insecure
+                .as_ref()
+                .map(|i| ("forward.tls_insecure", i.span())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let [first, second, ..] = given.as_slice() {
+            return Err(ConfigError::at(
+                at(second.1.clone()),
+                format!(
+                    "{}: give only one of forward.ca, forward.spki_pins and \
+                     forward.tls_insecure ({} is set too)",
+                    second.0, first.0
+                ),
+            ));
+        }
+        let mut config = ForwardConfig::plain(self.zone, Vec::new(), false, defined_at);
+        for t in &self.to {
+            config.add_target(t);
+        }
+        if let Some((key, span)) = given.first()
+            && config.secure.is_empty()
+        {
+            return Err(ConfigError::at(
+                at(span.clone()),
+                format!(
+                    "{key}: no server in forward.to is encrypted (tls://, https:// or quic://), \
+                     so there is no certificate to check"
+                ),
+            ));
+        }
+        config.trust = match (self.ca, self.spki_pins, insecure) {
+            (Some(ca), _, _) => Trust::Ca(super::relative_to(base_dir, ca.into_inner())),
+            (_, Some(pins), _) => Trust::Pins(pins.into_inner()),
+            (_, _, Some(_)) => Trust::Insecure,
+            _ => Trust::System,
+        };
+        config.selection = self.selection;
+        Ok(config)
+    }
 }
 
 #[derive(Deserialize)]
@@ -486,6 +767,7 @@ de_bool! {
     de_insecure_local_upstreams = "resolver.insecure_local_upstreams";
     de_ipv4 = "resolver.ipv4";
     de_ipv6 = "resolver.ipv6";
+    de_encrypted_only = "resolver.encrypted_only";
     de_serve_stale = "cache.serve_stale";
     de_prefetch = "cache.prefetch";
 }
@@ -601,8 +883,78 @@ fn de_forward_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
     zone_key(d, "forward.zone")
 }
 
-fn de_forward_to<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
-    servers(d, "forward.to")
+fn de_forward_to<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ForwardTarget>, D::Error> {
+    let key = "forward.to";
+    let list: Vec<String> = keyed(d, key)?;
+    if list.is_empty() || list.len() > MAX_FORWARD_SERVERS {
+        return Err(D::Error::custom(format!(
+            "{key}: give 1 to {MAX_FORWARD_SERVERS} servers, not {}",
+            list.len()
+        )));
+    }
+    let mut out: Vec<ForwardTarget> = Vec::with_capacity(list.len());
+    for s in list {
+        let t = forward_target(&s).map_err(|e| D::Error::custom(format!("{key}: {e}")))?;
+        match out.iter().find(|o| o.addr() == t.addr()) {
+            Some(o) if *o == t => {}
+            Some(_) => {
+                return Err(D::Error::custom(format!(
+                    "{key}: `{s}`: {} is listed twice, in two different ways",
+                    t.addr()
+                )));
+            }
+            None => out.push(t),
+        }
+    }
+    Ok(out)
+}
+
+fn de_forward_ca<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<PathBuf>>, D::Error> {
+    let key = "forward.ca";
+    let s: Spanned<String> = keyed(d, key)?;
+    if s.get_ref().is_empty() {
+        return Err(D::Error::custom(format!("{key}: the path is empty")));
+    }
+    let span = s.span();
+    Ok(Some(Spanned::new(span, PathBuf::from(s.into_inner()))))
+}
+
+fn de_forward_pins<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Pins>>, D::Error> {
+    let key = "forward.spki_pins";
+    let list: Spanned<Vec<String>> = keyed(d, key)?;
+    let span = list.span();
+    let list = list.into_inner();
+    let max = transport::client_tls::MAX_PINS;
+    if list.is_empty() || list.len() > max {
+        return Err(D::Error::custom(format!(
+            "{key}: give 1 to {max} pins, not {}",
+            list.len()
+        )));
+    }
+    let pins = list
+        .iter()
+        .map(|p| transport::client_tls::parse_pin(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| D::Error::custom(format!("{key}: {e}")))?;
+    Ok(Some(Spanned::new(span, pins)))
+}
+
+fn de_forward_selection<'de, D: Deserializer<'de>>(d: D) -> Result<Selection, D::Error> {
+    let key = "forward.selection";
+    let s: String = keyed(d, key)?;
+    match s.as_str() {
+        "fastest" => Ok(Selection::Fastest),
+        "order" => Ok(Selection::Order),
+        _ => Err(D::Error::custom(format!(
+            "{key}: `{s}` is not one of \"fastest\", \"order\""
+        ))),
+    }
+}
+
+fn de_forward_tls_insecure<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Spanned<bool>>, D::Error> {
+    keyed(d, "forward.tls_insecure").map(Some)
 }
 
 fn de_stub_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {

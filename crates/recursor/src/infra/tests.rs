@@ -387,3 +387,50 @@ fn case_echo_is_shared_by_the_recursors_of_a_process() {
     assert!(!shared.echoes_case(addr(2), secs(3)));
     assert!(!shared.echoes_case(addr(3), secs(3)));
 }
+
+#[test]
+fn ordered_selection_fails_over_and_goes_back() {
+    let mut infra = Infra::new(10, 10);
+    let zone = name(".");
+    let servers = [addr(1), addr(2), addr(3)];
+    // The first, even when a later one is faster.
+    infra.on_response(addr(2), 5, Time::ZERO);
+    infra.on_response(addr(1), 300, Time::ZERO);
+    assert_eq!(
+        infra.select_ordered(&servers, zone.as_ref(), Time::ZERO),
+        Some(addr(1))
+    );
+    // The first fails: the second, until the hold has passed.
+    infra.on_timeout(addr(1), secs(1));
+    assert_eq!(
+        infra.select_ordered(&servers, zone.as_ref(), secs(2)),
+        Some(addr(2))
+    );
+    let retry = u64::from(ORDER_RETRY_SECS);
+    assert_eq!(
+        infra.select_ordered(&servers, zone.as_ref(), secs(1 + retry)),
+        Some(addr(1)),
+        "tried again after the hold"
+    );
+    // It answers: chosen again from then on.
+    infra.on_response(addr(1), 20, secs(1 + retry));
+    assert_eq!(
+        infra.select_ordered(&servers, zone.as_ref(), secs(2 + retry)),
+        Some(addr(1))
+    );
+    // All failing: the lowest RTO.
+    let now = secs(100);
+    for s in servers {
+        infra.on_timeout(s, now);
+    }
+    infra.on_timeout(addr(1), now);
+    infra.on_timeout(addr(3), now);
+    assert_eq!(
+        infra.select_ordered(&servers, zone.as_ref(), now),
+        Some(addr(2))
+    );
+    // Lame for the zone: skipped.
+    infra.mark_lame(addr(2), zone.as_ref(), now);
+    let pick = infra.select_ordered(&servers, zone.as_ref(), now);
+    assert!(pick == Some(addr(1)) || pick == Some(addr(3)), "{pick:?}");
+}
