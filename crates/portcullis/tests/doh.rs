@@ -557,12 +557,13 @@ fn a_connection_closes_after_its_last_query() {
         let verbose = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{verbose}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "200\n200\n200\n");
-        // Two queries on the first connection, the third on a second one.
-        assert_eq!(
-            verbose.matches("* Connected to").count(),
-            2,
-            "{version}: {verbose}"
-        );
+        match version {
+            // Two queries on the first connection, the third on a second one.
+            "--http1.1" => assert_eq!(verbose.matches("* Connected to").count(), 2, "{verbose}"),
+            // The GOAWAY of a graceful close: a request that crossed it may still be answered
+            // on the first connection (RFC 9113 section 6.8), so the count is not checked.
+            _ => assert!(verbose.contains("GOAWAY"), "{verbose}"),
+        }
     }
 }
 

@@ -38,7 +38,8 @@
 //!   largest message in the URI), bodies at most 65,535 bytes.
 //! - **Queries**: a connection that has answered
 //!   [`TcpLimits::max_queries_per_connection`] queries closes gracefully (HTTP/2 GOAWAY,
-//!   HTTP/1.1 `connection: close`).
+//!   HTTP/1.1 `connection: close`); over HTTP/2 a request that crossed the GOAWAY is still
+//!   answered, as RFC 9113 section 6.8 has it.
 //! - **Time**: the TLS handshake within its timeout; a request body within
 //!   [`TcpLimits::message_timeout`] (else 408); HTTP/1.1 request headers within the same; a
 //!   connection with no request in flight is closed after [`TcpLimits::idle_timeout`] (HTTP/2
