@@ -613,15 +613,9 @@ fn post_https(
     .map_err(io::Error::other)?;
     let host = match &tls.name {
         ServerName::DnsName(name) => name.as_ref().to_owned(),
-        _ => match opts.server.ip() {
-            IpAddr::V4(ip) => ip.to_string(),
-            IpAddr::V6(ip) => format!("[{ip}]"),
-        },
+        _ => opts.server.ip().to_string(),
     };
-    let authority = match opts.server.port() {
-        DEFAULT_HTTPS_PORT => host,
-        port => format!("{host}:{port}"),
-    };
+    let authority = transport::doh_client::authority(&host, opts.server.port());
     let client =
         transport::doh_client::DohClient::new(opts.server, authority, path.to_owned(), client_tls);
     tokio::runtime::Builder::new_current_thread()

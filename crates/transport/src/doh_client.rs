@@ -12,6 +12,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -19,11 +20,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http2::SendRequest;
 use hyper::header::{ACCEPT, CONTENT_TYPE};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::TlsConnector;
 
 use crate::client_tls::ClientTls;
+use crate::secure_upstream::{SecureExchange, SecureSpec};
 
 /// The media type of a DNS message in wire format (RFC 8484 section 6).
 pub const DNS_MESSAGE: &str = "application/dns-message";
@@ -71,6 +74,21 @@ impl DohClient {
             tls,
             conn: Mutex::new(None),
         }
+    }
+
+    /// A client for the resolver's `https://` upstream `spec` (its scheme taken to be `https`):
+    /// the certificate checked for `spec.name`, which is also the HTTP authority. Errors: a
+    /// name that is not a DNS name or an address, a CA file that cannot be read.
+    pub fn upstream(spec: &SecureSpec) -> Result<DohClient, String> {
+        let name = ServerName::try_from(spec.name.clone())
+            .map_err(|_| format!("`{}` is not a DNS name or an address", spec.name))?;
+        let tls = ClientTls::new(&spec.trust, name, &[ALPN_H2], false)?;
+        Ok(DohClient::new(
+            spec.addr,
+            authority(&spec.name, spec.addr.port()),
+            spec.path.clone(),
+            tls,
+        ))
     }
 
     /// Sends `query` (a DNS message) and returns the response message, its ID that of `query`.
@@ -206,6 +224,34 @@ impl DohClient {
     }
 }
 
+/// The resolver's upstreams ([`crate::secure_upstream`]) send through the same client.
+impl SecureExchange for DohClient {
+    fn exchange(
+        &self,
+        query: Vec<u8>,
+        deadline: Instant,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + Send + '_>> {
+        Box::pin(async move { DohClient::exchange(self, &query, deadline).await })
+    }
+
+    fn protocol(&self) -> &'static str {
+        "https"
+    }
+}
+
+/// The HTTP authority for a server named `host` (a DNS name or an address) on `port`: the
+/// port left out when it is HTTPS's own, an IPv6 address in brackets (RFC 3986 section 3.2.2).
+pub fn authority(host: &str, port: u16) -> String {
+    let host = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+        _ => host.to_owned(),
+    };
+    match port {
+        443 => host,
+        port => format!("{host}:{port}"),
+    }
+}
+
 /// Why a request failed: the connection (worth one retry on a new one), or the response.
 enum Failure {
     Connection(io::Error),
@@ -233,5 +279,31 @@ mod tests {
             DNS_MESSAGE
         );
         assert_eq!(media_type(""), "");
+    }
+
+    #[test]
+    fn authorities() {
+        assert_eq!(authority("dns.test", 443), "dns.test");
+        assert_eq!(authority("dns.test", 8443), "dns.test:8443");
+        assert_eq!(authority("192.0.2.1", 443), "192.0.2.1");
+        assert_eq!(authority("2001:db8::1", 8443), "[2001:db8::1]:8443");
+    }
+
+    #[test]
+    fn an_upstream_client_says_https() {
+        let spec = |name: &str, trust| SecureSpec {
+            scheme: crate::secure_upstream::Scheme::Https,
+            addr: "192.0.2.1:443".parse().unwrap(),
+            name: name.to_owned(),
+            path: "/dns-query".to_owned(),
+            trust,
+        };
+        let client =
+            DohClient::upstream(&spec("dns.test", crate::client_tls::Trust::Insecure)).unwrap();
+        assert_eq!(SecureExchange::protocol(&client), "https");
+        assert_eq!(client.uri, "https://dns.test/dns-query");
+        assert!(DohClient::upstream(&spec("a b", crate::client_tls::Trust::Insecure)).is_err());
+        let missing = crate::client_tls::Trust::Ca("/nonexistent/ca.pem".into());
+        assert!(DohClient::upstream(&spec("dns.test", missing)).is_err());
     }
 }
