@@ -145,6 +145,9 @@ EOF
 listen = ["127.0.0.1:$DOT_PORT"]
 cert = "$TMP/cert.pem"
 key = "$TMP/key.pem"
+
+[https]
+listen = ["127.0.0.1:$DOH_PORT"]
 EOF
     fi
     taskset -c "$cpu" "$PORTCULLIS" serve --config "$TMP/$name.toml" >"$TMP/$name.log" 2>&1 &

@@ -25,8 +25,12 @@ install_deps() {
             sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
         fi
     fi
+    python3 -c 'import dns' 2>/dev/null || python3 -m pip install -q dnspython
+    # dns.query.https (the DNS over HTTPS tests) needs dnspython's HTTP/2 extras.
+    python3 -c 'import sys, dns.query; sys.exit(0 if dns.query.have_doh else 1)' 2>/dev/null ||
+        python3 -m pip install -q 'dnspython[doh]'
     # dnspython's DoQ client needs aioquic: the `doq` extra brings it.
-    python3 -c 'import dns, aioquic' 2>/dev/null || python3 -m pip install -q 'dnspython[doq]'
+    python3 -c 'import aioquic' 2>/dev/null || python3 -m pip install -q 'dnspython[doq]'
     if ! cargo fuzz --version >/dev/null 2>&1; then
         cargo install -q cargo-fuzz --locked
     fi

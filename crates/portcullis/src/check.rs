@@ -70,6 +70,11 @@ pub fn check(config: &Config) -> Report {
     if let Err(e) = doq {
         report.errors.push(format!("{}: {e}", config.label));
     }
+    let https = crate::tls::Resumption::new()
+        .and_then(|resumption| crate::serve::https_tls_config(config, &resumption));
+    if let Err(e) = https {
+        report.errors.push(format!("{}: {e}", config.label));
+    }
     report
 }
 

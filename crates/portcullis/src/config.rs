@@ -36,6 +36,7 @@ pub mod acl;
 pub mod cookies;
 pub mod dnssec;
 pub mod events;
+pub mod https;
 pub mod limits;
 pub mod policy;
 pub mod quic;
@@ -47,6 +48,7 @@ pub mod tls;
 pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
 pub use cookies::CookieSettings;
+pub use https::HttpsSettings;
 pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
 pub use quic::QuicSettings;
@@ -297,6 +299,10 @@ pub const KEYS: &[&str] = &[
     "tls.min_version",
     "tls.handshake_timeout",
     "tls.name",
+    "https.listen",
+    "https.path",
+    "https.json",
+    "https.max_streams",
     "quic.listen",
     "quic.max_streams",
     "quic.idle_timeout",
@@ -338,8 +344,10 @@ pub struct Config {
     pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
-    /// `[tls]`: DNS over TLS serving.
+    /// `[tls]`: DNS over TLS serving, and the certificate of every encrypted listener.
     pub tls: TlsSettings,
+    /// `[https]`: DNS over HTTPS serving.
+    pub https: HttpsSettings,
     /// `[quic]`: DNS over QUIC serving (with `[tls]`'s certificate).
     pub quic: QuicSettings,
 }
@@ -713,6 +721,7 @@ impl Config {
             acl,
             events: file.events.into_config(base_dir),
             tls: file.tls.into_settings(base_dir),
+            https: file.https.into_settings(),
             quic: file.quic.into_settings(),
         };
         acl::reconcile(&mut config)?;
@@ -840,6 +849,9 @@ impl Config {
                 overrides.tls_key.as_deref(),
                 &overrides.listen_tls,
             )
+            .map_err(|m| ConfigError::at(command_line.clone(), m))?;
+        self.https
+            .apply_flags(&overrides.listen_https)
             .map_err(|m| ConfigError::at(command_line.clone(), m))?;
         self.quic
             .apply_flags(&overrides.listen_quic)
@@ -972,6 +984,8 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     /// `--listen-tls`: replaces `tls.listen` when not empty.
     pub listen_tls: Vec<SocketAddr>,
+    /// `--listen-https`: replaces `https.listen` when not empty.
+    pub listen_https: Vec<SocketAddr>,
     /// `--listen-quic`: replaces `quic.listen` when not empty.
     pub listen_quic: Vec<SocketAddr>,
 }
@@ -1143,6 +1157,8 @@ struct FileConfig {
     events: events::EventsSection,
     #[serde(default)]
     tls: tls::TlsSection,
+    #[serde(default)]
+    https: https::HttpsSection,
     #[serde(default)]
     quic: quic::QuicSection,
 }

@@ -171,6 +171,7 @@ fn integer_bounds_are_enforced_at_the_value() {
         .chain(cookies::INT_SETTINGS)
         .chain(events::INT_SETTINGS)
         .chain(tls::INT_SETTINGS)
+        .chain(https::INT_SETTINGS)
     {
         let (section, key) = b.key.split_once('.').unwrap();
         for ok in [b.min, b.max] {
@@ -938,4 +939,64 @@ fn forward_flag_with_a_scheme_keeps_the_files_trust() {
         })
         .unwrap_err();
     assert!(e.to_string().contains("given twice"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// [https]
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn https_defaults_section_and_flags() {
+    let c = parse("").unwrap();
+    assert!(!c.https.enabled());
+    assert_eq!(c.https, HttpsSettings::default());
+    assert_eq!(
+        (c.https.path.as_str(), c.https.json, c.https.max_streams),
+        ("/dns-query", true, 100)
+    );
+    let resumption = crate::tls::Resumption::new().unwrap();
+    assert!(
+        crate::serve::https_tls_config(&c, &resumption)
+            .unwrap()
+            .is_none()
+    );
+    let text = "[https]\nlisten = [\"127.0.0.1:443\"]\npath = \"/q\"\njson = false\n\
+                max_streams = 7\n";
+    let mut c = parse(text).unwrap();
+    assert_eq!(c.https.listen, vec!["127.0.0.1:443".parse().unwrap()]);
+    assert_eq!(
+        (c.https.path.as_str(), c.https.json, c.https.max_streams),
+        ("/q", false, 7)
+    );
+    // DoH without a certificate cannot start.
+    let e = crate::serve::https_tls_config(&c, &resumption).unwrap_err();
+    assert!(e.contains("https.listen") && e.contains("tls.cert"), "{e}");
+    c.apply(&Overrides {
+        listen_https: vec!["127.0.0.1:8443".parse().unwrap()],
+        ..Overrides::default()
+    })
+    .unwrap();
+    assert_eq!(c.https.listen, vec!["127.0.0.1:8443".parse().unwrap()]);
+    let twice: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let e = c
+        .apply(&Overrides {
+            listen_https: vec![twice, twice],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("--listen-https"), "{e}");
+}
+
+#[test]
+fn https_errors_name_the_key() {
+    for bad in ["dns-query", "/a?b", "/a#b", "/a b", ""] {
+        let e = error(&format!("[https]\npath = \"{bad}\"\n"));
+        assert!(e.contains("https.path"), "{bad}: {e}");
+    }
+    let e = error("[https]\nlisten = [\"127.0.0.1:443\", \"127.0.0.1:443\"]\n");
+    assert!(e.contains("https.listen") && e.contains("twice"), "{e}");
+    let e = error("[https]\njson = 1\n");
+    assert!(e.contains("https.json"), "{e}");
+    let e = error("[https]\nnope = 1\n");
+    assert!(e.contains("nope"), "{e}");
 }

@@ -265,6 +265,10 @@ struct ServerArgs {
     /// Replaces tls.listen; needs a certificate and key.
     #[arg(long, value_name = "ADDR:PORT")]
     listen_tls: Vec<SocketAddr>,
+    /// Address to serve DNS over HTTPS on (RFC 8484, port 443 by convention, path
+    /// https.path); repeat for more. Replaces https.listen; needs a certificate and key.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen_https: Vec<SocketAddr>,
     /// UDP address to serve DNS over QUIC on (RFC 9250, port 853 by convention); repeat for
     /// more. Replaces quic.listen; needs the [tls] certificate and key.
     #[arg(long, value_name = "ADDR:PORT")]
@@ -300,6 +304,7 @@ impl ServerArgs {
                 tls_cert: self.tls_cert.clone(),
                 tls_key: self.tls_key.clone(),
                 listen_tls: self.listen_tls.clone(),
+                listen_https: self.listen_https.clone(),
                 listen_quic: self.listen_quic.clone(),
             },
         }

@@ -4,6 +4,7 @@
 //! portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] [+tcp] [+dnssec] [+norec]
 //!                  [+noedns] [+bufsize=N] [+timeout=N]
 //!                  [+tls [+tls-ca=FILE | +insecure] [+tls-name=NAME]]
+//!                  [+https[=/PATH] [+tls-ca=FILE | +insecure] [+tls-name=NAME]]
 //!                  [+quic [+tls-ca=FILE | +insecure] [+tls-name=NAME]]
 //! ```
 //!
@@ -25,6 +26,13 @@
 //! accepts any certificate (the handshake signature is still checked). There are no built-in
 //! system roots, so one of the two is required. The answer starts with the TLS version, cipher
 //! suite and ALPN protocol negotiated, and its time includes the connection and handshake.
+//!
+//! With `+https` it goes over DNS over HTTPS (RFC 8484: a `POST` of `application/dns-message`
+//! over HTTP/2, TLS with ALPN `h2`, port 443 unless `@SERVER` names one) to the path `/dns-query`,
+//! or `+https=/PATH`. The certificate is checked as for `+tls` (`+tls-ca`, `+tls-name`,
+//! `+insecure`); the HTTP authority is the `+tls-name`, else the server's address. The message
+//! ID sent is 0, as RFC 8484 asks, and the answer is checked against the query's own ID, put
+//! back by the client ([`transport::doh_client`]).
 //!
 //! With `+quic` it goes over DNS over QUIC (RFC 9250: one QUIC stream for the query, message ID 0
 //! on the wire, TLS 1.3, ALPN `doq`, UDP port 853 unless `@SERVER` names one), through
@@ -56,6 +64,10 @@ use wire::{Class, Flags, Message, MessageWriter, Name, Opcode, RType, Rcode};
 pub const DEFAULT_PORT: u16 = 53;
 /// The port asked with `+tls` when `@SERVER` names none (RFC 7858 section 3.1).
 pub const DEFAULT_TLS_PORT: u16 = 853;
+/// The port asked with `+https` when `@SERVER` names none (RFC 8484 uses HTTPS's).
+pub const DEFAULT_HTTPS_PORT: u16 = 443;
+/// The URI path asked with `+https` alone.
+pub const DEFAULT_HTTPS_PATH: &str = "/dns-query";
 /// The server asked without `@SERVER`.
 pub const DEFAULT_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53);
 /// How long to wait for an answer, per transport, without `+timeout`.
@@ -75,7 +87,7 @@ pub const EXIT_NO_RESPONSE: u8 = 9;
 /// The usage line printed with command-line errors.
 pub const USAGE: &str = "usage: portcullis query NAME [TYPE] [CLASS] [@SERVER[:PORT]] \
      [+tcp] [+dnssec] [+norec] [+noedns] [+bufsize=N] [+timeout=N] \
-     [+tls | +quic [+tls-ca=FILE | +insecure] [+tls-name=NAME]]";
+     [+tls | +quic [+tls-ca=FILE | +insecure] [+tls-name=NAME]] [+https[=/PATH]]";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -103,9 +115,11 @@ pub struct QueryOptions {
     pub edns: Option<u16>,
     /// How long to wait for an answer, per transport tried.
     pub timeout: Duration,
-    /// Ask over DNS over TLS (or over QUIC with `quic`), and how to check the server's
-    /// certificate.
+    /// Ask over DNS over TLS, and how to check the server's certificate (over DNS over HTTPS
+    /// or QUIC too, when `https` or `quic` is set).
     pub tls: Option<TlsOptions>,
+    /// Ask over DNS over HTTPS, at this URI path.
+    pub https: Option<String>,
     /// Ask over DNS over QUIC (RFC 9250), with the certificate checks of `tls`.
     pub quic: bool,
 }
@@ -140,6 +154,7 @@ impl QueryOptions {
         let mut tls_ca = None;
         let mut tls_name = None;
         let mut insecure = false;
+        let mut https = None;
         let mut quic = false;
 
         let mut args = args.iter().map(AsRef::as_ref);
@@ -192,6 +207,8 @@ impl QueryOptions {
                         timeout = Duration::from_secs(secs);
                     }
                     "tls" => tls = flag(true)?,
+                    "https" => https = Some(https_path(value)?),
+                    "nohttps" => https = flag(false).map(|_| None)?,
                     "notls" => tls = flag(false)?,
                     "quic" => quic = flag(true)?,
                     "noquic" => quic = flag(false)?,
@@ -232,9 +249,18 @@ impl QueryOptions {
         if dnssec && edns.is_none() {
             return Err("+dnssec needs EDNS: drop +noedns".to_owned());
         }
-        // `+tls-ca`, `+tls-name` and `+insecure` imply `+tls`, as in `kdig`.
-        let tls = tls || quic || tls_ca.is_some() || tls_name.is_some() || insecure;
-        let default_port = if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT };
+        // `+tls-ca`, `+tls-name` and `+insecure` imply `+tls` (or go with `+https` or `+quic`),
+        // as in `kdig`.
+        if quic && https.is_some() {
+            return Err("`+https` and `+quic` do not go together".to_owned());
+        }
+        let tls =
+            tls || quic || https.is_some() || tls_ca.is_some() || tls_name.is_some() || insecure;
+        let default_port = match (&https, tls) {
+            (Some(_), _) => DEFAULT_HTTPS_PORT,
+            (None, true) => DEFAULT_TLS_PORT,
+            (None, false) => DEFAULT_PORT,
+        };
         let mut server = match server {
             Some(spec) => parse_server(spec, default_port)?,
             None => SocketAddr::new(DEFAULT_SERVER.ip(), default_port),
@@ -250,11 +276,15 @@ impl QueryOptions {
                 (Some(path), false) => Trust::Ca(path),
                 (None, true) => Trust::Insecure,
                 (None, false) => {
+                    let plus = match (&https, quic) {
+                        (Some(_), _) => "+https",
+                        (None, true) => "+quic",
+                        (None, false) => "+tls",
+                    };
                     return Err(format!(
-                        "{} needs +tls-ca=FILE (the CA, or the server's own certificate, to \
-                         trust) or +insecure (no certificate check): there are no built-in \
-                         system roots",
-                        if quic { "+quic" } else { "+tls" }
+                        "{plus} needs +tls-ca=FILE (the CA, or the server's own \
+                                certificate, to trust) or +insecure (no certificate check): \
+                                there are no built-in system roots"
                     ));
                 }
             };
@@ -274,8 +304,18 @@ impl QueryOptions {
             edns,
             timeout,
             tls,
+            https,
             quic,
         })
+    }
+}
+
+/// The URI path of `+https[=/PATH]`.
+fn https_path(value: Option<&str>) -> Result<String, String> {
+    match value {
+        None => Ok(DEFAULT_HTTPS_PATH.to_owned()),
+        Some(p) if p.starts_with('/') && !p.contains(['?', '#', ' ']) => Ok(p.to_owned()),
+        Some(p) => Err(format!("`+https={p}`: not a URI path (it starts with `/`)")),
     }
 }
 
@@ -331,6 +371,8 @@ pub enum Transport {
     Tcp,
     /// A TLS session over a TCP connection (RFC 7858).
     Tls,
+    /// HTTP/2 over TLS (RFC 8484).
+    Https,
     /// A QUIC connection (RFC 9250).
     Quic,
 }
@@ -341,6 +383,7 @@ impl fmt::Display for Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Https => "HTTPS",
             Transport::Quic => "QUIC",
         })
     }
@@ -463,6 +506,9 @@ pub fn exchange(opts: &QueryOptions, tls: Option<&TlsClient>) -> Result<Answer, 
         ignored: Vec::new(),
     })?;
     let mut ignored = Vec::new();
+    if let (Some(path), Some(tls)) = (&opts.https, &opts.tls) {
+        return exchange_https(opts, tls, path, id, &query);
+    }
     if let Some(tls) = tls {
         let started = Instant::now();
         return match exchange_tls(opts, tls, &query) {
@@ -541,6 +587,67 @@ pub fn exchange(opts: &QueryOptions, tls: Option<&TlsClient>) -> Result<Answer, 
             ignored,
         }),
     }
+}
+
+/// Asks `query` (with `id`) over DNS over HTTPS at `path`, and checks the answer.
+fn exchange_https(
+    opts: &QueryOptions,
+    tls: &TlsOptions,
+    path: &str,
+    id: u16,
+    query: &[u8],
+) -> Result<Answer, NoAnswer> {
+    let started = Instant::now();
+    let no_answer = |reason| NoAnswer {
+        reason,
+        ignored: Vec::new(),
+    };
+    let response =
+        post_https(opts, tls, path, query).map_err(|e| no_answer(describe_io(opts.server, &e)))?;
+    let elapsed = started.elapsed();
+    check_response(opts, id, &response).map_err(|reason| {
+        no_answer(format!(
+            "{}#{}(HTTPS): {reason}",
+            opts.server.ip(),
+            opts.server.port()
+        ))
+    })?;
+    Ok(Answer {
+        response,
+        elapsed,
+        transport: Transport::Https,
+        retried_over_tcp: false,
+        ignored: Vec::new(),
+        tls_session: Some(format!("HTTPS (HTTP/2), POST {path}")),
+    })
+}
+
+/// The DoH exchange itself, on a runtime of its own on this thread.
+fn post_https(
+    opts: &QueryOptions,
+    tls: &TlsOptions,
+    path: &str,
+    query: &[u8],
+) -> io::Result<Vec<u8>> {
+    let deadline = Instant::now() + opts.timeout;
+    let client_tls = ClientTls::new(
+        &tls.trust,
+        tls.name.clone(),
+        &[transport::doh_client::ALPN_H2],
+        false,
+    )
+    .map_err(io::Error::other)?;
+    let host = match &tls.name {
+        ServerName::DnsName(name) => name.as_ref().to_owned(),
+        _ => opts.server.ip().to_string(),
+    };
+    let authority = transport::doh_client::authority(&host, opts.server.port());
+    let client =
+        transport::doh_client::DohClient::new(opts.server, authority, path.to_owned(), client_tls);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(client.exchange(query, deadline))
 }
 
 /// The client TLS configuration of `+quic` (TLS 1.3, ALPN `doq`, the trust of `+tls-ca` or
@@ -944,6 +1051,8 @@ mod tests {
         assert!(err.contains("+quic needs +tls-ca=FILE"), "{err}");
         assert!(!parse(&["a", "+quic", "+noquic", "+insecure"]).unwrap().quic);
         assert!(!parse(&["a", "+tls", "+insecure"]).unwrap().quic);
+        let err = parse(&["a", "+quic", "+https", "+insecure"]).unwrap_err();
+        assert!(err.contains("do not go together"), "{err}");
     }
 
     #[test]
@@ -1116,5 +1225,22 @@ mod tests {
         assert!(check_response(&o, 7, &bare).is_err());
         bare[3] = 1;
         assert!(check_response(&o, 7, &bare).is_ok());
+    }
+
+    #[test]
+    fn https_options() {
+        let o = parse(&["a", "+https", "+tls-ca=ca.pem", "@192.0.2.1"]).unwrap();
+        assert_eq!(o.https.as_deref(), Some(DEFAULT_HTTPS_PATH));
+        assert_eq!(o.server, "192.0.2.1:443".parse().unwrap());
+        assert_eq!(o.tls.unwrap().trust, Trust::Ca(PathBuf::from("ca.pem")));
+        let o = parse(&["a", "+https=/q", "+insecure", "@192.0.2.1", "-p", "8443"]).unwrap();
+        assert_eq!(o.https.as_deref(), Some("/q"));
+        assert_eq!(o.server, "192.0.2.1:8443".parse().unwrap());
+        let o = parse(&["a", "+https", "+nohttps", "+insecure"]).unwrap();
+        assert_eq!((o.https, o.server.port()), (None, DEFAULT_TLS_PORT));
+        let err = parse(&["a", "+https"]).unwrap_err();
+        assert!(err.starts_with("+https needs +tls-ca=FILE"), "{err}");
+        let err = parse(&["a", "+https=dns-query", "+insecure"]).unwrap_err();
+        assert!(err.contains("not a URI path"), "{err}");
     }
 }

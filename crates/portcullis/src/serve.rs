@@ -91,6 +91,11 @@ pub struct Server {
     started_tls: crate::config::TlsSettings,
     /// The TLS session cache and ticket keys, kept across reloads.
     resumption: crate::tls::Resumption,
+    /// The DNS over HTTPS listeners' TLS configuration (ALPN `h2`, `http/1.1`), replaced by a
+    /// reload like `tls`'s; `None` when DNS over HTTPS is off.
+    https_tls: Option<Arc<ArcSwap<rustls::ServerConfig>>>,
+    /// The `[https]` section the listeners were started with.
+    started_https: crate::config::HttpsSettings,
     /// The DNS over QUIC listeners' TLS configuration: a reload sends the new one, which each
     /// endpoint applies to its next handshake; `None` when DNS over QUIC is off.
     doq: Option<tokio::sync::watch::Sender<Arc<rustls::ServerConfig>>>,
@@ -168,6 +173,9 @@ impl Server {
         let tls = crate::tls::server_config(&config.tls, &resumption)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?
             .map(|c| Arc::new(ArcSwap::from_pointee(c)));
+        let https_tls = https_tls_config(config, &resumption)
+            .map_err(|e| vec![format!("{}: {e}", config.label)])?
+            .map(|c| Arc::new(ArcSwap::from_pointee(c)));
         let doq = crate::tls::doq_server_config(&config.tls, &config.quic, &resumption)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?
             .map(|c| tokio::sync::watch::Sender::new(Arc::new(c)));
@@ -194,6 +202,8 @@ impl Server {
             tls,
             started_tls: config.tls.clone(),
             resumption,
+            https_tls,
+            started_https: config.https.clone(),
             doq,
             started_quic: config.quic.clone(),
         })
@@ -250,6 +260,8 @@ impl Server {
                 .map_err(|errors| errors.join("\n"))?;
                 let tls = crate::tls::server_config(&config.tls, &self.resumption)
                     .map_err(|e| format!("{}: {e}", config.label))?;
+                let https_tls = https_tls_config(&config, &self.resumption)
+                    .map_err(|e| format!("{}: {e}", config.label))?;
                 let doq =
                     crate::tls::doq_server_config(&config.tls, &config.quic, &self.resumption)
                         .map_err(|e| format!("{}: {e}", config.label))?;
@@ -274,11 +286,15 @@ impl Server {
                         .chain(events_changed)
                         .chain((config.limits != self.started_limits).then_some("[limits]"))
                         .chain(tls_restart_changes(&self.started_tls, &config.tls))
+                        .chain((config.https != self.started_https).then_some("[https]"))
                         .chain((config.quic != self.started_quic).then_some("[quic]"))
                         .map(|key| format!("{key} changed: it applies after a restart")),
                 );
                 self.engine.store(Arc::new(loaded.engine));
                 if let (Some(shared), Some(tls)) = (&self.tls, tls) {
+                    shared.store(Arc::new(tls));
+                }
+                if let (Some(shared), Some(tls)) = (&self.https_tls, https_tls) {
                     shared.store(Arc::new(tls));
                 }
                 if let (Some(doq), Some(tls)) = (&self.doq, doq) {
@@ -453,6 +469,23 @@ fn tls_restart_changes(
         .into_iter()
         .filter_map(|(key, changed)| changed.then_some(key))
         .collect()
+}
+
+/// The TLS configuration of the DNS over HTTPS listeners: the certificate, key and versions of
+/// `[tls]`, offering ALPN `h2` and `http/1.1`; `None` when DNS over HTTPS is off.
+pub(crate) fn https_tls_config(
+    config: &Config,
+    resumption: &crate::tls::Resumption,
+) -> Result<Option<rustls::ServerConfig>, String> {
+    if !config.https.enabled() {
+        return Ok(None);
+    }
+    if config.tls.cert.is_none() || config.tls.key.is_none() {
+        return Err(
+            "https.listen is set but tls.cert or tls.key is missing (--tls-cert, --tls-key)".into(),
+        );
+    }
+    crate::tls::server_config_for(&config.tls, resumption, transport::doh::ALPN_DOH).map(Some)
 }
 
 /// The resolver's settings that only a restart applies: `[resolver]` (ACL cleared), `[cache]`
@@ -748,6 +781,8 @@ fn ddr_zone(config: &Config) -> Option<zone::Zone> {
         }
     };
     add("dot", &config.tls.listen, None);
+    let dohpath = format!("{}{{?dns}}", config.https.path);
+    add("h2", &config.https.listen, Some(&dohpath));
     add("doq", &config.quic.listen, None);
     engine::ddr_zone(config.tls.name.as_ref(), &endpoints, &hints)
 }
@@ -777,6 +812,7 @@ pub fn engine_config(config: &Config) -> EngineConfig {
             &[
                 &s.listen[..],
                 &config.tls.listen[..],
+                &config.https.listen[..],
                 &config.quic.listen[..],
             ]
             .concat(),
@@ -999,6 +1035,35 @@ fn start(
                 shutdown.clone(),
             )));
             tracing::info!(%addr, "DNS over TLS");
+        }
+    }
+    if let Some(tls) = &server.https_tls {
+        for &addr in &config.https.listen {
+            let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
+            let settings = transport::doh::DohSettings {
+                tls: transport::tls::TlsSettings {
+                    config: tls.clone(),
+                    handshake_timeout: config.tls.handshake_timeout,
+                },
+                path: config.https.path.clone(),
+                json: config.https.json,
+                max_streams: config.https.max_streams,
+            };
+            running.tasks.push(runtime.spawn(transport::doh::serve(
+                listener,
+                settings,
+                server.engine().clone(),
+                resolver.clone(),
+                limits.clone(),
+                server.registry().clone(),
+                Guards {
+                    rrl: None,
+                    events: server.events().clone(),
+                    limits: client_limits.clone(),
+                },
+                shutdown.clone(),
+            )));
+            tracing::info!(%addr, path = %config.https.path, "DNS over HTTPS");
         }
     }
     if let Some(doq) = &server.doq {

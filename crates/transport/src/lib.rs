@@ -12,6 +12,8 @@ mod access;
 mod answer;
 pub mod client_tls;
 pub mod clock;
+pub mod doh;
+pub mod doh_client;
 pub mod doq;
 pub mod doq_client;
 pub mod guards;

@@ -209,7 +209,7 @@ impl AclSettings {
 }
 
 /// Checks `[acl]` against the rest of the file: a listener with ACLs must be one of
-/// `server.listen`, `tls.listen` or `quic.listen`, and `acl.recursion` and `acl.transfer` replace `resolver.allow_recursion`
+/// `server.listen`, `tls.listen`, `https.listen` or `quic.listen`, and `acl.recursion` and `acl.transfer` replace `resolver.allow_recursion`
 /// and `server.allow_transfer`, so a file gives one or the other. With `acl.recursion`, the
 /// default `resolver.allow_recursion` is cleared: only `--allow-recursion` adds to it then.
 pub(super) fn reconcile(config: &mut Config) -> Result<(), ConfigError> {
@@ -217,12 +217,13 @@ pub(super) fn reconcile(config: &mut Config) -> Result<(), ConfigError> {
     if let Some(l) = acl.listeners.iter().find(|l| {
         !config.server.listen.contains(&l.listen)
             && !config.tls.listen.contains(&l.listen)
+            && !config.https.listen.contains(&l.listen)
             && !config.quic.listen.contains(&l.listen)
     }) {
         return Err(ConfigError::at(
             l.defined_at.clone(),
             format!(
-                "acl.listener.listen: {} is not one of server.listen, tls.listen or quic.listen",
+                "acl.listener.listen: {} is not one of server.listen, tls.listen, https.listen or quic.listen",
                 l.listen
             ),
         ));
