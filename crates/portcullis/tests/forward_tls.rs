@@ -70,9 +70,16 @@ fn fwd_zone() -> String {
 /// every address of `dot_ips`, with a certificate for `dns.test` in `a/`; `/metrics` on its
 /// HTTP port. Returns the server, its DoT port and its HTTP address.
 fn start_a(scratch: &Scratch, dot_ips: &[&str]) -> (Server, u16, SocketAddr) {
+    let (server, dot, _, http) = start_a_with_doh(scratch, dot_ips);
+    (server, dot, http)
+}
+
+/// [`start_a`], also serving DNS over HTTPS on 127.0.0.1: the server, its DoT port, its DoH
+/// port and its HTTP address.
+fn start_a_with_doh(scratch: &Scratch, dot_ips: &[&str]) -> (Server, u16, u16, SocketAddr) {
     let dir = scratch.0.join("a");
     make_cert(&dir, "dns.test");
-    let (port, dot, http) = (free_port(), free_port(), free_port());
+    let (port, dot, doh, http) = (free_port(), free_port(), free_port(), free_port());
     std::fs::write(dir.join("example.test.zone"), zone(1)).unwrap();
     std::fs::write(dir.join("fwd.test.zone"), fwd_zone()).unwrap();
     let listen_tls: Vec<String> = dot_ips.iter().map(|ip| format!("\"{ip}:{dot}\"")).collect();
@@ -81,14 +88,15 @@ fn start_a(scratch: &Scratch, dot_ips: &[&str]) -> (Server, u16, SocketAddr) {
          control_socket = \"control.sock\"\nlog_level = \"info\"\n\
          [[zone]]\norigin = \"example.test.\"\nfile = \"example.test.zone\"\n\
          [[zone]]\norigin = \"fwd.test.\"\nfile = \"fwd.test.zone\"\n\
-         [tls]\nlisten = [{}]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+         [tls]\nlisten = [{}]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n\
+         [https]\nlisten = [\"127.0.0.1:{doh}\"]\n",
         listen_tls.join(", ")
     );
     let conf = dir.join("portcullis.toml");
     std::fs::write(&conf, text).unwrap();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let server = Server::start(&conf, addr, dir.join("server.log"));
-    (server, dot, SocketAddr::from(([127, 0, 0, 1], http)))
+    (server, dot, doh, SocketAddr::from(([127, 0, 0, 1], http)))
 }
 
 /// Portcullis B: a resolver serving `example.test.` itself (so that it answers the start
@@ -341,14 +349,13 @@ fn strict_mode_needs_encrypted_forwarders_everywhere() {
     let ok = format!("{resolver}{tls_root}");
     let (code, text) = check(&scratch, "ok.toml", &ok, &[]);
     assert_eq!(code, Some(0), "{text}");
-    // DoH upstreams are not built yet: a clear error, not a crash.
+    // All DoH: accepted too.
     let doh = format!(
         "{resolver}[[forward]]\nzone = \".\"\nto = [\"https://dns.test@192.0.2.1/dns-query\"]\nca = \"{}\"\n",
         ca.display()
     );
     let (code, text) = check(&scratch, "doh.toml", &doh, &[]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("not built yet"), "{text}");
+    assert_eq!(code, Some(0), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,4 +468,136 @@ fn unbound_forwards_over_tls_to_portcullis() {
         "{}",
         std::fs::read_to_string(dir.join("unbound.log")).unwrap_or_default()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// DNS over HTTPS upstreams
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn doh_forwarding_answers_over_one_connection() {
+    let scratch = Scratch::new("fwd-doh-basic");
+    let (_a, _, doh, a_http) = start_a_with_doh(&scratch, &["127.0.0.1"]);
+    let ca = scratch.0.join("a/cert.pem");
+    let more = format!(
+        "[[forward]]\nzone = \".\"\nto = [\"https://dns.test@127.0.0.1:{doh}/dns-query\"]\n\
+         ca = \"{}\"\n",
+        ca.display()
+    );
+    let (b, b_http) = start_b(&scratch, "b", &more, &["--encrypted-only"]);
+    let before = metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap();
+    assert_eq!(
+        resolve(b.addr, "www.fwd.test."),
+        (Rcode::NOERROR, vec!["192.0.2.80".into()]),
+        "{}",
+        b.log()
+    );
+    for i in 0..20 {
+        let (rcode, addrs) = resolve(b.addr, &format!("n{i}.fwd.test."));
+        assert_eq!((rcode, addrs), (Rcode::NOERROR, vec!["192.0.2.99".into()]));
+    }
+    let a_metrics = metrics(a_http);
+    let after = metric(&a_metrics, "portcullis_tcp_connections_total").unwrap();
+    assert_eq!(
+        after - before,
+        1.0,
+        "21 questions over one HTTP/2 connection"
+    );
+    let doh_queries = metric(
+        &a_metrics,
+        "portcullis_queries_total{transport=\"doh\",qtype=\"A\"}",
+    )
+    .unwrap();
+    assert!(doh_queries >= 21.0, "{a_metrics}");
+    let b_metrics = metrics(b_http);
+    let https = metric(
+        &b_metrics,
+        "portcullis_upstream_queries_total{protocol=\"https\"}",
+    )
+    .unwrap();
+    assert!(https >= 21.0, "{b_metrics}");
+}
+
+/// dnsdist with a DoH frontend (`addDOHLocal`) on `doh`, in front of the plain DNS server
+/// `backend`; waits (at most 20 s) until it answers `www.fwd.test.` over plain DNS on `port`.
+fn start_dnsdist(dir: &Path, port: u16, doh: u16, backend: SocketAddr) -> ChildGuard {
+    std::fs::create_dir_all(dir).unwrap();
+    let d = dir.display();
+    let conf = dir.join("dnsdist.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "setSecurityPollSuffix(\"\")\n\
+             setLocal(\"127.0.0.1:{port}\")\n\
+             addDOHLocal(\"127.0.0.1:{doh}\", \"{d}/cert.pem\", \"{d}/key.pem\", \"/dns-query\")\n\
+             newServer({{ address = \"{backend}\", checkName = \"fwd.test.\", checkType = \"SOA\" }})\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.join("dnsdist.log");
+    let child = Command::new("dnsdist")
+        .args(["--supervised", "--disable-syslog", "-C"])
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run dnsdist ({e}): scripts/test.sh installs it"));
+    let mut guard = ChildGuard(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut probe = query(4, "www.fwd.test.", RType::A, None);
+    probe[2] |= 0x01;
+    loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            panic!(
+                "dnsdist exited with {status}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        if let Some(resp) = try_exchange(addr, &probe, Duration::from_millis(300))
+            && Message::parse(&resp).is_ok_and(|m| m.rcode() == Rcode::NOERROR)
+        {
+            return guard;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dnsdist not answering for 20 s:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn portcullis_forwards_over_doh_to_dnsdist() {
+    let scratch = Scratch::new("fwd-doh-dnsdist");
+    let (a, _, _) = start_a(&scratch, &["127.0.0.1"]);
+    let dir = scratch.0.join("dnsdist");
+    make_cert(&dir, "doh.test");
+    let (port, doh) = (free_port(), free_port());
+    let _dnsdist = start_dnsdist(&dir, port, doh, a.addr);
+    let more = format!(
+        "[[forward]]\nzone = \"fwd.test.\"\nto = [\"https://doh.test@127.0.0.1:{doh}/dns-query\"]\n\
+         ca = \"{}\"\n",
+        dir.join("cert.pem").display()
+    );
+    let (b, b_http) = start_b(&scratch, "b", &more, &[]);
+    assert_eq!(
+        resolve(b.addr, "www.fwd.test."),
+        (Rcode::NOERROR, vec!["192.0.2.80".into()]),
+        "{}",
+        b.log()
+    );
+    for i in 0..5 {
+        let (rcode, addrs) = resolve(b.addr, &format!("d{i}.fwd.test."));
+        assert_eq!((rcode, addrs), (Rcode::NOERROR, vec!["192.0.2.99".into()]));
+    }
+    let b_metrics = metrics(b_http);
+    let https = metric(
+        &b_metrics,
+        "portcullis_upstream_queries_total{protocol=\"https\"}",
+    )
+    .unwrap();
+    assert!(https >= 6.0, "{b_metrics}");
 }

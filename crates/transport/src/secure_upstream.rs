@@ -1,5 +1,6 @@
-//! Encrypted upstreams for the resolver: forwarders asked over DNS over TLS (RFC 7858), and
-//! the place where DNS over HTTPS (RFC 8484) and DNS over QUIC (RFC 9250) clients plug in.
+//! Encrypted upstreams for the resolver: forwarders asked over DNS over TLS (RFC 7858, here),
+//! DNS over HTTPS (RFC 8484, [`crate::doh_client`]) and DNS over QUIC (RFC 9250,
+//! [`crate::doq_client`]).
 //!
 //! The recursor stays sans-I/O and knows servers only by address: a `[[forward]]` server
 //! written `tls://dns.example@192.0.2.1` is `192.0.2.1:853` to it. The drivers hold a
@@ -129,7 +130,6 @@ pub struct SecureSpec {
 /// Builds the client for one encrypted upstream. Nothing is connected yet: a connection is
 /// opened by the first query.
 ///
-/// This `match` on the scheme is the one place where the DoH and DoQ clients get hooked in.
 pub fn build(spec: &SecureSpec) -> Result<Arc<dyn SecureExchange>, String> {
     match spec.scheme {
         Scheme::Tls => Ok(Arc::new(DotUpstream::new(spec)?)),
@@ -142,17 +142,8 @@ pub fn build(spec: &SecureSpec) -> Result<Arc<dyn SecureExchange>, String> {
                 .map_err(|e| format!("quic://{}@{}: {e}", spec.name, spec.addr))?;
             Ok(Arc::new(client))
         }
-        // ---- HOOK: DoH upstreams ----------------------------------------------------------
-        // `transport::doh_client::DohClient` (Scheme::Https: spec.addr, spec.name, spec.path,
-        // spec.trust, ALPN h2) is built here as `Arc<dyn SecureExchange>`, its `protocol()`
-        // "https" (the metrics' label). `portcullis check` calls this outside any tokio runtime
-        // (`serve::secure_upstreams`), `serve` inside one: build lazily, as `DotUpstream` does.
-        // This error is a placeholder and must not reach main (tests that expect it:
-        // `doh_waits_for_its_client_doq_is_built` below and the end of
-        // `strict_mode_needs_encrypted_forwarders_everywhere` in
-        // crates/portcullis/tests/forward_tls.rs; docs/CONFIG.md and docs/OPERATIONS.md say it
-        // too).
-        Scheme::Https => Err("https:// upstreams are not built yet".to_string()),
+        // One HTTP/2 connection, opened by the first query.
+        Scheme::Https => Ok(Arc::new(crate::doh_client::DohClient::upstream(spec)?)),
     }
 }
 
@@ -707,7 +698,7 @@ mod tests {
     }
 
     #[test]
-    fn doh_waits_for_its_client_doq_is_built() {
+    fn every_scheme_builds_outside_a_runtime() {
         let spec = |scheme| SecureSpec {
             scheme,
             addr: "127.0.0.1:853".parse().unwrap(),
@@ -719,8 +710,8 @@ mod tests {
         // Built outside a runtime: the QUIC endpoint waits for the first query.
         let doq = build(&spec(Scheme::Quic)).unwrap();
         assert_eq!(doq.protocol(), "quic");
-        let err = build(&spec(Scheme::Https)).unwrap_err();
-        assert!(err.contains("not built yet"), "{err}");
+        let doh = build(&spec(Scheme::Https)).unwrap();
+        assert_eq!(doh.protocol(), "https");
         let bad = SecureSpec {
             name: "not a name!".into(),
             ..spec(Scheme::Tls)
