@@ -21,10 +21,10 @@
 //!
 //! With `+tls` it goes over DNS over TLS (RFC 7858: TCP framing inside TLS 1.3 or 1.2, ALPN
 //! `dot`, port 853 unless `@SERVER` names one). The server's certificate is checked against the
-//! PEM certificates of `+tls-ca=FILE` (a CA, or the server's own self-signed certificate) for the
-//! name `+tls-name=NAME`, by default the server's address as an IP address SAN; `+insecure`
-//! accepts any certificate (the handshake signature is still checked). There are no built-in
-//! system roots, so one of the two is required. The answer starts with the TLS version, cipher
+//! system's CA bundle, or the PEM certificates of `+tls-ca=FILE` (a CA, or the server's own
+//! self-signed certificate), for the name `+tls-name=NAME`, by default the server's address as
+//! an IP address SAN; `+insecure` accepts any certificate (the handshake signature is still
+//! checked). The answer starts with the TLS version, cipher
 //! suite and ALPN protocol negotiated, and its time includes the connection and handshake.
 //!
 //! With `+https` it goes over DNS over HTTPS (RFC 8484: a `POST` of `application/dns-message`
@@ -275,18 +275,8 @@ impl QueryOptions {
                 }
                 (Some(path), false) => Trust::Ca(path),
                 (None, true) => Trust::Insecure,
-                (None, false) => {
-                    let plus = match (&https, quic) {
-                        (Some(_), _) => "+https",
-                        (None, true) => "+quic",
-                        (None, false) => "+tls",
-                    };
-                    return Err(format!(
-                        "{plus} needs +tls-ca=FILE (the CA, or the server's own \
-                                certificate, to trust) or +insecure (no certificate check): \
-                                there are no built-in system roots"
-                    ));
-                }
+                // The system's CA bundle, as for a public resolver.
+                (None, false) => Trust::System,
             };
             let name = tls_name.unwrap_or_else(|| ServerName::from(server.ip()));
             Some(TlsOptions { trust, name })
@@ -1047,8 +1037,8 @@ mod tests {
         assert!(o.quic);
         assert_eq!(o.server, "192.0.2.1:853".parse().unwrap());
         assert_eq!(o.tls.unwrap().trust, Trust::Insecure);
-        let err = parse(&["a", "+quic"]).unwrap_err();
-        assert!(err.contains("+quic needs +tls-ca=FILE"), "{err}");
+        let o = parse(&["a", "+quic"]).unwrap();
+        assert_eq!(o.tls.unwrap().trust, Trust::System);
         assert!(!parse(&["a", "+quic", "+noquic", "+insecure"]).unwrap().quic);
         assert!(!parse(&["a", "+tls", "+insecure"]).unwrap().quic);
         let err = parse(&["a", "+quic", "+https", "+insecure"]).unwrap_err();
@@ -1057,10 +1047,10 @@ mod tests {
 
     #[test]
     fn tls_usage_errors() {
-        let err = parse(&["a", "+tls"]).unwrap_err();
-        assert!(
-            err.contains("+tls-ca=FILE") && err.contains("+insecure"),
-            "{err}"
+        // No trust given: the system's CA bundle.
+        assert_eq!(
+            parse(&["a", "+tls"]).unwrap().tls.unwrap().trust,
+            Trust::System
         );
         for (bad, says) in [
             (
@@ -1238,8 +1228,8 @@ mod tests {
         assert_eq!(o.server, "192.0.2.1:8443".parse().unwrap());
         let o = parse(&["a", "+https", "+nohttps", "+insecure"]).unwrap();
         assert_eq!((o.https, o.server.port()), (None, DEFAULT_TLS_PORT));
-        let err = parse(&["a", "+https"]).unwrap_err();
-        assert!(err.starts_with("+https needs +tls-ca=FILE"), "{err}");
+        let o = parse(&["a", "+https"]).unwrap();
+        assert_eq!(o.tls.unwrap().trust, Trust::System);
         let err = parse(&["a", "+https=dns-query", "+insecure"]).unwrap_err();
         assert!(err.contains("not a URI path"), "{err}");
     }
