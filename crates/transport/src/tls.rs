@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use metrics::Registry;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -46,7 +47,10 @@ pub struct TlsSettings {
 impl TlsSettings {
     /// Completes the server side of the handshake on `stream`; `None` when it fails or does
     /// not finish within [`TlsSettings::handshake_timeout`].
-    pub(crate) async fn handshake(&self, stream: TcpStream) -> Option<TlsStream<TcpStream>> {
+    pub(crate) async fn handshake<S>(&self, stream: S) -> Option<TlsStream<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let acceptor = TlsAcceptor::from(self.config.load_full());
         tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream))
             .await
