@@ -15,17 +15,17 @@ use wire::message::{Message, Section};
 use wire::{Name, RType};
 
 /// The media type of the JSON form.
-pub(crate) const DNS_JSON: &str = "application/dns-json";
+pub const DNS_JSON: &str = "application/dns-json";
 
 /// The longest `name` parameter taken, in bytes of text (escapes make a name's text longer
 /// than its 255 bytes of wire form).
 const MAX_NAME_TEXT: usize = 1024;
 
 /// What is wrong with a JSON query's parameters.
-pub(crate) type BadQuery = &'static str;
+pub type BadQuery = &'static str;
 
 /// The DNS query (wire form, ID 0, RD set) that the parameters of a JSON request ask.
-pub(crate) fn query(params: &[(String, String)]) -> Result<Vec<u8>, BadQuery> {
+pub fn query(params: &[(String, String)]) -> Result<Vec<u8>, BadQuery> {
     let param = |key: &str| {
         params
             .iter()
@@ -68,7 +68,7 @@ pub(crate) fn query(params: &[(String, String)]) -> Result<Vec<u8>, BadQuery> {
 }
 
 /// The JSON object for the DNS response `msg`; `None` when it does not parse.
-pub(crate) fn response(msg: &[u8]) -> Option<String> {
+pub fn response(msg: &[u8]) -> Option<String> {
     let m = Message::parse(msg).ok()?;
     let h = m.header();
     let mut out = String::with_capacity(256 + msg.len() * 2);
