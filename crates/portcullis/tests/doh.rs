@@ -160,6 +160,14 @@ fn kdig_over_https_gets_the_udp_answer() {
     );
     assert!(full.contains("HTTP session (HTTP/2-POST)"), "{full}");
     assert!(full.contains("(status: 200)"), "{full}");
+    // A padded query gets an answer padded to a multiple of 468 bytes (RFC 8467).
+    let padded = ask(
+        "kdig",
+        doh,
+        &["+https", &ca, "+padding", "www.example.test.", "A"],
+    );
+    assert!(padded.contains("PADDING"), "{padded}");
+    assert!(padded.contains(";; Received 468 B"), "{padded}");
 }
 
 #[test]
