@@ -944,6 +944,13 @@ fn start(
     }
     // Client limits likewise: one table for every listener, UDP and TCP.
     let client_limits = config.limits.limiter().map(ClientLimits::new);
+    // The policies of the stream transports (TCP, DoT, DoH, DoQ): response rate limiting is
+    // for UDP only.
+    let stream_guards = || Guards {
+        rrl: None,
+        events: server.events().clone(),
+        limits: client_limits.clone(),
+    };
     if let Some(limits) = &client_limits {
         tracing::info!(
             table_bytes = limits.table().memory(),
@@ -1005,11 +1012,7 @@ fn start(
             resolver.clone(),
             limits.clone(),
             server.registry().clone(),
-            Guards {
-                rrl: None,
-                events: server.events().clone(),
-                limits: client_limits.clone(),
-            },
+            stream_guards(),
             shutdown.clone(),
         )));
     }
@@ -1027,11 +1030,7 @@ fn start(
                 resolver.clone(),
                 limits.clone(),
                 server.registry().clone(),
-                Guards {
-                    rrl: None,
-                    events: server.events().clone(),
-                    limits: client_limits.clone(),
-                },
+                stream_guards(),
                 shutdown.clone(),
             )));
             tracing::info!(%addr, "DNS over TLS");
@@ -1056,11 +1055,7 @@ fn start(
                 resolver.clone(),
                 limits.clone(),
                 server.registry().clone(),
-                Guards {
-                    rrl: None,
-                    events: server.events().clone(),
-                    limits: client_limits.clone(),
-                },
+                stream_guards(),
                 shutdown.clone(),
             )));
             tracing::info!(%addr, path = %config.https.path, "DNS over HTTPS");
@@ -1085,11 +1080,7 @@ fn start(
                 resolver.clone(),
                 limits.clone(),
                 server.registry().clone(),
-                Guards {
-                    rrl: None,
-                    events: server.events().clone(),
-                    limits: client_limits.clone(),
-                },
+                stream_guards(),
                 shutdown.clone(),
             );
             running.tasks.push(runtime.spawn(async move {

@@ -20,25 +20,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, Server, ask, config, free_port, query, zone};
+use common::{Scratch, Server, ask, config, free_port, make_cert, query, zone};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use wire::message::Section;
 use wire::{Message, RType, Rcode};
-
-/// Runs `portcullis cert self-signed --name NAME` into the scratch directory.
-fn make_cert(scratch: &Scratch, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["cert", "self-signed", "--name", name])
-        .args(["--out-cert", "cert.pem", "--out-key", "key.pem"])
-        .current_dir(&scratch.0)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A server for `example.test.` over UDP and TCP on one port and over HTTPS on another, with a
 /// fresh self-signed certificate for `dns.test`; `https` is added to `[https]` and `server` to
@@ -50,7 +35,7 @@ fn start(test: &str, https: &str, server: &str) -> (Scratch, Server, SocketAddr)
 /// [`start`], with `tls` added to `[tls]`; `{doh}` in `https` stands for the DoH address.
 fn start_full(test: &str, https: &str, server: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
-    make_cert(&scratch, "dns.test");
+    make_cert(&scratch.0, "dns.test");
     let (port, https_port) = (free_port(), free_port());
     scratch.write("example.test.zone", &zone(1));
     let base = config(&format!("127.0.0.1:{port}"))
@@ -772,7 +757,7 @@ fn sighup_loads_a_new_certificate_and_open_connections_go_on() {
         tokio::spawn(connection);
         assert_eq!(addresses(&post(&mut sender, 1).await), ["192.0.2.80"]);
 
-        make_cert(&scratch, "other.test");
+        make_cert(&scratch.0, "other.test");
         server.signal("HUP");
         let deadline = Instant::now() + Duration::from_secs(10);
         while !server.log().contains("reloaded") {

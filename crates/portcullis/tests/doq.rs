@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ChildGuard, Scratch, Server, ask, config, free_port, query, zone};
+use common::{ChildGuard, Scratch, Server, ask, config, free_port, make_cert, query, zone};
 use quinn::crypto::rustls::QuicClientConfig;
 use quinn::{ConnectionError, VarInt};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
@@ -32,27 +32,12 @@ use transport::client_tls::{ClientTls, Trust};
 use transport::doq_client::DoqClient;
 use wire::{Message, RType};
 
-/// Runs `portcullis cert self-signed --name NAME` into the scratch directory.
-fn make_cert(scratch: &Scratch, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["cert", "self-signed", "--name", name])
-        .args(["--out-cert", "cert.pem", "--out-key", "key.pem"])
-        .current_dir(&scratch.0)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A server for `example.test.` over UDP and TCP on one port and over QUIC on another, with a
 /// fresh self-signed certificate for `dns.test`; `server` lines go into `[server]`, `tls` lines
 /// into `[tls]`, `more` is appended (`{doq}` in it standing for the DoQ address).
 fn start(test: &str, server: &str, tls: &str, more: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
-    make_cert(&scratch, "dns.test");
+    make_cert(&scratch.0, "dns.test");
     let (port, quic_port) = (free_port(), free_port());
     let doq = SocketAddr::from(([127, 0, 0, 1], quic_port));
     scratch.write("example.test.zone", &zone(1));
@@ -476,7 +461,7 @@ fn sighup_serves_a_new_certificate() {
         })
     };
     let before = served(&scratch);
-    make_cert(&scratch, "other.test");
+    make_cert(&scratch.0, "other.test");
     server.signal("HUP");
     server.wait_log("reloaded", 1);
     let after = served(&scratch);
@@ -517,7 +502,7 @@ fn python_server(
 #[test]
 fn the_client_works_with_another_doq_server() {
     let scratch = Scratch::new("doq-aioquic");
-    make_cert(&scratch, "dns.test");
+    make_cert(&scratch.0, "dns.test");
     let (_child, addr, mut out) = python_server(&scratch);
     let mut next_line = || {
         let mut line = String::new();
@@ -771,7 +756,7 @@ fn start_forwarder(test: &str, zone: &str, doq: SocketAddr, ca: &Path) -> (Scrat
 #[test]
 fn a_resolver_forwards_over_quic_to_the_aioquic_server() {
     let scratch = Scratch::new("doq-upstream-aioquic");
-    make_cert(&scratch, "dns.test");
+    make_cert(&scratch.0, "dns.test");
     let (_child, addr, mut out) = python_server(&scratch);
     let (_b, b, _) = start_forwarder(
         "doq-upstream-aioquic-b",

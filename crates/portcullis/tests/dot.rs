@@ -19,24 +19,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ChildGuard, Scratch, Server, ask, config, free_port, query, zone};
+use common::{ChildGuard, Scratch, Server, ask, config, free_port, make_cert, query, zone};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use wire::{Message, RType};
-
-/// Runs `portcullis cert self-signed --name NAME` into the scratch directory.
-fn make_cert(scratch: &Scratch, name: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["cert", "self-signed", "--name", name])
-        .args(["--out-cert", "cert.pem", "--out-key", "key.pem"])
-        .current_dir(&scratch.0)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A server for `example.test.` over UDP and TCP on one port and over TLS on another, with a
 /// fresh self-signed certificate for `dns.test`.
@@ -53,7 +38,7 @@ fn start_with(test: &str, tls: &str) -> (Scratch, Server, SocketAddr) {
 /// the DNS over TLS address; what comes before a `{server}` in it goes into `[server]`).
 fn start_full(test: &str, tls: &str, more: &str) -> (Scratch, Server, SocketAddr) {
     let scratch = Scratch::new(test);
-    make_cert(&scratch, "dns.test");
+    make_cert(&scratch.0, "dns.test");
     let (port, tls_port) = (free_port(), free_port());
     scratch.write("example.test.zone", &zone(1));
     // `{server}` in `more` is a line for `[server]`.
@@ -197,7 +182,7 @@ fn openssl_resumes_the_session() {
 #[test]
 fn a_bad_certificate_stops_serve_and_check() {
     let scratch = Scratch::new("dot-bad-cert");
-    make_cert(&scratch, "dns.test");
+    make_cert(&scratch.0, "dns.test");
     scratch.write("garbage.pem", "not a certificate\n");
     let (port, tls_port) = (free_port(), free_port());
     let listen = format!("127.0.0.1:{port}");
@@ -259,7 +244,7 @@ fn sighup_loads_a_new_certificate_and_sessions_survive_it() {
     let sess = scratch.0.join("session.pem");
     assert!(session(dot, "-sess_out", &sess).contains("New, TLSv1.3"));
     assert_eq!(before, der(&scratch.0.join("cert.pem")));
-    make_cert(&scratch, "other.test");
+    make_cert(&scratch.0, "other.test");
     server.signal("HUP");
     server.wait_log("reloaded", 1);
     let after = served(&scratch);
@@ -406,7 +391,7 @@ fn query_over_tls_refuses_what_it_cannot_verify() {
     assert!(!stdout.contains("ANSWER SECTION"), "{stdout}");
     // Another self-signed certificate as the CA.
     let other = Scratch::new("dot-query-other-ca");
-    make_cert(&other, "dns.test");
+    make_cert(&other.0, "dns.test");
     let other_ca = format!("+tls-ca={}", other.0.join("cert.pem").display());
     let (code, _, stderr) = q(&[&other_ca]);
     assert_eq!(code, Some(9), "{stderr}");

@@ -24,25 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ChildGuard, Scratch, Server, free_port, metric, query, try_exchange, zone};
+use common::{
+    ChildGuard, Scratch, Server, free_port, make_cert, metric, query, try_exchange, zone,
+};
 use wire::message::Section;
 use wire::{Message, RType, Rcode};
-
-/// Runs `portcullis cert self-signed --name NAME` into `dir` (`cert.pem`, `key.pem`).
-fn make_cert(dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["cert", "self-signed", "--name", name])
-        .args(["--out-cert", "cert.pem", "--out-key", "key.pem"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The RFC 7858 pin of the certificate in `cert`: base64 of the SHA-256 of its DER SPKI,
 /// computed by `openssl` as stubby's documentation does.

@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Error as _};
+use serde::de::{Deserializer, Error as _};
 
-use super::{IntBounds, addr, int, keyed};
+use super::{IntBounds, int, keyed};
 
 /// `https.max_streams`: concurrent HTTP/2 streams (requests) on one connection.
 pub const MAX_STREAMS: IntBounds = IntBounds {
@@ -18,9 +18,6 @@ pub const MAX_STREAMS: IntBounds = IntBounds {
 
 /// Every integer setting of `[https]`, for the documentation test.
 pub const INT_SETTINGS: &[IntBounds] = &[MAX_STREAMS];
-
-/// At most this many DoH listen addresses.
-const MAX_LISTEN: usize = 64;
 
 /// The longest URI path accepted for `https.path`.
 const MAX_PATH: usize = 256;
@@ -53,7 +50,8 @@ impl HttpsSettings {
     /// Applies `--listen-https` (which replaces `https.listen`).
     pub fn apply_flags(&mut self, listen: &[SocketAddr]) -> Result<(), String> {
         if !listen.is_empty() {
-            self.listen = checked(listen.to_vec()).map_err(|m| format!("--listen-https: {m}"))?;
+            self.listen =
+                super::tls::checked(listen.to_vec()).map_err(|m| format!("--listen-https: {m}"))?;
         }
         Ok(())
     }
@@ -96,32 +94,8 @@ impl HttpsSection {
     }
 }
 
-fn checked(listen: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
-    if listen.len() > MAX_LISTEN {
-        return Err(format!(
-            "{} addresses, more than the {MAX_LISTEN} allowed",
-            listen.len()
-        ));
-    }
-    for (i, a) in listen.iter().enumerate() {
-        if listen.get(..i).is_some_and(|before| before.contains(a)) {
-            return Err(format!("{a} is listed twice"));
-        }
-    }
-    Ok(listen)
-}
-
 fn de_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
-    let key = "https.listen";
-    let list: Vec<String> = keyed(d, key)?;
-    let mut out = Vec::with_capacity(list.len());
-    for s in list {
-        out.push(addr(
-            de::value::StringDeserializer::<D::Error>::new(s),
-            key,
-        )?);
-    }
-    checked(out).map_err(|m| D::Error::custom(format!("{key}: {m}")))
+    super::tls::listen_addrs(d, "https.listen")
 }
 
 /// A path is `/` and then URI path characters (RFC 3986 section 3.3, no query or fragment).

@@ -5,10 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, Error as _};
+use serde::{Deserialize, Deserializer};
 
-use super::{IntBounds, addr, int, keyed};
+use super::{IntBounds, int};
 
 /// `quic.max_streams`: queries (bidirectional streams) open at once on one connection.
 pub const MAX_STREAMS: IntBounds = IntBounds {
@@ -26,9 +25,6 @@ pub const IDLE_TIMEOUT: IntBounds = IntBounds {
 
 /// Every integer setting of `[quic]`, for the documentation test.
 pub const INT_SETTINGS: &[IntBounds] = &[MAX_STREAMS, IDLE_TIMEOUT];
-
-/// At most this many DoQ listen addresses.
-const MAX_LISTEN: usize = 64;
 
 /// The `[quic]` settings, read and checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +47,8 @@ impl QuicSettings {
     /// Applies `--listen-quic` (which replaces `quic.listen` when given).
     pub fn apply_flags(&mut self, listen: &[SocketAddr]) -> Result<(), String> {
         if !listen.is_empty() {
-            self.listen = checked(listen.to_vec()).map_err(|m| format!("--listen-quic: {m}"))?;
+            self.listen =
+                super::tls::checked(listen.to_vec()).map_err(|m| format!("--listen-quic: {m}"))?;
         }
         Ok(())
     }
@@ -90,32 +87,8 @@ impl QuicSection {
     }
 }
 
-fn checked(listen: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
-    if listen.len() > MAX_LISTEN {
-        return Err(format!(
-            "{} addresses, more than the {MAX_LISTEN} allowed",
-            listen.len()
-        ));
-    }
-    for (i, a) in listen.iter().enumerate() {
-        if listen.get(..i).is_some_and(|before| before.contains(a)) {
-            return Err(format!("{a} is listed twice"));
-        }
-    }
-    Ok(listen)
-}
-
 fn de_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
-    let key = "quic.listen";
-    let list: Vec<String> = keyed(d, key)?;
-    let mut out = Vec::with_capacity(list.len());
-    for s in list {
-        out.push(addr(
-            de::value::StringDeserializer::<D::Error>::new(s),
-            key,
-        )?);
-    }
-    checked(out).map_err(|m| D::Error::custom(format!("{key}: {m}")))
+    super::tls::listen_addrs(d, "quic.listen")
 }
 
 fn de_max_streams<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

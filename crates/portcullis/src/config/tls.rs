@@ -21,7 +21,7 @@ pub const HANDSHAKE_TIMEOUT: IntBounds = IntBounds {
 /// Every integer setting of `[tls]`, for the documentation test.
 pub const INT_SETTINGS: &[IntBounds] = &[HANDSHAKE_TIMEOUT];
 
-/// At most this many DoT listen addresses.
+/// At most this many listen addresses for each encrypted transport (DoT, DoH, DoQ).
 const MAX_LISTEN: usize = 64;
 
 /// The oldest TLS version offered.
@@ -123,7 +123,9 @@ impl TlsSection {
     }
 }
 
-fn checked(listen: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+/// `listen`, when it has at most [`MAX_LISTEN`] addresses and none twice (for the DoT, DoH and
+/// DoQ listeners alike).
+pub(super) fn checked(listen: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
     if listen.len() > MAX_LISTEN {
         return Err(format!(
             "{} addresses, more than the {MAX_LISTEN} allowed",
@@ -139,7 +141,15 @@ fn checked(listen: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
 }
 
 fn de_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
-    let key = "tls.listen";
+    listen_addrs(d, "tls.listen")
+}
+
+/// The listen addresses of `key` (`tls.listen`, `https.listen`, `quic.listen`), each an IP
+/// address with a port, checked by [`checked`].
+pub(super) fn listen_addrs<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &str,
+) -> Result<Vec<SocketAddr>, D::Error> {
     let list: Vec<String> = keyed(d, key)?;
     let mut out = Vec::with_capacity(list.len());
     for s in list {

@@ -336,3 +336,20 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+
+/// Runs `portcullis cert self-signed --name NAME` into `dir` (created if need be): `cert.pem`
+/// and `key.pem`, valid for NAME, 127.0.0.1 and ::1.
+pub fn make_cert(dir: &Path, name: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["cert", "self-signed", "--name", name])
+        .args(["--out-cert", "cert.pem", "--out-key", "key.pem"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
