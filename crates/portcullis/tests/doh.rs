@@ -20,7 +20,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, Server, ask, config, free_port, make_cert, query, zone};
+use common::{
+    Scratch, Server, answer_section, ask, config, free_port, make_cert, pquery, query, zone,
+};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use wire::message::Section;
 use wire::{Message, RType, Rcode};
@@ -387,39 +389,13 @@ for version, post in ((H1, True), (H2, True), (H2, False)):
     }
 }
 
-/// Runs `portcullis query ARGS` in the scratch directory: the exit code, stdout and stderr.
-fn pquery(scratch: &Scratch, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("query")
-        .args(args)
-        .current_dir(&scratch.0)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The lines of the answer section of `portcullis query` output.
-fn answer_section(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .skip_while(|l| *l != ";; ANSWER SECTION:")
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn query_over_https_gets_the_udp_answer_and_checks_the_name() {
     let (scratch, server, doh) = start("doh-query", "", "");
     let udp_at = format!("@{}", server.addr);
     let doh_at = format!("@{doh}");
     for (name, qtype) in [("www.example.test.", "A"), ("big.example.test.", "TXT")] {
-        let (code, udp, stderr) = pquery(&scratch, &[name, qtype, &udp_at]);
+        let (code, udp, stderr) = pquery(&scratch.0, &[name, qtype, &udp_at]);
         assert_eq!(code, Some(0), "{udp}{stderr}");
         let want = answer_section(&udp);
         assert!(!want.is_empty(), "{udp}");
@@ -430,7 +406,7 @@ fn query_over_https_gets_the_udp_answer_and_checks_the_name() {
         ] {
             let mut args = vec![name, qtype, "+https", &doh_at];
             args.extend_from_slice(trust);
-            let (code, stdout, stderr) = pquery(&scratch, &args);
+            let (code, stdout, stderr) = pquery(&scratch.0, &args);
             assert_eq!(code, Some(0), "{args:?}: {stdout}{stderr}");
             assert_eq!(answer_section(&stdout), want, "{args:?}");
             assert!(
@@ -446,7 +422,7 @@ fn query_over_https_gets_the_udp_answer_and_checks_the_name() {
     }
     // A name the certificate is not valid for.
     let (code, stdout, stderr) = pquery(
-        &scratch,
+        &scratch.0,
         &[
             "www.example.test.",
             "+https",
@@ -459,7 +435,7 @@ fn query_over_https_gets_the_udp_answer_and_checks_the_name() {
     assert!(stderr.contains("not valid for name"), "{stderr}");
     // Another path: 404, which the client reports.
     let (code, _, stderr) = pquery(
-        &scratch,
+        &scratch.0,
         &["www.example.test.", "+https=/nope", "+insecure", &doh_at],
     );
     assert_eq!(code, Some(9));

@@ -24,7 +24,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ChildGuard, Scratch, Server, ask, config, free_port, make_cert, query, zone};
+use common::{
+    ChildGuard, Scratch, Server, answer_section, ask, config, free_port, make_cert, pquery, query,
+    zone,
+};
 use quinn::crypto::rustls::QuicClientConfig;
 use quinn::{ConnectionError, VarInt};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
@@ -190,32 +193,6 @@ fn dnspython_over_quic_gets_the_udp_answer() {
             assert_eq!(dnspython(doq, name, qtype, verify), udp, "{name} {qtype}");
         }
     }
-}
-
-/// Runs `portcullis query ARGS` in `dir`: the exit code, stdout and stderr.
-fn pquery(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("query")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The lines of the answer section of `portcullis query` output.
-fn answer_section(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .skip_while(|l| *l != ";; ANSWER SECTION:")
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[test]

@@ -19,7 +19,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ChildGuard, Scratch, Server, ask, config, free_port, make_cert, query, zone};
+use common::{
+    ChildGuard, Scratch, Server, answer_section, ask, config, free_port, make_cert, pquery, query,
+    zone,
+};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use wire::{Message, RType};
 
@@ -310,32 +313,6 @@ fn a_listener_acl_applies_to_the_dot_address() {
     assert!(tls.contains("status: REFUSED"), "{tls}");
 }
 
-/// Runs `portcullis query ARGS` in the scratch directory: the exit code, stdout and stderr.
-fn pquery(scratch: &Scratch, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("query")
-        .args(args)
-        .current_dir(&scratch.0)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The lines of the answer section of `portcullis query` output.
-fn answer_section(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .skip_while(|l| *l != ";; ANSWER SECTION:")
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn query_over_tls_gets_the_udp_answer() {
     let (scratch, server, dot) = start("dot-query");
@@ -343,7 +320,7 @@ fn query_over_tls_gets_the_udp_answer() {
     let dot_at = format!("@{dot}");
     let footer = format!(";; SERVER: 127.0.0.1#{}(TLS)", dot.port());
     for (name, qtype) in [("www.example.test.", "A"), ("big.example.test.", "TXT")] {
-        let (code, udp, stderr) = pquery(&scratch, &[name, qtype, &udp_at]);
+        let (code, udp, stderr) = pquery(&scratch.0, &[name, qtype, &udp_at]);
         assert_eq!(code, Some(0), "{udp}{stderr}");
         let want = answer_section(&udp);
         assert!(!want.is_empty(), "{udp}");
@@ -355,7 +332,7 @@ fn query_over_tls_gets_the_udp_answer() {
         ] {
             let mut args = vec![name, qtype, "+tls", &dot_at];
             args.extend_from_slice(trust);
-            let (code, stdout, stderr) = pquery(&scratch, &args);
+            let (code, stdout, stderr) = pquery(&scratch.0, &args);
             assert_eq!(code, Some(0), "{args:?}: {stdout}{stderr}");
             assert_eq!(answer_section(&stdout), want, "{args:?}");
             assert!(
@@ -376,7 +353,7 @@ fn query_over_tls_refuses_what_it_cannot_verify() {
     let q = |more: &[&str]| {
         let mut args = vec!["www.example.test.", "+tls", "+timeout=3", &dot_at];
         args.extend_from_slice(more);
-        pquery(&scratch, &args)
+        pquery(&scratch.0, &args)
     };
     // A name the certificate is not valid for.
     let (code, stdout, stderr) = q(&["+tls-ca=cert.pem", "+tls-name=other.test"]);

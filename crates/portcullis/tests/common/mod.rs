@@ -353,3 +353,29 @@ pub fn make_cert(dir: &Path, name: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `portcullis query ARGS` in `dir`: its exit code, standard output and standard error.
+pub fn pquery(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("query")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The lines of the answer section of `portcullis query` output.
+pub fn answer_section(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| *l != ";; ANSWER SECTION:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
