@@ -76,13 +76,16 @@ impl ClientTls {
             Trust::Ca(path) => builder.with_root_certificates(roots_from(path)?),
             Trust::Pins(pins) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
-                    pins: pins.clone(),
+                .with_custom_certificate_verifier(Arc::new(KeyCheck {
+                    pins: Some(pins.clone()),
                     provider,
                 })),
             Trust::Insecure => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+                .with_custom_certificate_verifier(Arc::new(KeyCheck {
+                    pins: None,
+                    provider,
+                })),
         }
         .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -107,56 +110,6 @@ fn roots_from(path: &Path) -> Result<rustls::RootCertStore, String> {
         ));
     }
     Ok(roots)
-}
-
-/// [`Trust::Insecure`]: any certificate is taken, for any name, but the handshake must still be
-/// signed by its key, so the session is at least with the holder of that certificate.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// Most pins one server may be given; a pin set is a handful of keys (current and backup).
@@ -262,16 +215,18 @@ pub fn spki_of(cert: &[u8]) -> Option<&[u8]> {
     (spki.tag == SEQUENCE).then_some(spki.whole)
 }
 
-/// [`Trust::Pins`]: the end-entity certificate, or one sent with it, must have a pinned SPKI;
-/// the handshake must be signed by the end-entity's key. Names, dates and CAs are not
-/// checked: the pin is the whole trust (RFC 7858 section 4.2).
+/// The verifier of [`Trust::Pins`] and [`Trust::Insecure`]: the handshake must be signed by the
+/// end-entity certificate's key, and names, dates and CAs are not checked. With `pins`, the
+/// end-entity certificate, or one sent with it, must have a pinned SPKI: the pin is the whole
+/// trust (RFC 7858 section 4.2). Without (`Insecure`, tests only) any certificate is taken, so
+/// the session is at least with the holder of that certificate.
 #[derive(Debug)]
-struct PinnedCertificate {
-    pins: Vec<[u8; 32]>,
+struct KeyCheck {
+    pins: Option<Vec<[u8; 32]>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinnedCertificate {
+impl ServerCertVerifier for KeyCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -280,12 +235,15 @@ impl ServerCertVerifier for PinnedCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(pins) = &self.pins else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let pinned = std::iter::once(end_entity)
             .chain(intermediates.iter())
             // A chain is a few certificates; a server sending more is not followed further.
             .take(MAX_PINS)
             .filter_map(|c| spki_sha256(c.as_ref()))
-            .any(|hash| self.pins.contains(&hash));
+            .any(|hash| pins.contains(&hash));
         if pinned {
             Ok(ServerCertVerified::assertion())
         } else {
