@@ -211,14 +211,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-    }
+    crate::tcp::drain(&mut tasks, limits.shutdown_grace).await;
 }
 
 // ---------------------------------------------------------------------------------------------

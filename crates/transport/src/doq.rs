@@ -248,14 +248,7 @@ pub async fn serve(
     }
     // No new connections; the open ones finish what they owe, then close.
     endpoint.set_server_config(None);
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
-    }
+    crate::tcp::drain(&mut tasks, limits.shutdown_grace).await;
     endpoint.close(VarInt::from_u32(DOQ_NO_ERROR), b"");
     let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
     Ok(())

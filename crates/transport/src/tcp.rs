@@ -306,11 +306,14 @@ pub(crate) async fn accept_loop(
     }
     drop(listener);
 
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
+    drain(&mut tasks, limits.shutdown_grace).await;
+}
+
+/// Waits for the connection tasks to finish what they owe, for at most `grace`, then aborts
+/// the rest: the end of every stream listener (TCP, DoT, DoH, DoQ) at shutdown.
+pub(crate) async fn drain(tasks: &mut JoinSet<()>, grace: Duration) {
+    let finished = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, finished).await.is_err() {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
