@@ -1,0 +1,23 @@
+//! Detection of DNS tunnelling and exfiltration, and of traffic unlike this server's own.
+//!
+//! Nothing here touches a socket, a clock or a log: the engine passes names, types, clients
+//! and times in, and acts on the verdicts that come out, so every decision can be tested with
+//! made-up traffic and replayed from a trace.
+//!
+//! - [`psl`]: the public suffix list (private section included), to find each name's
+//!   registered domain without allocating.
+//! - [`features`]: one pass over a query name's wire form, bounded, no allocation.
+//! - [`model`]: the trained per-query model (standardised logistic regression plus a benign
+//!   character-bigram table) with its top contributing features.
+//! - [`domain`]: bounded, windowed state per registered domain and the per-domain model.
+//! - [`anomaly`]: learned baselines per client prefix and per domain.
+//! - [`verdict`]: what was decided, for how long, and the operator's allow list.
+
+#![forbid(unsafe_code)]
+
+pub mod anomaly;
+pub mod domain;
+pub mod features;
+pub mod model;
+pub mod psl;
+pub mod verdict;
