@@ -21,3 +21,7 @@ pub mod features;
 pub mod model;
 pub mod psl;
 pub mod verdict;
+
+pub use features::{Bigrams, FEATURE_NAMES, FEATURES, extract};
+pub use model::{Model, ModelError, QueryScore};
+pub use psl::{Psl, PslError, Registered};
