@@ -143,7 +143,10 @@ pub fn extract(
 ) {
     *out = [0.0; FEATURES];
     out[17] = f32::from(u8::from(is_tunnel_type(qtype)));
-    out[18] = f32::from(u8::from(matches!(qtype, RType::A | RType::AAAA | RType::HTTPS)));
+    out[18] = f32::from(u8::from(matches!(
+        qtype,
+        RType::A | RType::AAAA | RType::HTTPS
+    )));
 
     let wire = name.as_wire();
     let left = wire.get(..registered_offset.min(wire.len())).unwrap_or(&[]);

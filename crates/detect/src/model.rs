@@ -256,10 +256,7 @@ mod tests {
             Err(ModelError::Version(2))
         ));
         let mut v: serde_json::Value = serde_json::from_str(EMBEDDED_MODEL).unwrap();
-        v["query"]["bigrams"]["table"]
-            .as_array_mut()
-            .unwrap()
-            .pop();
+        v["query"]["bigrams"]["table"].as_array_mut().unwrap().pop();
         assert!(matches!(
             Model::from_json(&v.to_string()),
             Err(ModelError::Bigrams)

@@ -14,8 +14,8 @@ pub fn load_model(path: Option<&Path>) -> Result<Model, String> {
     match path {
         None => Model::embedded().map_err(|e| format!("embedded model: {e}")),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             Model::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
         }
     }
@@ -143,7 +143,12 @@ mod tests {
         assert!(lines[1].starts_with("www\t3\t1\t3\t"));
         assert!(lines[2].starts_with("abc.def\t7\t2\t"));
         assert_eq!(lines[2].split('\t').count(), FEATURES + 1);
-        let err = features(&model, false, &b"A\tok.com.\nBOGUS\tx.com.\n"[..], Vec::new());
+        let err = features(
+            &model,
+            false,
+            &b"A\tok.com.\nBOGUS\tx.com.\n"[..],
+            Vec::new(),
+        );
         assert!(err.unwrap_err().starts_with("line 2:"));
         let err = features(&model, false, &b"A x.com.\n"[..], Vec::new());
         assert!(err.unwrap_err().starts_with("line 1:"));

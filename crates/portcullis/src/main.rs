@@ -382,8 +382,8 @@ fn main() -> ExitCode {
 
 fn run_detect(args: &DetectArgs) -> ExitCode {
     use portcullis::detect_cli;
-    let result = detect_cli::load_model(args.model.as_deref()).and_then(|model| {
-        match &args.command {
+    let result =
+        detect_cli::load_model(args.model.as_deref()).and_then(|model| match &args.command {
             DetectCommand::Features { left } => detect_cli::features(
                 &model,
                 *left,
@@ -393,8 +393,7 @@ fn run_detect(args: &DetectArgs) -> ExitCode {
             DetectCommand::Score { name, qtype } => {
                 detect_cli::score(&model, name, qtype.as_deref()).map(|text| println!("{text}"))
             }
-        }
-    });
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
