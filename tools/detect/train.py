@@ -46,6 +46,7 @@ HOLDOUT = 0.30
 TARGET_FP = 0.005
 L2 = 1.0
 SMOOTH = 0.5
+BALANCE = os.environ.get("BALANCE", "1") == "1"
 # Share of benign training queries also seen with random letter case, as resolvers using
 # 0x20 case randomisation (draft-vixie-dnsext-dns0x20) send them: case mixing alone must not
 # look like base64.
@@ -188,15 +189,22 @@ def bigram_table(lefts):
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
-def fit(X, y):
+def fit(X, y, groups=None):
     """Standardisation and class-weighted L2 logistic regression (Newton's method)."""
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale[scale < 1e-6] = 1.0
     Z = (X - mean) / scale
     n, d = Z.shape
-    pos = y.sum()
-    sw = np.where(y == 1, n / (2.0 * pos), n / (2.0 * (n - pos)))
+    if groups is None:
+        groups = np.zeros(n, dtype=int)
+    # Benign queries weigh half of the total, each tunnel family an equal share of the other
+    # half, so no family's volume decides what "tunnel" looks like.
+    sw = np.where(y == 1, 0.0, n / (2.0 * (n - y.sum())))
+    fams = np.unique(groups[y == 1])
+    for g in fams:
+        sel = (y == 1) & (groups == g)
+        sw[sel] = n / (2.0 * len(fams) * sel.sum())
     A = np.hstack([Z, np.ones((n, 1))])
     w = np.zeros(d + 1)
     reg = np.full(d + 1, L2)
@@ -288,11 +296,12 @@ def main():
     def train_on(families_ok):
         sel = (benign & ~held) | ((kind == "tunnel") & ~held & (data == 1) & families_ok)
         y = (kind[sel] == "tunnel").astype(np.float64)
-        mean, scale, w, b = fit(X[sel], y)
+        mean, scale, w, b = fit(X[sel], y, famcode[sel] if BALANCE else None)
         th = threshold_for(scores(X[benign & ~held], mean, scale, w, b))
         return mean, scale, w, b, th
 
     families = sorted(set(source[kind == "tunnel"]))
+    famcode = np.array([families.index(s) if s in families else -1 for s in source])
     shipped = train_on(np.ones(len(rows), dtype=bool))
     mean, scale, w, b, th = shipped
 

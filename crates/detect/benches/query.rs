@@ -24,16 +24,16 @@ fn per_query(c: &mut Criterion) {
             "mail.google.com.".to_string(),
         ),
         (
-            "tunnel 150 bytes",
+            "tunnel-length",
             RType::TXT,
             format!(
                 "{}.{}.t.evil.example.",
                 "a1b2c3d4e5".repeat(6),
-                "f6g7h8i9j0".repeat(8)
+                "f6g7h8i9j0k1l2m3n4o5".repeat(3)
             ),
         ),
         (
-            "tunnel 250 bytes",
+            "tunnel-length max",
             RType::NULL,
             format!(
                 "{}.{}.{}.{}.t.example.co.uk.",

@@ -3,8 +3,10 @@
 //! A tunnel packs payload into the labels left of the attacker's registered domain (the "left
 //! part"): long, chunked at a fixed label length, high in entropy, drawn from an encoding's
 //! alphabet (hex, base32, base64) and unlike the character pairs of names people choose. The
-//! features measure those traits in one pass over the wire form (at most 255 bytes, no
-//! allocation), and the query type (tunnels favour types with large answers).
+//! features measure those traits and how much information the left part carries under the
+//! benign bigram model (its surprisal: exfiltration needs many bits per query), in one pass
+//! over the wire form (at most 255 bytes, no allocation), and the query type (tunnels favour
+//! types with large answers).
 //!
 //! Names are compared case-insensitively except where case is the signal (base64 mixes case,
 //! resolvers and people do not).
@@ -12,7 +14,7 @@
 use wire::{NameRef, RType};
 
 /// Number of features.
-pub const FEATURES: usize = 19;
+pub const FEATURES: usize = 20;
 
 /// Feature names, in order: stable, the model file lists them and refuses to load when they
 /// differ.
@@ -34,6 +36,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "vowel_ratio",
     "class_switches",
     "bigram_loglik",
+    "surprisal",
     "qtype_tunnel",
     "qtype_address",
 ];
@@ -57,6 +60,7 @@ pub const FEATURE_LABELS: [(&str, &str, usize); FEATURES] = [
     ("vowel ratio", "", 2),
     ("letter/digit switches", "", 2),
     ("bigram log-likelihood", "", 2),
+    ("surprisal", " bits", 0),
     ("tunnel-friendly type", "", 0),
     ("address type", "", 0),
 ];
@@ -75,6 +79,18 @@ const BOUNDARY: usize = BIGRAM_ALPHABET.len() + 1;
 pub struct Bigrams {
     /// `table[prev * BIGRAM_SYMBOLS + next]`, natural log.
     table: Vec<f32>,
+    /// `c * log2(c)` for every byte count, for the entropy (kept here, built once per model,
+    /// because a float table cannot be computed in a `const`).
+    clog2c: Vec<f32>,
+}
+
+fn clog2c() -> Vec<f32> {
+    (0..=255u8)
+        .map(|c| {
+            let c = f32::from(c);
+            if c > 0.0 { c * c.log2() } else { 0.0 }
+        })
+        .collect()
 }
 
 /// The symbol of one byte.
@@ -101,7 +117,10 @@ impl Bigrams {
             }
             table.extend_from_slice(row);
         }
-        Some(Bigrams { table })
+        Some(Bigrams {
+            table,
+            clog2c: clog2c(),
+        })
     }
 
     /// A flat table (every pair equally likely), for tools that need features before a table
@@ -110,6 +129,7 @@ impl Bigrams {
         let p = -(BIGRAM_SYMBOLS as f32).ln();
         Bigrams {
             table: vec![p; BIGRAM_SYMBOLS * BIGRAM_SYMBOLS],
+            clog2c: clog2c(),
         }
     }
 
@@ -121,8 +141,58 @@ impl Bigrams {
     }
 }
 
-fn is_vowel(b: u8) -> bool {
-    matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y')
+const DIGIT: u16 = 1;
+const UPPER: u16 = 2;
+const LOWER: u16 = 4;
+const HEX: u16 = 8;
+const BASE32: u16 = 16;
+const SIGN: u16 = 32;
+const UNUSUAL: u16 = 64;
+const VOWEL: u16 = 128;
+const CONSONANT: u16 = 256;
+
+/// What each byte counts as, so the per-byte work is one table load and a few additions.
+static CLASS: [u16; 256] = classes();
+
+const fn classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let lc = b.to_ascii_lowercase();
+        let mut c = 0;
+        if b.is_ascii_digit() {
+            c |= DIGIT;
+        }
+        if b.is_ascii_uppercase() {
+            c |= UPPER;
+        }
+        if b.is_ascii_lowercase() {
+            c |= LOWER;
+        }
+        if b.is_ascii_hexdigit() {
+            c |= HEX;
+        }
+        if lc.is_ascii_lowercase() || (b >= b'2' && b <= b'7') {
+            c |= BASE32;
+        }
+        if matches!(b, b'+' | b'/' | b'=' | b'_') {
+            c |= SIGN;
+        }
+        if !(b.is_ascii_alphanumeric() || b == b'-') {
+            c |= UNUSUAL;
+        }
+        if lc.is_ascii_lowercase() {
+            if matches!(lc, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
+                c |= VOWEL;
+            } else {
+                c |= CONSONANT;
+            }
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
 }
 
 /// Whether `qtype` is one tunnels favour: big or free-form answers (TXT, NULL, KEY, CNAME, MX,
@@ -142,15 +212,16 @@ pub fn extract(
     out: &mut [f32; FEATURES],
 ) {
     *out = [0.0; FEATURES];
-    out[17] = f32::from(u8::from(is_tunnel_type(qtype)));
-    out[18] = f32::from(u8::from(matches!(
+    out[18] = f32::from(u8::from(is_tunnel_type(qtype)));
+    out[19] = f32::from(u8::from(matches!(
         qtype,
         RType::A | RType::AAAA | RType::HTTPS
     )));
 
     let wire = name.as_wire();
     let left = wire.get(..registered_offset.min(wire.len())).unwrap_or(&[]);
-    let mut counts = [0u16; 256];
+    // A left part is at most 254 bytes, so a byte's count fits in a u8.
+    let mut counts = [0u8; 256];
     let (mut bytes, mut labels, mut longest) = (0usize, 0usize, 0usize);
     let (mut digits, mut upper, mut lower, mut hex, mut b32) = (0u32, 0u32, 0u32, 0u32, 0u32);
     let (mut signs, mut other, mut vowels) = (0u32, 0u32, 0u32);
@@ -174,41 +245,26 @@ pub fn extract(
         let mut prev = BOUNDARY;
         let mut prev_digit: Option<bool> = None;
         for &b in label {
-            counts[usize::from(b)] += 1;
-            let lc = b.to_ascii_lowercase();
-            let is_digit = b.is_ascii_digit();
-            if is_digit {
-                digits += 1;
-            }
-            if b.is_ascii_uppercase() {
-                upper += 1;
-            } else if b.is_ascii_lowercase() {
-                lower += 1;
-            }
-            if b.is_ascii_hexdigit() {
-                hex += 1;
-            }
-            if lc.is_ascii_lowercase() || (b'2'..=b'7').contains(&b) {
-                b32 += 1;
-            }
-            if matches!(b, b'+' | b'/' | b'=' | b'_') {
-                signs += 1;
-            }
-            if !(b.is_ascii_alphanumeric() || b == b'-') {
-                other += 1;
-            }
-            if lc.is_ascii_lowercase() {
-                if is_vowel(lc) {
-                    vowels += 1;
-                    run = 0;
-                } else {
-                    run += 1;
-                    max_run = max_run.max(run);
-                }
+            let c = &mut counts[usize::from(b)];
+            *c = c.saturating_add(1);
+            let class = CLASS[usize::from(b)];
+            let has = |flag: u16| u32::from(class & flag != 0);
+            digits += has(DIGIT);
+            upper += has(UPPER);
+            lower += has(LOWER);
+            hex += has(HEX);
+            b32 += has(BASE32);
+            signs += has(SIGN);
+            other += has(UNUSUAL);
+            vowels += has(VOWEL);
+            if class & CONSONANT != 0 {
+                run += 1;
+                max_run = max_run.max(run);
             } else {
                 run = 0;
             }
-            if b.is_ascii_alphanumeric() {
+            if class & (DIGIT | UPPER | LOWER) != 0 {
+                let is_digit = class & DIGIT != 0;
                 if prev_digit.is_some_and(|d| d != is_digit) {
                     switches += 1;
                 }
@@ -229,13 +285,20 @@ pub fn extract(
     }
 
     let n = bytes as f32;
-    let mut entropy = 0f32;
-    for &c in &counts {
-        if c > 0 {
-            let p = f32::from(c) / n;
-            entropy -= p * p.log2();
+    // Entropy = log2(n) - sum(c log2 c) / n, from the left part's own bytes (each distinct
+    // byte once, its count cleared when used) and a table of c log2 c: no sweep of all 256
+    // counts and one logarithm per name.
+    let mut sum_clogc = 0f32;
+    let mut pos = 0;
+    while pos < left.len() {
+        let len = usize::from(left[pos]);
+        for &b in left.get(pos + 1..pos + 1 + len).unwrap_or(&[]) {
+            let c = std::mem::take(&mut counts[usize::from(b)]);
+            sum_clogc += bigrams.clog2c[usize::from(c)];
         }
+        pos += 1 + len;
     }
+    let entropy = (n.log2() - sum_clogc / n).max(0.0);
     let at_max = label_lens[..labels]
         .iter()
         .filter(|&&l| usize::from(l) == longest)
@@ -272,6 +335,7 @@ pub fn extract(
     };
     out[15] = ratio(switches);
     out[16] = loglik / pairs as f32;
+    out[17] = -loglik / std::f32::consts::LN_2;
 }
 
 #[cfg(test)]
@@ -297,10 +361,10 @@ mod tests {
     fn empty_left_part_is_zeros_but_the_type() {
         let f = features("example.com.", RType::TXT);
         assert_eq!(get(&f, "qtype_tunnel"), 1.0);
-        assert!(f[..17].iter().all(|&v| v == 0.0));
+        assert!(f[..18].iter().all(|&v| v == 0.0));
         let f = features("co.uk.", RType::A);
         assert_eq!(get(&f, "qtype_address"), 1.0);
-        assert!(f[..17].iter().all(|&v| v == 0.0));
+        assert!(f[..18].iter().all(|&v| v == 0.0));
     }
 
     #[test]
