@@ -41,6 +41,9 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "qtype_address",
 ];
 
+/// The unit of a yes/no feature: an explanation names it without a value.
+pub const FLAG: &str = "flag";
+
 /// How each feature reads in an explanation: a short label, and its value's unit and decimals.
 pub const FEATURE_LABELS: [(&str, &str, usize); FEATURES] = [
     ("left part", " bytes", 0),
@@ -51,18 +54,18 @@ pub const FEATURE_LABELS: [(&str, &str, usize); FEATURES] = [
     ("digit ratio", "", 2),
     ("case mixing", "", 2),
     ("hex share", "", 2),
-    ("all hex", "", 0),
+    ("all hex", FLAG, 0),
     ("base32 share", "", 2),
     ("base64 signs", "", 2),
-    ("mixed case with digits", "", 0),
+    ("mixed case with digits", FLAG, 0),
     ("unusual bytes", "", 2),
     ("consonant run", "", 0),
     ("vowel ratio", "", 2),
     ("letter/digit switches", "", 2),
     ("bigram log-likelihood", "", 2),
     ("surprisal", " bits", 0),
-    ("tunnel-friendly type", "", 0),
-    ("address type", "", 0),
+    ("tunnel-friendly type", FLAG, 0),
+    ("address type", FLAG, 0),
 ];
 
 /// Symbols of the bigram alphabet: the characters of [`BIGRAM_ALPHABET`], then "other", then

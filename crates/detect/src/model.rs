@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::features::{BIGRAM_ALPHABET, Bigrams, FEATURE_LABELS, FEATURE_NAMES, FEATURES};
+use crate::features::{BIGRAM_ALPHABET, Bigrams, FEATURE_LABELS, FEATURE_NAMES, FEATURES, FLAG};
 
 /// The model shipped with this crate.
 pub static EMBEDDED_MODEL: &str = include_str!("../model/detect-model.json");
@@ -141,7 +141,11 @@ impl fmt::Display for Explain<'_> {
             let Some(&(label, unit, decimals)) = FEATURE_LABELS.get(i) else {
                 continue;
             };
-            write!(f, "{sep}{label} {v:.decimals$}{unit} (+{c:.1})")?;
+            if unit == FLAG {
+                write!(f, "{sep}{label} (+{c:.1})")?;
+            } else {
+                write!(f, "{sep}{label} {v:.decimals$}{unit} (+{c:.1})")?;
+            }
             sep = ", ";
         }
         Ok(())
@@ -202,8 +206,8 @@ impl Model {
         let mut z = self.bias;
         let mut top = [(0usize, f32::NEG_INFINITY); 3];
         let mut values = [0f32; 3];
-        for i in 0..FEATURES {
-            let c = self.weights[i] * (features[i] - self.mean[i]) / self.scale[i];
+        for (i, &x) in features.iter().enumerate() {
+            let c = self.weights[i] * (x - self.mean[i]) / self.scale[i];
             z += c;
             if c > top[2].1 {
                 let mut at = 2;
@@ -213,7 +217,7 @@ impl Model {
                     at -= 1;
                 }
                 top[at] = (i, c);
-                values[at] = features[i];
+                values[at] = x;
             }
         }
         QueryScore {
@@ -268,12 +272,12 @@ mod tests {
     fn explanation_lists_positive_contributions() {
         let s = QueryScore {
             score: 0.97,
-            top: [(4, 3.1), (0, 2.44), (1, -0.5)],
-            values: [4.63, 112.0, 3.0],
+            top: [(4, 3.1), (0, 2.44), (18, 0.5)],
+            values: [4.63, 112.0, 1.0],
         };
         assert_eq!(
             s.explain().to_string(),
-            "score 0.97: entropy 4.6 bits (+3.1), left part 112 bytes (+2.4)"
+            "score 0.97: entropy 4.6 bits (+3.1), left part 112 bytes (+2.4), tunnel-friendly type (+0.5)"
         );
     }
 }
