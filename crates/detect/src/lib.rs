@@ -21,3 +21,5 @@ pub mod features;
 pub mod model;
 pub mod psl;
 pub mod verdict;
+
+pub use anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Observation};

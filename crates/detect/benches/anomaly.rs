@@ -1,0 +1,65 @@
+//! The cost of one observed query (and of its answer) to the learned-anomaly detector, in a
+//! steady state with learned baselines: 1,000 client prefixes, 5,000 domains, windows rolling.
+//! Run with `cargo bench -p detect --bench anomaly`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use detect::{Anomalies, AnomalyConfig, Observation};
+use wire::Name;
+
+const CLIENTS: u64 = 1_000;
+const DOMAINS: u64 = 5_000;
+
+fn anomaly(c: &mut Criterion) {
+    let a = Anomalies::new(AnomalyConfig::default(), 0);
+    let domains: Vec<Name> = (0..DOMAINS)
+        .map(|i| format!("domain{i}.example").parse().unwrap())
+        .collect();
+    let query = |i: u64| {
+        let client = IpAddr::V4(Ipv4Addr::from_bits(((i * 7919 % CLIENTS) as u32) << 8 | 1));
+        let domain = domains[(i * 104_729 % DOMAINS) as usize].as_ref();
+        (
+            Observation {
+                client,
+                domain,
+                name_hash: (i % 50_000).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                new_domain: false,
+            },
+            domain,
+        )
+    };
+    // Two hours of learning at 100 queries a second, so limits are in force.
+    let mut i = 0;
+    let mut now = 0;
+    while now < 7_200_000 {
+        let (o, d) = query(i);
+        a.observe(&o, now);
+        a.observe_answer(o.client, d, i % 50 == 0, now);
+        i += 1;
+        now += 10;
+    }
+    c.bench_function("anomaly/observe", |b| {
+        b.iter(|| {
+            let (o, _) = query(i);
+            i += 1;
+            // 10 µs a query: 6 million queries a window, so windows roll during the run.
+            now += i % 2 * 10;
+            black_box(a.observe(black_box(&o), now))
+        })
+    });
+    c.bench_function("anomaly/observe_answer", |b| {
+        b.iter(|| {
+            let (o, d) = query(i);
+            i += 1;
+            now += i % 2 * 10;
+            black_box(a.observe_answer(black_box(o.client), d, i % 50 == 0, now))
+        })
+    });
+}
+
+criterion_group!(benches, anomaly);
+criterion_main!(benches);
