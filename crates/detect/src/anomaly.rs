@@ -459,17 +459,15 @@ struct Population {
     domains: [Baseline; DOMAIN_KINDS.len()],
 }
 
-/// What a table entry needs for lookup and eviction.
+/// What a table entry needs for lookup: its full key, to confirm a tag match.
 trait Slot: Default {
     fn key(&self) -> Option<u128>;
-    fn last_seen(&self) -> u64;
 }
 
 /// One client prefix's learned baselines and current window.
 #[derive(Debug, Default)]
 struct ClientEntry {
     key: Option<u128>,
-    last_seen: u64,
     window: u64,
     windows: u32,
     fired: bool,
@@ -489,9 +487,6 @@ struct ClientEntry {
 impl Slot for ClientEntry {
     fn key(&self) -> Option<u128> {
         self.key
-    }
-    fn last_seen(&self) -> u64 {
-        self.last_seen
     }
 }
 
@@ -539,7 +534,6 @@ impl ClientEntry {
 #[derive(Debug, Default)]
 struct DomainEntry {
     key: Option<u128>,
-    last_seen: u64,
     window: u64,
     windows: u32,
     fired: bool,
@@ -558,9 +552,6 @@ struct DomainEntry {
 impl Slot for DomainEntry {
     fn key(&self) -> Option<u128> {
         self.key
-    }
-    fn last_seen(&self) -> u64 {
-        self.last_seen
     }
 }
 
@@ -617,37 +608,58 @@ impl DomainEntry {
     }
 }
 
-/// A fixed-size, set-associative table: bounded lookups, no allocation after `new`.
+/// A fixed-size, set-associative table: bounded lookups, no allocation after `new`. The
+/// tags and last-seen times of a set are contiguous (one cache line each), apart from the
+/// entries, so a lookup reads two lines and then only the entry it finds.
 #[derive(Debug)]
 struct Table<E> {
+    /// Per slot: the key's hash with bit 0 set, or 0 when empty.
+    tags: Vec<u64>,
+    /// Per slot: when it was last seen, for eviction.
+    seen: Vec<u64>,
     slots: Vec<E>,
 }
 
 impl<E: Slot> Table<E> {
     fn new(capacity: usize) -> Self {
-        let sets = capacity.div_ceil(WAYS).max(1);
-        let mut slots = Vec::with_capacity(sets * WAYS);
-        slots.resize_with(sets * WAYS, E::default);
-        Table { slots }
+        let n = capacity.div_ceil(WAYS).max(1) * WAYS;
+        let mut slots = Vec::with_capacity(n);
+        slots.resize_with(n, E::default);
+        Table {
+            tags: vec![0; n],
+            seen: vec![0; n],
+            slots,
+        }
     }
 
-    /// The entry for `key`, or a fresh one in place of the least recently seen of its set;
-    /// true when fresh.
-    fn entry(&mut self, key: u128, hash: u64) -> Option<(&mut E, bool)> {
+    /// The entry for `key`, or a fresh one in place of an empty slot or the least recently
+    /// seen of its set; true when fresh.
+    fn entry(&mut self, key: u128, hash: u64, now_ms: u64) -> Option<(&mut E, bool)> {
         let sets = self.slots.len() / WAYS;
         // `sets` fits in usize, so the remainder does too.
         #[allow(clippy::cast_possible_truncation)]
         let start = ((hash >> 20) % sets as u64) as usize * WAYS;
-        let set = self.slots.get_mut(start..start + WAYS)?;
-        if let Some(i) = set.iter().position(|e| e.key() == Some(key)) {
+        let range = start..start + WAYS;
+        let tag = hash | 1;
+        let tags = self.tags.get_mut(range.clone())?;
+        let seen = self.seen.get_mut(range.clone())?;
+        let set = self.slots.get_mut(range)?;
+        let found = tags
+            .iter()
+            .zip(set.iter())
+            .position(|(t, e)| *t == tag && e.key() == Some(key));
+        if let Some(i) = found {
+            *seen.get_mut(i)? = now_ms;
             return Some((set.get_mut(i)?, false));
         }
-        // An empty slot (last seen "never") or else the least recently seen.
-        let victim = set
+        let victim = tags
             .iter()
+            .zip(seen.iter())
             .enumerate()
-            .min_by_key(|(_, e)| e.key().map_or(0, |_| e.last_seen().saturating_add(1)))
+            .min_by_key(|(_, (t, s))| if **t == 0 { 0 } else { s.saturating_add(1) })
             .map_or(0, |(i, _)| i);
+        *tags.get_mut(victim)? = tag;
+        *seen.get_mut(victim)? = now_ms;
         let e = set.get_mut(victim)?;
         *e = E::default();
         Some((e, true))
@@ -853,7 +865,7 @@ impl Anomalies {
         #[allow(clippy::cast_possible_truncation)]
         let hash = mix((key as u64) ^ ((key >> 64) as u64).rotate_left(29));
         let mut table = lock(shard(&self.clients, hash)?);
-        let (e, fresh) = table.entry(key, hash)?;
+        let (e, fresh) = table.entry(key, hash, now_ms)?;
         if fresh {
             e.key = Some(key);
             e.window = window;
@@ -863,7 +875,6 @@ impl Anomalies {
             e.window = window;
             self.open_client(e);
         }
-        e.last_seen = now_ms;
         update(e);
         if !may_fire || e.fired || e.source == Source::None {
             return None;
@@ -940,7 +951,7 @@ impl Anomalies {
     ) -> Option<Fired> {
         let key = u128::from(hash);
         let mut table = lock(shard(&self.domains, hash)?);
-        let (e, fresh) = table.entry(key, hash)?;
+        let (e, fresh) = table.entry(key, hash, now_ms)?;
         if fresh {
             e.key = Some(key);
             e.window = window;
@@ -950,7 +961,6 @@ impl Anomalies {
             e.window = window;
             self.open_domain(e);
         }
-        e.last_seen = now_ms;
         update(e);
         if !may_fire || e.fired || e.source == Source::None {
             return None;
@@ -1421,6 +1431,18 @@ mod tests {
     }
 
     #[test]
+    fn domains_compare_case_insensitively_and_the_detector_is_shared() {
+        let upper: Name = "Site3.COM".parse().unwrap();
+        let lower: Name = "site3.com".parse().unwrap();
+        assert_eq!(hash_name(upper.as_ref()), hash_name(lower.as_ref()));
+        fn shared<T: Send + Sync>() {}
+        shared::<Anomalies>();
+        let v6 = ClientPrefix::of("2001:db8::1".parse().unwrap());
+        let v4 = ClientPrefix::of("0.0.0.1".parse().unwrap());
+        assert_ne!(v6.key(), v4.key());
+    }
+
+    #[test]
     fn the_baseline_is_robust_to_an_outlier() {
         let mut b = Baseline::default();
         let mut rng = Rng(9);
@@ -1456,6 +1478,6 @@ mod tests {
         assert_eq!(table.slots.len(), 64);
         // The last 8 seen of each set survive.
         assert!(table.slots.iter().all(|e| e.key.is_some()));
-        assert!(table.slots.iter().all(|e| e.last_seen >= 10_000 - 64 * 4));
+        assert!(table.seen.iter().all(|s| *s >= 10_000 - 64 * 4));
     }
 }
