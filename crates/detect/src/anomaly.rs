@@ -1081,8 +1081,9 @@ impl Anomalies {
         #[allow(clippy::cast_possible_truncation)]
         let i = (name_hash.rotate_left(16) % bits) as usize;
         let b = 1u64 << (i % 64);
-        let old = s.names.get(i / 64)?.fetch_or(b, Ordering::Relaxed);
-        if old & b != 0 {
+        let word = s.names.get(i / 64)?;
+        // Most names repeat: a plain load spares the shared cache line a write.
+        if word.load(Ordering::Relaxed) & b != 0 || word.fetch_or(b, Ordering::Relaxed) & b != 0 {
             return None;
         }
         let set = s.name_bits.fetch_add(1, Ordering::Relaxed) + 1;
