@@ -37,14 +37,14 @@ ip -n "$ns" link set lo up
 
 # id | zone | dns2tcpc options | traffic (up:BYTES, down:BYTES, idle:SECONDS)
 SESSIONS=(
-"dns2tcp-txt-up|tun.glasshouse-media.com|-T TXT|up:25000 idle:4"
-"dns2tcp-txt-down|d.palmer-ridge.net|-T TXT|down:40000"
-"dns2tcp-key-up|tun.oakfield-systems.org|-T KEY|up:25000 idle:4"
-"dns2tcp-key-down|k.lakeview-partners.com|-T KEY|down:40000"
-"dns2tcp-txt-compress|tun.westbrook.io|-T TXT -c|up:15000 down:15000"
-"dns2tcp-key-compress-psk|x.millstone-group.com|-T KEY -c -k labsecret|up:15000 down:15000"
-"dns2tcp-txt-psk-mixed|tun.bluepine.co|-T TXT -k labsecret|up:10000 idle:5 down:10000"
-"dns2tcp-key-slow|tun.riverstone.fr|-T KEY -t 1|up:8000 idle:8 up:4000"
+"dns2tcp-txt-up|tun.glasshouse-media.com|-T TXT|up:50000 idle:4"
+"dns2tcp-txt-down|d.palmer-ridge.net|-T TXT|down:80000"
+"dns2tcp-key-up|tun.oakfield-systems.org|-T KEY|up:50000 idle:4"
+"dns2tcp-key-down|k.lakeview-partners.com|-T KEY|down:80000"
+"dns2tcp-txt-compress|tun.westbrook.io|-T TXT -c|up:30000 down:30000"
+"dns2tcp-key-compress-psk|x.millstone-group.com|-T KEY -c -k labsecret|up:30000 down:30000"
+"dns2tcp-txt-psk-mixed|tun.bluepine.co|-T TXT -k labsecret|up:20000 idle:5 down:20000"
+"dns2tcp-key-slow|tun.riverstone.fr|-T KEY -t 1|up:16000 idle:8 up:8000"
 )
 
 specs=()

@@ -47,18 +47,18 @@ ip -n "$ns_c" link set veth-ioc-$$ up
 
 # id | zone | iodine client options | traffic (up:BYTES, down:BYTES, ping:COUNT:SIZE, idle:SECONDS)
 SESSIONS=(
-"iodine-null-lazy|t.harbor-lumen.com|-T NULL -L 1|up:30000 ping:4:600 idle:6"
-"iodine-null-lazy-down|t.quietfield.net|-T NULL -L 1|up:10000 down:20000"
-"iodine-null-nolazy|d.orchard-nine.org|-T NULL -L 0|up:25000 ping:4:900 idle:4"
-"iodine-private-lazy|t.copperlane.io|-T PRIVATE -L 1|up:25000 down:15000"
-"iodine-txt-b32|x.stonebridge-labs.com|-T TXT -O base32 -L 1|up:25000 idle:8"
-"iodine-txt-raw-nolazy|t.ashgrove.co.uk|-T TXT -O raw -L 0|up:20000 ping:4:300"
-"iodine-srv-b64|t.brightmeadow.net|-T SRV -O base64 -L 1|up:20000 down:15000"
-"iodine-mx-b32-nolazy|m.tidewater-co.com|-T MX -O base32 -L 0|up:20000 idle:6"
-"iodine-cname-b128|t.fernhill.org|-T CNAME -O base128 -L 1|up:25000 ping:4:500"
-"iodine-a-b32|a.northgate-data.net|-T A -O base32 -L 1|up:15000 ping:3:200"
-"iodine-txt-b64u-m150|t.silverbirch.de|-T TXT -O base64u -L 0 -M 150|up:20000 idle:5"
-"iodine-private-i1|t.redcedar.info|-T PRIVATE -L 1 -I 1|up:15000 down:20000 idle:5"
+"iodine-null-lazy|t.harbor-lumen.com|-T NULL -L 1|up:51000 ping:4:600 idle:6"
+"iodine-null-lazy-down|t.quietfield.net|-T NULL -L 1|up:17000 down:34000"
+"iodine-null-nolazy|d.orchard-nine.org|-T NULL -L 0|up:42500 ping:4:900 idle:4"
+"iodine-private-lazy|t.copperlane.io|-T PRIVATE -L 1|up:42500 down:25500"
+"iodine-txt-b32|x.stonebridge-labs.com|-T TXT -O base32 -L 1|up:42500 idle:8"
+"iodine-txt-raw-nolazy|t.ashgrove.co.uk|-T TXT -O raw -L 0|up:34000 ping:4:300"
+"iodine-srv-b64|t.brightmeadow.net|-T SRV -O base64 -L 1|up:34000 down:25500"
+"iodine-mx-b32-nolazy|m.tidewater-co.com|-T MX -O base32 -L 0|up:34000 idle:6"
+"iodine-cname-b128|t.fernhill.org|-T CNAME -O base128 -L 1|up:42500 ping:4:500"
+"iodine-a-b32|a.northgate-data.net|-T A -O base32 -L 1|up:25500 ping:3:200"
+"iodine-txt-b64u-m150|t.silverbirch.de|-T TXT -O base64u -L 0 -M 150|up:34000 idle:5"
+"iodine-private-i1|t.redcedar.info|-T PRIVATE -L 1 -I 1|up:25500 down:34000 idle:5"
 )
 
 specs=()
