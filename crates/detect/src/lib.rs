@@ -21,3 +21,9 @@ pub mod features;
 pub mod model;
 pub mod psl;
 pub mod verdict;
+
+pub use domain::{
+    DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DomainConfig, DomainModel, DomainModelError,
+    DomainReport, DomainScore, DomainTable, Observed, QueryObservation,
+};
+pub use verdict::{AllowList, BlockKind, Enforce, Verdict, VerdictEntry, Verdicts};
