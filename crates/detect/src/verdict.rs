@@ -482,3 +482,183 @@ impl AllowList {
         had
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn name(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    fn client(i: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, i))
+    }
+
+    fn verdict(enforce: Enforce, client: Option<IpAddr>, until_ms: u64) -> Verdict {
+        Verdict {
+            enforce,
+            client,
+            until_ms,
+            reason: "tunnel",
+            summary: "412 distinct subdomains in 60 s".into(),
+        }
+    }
+
+    const NX: Enforce = Enforce::Block(BlockKind::Nxdomain);
+
+    #[test]
+    fn blocks_until_expiry_case_insensitively() {
+        let v = Verdicts::new(8);
+        let d = name("Tunnel.Example");
+        assert_eq!(v.check(d.as_ref(), client(1), 0), None);
+        v.set(d.as_ref(), verdict(NX, None, 1000), 0);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v.check(name("tunnel.EXAMPLE").as_ref(), client(1), 999),
+            Some(NX)
+        );
+        assert_eq!(
+            v.check(name("other.example").as_ref(), client(1), 999),
+            None
+        );
+        assert_eq!(v.list(500).len(), 1);
+        assert_eq!(v.list(500)[0].domain, name("tunnel.example"));
+        // Expired: gone, and removed lazily by the check.
+        assert_eq!(v.list(1000).len(), 0);
+        assert_eq!(v.check(d.as_ref(), client(1), 1000), None);
+        assert_eq!(v.len(), 0);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn per_client_verdicts() {
+        let v = Verdicts::new(8);
+        let d = name("tunnel.example");
+        v.set(
+            d.as_ref(),
+            verdict(Enforce::Block(BlockKind::Refused), Some(client(7)), 10_000),
+            0,
+        );
+        assert_eq!(
+            v.check(d.as_ref(), client(7), 1),
+            Some(Enforce::Block(BlockKind::Refused))
+        );
+        assert_eq!(v.check(d.as_ref(), client(8), 1), None);
+        // A second client's verdict stands beside the first; the same client's replaces.
+        v.set(d.as_ref(), verdict(NX, Some(client(8)), 10_000), 1);
+        v.set(d.as_ref(), verdict(NX, Some(client(7)), 10_000), 1);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v.check(d.as_ref(), client(7), 2), Some(NX));
+        assert!(v.clear(name("TUNNEL.example").as_ref()));
+        assert!(!v.clear(d.as_ref()));
+        assert_eq!(v.check(d.as_ref(), client(7), 3), None);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn rate_limit_is_a_token_bucket() {
+        let v = Verdicts::new(8);
+        let d = name("chatty.example");
+        let limited = Enforce::RateLimited { qps: 5 };
+        v.set(d.as_ref(), verdict(limited, None, 100_000), 0);
+        // A burst of five passes, the sixth is refused.
+        for _ in 0..5 {
+            assert_eq!(v.check(d.as_ref(), client(1), 0), None);
+        }
+        assert_eq!(v.check(d.as_ref(), client(1), 0), Some(limited));
+        // 200 ms later, one more token.
+        assert_eq!(v.check(d.as_ref(), client(1), 200), None);
+        assert_eq!(v.check(d.as_ref(), client(1), 200), Some(limited));
+        // A long pause refills to the burst only.
+        for _ in 0..5 {
+            assert_eq!(v.check(d.as_ref(), client(1), 60_000), None);
+        }
+        assert_eq!(v.check(d.as_ref(), client(1), 60_000), Some(limited));
+        // A block wins over a rate limit.
+        v.set(d.as_ref(), verdict(NX, Some(client(2)), 100_000), 0);
+        assert_eq!(v.check(d.as_ref(), client(2), 60_000), Some(NX));
+    }
+
+    #[test]
+    fn full_table_replaces_the_verdict_closest_to_expiry() {
+        let v = Verdicts::new(3);
+        v.set(name("a.example").as_ref(), verdict(NX, None, 500), 0);
+        v.set(name("b.example").as_ref(), verdict(NX, None, 300), 0);
+        v.set(name("c.example").as_ref(), verdict(NX, None, 900), 0);
+        v.set(name("d.example").as_ref(), verdict(NX, None, 700), 0);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v.check(name("b.example").as_ref(), client(1), 1), None);
+        for d in ["a.example", "c.example", "d.example"] {
+            assert_eq!(v.check(name(d).as_ref(), client(1), 1), Some(NX), "{d}");
+        }
+        // Expired verdicts make room first.
+        v.set(name("e.example").as_ref(), verdict(NX, None, 2000), 600);
+        assert_eq!(
+            v.check(name("c.example").as_ref(), client(1), 600),
+            Some(NX)
+        );
+        assert_eq!(
+            v.check(name("e.example").as_ref(), client(1), 600),
+            Some(NX)
+        );
+        assert_eq!(v.len(), 3);
+    }
+
+    #[test]
+    fn allow_list_matches_on_label_boundaries() {
+        let a = AllowList::new(&[name("corp.Example")], 4);
+        let allowed = [
+            "1.2.0.192.in-addr.arpa",
+            "IN-ADDR.ARPA",
+            "b.a.9.8.ip6.arpa",
+            "2.0.0.127.zen.spamhaus.org",
+            "x.Hash.Cymru.com",
+            "0123abcd.avqs.mcafee.com",
+            "deep.host.corp.example",
+            "sel._domainkey.example.com",
+            "_dmarc.example.com",
+        ];
+        for n in allowed {
+            assert!(a.allows(name(n).as_ref(), 0), "{n}");
+            assert_eq!(a.weight(name(n).as_ref(), 0), ALLOWED_WEIGHT, "{n}");
+        }
+        let other = [
+            "notspamhaus.org",
+            "spamhaus.org.evil.example",
+            "cymru.com",
+            "example.com",
+            "xcorp.example",
+            "domainkey.example.com",
+            "arpa",
+        ];
+        for n in other {
+            assert!(!a.allows(name(n).as_ref(), 0), "{n}");
+            assert_eq!(a.weight(name(n).as_ref(), 0), 1.0, "{n}");
+        }
+    }
+
+    #[test]
+    fn runtime_allows_expire_and_are_bounded() {
+        let a = AllowList::new(&[], 2);
+        let d = name("Vendor.example");
+        assert!(a.allow(d.as_ref(), 1000, 0));
+        assert!(a.allows(name("x.y.vendor.EXAMPLE").as_ref(), 999));
+        assert!(!a.allows(name("xvendor.example").as_ref(), 999));
+        assert!(a.allow(name("b.example").as_ref(), 5000, 0));
+        // Full of allows in force.
+        assert!(!a.allow(name("c.example").as_ref(), 5000, 10));
+        // Re-allowing one held is always possible.
+        assert!(a.allow(d.as_ref(), 2000, 10));
+        assert!(a.allows(d.as_ref(), 1500));
+        assert!(!a.allows(d.as_ref(), 2000));
+        // The expired one made room.
+        assert!(a.allow(name("c.example").as_ref(), 5000, 2000));
+        assert!(a.disallow(name("C.example").as_ref()));
+        assert!(!a.allows(name("c.example").as_ref(), 2001));
+        assert!(!a.disallow(name("c.example").as_ref()));
+    }
+}
