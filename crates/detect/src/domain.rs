@@ -60,7 +60,7 @@ const SAMPLE_BYTES: usize = 64;
 const SAMPLES: usize = 3;
 const CLIENTS: usize = 4;
 /// Slots probed per lookup: bounds the work of a lookup, an insert and an eviction.
-const PROBES: usize = 8;
+const PROBES: usize = 16;
 /// Upper bound on the number of shards (locks).
 const MAX_SHARDS: usize = 64;
 
@@ -223,6 +223,8 @@ struct Window<const WORDS: usize> {
     cur: Counts,
     prev: Counts,
     bits: [u64; WORDS],
+    /// Bits set in `bits` (kept, rather than counted on each query).
+    ones: u32,
     clients: u64,
 }
 
@@ -240,13 +242,23 @@ impl<const WORDS: usize> Window<WORDS> {
             cur: Counts::default(),
             prev: Counts::default(),
             bits: [0; WORDS],
+            ones: 0,
             clients: 0,
         }
     }
 
     fn distinct_now(&self) -> f32 {
-        let ones: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
-        linear_count(ones, (WORDS * 64) as u32)
+        linear_count(self.ones, (WORDS * 64) as u32)
+    }
+
+    /// Sliding estimate of distinct left parts.
+    fn distinct(&self, now_ms: u64, len_ms: u64) -> f32 {
+        self.prev.distinct * self.prev_weight(now_ms, len_ms) + self.distinct_now()
+    }
+
+    /// Sliding count of suspicious queries.
+    fn suspicious(&self, now_ms: u64, len_ms: u64) -> f32 {
+        self.prev.suspicious * self.prev_weight(now_ms, len_ms) + self.cur.suspicious
     }
 
     fn clients_now(&self) -> f32 {
@@ -270,6 +282,7 @@ impl<const WORDS: usize> Window<WORDS> {
         }
         self.cur = Counts::default();
         self.bits = [0; WORDS];
+        self.ones = 0;
         self.clients = 0;
         self.index = index;
     }
@@ -288,6 +301,7 @@ impl<const WORDS: usize> Window<WORDS> {
         let mask = 1u64 << (bit % 64);
         let new = *word & mask == 0;
         *word |= mask;
+        self.ones += u32::from(new);
         new
     }
 
@@ -444,6 +458,8 @@ impl Entry {
 struct Slot {
     /// Keyed hash of the lowercased name with the low bit set; 0 for a never-used slot.
     tag: u64,
+    /// The entry's last query, here so that choosing whom to evict reads no entry.
+    seen_ms: u64,
     entry: Option<Box<Entry>>,
 }
 
@@ -475,8 +491,8 @@ impl Shard {
             if slot.tag == tag && entry.name.eq_ignore_ascii_case(name) {
                 return Found::At(at);
             }
-            if oldest.is_none_or(|(_, seen)| entry.last_seen_ms < seen) {
-                oldest = Some((at, entry.last_seen_ms));
+            if oldest.is_none_or(|(_, seen)| slot.seen_ms < seen) {
+                oldest = Some((at, slot.seen_ms));
             }
         }
         Found::Vacant(oldest.map_or(home, |(at, _)| at))
@@ -603,6 +619,7 @@ impl DomainTable {
                 let slot = &mut shard.slots[at];
                 let was_empty = slot.entry.is_none();
                 slot.tag = tag;
+                slot.seen_ms = now_ms;
                 match &mut slot.entry {
                     Some(old) => **old = entry,
                     None => slot.entry = Some(Box::new(entry)),
@@ -613,7 +630,9 @@ impl DomainTable {
                 (at, true)
             }
         };
-        let Some(e) = shard.slots[at].entry.as_deref_mut() else {
+        let slot = &mut shard.slots[at];
+        slot.seen_ms = slot.seen_ms.max(now_ms);
+        let Some(e) = slot.entry.as_deref_mut() else {
             return Observed {
                 new_domain,
                 features: None,
@@ -636,18 +655,18 @@ impl DomainTable {
         }
         e.keep_client(q.client);
 
-        let short = e.short.report(now_ms, config.short_window_ms);
-        let long = e.long.report(now_ms, config.long_window_ms);
-        let gated = short.distinct >= config.gate_short_distinct
-            || long.distinct >= config.gate_long_distinct
-            || long.suspicious >= config.gate_suspicious;
+        // The gates read three sliding figures; the full reports only when the model runs.
+        let short_distinct = e.short.distinct(now_ms, config.short_window_ms);
+        let gated = short_distinct >= config.gate_short_distinct
+            || e.long.distinct(now_ms, config.long_window_ms) >= config.gate_long_distinct
+            || e.long.suspicious(now_ms, config.long_window_ms) >= config.gate_suspicious;
         if !gated {
             return Observed {
                 new_domain,
                 features: None,
             };
         }
-        let pow = (short.distinct.max(1.0).log2() as u8).min(31);
+        let pow = (short_distinct.max(1.0).log2() as u8).min(31);
         let turn = e.gated % config.eval_every == 0 || pow > e.last_pow;
         e.gated = e.gated.wrapping_add(1);
         if !turn {
@@ -657,6 +676,8 @@ impl DomainTable {
             };
         }
         e.last_pow = e.last_pow.max(pow);
+        let short = e.short.report(now_ms, config.short_window_ms);
+        let long = e.long.report(now_ms, config.long_window_ms);
         Observed {
             new_domain,
             features: Some(features(&short, &long)),
