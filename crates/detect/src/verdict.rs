@@ -380,6 +380,9 @@ pub struct AllowList {
     zones: HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>,
     /// Most labels in a static zone: longer suffixes need no lookup.
     max_labels: usize,
+    /// Wire lengths of the static zones (a bit per length): a suffix of another length needs
+    /// no hashing, which rejects most names before any lookup.
+    lengths: [u64; 4],
     /// Run-time allows: lowercased wire form → until when.
     runtime: Mutex<HashMap<Box<[u8]>, u64>>,
     /// Run-time allows held: 0 skips the lock.
@@ -408,6 +411,7 @@ impl AllowList {
     pub fn new(operator_zones: &[Name], runtime_capacity: usize) -> AllowList {
         let mut zones = HashSet::default();
         let mut max_labels = 0;
+        let mut lengths = [0u64; 4];
         let builtin = BUILTIN_ALLOWED_ZONES
             .iter()
             .filter_map(|z| z.parse::<Name>().ok());
@@ -415,11 +419,13 @@ impl AllowList {
             let mut buf = [0u8; 255];
             let lower = lowercase(zone.as_ref(), &mut buf);
             max_labels = max_labels.max(zone.as_ref().label_count());
+            lengths[lower.len() / 64] |= 1 << (lower.len() % 64);
             zones.insert(lower.into());
         }
         AllowList {
             zones,
             max_labels,
+            lengths,
             runtime: Mutex::new(HashMap::new()),
             runtime_count: AtomicUsize::new(0),
             runtime_capacity: runtime_capacity.max(1),
@@ -439,7 +445,12 @@ impl AllowList {
             if ALLOWED_LABELS.contains(&label) {
                 return true;
             }
-            if n - i <= self.max_labels && self.zones.contains(&lower[off..]) {
+            let suffix = &lower[off..];
+            let wire_len = suffix.len();
+            if n - i <= self.max_labels
+                && self.lengths[wire_len / 64] & (1 << (wire_len % 64)) != 0
+                && self.zones.contains(suffix)
+            {
                 return true;
             }
         }
