@@ -33,6 +33,26 @@ fn rss() -> usize {
     pages * 4096
 }
 
+/// CPU time of this thread in ns, from /proc (Linux; 0 elsewhere).
+fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace()
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Nanoseconds of CPU per call of `f`, over `n` calls: unlike criterion's wall-clock figures,
+/// time spent preempted on a shared machine is not counted.
+fn cpu_ns_per_op(label: &str, n: u64, mut f: impl FnMut(u64)) {
+    let start = thread_cpu_ns();
+    for i in 0..n {
+        f(i);
+    }
+    let ns = thread_cpu_ns().saturating_sub(start) as f64 / n as f64;
+    eprintln!("{label}: {ns:.1} ns of CPU per call");
+}
+
 fn obs<'a>(domain: &'a Name, left: &'a [u8], client: IpAddr) -> QueryObservation<'a> {
     QueryObservation {
         domain: domain.as_ref(),
@@ -59,6 +79,10 @@ fn domain_table(c: &mut Criterion) {
     // query also builds the feature vector.
     let table = DomainTable::new(DomainConfig::default());
     let hot = name("tunnel.example");
+    cpu_ns_per_op("cpu/observe_query/hot_domain", 2_000_000, |i| {
+        let left = &lefts[(i % 1024) as usize];
+        black_box(table.observe_query(&obs(&hot, left, client), i / 64));
+    });
     let mut i = 0u64;
     c.bench_function("domain/observe_query/hot_domain", |b| {
         b.iter(|| {
@@ -94,6 +118,10 @@ fn domain_table(c: &mut Criterion) {
         table.memory_bytes() / table.len().max(1),
         rss().saturating_sub(before),
     );
+    cpu_ns_per_op("cpu/observe_query/100k_domains", 1_000_000, |i| {
+        let j = (i as usize * 7919) % DOMAINS;
+        black_box(table.observe_query(&obs(&names[j], &www, client), 200_000 + j as u64));
+    });
     let mut j = 0usize;
     c.bench_function("domain/observe_query/100k_domains", |b| {
         b.iter(|| {
@@ -136,6 +164,9 @@ fn verdicts(c: &mut Criterion) {
     let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     let verdicts = Verdicts::new(1024);
     let other = name("example.com");
+    cpu_ns_per_op("cpu/verdict/check/none_standing", 10_000_000, |i| {
+        black_box(verdicts.check(black_box(other.as_ref()), client, i));
+    });
     c.bench_function("verdict/check/none_standing", |b| {
         b.iter(|| black_box(verdicts.check(black_box(other.as_ref()), client, 1)))
     });
@@ -161,6 +192,9 @@ fn verdicts(c: &mut Criterion) {
     let allow = AllowList::new(&[], 64);
     let plain = name("a1b2c3.cdn.example.com");
     let reverse = name("4.3.2.1.in-addr.arpa");
+    cpu_ns_per_op("cpu/allow/weight/no_match", 2_000_000, |i| {
+        black_box(allow.weight(black_box(plain.as_ref()), i));
+    });
     c.bench_function("allow/weight/no_match", |b| {
         b.iter(|| black_box(allow.weight(black_box(plain.as_ref()), 1)))
     });

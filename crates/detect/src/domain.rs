@@ -218,8 +218,9 @@ struct OneQuery {
 
 #[derive(Debug, Clone)]
 struct Window<const WORDS: usize> {
-    /// `now_ms / len` of the current tumbling window.
-    index: u64,
+    /// Start of the current tumbling window (a multiple of its length): kept rather than its
+    /// number so that the common case, still inside it, needs no division.
+    start_ms: u64,
     cur: Counts,
     prev: Counts,
     bits: [u64; WORDS],
@@ -238,7 +239,7 @@ fn linear_count(ones: u32, bits: u32) -> f32 {
 impl<const WORDS: usize> Window<WORDS> {
     fn new(now_ms: u64, len_ms: u64) -> Self {
         Window {
-            index: now_ms / len_ms,
+            start_ms: now_ms - now_ms % len_ms,
             cur: Counts::default(),
             prev: Counts::default(),
             bits: [0; WORDS],
@@ -268,11 +269,11 @@ impl<const WORDS: usize> Window<WORDS> {
     /// Moves to the tumbling window holding `now_ms`. A time slightly in the past (workers'
     /// clocks read a moment apart) is counted in the current window.
     fn roll(&mut self, now_ms: u64, len_ms: u64) {
-        let index = now_ms / len_ms;
-        if index <= self.index {
+        if now_ms < self.start_ms.saturating_add(len_ms) {
             return;
         }
-        if index == self.index + 1 {
+        let windows = (now_ms - self.start_ms) / len_ms;
+        if windows == 1 {
             let mut prev = self.cur;
             prev.distinct = self.distinct_now();
             prev.clients = self.clients_now();
@@ -284,13 +285,12 @@ impl<const WORDS: usize> Window<WORDS> {
         self.bits = [0; WORDS];
         self.ones = 0;
         self.clients = 0;
-        self.index = index;
+        self.start_ms += windows * len_ms;
     }
 
     /// Part of the previous window still inside a sliding window ending at `now_ms`.
     fn prev_weight(&self, now_ms: u64, len_ms: u64) -> f32 {
-        let start = self.index.saturating_mul(len_ms);
-        let into = now_ms.saturating_sub(start).min(len_ms);
+        let into = now_ms.saturating_sub(self.start_ms).min(len_ms);
         1.0 - into as f32 / len_ms as f32
     }
 
@@ -591,7 +591,8 @@ impl DomainTable {
     fn locate(&self, domain: NameRef<'_>) -> (&Mutex<Shard>, u64) {
         let mut buf = [0u8; 255];
         let h = self.hash(0, lowercase(domain.as_wire(), &mut buf));
-        let shard = (h >> 58) as usize % self.shards.len();
+        // The shard count is a power of two.
+        let shard = (h >> 58) as usize & (self.shards.len() - 1);
         (&self.shards[shard], h | 1)
     }
 
