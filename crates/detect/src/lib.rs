@@ -23,3 +23,8 @@ pub mod psl;
 pub mod verdict;
 
 pub use anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Observation};
+pub use domain::{
+    DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DomainConfig, DomainModel, DomainModelError,
+    DomainReport, DomainScore, DomainTable, Observed, QueryObservation,
+};
+pub use verdict::{AllowList, BlockKind, Enforce, Verdict, VerdictEntry, Verdicts};
