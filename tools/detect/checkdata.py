@@ -4,7 +4,7 @@ session, names in presentation form that fit the wire limits, known rcodes, 0/1 
 data always 0) and print counts per file: sessions, queries, data-carrying queries, distinct
 registered domains, gzipped bytes. Exit status 1 on any violation.
 
-Usage: checkdata.py [DIR]
+Usage: checkdata.py [--markdown] [DIR]
 """
 
 import glob
@@ -31,7 +31,12 @@ def split_name(name):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else T.DATA
+    args = sys.argv[1:]
+    markdown = "--markdown" in args
+    args = [a for a in args if a != "--markdown"]
+    root = args[0] if args else T.DATA
+    table = ["| kind | file | sessions | queries | data queries | registered domains | bytes (gz) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     psl = T.Psl()
     bad = 0
     total = 0
@@ -84,10 +89,15 @@ def main():
         total += size
         print("%-7s %-12s sessions=%5d queries=%6d data=%6d regdomains=%5d bytes=%8d" % (
             kind, os.path.basename(path)[: -len(".tsv.gz")], nsess, len(rows), ndata, len(regs), size))
+        table.append("| %s | %s | %d | %d | %d | %d | %d |" % (
+            kind, os.path.basename(path)[: -len(".tsv.gz")], nsess, len(rows), ndata, len(regs), size))
         for e in errors[:5]:
             print("   ERROR", e)
         bad += len(errors)
     print("total bytes=%d (%.2f MB)" % (total, total / 1e6))
+    if markdown:
+        table.append("| all | | | | | | %d |" % total)
+        print("\n".join(table))
     sys.exit(1 if bad else 0)
 
 
