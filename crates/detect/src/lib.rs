@@ -12,10 +12,12 @@
 //! - [`domain`]: bounded, windowed state per registered domain and the per-domain model.
 //! - [`anomaly`]: learned baselines per client prefix and per domain.
 //! - [`verdict`]: what was decided, for how long, and the operator's allow list.
+//! - [`detector`]: the facade the engine calls, joining them.
 
 #![forbid(unsafe_code)]
 
 pub mod anomaly;
+pub mod detector;
 pub mod domain;
 pub mod features;
 pub mod model;
@@ -23,6 +25,9 @@ pub mod psl;
 pub mod verdict;
 
 pub use anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Observation};
+pub use detector::{
+    Alert, AlertKind, Decision, DetectConfig, DetectStats, Detector, Mode, VerdictInfo,
+};
 pub use domain::{
     DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DomainConfig, DomainModel, DomainModelError,
     DomainReport, DomainScore, DomainTable, Observed, QueryObservation,

@@ -1,0 +1,874 @@
+//! The detector the server calls: the query model, the per-domain state and model, the learned
+//! anomalies and the verdicts, joined.
+//!
+//! On every query routed to the resolver the engine asks [`Detector::check`] (a standing
+//! verdict on the name's registered domain: one atomic load when none stands). On a cache miss
+//! about to go upstream it calls [`Detector::on_miss`]: the query is scored (features and the
+//! query model), counted in its registered domain's windows and in the anomaly baselines, and,
+//! when the domain's cheap gates are crossed, the domain model decides. The resolver's answer
+//! goes to [`Detector::on_answer`] (NXDOMAIN and response sizes). What comes out is a
+//! [`Decision`]: perhaps something to answer instead, perhaps an explained [`Alert`] for the
+//! security events.
+//!
+//! One tunnel session is one alert: a domain alerted on is not alerted on again until its
+//! verdict (or, in the log and alert modes, its quiet period of `block_for_ms`) lapses.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use wire::{Name, NameRef, RType, Rcode};
+
+use crate::anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation};
+use crate::domain::{DomainConfig, DomainTable, QueryObservation};
+use crate::features::{FEATURES, extract};
+use crate::model::{Model, QueryScore};
+use crate::psl::Psl;
+use crate::verdict::{AllowList, BlockKind, Enforce, Verdict, Verdicts};
+
+/// What the detector does with what it finds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing runs.
+    Off,
+    /// Detect and report (notice severity); never act.
+    #[default]
+    Log,
+    /// Detect and report as alerts (warning severity); never act.
+    Alert,
+    /// Alert, and enforce a verdict on the domain for `block_for_ms`.
+    Block,
+}
+
+impl Mode {
+    /// The mode's name in config, flags and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Log => "log",
+            Mode::Alert => "alert",
+            Mode::Block => "block",
+        }
+    }
+
+    fn from_u8(v: u8) -> Mode {
+        match v {
+            0 => Mode::Off,
+            1 => Mode::Log,
+            2 => Mode::Alert,
+            _ => Mode::Block,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            Mode::Off => 0,
+            Mode::Log => 1,
+            Mode::Alert => 2,
+            Mode::Block => 3,
+        }
+    }
+}
+
+/// The detector's settings (`[detect]` in the config file).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectConfig {
+    /// What to do with detections.
+    pub mode: Mode,
+    /// How a blocked domain is answered.
+    pub block: BlockKind,
+    /// How long a verdict stands (and, without one, how long a domain stays quiet after an
+    /// alert).
+    pub block_for_ms: u64,
+    /// Block only the client that was seen tunnelling, not everyone.
+    pub per_client: bool,
+    /// Rate-limit a tunnel domain to this many queries a second instead of blocking it; also
+    /// the limit put on a domain under a random-subdomain storm.
+    pub rate_limit_qps: Option<u32>,
+    /// Registered domains tracked at most.
+    pub domains: usize,
+    /// Client prefixes tracked at most by the anomaly baselines.
+    pub clients: usize,
+    /// Standing verdicts at most.
+    pub verdicts: usize,
+    /// The per-domain short window (bursts).
+    pub short_window_ms: u64,
+    /// The per-domain long window (low and slow exfiltration).
+    pub long_window_ms: u64,
+    /// The anomaly baselines' window.
+    pub anomaly_window_ms: u64,
+    /// After start, anomalies are only logged for this long, never acted on.
+    pub learning_ms: u64,
+    /// The operator's zones that legitimately look like tunnels: lowered, still counted.
+    pub allow: Vec<Name>,
+    /// How long `ctl allow-domain` lasts.
+    pub allow_for_ms: u64,
+    /// The A answer of a sinkholed name.
+    pub sinkhole_v4: Ipv4Addr,
+    /// The AAAA answer of a sinkholed name.
+    pub sinkhole_v6: Ipv6Addr,
+}
+
+/// The storm limit when no `rate_limit_qps` is set: enough for the domain's real users.
+const STORM_QPS: u32 = 50;
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            mode: Mode::Log,
+            block: BlockKind::Nxdomain,
+            block_for_ms: 10 * 60 * 1000,
+            per_client: false,
+            rate_limit_qps: None,
+            domains: 100_000,
+            clients: 65_536,
+            verdicts: 10_000,
+            short_window_ms: 60_000,
+            long_window_ms: 3_600_000,
+            anomaly_window_ms: 60_000,
+            learning_ms: 3_600_000,
+            allow: Vec::new(),
+            allow_for_ms: 24 * 3_600_000,
+            sinkhole_v4: Ipv4Addr::UNSPECIFIED,
+            sinkhole_v6: Ipv6Addr::UNSPECIFIED,
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Whether `other` differs only in what [`Detector::reconfigure`] can change in place.
+    fn same_state(&self, other: &DetectConfig) -> bool {
+        self.domains == other.domains
+            && self.clients == other.clients
+            && self.verdicts == other.verdicts
+            && self.short_window_ms == other.short_window_ms
+            && self.long_window_ms == other.long_window_ms
+            && self.anomaly_window_ms == other.anomaly_window_ms
+            && self.learning_ms == other.learning_ms
+            && self.allow == other.allow
+    }
+}
+
+/// Which layer alerted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertKind {
+    /// The per-domain tunnel model.
+    Tunnel,
+    /// A learned baseline.
+    Anomaly,
+}
+
+impl AlertKind {
+    /// The kind's name in metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::Tunnel => "tunnel",
+            AlertKind::Anomaly => "anomaly",
+        }
+    }
+}
+
+/// An explained detection, for the security events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    /// Which layer.
+    pub kind: AlertKind,
+    /// The registered domain (for a client anomaly: that of the query that tipped it).
+    pub domain: Name,
+    /// The client, when one is to blame.
+    pub client: Option<IpAddr>,
+    /// A short fixed phrase: "tunnel domain", "nxdomain storm", "client names"...
+    pub reason: &'static str,
+    /// Why, in words and numbers.
+    pub explanation: String,
+    /// What now stands on the domain because of it (block mode only).
+    pub enforced: Option<Enforce>,
+    /// An anomaly within the learning period: logged, never acted on.
+    pub learning: bool,
+}
+
+/// What the detector made of a cache miss.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decision {
+    /// What to answer instead of resolving.
+    pub enforce: Option<Enforce>,
+    /// An alert to report.
+    pub alert: Option<Box<Alert>>,
+}
+
+/// A standing verdict, for `ctl detections` and the API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerdictInfo {
+    /// The registered domain.
+    pub domain: Name,
+    /// What is enforced.
+    pub enforce: Enforce,
+    /// Only this client, when set.
+    pub client: Option<IpAddr>,
+    /// When it lapses (the caller's clock).
+    pub until_ms: u64,
+    /// Why: "tunnel", "anomaly".
+    pub reason: &'static str,
+    /// What was seen.
+    pub summary: Box<str>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DetectStats {
+    /// Cache misses scored.
+    pub queries_scored: u64,
+    /// Registered domains tracked now.
+    pub domains_tracked: u64,
+    /// Verdicts standing now.
+    pub verdicts_active: u64,
+    /// Domains the operator allowed.
+    pub allowed: u64,
+}
+
+/// What can change on a reload without losing state.
+#[derive(Debug)]
+struct Policy {
+    block: BlockKind,
+    block_for_ms: u64,
+    per_client: bool,
+    rate_limit_qps: Option<u32>,
+    allow_for_ms: u64,
+    config: DetectConfig,
+}
+
+impl Policy {
+    fn new(config: DetectConfig) -> Policy {
+        Policy {
+            block: config.block,
+            block_for_ms: config.block_for_ms,
+            per_client: config.per_client,
+            rate_limit_qps: config.rate_limit_qps,
+            allow_for_ms: config.allow_for_ms,
+            config,
+        }
+    }
+}
+
+/// Tunnelling, exfiltration and anomaly detection, shared by every worker.
+#[derive(Debug)]
+pub struct Detector {
+    mode: AtomicU8,
+    policy: Mutex<Policy>,
+    model: Model,
+    psl: Arc<Psl>,
+    domains: DomainTable,
+    anomalies: Anomalies,
+    verdicts: Verdicts,
+    /// Domains alerted on recently, without a verdict (log and alert modes, per-client
+    /// blocks): one session, one alert.
+    quiet: Verdicts,
+    allow: AllowList,
+    scored: AtomicU64,
+    allowed: AtomicU64,
+}
+
+/// Run-time allows held at most.
+const ALLOWS: usize = 4096;
+
+impl Detector {
+    /// A detector with empty state; `now_ms` starts the anomaly learning period.
+    pub fn new(config: DetectConfig, model: Model, psl: Arc<Psl>, now_ms: u64) -> Detector {
+        let domains = DomainTable::new(DomainConfig {
+            capacity: config.domains,
+            short_window_ms: config.short_window_ms,
+            long_window_ms: config.long_window_ms,
+            ..DomainConfig::default()
+        });
+        let anomalies = Anomalies::new(
+            AnomalyConfig {
+                window_ms: config.anomaly_window_ms,
+                learning_ms: config.learning_ms,
+                clients_capacity: config.clients,
+                domains_capacity: config.domains,
+                ..AnomalyConfig::default()
+            },
+            now_ms,
+        );
+        Detector {
+            mode: AtomicU8::new(config.mode.to_u8()),
+            verdicts: Verdicts::new(config.verdicts),
+            quiet: Verdicts::new(config.verdicts),
+            allow: AllowList::new(&config.allow, ALLOWS),
+            policy: Mutex::new(Policy::new(config)),
+            model,
+            psl,
+            domains,
+            anomalies,
+            scored: AtomicU64::new(0),
+            allowed: AtomicU64::new(0),
+        }
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> Mode {
+        Mode::from_u8(self.mode.load(Ordering::Relaxed))
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Applies `config` keeping the state (domains, baselines, verdicts); false, changing
+    /// nothing, when it changes capacities, windows or allowed zones (build a new detector).
+    pub fn reconfigure(&self, config: DetectConfig) -> bool {
+        let Ok(mut policy) = self.policy.lock() else {
+            return false;
+        };
+        if !policy.config.same_state(&config) {
+            return false;
+        }
+        self.mode.store(config.mode.to_u8(), Ordering::Relaxed);
+        *policy = Policy::new(config);
+        true
+    }
+
+    /// The registered domain of `qname` (public suffix list, private section included).
+    pub fn registered<'a>(&self, qname: NameRef<'a>) -> NameRef<'a> {
+        self.psl.registered(qname).domain(qname)
+    }
+
+    /// A standing verdict on `qname`'s registered domain for `client`: what to answer instead
+    /// of resolving. One atomic load when no verdict stands.
+    pub fn check(&self, qname: NameRef<'_>, client: IpAddr, now_ms: u64) -> Option<Enforce> {
+        if self.verdicts.is_empty() {
+            return None;
+        }
+        self.verdicts.check(self.registered(qname), client, now_ms)
+    }
+
+    /// A cache miss about to go upstream: scores it, counts it, and perhaps decides.
+    pub fn on_miss(
+        &self,
+        qname: NameRef<'_>,
+        qtype: RType,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> Decision {
+        let mode = self.mode();
+        if mode == Mode::Off {
+            return Decision::default();
+        }
+        self.scored.fetch_add(1, Ordering::Relaxed);
+        let registered = self.psl.registered(qname);
+        let domain = registered.domain(qname);
+        let wire = qname.as_wire();
+        let left = wire.get(..registered.offset).unwrap_or_default();
+        let mut features = [0.0; FEATURES];
+        extract(
+            qname,
+            qtype,
+            registered.offset,
+            self.model.bigrams(),
+            &mut features,
+        );
+        let query = self.model.score(&features);
+        let weight = self.allow.weight(qname, now_ms);
+        let observed = self.domains.observe_query(
+            &QueryObservation {
+                domain,
+                left,
+                qtype,
+                client,
+                score: query.score,
+                suspicious: query.score >= self.model.threshold(),
+                weight,
+            },
+            now_ms,
+        );
+        let anomaly = self.anomalies.observe(
+            &Observation {
+                client,
+                domain,
+                name_hash: name_hash(wire),
+                new_domain: observed.new_domain,
+            },
+            now_ms,
+        );
+        if let Some(vector) = observed.features
+            && weight >= 1.0
+            && let Some(domain_model) = self.model.domain()
+        {
+            let scored = domain_model.score(&vector);
+            if scored.score >= domain_model.threshold() {
+                let explanation = || {
+                    let mut text = domain_model.explain(&scored, self.domains.config());
+                    self.describe(&mut text, domain, &query, now_ms);
+                    text
+                };
+                if let Some(alert) =
+                    self.tunnel(mode, domain, client, "tunnel domain", explanation, now_ms)
+                {
+                    return Decision {
+                        enforce: alert.enforced,
+                        alert: Some(alert),
+                    };
+                }
+            }
+        }
+        match anomaly {
+            Some(found) => Decision {
+                enforce: None,
+                alert: self.anomaly(mode, found, domain, client, now_ms),
+            },
+            None => Decision::default(),
+        }
+    }
+
+    /// The resolver's answer to a miss: NXDOMAIN and response sizes for the domain's windows
+    /// and the baselines; perhaps an anomaly alert.
+    pub fn on_answer(
+        &self,
+        qname: NameRef<'_>,
+        client: IpAddr,
+        rcode: Rcode,
+        response_len: usize,
+        now_ms: u64,
+    ) -> Option<Box<Alert>> {
+        let mode = self.mode();
+        if mode == Mode::Off {
+            return None;
+        }
+        let domain = self.registered(qname);
+        let nxdomain = rcode == Rcode::NXDOMAIN;
+        self.domains
+            .observe_answer(domain, nxdomain, response_len, now_ms);
+        let found = self
+            .anomalies
+            .observe_answer(client, domain, nxdomain, now_ms)?;
+        self.anomaly(mode, found, domain, client, now_ms)
+    }
+
+    /// The operator allows `domain`'s registered domain: its verdicts are cleared and it is
+    /// not acted on for `allow_for_ms`. False when the allow table is full.
+    pub fn allow(&self, domain: NameRef<'_>, now_ms: u64) -> bool {
+        let registered = self.registered(domain);
+        let allow_for = self
+            .policy
+            .lock()
+            .map(|p| p.allow_for_ms)
+            .unwrap_or(DetectConfig::default().allow_for_ms);
+        self.verdicts.clear(registered);
+        self.quiet.clear(registered);
+        let done = self
+            .allow
+            .allow(registered, now_ms.saturating_add(allow_for), now_ms);
+        if done {
+            self.allowed.fetch_add(1, Ordering::Relaxed);
+        }
+        done
+    }
+
+    /// The verdicts standing now.
+    pub fn verdicts(&self, now_ms: u64) -> Vec<VerdictInfo> {
+        self.verdicts
+            .list(now_ms)
+            .into_iter()
+            .map(|entry| VerdictInfo {
+                domain: entry.domain,
+                enforce: entry.verdict.enforce,
+                client: entry.verdict.client,
+                until_ms: entry.verdict.until_ms,
+                reason: entry.verdict.reason,
+                summary: entry.verdict.summary,
+            })
+            .collect()
+    }
+
+    /// Counters for `/metrics`.
+    pub fn stats(&self) -> DetectStats {
+        DetectStats {
+            queries_scored: self.scored.load(Ordering::Relaxed),
+            domains_tracked: self.domains.len() as u64,
+            verdicts_active: self.verdicts.len() as u64,
+            allowed: self.allowed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Appends what the domain's state shows (samples, clients, first and last seen) and the
+    /// query that tipped it to an explanation.
+    fn describe(&self, text: &mut String, domain: NameRef<'_>, query: &QueryScore, now_ms: u64) {
+        use std::fmt::Write;
+        let _ = write!(text, "; last query {}", query.explain());
+        if let Some(report) = self.domains.snapshot(domain) {
+            if !report.samples.is_empty() {
+                let _ = write!(text, "; samples {}", report.samples.join(", "));
+            }
+            let _ = write!(
+                text,
+                "; first seen {} s ago, last {} s ago",
+                now_ms.saturating_sub(report.first_seen_ms) / 1000,
+                now_ms.saturating_sub(report.last_seen_ms) / 1000
+            );
+            if !report.clients.is_empty() {
+                let clients: Vec<String> = report.clients.iter().map(|c| c.to_string()).collect();
+                let _ = write!(text, "; clients {}", clients.join(", "));
+            }
+        }
+    }
+
+    /// A tunnel verdict on `domain`, unless one was reached recently: the alert, with what now
+    /// stands (block mode).
+    fn tunnel(
+        &self,
+        mode: Mode,
+        domain: NameRef<'_>,
+        client: IpAddr,
+        reason: &'static str,
+        explanation: impl FnOnce() -> String,
+        now_ms: u64,
+    ) -> Option<Box<Alert>> {
+        if self.quiet.check(domain, client, now_ms).is_some()
+            || self.verdicts.check(domain, client, now_ms).is_some()
+        {
+            return None;
+        }
+        let (block, block_for, per_client, rate) = {
+            let policy = self.policy.lock().ok()?;
+            (
+                policy.block,
+                policy.block_for_ms,
+                policy.per_client,
+                policy.rate_limit_qps,
+            )
+        };
+        let explanation = explanation();
+        let until_ms = now_ms.saturating_add(block_for);
+        let summary: Box<str> = explanation.clone().into_boxed_str();
+        let enforced = (mode == Mode::Block).then_some(match rate {
+            Some(qps) => Enforce::RateLimited { qps },
+            None => Enforce::Block(block),
+        });
+        let target = per_client.then_some(client);
+        if let Some(enforce) = enforced {
+            self.verdicts.set(
+                domain,
+                Verdict {
+                    enforce,
+                    client: target,
+                    until_ms,
+                    reason: "tunnel",
+                    summary: summary.clone(),
+                },
+                now_ms,
+            );
+        }
+        // Quiet for everyone, so one session (or one domain used by several clients) is one
+        // alert a period.
+        self.quiet.set(
+            domain,
+            Verdict {
+                enforce: Enforce::Block(block),
+                client: None,
+                until_ms,
+                reason: "alerted",
+                summary,
+            },
+            now_ms,
+        );
+        Some(Box::new(Alert {
+            kind: AlertKind::Tunnel,
+            domain: Name::from(domain),
+            client: Some(client),
+            reason,
+            explanation,
+            enforced,
+            learning: false,
+        }))
+    }
+
+    /// An anomaly alert. In block mode, once learning is over, a domain under a storm of
+    /// random names is rate-limited for everyone (its real users keep a share); client
+    /// anomalies are reported, and dynamic blocks act on clients.
+    fn anomaly(
+        &self,
+        mode: Mode,
+        found: AnomalyAlert,
+        domain: NameRef<'_>,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> Option<Box<Alert>> {
+        let explanation = found.to_string();
+        let reason = anomaly_reason(found.kind);
+        let about_domain = matches!(
+            found.kind,
+            AnomalyKind::DomainNames
+                | AnomalyKind::DomainNxdomain
+                | AnomalyKind::DomainQueries
+                | AnomalyKind::DomainClients
+                | AnomalyKind::NxdomainStorm
+        );
+        let mut enforced = None;
+        if mode == Mode::Block
+            && !found.learning
+            && about_domain
+            && self.allow.weight(domain, now_ms) >= 1.0
+        {
+            let (block_for, rate) = self
+                .policy
+                .lock()
+                .ok()
+                .map_or((0, None), |p| (p.block_for_ms, p.rate_limit_qps));
+            let enforce = Enforce::RateLimited {
+                qps: rate.unwrap_or(STORM_QPS),
+            };
+            if self.verdicts.check(domain, client, now_ms).is_none() {
+                self.verdicts.set(
+                    domain,
+                    Verdict {
+                        enforce,
+                        client: None,
+                        until_ms: now_ms.saturating_add(block_for),
+                        reason: "anomaly",
+                        summary: explanation.clone().into_boxed_str(),
+                    },
+                    now_ms,
+                );
+                enforced = Some(enforce);
+            }
+        }
+        // A domain's own series (a storm against it) blames no client.
+        let client = (found.client_prefix.is_some() || !about_domain).then_some(client);
+        Some(Box::new(Alert {
+            kind: AlertKind::Anomaly,
+            domain: found.domain.unwrap_or_else(|| Name::from(domain)),
+            client,
+            reason,
+            explanation,
+            enforced,
+            learning: found.learning,
+        }))
+    }
+}
+
+/// The event reason of an anomaly.
+fn anomaly_reason(kind: AnomalyKind) -> &'static str {
+    match kind {
+        AnomalyKind::NxdomainStorm => "nxdomain storm",
+        AnomalyKind::ServerNames => "server names",
+        AnomalyKind::ClientQueries => "client queries",
+        AnomalyKind::ClientNames => "client names",
+        AnomalyKind::ClientDomains => "client domains",
+        AnomalyKind::ClientNxdomain => "client nxdomain",
+        AnomalyKind::ClientNewDomains => "client new domains",
+        AnomalyKind::DomainQueries => "domain queries",
+        AnomalyKind::DomainNames => "domain names",
+        AnomalyKind::DomainNxdomain => "domain nxdomain",
+        AnomalyKind::DomainClients => "domain clients",
+    }
+}
+
+/// FNV-1a over the lowercased wire name: distinct names for the anomaly sketches.
+fn name_hash(wire: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in wire {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::domain::{DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES};
+    use crate::model::EMBEDDED_MODEL;
+
+    /// The shipped query model with a domain model that flags a domain once it has more than
+    /// about 50 distinct subdomains in the short window.
+    fn model() -> Model {
+        let mut file: serde_json::Value = serde_json::from_str(EMBEDDED_MODEL).unwrap();
+        let mut weights = [0.0f32; DOMAIN_FEATURES];
+        weights[1] = 4.0;
+        let mean = [0.0f32; DOMAIN_FEATURES];
+        let scale = [1.0f32; DOMAIN_FEATURES];
+        file["domain"] = serde_json::json!({
+            "features": DOMAIN_FEATURE_NAMES,
+            "mean": mean,
+            "scale": scale,
+            "weights": weights,
+            "bias": -16.0,
+            "threshold": 0.5,
+        });
+        Model::from_json(&file.to_string()).unwrap()
+    }
+
+    fn detector(mode: Mode) -> Detector {
+        let config = DetectConfig {
+            mode,
+            block_for_ms: 60_000,
+            ..DetectConfig::default()
+        };
+        Detector::new(config, model(), Psl::embedded(), 0)
+    }
+
+    fn name(text: &str) -> Name {
+        text.parse().unwrap()
+    }
+
+    const TUNNEL_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+    const OTHER_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8));
+
+    /// Sends tunnel-like queries under `t.example-tunnel.com` until an alert comes (at most
+    /// 500); returns it and the number of queries it took.
+    fn tunnel(detector: &Detector, start_ms: u64) -> Option<(usize, Box<Alert>, Decision)> {
+        for i in 0..500u64 {
+            let qname = name(&format!(
+                "{:016x}{:016x}.{:08x}.t.example-tunnel.com.",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                i ^ 0x5555,
+                i
+            ));
+            let now = start_ms + i * 50;
+            let decision = detector.on_miss(qname.as_ref(), RType::TXT, TUNNEL_CLIENT, now);
+            detector.on_answer(qname.as_ref(), TUNNEL_CLIENT, Rcode::NOERROR, 200, now);
+            if let Some(alert) = decision.alert.clone() {
+                return Some((i as usize + 1, alert, decision));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_tunnel_is_alerted_once_with_its_reasons() {
+        let d = detector(Mode::Alert);
+        let (queries, alert, decision) = tunnel(&d, 1_000).expect("an alert");
+        assert!(queries <= 100, "took {queries} queries");
+        assert_eq!(alert.kind, AlertKind::Tunnel);
+        assert_eq!(alert.domain, name("example-tunnel.com."));
+        assert_eq!(alert.client, Some(TUNNEL_CLIENT));
+        assert!(
+            alert.explanation.contains("distinct"),
+            "{}",
+            alert.explanation
+        );
+        assert!(
+            alert.explanation.contains("samples"),
+            "{}",
+            alert.explanation
+        );
+        assert_eq!(decision.enforce, None, "alert mode never acts");
+        assert_eq!(
+            d.check(name("x.example-tunnel.com.").as_ref(), TUNNEL_CLIENT, 9_000),
+            None
+        );
+        // The same session goes on: no second alert while the domain is quiet.
+        assert!(tunnel(&d, 10_000).is_none());
+        assert!(d.stats().queries_scored > 500);
+    }
+
+    #[test]
+    fn block_mode_enforces_until_the_verdict_lapses_or_is_allowed() {
+        let d = detector(Mode::Block);
+        let (_, alert, decision) = tunnel(&d, 1_000).expect("an alert");
+        let blocked = Some(Enforce::Block(BlockKind::Nxdomain));
+        assert_eq!(decision.enforce, blocked);
+        assert_eq!(alert.enforced, blocked);
+        let under = name("anything.example-tunnel.com.");
+        assert_eq!(d.check(under.as_ref(), OTHER_CLIENT, 20_000), blocked);
+        assert_eq!(
+            d.check(name("example.org.").as_ref(), TUNNEL_CLIENT, 20_000),
+            None
+        );
+        assert_eq!(d.verdicts(20_000).len(), 1);
+        assert_eq!(d.stats().verdicts_active, 1);
+        // Lapses after block_for_ms.
+        assert_eq!(d.check(under.as_ref(), OTHER_CLIENT, 200_000), None);
+        // Again, then the operator allows it: cleared, and not blocked again.
+        let (_, _, again) = tunnel(&d, 300_000).expect("a second session alerts");
+        assert_eq!(again.enforce, blocked);
+        assert!(d.allow(under.as_ref(), 330_000));
+        assert_eq!(d.check(under.as_ref(), TUNNEL_CLIENT, 330_001), None);
+        assert!(
+            tunnel(&d, 340_000).is_none(),
+            "an allowed domain is not acted on"
+        );
+        assert_eq!(d.stats().allowed, 1);
+    }
+
+    #[test]
+    fn per_client_blocks_only_the_tunnelling_client() {
+        let config = DetectConfig {
+            mode: Mode::Block,
+            per_client: true,
+            ..DetectConfig::default()
+        };
+        let d = Detector::new(config, model(), Psl::embedded(), 0);
+        tunnel(&d, 1_000).expect("an alert");
+        let under = name("www.example-tunnel.com.");
+        assert!(d.check(under.as_ref(), TUNNEL_CLIENT, 30_000).is_some());
+        assert_eq!(d.check(under.as_ref(), OTHER_CLIENT, 30_000), None);
+    }
+
+    #[test]
+    fn rate_limit_mode_lets_some_through() {
+        let config = DetectConfig {
+            mode: Mode::Block,
+            rate_limit_qps: Some(2),
+            ..DetectConfig::default()
+        };
+        let d = Detector::new(config, model(), Psl::embedded(), 0);
+        let (_, alert, _) = tunnel(&d, 1_000).expect("an alert");
+        assert_eq!(alert.enforced, Some(Enforce::RateLimited { qps: 2 }));
+        let under = name("www.example-tunnel.com.");
+        let limited = (0..10)
+            .filter(|_| d.check(under.as_ref(), OTHER_CLIENT, 40_000).is_some())
+            .count();
+        assert!((1..10).contains(&limited), "{limited} of 10 limited");
+    }
+
+    #[test]
+    fn off_does_nothing_and_reconfigure_keeps_state() {
+        let d = detector(Mode::Off);
+        assert!(tunnel(&d, 1_000).is_none());
+        assert_eq!(d.stats(), DetectStats::default());
+        let block = DetectConfig {
+            mode: Mode::Block,
+            block_for_ms: 60_000,
+            ..DetectConfig::default()
+        };
+        assert!(d.reconfigure(block.clone()));
+        assert_eq!(d.mode(), Mode::Block);
+        assert!(tunnel(&d, 100_000).is_some());
+        let bigger = DetectConfig {
+            domains: 5,
+            ..block
+        };
+        assert!(!d.reconfigure(bigger), "capacities need a new detector");
+        assert_eq!(d.stats().verdicts_active, 1);
+    }
+
+    #[test]
+    fn ordinary_names_and_allowed_zones_stay_quiet() {
+        let d = detector(Mode::Block);
+        let hosts = [
+            "www", "mail", "api", "cdn", "static", "login", "docs", "img",
+        ];
+        for i in 0..2_000u64 {
+            let host = hosts[(i % 8) as usize];
+            let qname = name(&format!("{host}.site{}.com.", i % 40));
+            let decision = d.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, i * 100);
+            assert!(decision.alert.is_none(), "{qname}: {:?}", decision.alert);
+        }
+        // Reverse lookups look random but are allowed: counted, never acted on.
+        for i in 0..300u64 {
+            let qname = name(&format!(
+                "{}.{}.{}.10.in-addr.arpa.",
+                i % 251,
+                (i * 7) % 251,
+                (i * 13) % 251
+            ));
+            let decision = d.on_miss(qname.as_ref(), RType::PTR, TUNNEL_CLIENT, 300_000 + i * 10);
+            assert_eq!(decision.enforce, None);
+        }
+        assert_eq!(d.stats().verdicts_active, 0);
+    }
+}
