@@ -78,87 +78,125 @@ const BOUNDARY: usize = BIGRAM_ALPHABET.len() + 1;
 
 /// Log-probabilities of the next character given the previous one, learned from benign left
 /// parts: a tunnel's encoded bytes make pairs ordinary names rarely do.
+///
+/// Kept in fixed point (natural log × 2^32, in `i64`): summing integers is exact and each
+/// addition takes one cycle, where a floating-point sum is a serial chain of four-cycle
+/// additions, the per-byte bottleneck of [`extract`] when it was kept as `f32`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bigrams {
-    /// `table[prev * BIGRAM_SYMBOLS + next]`, natural log.
-    table: Vec<f32>,
-    /// `c * log2(c)` for every byte count, for the entropy (kept here, built once per model,
-    /// because a float table cannot be computed in a `const`).
-    clog2c: Vec<f32>,
+    /// `table[prev * BIGRAM_SYMBOLS + next]`, natural log × [`FIXED_ONE`]; padded to
+    /// [`TABLE_SLOTS`] so that a masked index needs no bounds check.
+    table: Box<[i64; TABLE_SLOTS]>,
+    /// `(c+1)·log2(c+1) − c·log2(c)` × [`FIXED_ONE`] for every byte count `c`: the entropy's
+    /// sum of `c·log2 c` over the bytes, kept up to date one byte at a time with no logarithm
+    /// and no pass over the distinct bytes (kept here because a float table cannot be computed
+    /// in a `const`).
+    clog2c_step: Box<[i64; 256]>,
+    /// `log2(n)` for every left-part length `n`: one logarithm less per name.
+    log2: Box<[f32; 256]>,
 }
 
-fn clog2c() -> Vec<f32> {
-    (0..=255u8)
-        .map(|c| {
-            let c = f32::from(c);
-            if c > 0.0 { c * c.log2() } else { 0.0 }
-        })
-        .collect()
+/// The fixed-point unit of [`Bigrams`]: 2^32, so rounding a value costs at most 2^-33.
+const FIXED_ONE: f64 = 4_294_967_296.0;
+/// Largest magnitude (in nats) kept of a bigram log-probability, so 255 of them fit in an
+/// `i64` (learned values are above −20; a table beyond this is clamped to it).
+const FIXED_BOUND: f64 = 1_048_576.0;
+/// Entries of the padded bigram table (a power of two above `BIGRAM_SYMBOLS²` = 1,521).
+const TABLE_SLOTS: usize = 2048;
+
+fn fixed(v: f64) -> i64 {
+    (v.clamp(-FIXED_BOUND, FIXED_BOUND) * FIXED_ONE).round() as i64
 }
 
 /// The symbol of one byte.
-fn symbol(b: u8) -> usize {
+const fn symbol(b: u8) -> usize {
     match b.to_ascii_lowercase() {
-        c @ b'a'..=b'z' => usize::from(c - b'a'),
-        c @ b'0'..=b'9' => 26 + usize::from(c - b'0'),
+        c @ b'a'..=b'z' => (c - b'a') as usize,
+        c @ b'0'..=b'9' => 26 + (c - b'0') as usize,
         b'-' => 36,
         _ => OTHER,
     }
 }
 
 impl Bigrams {
+    fn build(table: impl Fn(usize) -> f32) -> Bigrams {
+        let mut fixed_table = Box::new([0i64; TABLE_SLOTS]);
+        for (i, v) in fixed_table
+            .iter_mut()
+            .take(BIGRAM_SYMBOLS * BIGRAM_SYMBOLS)
+            .enumerate()
+        {
+            *v = fixed(f64::from(table(i)));
+        }
+        // c·log2(c) as the entropy has always computed it (in f32), summed exactly.
+        let clog2c = |c: usize| {
+            let c = c as f32;
+            f64::from(if c > 0.0 { c * c.log2() } else { 0.0 })
+        };
+        let mut clog2c_step = Box::new([0i64; 256]);
+        for (c, v) in clog2c_step.iter_mut().enumerate() {
+            *v = ((clog2c(c + 1) - clog2c(c)) * FIXED_ONE).round() as i64;
+        }
+        let mut log2 = Box::new([0f32; 256]);
+        for (n, v) in log2.iter_mut().enumerate() {
+            *v = (n as f32).log2();
+        }
+        Bigrams {
+            table: fixed_table,
+            clog2c_step,
+            log2,
+        }
+    }
+
     /// A table from its rows (previous symbol) of columns (next symbol); `None` unless it is
     /// `BIGRAM_SYMBOLS` × `BIGRAM_SYMBOLS` of finite numbers.
     pub fn from_rows(rows: &[Vec<f32>]) -> Option<Bigrams> {
-        if rows.len() != BIGRAM_SYMBOLS {
+        if rows.len() != BIGRAM_SYMBOLS
+            || rows
+                .iter()
+                .any(|row| row.len() != BIGRAM_SYMBOLS || row.iter().any(|v| !v.is_finite()))
+        {
             return None;
         }
-        let mut table = Vec::with_capacity(BIGRAM_SYMBOLS * BIGRAM_SYMBOLS);
-        for row in rows {
-            if row.len() != BIGRAM_SYMBOLS || row.iter().any(|v| !v.is_finite()) {
-                return None;
-            }
-            table.extend_from_slice(row);
-        }
-        Some(Bigrams {
-            table,
-            clog2c: clog2c(),
-        })
+        Some(Bigrams::build(|i| {
+            rows[i / BIGRAM_SYMBOLS][i % BIGRAM_SYMBOLS]
+        }))
     }
 
     /// A flat table (every pair equally likely), for tools that need features before a table
     /// was learned.
     pub fn uniform() -> Bigrams {
         let p = -(BIGRAM_SYMBOLS as f32).ln();
-        Bigrams {
-            table: vec![p; BIGRAM_SYMBOLS * BIGRAM_SYMBOLS],
-            clog2c: clog2c(),
-        }
+        Bigrams::build(|_| p)
     }
 
-    fn get(&self, prev: usize, next: usize) -> f32 {
-        self.table
-            .get(prev * BIGRAM_SYMBOLS + next)
-            .copied()
-            .unwrap_or(0.0)
+    /// The fixed-point log-probability at `row + next` (`row` = previous symbol × symbols).
+    fn get(&self, row: usize, next: usize) -> i64 {
+        self.table[(row + next) & (TABLE_SLOTS - 1)]
     }
 }
 
-const DIGIT: u16 = 1;
-const UPPER: u16 = 2;
-const LOWER: u16 = 4;
-const HEX: u16 = 8;
-const BASE32: u16 = 16;
-const SIGN: u16 = 32;
-const UNUSUAL: u16 = 64;
-const VOWEL: u16 = 128;
-const CONSONANT: u16 = 256;
+// Per-byte counts, one 8-bit lane each in a `u64`: a left part has at most 253 bytes, so a
+// lane cannot overflow, and one addition of a table entry counts a byte in all eight.
+const DIGIT: u64 = 1;
+const UPPER: u64 = 1 << 8;
+const LOWER: u64 = 1 << 16;
+const HEX: u64 = 1 << 24;
+const BASE32: u64 = 1 << 32;
+const SIGN: u64 = 1 << 40;
+const UNUSUAL: u64 = 1 << 48;
+const VOWEL: u64 = 1 << 56;
 
-/// What each byte counts as, so the per-byte work is one table load and a few additions.
-static CLASS: [u16; 256] = classes();
+/// The count in one lane of the packed counters.
+fn lane(counts: u64, flag: u64) -> u32 {
+    ((counts / flag) & 0xff) as u32
+}
 
-const fn classes() -> [u16; 256] {
-    let mut t = [0u16; 256];
+/// What each byte counts as, so the per-byte counting is one table load and one addition.
+static CLASS: [u64; 256] = classes();
+
+const fn classes() -> [u64; 256] {
+    let mut t = [0u64; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
@@ -185,18 +223,50 @@ const fn classes() -> [u16; 256] {
         if !(b.is_ascii_alphanumeric() || b == b'-') {
             c |= UNUSUAL;
         }
-        if lc.is_ascii_lowercase() {
-            if matches!(lc, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
-                c |= VOWEL;
-            } else {
-                c |= CONSONANT;
-            }
+        if matches!(lc, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
+            c |= VOWEL;
         }
         t[i] = c;
         i += 1;
     }
     t
 }
+
+/// The rest of a byte's part, packed: its bigram symbol (bits 0-7), that symbol's row in the
+/// bigram table (bits 8-19), whether it is a consonant (bit 20) and whether it is a letter
+/// (bit 21) or a digit (bit 22), for the letter/digit switches.
+static META: [u32; 256] = metas();
+const ROW_SHIFT: u32 = 8;
+const CONSONANT: u32 = 1 << 20;
+const KIND_SHIFT: u32 = 21;
+const LETTER: u32 = 1;
+const DIGIT_KIND: u32 = 2;
+
+const fn metas() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let lc = b.to_ascii_lowercase();
+        let sym = symbol(b) as u32;
+        let mut m = sym | (sym * BIGRAM_SYMBOLS as u32) << ROW_SHIFT;
+        if lc.is_ascii_lowercase() {
+            m |= LETTER << KIND_SHIFT;
+            if !matches!(lc, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
+                m |= CONSONANT;
+            }
+        }
+        if b.is_ascii_digit() {
+            m |= DIGIT_KIND << KIND_SHIFT;
+        }
+        t[i] = m;
+        i += 1;
+    }
+    t
+}
+
+/// The bigram row of the label boundary.
+const BOUNDARY_ROW: usize = BOUNDARY * BIGRAM_SYMBOLS;
 
 /// Whether `qtype` is one tunnels favour: big or free-form answers (TXT, NULL, KEY, CNAME, MX,
 /// SRV) or iodine's private-use types.
@@ -207,6 +277,10 @@ pub fn is_tunnel_type(qtype: RType) -> bool {
 /// Fills `out` with the features of `name` asked with `qtype`, `registered_offset` being where
 /// its registered domain starts in the wire form ([`crate::psl::Registered::offset`]). An empty
 /// left part gives zeros (the type features aside).
+///
+/// Per byte: two table loads (its classes and its symbol), integer additions only (packed
+/// class counts, the fixed-point bigram sum and the entropy's `c·log2 c` sum), no branch but
+/// the loop's.
 pub fn extract(
     name: NameRef<'_>,
     qtype: RType,
@@ -223,20 +297,15 @@ pub fn extract(
 
     let wire = name.as_wire();
     let left = wire.get(..registered_offset.min(wire.len())).unwrap_or(&[]);
-    // A left part is at most 254 bytes, so a byte's count fits in a u8.
+    // A left part is at most 253 bytes, so a byte's count fits in a u8.
     let mut counts = [0u8; 256];
-    // The distinct bytes, in order of first sight, so the entropy sums over them alone.
-    let mut distinct = [0u8; 256];
-    let mut n_distinct = 0usize;
-    let (mut bytes, mut labels, mut longest) = (0usize, 0usize, 0usize);
-    let (mut digits, mut upper, mut lower, mut hex, mut b32) = (0u32, 0u32, 0u32, 0u32, 0u32);
-    let (mut signs, mut other, mut vowels) = (0u32, 0u32, 0u32);
-    let (mut run, mut max_run, mut switches) = (0usize, 0usize, 0u32);
-    let (mut loglik, mut pairs) = (0f32, 0u32);
-    let mut label_lens = [0u8; 128];
+    let (mut bytes, mut labels, mut longest, mut at_max) = (0usize, 0usize, 0usize, 0usize);
+    let mut classes = 0u64;
+    let (mut run, mut max_run, mut switches) = (0u32, 0u32, 0u32);
+    let (mut loglik, mut sum_clogc, mut pairs) = (0i64, 0i64, 0u32);
 
     let mut pos = 0;
-    while pos < left.len() && labels < label_lens.len() {
+    while pos < left.len() {
         let len = usize::from(left[pos]);
         let Some(label) = left.get(pos + 1..pos + 1 + len) else {
             break;
@@ -244,49 +313,36 @@ pub fn extract(
         if len == 0 {
             break;
         }
-        label_lens[labels] = left[pos];
         labels += 1;
-        longest = longest.max(len);
-        bytes += len;
-        let mut prev = BOUNDARY;
-        let mut prev_digit: Option<bool> = None;
-        for &b in label {
-            let c = &mut counts[usize::from(b)];
-            if *c == 0 {
-                distinct[n_distinct] = b;
-                n_distinct += 1;
-            }
-            *c = c.saturating_add(1);
-            let class = CLASS[usize::from(b)];
-            let has = |flag: u16| u32::from(class & flag != 0);
-            digits += has(DIGIT);
-            upper += has(UPPER);
-            lower += has(LOWER);
-            hex += has(HEX);
-            b32 += has(BASE32);
-            signs += has(SIGN);
-            other += has(UNUSUAL);
-            vowels += has(VOWEL);
-            if class & CONSONANT != 0 {
-                run += 1;
-                max_run = max_run.max(run);
-            } else {
-                run = 0;
-            }
-            if class & (DIGIT | UPPER | LOWER) != 0 {
-                let is_digit = class & DIGIT != 0;
-                if prev_digit.is_some_and(|d| d != is_digit) {
-                    switches += 1;
-                }
-                prev_digit = Some(is_digit);
-            }
-            let s = symbol(b);
-            loglik += bigrams.get(prev, s);
-            pairs += 1;
-            prev = s;
+        if len > longest {
+            longest = len;
+            at_max = 1;
+        } else if len == longest {
+            at_max += 1;
         }
-        loglik += bigrams.get(prev, BOUNDARY);
-        pairs += 1;
+        bytes += len;
+        let mut row = BOUNDARY_ROW;
+        // 0 before the label's first letter or digit, else the kind of the last one.
+        let mut prev_kind = 0u32;
+        for &b in label {
+            classes += CLASS[usize::from(b)];
+            let m = META[usize::from(b)];
+            let c = &mut counts[usize::from(b)];
+            sum_clogc += bigrams.clog2c_step[usize::from(*c)];
+            *c = c.wrapping_add(1);
+            run = if m & CONSONANT != 0 { run + 1 } else { 0 };
+            max_run = max_run.max(run);
+            let kind = (m >> KIND_SHIFT) & 3;
+            // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both bits.
+            switches += u32::from(prev_kind ^ kind == LETTER | DIGIT_KIND);
+            if kind != 0 {
+                prev_kind = kind;
+            }
+            loglik += bigrams.get(row, (m & 0xff) as usize);
+            row = ((m >> ROW_SHIFT) & 0xfff) as usize;
+        }
+        loglik += bigrams.get(row, BOUNDARY);
+        pairs += len as u32 + 1;
         run = 0;
         pos += 1 + len;
     }
@@ -295,17 +351,14 @@ pub fn extract(
     }
 
     let n = bytes as f32;
-    // Entropy = log2(n) - sum(c log2 c) / n over the distinct bytes, with a table of c log2 c:
-    // one logarithm per name.
-    let mut sum_clogc = 0f32;
-    for &b in &distinct[..n_distinct] {
-        sum_clogc += bigrams.clog2c[usize::from(counts[usize::from(b)])];
-    }
-    let entropy = (n.log2() - sum_clogc / n).max(0.0);
-    let at_max = label_lens[..labels]
-        .iter()
-        .filter(|&&l| usize::from(l) == longest)
-        .count();
+    let loglik = (loglik as f64 / FIXED_ONE) as f32;
+    let sum_clogc = (sum_clogc as f64 / FIXED_ONE) as f32;
+    // Entropy = log2(n) - sum(c log2 c) / n.
+    let entropy = (bigrams.log2[bytes.min(255)] - sum_clogc / n).max(0.0);
+    let digits = lane(classes, DIGIT);
+    let upper = lane(classes, UPPER);
+    let lower = lane(classes, LOWER);
+    let hex = lane(classes, HEX);
     let letters = upper + lower;
     let ratio = |k: u32| k as f32 / n;
 
@@ -326,13 +379,13 @@ pub fn extract(
     };
     out[7] = ratio(hex);
     out[8] = f32::from(u8::from(hex as usize == bytes && bytes >= 8));
-    out[9] = ratio(b32);
-    out[10] = ratio(signs);
+    out[9] = ratio(lane(classes, BASE32));
+    out[10] = ratio(lane(classes, SIGN));
     out[11] = f32::from(u8::from(upper > 0 && lower > 0 && digits > 0));
-    out[12] = ratio(other);
+    out[12] = ratio(lane(classes, UNUSUAL));
     out[13] = max_run as f32;
     out[14] = if letters > 0 {
-        vowels as f32 / letters as f32
+        lane(classes, VOWEL) as f32 / letters as f32
     } else {
         0.0
     };

@@ -1,0 +1,172 @@
+//! Cost of the per-query path, measured so that a shared machine cannot distort it: the
+//! calling thread's CPU time over a long loop (time preempted is not counted) and, under
+//! callgrind, instruction counts (which do not depend on load at all).
+//!
+//! ```sh
+//! cargo run --release -p detect --example cost            # every case, CPU ns per call
+//! cargo run --release -p detect --example cost -- q17 0   # one case, N calls (0: setup only)
+//! # instructions per call: the difference of two runs under callgrind, divided by the calls
+//! cargo build --release -p detect --example cost
+//! for n in 0 100000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/examples/cost q17 $n 2>&1 | grep Collected; done
+//! ```
+//!
+//! Cases: `q17` (`www.example.com` A), `q17b` (`mail.google.com` AAAA), `q138` and `q245`
+//! (tunnel-length names): registered domain + features + score; `dom` (DomainTable
+//! observe_query on a hot domain, a new left part each query, as in `benches/domain.rs`),
+//! `ans` (its observe_answer); `anom` (anomaly observe + observe_answer in a learned steady
+//! state, as in `benches/anomaly.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+
+use detect::{
+    Anomalies, AnomalyConfig, DomainConfig, DomainTable, FEATURES, Model, Observation, Psl,
+    QueryObservation, extract,
+};
+use wire::{Name, RType};
+
+/// CPU time of this thread in ns (Linux `schedstat`; 0 elsewhere).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn query_case(case: &str) -> Option<(RType, Name)> {
+    let text = match case {
+        "q17" => return Some((RType::A, "www.example.com.".parse().ok()?)),
+        "q17b" => return Some((RType::AAAA, "mail.google.com.".parse().ok()?)),
+        "q138" => format!(
+            "{}.{}.t.evil.example.",
+            "a1b2c3d4e5".repeat(6),
+            "f6g7h8i9j0k1l2m3n4o5".repeat(3)
+        ),
+        "q245" => format!(
+            "{}.{}.{}.{}.t.example.co.uk.",
+            "q".repeat(60),
+            "aGVsbG8gd29ybGQ".repeat(4),
+            "0123456789abcdef".repeat(3),
+            "mzxw6ytb".repeat(7)
+        ),
+        _ => return None,
+    };
+    let qtype = if case == "q138" {
+        RType::TXT
+    } else {
+        RType::NULL
+    };
+    Some((qtype, text.parse().ok()?))
+}
+
+/// Runs `n` calls of `case` after its setup; the CPU ns per call.
+fn run(case: &str, n: u64) -> f64 {
+    let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let timed = |f: &mut dyn FnMut(u64)| {
+        let start = thread_cpu_ns();
+        for i in 0..n {
+            f(i);
+        }
+        thread_cpu_ns().saturating_sub(start) as f64 / n.max(1) as f64
+    };
+    if let Some((qtype, name)) = query_case(case) {
+        let model = Model::embedded().unwrap();
+        let psl = Psl::embedded();
+        let mut f = [0f32; FEATURES];
+        return timed(&mut |_| {
+            let n = black_box(name.as_ref());
+            let registered = psl.registered(n);
+            extract(n, qtype, registered.offset, model.bigrams(), &mut f);
+            black_box(model.score(&f));
+        });
+    }
+    match case {
+        "dom" | "ans" => {
+            let lefts: Vec<Vec<u8>> = (0..1024)
+                .map(|i| {
+                    let n: Name = format!("{i:0>24}.data").parse().unwrap();
+                    n.as_wire()[..n.len() - 1].to_vec()
+                })
+                .collect();
+            let table = DomainTable::new(DomainConfig {
+                hash_key: Some([1, 2]),
+                ..DomainConfig::default()
+            });
+            let hot: Name = "tunnel.example".parse().unwrap();
+            let obs = |i: u64| QueryObservation {
+                domain: hot.as_ref(),
+                left: &lefts[(i % 1024) as usize],
+                qtype: RType::A,
+                client,
+                score: 0.2,
+                suspicious: false,
+                weight: 1.0,
+            };
+            for i in 0..10_000 {
+                table.observe_query(&obs(i), i / 64);
+            }
+            if case == "dom" {
+                timed(&mut |i| {
+                    black_box(table.observe_query(&obs(i), (10_000 + i) / 64));
+                })
+            } else {
+                timed(&mut |i| {
+                    table.observe_answer(black_box(hot.as_ref()), false, 120, (10_000 + i) / 64);
+                })
+            }
+        }
+        "anom" => {
+            const CLIENTS: u64 = 1_000;
+            const DOMAINS: u64 = 5_000;
+            let a = Anomalies::new(AnomalyConfig::default(), 0);
+            let domains: Vec<Name> = (0..DOMAINS)
+                .map(|i| format!("domain{i}.example").parse().unwrap())
+                .collect();
+            let query = |i: u64| Observation {
+                client: IpAddr::V4(Ipv4Addr::from_bits(((i * 7919 % CLIENTS) as u32) << 8 | 1)),
+                domain: domains[(i * 104_729 % DOMAINS) as usize].as_ref(),
+                name_hash: (i % 50_000).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                new_domain: false,
+            };
+            let (mut i, mut now) = (0, 0);
+            while now < 7_200_000 {
+                let o = query(i);
+                a.observe(&o, now);
+                a.observe_answer(o.client, o.domain, i % 50 == 0, now);
+                i += 1;
+                now += 10;
+            }
+            timed(&mut |_| {
+                let o = query(i);
+                i += 1;
+                now += u64::from(i % 100 == 0);
+                black_box(a.observe(black_box(&o), now));
+                black_box(a.observe_answer(o.client, o.domain, i % 50 == 0, now));
+            })
+        }
+        _ => panic!("unknown case {case}"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [case, n] = args.as_slice() {
+        let ns = run(case, n.parse().unwrap());
+        println!("{case}: {ns:.1} ns CPU per call");
+        return;
+    }
+    for (case, n) in [
+        ("q17", 5_000_000),
+        ("q17b", 5_000_000),
+        ("q138", 1_000_000),
+        ("q245", 1_000_000),
+        ("dom", 5_000_000),
+        ("ans", 5_000_000),
+        ("anom", 5_000_000),
+    ] {
+        println!("{case}: {:.1} ns CPU per call", run(case, n));
+    }
+}
