@@ -84,14 +84,13 @@ const BOUNDARY: usize = BIGRAM_ALPHABET.len() + 1;
 /// additions, the per-byte bottleneck of [`extract`] when it was kept as `f32`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bigrams {
-    /// `table[prev * BIGRAM_SYMBOLS + next]`, natural log × [`FIXED_ONE`]; padded to
-    /// [`TABLE_SLOTS`] so that a masked index needs no bounds check.
-    table: Box<[i64; TABLE_SLOTS]>,
+    /// `table[prev * BIGRAM_SYMBOLS + next]`, natural log × [`FIXED_ONE`], padded to
+    /// [`TABLE_SLOTS`] so that a masked index needs no bounds check; then, at [`STEPS`],
     /// `(c+1)·log2(c+1) − c·log2(c)` × [`FIXED_ONE`] for every byte count `c`: the entropy's
     /// sum of `c·log2 c` over the bytes, kept up to date one byte at a time with no logarithm
-    /// and no pass over the distinct bytes (kept here because a float table cannot be computed
-    /// in a `const`).
-    clog2c_step: Box<[i64; 256]>,
+    /// and no pass over the distinct bytes (here because a float table cannot be computed in
+    /// a `const`, and in one array so the per-byte loop needs one register for both).
+    table: Box<[i64; TABLE_SLOTS + 256]>,
     /// `log2(n)` for every left-part length `n`: one logarithm less per name.
     log2: Box<[f32; 256]>,
 }
@@ -103,6 +102,8 @@ const FIXED_ONE: f64 = 4_294_967_296.0;
 const FIXED_BOUND: f64 = 1_048_576.0;
 /// Entries of the padded bigram table (a power of two above `BIGRAM_SYMBOLS²` = 1,521).
 const TABLE_SLOTS: usize = 2048;
+/// Where the entropy's steps start in the table.
+const STEPS: usize = TABLE_SLOTS;
 
 fn fixed(v: f64) -> i64 {
     (v.clamp(-FIXED_BOUND, FIXED_BOUND) * FIXED_ONE).round() as i64
@@ -120,7 +121,7 @@ const fn symbol(b: u8) -> usize {
 
 impl Bigrams {
     fn build(table: impl Fn(usize) -> f32) -> Bigrams {
-        let mut fixed_table = Box::new([0i64; TABLE_SLOTS]);
+        let mut fixed_table = Box::new([0i64; TABLE_SLOTS + 256]);
         for (i, v) in fixed_table
             .iter_mut()
             .take(BIGRAM_SYMBOLS * BIGRAM_SYMBOLS)
@@ -133,8 +134,7 @@ impl Bigrams {
             let c = c as f32;
             f64::from(if c > 0.0 { c * c.log2() } else { 0.0 })
         };
-        let mut clog2c_step = Box::new([0i64; 256]);
-        for (c, v) in clog2c_step.iter_mut().enumerate() {
+        for (c, v) in fixed_table[STEPS..].iter_mut().enumerate() {
             *v = ((clog2c(c + 1) - clog2c(c)) * FIXED_ONE).round() as i64;
         }
         let mut log2 = Box::new([0f32; 256]);
@@ -143,7 +143,6 @@ impl Bigrams {
         }
         Bigrams {
             table: fixed_table,
-            clog2c_step,
             log2,
         }
     }
@@ -174,6 +173,11 @@ impl Bigrams {
     fn get(&self, row: usize, next: usize) -> i64 {
         self.table[(row + next) & (TABLE_SLOTS - 1)]
     }
+
+    /// The entropy's step from byte count `c` to `c + 1`.
+    fn step(&self, c: u8) -> i64 {
+        self.table[STEPS + usize::from(c)]
+    }
 }
 
 // Per-byte counts, one 8-bit lane each in a `u64`: a left part has at most 253 bytes, so a
@@ -192,8 +196,36 @@ fn lane(counts: u64, flag: u64) -> u32 {
     ((counts / flag) & 0xff) as u32
 }
 
+/// A byte's part in the features: its class counts (one 8-bit lane each, see [`DIGIT`]...)
+/// and the rest packed (see [`metas`]). One table for both so the per-byte loop keeps one
+/// base register for them.
+#[derive(Clone, Copy)]
+struct ByteInfo {
+    classes: u64,
+    meta: u32,
+}
+
+static BYTES: [ByteInfo; 256] = byte_infos();
+
+const fn byte_infos() -> [ByteInfo; 256] {
+    let classes = classes();
+    let metas = metas();
+    let mut t = [ByteInfo {
+        classes: 0,
+        meta: 0,
+    }; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = ByteInfo {
+            classes: classes[i],
+            meta: metas[i],
+        };
+        i += 1;
+    }
+    t
+}
+
 /// What each byte counts as, so the per-byte counting is one table load and one addition.
-static CLASS: [u64; 256] = classes();
 
 const fn classes() -> [u64; 256] {
     let mut t = [0u64; 256];
@@ -232,16 +264,15 @@ const fn classes() -> [u64; 256] {
     t
 }
 
-/// The rest of a byte's part, packed: its bigram symbol (bits 0-7), that symbol's row in the
-/// bigram table (bits 8-19), whether it is a consonant (bit 20) and whether it is a letter
-/// (bit 21) or a digit (bit 22), for the letter/digit switches.
-static META: [u32; 256] = metas();
-const ROW_SHIFT: u32 = 8;
-const CONSONANT: u32 = 1 << 20;
-const KIND_SHIFT: u32 = 21;
+const KIND_SHIFT: u32 = 8;
+const CONSONANT: u32 = 1 << 10;
+const ROW_SHIFT: u32 = 20;
 const LETTER: u32 = 1;
 const DIGIT_KIND: u32 = 2;
 
+/// The rest of a byte's part, packed: its bigram symbol (bits 0-7), whether it is a letter
+/// (bit 8) or a digit (bit 9), for the letter/digit switches, whether it is a consonant (bit
+/// 10), and its symbol's row in the bigram table (bits 20-31, so one shift extracts it).
 const fn metas() -> [u32; 256] {
     let mut t = [0u32; 256];
     let mut i = 0;
@@ -299,7 +330,8 @@ pub fn extract(
     let left = wire.get(..registered_offset.min(wire.len())).unwrap_or(&[]);
     // A left part is at most 253 bytes, so a byte's count fits in a u8.
     let mut counts = [0u8; 256];
-    let (mut bytes, mut labels, mut longest, mut at_max) = (0usize, 0usize, 0usize, 0usize);
+    // u32 rather than usize: converting them to f32 is then one instruction.
+    let (mut bytes, mut labels, mut longest, mut at_max) = (0u32, 0u32, 0usize, 0u32);
     let mut classes = 0u64;
     let (mut run, mut max_run, mut switches) = (0u32, 0u32, 0u32);
     let (mut loglik, mut sum_clogc, mut pairs) = (0i64, 0i64, 0u32);
@@ -320,26 +352,28 @@ pub fn extract(
         } else if len == longest {
             at_max += 1;
         }
-        bytes += len;
+        bytes += len as u32;
         let mut row = BOUNDARY_ROW;
         // 0 before the label's first letter or digit, else the kind of the last one.
         let mut prev_kind = 0u32;
         for &b in label {
-            classes += CLASS[usize::from(b)];
-            let m = META[usize::from(b)];
+            let info = BYTES[usize::from(b)];
+            classes += info.classes;
+            let m = info.meta;
             let c = &mut counts[usize::from(b)];
-            sum_clogc += bigrams.clog2c_step[usize::from(*c)];
+            sum_clogc += bigrams.step(*c);
             *c = c.wrapping_add(1);
             run = if m & CONSONANT != 0 { run + 1 } else { 0 };
             max_run = max_run.max(run);
             let kind = (m >> KIND_SHIFT) & 3;
-            // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both bits.
-            switches += u32::from(prev_kind ^ kind == LETTER | DIGIT_KIND);
+            // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both
+            // bits, so their xor plus one is 4 and every other pair's is below.
+            switches += ((prev_kind ^ kind) + 1) >> 2;
             if kind != 0 {
                 prev_kind = kind;
             }
             loglik += bigrams.get(row, (m & 0xff) as usize);
-            row = ((m >> ROW_SHIFT) & 0xfff) as usize;
+            row = (m >> ROW_SHIFT) as usize;
         }
         loglik += bigrams.get(row, BOUNDARY);
         pairs += len as u32 + 1;
@@ -354,7 +388,7 @@ pub fn extract(
     let loglik = (loglik as f64 / FIXED_ONE) as f32;
     let sum_clogc = (sum_clogc as f64 / FIXED_ONE) as f32;
     // Entropy = log2(n) - sum(c log2 c) / n.
-    let entropy = (bigrams.log2[bytes.min(255)] - sum_clogc / n).max(0.0);
+    let entropy = (bigrams.log2[(bytes as usize).min(255)] - sum_clogc / n).max(0.0);
     let digits = lane(classes, DIGIT);
     let upper = lane(classes, UPPER);
     let lower = lane(classes, LOWER);
@@ -378,7 +412,7 @@ pub fn extract(
         0.0
     };
     out[7] = ratio(hex);
-    out[8] = f32::from(u8::from(hex as usize == bytes && bytes >= 8));
+    out[8] = f32::from(u8::from(hex == bytes && bytes >= 8));
     out[9] = ratio(lane(classes, BASE32));
     out[10] = ratio(lane(classes, SIGN));
     out[11] = f32::from(u8::from(upper > 0 && lower > 0 && digits > 0));

@@ -239,27 +239,39 @@ impl Model {
 
     /// Scores one query's features: no allocation.
     pub fn score(&self, features: &[f32; FEATURES]) -> QueryScore {
-        let mut z = self.bias;
-        let mut top = [(0usize, f32::NEG_INFINITY); 3];
-        let mut values = [0f32; 3];
-        for (i, &x) in features.iter().enumerate() {
-            let c = self.per_unit[i] * (x - self.mean[i]);
-            z += c;
-            if c > top[2].1 {
-                let mut at = 2;
-                while at > 0 && c > top[at - 1].1 {
-                    top[at] = top[at - 1];
-                    values[at] = values[at - 1];
-                    at -= 1;
+        // The contributions in one vectorisable pass, summed in four lanes: a single running
+        // sum would be a chain of twenty dependent additions.
+        let c: [f32; FEATURES] =
+            std::array::from_fn(|i| self.per_unit[i] * (features[i] - self.mean[i]));
+        let mut lanes = [0f32; 4];
+        for k in 0..FEATURES / 4 {
+            let chunk = [c[4 * k], c[4 * k + 1], c[4 * k + 2], c[4 * k + 3]];
+            lanes = std::array::from_fn(|j| lanes[j] + chunk[j]);
+        }
+        let z = self.bias + ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
+        // The three largest, in registers: (feature, contribution, value).
+        let none = (0usize, f32::NEG_INFINITY, 0f32);
+        let (mut t0, mut t1, mut t2) = (none, none, none);
+        for (i, (&ci, &x)) in c.iter().zip(features).enumerate() {
+            if ci > t2.1 {
+                let item = (i, ci, x);
+                if ci > t1.1 {
+                    t2 = t1;
+                    if ci > t0.1 {
+                        t1 = t0;
+                        t0 = item;
+                    } else {
+                        t1 = item;
+                    }
+                } else {
+                    t2 = item;
                 }
-                top[at] = (i, c);
-                values[at] = x;
             }
         }
         QueryScore {
             score: 1.0 / (1.0 + (-z).exp()),
-            top,
-            values,
+            top: [(t0.0, t0.1), (t1.0, t1.1), (t2.0, t2.1)],
+            values: [t0.2, t1.2, t2.2],
         }
     }
 }

@@ -67,10 +67,69 @@ impl Hasher for PassThrough {
 
 type RuleMap = HashMap<u64, u8, BuildHasherDefault<PassThrough>>;
 
+/// Low bits of a [`Rules`] slot holding the flags (the rest is the suffix hash).
+const FLAG_BITS: u64 = 0xf;
+
+/// The rules as looked up per query: a flat open-addressing table of `hash | flags` words, at
+/// most half full. A lookup is a multiply, a shift and usually one load and compare, where a
+/// general hash map costs several times that (the walk makes two or three per name).
+#[derive(Debug, Clone)]
+struct Rules {
+    /// `suffix hash & !FLAG_BITS | flags`; 0 for an empty slot (flags are never 0).
+    slots: Box<[u64]>,
+    /// log2 of the slot count.
+    bits: u32,
+    len: usize,
+}
+
+impl Rules {
+    fn new(map: &RuleMap) -> Rules {
+        let bits = (map.len() * 2).next_power_of_two().max(16).trailing_zeros();
+        let mut slots = vec![0u64; 1 << bits].into_boxed_slice();
+        let mask = slots.len() - 1;
+        for (&h, &flags) in map {
+            let mut at = Rules::home(h, bits);
+            // At most half full: an empty slot is always found.
+            while slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = h & !FLAG_BITS | u64::from(flags);
+        }
+        Rules {
+            slots,
+            bits,
+            len: map.len(),
+        }
+    }
+
+    fn home(h: u64, bits: u32) -> usize {
+        // Fibonacci hashing: the high bits of the product mix every bit of the hash.
+        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// The flags of the suffix hashed to `h` (0 when no rule has it). Bounded: the table is at
+    /// most half full, so the probe ends at an empty slot within `slots.len()` steps.
+    fn get(&self, h: u64) -> u8 {
+        let mask = self.slots.len() - 1;
+        let mut at = Rules::home(h, self.bits);
+        for _ in 0..self.slots.len() {
+            let slot = self.slots[at & mask];
+            if slot == 0 {
+                break;
+            }
+            if (slot ^ h) & !FLAG_BITS == 0 {
+                return (slot & FLAG_BITS) as u8;
+            }
+            at += 1;
+        }
+        0
+    }
+}
+
 /// A parsed public suffix list.
 #[derive(Debug, Clone)]
 pub struct Psl {
-    rules: RuleMap,
+    rules: Rules,
     skipped_idn: usize,
 }
 
@@ -188,7 +247,10 @@ impl Psl {
                 *rules.entry(h).or_insert(0) |= INTERIOR;
             }
         }
-        Ok(Psl { rules, skipped_idn })
+        Ok(Psl {
+            rules: Rules::new(&rules),
+            skipped_idn,
+        })
     }
 
     /// The embedded list, parsed once per process and shared.
@@ -199,7 +261,7 @@ impl Psl {
                 // The embedded text is tested to parse; an empty list (every name's registered
                 // domain its last two labels) would still be a safe answer.
                 Arc::new(Psl::parse(EMBEDDED_TEXT).unwrap_or_else(|_| Psl {
-                    rules: RuleMap::default(),
+                    rules: Rules::new(&RuleMap::default()),
                     skipped_idn: 0,
                 }))
             })
@@ -208,12 +270,12 @@ impl Psl {
 
     /// Rules kept (interior nodes included).
     pub fn len(&self) -> usize {
-        self.rules.len()
+        self.rules.len
     }
 
     /// Whether no rule was kept.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.len == 0
     }
 
     /// Rules skipped because they are written in UTF-8.
@@ -252,7 +314,7 @@ impl Psl {
             let at = usize::from(starts[n - k]);
             let len = usize::from(wire[at]);
             h = hash_label(h, wire.get(at + 1..at + 1 + len).unwrap_or(&[]));
-            let flags = self.rules.get(&h).copied().unwrap_or(0);
+            let flags = self.rules.get(h);
             if flags & EXCEPTION != 0 {
                 // An exception wins over every other rule: its parent is the public suffix.
                 suffix = k - 1;
