@@ -21,12 +21,11 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
-use siphasher::sip::SipHasher13;
 use wire::{Name, NameRef, RType};
 
 /// Number of per-domain features fed to the domain model.
@@ -231,10 +230,46 @@ struct Window<const WORDS: usize> {
 }
 
 /// Linear counting: `m·ln(m/zeros)`, capped at `m·ln(m)` when the bitmap is full.
-fn linear_count(ones: u32, bits: u32) -> f32 {
+fn linear_count_exact(ones: u32, bits: u32) -> f32 {
     let m = bits as f32;
     let zeros = (bits - ones.min(bits)).max(1) as f32;
     m * (m / zeros).ln()
+}
+
+/// [`linear_count_exact`] for every count of the three bitmap sizes in use (clients, short
+/// and long windows), computed once per process: the gates read two estimates per query, and
+/// a logarithm costs more than the rest of the window update.
+struct LinearCounts {
+    clients: [f32; 65],
+    short: [f32; SHORT_WORDS * 64 + 1],
+    long: [f32; LONG_WORDS * 64 + 1],
+}
+
+fn linear_counts() -> &'static LinearCounts {
+    static TABLES: OnceLock<Box<LinearCounts>> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let fill = |bits: u32| move |ones: usize| linear_count_exact(ones as u32, bits);
+        Box::new(LinearCounts {
+            clients: std::array::from_fn(fill(64)),
+            short: std::array::from_fn(fill((SHORT_WORDS * 64) as u32)),
+            long: std::array::from_fn(fill((LONG_WORDS * 64) as u32)),
+        })
+    })
+}
+
+/// Linear counting, from the tables.
+fn linear_count(ones: u32, bits: u32) -> f32 {
+    let t = linear_counts();
+    let table: &[f32] = match bits {
+        64 => &t.clients,
+        b if b as usize == SHORT_WORDS * 64 => &t.short,
+        b if b as usize == LONG_WORDS * 64 => &t.long,
+        _ => &[],
+    };
+    table
+        .get(ones as usize)
+        .copied()
+        .unwrap_or_else(|| linear_count_exact(ones, bits))
 }
 
 impl<const WORDS: usize> Window<WORDS> {
@@ -525,13 +560,63 @@ impl fmt::Debug for DomainTable {
     }
 }
 
-/// Copies `bytes` lowercased into `buf` (a wire name or left part is at most 255 bytes).
-fn lowercase<'b>(bytes: &[u8], buf: &'b mut [u8; 255]) -> &'b [u8] {
-    let n = bytes.len().min(buf.len());
-    for (d, s) in buf.iter_mut().zip(&bytes[..n]) {
-        *d = s.to_ascii_lowercase();
+/// Eight bytes with ASCII `A`-`Z` lowercased, the others unchanged (SWAR: the high bit of
+/// each byte of `ge_a` and `gt_z` says whether its low seven bits are ≥ `A`, > `Z`).
+fn lowercase8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = x & (0x7f * ONES);
+    let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let gt_z = low7 + (0x7f - u64::from(b'Z')) * ONES;
+    let upper = ge_a & !gt_z & !x & (0x80 * ONES);
+    x | (upper >> 2)
+}
+
+/// SipHash-1-3 (the reference algorithm, as `siphasher::sip::SipHasher13` computes it) of
+/// `bytes` lowercased, eight bytes at a time: no copy into a lowercased buffer (which cost a
+/// 255-byte clear and a byte loop per hash, twice per query).
+fn sip13_lowercase(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
+    let (mut v0, mut v1, mut v2, mut v3) = (
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    );
+    macro_rules! round {
+        () => {
+            v0 = v0.wrapping_add(v1);
+            v1 = v1.rotate_left(13) ^ v0;
+            v0 = v0.rotate_left(32);
+            v2 = v2.wrapping_add(v3);
+            v3 = v3.rotate_left(16) ^ v2;
+            v0 = v0.wrapping_add(v3);
+            v3 = v3.rotate_left(21) ^ v0;
+            v2 = v2.wrapping_add(v1);
+            v1 = v1.rotate_left(17) ^ v2;
+            v2 = v2.rotate_left(32);
+        };
     }
-    &buf[..n]
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let m = lowercase8(u64::from_le_bytes(w));
+        v3 ^= m;
+        round!();
+        v0 ^= m;
+    }
+    let mut tail = 0u64;
+    for (i, &b) in words.remainder().iter().enumerate() {
+        tail |= u64::from(b) << (8 * i);
+    }
+    let last = lowercase8(tail) | (bytes.len() as u64) << 56;
+    v3 ^= last;
+    round!();
+    v0 ^= last;
+    v2 ^= 0xff;
+    round!();
+    round!();
+    round!();
+    v0 ^ v1 ^ v2 ^ v3
 }
 
 impl DomainTable {
@@ -547,6 +632,8 @@ impl DomainTable {
             let state = RandomState::new();
             [state.hash_one(0x5eed_u64), state.hash_one(0xfeed_u64)]
         });
+        // Built here, once per process, so that no query pays for (or allocates) them.
+        linear_counts();
         let shards = MAX_SHARDS.min(config.capacity.next_power_of_two());
         let per_shard = config.capacity.div_ceil(shards);
         let shards = (0..shards)
@@ -569,10 +656,9 @@ impl DomainTable {
         &self.config
     }
 
-    fn hash(&self, salt: u64, lower: &[u8]) -> u64 {
-        let mut h = SipHasher13::new_with_keys(self.key[0] ^ salt, self.key[1]);
-        h.write(lower);
-        h.finish()
+    /// Keyed hash of `bytes`, ignoring ASCII case.
+    fn hash(&self, salt: u64, bytes: &[u8]) -> u64 {
+        sip13_lowercase(self.key[0] ^ salt, self.key[1], bytes)
     }
 
     /// A cheap keyed mix of a client address, for the 64-bit distinct-clients bitmap.
@@ -590,8 +676,7 @@ impl DomainTable {
 
     /// Shard and tag of a registered domain.
     fn locate(&self, domain: NameRef<'_>) -> (&Mutex<Shard>, u64) {
-        let mut buf = [0u8; 255];
-        let h = self.hash(0, lowercase(domain.as_wire(), &mut buf));
+        let h = self.hash(0, domain.as_wire());
         // The shard count is a power of two.
         let shard = (h >> 58) as usize & (self.shards.len() - 1);
         (&self.shards[shard], h | 1)
@@ -602,8 +687,7 @@ impl DomainTable {
     pub fn observe_query(&self, q: &QueryObservation<'_>, now_ms: u64) -> Observed {
         let config = &self.config;
         let (shard, tag) = self.locate(q.domain);
-        let mut buf = [0u8; 255];
-        let left_hash = self.hash(0x1ef7, lowercase(q.left, &mut buf));
+        let left_hash = self.hash(0x1ef7, q.left);
         let weight = q.weight.clamp(0.0, 1.0);
         // An allow-listed zone's distinct names are sampled at its weight, so its distinct
         // count and bytes out are lowered in the same proportion as its queries.
@@ -668,7 +752,8 @@ impl DomainTable {
                 features: None,
             };
         }
-        let pow = (short_distinct.max(1.0).log2() as u8).min(31);
+        // floor(log2) of a float ≥ 1 is its exponent: no logarithm.
+        let pow = ((short_distinct.max(1.0).to_bits() >> 23) as u8).wrapping_sub(127).min(31);
         let turn = e.gated % config.eval_every == 0 || pow > e.last_pow;
         e.gated = e.gated.wrapping_add(1);
         if !turn {
@@ -789,8 +874,11 @@ fn sample_text(s: &Sample) -> String {
     out
 }
 
+/// `ln(1 + x)` for a count or a size (x ≥ 0): `ln` of `1 + x` rather than `ln_1p`, whose
+/// extra precision for tiny x (an absolute error under 1e-7 here) costs more than twice as much
+/// and ten are taken per evaluation.
 fn ln1p(x: f32) -> f32 {
-    x.max(0.0).ln_1p()
+    (1.0 + x.max(0.0)).ln()
 }
 
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
@@ -1127,6 +1215,23 @@ mod tests {
             },
             now_ms,
         )
+    }
+
+    #[test]
+    fn hash_is_siphash13_of_the_lowercased_bytes() {
+        use std::hash::Hasher;
+        let mut text = Vec::new();
+        for i in 0..300u32 {
+            let mut h = siphasher::sip::SipHasher13::new_with_keys(7, 9);
+            h.write(&text.to_ascii_lowercase());
+            assert_eq!(sip13_lowercase(7, 9, &text), h.finish(), "{i} bytes");
+            // Every byte value, upper case included.
+            text.push((i.wrapping_mul(97) % 256) as u8);
+        }
+        for b in 0..=255u8 {
+            let got = lowercase8(u64::from_le_bytes([b; 8])).to_le_bytes();
+            assert_eq!(got, [b.to_ascii_lowercase(); 8], "{b}");
+        }
     }
 
     #[test]
