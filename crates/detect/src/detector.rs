@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use wire::{Name, NameRef, RType, Rcode};
 
-use crate::anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation};
+use crate::anomaly::{
+    Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation, hash_lowercase,
+};
 use crate::domain::{DomainConfig, DomainTable, QueryObservation};
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
@@ -387,7 +389,7 @@ impl Detector {
             &Observation {
                 client,
                 domain,
-                name_hash: name_hash(wire),
+                name_hash: hash_lowercase(wire),
                 new_domain: observed.new_domain,
             },
             now_ms,
@@ -665,14 +667,6 @@ fn anomaly_reason(kind: AnomalyKind) -> &'static str {
     }
 }
 
-/// FNV-1a over the lowercased wire name: distinct names for the anomaly sketches.
-fn name_hash(wire: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in wire {
-        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
 
 #[cfg(test)]
 mod tests {

@@ -562,7 +562,7 @@ impl fmt::Debug for DomainTable {
 
 /// Eight bytes with ASCII `A`-`Z` lowercased, the others unchanged (SWAR: the high bit of
 /// each byte of `ge_a` and `gt_z` says whether its low seven bits are ≥ `A`, > `Z`).
-fn lowercase8(x: u64) -> u64 {
+pub(crate) fn lowercase8(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let low7 = x & (0x7f * ONES);
     let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
