@@ -31,7 +31,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::Deserialize;
 use wire::{Name, NameRef};
 
-use crate::domain::lowercase8;
+use crate::psl::lowercase8;
 
 /// Slots per set in the client and domain tables: the bound on the work of a lookup and the
 /// scope of "least recently seen" eviction.

@@ -28,6 +28,8 @@ use std::sync::{Mutex, OnceLock};
 use serde::Deserialize;
 use wire::{Name, NameRef, RType};
 
+use crate::psl::lowercase8;
+
 /// Number of per-domain features fed to the domain model.
 pub const DOMAIN_FEATURES: usize = 16;
 
@@ -560,16 +562,6 @@ impl fmt::Debug for DomainTable {
     }
 }
 
-/// Eight bytes with ASCII `A`-`Z` lowercased, the others unchanged (SWAR: the high bit of
-/// each byte of `ge_a` and `gt_z` says whether its low seven bits are ≥ `A`, > `Z`).
-pub(crate) fn lowercase8(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let low7 = x & (0x7f * ONES);
-    let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
-    let gt_z = low7 + (0x7f - u64::from(b'Z')) * ONES;
-    let upper = ge_a & !gt_z & !x & (0x80 * ONES);
-    x | (upper >> 2)
-}
 
 /// SipHash-1-3 (the reference algorithm, as `siphasher::sip::SipHasher13` computes it) of
 /// `bytes` lowercased, eight bytes at a time: no copy into a lowercased buffer (which cost a

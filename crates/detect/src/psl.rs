@@ -33,6 +33,17 @@ const INTERIOR: u8 = 8;
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// Eight bytes with ASCII `A`-`Z` lowercased, the others unchanged (SWAR: the high bit of
+/// each byte of `ge_a` and `gt_z` says whether its low seven bits are ≥ `A`, > `Z`).
+pub(crate) fn lowercase8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = x & (0x7f * ONES);
+    let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let gt_z = low7 + (0x7f - u64::from(b'Z')) * ONES;
+    let upper = ge_a & !gt_z & !x & (0x80 * ONES);
+    x | (upper >> 2)
+}
+
 /// Feeds one label (lowercased) into a suffix hash, with a separator so `a.bc` and `ab.c`
 /// differ.
 fn hash_label(mut h: u64, label: &[u8]) -> u64 {
