@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Cases: `q17` (`www.example.com` A), `q17b` (`mail.google.com` AAAA), `q138` and `q245`
-//! (tunnel-length names): registered domain + features + score; `dom` (DomainTable
+//! (tunnel-length names, as in `benches/query.rs`; `q245r` is `q245` with its run of 60 `q`
+//! replaced by varied letters): registered domain + features + score; `dom` (DomainTable
 //! observe_query on a hot domain, a new left part each query, as in `benches/domain.rs`),
 //! `ans` (its observe_answer); `anom` (anomaly observe + observe_answer in a learned steady
 //! state, as in `benches/anomaly.rs`).
@@ -45,9 +46,13 @@ fn query_case(case: &str) -> Option<(RType, Name)> {
             "a1b2c3d4e5".repeat(6),
             "f6g7h8i9j0k1l2m3n4o5".repeat(3)
         ),
-        "q245" => format!(
+        "q245" | "q245r" => format!(
             "{}.{}.{}.{}.t.example.co.uk.",
-            "q".repeat(60),
+            if case == "q245" {
+                "q".repeat(60)
+            } else {
+                "k3xv9b2mzq".repeat(6)
+            },
             "aGVsbG8gd29ybGQ".repeat(4),
             "0123456789abcdef".repeat(3),
             "mzxw6ytb".repeat(7)
@@ -163,6 +168,7 @@ fn main() {
         ("q17b", 5_000_000),
         ("q138", 1_000_000),
         ("q245", 1_000_000),
+        ("q245r", 1_000_000),
         ("dom", 5_000_000),
         ("ans", 5_000_000),
         ("anom", 5_000_000),

@@ -243,8 +243,8 @@ impl Model {
         // sum would be a chain of twenty dependent additions.
         let c: [f32; FEATURES] =
             std::array::from_fn(|i| self.per_unit[i] * (features[i] - self.mean[i]));
-        let mut lanes = [0f32; 4];
-        for k in 0..FEATURES / 4 {
+        let mut lanes = [c[0], c[1], c[2], c[3]];
+        for k in 1..FEATURES / 4 {
             let chunk = [c[4 * k], c[4 * k + 1], c[4 * k + 2], c[4 * k + 3]];
             lanes = std::array::from_fn(|j| lanes[j] + chunk[j]);
         }
