@@ -196,29 +196,57 @@ fn lane(counts: u64, flag: u64) -> u32 {
     ((counts / flag) & 0xff) as u32
 }
 
-/// A byte's part in the features: its class counts (one 8-bit lane each, see [`DIGIT`]...)
-/// and the rest packed (see [`metas`]). One table for both so the per-byte loop keeps one
-/// base register for them.
+/// A byte's part in the features, one field per use so that the per-byte loop loads each
+/// directly (no shift or mask), from one table (one base register).
 #[derive(Clone, Copy)]
 struct ByteInfo {
+    /// Class counts, one 8-bit lane each (see [`DIGIT`]...).
     classes: u64,
-    meta: u32,
+    /// Its bigram symbol's row in the table (symbol × symbols).
+    row: u16,
+    /// Its bigram symbol.
+    sym: u8,
+    /// 1 for a letter, 2 for a digit, 0 otherwise (for the letter/digit switches).
+    kind: u8,
+    /// 3 when the byte is neither letter nor digit (the last kind is kept), else 0.
+    keep: u8,
+    /// 0xff for a consonant, else 0: the consonant run is `(run + 1) & mask`.
+    consonant: u8,
 }
 
 static BYTES: [ByteInfo; 256] = byte_infos();
 
 const fn byte_infos() -> [ByteInfo; 256] {
     let classes = classes();
-    let metas = metas();
     let mut t = [ByteInfo {
         classes: 0,
-        meta: 0,
+        row: 0,
+        sym: 0,
+        kind: 0,
+        keep: 0,
+        consonant: 0,
     }; 256];
     let mut i = 0;
     while i < 256 {
+        let b = i as u8;
+        let lc = b.to_ascii_lowercase();
+        let sym = symbol(b);
+        let letter = lc.is_ascii_lowercase();
+        let kind = if letter {
+            LETTER
+        } else if b.is_ascii_digit() {
+            DIGIT_KIND
+        } else {
+            0
+        };
+        let consonant = letter && !matches!(lc, b'a' | b'e' | b'i' | b'o' | b'u' | b'y');
         t[i] = ByteInfo {
             classes: classes[i],
-            meta: metas[i],
+            row: (sym * BIGRAM_SYMBOLS) as u16,
+            sym: sym as u8,
+            kind,
+            keep: if kind == 0 { 3 } else { 0 },
+            consonant: if consonant { 0xff } else { 0 },
         };
         i += 1;
     }
@@ -264,37 +292,8 @@ const fn classes() -> [u64; 256] {
     t
 }
 
-const KIND_SHIFT: u32 = 8;
-const CONSONANT: u32 = 1 << 10;
-const ROW_SHIFT: u32 = 20;
-const LETTER: u32 = 1;
-const DIGIT_KIND: u32 = 2;
-
-/// The rest of a byte's part, packed: its bigram symbol (bits 0-7), whether it is a letter
-/// (bit 8) or a digit (bit 9), for the letter/digit switches, whether it is a consonant (bit
-/// 10), and its symbol's row in the bigram table (bits 20-31, so one shift extracts it).
-const fn metas() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        let lc = b.to_ascii_lowercase();
-        let sym = symbol(b) as u32;
-        let mut m = sym | (sym * BIGRAM_SYMBOLS as u32) << ROW_SHIFT;
-        if lc.is_ascii_lowercase() {
-            m |= LETTER << KIND_SHIFT;
-            if !matches!(lc, b'a' | b'e' | b'i' | b'o' | b'u' | b'y') {
-                m |= CONSONANT;
-            }
-        }
-        if b.is_ascii_digit() {
-            m |= DIGIT_KIND << KIND_SHIFT;
-        }
-        t[i] = m;
-        i += 1;
-    }
-    t
-}
+const LETTER: u8 = 1;
+const DIGIT_KIND: u8 = 2;
 
 /// The bigram row of the label boundary.
 const BOUNDARY_ROW: usize = BOUNDARY * BIGRAM_SYMBOLS;
@@ -357,23 +356,20 @@ pub fn extract(
         // 0 before the label's first letter or digit, else the kind of the last one.
         let mut prev_kind = 0u32;
         for &b in label {
-            let info = BYTES[usize::from(b)];
+            let info = &BYTES[usize::from(b)];
             classes += info.classes;
-            let m = info.meta;
             let c = &mut counts[usize::from(b)];
             sum_clogc += bigrams.step(*c);
             *c = c.wrapping_add(1);
-            run = if m & CONSONANT != 0 { run + 1 } else { 0 };
+            run = (run + 1) & u32::from(info.consonant);
             max_run = max_run.max(run);
-            let kind = (m >> KIND_SHIFT) & 3;
+            let kind = u32::from(info.kind);
             // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both
             // bits, so their xor plus one is 4 and every other pair's is below.
             switches += ((prev_kind ^ kind) + 1) >> 2;
-            if kind != 0 {
-                prev_kind = kind;
-            }
-            loglik += bigrams.get(row, (m & 0xff) as usize);
-            row = (m >> ROW_SHIFT) as usize;
+            prev_kind = (prev_kind & u32::from(info.keep)) | kind;
+            loglik += bigrams.get(row, usize::from(info.sym));
+            row = usize::from(info.row);
         }
         loglik += bigrams.get(row, BOUNDARY);
         pairs += len as u32 + 1;
