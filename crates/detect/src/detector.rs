@@ -667,7 +667,6 @@ fn anomaly_reason(kind: AnomalyKind) -> &'static str {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

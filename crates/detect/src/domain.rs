@@ -562,7 +562,6 @@ impl fmt::Debug for DomainTable {
     }
 }
 
-
 /// SipHash-1-3 (the reference algorithm, as `siphasher::sip::SipHasher13` computes it) of
 /// `bytes` lowercased, eight bytes at a time: no copy into a lowercased buffer (which cost a
 /// 255-byte clear and a byte loop per hash, twice per query).
@@ -745,7 +744,9 @@ impl DomainTable {
             };
         }
         // floor(log2) of a float ≥ 1 is its exponent: no logarithm.
-        let pow = ((short_distinct.max(1.0).to_bits() >> 23) as u8).wrapping_sub(127).min(31);
+        let pow = ((short_distinct.max(1.0).to_bits() >> 23) as u8)
+            .wrapping_sub(127)
+            .min(31);
         let turn = e.gated % config.eval_every == 0 || pow > e.last_pow;
         e.gated = e.gated.wrapping_add(1);
         if !turn {

@@ -253,8 +253,8 @@ const fn byte_infos() -> [ByteInfo; 256] {
     t
 }
 
-/// What each byte counts as, so the per-byte counting is one table load and one addition.
-
+/// What each byte counts as: one 8-bit lane per class, so the per-byte counting is one
+/// addition.
 const fn classes() -> [u64; 256] {
     let mut t = [0u64; 256];
     let mut i = 0;

@@ -133,16 +133,15 @@ impl Rules {
     /// most half full, so the probe ends at an empty slot within `slots.len()` steps.
     fn get(&self, h: u64) -> u8 {
         let mask = self.slots.len() - 1;
-        let mut at = Rules::home(h, self.bits);
-        for _ in 0..self.slots.len() {
-            let slot = self.slots[at & mask];
+        let home = Rules::home(h, self.bits);
+        for step in 0..self.slots.len() {
+            let slot = self.slots[(home + step) & mask];
             if slot == 0 {
                 break;
             }
             if (slot ^ h) & !FLAG_BITS == 0 {
                 return (slot & FLAG_BITS) as u8;
             }
-            at += 1;
         }
         0
     }
