@@ -19,7 +19,8 @@
 //!
 //! - `portcullis detect features [--model FILE] [--left]` reads `QTYPE<TAB>QNAME` lines and
 //!   prints the tunnel detector's features as TSV; `portcullis detect score [--model FILE]
-//!   NAME [TYPE]` prints the registered domain, the score and why (`detect_cli.rs`).
+//!   NAME [TYPE]` prints the registered domain, the score and why; `portcullis detect replay
+//!   [--vectors] TRACE...` replays labelled traces through a real detector (`detect_cli.rs`).
 //!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
@@ -91,6 +92,22 @@ enum DetectCommand {
         /// domain).
         #[arg(long)]
         left: bool,
+    },
+    /// Replay labelled traces (tools/detect/README.md format, gunzipped) through a real
+    /// detector in alert mode: per session, the query on which its domain was flagged.
+    Replay {
+        /// Print the domain feature vector at every gate crossing instead (for the trainer).
+        #[arg(long)]
+        vectors: bool,
+        /// Sessions start at deterministic offsets spread over this many milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 3_600_000)]
+        spread_ms: u64,
+        /// Replay a session's queries at least this many milliseconds apart.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        min_gap_ms: u64,
+        /// The trace files.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
     },
     /// Print a name's registered domain, its score and the features behind it.
     Score {
@@ -388,6 +405,25 @@ fn run_detect(args: &DetectArgs) -> ExitCode {
                 &model,
                 *left,
                 std::io::stdin().lock(),
+                std::io::BufWriter::new(std::io::stdout().lock()),
+            ),
+            DetectCommand::Replay {
+                vectors,
+                spread_ms,
+                min_gap_ms,
+                traces,
+            } => detect_cli::replay(
+                model,
+                detect::DetectConfig {
+                    mode: detect::Mode::Alert,
+                    ..detect::DetectConfig::default()
+                },
+                traces,
+                detect_cli::ReplayOptions {
+                    vectors: *vectors,
+                    spread_ms: *spread_ms,
+                    min_gap_ms: *min_gap_ms,
+                },
                 std::io::BufWriter::new(std::io::stdout().lock()),
             ),
             DetectCommand::Score { name, qtype } => {
