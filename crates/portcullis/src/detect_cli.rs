@@ -392,6 +392,103 @@ mod tests {
         assert!(err.unwrap_err().starts_with("line 1:"));
     }
 
+    /// A trace with one tunnel session (base32 in TXT queries, 200 ms apart) and one
+    /// ordinary site, written to a temporary file.
+    fn trace(dir: &Path) -> std::path::PathBuf {
+        let mut text = String::from("session\tt_ms\tclient\tqtype\tqname\trcode\tresp_len\tdata\n");
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..60u64 {
+            let mut label = String::new();
+            for _ in 0..48 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                label.push(char::from(
+                    b"abcdefghijklmnopqrstuvwxyz234567"[(state % 32) as usize],
+                ));
+            }
+            let _ = writeln!(
+                text,
+                "t1\t{}\t192.0.2.9\tTXT\t{label}.{i}.tun.replay-test.net.\tNOERROR\t250\t1",
+                i * 200
+            );
+        }
+        for (i, host) in ["www", "mail", "api", "www", "cdn"].iter().enumerate() {
+            let _ = writeln!(
+                text,
+                "b1\t{}\t192.0.2.10\tA\t{host}.example.org.\tNOERROR\t80\t0",
+                i * 1000
+            );
+        }
+        let path = dir.join("mixed.tsv");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn replay_flags_the_tunnel_session_only() {
+        let dir = std::env::temp_dir().join(format!("portcullis-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = trace(&dir);
+        let model = load_model(None).unwrap();
+        let config = DetectConfig {
+            mode: detect::Mode::Alert,
+            ..DetectConfig::default()
+        };
+        let options = ReplayOptions {
+            min_gap_ms: 20,
+            ..ReplayOptions::default()
+        };
+        let mut out = Vec::new();
+        replay(model, config.clone(), &[path.clone()], options, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+        assert_eq!(
+            rows[0][..6],
+            [
+                "file",
+                "session",
+                "domain",
+                "queries",
+                "data_queries",
+                "first_alert"
+            ]
+        );
+        let tunnel = rows.iter().find(|r| r[1] == "t1").unwrap();
+        assert_eq!(tunnel[2], "replay-test.net.");
+        assert_eq!((tunnel[3], tunnel[4]), ("60", "60"));
+        let first: i64 = tunnel[5].parse().unwrap();
+        assert!((1..=50).contains(&first), "flagged at {first}");
+        assert!(tunnel[6].contains("samples"), "{}", tunnel[6]);
+        let benign = rows.iter().find(|r| r[1] == "b1").unwrap();
+        assert_eq!((benign[2], benign[5]), ("example.org.", "-1"));
+
+        // Vectors: the header, then rows of the tunnel session only (the site never gates).
+        let mut out = Vec::new();
+        let options = ReplayOptions {
+            vectors: true,
+            ..options
+        };
+        let model = load_model(None).unwrap();
+        replay(model, config.clone(), &[path.clone()], options, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        assert!(header.starts_with("file\tsession\tquery\tshort_queries_log\t"));
+        let rest: Vec<&str> = lines.collect();
+        assert!(!rest.is_empty());
+        assert!(rest.iter().all(|l| l.split('\t').nth(1) == Some("t1")
+            && l.split('\t').count() == 3 + DOMAIN_FEATURE_NAMES.len()));
+
+        // Not a trace: refused with the file's name.
+        let bad = dir.join("bad.tsv");
+        std::fs::write(&bad, "\u{1f}\u{8b}garbage").unwrap();
+        let model = load_model(None).unwrap();
+        let err = replay(model, config, &[bad], options, Vec::new()).unwrap_err();
+        assert!(err.contains("bad.tsv") && err.contains("gunzip"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn score_names_the_registered_domain() {
         let model = load_model(None).unwrap();
