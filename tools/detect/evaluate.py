@@ -124,8 +124,8 @@ def run(binary, tmp, paths):
         return c
 
     ben_c, mix_c = counts(ben_err), counts(stderr)
-    out.append("Anomaly alerts (replay defaults; every session starts within the first hour, "
-               "so all of them fall in the 1 h learning period: logged, never acted on):")
+    out.append("Anomaly alerts (replay defaults: the first hour is the learning period, "
+               "whose alerts are logged, never acted on; \"(learning)\" marks them):")
     out.append("")
     out.append("| alert | benign traces only | benign + tunnel traces |")
     out.append("|---|---|---|")

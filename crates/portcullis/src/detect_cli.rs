@@ -285,7 +285,8 @@ pub fn replay(
         0,
         Some([0x7265_706c_6179, 0x6465_7465_6374]),
     );
-    let mut anomalies: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    // Anomaly alerts by reason, and whether they came within the learning period.
+    let mut anomalies: std::collections::BTreeMap<(&'static str, bool), usize> = Default::default();
     if options.vectors {
         let names = DOMAIN_FEATURE_NAMES.join("\t");
         writeln!(out, "file\tsession\tquery\t{names}").map_err(io)?;
@@ -324,7 +325,9 @@ pub fn replay(
                         session.first_alert = Some((query, alert.explanation.clone()));
                     }
                 }
-                AlertKind::Anomaly => *anomalies.entry(alert.reason).or_default() += 1,
+                AlertKind::Anomaly => {
+                    *anomalies.entry((alert.reason, alert.learning)).or_default() += 1;
+                }
             }
         }
     }
@@ -352,8 +355,9 @@ pub fn replay(
             .map_err(io)?;
         }
     }
-    for (reason, count) in &anomalies {
-        eprintln!("anomaly alerts: {reason}: {count}");
+    for ((reason, learning), count) in &anomalies {
+        let when = if *learning { " (learning)" } else { "" };
+        eprintln!("anomaly alerts: {reason}{when}: {count}");
     }
     out.flush().map_err(io)
 }
