@@ -444,7 +444,14 @@ mod tests {
             ..ReplayOptions::default()
         };
         let mut out = Vec::new();
-        replay(model, config.clone(), &[path.clone()], options, &mut out).unwrap();
+        replay(
+            model,
+            config.clone(),
+            std::slice::from_ref(&path),
+            options,
+            &mut out,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
         assert_eq!(
@@ -474,7 +481,14 @@ mod tests {
             ..options
         };
         let model = load_model(None).unwrap();
-        replay(model, config.clone(), &[path.clone()], options, &mut out).unwrap();
+        replay(
+            model,
+            config.clone(),
+            std::slice::from_ref(&path),
+            options,
+            &mut out,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let mut lines = text.lines();
         let header = lines.next().unwrap();
