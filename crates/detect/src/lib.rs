@@ -16,8 +16,14 @@
 #![forbid(unsafe_code)]
 
 pub mod anomaly;
+pub mod detector;
 pub mod domain;
 pub mod features;
 pub mod model;
 pub mod psl;
 pub mod verdict;
+
+pub use detector::{
+    Alert, AlertKind, BlockKind, Decision, DetectConfig, DetectStats, Detector, Enforce, Mode,
+    Model, Psl, VerdictInfo,
+};
