@@ -311,6 +311,55 @@ impl DetectState {
     }
 }
 
+impl DetectState {
+    /// `GET /api/detect`: the mode, the standing verdicts and the recent alerts, as JSON.
+    pub fn json(&self, now_ms: u64) -> String {
+        let verdicts: Vec<serde_json::Value> = self
+            .detector()
+            .map(|d| d.verdicts(now_ms))
+            .unwrap_or_default()
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "domain": v.domain.to_string(),
+                    "action": enforce_name(v.enforce),
+                    "client": v.client.map(|c| c.to_string()),
+                    "remaining_seconds": v.until_ms.saturating_sub(now_ms) / 1000,
+                    "reason": v.reason,
+                    "summary": &*v.summary,
+                })
+            })
+            .collect();
+        let alerts: Vec<serde_json::Value> = self
+            .record
+            .recent()
+            .iter()
+            .map(|r| {
+                let a = &r.alert;
+                serde_json::json!({
+                    "kind": match a.kind {
+                        detect::AlertKind::Tunnel => "tunnel",
+                        detect::AlertKind::Anomaly => "anomaly",
+                    },
+                    "domain": a.domain.to_string(),
+                    "client": a.client.map(|c| c.to_string()),
+                    "seconds_ago": now_ms.saturating_sub(r.at_ms) / 1000,
+                    "mode": mode_name(r.mode),
+                    "reason": a.reason,
+                    "explanation": a.explanation,
+                    "enforced": a.enforced.map(enforce_name),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "mode": mode_name(self.record.mode()),
+            "verdicts": verdicts,
+            "alerts": alerts,
+        })
+        .to_string()
+    }
+}
+
 /// The label of an enforcement.
 fn enforce_name(enforce: detect::Enforce) -> &'static str {
     engine::detection::enforce_label(enforce)

@@ -1148,8 +1148,18 @@ fn start(
         let acl = config.acl.http_acl();
         let limits = http::Limits::default();
         let events = server.events().clone();
+        let detect: Arc<dyn http::DetectApi> = server.clone();
         running.tasks.push(runtime.spawn(async move {
-            let served = http::serve_with(listener, registry, health, stop, limits, acl, events);
+            let served = http::serve_api(
+                listener,
+                registry,
+                health,
+                stop,
+                limits,
+                acl,
+                events,
+                Some(detect),
+            );
             if let Err(e) = served.await {
                 tracing::error!("HTTP endpoint stopped: {e}");
             }
@@ -1441,6 +1451,16 @@ impl ControlHandler for Server {
 
     fn detections(&self) -> Result<String, String> {
         Ok(self.detect.list(transport::clock::now().as_millis()))
+    }
+}
+
+impl http::DetectApi for Server {
+    fn state_json(&self) -> String {
+        self.detect.json(transport::clock::now().as_millis())
+    }
+
+    fn allow(&self, domain: &str) -> Result<String, String> {
+        ControlHandler::allow_domain(self, domain)
     }
 }
 

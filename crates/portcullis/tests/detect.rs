@@ -79,6 +79,17 @@ impl Setup {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `curl -sf ARGS`, with `HTTP` in an argument replaced by the resolver's HTTP port.
+    fn curl(&self, args: &[&str]) -> String {
+        let port = self.http.to_string();
+        let out = Command::new("curl")
+            .args(["-sf", "--max-time", "5"])
+            .args(args.iter().map(|a| a.replace("HTTP", &port)))
+            .output()
+            .expect("curl: scripts/test.sh installs it");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn metric(&self, series: &str) -> f64 {
         metric(&self.metrics(), series).unwrap_or_else(|| panic!("no {series} in /metrics"))
     }
@@ -551,6 +562,24 @@ fn rate_limit_lets_some_through_and_refuses_the_rest() {
     assert!(refused > 0, "some were refused");
     assert!(answered > 0, "some were answered");
     assert!(s.metric("portcullis_detect_enforced_total{action=\"rate_limited\"}") >= 1.0);
+
+    // The HTTP API (the listener is on loopback): the verdict, then the operator's allow.
+    let api = s.curl(&["http://127.0.0.1:HTTP/api/detect"]);
+    assert!(
+        api.contains("\"domain\":\"tunnel.test.\"") && api.contains("\"action\":\"rate_limited\""),
+        "{api}"
+    );
+    let allowed = s.curl(&[
+        "-X",
+        "POST",
+        "http://127.0.0.1:HTTP/api/detect/allow?domain=tunnel.test",
+    ]);
+    assert!(allowed.contains("\"ok\":true"), "{allowed}");
+    let api = s.curl(&["http://127.0.0.1:HTTP/api/detect"]);
+    assert!(
+        !api.contains("\"action\":\"rate_limited\""),
+        "cleared: {api}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
