@@ -644,3 +644,165 @@ fn check_names_bad_detect_settings_and_model_files() {
     });
     assert!(at.is_some(), "file:line:column: {stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// iodine, in two network namespaces
+// ---------------------------------------------------------------------------------------------
+
+/// Two network namespaces joined by a veth pair, deleted (with what runs in them) when dropped.
+struct Namespaces {
+    server: String,
+    client: String,
+}
+
+impl Namespaces {
+    fn new() -> Result<Namespaces, String> {
+        let id = std::process::id() % 100_000;
+        let ns = Namespaces {
+            server: format!("pcd-s{id}"),
+            client: format!("pcd-c{id}"),
+        };
+        let (vs, vc) = (format!("pcds{id}"), format!("pcdc{id}"));
+        let steps: [&[&str]; 10] = [
+            &["netns", "add", &ns.server],
+            &["netns", "add", &ns.client],
+            &["link", "add", &vs, "type", "veth", "peer", "name", &vc],
+            &["link", "set", &vs, "netns", &ns.server],
+            &["link", "set", &vc, "netns", &ns.client],
+            &["-n", &ns.server, "addr", "add", "10.77.0.1/24", "dev", &vs],
+            &["-n", &ns.client, "addr", "add", "10.77.0.2/24", "dev", &vc],
+            &["-n", &ns.server, "link", "set", &vs, "up"],
+            &["-n", &ns.client, "link", "set", &vc, "up"],
+            &["-n", &ns.client, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            let ok = Command::new("ip")
+                .args(step)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Err(format!("ip {}", step.join(" ")));
+            }
+        }
+        Ok(ns)
+    }
+
+    /// `ip netns exec NS program args...`, its output to `log`.
+    fn spawn(&self, ns: &str, log: &Path, program: &str, args: &[&str]) -> ChildGuard {
+        let log = std::fs::File::create(log).unwrap();
+        ChildGuard(
+            Command::new("ip")
+                .args(["netns", "exec", ns, program])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in [&self.server, &self.client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+#[test]
+fn an_iodine_tunnel_between_namespaces_is_reported() {
+    let root = nix::unistd::geteuid().is_root();
+    if !root || !Path::new("/dev/net/tun").exists() {
+        println!("SKIPPED: iodine needs root and /dev/net/tun (root: {root})");
+        return;
+    }
+    if Command::new("iodined").arg("-v").output().is_err() {
+        panic!("iodined: scripts/test.sh installs iodine");
+    }
+    let ns = match Namespaces::new() {
+        Ok(ns) => ns,
+        Err(step) => {
+            println!("SKIPPED: cannot make network namespaces ({step} failed)");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let scratch = Scratch::new("detect-iodine");
+    let config = scratch.write(
+        "resolver.toml",
+        "[server]\nlisten = [\"127.0.0.1:53\"]\nworkers = 1\ncontrol_socket = \"r.sock\"\n\n\
+         [resolver]\nenabled = true\ncase_randomisation = false\n\n\
+         [[forward]]\nzone = \"tunnel.test.\"\nto = [\"10.77.0.1\"]\n\n\
+         [dnssec]\nvalidation = false\n\n[events]\nfile = \"events.json\"\n\n\
+         [detect]\nmode = \"alert\"\n",
+    );
+    let _iodined = ns.spawn(
+        &ns.server,
+        &scratch.0.join("iodined.log"),
+        "iodined",
+        &[
+            "-f",
+            "-c",
+            "-P",
+            "portcullis",
+            "-l",
+            "10.77.0.1",
+            "10.99.0.1",
+            "tunnel.test",
+        ],
+    );
+    let resolver_log = scratch.0.join("resolver.log");
+    let _resolver = ns.spawn(
+        &ns.client,
+        &resolver_log,
+        env!("CARGO_BIN_EXE_portcullis"),
+        &["serve", "--config", config.to_str().unwrap()],
+    );
+    let log = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    wait_for("the resolver to serve", Duration::from_secs(10), || {
+        log(&resolver_log).contains("serving")
+    });
+    let iodine_log = scratch.0.join("iodine.log");
+    let _iodine = ns.spawn(
+        &ns.client,
+        &iodine_log,
+        "iodine",
+        &["-f", "-P", "portcullis", "-r", "127.0.0.1", "tunnel.test"],
+    );
+    wait_for("the iodine tunnel", Duration::from_secs(12), || {
+        log(&iodine_log).contains("Connection setup complete")
+    });
+    // Traffic through the tunnel: pings to the server's tunnel address.
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.client,
+            "ping",
+            "-c",
+            "10",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "10.99.0.1",
+        ])
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&ping.stdout));
+    let events = scratch.0.join("events.json");
+    let deadline = Duration::from_secs(30).saturating_sub(started.elapsed());
+    wait_for("a tunnel event for tunnel.test.", deadline, || {
+        log(&events).lines().any(|l| {
+            l.contains("\"action\":\"tunnel\"") && l.contains("\"qname\":\"tunnel.test.\"")
+        })
+    });
+    eprintln!(
+        "iodine reported after {:?}:\n{}",
+        started.elapsed(),
+        log(&events).lines().next().unwrap_or_default()
+    );
+}
