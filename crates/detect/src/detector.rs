@@ -38,7 +38,10 @@ pub enum Enforce {
     /// Blocked.
     Block(BlockKind),
     /// Over the verdict's rate.
-    RateLimited,
+    RateLimited {
+        /// The rate.
+        qps: u32,
+    },
 }
 
 /// The detector's settings.
@@ -109,18 +112,18 @@ pub struct Model {
 
 impl Model {
     /// The embedded model.
-    pub fn embedded() -> Model {
-        Model { version: 1 }
+    pub fn embedded() -> Result<Model, String> {
+        Ok(Model { version: 1 })
+    }
+    /// What it is.
+    pub fn summary(&self) -> String {
+        format!("version {}", self.version)
     }
     /// A model file's text.
     pub fn from_json(text: &str) -> Result<Model, String> {
         serde_json::from_str::<serde_json::Value>(text)
             .map(|_| Model { version: 1 })
             .map_err(|e| format!("{}:{}: {e}", e.line(), e.column()))
-    }
-    /// The file's version.
-    pub fn version(&self) -> u32 {
-        self.version
     }
 }
 
@@ -175,6 +178,8 @@ pub struct Alert {
     pub explanation: String,
     /// What was enforced.
     pub enforced: Option<Enforce>,
+    /// Within the learning period.
+    pub learning: bool,
 }
 
 /// What a miss decided.
@@ -224,7 +229,7 @@ pub struct Detector {
 
 impl Detector {
     /// A detector.
-    pub fn new(config: DetectConfig, _model: Model, _psl: Arc<Psl>) -> Detector {
+    pub fn new(config: DetectConfig, _model: Model, _psl: Arc<Psl>, _now_ms: u64) -> Detector {
         Detector { config }
     }
     /// A standing verdict.
@@ -242,7 +247,20 @@ impl Detector {
         Decision::default()
     }
     /// An answer.
-    pub fn on_answer(&self, _qname: NameRef, _rcode: Rcode, _response_len: usize, _now_ms: u64) {}
+    pub fn on_answer(
+        &self,
+        _qname: NameRef,
+        _client: IpAddr,
+        _rcode: Rcode,
+        _response_len: usize,
+        _now_ms: u64,
+    ) -> Option<Box<Alert>> {
+        None
+    }
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.config.mode
+    }
     /// Operator allow.
     pub fn allow(&self, _domain: NameRef, _now_ms: u64) -> bool {
         false

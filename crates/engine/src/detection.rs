@@ -115,7 +115,7 @@ fn enforce_index(enforce: Enforce) -> usize {
         Enforce::Block(BlockKind::Nxdomain) => 0,
         Enforce::Block(BlockKind::Refused) => 1,
         Enforce::Block(BlockKind::Sinkhole) => 2,
-        Enforce::RateLimited => 3,
+        Enforce::RateLimited { .. } => 3,
     }
 }
 
@@ -295,10 +295,20 @@ impl Engine {
         Some(self.write_detect(d, request, question, client, enforce, domain, out))
     }
 
-    /// The resolver's answer to a miss the detector scored.
-    pub(crate) fn detect_answer(&self, qname: NameRef<'_>, rcode: Rcode, len: usize, at_ms: u64) {
-        if let Some(d) = &self.detection {
-            d.detector.on_answer(qname, rcode, len, at_ms);
+    /// The resolver's answer to a miss the detector scored (an anomaly alert it raises is
+    /// reported like a miss's).
+    pub(crate) fn detect_answer(
+        &self,
+        qname: NameRef<'_>,
+        client: std::net::IpAddr,
+        rcode: Rcode,
+        len: usize,
+        at_ms: u64,
+    ) {
+        if let Some(d) = &self.detection
+            && let Some(alert) = d.detector.on_answer(qname, client, rcode, len, at_ms)
+        {
+            self.report(d, &alert, Time::from_millis(at_ms));
         }
     }
 
@@ -309,7 +319,12 @@ impl Engine {
             AlertKind::Tunnel => events::Action::Tunnel,
             AlertKind::Anomaly => events::Action::Anomaly,
         };
-        let severity = if d.mode == Mode::Log { 5 } else { 4 };
+        // Log mode, and anomalies within the learning period, are notices.
+        let severity = if d.mode == Mode::Log || alert.learning {
+            5
+        } else {
+            4
+        };
         self.events.emit_with(action, || {
             let mut event = events::Event::new(action, alert.reason)
                 .name(alert.domain.clone())
@@ -321,7 +336,12 @@ impl Engine {
                 .enforced
                 .map(|e| format!("; enforced: {}", enforce_label(e)))
                 .unwrap_or_default();
-            event.detail(format!("{}{enforced}", alert.explanation))
+            let learning = if alert.learning {
+                " (learning: logged only)"
+            } else {
+                ""
+            };
+            event.detail(format!("{}{enforced}{learning}", alert.explanation))
         });
         d.record.push(RecentAlert {
             at_ms: now.as_millis(),
@@ -344,7 +364,7 @@ impl Engine {
     ) -> Outcome {
         let mut text = Text::new();
         let prefix = match enforce {
-            Enforce::RateLimited => "tunnel rate limit: ",
+            Enforce::RateLimited { .. } => "tunnel rate limit: ",
             Enforce::Block(_) => "tunnel: ",
         };
         // Cut when too long: the text is informative only.
@@ -352,7 +372,9 @@ impl Engine {
         let text = text.as_str();
         let (rcode, sinkhole) = match enforce {
             Enforce::Block(BlockKind::Nxdomain) => (Rcode::NXDOMAIN, false),
-            Enforce::Block(BlockKind::Refused) | Enforce::RateLimited => (Rcode::REFUSED, false),
+            Enforce::Block(BlockKind::Refused) | Enforce::RateLimited { .. } => {
+                (Rcode::REFUSED, false)
+            }
             Enforce::Block(BlockKind::Sinkhole) => (Rcode::NOERROR, true),
         };
         let ede = Some((EDE_BLOCKED, text));

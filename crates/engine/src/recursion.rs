@@ -433,7 +433,13 @@ impl Engine {
         let secure = resolution.security == recursor::Security::Secure;
         set_ad(out, info.len, secure && (request.dnssec_ok() || request.ad));
         if let Some(at_ms) = request.detect_ms {
-            self.detect_answer(request.qname(), resolution.rcode, info.len, at_ms);
+            self.detect_answer(
+                request.qname(),
+                request.client.addr,
+                resolution.rcode,
+                info.len,
+                at_ms,
+            );
         }
         info
     }

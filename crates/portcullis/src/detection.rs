@@ -26,9 +26,10 @@ struct Loaded<T> {
 /// column.
 fn load_model(settings: &DetectSettings) -> Result<Loaded<Model>, String> {
     let Some(path) = &settings.model else {
+        let model = Model::embedded().map_err(|e| format!("the embedded model: {e}"))?;
         return Ok(Loaded {
             text: None,
-            value: Model::embedded(),
+            value: model,
         });
     };
     let text = std::fs::read_to_string(path)
@@ -70,9 +71,9 @@ pub fn check(config: &Config) -> Result<String, Vec<String>> {
         .collect();
     match (model, psl) {
         (Ok(model), Ok(psl)) => Ok(format!(
-            "detection {}: model version {} ({}), public suffix list of {} rules ({})",
+            "detection {}: model {} ({}), public suffix list of {} rules ({})",
             mode_name(mode),
-            model.value.version(),
+            model.value.summary(),
             settings
                 .model
                 .as_ref()
@@ -217,6 +218,7 @@ impl DetectState {
                 wanted.clone(),
                 model.value,
                 psl.value.clone(),
+                transport::clock::now().as_millis(),
             ));
             *current = Some(CurrentBox(Box::new(Current {
                 detector,
@@ -369,7 +371,7 @@ fn enforce_name(enforce: detect::Enforce) -> &'static str {
 fn reparse_model(text: Option<&str>) -> Result<Loaded<Model>, String> {
     let value = match text {
         Some(t) => Model::from_json(t).map_err(|e| format!("detect.model: {e}"))?,
-        None => Model::embedded(),
+        None => Model::embedded().map_err(|e| format!("the embedded model: {e}"))?,
     };
     Ok(Loaded {
         text: text.map(str::to_owned),

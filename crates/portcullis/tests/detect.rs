@@ -610,7 +610,7 @@ fn check_names_bad_detect_settings_and_model_files() {
     let (ok, stdout, stderr) = check(&good);
     assert!(ok, "{stderr}");
     assert!(
-        stdout.contains("detection log: model version"),
+        stdout.contains("detection log: model "),
         "check reports the model: {stdout}"
     );
 
