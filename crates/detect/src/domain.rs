@@ -1,1 +1,1464 @@
-//! (to be written)
+//! Bounded, windowed state per registered domain, and the per-domain model.
+//!
+//! One query on its own rarely shows a tunnel: the signal is in the volume of *distinct*
+//! subdomains a registered domain receives, the bytes carried out in them, the query types and
+//! the answers. [`DomainTable`] keeps, per registered domain, a short (default 60 s) and a long
+//! (default 1 h) window of counters; [`DomainTable::observe_query`] updates them in bounded
+//! work without allocating (an allocation happens only when a new domain is inserted) and,
+//! when cheap gates are crossed, hands back the domain's feature vector so the caller can run
+//! [`DomainModel::score`] outside the table's lock.
+//!
+//! Windows are tumbling, read as a sliding estimate: the previous window's total weighted by
+//! the part of it still inside the sliding span, plus the current window. No timers: a window
+//! rolls when a query or answer arrives after its end.
+//!
+//! Distinct subdomains are counted with a linear-counting bitmap of keyed hashes of the left
+//! part, 1,024 bits for the short window and 2,048 for the long one: the estimate
+//! `m·ln(m/zeros)` stays within 10% up to 1,000 and 2,000 names respectively and saturates near
+//! 7,100 and 15,600, far above any gate. The hash is keyed so that a client cannot choose names
+//! that collide (in the table or in the bitmap) to hide a tunnel.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use siphasher::sip::SipHasher13;
+use wire::{Name, NameRef, RType};
+
+/// Number of per-domain features fed to the domain model.
+pub const DOMAIN_FEATURES: usize = 16;
+
+/// Stable feature names, in vector order: the model file's `"features"` must equal them.
+pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
+    "short_queries_log",
+    "short_distinct_log",
+    "short_bytes_out_log",
+    "long_queries_log",
+    "long_distinct_log",
+    "long_bytes_out_log",
+    "tunnel_type_share",
+    "nxdomain_ratio",
+    "mean_score",
+    "max_score",
+    "suspicious_share",
+    "mean_response_log",
+    "max_response_log",
+    "distinct_clients_log",
+    "distinct_per_query",
+    "long_suspicious_log",
+];
+
+/// 64-bit words of the short window's distinct-subdomain bitmap (1,024 bits).
+const SHORT_WORDS: usize = 16;
+/// 64-bit words of the long window's bitmap (2,048 bits): it sees more names.
+const LONG_WORDS: usize = 32;
+/// Bytes of a sample left part kept for explanations (one full label and its length byte).
+const SAMPLE_BYTES: usize = 64;
+const SAMPLES: usize = 3;
+const CLIENTS: usize = 4;
+/// Slots probed per lookup: bounds the work of a lookup, an insert and an eviction.
+const PROBES: usize = 16;
+/// Upper bound on the number of shards (locks).
+const MAX_SHARDS: usize = 64;
+
+/// Sizes, windows and gates of the per-domain table.
+#[derive(Debug, Clone)]
+pub struct DomainConfig {
+    /// Registered domains tracked at most. With bounded probing the table may start evicting
+    /// the least recently seen domains a little before every slot is used.
+    pub capacity: usize,
+    /// Length of the short window (burst detection).
+    pub short_window_ms: u64,
+    /// Length of the long window (slow exfiltration).
+    pub long_window_ms: u64,
+    /// Gate: estimated distinct subdomains in the short window at or above which the model runs.
+    pub gate_short_distinct: f32,
+    /// Gate: estimated distinct subdomains in the long window.
+    pub gate_long_distinct: f32,
+    /// Gate: (weighted) suspicious queries in the long window.
+    pub gate_suspicious: f32,
+    /// Once gated, the model runs on every `eval_every`-th query of the domain, and also
+    /// whenever its short-window distinct count reaches a new power of two.
+    pub eval_every: u32,
+    /// Key of the keyed hash; `None` draws a random one (tests fix it to be reproducible).
+    pub hash_key: Option<[u64; 2]>,
+}
+
+impl Default for DomainConfig {
+    fn default() -> Self {
+        DomainConfig {
+            capacity: 50_000,
+            short_window_ms: 60_000,
+            long_window_ms: 3_600_000,
+            gate_short_distinct: 8.0,
+            gate_long_distinct: 30.0,
+            gate_suspicious: 2.0,
+            eval_every: 4,
+            hash_key: None,
+        }
+    }
+}
+
+/// One query, as the caller has already analysed it.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryObservation<'a> {
+    /// The registered domain (public suffix plus one label).
+    pub domain: NameRef<'a>,
+    /// Wire bytes of the labels before the registered domain (length-prefixed, no root byte);
+    /// empty for a query of the registered domain itself.
+    pub left: &'a [u8],
+    /// Query type.
+    pub qtype: RType,
+    /// The asking client.
+    pub client: IpAddr,
+    /// The query model's score, 0..1.
+    pub score: f32,
+    /// Whether the score reached the query model's threshold.
+    pub suspicious: bool,
+    /// 1.0, lower for allow-listed zones: their queries are still counted, with less weight.
+    pub weight: f32,
+}
+
+/// What [`DomainTable::observe_query`] found.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed {
+    /// The domain was not tracked before this query.
+    pub new_domain: bool,
+    /// Set when the gates are crossed and it is this query's turn: run the domain model on it.
+    pub features: Option<[f32; DOMAIN_FEATURES]>,
+}
+
+/// Sliding-window figures of one domain, for alerts and the control interface.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WindowReport {
+    /// Window length.
+    pub window_ms: u64,
+    /// Queries (weighted).
+    pub queries: f32,
+    /// Estimated distinct subdomains.
+    pub distinct: f32,
+    /// Bytes of new distinct left parts: what a tunnel can carry out.
+    pub bytes_out: f32,
+    /// Share of queries of tunnel-friendly types.
+    pub tunnel_type_share: f32,
+    /// Answers seen.
+    pub answers: f32,
+    /// Share of answers that were NXDOMAIN.
+    pub nxdomain_ratio: f32,
+    /// Mean response size in bytes.
+    pub mean_response: f32,
+    /// Largest response size in bytes.
+    pub max_response: f32,
+    /// Estimated distinct clients.
+    pub distinct_clients: f32,
+    /// Mean query-model score.
+    pub mean_score: f32,
+    /// Highest query-model score.
+    pub max_score: f32,
+    /// Suspicious queries (weighted).
+    pub suspicious: f32,
+}
+
+/// A domain's state, copied out for an alert or `ctl`.
+#[derive(Debug, Clone)]
+pub struct DomainReport {
+    /// The registered domain, as first seen.
+    pub domain: Name,
+    /// When it was first seen.
+    pub first_seen_ms: u64,
+    /// When it was last queried.
+    pub last_seen_ms: u64,
+    /// The short window, estimated at the last query.
+    pub short: WindowReport,
+    /// The long window, estimated at the last query.
+    pub long: WindowReport,
+    /// Up to three sample left parts in presentation form (cut at 63 bytes, then `…`).
+    pub samples: Vec<String>,
+    /// Up to four of the clients that asked.
+    pub clients: Vec<IpAddr>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows
+// ---------------------------------------------------------------------------------------------
+
+/// Weighted totals of one tumbling window. For the previous window `distinct` and `clients`
+/// hold the final estimates; for the current one they are read from the bitmaps.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    queries: f32,
+    distinct: f32,
+    bytes_out: f32,
+    tunnel: f32,
+    answers: f32,
+    nx: f32,
+    resp_sum: f32,
+    resp_max: f32,
+    clients: f32,
+    score_sum: f32,
+    score_max: f32,
+    suspicious: f32,
+}
+
+/// One query's contribution to a window, worked out once for both.
+#[derive(Debug)]
+struct OneQuery {
+    /// Keyed hash of the left part, when there is one and it is sampled (see `weight`).
+    left_hash: Option<u64>,
+    left_len: f32,
+    weight: f32,
+    tunnel: bool,
+    client_bit: u64,
+    score: f32,
+    suspicious: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Window<const WORDS: usize> {
+    /// Start of the current tumbling window (a multiple of its length): kept rather than its
+    /// number so that the common case, still inside it, needs no division.
+    start_ms: u64,
+    cur: Counts,
+    prev: Counts,
+    bits: [u64; WORDS],
+    /// Bits set in `bits` (kept, rather than counted on each query).
+    ones: u32,
+    clients: u64,
+}
+
+/// Linear counting: `m·ln(m/zeros)`, capped at `m·ln(m)` when the bitmap is full.
+fn linear_count(ones: u32, bits: u32) -> f32 {
+    let m = bits as f32;
+    let zeros = (bits - ones.min(bits)).max(1) as f32;
+    m * (m / zeros).ln()
+}
+
+impl<const WORDS: usize> Window<WORDS> {
+    fn new(now_ms: u64, len_ms: u64) -> Self {
+        Window {
+            start_ms: now_ms - now_ms % len_ms,
+            cur: Counts::default(),
+            prev: Counts::default(),
+            bits: [0; WORDS],
+            ones: 0,
+            clients: 0,
+        }
+    }
+
+    fn distinct_now(&self) -> f32 {
+        linear_count(self.ones, (WORDS * 64) as u32)
+    }
+
+    /// Sliding estimate of distinct left parts.
+    fn distinct(&self, now_ms: u64, len_ms: u64) -> f32 {
+        self.prev.distinct * self.prev_weight(now_ms, len_ms) + self.distinct_now()
+    }
+
+    /// Sliding count of suspicious queries.
+    fn suspicious(&self, now_ms: u64, len_ms: u64) -> f32 {
+        self.prev.suspicious * self.prev_weight(now_ms, len_ms) + self.cur.suspicious
+    }
+
+    fn clients_now(&self) -> f32 {
+        linear_count(self.clients.count_ones(), 64)
+    }
+
+    /// Moves to the tumbling window holding `now_ms`. A time slightly in the past (workers'
+    /// clocks read a moment apart) is counted in the current window.
+    fn roll(&mut self, now_ms: u64, len_ms: u64) {
+        if now_ms < self.start_ms.saturating_add(len_ms) {
+            return;
+        }
+        let windows = (now_ms - self.start_ms) / len_ms;
+        if windows == 1 {
+            let mut prev = self.cur;
+            prev.distinct = self.distinct_now();
+            prev.clients = self.clients_now();
+            self.prev = prev;
+        } else {
+            self.prev = Counts::default();
+        }
+        self.cur = Counts::default();
+        self.bits = [0; WORDS];
+        self.ones = 0;
+        self.clients = 0;
+        self.start_ms += windows * len_ms;
+    }
+
+    /// Part of the previous window still inside a sliding window ending at `now_ms`.
+    fn prev_weight(&self, now_ms: u64, len_ms: u64) -> f32 {
+        let into = now_ms.saturating_sub(self.start_ms).min(len_ms);
+        1.0 - into as f32 / len_ms as f32
+    }
+
+    /// Sets the bit of a left-part hash; whether it was new in this window.
+    fn insert_left(&mut self, hash: u64) -> bool {
+        let bit = (hash % (WORDS as u64 * 64)) as usize;
+        let word = &mut self.bits[bit / 64];
+        let mask = 1u64 << (bit % 64);
+        let new = *word & mask == 0;
+        *word |= mask;
+        self.ones += u32::from(new);
+        new
+    }
+
+    fn on_query(&mut self, q: &OneQuery, now_ms: u64, len_ms: u64) {
+        self.roll(now_ms, len_ms);
+        if let Some(h) = q.left_hash
+            && self.insert_left(h)
+        {
+            self.cur.bytes_out += q.left_len;
+        }
+        self.clients |= q.client_bit;
+        let c = &mut self.cur;
+        c.queries += q.weight;
+        if q.tunnel {
+            c.tunnel += q.weight;
+        }
+        c.score_sum += q.weight * q.score;
+        c.score_max = c.score_max.max(q.score * q.weight);
+        if q.suspicious {
+            c.suspicious += q.weight;
+        }
+    }
+
+    fn on_answer(&mut self, nxdomain: bool, size: f32, now_ms: u64, len_ms: u64) {
+        self.roll(now_ms, len_ms);
+        let c = &mut self.cur;
+        c.answers += 1.0;
+        if nxdomain {
+            c.nx += 1.0;
+        }
+        c.resp_sum += size;
+        c.resp_max = c.resp_max.max(size);
+    }
+
+    fn report(&self, now_ms: u64, len_ms: u64) -> WindowReport {
+        let p = self.prev_weight(now_ms, len_ms);
+        let c = &self.cur;
+        let q = &self.prev;
+        let mix = |prev: f32, cur: f32| prev * p + cur;
+        let mx = |prev: f32, cur: f32| if p > 0.0 { prev.max(cur) } else { cur };
+        let queries = mix(q.queries, c.queries);
+        let answers = mix(q.answers, c.answers);
+        let ratio = |num: f32, den: f32| if den > 0.0 { num / den } else { 0.0 };
+        WindowReport {
+            window_ms: len_ms,
+            queries,
+            distinct: mix(q.distinct, self.distinct_now()),
+            bytes_out: mix(q.bytes_out, c.bytes_out),
+            tunnel_type_share: ratio(mix(q.tunnel, c.tunnel), queries),
+            answers,
+            nxdomain_ratio: ratio(mix(q.nx, c.nx), answers),
+            mean_response: ratio(mix(q.resp_sum, c.resp_sum), answers),
+            max_response: mx(q.resp_max, c.resp_max),
+            distinct_clients: mix(q.clients, self.clients_now()),
+            mean_score: ratio(mix(q.score_sum, c.score_sum), queries),
+            max_score: mx(q.score_max, c.score_max),
+            suspicious: mix(q.suspicious, c.suspicious),
+        }
+    }
+}
+
+/// Query types a tunnel favours: large or free-form answers (TXT, NULL, KEY, CNAME, MX, SRV)
+/// and the private-use range.
+fn tunnel_friendly(qtype: RType) -> bool {
+    matches!(
+        qtype,
+        RType::TXT | RType::NULL | RType::KEY | RType::CNAME | RType::MX | RType::SRV
+    ) || (65280..=65534).contains(&qtype.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries and the sharded table
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    len: u8,
+    /// Whether the left part was longer than what is kept.
+    cut: bool,
+    bytes: [u8; SAMPLE_BYTES],
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// The registered domain's wire form, as first seen (the one allocation per domain).
+    name: Box<[u8]>,
+    first_seen_ms: u64,
+    last_seen_ms: u64,
+    short: Window<SHORT_WORDS>,
+    long: Window<LONG_WORDS>,
+    samples: [Sample; SAMPLES],
+    sample_count: u8,
+    /// Next sample slot to overwrite once all are used.
+    sample_next: u8,
+    clients: [IpAddr; CLIENTS],
+    client_count: u8,
+    /// Gated queries so far: every `eval_every`-th runs the model.
+    gated: u32,
+    /// Power of two of the short distinct count at the last evaluation.
+    last_pow: u8,
+}
+
+impl Entry {
+    fn new(name: &[u8], client: IpAddr, now_ms: u64, config: &DomainConfig) -> Entry {
+        Entry {
+            name: name.into(),
+            first_seen_ms: now_ms,
+            last_seen_ms: now_ms,
+            short: Window::new(now_ms, config.short_window_ms),
+            long: Window::new(now_ms, config.long_window_ms),
+            samples: [Sample {
+                len: 0,
+                cut: false,
+                bytes: [0; SAMPLE_BYTES],
+            }; SAMPLES],
+            sample_count: 0,
+            sample_next: 0,
+            clients: [client; CLIENTS],
+            client_count: 0,
+            gated: 0,
+            last_pow: 0,
+        }
+    }
+
+    fn keep_sample(&mut self, left: &[u8]) {
+        if left.is_empty() {
+            return;
+        }
+        let slot = if usize::from(self.sample_count) < SAMPLES {
+            self.sample_count += 1;
+            usize::from(self.sample_count) - 1
+        } else {
+            let slot = usize::from(self.sample_next);
+            self.sample_next = ((slot + 1) % SAMPLES) as u8;
+            slot
+        };
+        let n = left.len().min(SAMPLE_BYTES);
+        let sample = &mut self.samples[slot];
+        sample.bytes[..n].copy_from_slice(&left[..n]);
+        sample.len = n as u8;
+        sample.cut = n < left.len();
+    }
+
+    fn keep_client(&mut self, client: IpAddr) {
+        let n = usize::from(self.client_count);
+        if n < CLIENTS && !self.clients[..n].contains(&client) {
+            self.clients[n] = client;
+            self.client_count += 1;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Keyed hash of the lowercased name with the low bit set; 0 for a never-used slot.
+    tag: u64,
+    /// The entry's last query, here so that choosing whom to evict reads no entry.
+    seen_ms: u64,
+    entry: Option<Box<Entry>>,
+}
+
+#[derive(Debug)]
+struct Shard {
+    slots: Vec<Slot>,
+    len: usize,
+}
+
+enum Found {
+    At(usize),
+    /// Not present: insert at this slot (empty, or the least recently seen of the probed).
+    Vacant(usize),
+}
+
+impl Shard {
+    /// Finds `name` among the probed slots. Slots are never emptied (eviction overwrites in
+    /// place), so an empty slot ends the probe.
+    fn find(&self, tag: u64, name: &[u8]) -> Found {
+        let n = self.slots.len();
+        let home = (tag >> 1) as usize % n;
+        let mut oldest: Option<(usize, u64)> = None;
+        for i in 0..PROBES.min(n) {
+            let at = (home + i) % n;
+            let slot = &self.slots[at];
+            let Some(entry) = &slot.entry else {
+                return Found::Vacant(at);
+            };
+            if slot.tag == tag && entry.name.eq_ignore_ascii_case(name) {
+                return Found::At(at);
+            }
+            if oldest.is_none_or(|(_, seen)| slot.seen_ms < seen) {
+                oldest = Some((at, slot.seen_ms));
+            }
+        }
+        Found::Vacant(oldest.map_or(home, |(at, _)| at))
+    }
+
+    fn get(&self, tag: u64, name: &[u8]) -> Option<&Entry> {
+        match self.find(tag, name) {
+            Found::At(at) => self.slots[at].entry.as_deref(),
+            Found::Vacant(_) => None,
+        }
+    }
+}
+
+/// Per-registered-domain windowed state, shared by every worker thread.
+pub struct DomainTable {
+    config: DomainConfig,
+    key: [u64; 2],
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl fmt::Debug for DomainTable {
+    // The hash key stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DomainTable")
+            .field("config.capacity", &self.config.capacity)
+            .field("shards", &self.shards.len())
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Copies `bytes` lowercased into `buf` (a wire name or left part is at most 255 bytes).
+fn lowercase<'b>(bytes: &[u8], buf: &'b mut [u8; 255]) -> &'b [u8] {
+    let n = bytes.len().min(buf.len());
+    for (d, s) in buf.iter_mut().zip(&bytes[..n]) {
+        *d = s.to_ascii_lowercase();
+    }
+    &buf[..n]
+}
+
+impl DomainTable {
+    /// An empty table; slots for `config.capacity` domains are reserved up front (16 bytes
+    /// each), the per-domain state only as domains arrive.
+    pub fn new(config: DomainConfig) -> DomainTable {
+        let mut config = config;
+        config.capacity = config.capacity.max(1);
+        config.short_window_ms = config.short_window_ms.max(1);
+        config.long_window_ms = config.long_window_ms.max(1);
+        config.eval_every = config.eval_every.max(1);
+        let key = config.hash_key.unwrap_or_else(|| {
+            let state = RandomState::new();
+            [state.hash_one(0x5eed_u64), state.hash_one(0xfeed_u64)]
+        });
+        let shards = MAX_SHARDS.min(config.capacity.next_power_of_two());
+        let per_shard = config.capacity.div_ceil(shards);
+        let shards = (0..shards)
+            .map(|_| {
+                Mutex::new(Shard {
+                    slots: (0..per_shard).map(|_| Slot::default()).collect(),
+                    len: 0,
+                })
+            })
+            .collect();
+        DomainTable {
+            config,
+            key,
+            shards,
+        }
+    }
+
+    /// The configuration in force (after clamping zero values).
+    pub fn config(&self) -> &DomainConfig {
+        &self.config
+    }
+
+    fn hash(&self, salt: u64, lower: &[u8]) -> u64 {
+        let mut h = SipHasher13::new_with_keys(self.key[0] ^ salt, self.key[1]);
+        h.write(lower);
+        h.finish()
+    }
+
+    /// A cheap keyed mix of a client address, for the 64-bit distinct-clients bitmap.
+    fn client_hash(&self, client: IpAddr) -> u64 {
+        let b = client_bytes(client);
+        let mut lo = [0u8; 8];
+        let mut hi = [0u8; 8];
+        lo.copy_from_slice(&b[..8]);
+        hi.copy_from_slice(&b[8..]);
+        let mut x = u64::from_le_bytes(lo) ^ self.key[0];
+        x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd) ^ u64::from_le_bytes(hi);
+        x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53) ^ self.key[1];
+        x ^ (x >> 33)
+    }
+
+    /// Shard and tag of a registered domain.
+    fn locate(&self, domain: NameRef<'_>) -> (&Mutex<Shard>, u64) {
+        let mut buf = [0u8; 255];
+        let h = self.hash(0, lowercase(domain.as_wire(), &mut buf));
+        // The shard count is a power of two.
+        let shard = (h >> 58) as usize & (self.shards.len() - 1);
+        (&self.shards[shard], h | 1)
+    }
+
+    /// Counts one query to `q.domain` and tells whether the domain model should run now.
+    /// Bounded work; allocates only when the domain is new to the table.
+    pub fn observe_query(&self, q: &QueryObservation<'_>, now_ms: u64) -> Observed {
+        let config = &self.config;
+        let (shard, tag) = self.locate(q.domain);
+        let mut buf = [0u8; 255];
+        let left_hash = self.hash(0x1ef7, lowercase(q.left, &mut buf));
+        let weight = q.weight.clamp(0.0, 1.0);
+        // An allow-listed zone's distinct names are sampled at its weight, so its distinct
+        // count and bytes out are lowered in the same proportion as its queries.
+        let sampled = ((left_hash >> 32) as f32) < weight * 4_294_967_296.0;
+        let Ok(mut shard) = shard.lock() else {
+            return Observed {
+                new_domain: false,
+                features: None,
+            };
+        };
+        let (at, new_domain) = match shard.find(tag, q.domain.as_wire()) {
+            Found::At(at) => (at, false),
+            Found::Vacant(at) => {
+                let entry = Entry::new(q.domain.as_wire(), q.client, now_ms, config);
+                let slot = &mut shard.slots[at];
+                let was_empty = slot.entry.is_none();
+                slot.tag = tag;
+                slot.seen_ms = now_ms;
+                match &mut slot.entry {
+                    Some(old) => **old = entry,
+                    None => slot.entry = Some(Box::new(entry)),
+                }
+                if was_empty {
+                    shard.len += 1;
+                }
+                (at, true)
+            }
+        };
+        let slot = &mut shard.slots[at];
+        slot.seen_ms = slot.seen_ms.max(now_ms);
+        let Some(e) = slot.entry.as_deref_mut() else {
+            return Observed {
+                new_domain,
+                features: None,
+            };
+        };
+        e.last_seen_ms = e.last_seen_ms.max(now_ms);
+        let one = OneQuery {
+            left_hash: (sampled && !q.left.is_empty()).then_some(left_hash),
+            left_len: q.left.len() as f32,
+            weight,
+            tunnel: tunnel_friendly(q.qtype),
+            client_bit: 1u64 << (self.client_hash(q.client) % 64),
+            score: q.score,
+            suspicious: q.suspicious,
+        };
+        e.short.on_query(&one, now_ms, config.short_window_ms);
+        e.long.on_query(&one, now_ms, config.long_window_ms);
+        if new_domain || q.suspicious {
+            e.keep_sample(q.left);
+        }
+        e.keep_client(q.client);
+
+        // The gates read three sliding figures; the full reports only when the model runs.
+        let short_distinct = e.short.distinct(now_ms, config.short_window_ms);
+        let gated = short_distinct >= config.gate_short_distinct
+            || e.long.distinct(now_ms, config.long_window_ms) >= config.gate_long_distinct
+            || e.long.suspicious(now_ms, config.long_window_ms) >= config.gate_suspicious;
+        if !gated {
+            return Observed {
+                new_domain,
+                features: None,
+            };
+        }
+        let pow = (short_distinct.max(1.0).log2() as u8).min(31);
+        let turn = e.gated % config.eval_every == 0 || pow > e.last_pow;
+        e.gated = e.gated.wrapping_add(1);
+        if !turn {
+            return Observed {
+                new_domain,
+                features: None,
+            };
+        }
+        e.last_pow = e.last_pow.max(pow);
+        let short = e.short.report(now_ms, config.short_window_ms);
+        let long = e.long.report(now_ms, config.long_window_ms);
+        Observed {
+            new_domain,
+            features: Some(features(&short, &long)),
+        }
+    }
+
+    /// Counts the resolver's answer to a query of `domain`. Unknown domains are ignored.
+    pub fn observe_answer(
+        &self,
+        domain: NameRef<'_>,
+        nxdomain: bool,
+        response_len: usize,
+        now_ms: u64,
+    ) {
+        let (shard, tag) = self.locate(domain);
+        let Ok(mut shard) = shard.lock() else {
+            return;
+        };
+        let Found::At(at) = shard.find(tag, domain.as_wire()) else {
+            return;
+        };
+        let Some(e) = shard.slots[at].entry.as_deref_mut() else {
+            return;
+        };
+        let size = response_len as f32;
+        e.short
+            .on_answer(nxdomain, size, now_ms, self.config.short_window_ms);
+        e.long
+            .on_answer(nxdomain, size, now_ms, self.config.long_window_ms);
+    }
+
+    /// A copy of `domain`'s state, its windows estimated as of its last query.
+    pub fn snapshot(&self, domain: NameRef<'_>) -> Option<DomainReport> {
+        let (shard, tag) = self.locate(domain);
+        let shard = shard.lock().ok()?;
+        let e = shard.get(tag, domain.as_wire())?;
+        let at = e.last_seen_ms;
+        Some(DomainReport {
+            domain: Name::from_wire(&e.name).ok()?,
+            first_seen_ms: e.first_seen_ms,
+            last_seen_ms: e.last_seen_ms,
+            short: e.short.report(at, self.config.short_window_ms),
+            long: e.long.report(at, self.config.long_window_ms),
+            samples: e.samples[..usize::from(e.sample_count)]
+                .iter()
+                .map(sample_text)
+                .collect(),
+            clients: e.clients[..usize::from(e.client_count)].to_vec(),
+        })
+    }
+
+    /// Domains tracked.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.len))
+            .sum()
+    }
+
+    /// Whether no domain is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Estimated heap and inline bytes: slots, entries and stored names.
+    pub fn memory_bytes(&self) -> usize {
+        let mut total = size_of::<DomainTable>() + self.shards.len() * size_of::<Mutex<Shard>>();
+        for shard in &self.shards {
+            let Ok(shard) = shard.lock() else { continue };
+            total += shard.slots.len() * size_of::<Slot>();
+            for slot in &shard.slots {
+                if let Some(e) = &slot.entry {
+                    total += size_of::<Entry>() + e.name.len();
+                }
+            }
+        }
+        total
+    }
+}
+
+fn client_bytes(client: IpAddr) -> [u8; 16] {
+    match client {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// A kept left part in presentation form; a label cut short ends in `…`.
+fn sample_text(s: &Sample) -> String {
+    let mut out = String::new();
+    let mut rest = &s.bytes[..usize::from(s.len)];
+    while let Some((&len, tail)) = rest.split_first() {
+        let len = usize::from(len);
+        let take = len.min(tail.len());
+        if !out.is_empty() {
+            out.push('.');
+        }
+        let _ = wire::name::write_label_text(&tail[..take], &mut out);
+        rest = &tail[take..];
+        if take < len {
+            break;
+        }
+    }
+    if s.cut {
+        out.push('…');
+    }
+    out
+}
+
+fn ln1p(x: f32) -> f32 {
+    x.max(0.0).ln_1p()
+}
+
+/// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
+fn features(short: &WindowReport, long: &WindowReport) -> [f32; DOMAIN_FEATURES] {
+    let share = |n: f32, d: f32| if d > 0.0 { (n / d).min(1.0) } else { 0.0 };
+    [
+        ln1p(short.queries),
+        ln1p(short.distinct),
+        ln1p(short.bytes_out),
+        ln1p(long.queries),
+        ln1p(long.distinct),
+        ln1p(long.bytes_out),
+        short.tunnel_type_share,
+        short.nxdomain_ratio,
+        short.mean_score,
+        short.max_score,
+        share(short.suspicious, short.queries),
+        ln1p(short.mean_response),
+        ln1p(short.max_response),
+        ln1p(long.distinct_clients),
+        share(short.distinct, short.queries),
+        ln1p(long.suspicious),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The domain model
+// ---------------------------------------------------------------------------------------------
+
+/// Why a domain model could not be loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DomainModelError {
+    /// The text is not the model file's JSON.
+    Json(String),
+    /// The file's version is not one this code reads.
+    Version(u32),
+    /// The feature names differ from [`DOMAIN_FEATURE_NAMES`] (trained for other code).
+    Features,
+    /// An array has the wrong length.
+    Length(&'static str),
+    /// A value is not finite, or a scale is not positive.
+    Value(&'static str),
+}
+
+impl fmt::Display for DomainModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DomainModelError::Json(e) => write!(f, "domain model: {e}"),
+            DomainModelError::Version(v) => write!(f, "domain model: unknown version {v}"),
+            DomainModelError::Features => {
+                f.write_str("domain model: feature names differ from this build's")
+            }
+            DomainModelError::Length(what) => write!(f, "domain model: wrong length of {what}"),
+            DomainModelError::Value(what) => write!(f, "domain model: bad value in {what}"),
+        }
+    }
+}
+
+impl std::error::Error for DomainModelError {}
+
+#[derive(Deserialize)]
+struct ModelFile {
+    #[serde(default)]
+    version: Option<u32>,
+    domain: DomainJson,
+}
+
+#[derive(Deserialize)]
+struct DomainJson {
+    features: Vec<String>,
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+    weights: Vec<f32>,
+    bias: f32,
+    threshold: f32,
+}
+
+/// Standardised logistic regression over the domain features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainModel {
+    mean: [f32; DOMAIN_FEATURES],
+    scale: [f32; DOMAIN_FEATURES],
+    weights: [f32; DOMAIN_FEATURES],
+    bias: f32,
+    threshold: f32,
+}
+
+/// One feature's part in a score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contribution {
+    /// Index into [`DOMAIN_FEATURE_NAMES`].
+    pub feature: usize,
+    /// The feature's value (log scale for the `_log` features).
+    pub value: f32,
+    /// `weight × (value − mean) / scale`: how far it pushed the logit.
+    pub contribution: f32,
+}
+
+/// A domain model's verdict on one feature vector.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DomainScore {
+    /// Probability-like score, 0..1.
+    pub score: f32,
+    /// The three features that pushed the score up most, largest first.
+    pub top: [Contribution; 3],
+}
+
+fn array(v: Vec<f32>, what: &'static str) -> Result<[f32; DOMAIN_FEATURES], DomainModelError> {
+    let a: [f32; DOMAIN_FEATURES] = v.try_into().map_err(|_| DomainModelError::Length(what))?;
+    if a.iter().all(|x| x.is_finite()) {
+        Ok(a)
+    } else {
+        Err(DomainModelError::Value(what))
+    }
+}
+
+impl DomainModel {
+    /// A model from its parts (the trainer's output, or a test's).
+    pub fn new(
+        mean: [f32; DOMAIN_FEATURES],
+        scale: [f32; DOMAIN_FEATURES],
+        weights: [f32; DOMAIN_FEATURES],
+        bias: f32,
+        threshold: f32,
+    ) -> Result<DomainModel, DomainModelError> {
+        let finite = |a: &[f32]| a.iter().all(|x| x.is_finite());
+        if !finite(&mean) || !finite(&weights) {
+            return Err(DomainModelError::Value("mean or weights"));
+        }
+        if !scale.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(DomainModelError::Value("scale"));
+        }
+        if !bias.is_finite() || !(0.0..=1.0).contains(&threshold) {
+            return Err(DomainModelError::Value("bias or threshold"));
+        }
+        Ok(DomainModel {
+            mean,
+            scale,
+            weights,
+            bias,
+            threshold,
+        })
+    }
+
+    /// Reads the `"domain"` part of the shared model file; other keys are ignored.
+    pub fn from_json(text: &str) -> Result<DomainModel, DomainModelError> {
+        let file: ModelFile =
+            serde_json::from_str(text).map_err(|e| DomainModelError::Json(e.to_string()))?;
+        if let Some(v) = file.version.filter(|&v| v != 1) {
+            return Err(DomainModelError::Version(v));
+        }
+        let d = file.domain;
+        if d.features.len() != DOMAIN_FEATURES
+            || d.features
+                .iter()
+                .zip(DOMAIN_FEATURE_NAMES)
+                .any(|(a, b)| a != b)
+        {
+            return Err(DomainModelError::Features);
+        }
+        DomainModel::new(
+            array(d.mean, "mean")?,
+            array(d.scale, "scale")?,
+            array(d.weights, "weights")?,
+            d.bias,
+            d.threshold,
+        )
+    }
+
+    /// Score at or above which a domain is judged a tunnel.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Scores a feature vector; no allocation.
+    pub fn score(&self, x: &[f32; DOMAIN_FEATURES]) -> DomainScore {
+        let mut logit = self.bias;
+        let none = Contribution {
+            feature: 0,
+            value: 0.0,
+            contribution: f32::NEG_INFINITY,
+        };
+        let mut top = [none; 3];
+        for (i, &value) in x.iter().enumerate() {
+            let c = self.weights[i] * (value - self.mean[i]) / self.scale[i];
+            logit += c;
+            let item = Contribution {
+                feature: i,
+                value,
+                contribution: c,
+            };
+            if let Some(pos) = top.iter().position(|t| c > t.contribution) {
+                top.copy_within(pos..2, pos + 1);
+                top[pos] = item;
+            }
+        }
+        DomainScore {
+            score: 1.0 / (1.0 + (-logit).exp()),
+            top,
+        }
+    }
+
+    /// Explains a score in words: each top feature that pushed it up, with its value against
+    /// the normal range the model learnt (mean ± one scale, back from log scale), e.g. "412
+    /// distinct subdomains in 60 s (normal ≤ 6)". Allocates: call it only to alert.
+    pub fn explain(&self, s: &DomainScore, config: &DomainConfig) -> String {
+        let mut out = String::new();
+        let pushing = s.top.iter().filter(|t| t.contribution > 0.0);
+        for (n, t) in pushing.enumerate() {
+            if n > 0 {
+                out.push_str("; ");
+            }
+            let i = t.feature;
+            let (bound, op) = if self.weights[i] >= 0.0 {
+                (self.mean[i] + self.scale[i], '≤')
+            } else {
+                (self.mean[i] - self.scale[i], '≥')
+            };
+            describe(i, t.value, bound, op, config, &mut out);
+        }
+        if out.is_empty() {
+            out.push_str("no feature above its normal range");
+        }
+        let _ = write!(out, " (domain score {:.2})", s.score);
+        out
+    }
+}
+
+/// "1 h", "60 s", "5 min".
+fn span(ms: u64) -> String {
+    if ms >= 3_600_000 && ms.is_multiple_of(3_600_000) {
+        format!("{} h", ms / 3_600_000)
+    } else if ms >= 120_000 && ms.is_multiple_of(60_000) {
+        format!("{} min", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+fn describe(i: usize, value: f32, bound: f32, op: char, config: &DomainConfig, out: &mut String) {
+    let short = span(config.short_window_ms);
+    let long = span(config.long_window_ms);
+    let count = |v: f32| v.exp_m1().max(0.0).round();
+    let pct = |v: f32| (v.clamp(0.0, 1.0) * 100.0).round();
+    let (v, b) = (count(value), count(bound));
+    let (p, pb) = (pct(value), pct(bound));
+    let _ = match DOMAIN_FEATURE_NAMES[i] {
+        "short_queries_log" => write!(out, "{v} queries in {short} (normal {op} {b})"),
+        "short_distinct_log" => {
+            write!(out, "{v} distinct subdomains in {short} (normal {op} {b})")
+        }
+        "short_bytes_out_log" => write!(
+            out,
+            "{v} bytes in new subdomain names in {short} (normal {op} {b})"
+        ),
+        "long_queries_log" => write!(out, "{v} queries in {long} (normal {op} {b})"),
+        "long_distinct_log" => write!(out, "{v} distinct subdomains in {long} (normal {op} {b})"),
+        "long_bytes_out_log" => write!(
+            out,
+            "{v} bytes in new subdomain names in {long} (normal {op} {b})"
+        ),
+        "tunnel_type_share" => write!(
+            out,
+            "{p}% of queries of tunnel-friendly types (normal {op} {pb}%)"
+        ),
+        "nxdomain_ratio" => write!(out, "{p}% NXDOMAIN answers (normal {op} {pb}%)"),
+        "mean_score" => write!(
+            out,
+            "mean query score {value:.2} (normal {op} {:.2})",
+            bound.max(0.0)
+        ),
+        "max_score" => write!(
+            out,
+            "highest query score {value:.2} (normal {op} {:.2})",
+            bound.max(0.0)
+        ),
+        "suspicious_share" => write!(out, "{p}% suspicious queries (normal {op} {pb}%)"),
+        "mean_response_log" => write!(out, "responses of {v} bytes on average (normal {op} {b})"),
+        "max_response_log" => write!(out, "a response of {v} bytes (normal {op} {b})"),
+        "distinct_clients_log" => write!(out, "{v} distinct clients in {long} (normal {op} {b})"),
+        "distinct_per_query" => write!(
+            out,
+            "{p}% of queries for a new subdomain (normal {op} {pb}%)"
+        ),
+        "long_suspicious_log" => {
+            write!(out, "{v} suspicious queries in {long} (normal {op} {b})")
+        }
+        other => write!(out, "{other} = {value:.2}"),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn name(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    fn config() -> DomainConfig {
+        DomainConfig {
+            capacity: 1024,
+            hash_key: Some([1, 2]),
+            ..DomainConfig::default()
+        }
+    }
+
+    /// Wire bytes of a left part given as text (`a.b`).
+    fn left(text: &str) -> Vec<u8> {
+        let n = name(text);
+        let wire = n.as_wire();
+        wire[..wire.len() - 1].to_vec()
+    }
+
+    fn client(i: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, i))
+    }
+
+    fn query(t: &DomainTable, domain: &Name, left: &[u8], now_ms: u64) -> Observed {
+        t.observe_query(
+            &QueryObservation {
+                domain: domain.as_ref(),
+                left,
+                qtype: RType::A,
+                client: client(1),
+                score: 0.1,
+                suspicious: false,
+                weight: 1.0,
+            },
+            now_ms,
+        )
+    }
+
+    #[test]
+    fn windows_slide_over_the_previous_one() {
+        let t = DomainTable::new(config());
+        let d = name("example.com");
+        // 60 queries of the same name in the first minute, 10 at 90 s.
+        for i in 0..60 {
+            query(&t, &d, &left("www"), i * 1000);
+        }
+        let r = t.snapshot(d.as_ref()).unwrap();
+        assert_eq!(r.short.queries, 60.0);
+        for i in 0..10 {
+            query(&t, &d, &left("www"), 90_000 + i);
+        }
+        let r = t.snapshot(d.as_ref()).unwrap();
+        // Half of the previous minute is still inside the sliding minute.
+        assert!((r.short.queries - 40.0).abs() < 0.1, "{}", r.short.queries);
+        assert_eq!(r.long.queries, 70.0);
+        assert_eq!(r.first_seen_ms, 0);
+        assert_eq!(r.last_seen_ms, 90_009);
+        // Two windows later, the first minute no longer counts at all.
+        query(&t, &d, &left("www"), 200_000);
+        let r = t.snapshot(d.as_ref()).unwrap();
+        assert!((r.short.queries - 1.0).abs() < 0.01, "{}", r.short.queries);
+        // A moment in the past (another worker's clock) counts in the current window.
+        query(&t, &d, &left("www"), 199_000);
+        assert!((t.snapshot(d.as_ref()).unwrap().short.queries - 2.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn distinct_estimate_is_within_ten_per_cent_up_to_2000() {
+        // The long window (2,048 bits) up to 2,000 names, the short one (1,024) up to 1,000.
+        for key in [[1, 2], [3, 4], [5, 6], [0xdead, 0xbeef]] {
+            let t = DomainTable::new(DomainConfig {
+                hash_key: Some(key),
+                ..config()
+            });
+            let d = name("tunnel.example");
+            let mut n = 0;
+            for target in [10, 100, 500, 1000, 2000] {
+                while n < target {
+                    query(&t, &d, &left(&format!("x{n}-data")), 1000);
+                    n += 1;
+                }
+                let r = t.snapshot(d.as_ref()).unwrap();
+                let short = (n <= 1000).then_some(r.short.distinct);
+                for est in [r.long.distinct].into_iter().chain(short) {
+                    let err = (est - n as f32).abs() / n as f32;
+                    assert!(err < 0.10, "{n} names estimated {est} (key {key:?})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_out_counts_new_distinct_names_only() {
+        let t = DomainTable::new(config());
+        let d = name("example.com");
+        query(&t, &d, &left("abcdef"), 0);
+        query(&t, &d, &left("ABCDEF"), 1);
+        query(&t, &d, &left("x.y"), 2);
+        let r = t.snapshot(d.as_ref()).unwrap();
+        assert_eq!(r.short.bytes_out, 7.0 + 4.0);
+        assert!((r.short.distinct - 2.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn gates_then_every_fourth_query_and_powers_of_two() {
+        let t = DomainTable::new(config());
+        let d = name("example.com");
+        // The same few names never cross the gates.
+        for i in 0..100 {
+            let o = query(&t, &d, &left(&format!("n{}", i % 5)), i);
+            assert!(o.features.is_none());
+        }
+        let d = name("exfil.example");
+        let mut evaluated = Vec::new();
+        for i in 0..40u64 {
+            let o = query(&t, &d, &left(&format!("chunk{i}")), 1000 + i);
+            assert_eq!(o.new_domain, i == 0);
+            if o.features.is_some() {
+                evaluated.push(i);
+            }
+        }
+        // The 8th distinct name (i = 7) crosses; then every 4th query, and the 16th and 32nd
+        // distinct names (new powers of two) run the model whatever the turn.
+        assert_eq!(evaluated.first(), Some(&7));
+        assert!(evaluated.contains(&15), "{evaluated:?}");
+        assert!(evaluated.contains(&31), "{evaluated:?}");
+        assert!(evaluated.len() <= 33 / 4 + 3, "{evaluated:?}");
+        // Suspicious queries gate on their own.
+        let d = name("sus.example");
+        let sus = |i: u64| {
+            t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    left: &left("same"),
+                    qtype: RType::TXT,
+                    client: client(1),
+                    score: 0.9,
+                    suspicious: true,
+                    weight: 1.0,
+                },
+                i,
+            )
+        };
+        assert!(sus(0).features.is_none());
+        let f = sus(1).features.unwrap();
+        assert_eq!(f[6], 1.0, "tunnel_type_share");
+        assert!((f[15] - 3f32.ln()).abs() < 1e-5, "long_suspicious_log");
+    }
+
+    #[test]
+    fn allow_listed_weight_lowers_counts() {
+        let t = DomainTable::new(config());
+        let d = name("in-addr.arpa");
+        for i in 0..1000 {
+            t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    left: &left(&format!("{}.{}.2.0.192", i % 250, i / 250)),
+                    qtype: RType::PTR,
+                    client: client(1),
+                    score: 0.5,
+                    suspicious: false,
+                    weight: 0.2,
+                },
+                i,
+            );
+        }
+        let r = t.snapshot(d.as_ref()).unwrap();
+        assert!((r.short.queries - 200.0).abs() < 0.5, "{}", r.short.queries);
+        assert!(
+            (150.0..250.0).contains(&r.short.distinct),
+            "{}",
+            r.short.distinct
+        );
+    }
+
+    #[test]
+    fn answers_and_clients() {
+        let t = DomainTable::new(config());
+        let d = name("example.com");
+        for i in 0..10u8 {
+            t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    left: &[],
+                    qtype: RType::A,
+                    client: client(i),
+                    score: 0.0,
+                    suspicious: false,
+                    weight: 1.0,
+                },
+                u64::from(i),
+            );
+        }
+        t.observe_answer(name("EXAMPLE.com").as_ref(), true, 100, 20);
+        t.observe_answer(d.as_ref(), false, 500, 21);
+        // Unknown domains are ignored.
+        t.observe_answer(name("other.com").as_ref(), true, 100, 20);
+        let r = t.snapshot(d.as_ref()).unwrap();
+        assert_eq!(r.short.nxdomain_ratio, 0.5);
+        assert_eq!(r.short.mean_response, 300.0);
+        assert_eq!(r.short.max_response, 500.0);
+        assert!((r.long.distinct_clients - 10.0).abs() < 1.5);
+        assert_eq!(r.clients, (0..4).map(client).collect::<Vec<_>>());
+        assert!(t.snapshot(name("other.com").as_ref()).is_none());
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        let t = DomainTable::new(config());
+        assert!(query(&t, &name("Example.COM"), &left("a"), 0).new_domain);
+        assert!(!query(&t, &name("example.com"), &left("A"), 1).new_domain);
+        assert_eq!(t.len(), 1);
+        let r = t.snapshot(name("EXAMPLE.com").as_ref()).unwrap();
+        assert_eq!(r.domain.to_string(), "Example.COM.");
+        assert!((r.short.distinct - 1.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn samples_are_bounded_and_cut() {
+        let t = DomainTable::new(config());
+        let d = name("example.com");
+        query(&t, &d, &left("first.one"), 0);
+        // Not suspicious: not kept.
+        query(&t, &d, &left("ordinary"), 1);
+        let long = "a".repeat(63);
+        for (i, l) in ["s1", "s2", long.as_str(), "s4"].iter().enumerate() {
+            t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    left: &left(&format!("{l}.x")),
+                    qtype: RType::TXT,
+                    client: client(1),
+                    score: 0.9,
+                    suspicious: true,
+                    weight: 1.0,
+                },
+                2 + i as u64,
+            );
+        }
+        let r = t.snapshot(d.as_ref()).unwrap();
+        // Three kept; the oldest overwritten first once full.
+        assert_eq!(r.samples.len(), 3);
+        assert_eq!(r.samples[0], format!("{long}…"));
+        assert_eq!(r.samples[1], "s4.x");
+        assert_eq!(r.samples[2], "s2.x");
+    }
+
+    #[test]
+    fn evicts_least_recently_seen_at_capacity() {
+        let t = DomainTable::new(DomainConfig {
+            capacity: 256,
+            ..config()
+        });
+        let hot = name("hot.example");
+        for i in 0..5000u64 {
+            query(&t, &name(&format!("d{i}.example")), &[], i * 2);
+            query(&t, &hot, &[], i * 2 + 1);
+            assert!(t.len() <= 256);
+        }
+        assert!(t.len() > 200, "{}", t.len());
+        assert!(t.snapshot(hot.as_ref()).is_some());
+        assert!(t.snapshot(name("d4999.example").as_ref()).is_some());
+        assert!(t.snapshot(name("d0.example").as_ref()).is_none());
+        assert!(t.memory_bytes() > 256 * size_of::<Entry>());
+    }
+
+    fn model() -> DomainModel {
+        let mut mean = [0.0; DOMAIN_FEATURES];
+        let mut scale = [1.0; DOMAIN_FEATURES];
+        let mut weights = [0.0; DOMAIN_FEATURES];
+        // short_distinct_log: normal ln(1+2) ± ln(7/3) → ≤ 6 distinct names.
+        mean[1] = 3f32.ln();
+        scale[1] = 7f32.ln() - 3f32.ln();
+        weights[1] = 2.0;
+        mean[6] = 0.1;
+        scale[6] = 0.1;
+        weights[6] = 1.0;
+        weights[8] = 0.5;
+        DomainModel::new(mean, scale, weights, -4.0, 0.8).unwrap()
+    }
+
+    #[test]
+    fn model_scores_and_explains() {
+        let m = model();
+        let mut x = [0.0; DOMAIN_FEATURES];
+        x[1] = 413f32.ln(); // 412 distinct names
+        x[6] = 0.9;
+        x[8] = 0.7;
+        let s = m.score(&x);
+        assert!(s.score > 0.99, "{}", s.score);
+        assert_eq!(s.top.map(|t| t.feature), [1, 6, 8]);
+        let text = m.explain(&s, &DomainConfig::default());
+        assert!(
+            text.starts_with("412 distinct subdomains in 60 s (normal ≤ 6); 90% of queries of tunnel-friendly types (normal ≤ 20%); mean query score 0.70"),
+            "{text}"
+        );
+        let quiet = m.score(&[0.0; DOMAIN_FEATURES]);
+        assert!(quiet.score < m.threshold());
+    }
+
+    #[test]
+    fn model_reads_the_shared_file() {
+        let list = |v: f32| format!("[{}]", vec![v.to_string(); DOMAIN_FEATURES].join(","));
+        let names = format!(
+            "[{}]",
+            DOMAIN_FEATURE_NAMES.map(|n| format!("\"{n}\"")).join(",")
+        );
+        let file = format!(
+            r#"{{"version":1,"query":{{"anything":1}},"domain":{{"features":{names},"mean":{},"scale":{},"weights":{},"bias":-1.5,"threshold":0.7}}}}"#,
+            list(0.0),
+            list(2.0),
+            list(1.0)
+        );
+        let m = DomainModel::from_json(&file).unwrap();
+        assert_eq!(m.threshold(), 0.7);
+        let s = m.score(&[2.0; DOMAIN_FEATURES]);
+        let expected = 1.0 / (1.0 + (-(16.0f32 - 1.5)).exp());
+        assert!((s.score - expected).abs() < 1e-6);
+
+        let renamed = file.replace("max_score", "top_score");
+        assert_eq!(
+            DomainModel::from_json(&renamed),
+            Err(DomainModelError::Features)
+        );
+        let zero_scale = file.replace(
+            &format!("\"scale\":{}", list(2.0)),
+            &format!("\"scale\":{}", list(0.0)),
+        );
+        assert_eq!(
+            DomainModel::from_json(&zero_scale),
+            Err(DomainModelError::Value("scale"))
+        );
+        let short = file.replace(&format!("\"mean\":{}", list(0.0)), "\"mean\":[0]");
+        assert_eq!(
+            DomainModel::from_json(&short),
+            Err(DomainModelError::Length("mean"))
+        );
+        assert!(matches!(
+            DomainModel::from_json("{}"),
+            Err(DomainModelError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn feature_vector_of_a_tunnel() {
+        let t = DomainTable::new(config());
+        let d = name("t.example");
+        let mut last = None;
+        for i in 0..200u64 {
+            let o = t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    left: &left(&format!("{i:0>40}.c")),
+                    qtype: RType::TXT,
+                    client: client(1),
+                    score: 0.8,
+                    suspicious: true,
+                    weight: 1.0,
+                },
+                i * 100,
+            );
+            last = o.features.or(last);
+        }
+        let f = last.unwrap();
+        assert!((f[1].exp_m1() - 200.0).abs() < 20.0, "{}", f[1].exp_m1());
+        assert!(f[14] > 0.9, "distinct_per_query {}", f[14]);
+        assert!((f[10] - 1.0).abs() < 1e-6, "suspicious_share");
+        assert!((f[8] - 0.8).abs() < 1e-5, "mean_score");
+    }
+}

@@ -23,7 +23,15 @@ pub mod model;
 pub mod psl;
 pub mod verdict;
 
+pub use anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Observation};
 pub use detector::{
-    Alert, AlertKind, BlockKind, Decision, DetectConfig, DetectStats, Detector, Enforce, Mode,
-    Model, Psl, VerdictInfo,
+    Alert, AlertKind, Decision, DetectConfig, DetectStats, Detector, Mode, VerdictInfo,
 };
+pub use domain::{
+    DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DomainConfig, DomainModel, DomainModelError,
+    DomainReport, DomainScore, DomainTable, Observed, QueryObservation,
+};
+pub use features::{Bigrams, FEATURE_NAMES, FEATURES, extract};
+pub use model::{Model, ModelError, QueryScore};
+pub use psl::{Psl, PslError, Registered};
+pub use verdict::{AllowList, BlockKind, Enforce, Verdict, VerdictEntry, Verdicts};

@@ -1,1 +1,388 @@
-//! (to be written)
+//! The public suffix list (<https://publicsuffix.org/list/>), to find a name's registered
+//! domain: the public suffix plus one label, the unit an attacker registers and a tunnel's
+//! traffic shares. The private section is included, so each cloud customer
+//! (`myapp.herokuapp.com`, `team.github.io`) is its own registered domain and one tunnel on a
+//! shared platform does not taint its neighbours.
+//!
+//! Rules are kept as 64-bit FNV-1a hashes of the lowercased suffix, fed label by label from
+//! the right, so a lookup hashes each suffix of the query name once while walking leftwards and
+//! needs no allocation. Every proper suffix of a rule is stored too (as an interior node), so
+//! the walk stops at the first suffix no rule extends.
+//!
+//! Rules written in UTF-8 (IDN) are skipped: converting them to A-labels needs Punycode, and
+//! their ASCII parents (`cn`, `jp`...) are rules of their own, so names under them get the
+//! parent's answer (one label too short for those few suffixes).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, OnceLock};
+
+use wire::NameRef;
+use wire::name::MAX_LABELS;
+
+/// A suffix is exactly a normal rule (`co.uk`).
+const NORMAL: u8 = 1;
+/// A wildcard rule `*.suffix` exists (`*.ck`): every child of this suffix is public.
+const WILDCARD: u8 = 2;
+/// An exception rule `!suffix` exists (`!www.ck`): this suffix is a registered domain.
+const EXCEPTION: u8 = 4;
+/// Some longer rule ends with this suffix: keep walking left.
+const INTERIOR: u8 = 8;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Feeds one label (lowercased) into a suffix hash, with a separator so `a.bc` and `ab.c`
+/// differ.
+fn hash_label(mut h: u64, label: &[u8]) -> u64 {
+    h ^= u64::from(b'.');
+    h = h.wrapping_mul(FNV_PRIME);
+    for &b in label {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The keys are already FNV hashes: hashing them again (SipHash) would only cost time.
+#[derive(Debug, Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type RuleMap = HashMap<u64, u8, BuildHasherDefault<PassThrough>>;
+
+/// A parsed public suffix list.
+#[derive(Debug, Clone)]
+pub struct Psl {
+    rules: RuleMap,
+    skipped_idn: usize,
+}
+
+/// Where a name's registered domain starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registered {
+    /// Byte offset in the name's wire form where the registered domain starts (0 when the
+    /// name is itself a public suffix, a registered domain, or the root).
+    pub offset: usize,
+    /// Labels of the registered domain (root not counted).
+    pub labels: usize,
+    /// Labels left of the registered domain.
+    pub left_labels: usize,
+}
+
+impl Registered {
+    /// The registered domain itself, a suffix of `name` (the name the offset was found for).
+    pub fn domain<'a>(&self, name: NameRef<'a>) -> NameRef<'a> {
+        name.strip_labels(self.left_labels).unwrap_or(name)
+    }
+}
+
+/// Why a public suffix list was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PslError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in bytes) of the offending rule or character.
+    pub column: usize,
+    /// What is wrong.
+    pub message: &'static str,
+}
+
+impl fmt::Display for PslError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for PslError {}
+
+/// The list shipped with this crate (Debian `publicsuffix`, see `data/`).
+static EMBEDDED_TEXT: &str = include_str!("../data/public_suffix_list.dat");
+
+impl Psl {
+    /// Parses the list's text format: one rule per line (its first whitespace-separated word),
+    /// `//` comments, `*.` wildcards and `!` exceptions.
+    pub fn parse(text: &str) -> Result<Psl, PslError> {
+        let mut rules = RuleMap::default();
+        let mut skipped_idn = 0;
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            let lead = line.len() - trimmed.len();
+            let Some(rule) = trimmed.split_whitespace().next() else {
+                continue;
+            };
+            if rule.starts_with("//") {
+                continue;
+            }
+            let err = |offset: usize, message| PslError {
+                line: i + 1,
+                column: lead + offset + 1,
+                message,
+            };
+            if !rule.is_ascii() {
+                skipped_idn += 1;
+                continue;
+            }
+            let (flag, body, body_at) = if let Some(rest) = rule.strip_prefix('!') {
+                (EXCEPTION, rest, 1)
+            } else if let Some(rest) = rule.strip_prefix("*.") {
+                (WILDCARD, rest, 2)
+            } else {
+                (NORMAL, rule, 0)
+            };
+            if body.is_empty() {
+                return Err(err(0, "empty rule"));
+            }
+            if body.len() > 253 {
+                return Err(err(0, "rule longer than a name"));
+            }
+            let mut col = body_at;
+            for label in body.split('.') {
+                if label.is_empty() {
+                    return Err(err(col, "empty label"));
+                }
+                if label.len() > 63 {
+                    return Err(err(col, "label longer than 63 bytes"));
+                }
+                if let Some(p) = label
+                    .bytes()
+                    .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+                {
+                    let message = if label.as_bytes()[p] == b'*' {
+                        "a wildcard must be the whole leftmost label"
+                    } else {
+                        "character not allowed in a rule"
+                    };
+                    return Err(err(col + p, message));
+                }
+                col += label.len() + 1;
+            }
+            if flag == EXCEPTION && !body.contains('.') {
+                return Err(err(0, "an exception needs a parent suffix"));
+            }
+            let mut h = FNV_OFFSET;
+            let mut labels = body.rsplit('.').peekable();
+            while let Some(label) = labels.next() {
+                h = hash_label(h, label.as_bytes());
+                let last = labels.peek().is_none();
+                *rules.entry(h).or_insert(0) |= if last { flag } else { INTERIOR };
+            }
+            if flag == WILDCARD {
+                // Children of a wildcard's suffix are rules of their own (`x.ck`): keep walking.
+                *rules.entry(h).or_insert(0) |= INTERIOR;
+            }
+        }
+        Ok(Psl { rules, skipped_idn })
+    }
+
+    /// The embedded list, parsed once per process and shared.
+    pub fn embedded() -> Arc<Psl> {
+        static EMBEDDED: OnceLock<Arc<Psl>> = OnceLock::new();
+        EMBEDDED
+            .get_or_init(|| {
+                // The embedded text is tested to parse; an empty list (every name's registered
+                // domain its last two labels) would still be a safe answer.
+                Arc::new(Psl::parse(EMBEDDED_TEXT).unwrap_or_else(|_| Psl {
+                    rules: RuleMap::default(),
+                    skipped_idn: 0,
+                }))
+            })
+            .clone()
+    }
+
+    /// Rules kept (interior nodes included).
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether no rule was kept.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Rules skipped because they are written in UTF-8.
+    pub fn skipped_idn(&self) -> usize {
+        self.skipped_idn
+    }
+
+    /// Finds `name`'s registered domain: no allocation, at most one hash lookup per label.
+    pub fn registered(&self, name: NameRef<'_>) -> Registered {
+        let wire = name.as_wire();
+        let mut starts = [0u8; MAX_LABELS];
+        let mut n = 0;
+        let mut pos = 0usize;
+        while n < MAX_LABELS {
+            let len = usize::from(wire.get(pos).copied().unwrap_or(0));
+            if len == 0 {
+                break;
+            }
+            // A wire name is at most 255 bytes, so every label start fits in a byte.
+            starts[n] = u8::try_from(pos).unwrap_or(u8::MAX);
+            n += 1;
+            pos += 1 + len;
+        }
+        if n == 0 {
+            return Registered {
+                offset: 0,
+                labels: 0,
+                left_labels: 0,
+            };
+        }
+        // Length (in labels) of the public suffix: the default rule `*` makes it at least 1.
+        let mut suffix = 1;
+        let mut h = FNV_OFFSET;
+        let mut parent_wildcard = false;
+        for k in 1..=n {
+            let at = usize::from(starts[n - k]);
+            let len = usize::from(wire[at]);
+            h = hash_label(h, wire.get(at + 1..at + 1 + len).unwrap_or(&[]));
+            let flags = self.rules.get(&h).copied().unwrap_or(0);
+            if flags & EXCEPTION != 0 {
+                // An exception wins over every other rule: its parent is the public suffix.
+                suffix = k - 1;
+                break;
+            }
+            if flags & NORMAL != 0 || parent_wildcard {
+                suffix = k;
+            }
+            if flags & (INTERIOR | WILDCARD) == 0 {
+                break;
+            }
+            parent_wildcard = flags & WILDCARD != 0;
+        }
+        if n <= suffix {
+            return Registered {
+                offset: 0,
+                labels: n,
+                left_labels: 0,
+            };
+        }
+        let left_labels = n - suffix - 1;
+        Registered {
+            offset: usize::from(starts[left_labels]),
+            labels: suffix + 1,
+            left_labels,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use wire::Name;
+
+    fn reg(psl: &Psl, name: &str) -> String {
+        let n: Name = name.parse().unwrap();
+        let r = psl.registered(n.as_ref());
+        let d = r.domain(n.as_ref());
+        assert_eq!(d.as_wire(), &n.as_wire()[r.offset..]);
+        assert_eq!(d.label_count(), r.labels);
+        d.to_string()
+    }
+
+    /// The publicsuffix.org test vectors (tests/test_psl.txt) that apply to wire names, plus
+    /// the private section and case.
+    #[test]
+    fn registered_domains_of_the_embedded_list() {
+        let psl = Psl::embedded();
+        let cases = [
+            ("com.", "com."),
+            ("example.com.", "example.com."),
+            ("www.example.com.", "example.com."),
+            ("WWW.Example.COM.", "Example.COM."),
+            ("uk.com.", "uk.com."),
+            ("example.uk.com.", "example.uk.com."),
+            ("b.example.uk.com.", "example.uk.com."),
+            ("a.b.example.uk.com.", "example.uk.com."),
+            ("example.co.uk.", "example.co.uk."),
+            ("a.b.example.co.uk.", "example.co.uk."),
+            ("co.uk.", "co.uk."),
+            ("ck.", "ck."),
+            ("test.ck.", "test.ck."),
+            ("b.test.ck.", "b.test.ck."),
+            ("a.b.test.ck.", "b.test.ck."),
+            ("www.ck.", "www.ck."),
+            ("www.www.ck.", "www.ck."),
+            ("jp.", "jp."),
+            ("test.jp.", "test.jp."),
+            ("www.test.jp.", "test.jp."),
+            ("ac.jp.", "ac.jp."),
+            ("test.ac.jp.", "test.ac.jp."),
+            ("www.test.ac.jp.", "test.ac.jp."),
+            ("kyoto.jp.", "kyoto.jp."),
+            ("test.kyoto.jp.", "test.kyoto.jp."),
+            ("ide.kyoto.jp.", "ide.kyoto.jp."),
+            ("b.ide.kyoto.jp.", "b.ide.kyoto.jp."),
+            ("a.b.ide.kyoto.jp.", "b.ide.kyoto.jp."),
+            ("c.kobe.jp.", "c.kobe.jp."),
+            ("b.c.kobe.jp.", "b.c.kobe.jp."),
+            ("a.b.c.kobe.jp.", "b.c.kobe.jp."),
+            ("city.kobe.jp.", "city.kobe.jp."),
+            ("www.city.kobe.jp.", "city.kobe.jp."),
+            ("us.", "us."),
+            ("test.us.", "test.us."),
+            ("www.test.us.", "test.us."),
+            ("ak.us.", "ak.us."),
+            ("test.ak.us.", "test.ak.us."),
+            ("www.test.ak.us.", "test.ak.us."),
+            ("k12.ak.us.", "k12.ak.us."),
+            ("test.k12.ak.us.", "test.k12.ak.us."),
+            ("www.test.k12.ak.us.", "test.k12.ak.us."),
+            // Private section: each customer is its own registered domain.
+            ("x.herokuapp.com.", "x.herokuapp.com."),
+            ("a.b.myapp.herokuapp.com.", "myapp.herokuapp.com."),
+            ("herokuapp.com.", "herokuapp.com."),
+            ("team-site.github.io.", "team-site.github.io."),
+            ("www.team-site.GITHUB.io.", "team-site.GITHUB.io."),
+            // No rule at all: the default rule `*`.
+            ("example.example.", "example.example."),
+            ("b.example.example.", "example.example."),
+            ("a.b.example.example.", "example.example."),
+            (".", "."),
+        ];
+        for (name, want) in cases {
+            assert_eq!(reg(&psl, name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn parse_small_lists_and_errors() {
+        let psl = Psl::parse("// c\n\ncom\n*.ck\n!www.ck\nfoo.bar  trailing words\n").unwrap();
+        assert_eq!(reg(&psl, "a.b.ck."), "a.b.ck.");
+        assert_eq!(reg(&psl, "a.www.ck."), "www.ck.");
+        assert_eq!(reg(&psl, "x.y.foo.bar."), "y.foo.bar.");
+        assert_eq!(reg(&psl, "x.bar."), "x.bar.");
+        let e = Psl::parse("com\n  a..b\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 5));
+        let e = Psl::parse("a.*.b\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 3));
+        assert!(Psl::parse("!com\n").is_err());
+        assert!(Psl::parse("a b\n*.\n").is_err());
+        let idn = Psl::parse("cn\n公司.cn\n").unwrap();
+        assert_eq!(idn.skipped_idn(), 1);
+    }
+
+    #[test]
+    fn embedded_list_parses_whole() {
+        let psl = Psl::parse(EMBEDDED_TEXT).unwrap();
+        assert!(psl.len() > 8_000, "{}", psl.len());
+        assert!(psl.skipped_idn() < 1_000);
+    }
+}

@@ -1,1 +1,697 @@
-//! (to be written)
+//! What was decided about a registered domain, for how long, and the allow list.
+//!
+//! [`Verdicts`] is read before the cache on every query routed to the resolver, so its common
+//! case (no verdict stands, or none on this name) costs one atomic load, or two when some other
+//! domain has one: a 256-bit filter of the domains with verdicts is checked before the lock.
+//! Verdicts expire on their own (`until_ms`), removed lazily when next looked at; a rate limit
+//! is a token bucket per verdict.
+//!
+//! [`AllowList`] names the zones whose traffic legitimately looks like a tunnel (reverse zones,
+//! block and reputation lists, antivirus clouds, DKIM and DMARC): their queries are still
+//! counted, with a lower weight, and never blocked.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use wire::{Name, NameRef};
+
+/// How a blocked name is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// As if the name did not exist.
+    Nxdomain,
+    /// REFUSED: honest about the refusal.
+    Refused,
+    /// An answer pointing at the operator's sinkhole.
+    Sinkhole,
+}
+
+/// What to do with a query instead of resolving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforce {
+    /// Answer every query of the domain this way.
+    Block(BlockKind),
+    /// Let `qps` queries a second through; [`Verdicts::check`] returns this for the excess,
+    /// which should be refused.
+    RateLimited {
+        /// Queries a second let through (also the burst).
+        qps: u32,
+    },
+}
+
+/// A decision standing on a registered domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// What to do.
+    pub enforce: Enforce,
+    /// Only this client's queries when set; everyone's otherwise.
+    pub client: Option<IpAddr>,
+    /// When it lapses.
+    pub until_ms: u64,
+    /// Short, stable cause (`"tunnel"`, `"anomaly"`, `"operator"` …).
+    pub reason: &'static str,
+    /// One line for the operator: what was seen.
+    pub summary: Box<str>,
+}
+
+/// A standing verdict with its domain, as listed for `ctl` and the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictEntry {
+    /// The registered domain (lowercased).
+    pub domain: Name,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+#[derive(Debug)]
+struct Standing {
+    verdict: Verdict,
+    /// Token bucket of a rate limit: tokens left and when it was last refilled.
+    tokens: f32,
+    refilled_ms: u64,
+}
+
+impl Standing {
+    fn new(verdict: Verdict, now_ms: u64) -> Standing {
+        let tokens = match verdict.enforce {
+            Enforce::RateLimited { qps } => qps.max(1) as f32,
+            Enforce::Block(_) => 0.0,
+        };
+        Standing {
+            verdict,
+            tokens,
+            refilled_ms: now_ms,
+        }
+    }
+
+    fn applies(&self, client: IpAddr) -> bool {
+        self.verdict.client.is_none_or(|c| c == client)
+    }
+
+    /// Whether this query exceeds the rate limit (takes a token when it does not).
+    fn over_limit(&mut self, qps: u32, now_ms: u64) -> bool {
+        let rate = qps.max(1) as f32;
+        let elapsed = now_ms.saturating_sub(self.refilled_ms) as f32;
+        self.tokens = (self.tokens + elapsed * rate / 1000.0).min(rate);
+        self.refilled_ms = self.refilled_ms.max(now_ms);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            false
+        } else {
+            true
+        }
+    }
+}
+
+/// Copies a wire name lowercased into `buf`.
+fn lowercase<'b>(name: NameRef<'_>, buf: &'b mut [u8; 255]) -> &'b [u8] {
+    let wire = name.as_wire();
+    let n = wire.len().min(buf.len());
+    for (d, s) in buf.iter_mut().zip(&wire[..n]) {
+        *d = s.to_ascii_lowercase();
+    }
+    &buf[..n]
+}
+
+/// FNV-1a: fast on short names. Unkeyed where a collision costs little: a lock taken in the
+/// verdict prefilter, a longer probe in the allow list's set of zones (whose keys are the
+/// operator's and ours, not a client's).
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Bit of a lowercased name in the 256-bit prefilter.
+fn filter_bit(lower: &[u8]) -> usize {
+    let mut h = Fnv::default();
+    h.write(lower);
+    (h.finish() >> 56) as usize
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    by_domain: HashMap<Box<[u8]>, Vec<Standing>>,
+    len: usize,
+}
+
+/// Standing verdicts by registered domain (case-insensitive), bounded.
+#[derive(Debug)]
+pub struct Verdicts {
+    capacity: usize,
+    /// Verdicts standing (expired ones included until removed): 0 is the common fast path.
+    count: AtomicUsize,
+    /// Which domains may have a verdict, by [`filter_bit`].
+    filter: [AtomicU64; 4],
+    table: Mutex<Table>,
+}
+
+impl Verdicts {
+    /// An empty set holding at most `capacity` verdicts.
+    pub fn new(capacity: usize) -> Verdicts {
+        Verdicts {
+            capacity: capacity.max(1),
+            count: AtomicUsize::new(0),
+            filter: Default::default(),
+            table: Mutex::new(Table::default()),
+        }
+    }
+
+    /// The verdict to enforce on a query whose registered domain is `registered`, from
+    /// `client`: a block, or a rate limit whose bucket is empty. No allocation; one atomic
+    /// load when no verdict stands.
+    pub fn check(&self, registered: NameRef<'_>, client: IpAddr, now_ms: u64) -> Option<Enforce> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut buf = [0u8; 255];
+        let lower = lowercase(registered, &mut buf);
+        let bit = filter_bit(lower);
+        if self.filter[bit / 64].load(Ordering::Acquire) & (1 << (bit % 64)) == 0 {
+            return None;
+        }
+        let mut table = self.table.lock().ok()?;
+        let list = table.by_domain.get_mut(lower)?;
+        let before = list.len();
+        list.retain(|s| s.verdict.until_ms > now_ms);
+        let removed = before - list.len();
+        let mut result = None;
+        // A block wins over a rate limit; a client's own verdict is as good as everyone's.
+        if let Some(s) = list
+            .iter()
+            .find(|s| s.applies(client) && matches!(s.verdict.enforce, Enforce::Block(_)))
+        {
+            result = Some(s.verdict.enforce);
+        } else if let Some(s) = list.iter_mut().find(|s| s.applies(client))
+            && let Enforce::RateLimited { qps } = s.verdict.enforce
+            && s.over_limit(qps, now_ms)
+        {
+            result = Some(s.verdict.enforce);
+        }
+        if removed > 0 {
+            if list.is_empty() {
+                table.by_domain.remove(lower);
+            }
+            self.forget(&mut table, removed);
+        }
+        result
+    }
+
+    /// Puts a verdict on `domain` (its registered domain), replacing one for the same client
+    /// (or for everyone). When full, the verdict closest to expiry makes room.
+    pub fn set(&self, domain: NameRef<'_>, verdict: Verdict, now_ms: u64) {
+        let mut buf = [0u8; 255];
+        let lower = lowercase(domain, &mut buf);
+        let Ok(mut table) = self.table.lock() else {
+            return;
+        };
+        if let Some(list) = table.by_domain.get_mut(lower)
+            && let Some(s) = list.iter_mut().find(|s| s.verdict.client == verdict.client)
+        {
+            *s = Standing::new(verdict, now_ms);
+            return;
+        }
+        if table.len >= self.capacity {
+            self.purge(&mut table, now_ms);
+        }
+        if table.len >= self.capacity {
+            self.evict_soonest(&mut table);
+        }
+        table
+            .by_domain
+            .entry(lower.into())
+            .or_default()
+            .push(Standing::new(verdict, now_ms));
+        table.len += 1;
+        self.count.store(table.len, Ordering::Release);
+        let bit = filter_bit(lower);
+        self.filter[bit / 64].fetch_or(1 << (bit % 64), Ordering::Release);
+    }
+
+    /// Removes every verdict on `domain`; whether there was one.
+    pub fn clear(&self, domain: NameRef<'_>) -> bool {
+        let mut buf = [0u8; 255];
+        let lower = lowercase(domain, &mut buf);
+        let Ok(mut table) = self.table.lock() else {
+            return false;
+        };
+        match table.by_domain.remove(lower) {
+            Some(list) => {
+                self.forget(&mut table, list.len());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The verdicts standing at `now_ms`, for the operator.
+    pub fn list(&self, now_ms: u64) -> Vec<VerdictEntry> {
+        let Ok(table) = self.table.lock() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (domain, list) in &table.by_domain {
+            let Ok(name) = Name::from_wire(domain) else {
+                continue;
+            };
+            for s in list.iter().filter(|s| s.verdict.until_ms > now_ms) {
+                out.push(VerdictEntry {
+                    domain: name.clone(),
+                    verdict: s.verdict.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Verdicts held (expired ones not yet removed included).
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Whether none are held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn purge(&self, table: &mut Table, now_ms: u64) {
+        let mut removed = 0;
+        table.by_domain.retain(|_, list| {
+            let before = list.len();
+            list.retain(|s| s.verdict.until_ms > now_ms);
+            removed += before - list.len();
+            !list.is_empty()
+        });
+        if removed > 0 {
+            self.forget(table, removed);
+        }
+    }
+
+    fn evict_soonest(&self, table: &mut Table) {
+        let soonest = table
+            .by_domain
+            .iter()
+            .flat_map(|(d, list)| list.iter().enumerate().map(move |(i, s)| (d, i, s)))
+            .min_by_key(|(_, _, s)| s.verdict.until_ms)
+            .map(|(d, i, _)| (d.clone(), i));
+        let Some((domain, i)) = soonest else { return };
+        if let Some(list) = table.by_domain.get_mut(&domain) {
+            list.swap_remove(i);
+            if list.is_empty() {
+                table.by_domain.remove(&domain);
+            }
+            self.forget(table, 1);
+        }
+    }
+
+    /// Accounts for `removed` verdicts gone and rebuilds the filter from what remains.
+    fn forget(&self, table: &mut Table, removed: usize) {
+        table.len = table.len.saturating_sub(removed);
+        let mut filter = [0u64; 4];
+        for domain in table.by_domain.keys() {
+            let bit = filter_bit(domain);
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
+        for (f, v) in self.filter.iter().zip(filter) {
+            f.store(v, Ordering::Release);
+        }
+        self.count.store(table.len, Ordering::Release);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allow list
+// ---------------------------------------------------------------------------------------------
+
+/// Weight of a query in an allow-listed zone: still counted, five times less.
+pub const ALLOWED_WEIGHT: f32 = 0.2;
+
+/// Zones whose ordinary traffic looks like tunnelling: reverse zones, DNS block and
+/// reputation lists, hash reputation, antivirus cloud lookups.
+pub const BUILTIN_ALLOWED_ZONES: &[&str] = &[
+    "in-addr.arpa",
+    "ip6.arpa",
+    "spamhaus.org",
+    "spamcop.net",
+    "surbl.org",
+    "uribl.com",
+    "barracudacentral.org",
+    "sorbs.net",
+    "mailspike.net",
+    "dnswl.org",
+    "hash.cymru.com",
+    "circl.lu",
+    "sophosxl.net",
+    "avqs.mcafee.com",
+    "e5.sk",
+    "avast.com",
+    "trendmicro.com",
+    "kaspersky-labs.com",
+    "eset.com",
+    "bitdefender.net",
+    "mcafee.com",
+];
+
+/// Labels that mark DKIM keys and DMARC policies, looked up with long random-looking names.
+const ALLOWED_LABELS: [&[u8]; 2] = [b"_domainkey", b"_dmarc"];
+
+/// Built-in and operator zones, plus the operator's run-time allows (`ctl allow-domain`).
+#[derive(Debug)]
+pub struct AllowList {
+    /// Lowercased wire forms of the static zones.
+    zones: HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>,
+    /// Most labels in a static zone: longer suffixes need no lookup.
+    max_labels: usize,
+    /// Wire lengths of the static zones (a bit per length): a suffix of another length needs
+    /// no hashing, which rejects most names before any lookup.
+    lengths: [u64; 4],
+    /// Run-time allows: lowercased wire form → until when.
+    runtime: Mutex<HashMap<Box<[u8]>, u64>>,
+    /// Run-time allows held: 0 skips the lock.
+    runtime_count: AtomicUsize,
+    runtime_capacity: usize,
+}
+
+/// Label start offsets of a wire name (at most 127 labels), and how many.
+fn label_offsets(wire: &[u8]) -> ([u8; 128], usize) {
+    let mut offsets = [0u8; 128];
+    let mut n = 0;
+    let mut at = 0;
+    while let Some(&len) = wire.get(at) {
+        if len == 0 || n == offsets.len() {
+            break;
+        }
+        offsets[n] = at as u8;
+        n += 1;
+        at += 1 + usize::from(len);
+    }
+    (offsets, n)
+}
+
+impl AllowList {
+    /// The built-in zones plus `operator_zones`; at most `runtime_capacity` run-time allows.
+    pub fn new(operator_zones: &[Name], runtime_capacity: usize) -> AllowList {
+        let mut zones = HashSet::default();
+        let mut max_labels = 0;
+        let mut lengths = [0u64; 4];
+        let builtin = BUILTIN_ALLOWED_ZONES
+            .iter()
+            .filter_map(|z| z.parse::<Name>().ok());
+        for zone in builtin.chain(operator_zones.iter().cloned()) {
+            let mut buf = [0u8; 255];
+            let lower = lowercase(zone.as_ref(), &mut buf);
+            max_labels = max_labels.max(zone.as_ref().label_count());
+            lengths[lower.len() / 64] |= 1 << (lower.len() % 64);
+            zones.insert(lower.into());
+        }
+        AllowList {
+            zones,
+            max_labels,
+            lengths,
+            runtime: Mutex::new(HashMap::new()),
+            runtime_count: AtomicUsize::new(0),
+            runtime_capacity: runtime_capacity.max(1),
+        }
+    }
+
+    /// Whether `name` is in an allowed zone (suffix match on label boundaries), has a DKIM or
+    /// DMARC label, or is under a run-time allow still in force: never block it. No allocation.
+    pub fn allows(&self, name: NameRef<'_>, now_ms: u64) -> bool {
+        let mut buf = [0u8; 255];
+        let lower = lowercase(name, &mut buf);
+        let (offsets, n) = label_offsets(lower);
+        for (i, &off) in offsets[..n].iter().enumerate() {
+            let off = usize::from(off);
+            let len = usize::from(lower[off]);
+            let label = lower.get(off + 1..off + 1 + len).unwrap_or_default();
+            if ALLOWED_LABELS.contains(&label) {
+                return true;
+            }
+            let suffix = &lower[off..];
+            let wire_len = suffix.len();
+            if n - i <= self.max_labels
+                && self.lengths[wire_len / 64] & (1 << (wire_len % 64)) != 0
+                && self.zones.contains(suffix)
+            {
+                return true;
+            }
+        }
+        if self.runtime_count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let Ok(mut runtime) = self.runtime.lock() else {
+            return false;
+        };
+        for &off in &offsets[..n] {
+            let suffix = &lower[usize::from(off)..];
+            match runtime.get(suffix) {
+                Some(&until) if until > now_ms => return true,
+                Some(_) => {
+                    runtime.remove(suffix);
+                    self.runtime_count.store(runtime.len(), Ordering::Release);
+                }
+                None => {}
+            }
+        }
+        false
+    }
+
+    /// The weight of a query of `name` in the per-domain state: [`ALLOWED_WEIGHT`] when
+    /// allowed, 1.0 otherwise.
+    pub fn weight(&self, name: NameRef<'_>, now_ms: u64) -> f32 {
+        if self.allows(name, now_ms) {
+            ALLOWED_WEIGHT
+        } else {
+            1.0
+        }
+    }
+
+    /// The operator allows `domain` and the names under it until `until_ms`. False when the
+    /// table is full of allows still in force.
+    pub fn allow(&self, domain: NameRef<'_>, until_ms: u64, now_ms: u64) -> bool {
+        let mut buf = [0u8; 255];
+        let lower = lowercase(domain, &mut buf);
+        let Ok(mut runtime) = self.runtime.lock() else {
+            return false;
+        };
+        if !runtime.contains_key(lower) && runtime.len() >= self.runtime_capacity {
+            runtime.retain(|_, until| *until > now_ms);
+            if runtime.len() >= self.runtime_capacity {
+                return false;
+            }
+        }
+        runtime.insert(lower.into(), until_ms);
+        self.runtime_count.store(runtime.len(), Ordering::Release);
+        true
+    }
+
+    /// Withdraws a run-time allow; whether there was one.
+    pub fn disallow(&self, domain: NameRef<'_>) -> bool {
+        let mut buf = [0u8; 255];
+        let lower = lowercase(domain, &mut buf);
+        let Ok(mut runtime) = self.runtime.lock() else {
+            return false;
+        };
+        let had = runtime.remove(lower).is_some();
+        self.runtime_count.store(runtime.len(), Ordering::Release);
+        had
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn name(s: &str) -> Name {
+        s.parse().unwrap()
+    }
+
+    fn client(i: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, i))
+    }
+
+    fn verdict(enforce: Enforce, client: Option<IpAddr>, until_ms: u64) -> Verdict {
+        Verdict {
+            enforce,
+            client,
+            until_ms,
+            reason: "tunnel",
+            summary: "412 distinct subdomains in 60 s".into(),
+        }
+    }
+
+    const NX: Enforce = Enforce::Block(BlockKind::Nxdomain);
+
+    #[test]
+    fn blocks_until_expiry_case_insensitively() {
+        let v = Verdicts::new(8);
+        let d = name("Tunnel.Example");
+        assert_eq!(v.check(d.as_ref(), client(1), 0), None);
+        v.set(d.as_ref(), verdict(NX, None, 1000), 0);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v.check(name("tunnel.EXAMPLE").as_ref(), client(1), 999),
+            Some(NX)
+        );
+        assert_eq!(
+            v.check(name("other.example").as_ref(), client(1), 999),
+            None
+        );
+        assert_eq!(v.list(500).len(), 1);
+        assert_eq!(v.list(500)[0].domain, name("tunnel.example"));
+        // Expired: gone, and removed lazily by the check.
+        assert_eq!(v.list(1000).len(), 0);
+        assert_eq!(v.check(d.as_ref(), client(1), 1000), None);
+        assert_eq!(v.len(), 0);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn per_client_verdicts() {
+        let v = Verdicts::new(8);
+        let d = name("tunnel.example");
+        v.set(
+            d.as_ref(),
+            verdict(Enforce::Block(BlockKind::Refused), Some(client(7)), 10_000),
+            0,
+        );
+        assert_eq!(
+            v.check(d.as_ref(), client(7), 1),
+            Some(Enforce::Block(BlockKind::Refused))
+        );
+        assert_eq!(v.check(d.as_ref(), client(8), 1), None);
+        // A second client's verdict stands beside the first; the same client's replaces.
+        v.set(d.as_ref(), verdict(NX, Some(client(8)), 10_000), 1);
+        v.set(d.as_ref(), verdict(NX, Some(client(7)), 10_000), 1);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v.check(d.as_ref(), client(7), 2), Some(NX));
+        assert!(v.clear(name("TUNNEL.example").as_ref()));
+        assert!(!v.clear(d.as_ref()));
+        assert_eq!(v.check(d.as_ref(), client(7), 3), None);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn rate_limit_is_a_token_bucket() {
+        let v = Verdicts::new(8);
+        let d = name("chatty.example");
+        let limited = Enforce::RateLimited { qps: 5 };
+        v.set(d.as_ref(), verdict(limited, None, 100_000), 0);
+        // A burst of five passes, the sixth is refused.
+        for _ in 0..5 {
+            assert_eq!(v.check(d.as_ref(), client(1), 0), None);
+        }
+        assert_eq!(v.check(d.as_ref(), client(1), 0), Some(limited));
+        // 200 ms later, one more token.
+        assert_eq!(v.check(d.as_ref(), client(1), 200), None);
+        assert_eq!(v.check(d.as_ref(), client(1), 200), Some(limited));
+        // A long pause refills to the burst only.
+        for _ in 0..5 {
+            assert_eq!(v.check(d.as_ref(), client(1), 60_000), None);
+        }
+        assert_eq!(v.check(d.as_ref(), client(1), 60_000), Some(limited));
+        // A block wins over a rate limit.
+        v.set(d.as_ref(), verdict(NX, Some(client(2)), 100_000), 0);
+        assert_eq!(v.check(d.as_ref(), client(2), 60_000), Some(NX));
+    }
+
+    #[test]
+    fn full_table_replaces_the_verdict_closest_to_expiry() {
+        let v = Verdicts::new(3);
+        v.set(name("a.example").as_ref(), verdict(NX, None, 500), 0);
+        v.set(name("b.example").as_ref(), verdict(NX, None, 300), 0);
+        v.set(name("c.example").as_ref(), verdict(NX, None, 900), 0);
+        v.set(name("d.example").as_ref(), verdict(NX, None, 700), 0);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v.check(name("b.example").as_ref(), client(1), 1), None);
+        for d in ["a.example", "c.example", "d.example"] {
+            assert_eq!(v.check(name(d).as_ref(), client(1), 1), Some(NX), "{d}");
+        }
+        // Expired verdicts make room first.
+        v.set(name("e.example").as_ref(), verdict(NX, None, 2000), 600);
+        assert_eq!(
+            v.check(name("c.example").as_ref(), client(1), 600),
+            Some(NX)
+        );
+        assert_eq!(
+            v.check(name("e.example").as_ref(), client(1), 600),
+            Some(NX)
+        );
+        assert_eq!(v.len(), 3);
+    }
+
+    #[test]
+    fn allow_list_matches_on_label_boundaries() {
+        let a = AllowList::new(&[name("corp.Example")], 4);
+        let allowed = [
+            "1.2.0.192.in-addr.arpa",
+            "IN-ADDR.ARPA",
+            "b.a.9.8.ip6.arpa",
+            "2.0.0.127.zen.spamhaus.org",
+            "x.Hash.Cymru.com",
+            "0123abcd.avqs.mcafee.com",
+            "deep.host.corp.example",
+            "sel._domainkey.example.com",
+            "_dmarc.example.com",
+        ];
+        for n in allowed {
+            assert!(a.allows(name(n).as_ref(), 0), "{n}");
+            assert_eq!(a.weight(name(n).as_ref(), 0), ALLOWED_WEIGHT, "{n}");
+        }
+        let other = [
+            "notspamhaus.org",
+            "spamhaus.org.evil.example",
+            "cymru.com",
+            "example.com",
+            "xcorp.example",
+            "domainkey.example.com",
+            "arpa",
+        ];
+        for n in other {
+            assert!(!a.allows(name(n).as_ref(), 0), "{n}");
+            assert_eq!(a.weight(name(n).as_ref(), 0), 1.0, "{n}");
+        }
+    }
+
+    #[test]
+    fn runtime_allows_expire_and_are_bounded() {
+        let a = AllowList::new(&[], 2);
+        let d = name("Vendor.example");
+        assert!(a.allow(d.as_ref(), 1000, 0));
+        assert!(a.allows(name("x.y.vendor.EXAMPLE").as_ref(), 999));
+        assert!(!a.allows(name("xvendor.example").as_ref(), 999));
+        assert!(a.allow(name("b.example").as_ref(), 5000, 0));
+        // Full of allows in force.
+        assert!(!a.allow(name("c.example").as_ref(), 5000, 10));
+        // Re-allowing one held is always possible.
+        assert!(a.allow(d.as_ref(), 2000, 10));
+        assert!(a.allows(d.as_ref(), 1500));
+        assert!(!a.allows(d.as_ref(), 2000));
+        // The expired one made room.
+        assert!(a.allow(name("c.example").as_ref(), 5000, 2000));
+        assert!(a.disallow(name("C.example").as_ref()));
+        assert!(!a.allows(name("c.example").as_ref(), 2001));
+        assert!(!a.disallow(name("c.example").as_ref()));
+    }
+}

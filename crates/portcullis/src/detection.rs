@@ -34,11 +34,34 @@ fn load_model(settings: &DetectSettings) -> Result<Loaded<Model>, String> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: detect.model: {e}", path.display()))?;
-    let model = Model::from_json(&text).map_err(|e| format!("{}:{e}", path.display()))?;
+    let model = Model::from_json(&text).map_err(|e| model_error(path, &text, &e))?;
     Ok(Loaded {
         text: Some(text),
         value: model,
     })
+}
+
+/// A model file's error as `file:line:column: message`: where the JSON parser stopped, or
+/// for a file that parsed but does not fit this build, where its `"version"` (for a version
+/// this build does not read) or its `"query"` part starts.
+fn model_error(path: &std::path::Path, text: &str, e: &detect::ModelError) -> String {
+    let (line, column) = match e {
+        detect::ModelError::Json(json) => (json.line(), json.column()),
+        detect::ModelError::Version(_) => position(text, "\"version\""),
+        _ => position(text, "\"query\""),
+    };
+    format!("{}:{line}:{column}: {e}", path.display())
+}
+
+/// The 1-based line and column of the first `needle` in `text` (1:1 when absent).
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let Some(at) = text.find(needle) else {
+        return (1, 1);
+    };
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = at - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    (line, column)
 }
 
 /// The public suffix list `settings` names, or the embedded one.

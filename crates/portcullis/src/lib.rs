@@ -15,6 +15,7 @@ pub mod check;
 pub mod config;
 pub mod control;
 pub mod cookies;
+pub mod detect_cli;
 pub mod detection;
 pub mod dnssec_cli;
 pub mod http;

@@ -17,6 +17,10 @@
 //! - `portcullis cert self-signed --name NAME [--out-cert FILE] [--out-key FILE]` writes a
 //!   self-signed certificate and key for DNS over TLS tests (`tls.rs`).
 //!
+//! - `portcullis detect features [--model FILE] [--left]` reads `QTYPE<TAB>QNAME` lines and
+//!   prints the tunnel detector's features as TSV; `portcullis detect score [--model FILE]
+//!   NAME [TYPE]` prints the registered domain, the score and why (`detect_cli.rs`).
+//!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
 #![forbid(unsafe_code)]
@@ -64,6 +68,37 @@ enum Command {
     /// TLS certificates for DNS over TLS.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// The tunnel detector's per-query features and scores (exit 1 on a bad input line).
+    Detect(DetectArgs),
+}
+
+/// `portcullis detect`.
+#[derive(Debug, Args)]
+struct DetectArgs {
+    /// A model file (JSON, as tools/detect/train.py writes) instead of the embedded one.
+    #[arg(long, value_name = "FILE", global = true)]
+    model: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    command: DetectCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum DetectCommand {
+    /// Read `QTYPE<TAB>QNAME` lines on standard input, print their features as TSV.
+    Features {
+        /// Add a first column with each name's left part (the labels before its registered
+        /// domain).
+        #[arg(long)]
+        left: bool,
+    },
+    /// Print a name's registered domain, its score and the features behind it.
+    Score {
+        /// The query name.
+        name: String,
+        /// The query type (A when not given).
+        qtype: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,6 +372,7 @@ fn main() -> ExitCode {
         Command::Query(args) => ExitCode::from(portcullis::query::main(&args.args)),
         Command::Ctl(args) => run_ctl(&args),
         Command::Dnssec(args) => run_dnssec(&args),
+        Command::Detect(args) => run_detect(&args),
         Command::Cert(CertCommand::SelfSigned {
             name,
             out_cert,
@@ -355,6 +391,29 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn run_detect(args: &DetectArgs) -> ExitCode {
+    use portcullis::detect_cli;
+    let result =
+        detect_cli::load_model(args.model.as_deref()).and_then(|model| match &args.command {
+            DetectCommand::Features { left } => detect_cli::features(
+                &model,
+                *left,
+                std::io::stdin().lock(),
+                std::io::BufWriter::new(std::io::stdout().lock()),
+            ),
+            DetectCommand::Score { name, qtype } => {
+                detect_cli::score(&model, name, qtype.as_deref()).map(|text| println!("{text}"))
+            }
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
