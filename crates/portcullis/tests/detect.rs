@@ -145,7 +145,15 @@ fn resolver_config(
 /// An authoritative server for `tunnel.test.` and `corp.test.`, and a resolver forwarding
 /// both to it, with `detect` as `[detect]`.
 fn start(test: &str, detect: &str) -> Setup {
+    start_with(test, detect, &[])
+}
+
+/// [`start`], with `files` (name, text) written beside the configuration first.
+fn start_with(test: &str, detect: &str, files: &[(&str, &str)]) -> Setup {
     let scratch = Scratch::new(test);
+    for (name, text) in files {
+        scratch.write(name, text);
+    }
     scratch.write("tunnel.test.zone", TUNNEL_ZONE);
     scratch.write("corp.test.zone", &corp_zone());
     let auth_port = free_port();
@@ -496,7 +504,19 @@ fn mode_off_scores_nothing() {
 
 #[test]
 fn mode_log_reports_and_never_blocks() {
-    let s = start("detect-log", "mode = \"log\"\n");
+    // The embedded model, from a file: a reload then meets it broken.
+    let model = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../detect/model/detect-model.json"),
+    )
+    .unwrap();
+    let s = start_with(
+        "detect-log",
+        "mode = \"log\"\nmodel = \"model.json\"\n",
+        &[("model.json", &model)],
+    );
+    let (code, out) = s.ctl(&["reload"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("model.json"), "{out}");
     let answers = tunnel(s.addr, LOCAL, 2, 400);
     assert!(
         answers
@@ -511,6 +531,45 @@ fn mode_log_reports_and_never_blocks() {
     assert!(s.tunnel_events()[0].contains("\"qname\":\"tunnel.test.\""));
     assert!(s.metric("portcullis_detect_alerts_total{kind=\"tunnel\",mode=\"log\"}") >= 1.0);
     assert_eq!(s.metric("portcullis_detect_verdicts_active"), 0.0);
+
+    // The exposition passes promtool.
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool: scripts/test.sh installs prometheus");
+    {
+        use std::io::Write;
+        let mut stdin = promtool.stdin.take().unwrap();
+        stdin.write_all(s.metrics().as_bytes()).unwrap();
+    }
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // A broken model file on reload: a warning with file:line:column, the last good model
+    // stays and the detector keeps its state.
+    s.scratch.write(
+        "model.json",
+        "{\"version\": 1,\n  \"query\": {\"features\": [1, 2\n",
+    );
+    let scored = s.metric("portcullis_detect_queries_scored_total");
+    let tracked = s.metric("portcullis_detect_domains_tracked");
+    let (code, out) = s.ctl(&["reload"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("warning: ") && out.contains("model.json:2:26:") && out.contains("last good"),
+        "{out}"
+    );
+    tunnel(s.addr, LOCAL, 5, 20);
+    assert!(s.metric("portcullis_detect_queries_scored_total") >= scored + 20.0);
+    assert!(s.metric("portcullis_detect_domains_tracked") >= tracked);
 }
 
 #[test]
