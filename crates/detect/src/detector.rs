@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use wire::{Name, NameRef, RType, Rcode};
 
 use crate::anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation};
-use crate::domain::{DomainConfig, DomainModel, DomainTable, QueryObservation};
+use crate::domain::{DomainConfig, DomainTable, QueryObservation};
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
 use crate::psl::Psl;
@@ -267,43 +267,6 @@ pub struct Detector {
     allow: AllowList,
     scored: AtomicU64,
     allowed: AtomicU64,
-    /// THROWAWAY (server branch): a hand-made domain model until the model file has one.
-    domain_model: DomainModel,
-}
-
-impl Model {
-    /// THROWAWAY (server branch): what `portcullis check` prints of the model.
-    pub fn summary(&self) -> String {
-        format!("query threshold {:.3}", self.threshold())
-    }
-}
-
-/// THROWAWAY (server branch): weights on distinct names, bytes out, query scores, types.
-fn throwaway_domain_model() -> DomainModel {
-    let mut weights = [0.0f32; crate::domain::DOMAIN_FEATURES];
-    for (name, w) in [
-        ("short_distinct_log", 1.0),
-        ("short_bytes_out_log", 0.5),
-        ("mean_score", 3.0),
-        ("suspicious_share", 3.0),
-        ("distinct_per_query", 2.0),
-        ("tunnel_type_share", 1.0),
-    ] {
-        if let Some(i) = crate::domain::DOMAIN_FEATURE_NAMES
-            .iter()
-            .position(|n| *n == name)
-        {
-            weights[i] = w;
-        }
-    }
-    DomainModel::new(
-        [0.0; crate::domain::DOMAIN_FEATURES],
-        [1.0; crate::domain::DOMAIN_FEATURES],
-        weights,
-        -12.0,
-        0.9,
-    )
-    .unwrap_or_else(|_| unreachable!())
 }
 
 /// Run-time allows held at most.
@@ -340,7 +303,6 @@ impl Detector {
             anomalies,
             scored: AtomicU64::new(0),
             allowed: AtomicU64::new(0),
-            domain_model: throwaway_domain_model(),
         }
     }
 
@@ -432,8 +394,8 @@ impl Detector {
         );
         if let Some(vector) = observed.features
             && weight >= 1.0
+            && let Some(domain_model) = self.model.domain()
         {
-            let domain_model = &self.domain_model;
             let scored = domain_model.score(&vector);
             if scored.score >= domain_model.threshold() {
                 let explanation = || {
@@ -568,17 +530,19 @@ impl Detector {
         {
             return None;
         }
-        let (block, block_for, per_client, rate) = self
-            .policy
-            .lock()
-            .ok()
-            .map_or((BlockKind::Nxdomain, 0, false, None), |p| {
-                (p.block, p.block_for_ms, p.per_client, p.rate_limit_qps)
-            });
+        let (block, block_for, per_client, rate) = {
+            let policy = self.policy.lock().ok()?;
+            (
+                policy.block,
+                policy.block_for_ms,
+                policy.per_client,
+                policy.rate_limit_qps,
+            )
+        };
         let explanation = explanation();
         let until_ms = now_ms.saturating_add(block_for);
         let summary: Box<str> = explanation.clone().into_boxed_str();
-        let enforced = (mode == Mode::Block).then(|| match rate {
+        let enforced = (mode == Mode::Block).then_some(match rate {
             Some(qps) => Enforce::RateLimited { qps },
             None => Enforce::Block(block),
         });
@@ -670,11 +634,8 @@ impl Detector {
                 enforced = Some(enforce);
             }
         }
-        let client = found
-            .client_prefix
-            .is_some()
-            .then_some(client)
-            .or((!about_domain).then_some(client));
+        // A domain's own series (a storm against it) blames no client.
+        let client = (found.client_prefix.is_some() || !about_domain).then_some(client);
         Some(Box::new(Alert {
             kind: AlertKind::Anomaly,
             domain: found.domain.unwrap_or_else(|| Name::from(domain)),
@@ -711,4 +672,203 @@ fn name_hash(wire: &[u8]) -> u64 {
         h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::domain::{DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES};
+    use crate::model::EMBEDDED_MODEL;
+
+    /// The shipped query model with a domain model that flags a domain once it has more than
+    /// about 50 distinct subdomains in the short window.
+    fn model() -> Model {
+        let mut file: serde_json::Value = serde_json::from_str(EMBEDDED_MODEL).unwrap();
+        let mut weights = [0.0f32; DOMAIN_FEATURES];
+        weights[1] = 4.0;
+        let mean = [0.0f32; DOMAIN_FEATURES];
+        let scale = [1.0f32; DOMAIN_FEATURES];
+        file["domain"] = serde_json::json!({
+            "features": DOMAIN_FEATURE_NAMES,
+            "mean": mean,
+            "scale": scale,
+            "weights": weights,
+            "bias": -16.0,
+            "threshold": 0.5,
+        });
+        Model::from_json(&file.to_string()).unwrap()
+    }
+
+    fn detector(mode: Mode) -> Detector {
+        let config = DetectConfig {
+            mode,
+            block_for_ms: 60_000,
+            ..DetectConfig::default()
+        };
+        Detector::new(config, model(), Psl::embedded(), 0)
+    }
+
+    fn name(text: &str) -> Name {
+        text.parse().unwrap()
+    }
+
+    const TUNNEL_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+    const OTHER_CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8));
+
+    /// Sends tunnel-like queries under `t.example-tunnel.com` until an alert comes (at most
+    /// 500); returns it and the number of queries it took.
+    fn tunnel(detector: &Detector, start_ms: u64) -> Option<(usize, Box<Alert>, Decision)> {
+        for i in 0..500u64 {
+            let qname = name(&format!(
+                "{:016x}{:016x}.{:08x}.t.example-tunnel.com.",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                i ^ 0x5555,
+                i
+            ));
+            let now = start_ms + i * 50;
+            let decision = detector.on_miss(qname.as_ref(), RType::TXT, TUNNEL_CLIENT, now);
+            detector.on_answer(qname.as_ref(), TUNNEL_CLIENT, Rcode::NOERROR, 200, now);
+            if let Some(alert) = decision.alert.clone() {
+                return Some((i as usize + 1, alert, decision));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_tunnel_is_alerted_once_with_its_reasons() {
+        let d = detector(Mode::Alert);
+        let (queries, alert, decision) = tunnel(&d, 1_000).expect("an alert");
+        assert!(queries <= 100, "took {queries} queries");
+        assert_eq!(alert.kind, AlertKind::Tunnel);
+        assert_eq!(alert.domain, name("example-tunnel.com."));
+        assert_eq!(alert.client, Some(TUNNEL_CLIENT));
+        assert!(
+            alert.explanation.contains("distinct"),
+            "{}",
+            alert.explanation
+        );
+        assert!(
+            alert.explanation.contains("samples"),
+            "{}",
+            alert.explanation
+        );
+        assert_eq!(decision.enforce, None, "alert mode never acts");
+        assert_eq!(
+            d.check(name("x.example-tunnel.com.").as_ref(), TUNNEL_CLIENT, 9_000),
+            None
+        );
+        // The same session goes on: no second alert while the domain is quiet.
+        assert!(tunnel(&d, 10_000).is_none());
+        assert!(d.stats().queries_scored > 500);
+    }
+
+    #[test]
+    fn block_mode_enforces_until_the_verdict_lapses_or_is_allowed() {
+        let d = detector(Mode::Block);
+        let (_, alert, decision) = tunnel(&d, 1_000).expect("an alert");
+        let blocked = Some(Enforce::Block(BlockKind::Nxdomain));
+        assert_eq!(decision.enforce, blocked);
+        assert_eq!(alert.enforced, blocked);
+        let under = name("anything.example-tunnel.com.");
+        assert_eq!(d.check(under.as_ref(), OTHER_CLIENT, 20_000), blocked);
+        assert_eq!(
+            d.check(name("example.org.").as_ref(), TUNNEL_CLIENT, 20_000),
+            None
+        );
+        assert_eq!(d.verdicts(20_000).len(), 1);
+        assert_eq!(d.stats().verdicts_active, 1);
+        // Lapses after block_for_ms.
+        assert_eq!(d.check(under.as_ref(), OTHER_CLIENT, 200_000), None);
+        // Again, then the operator allows it: cleared, and not blocked again.
+        let (_, _, again) = tunnel(&d, 300_000).expect("a second session alerts");
+        assert_eq!(again.enforce, blocked);
+        assert!(d.allow(under.as_ref(), 330_000));
+        assert_eq!(d.check(under.as_ref(), TUNNEL_CLIENT, 330_001), None);
+        assert!(
+            tunnel(&d, 340_000).is_none(),
+            "an allowed domain is not acted on"
+        );
+        assert_eq!(d.stats().allowed, 1);
+    }
+
+    #[test]
+    fn per_client_blocks_only_the_tunnelling_client() {
+        let config = DetectConfig {
+            mode: Mode::Block,
+            per_client: true,
+            ..DetectConfig::default()
+        };
+        let d = Detector::new(config, model(), Psl::embedded(), 0);
+        tunnel(&d, 1_000).expect("an alert");
+        let under = name("www.example-tunnel.com.");
+        assert!(d.check(under.as_ref(), TUNNEL_CLIENT, 30_000).is_some());
+        assert_eq!(d.check(under.as_ref(), OTHER_CLIENT, 30_000), None);
+    }
+
+    #[test]
+    fn rate_limit_mode_lets_some_through() {
+        let config = DetectConfig {
+            mode: Mode::Block,
+            rate_limit_qps: Some(2),
+            ..DetectConfig::default()
+        };
+        let d = Detector::new(config, model(), Psl::embedded(), 0);
+        let (_, alert, _) = tunnel(&d, 1_000).expect("an alert");
+        assert_eq!(alert.enforced, Some(Enforce::RateLimited { qps: 2 }));
+        let under = name("www.example-tunnel.com.");
+        let limited = (0..10)
+            .filter(|_| d.check(under.as_ref(), OTHER_CLIENT, 40_000).is_some())
+            .count();
+        assert!((1..10).contains(&limited), "{limited} of 10 limited");
+    }
+
+    #[test]
+    fn off_does_nothing_and_reconfigure_keeps_state() {
+        let d = detector(Mode::Off);
+        assert!(tunnel(&d, 1_000).is_none());
+        assert_eq!(d.stats(), DetectStats::default());
+        let block = DetectConfig {
+            mode: Mode::Block,
+            block_for_ms: 60_000,
+            ..DetectConfig::default()
+        };
+        assert!(d.reconfigure(block.clone()));
+        assert_eq!(d.mode(), Mode::Block);
+        assert!(tunnel(&d, 100_000).is_some());
+        let bigger = DetectConfig {
+            domains: 5,
+            ..block
+        };
+        assert!(!d.reconfigure(bigger), "capacities need a new detector");
+        assert_eq!(d.stats().verdicts_active, 1);
+    }
+
+    #[test]
+    fn ordinary_names_and_allowed_zones_stay_quiet() {
+        let d = detector(Mode::Block);
+        let hosts = [
+            "www", "mail", "api", "cdn", "static", "login", "docs", "img",
+        ];
+        for i in 0..2_000u64 {
+            let host = hosts[(i % 8) as usize];
+            let qname = name(&format!("{host}.site{}.com.", i % 40));
+            let decision = d.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, i * 100);
+            assert!(decision.alert.is_none(), "{qname}: {:?}", decision.alert);
+        }
+        // Reverse lookups look random but are allowed: counted, never acted on.
+        for i in 0..300u64 {
+            let qname = name(&format!(
+                "{}.{}.{}.10.in-addr.arpa.",
+                i % 251,
+                (i * 7) % 251,
+                (i * 13) % 251
+            ));
+            let decision = d.on_miss(qname.as_ref(), RType::PTR, TUNNEL_CLIENT, 300_000 + i * 10);
+            assert_eq!(decision.enforce, None);
+        }
+        assert_eq!(d.stats().verdicts_active, 0);
+    }
 }

@@ -12,6 +12,7 @@
 //! - [`domain`]: bounded, windowed state per registered domain and the per-domain model.
 //! - [`anomaly`]: learned baselines per client prefix and per domain.
 //! - [`verdict`]: what was decided, for how long, and the operator's allow list.
+//! - [`detector`]: the facade the engine calls, joining them.
 
 #![forbid(unsafe_code)]
 

@@ -18,6 +18,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::domain::{DomainModel, DomainModelError};
 use crate::features::{BIGRAM_ALPHABET, Bigrams, FEATURE_LABELS, FEATURE_NAMES, FEATURES, FLAG};
 
 /// The model shipped with this crate.
@@ -35,6 +36,8 @@ pub struct Model {
     bias: f32,
     threshold: f32,
     bigrams: Bigrams,
+    /// The per-domain model, from the same file.
+    domain: Option<DomainModel>,
 }
 
 /// Why a model file was refused.
@@ -52,6 +55,8 @@ pub enum ModelError {
     Value(&'static str),
     /// The bigram alphabet or table does not have this build's shape.
     Bigrams,
+    /// The `"domain"` part is wrong.
+    Domain(DomainModelError),
 }
 
 impl fmt::Display for ModelError {
@@ -71,6 +76,7 @@ impl fmt::Display for ModelError {
             ModelError::Length(what) => write!(f, "model: {what} needs {FEATURES} numbers"),
             ModelError::Value(what) => write!(f, "model: {what} has a value out of range"),
             ModelError::Bigrams => write!(f, "model: bigram alphabet or table has the wrong shape"),
+            ModelError::Domain(e) => write!(f, "model, domain part: {e}"),
         }
     }
 }
@@ -81,6 +87,8 @@ impl std::error::Error for ModelError {}
 struct FileTop {
     version: u32,
     query: FileQuery,
+    /// Read by [`DomainModel::from_json`] from the same text.
+    domain: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -175,7 +183,12 @@ impl Model {
             return Err(ModelError::Bigrams);
         }
         let bigrams = Bigrams::from_rows(&q.bigrams.table).ok_or(ModelError::Bigrams)?;
+        let domain = match top.domain {
+            Some(_) => Some(DomainModel::from_json(text).map_err(ModelError::Domain)?),
+            None => None,
+        };
         Ok(Model {
+            domain,
             mean: array(&q.mean, "mean")?,
             scale,
             weights: array(&q.weights, "weights")?,
@@ -188,6 +201,27 @@ impl Model {
     /// The model shipped in the binary.
     pub fn embedded() -> Result<Model, ModelError> {
         Model::from_json(EMBEDDED_MODEL)
+    }
+
+    /// The per-domain model of the same file, when it has one.
+    pub fn domain(&self) -> Option<&DomainModel> {
+        self.domain.as_ref()
+    }
+
+    /// One line for `portcullis check`: what the file holds.
+    pub fn summary(&self) -> String {
+        format!(
+            "version {MODEL_VERSION}: query model of {FEATURES} features (threshold {:.3}), {}",
+            self.threshold,
+            match &self.domain {
+                Some(d) => format!(
+                    "domain model of {} features (threshold {:.3})",
+                    crate::domain::DOMAIN_FEATURES,
+                    d.threshold()
+                ),
+                None => "no domain model".to_owned(),
+            }
+        )
     }
 
     /// The benign bigram table, for [`crate::features::extract`].
