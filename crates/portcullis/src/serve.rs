@@ -263,11 +263,6 @@ impl Server {
                     .as_ref()
                     .is_some_and(|started| validates(&started.3));
                 let mut policy = self.policy.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut detect_warnings = Vec::new();
-                let detection = self
-                    .detect
-                    .configure(&config, false, &mut detect_warnings)
-                    .map_err(|errors| errors.join("\n"))?;
                 let mut loaded = build(
                     &config,
                     self.cache.as_ref(),
@@ -276,10 +271,9 @@ impl Server {
                     unix_now(),
                     policy.shared(),
                     &self.events,
-                    detection,
+                    None,
                 )
                 .map_err(|errors| errors.join("\n"))?;
-                loaded.warnings.extend(detect_warnings);
                 let tls = crate::tls::server_config(&config.tls, &self.resumption)
                     .map_err(|e| format!("{}: {e}", config.label))?;
                 let https_tls = https_tls_config(&config, &self.resumption)
@@ -293,6 +287,19 @@ impl Server {
                 if let Some(policy) = self.cookies.policy(&config.cookies, &self.events) {
                     loaded.engine = loaded.engine.with_cookies(policy);
                 }
+                // The detector last, once nothing else can refuse the reload: a refused reload
+                // leaves it as it was.
+                let mut detect_warnings = Vec::new();
+                let detection = self
+                    .detect
+                    .configure(&config, false, &mut detect_warnings)
+                    .map_err(|errors| errors.join("\n"))?;
+                if let Some(detection) = detection
+                    && loaded.engine.resolver().is_some()
+                {
+                    loaded.engine = loaded.engine.with_detector(detection);
+                }
+                loaded.warnings.extend(detect_warnings);
                 // Lists that fail keep their last good version: warnings, not a refusal.
                 policy.configure(config.policy.clone());
                 let report = policy.load(true);
