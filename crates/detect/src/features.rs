@@ -225,6 +225,9 @@ pub fn extract(
     let left = wire.get(..registered_offset.min(wire.len())).unwrap_or(&[]);
     // A left part is at most 254 bytes, so a byte's count fits in a u8.
     let mut counts = [0u8; 256];
+    // The distinct bytes, in order of first sight, so the entropy sums over them alone.
+    let mut distinct = [0u8; 256];
+    let mut n_distinct = 0usize;
     let (mut bytes, mut labels, mut longest) = (0usize, 0usize, 0usize);
     let (mut digits, mut upper, mut lower, mut hex, mut b32) = (0u32, 0u32, 0u32, 0u32, 0u32);
     let (mut signs, mut other, mut vowels) = (0u32, 0u32, 0u32);
@@ -249,6 +252,10 @@ pub fn extract(
         let mut prev_digit: Option<bool> = None;
         for &b in label {
             let c = &mut counts[usize::from(b)];
+            if *c == 0 {
+                distinct[n_distinct] = b;
+                n_distinct += 1;
+            }
             *c = c.saturating_add(1);
             let class = CLASS[usize::from(b)];
             let has = |flag: u16| u32::from(class & flag != 0);
@@ -288,18 +295,11 @@ pub fn extract(
     }
 
     let n = bytes as f32;
-    // Entropy = log2(n) - sum(c log2 c) / n, from the left part's own bytes (each distinct
-    // byte once, its count cleared when used) and a table of c log2 c: no sweep of all 256
-    // counts and one logarithm per name.
+    // Entropy = log2(n) - sum(c log2 c) / n over the distinct bytes, with a table of c log2 c:
+    // one logarithm per name.
     let mut sum_clogc = 0f32;
-    let mut pos = 0;
-    while pos < left.len() {
-        let len = usize::from(left[pos]);
-        for &b in left.get(pos + 1..pos + 1 + len).unwrap_or(&[]) {
-            let c = std::mem::take(&mut counts[usize::from(b)]);
-            sum_clogc += bigrams.clog2c[usize::from(c)];
-        }
-        pos += 1 + len;
+    for &b in &distinct[..n_distinct] {
+        sum_clogc += bigrams.clog2c[usize::from(counts[usize::from(b)])];
     }
     let entropy = (n.log2() - sum_clogc / n).max(0.0);
     let at_max = label_lens[..labels]

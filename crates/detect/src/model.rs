@@ -31,8 +31,8 @@ pub const MODEL_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     mean: [f32; FEATURES],
-    scale: [f32; FEATURES],
-    weights: [f32; FEATURES],
+    /// Weight divided by scale: the contribution of one raw unit, so scoring multiplies only.
+    per_unit: [f32; FEATURES],
     bias: f32,
     threshold: f32,
     bigrams: Bigrams,
@@ -190,8 +190,10 @@ impl Model {
         Ok(Model {
             domain,
             mean: array(&q.mean, "mean")?,
-            scale,
-            weights: array(&q.weights, "weights")?,
+            per_unit: {
+                let weights = array(&q.weights, "weights")?;
+                std::array::from_fn(|i| weights[i] / scale[i])
+            },
             bias: q.bias,
             threshold: q.threshold,
             bigrams,
@@ -241,7 +243,7 @@ impl Model {
         let mut top = [(0usize, f32::NEG_INFINITY); 3];
         let mut values = [0f32; 3];
         for (i, &x) in features.iter().enumerate() {
-            let c = self.weights[i] * (x - self.mean[i]) / self.scale[i];
+            let c = self.per_unit[i] * (x - self.mean[i]);
             z += c;
             if c > top[2].1 {
                 let mut at = 2;
