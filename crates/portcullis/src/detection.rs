@@ -2,8 +2,10 @@
 //! (embedded, or the files `[detect]` names), the detector built, and kept across reloads.
 //!
 //! A reload keeps the detector, and so what it learned (per-domain windows, baselines,
-//! standing verdicts), unless the model, the public suffix list or a capacity changed; other
-//! settings (mode, block action, windows, allow list) are applied to the running detector. A
+//! standing verdicts), unless the model, the public suffix list, a table size, a window, the
+//! learning period or the allowed zones changed (`Detector::reconfigure` refuses those); the
+//! others (mode, block action and duration, per-client, rate limit, allow duration, sinkhole)
+//! are applied to the running detector. A
 //! model or list file that no longer loads keeps the last good one, with a warning naming
 //! `file:line:column`; at start it is an error, as in `portcullis check`.
 
