@@ -596,6 +596,22 @@ fn mode_log_reports_and_never_blocks() {
     tunnel(s.addr, LOCAL, 5, 20);
     assert!(s.metric("portcullis_detect_queries_scored_total") >= scored + 20.0);
     assert!(s.metric("portcullis_detect_domains_tracked") >= tracked);
+
+    // Another mode on reload applies in place: the detector and what it learned stay.
+    s.scratch.write("model.json", &model);
+    let config = s.scratch.0.join("resolver.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    s.scratch.write(
+        "resolver.toml",
+        &text.replace("mode = \"log\"", "mode = \"alert\""),
+    );
+    let (code, out) = s.ctl(&["reload"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (_, listed) = s.ctl(&["detections"]);
+    assert!(listed.starts_with("ok\ndetection alert:"), "{listed}");
+    assert!(listed.contains("alert tunnel tunnel.test."), "{listed}");
+    assert!(s.metric("portcullis_detect_queries_scored_total") >= scored + 20.0);
+    assert!(s.metric("portcullis_detect_domains_tracked") >= tracked);
 }
 
 #[test]
