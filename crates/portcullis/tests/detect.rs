@@ -11,7 +11,18 @@
 //!   no detection metric; log writes events and never blocks; block with `per_client` blocks
 //!   only the client that tunnelled; a short `block_for` expires; `rate_limit` answers some
 //!   and refuses the rest with EDE 15 "tunnel rate limit".
+//!   The rate-limit test also reads and clears the verdict through the HTTP API.
+//! - `block = "sinkhole"` answers the configured addresses (TTL 60) with EDE 15.
+//! - iodine between two network namespaces (veth), Portcullis as the client side's resolver:
+//!   reported within seconds (skipped without root or /dev/net/tun).
+//! - Log mode also checks `/metrics` with promtool, a broken model file on reload (a warning
+//!   with `file:line:column`, the last good model and the detector's state kept) and a mode
+//!   change on reload (applied in place).
 //! - `portcullis check` on a bad `[detect]` key and a bad model file: `file:line:column`.
+//!
+//! The tests pass their own model file (`detect.model`): the shipped query model with a
+//! per-domain part that flags a domain past about 54 distinct subdomains a minute, so that
+//! they do not change with each training.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -911,4 +922,43 @@ fn an_iodine_tunnel_between_namespaces_is_reported() {
         started.elapsed(),
         log(&events).lines().next().unwrap_or_default()
     );
+}
+
+#[test]
+fn sinkhole_answers_the_configured_addresses() {
+    let s = start(
+        "detect-sinkhole",
+        "mode = \"block\"\nblock = \"sinkhole\"\nsinkhole = [\"192.0.2.99\", \"2001:db8::99\"]\n",
+    );
+    let answers = tunnel(s.addr, LOCAL, 6, 300);
+    assert!(
+        answers
+            .iter()
+            .any(|(r, e)| *r == Rcode::NOERROR && e.as_ref().is_some_and(|e| e.0 == 15)),
+        "the tunnel was sinkholed"
+    );
+    for (qtype, want) in [
+        (RType::A, &[192u8, 0, 2, 99][..]),
+        (
+            RType::AAAA,
+            &[
+                0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99,
+            ][..],
+        ),
+    ] {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        sock.send_to(&rd_query(7, "www.tunnel.test.", qtype), s.addr)
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = sock.recv_from(&mut buf).unwrap();
+        let m = Message::parse(&buf[..n]).unwrap();
+        assert_eq!(m.rcode(), Rcode::NOERROR);
+        let records: Vec<_> = m.records(wire::message::Section::Answer).collect();
+        assert_eq!(records.len(), 1, "{qtype}");
+        assert_eq!(records[0].rtype, qtype);
+        assert_eq!(records[0].ttl, 60);
+        assert_eq!(records[0].raw_rdata(), want, "{qtype}");
+    }
+    assert!(s.metric("portcullis_detect_enforced_total{action=\"sinkhole\"}") >= 2.0);
 }
