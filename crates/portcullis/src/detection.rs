@@ -272,22 +272,28 @@ impl DetectState {
         let Some(detector) = self.detector() else {
             return "detection is off: nothing to allow".into();
         };
-        let cleared = detector.allow(domain.as_ref(), now_ms);
+        let registered = detector.registered(domain.as_ref());
+        // The facade's answer says whether the allow was recorded; what it cleared is read
+        // before (wire forms compare case-insensitively: length bytes are no letters).
+        let stood = detector.verdicts(now_ms).iter().any(|v| {
+            v.domain
+                .as_wire()
+                .eq_ignore_ascii_case(registered.as_wire())
+        });
+        let allowed = detector.allow(domain.as_ref(), now_ms);
         self.record.count_allowed();
+        let what = match (stood, allowed) {
+            (true, true) => "verdict cleared, allowed",
+            (false, true) => "no verdict stood; allowed",
+            (true, false) => "verdict cleared; not allowed: the allow table is full",
+            (false, false) => "no verdict stood; not allowed: the allow table is full",
+        };
         events.emit(
             events::Event::new(events::Action::Tunnel, "operator allow")
-                .name(domain.clone())
-                .detail(if cleared {
-                    "verdict cleared; allowed"
-                } else {
-                    "no verdict stood; allowed"
-                }),
+                .name(registered.to_name())
+                .detail(what),
         );
-        if cleared {
-            format!("{domain}: verdict cleared, allowed")
-        } else {
-            format!("{domain}: no verdict stood; allowed")
-        }
+        format!("{registered}: {what}")
     }
 
     /// `ctl detections`: the standing verdicts and the recent alerts, one a line.
