@@ -418,7 +418,7 @@ fn a_dns2tcp_tunnel_is_reported_blocked_and_allowed_again() {
             .spawn()
             .expect("dns2tcpd: scripts/test.sh installs dns2tcp"),
     );
-    scratch.write("model.json", &test_model());
+    // The shipped model: what a new user runs.
     let addr = SocketAddr::from((resolver_ip, 53));
     let http = free_port();
     let config = scratch.write(
@@ -428,7 +428,7 @@ fn a_dns2tcp_tunnel_is_reported_blocked_and_allowed_again() {
             http,
             SocketAddr::from((tunnel_ip, 53)),
             auth_addr,
-            "mode = \"block\"\nmodel = \"model.json\"\n",
+            "mode = \"block\"\n",
         ),
     );
     let resolver = Server::start(&config, addr, scratch.0.join("resolver.log"));
@@ -849,9 +849,8 @@ fn an_iodine_tunnel_between_namespaces_is_reported() {
          [resolver]\nenabled = true\ncase_randomisation = false\n\n\
          [[forward]]\nzone = \"tunnel.test.\"\nto = [\"10.77.0.1\"]\n\n\
          [dnssec]\nvalidation = false\n\n[events]\nfile = \"events.json\"\n\n\
-         [detect]\nmode = \"alert\"\nmodel = \"model.json\"\n",
+         [detect]\nmode = \"alert\"\n",
     );
-    scratch.write("model.json", &test_model());
     let _iodined = ns.spawn(
         &ns.server,
         &scratch.0.join("iodined.log"),
@@ -916,9 +915,11 @@ fn an_iodine_tunnel_between_namespaces_is_reported() {
             .find_map(|p| p.strip_suffix(" received")?.parse::<u32>().ok())
             .unwrap_or(0);
     }
-    assert!(received > 0, "pings went through the tunnel");
+    // The shipped model usually reports the tunnel during iodine's own setup (its fragment
+    // size probes and handshake), before a single ping: "Connection setup complete" above is
+    // what shows the tunnel worked through the resolver.
     eprintln!(
-        "iodine reported after {:?}:\n{}",
+        "iodine reported after {:?} ({received} pings through by then):\n{}",
         started.elapsed(),
         log(&events).lines().next().unwrap_or_default()
     );
