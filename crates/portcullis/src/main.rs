@@ -212,6 +212,14 @@ enum CtlCommand {
     },
     /// Print the resolver's cache figures.
     CacheStats,
+    /// Clear the tunnelling detector's verdicts on a domain and allow it for
+    /// detect.allow_for.
+    AllowDomain {
+        /// The domain (its registered domain is cleared).
+        name: String,
+    },
+    /// List the detector's standing verdicts and recent alerts.
+    Detections,
 }
 
 /// `portcullis query`: dig-style words, read by `portcullis::query`.
@@ -325,6 +333,11 @@ struct ServerArgs {
     /// more. Replaces quic.listen; needs the [tls] certificate and key.
     #[arg(long, value_name = "ADDR:PORT")]
     listen_quic: Vec<SocketAddr>,
+    /// DNS tunnelling and anomaly detection in the resolver: off, log (events only, the
+    /// default for a resolver), alert (events as warnings, counted as alerts) or block (alert,
+    /// and answer the domain NXDOMAIN for detect.block_for). Replaces detect.mode.
+    #[arg(long, value_name = "MODE", value_parser = portcullis::config::detect::parse_mode)]
+    detect: Option<detect::Mode>,
 }
 
 impl ServerArgs {
@@ -358,6 +371,7 @@ impl ServerArgs {
                 listen_tls: self.listen_tls.clone(),
                 listen_https: self.listen_https.clone(),
                 listen_quic: self.listen_quic.clone(),
+                detect: self.detect,
             },
         }
     }
@@ -514,6 +528,9 @@ fn run_check(args: &ServerArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if let Some(detection) = &report.detection {
+        println!("{}: {detection}", config.label);
+    }
     let records: usize = report.zones.iter().map(|z| z.records).sum();
     println!(
         "{}: ok: {} zone(s), {} record(s), {} warning(s)",
@@ -547,6 +564,14 @@ fn run_ctl(args: &CtlArgs) -> ExitCode {
         CtlCommand::Status => "status".to_owned(),
         CtlCommand::Stats => "stats".to_owned(),
         CtlCommand::CacheStats => "cache-stats".to_owned(),
+        CtlCommand::Detections => "detections".to_owned(),
+        CtlCommand::AllowDomain { name } => {
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                eprintln!("error: `{name}` is not a domain name");
+                return ExitCode::from(2);
+            }
+            format!("allow-domain {name}")
+        }
         CtlCommand::Flush { name: None, .. } => "flush".to_owned(),
         CtlCommand::Flush {
             name: Some(name),
