@@ -105,6 +105,10 @@ enum DetectCommand {
         /// Replay a session's queries at least this many milliseconds apart.
         #[arg(long, value_name = "MS", default_value_t = 0)]
         min_gap_ms: u64,
+        /// Take the detector's windows, capacities, learning period and allowed zones from
+        /// this configuration file's `[detect]` (the mode is alert whatever it says).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// The trace files.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
@@ -425,21 +429,21 @@ fn run_detect(args: &DetectArgs) -> ExitCode {
                 vectors,
                 spread_ms,
                 min_gap_ms,
+                config,
                 traces,
-            } => detect_cli::replay(
-                model,
-                detect::DetectConfig {
-                    mode: detect::Mode::Alert,
-                    ..detect::DetectConfig::default()
-                },
-                traces,
-                detect_cli::ReplayOptions {
-                    vectors: *vectors,
-                    spread_ms: *spread_ms,
-                    min_gap_ms: *min_gap_ms,
-                },
-                std::io::BufWriter::new(std::io::stdout().lock()),
-            ),
+            } => replay_config(config.as_deref()).and_then(|config| {
+                detect_cli::replay(
+                    model,
+                    config,
+                    traces,
+                    detect_cli::ReplayOptions {
+                        vectors: *vectors,
+                        spread_ms: *spread_ms,
+                        min_gap_ms: *min_gap_ms,
+                    },
+                    std::io::BufWriter::new(std::io::stdout().lock()),
+                )
+            }),
             DetectCommand::Score { name, qtype } => {
                 detect_cli::score(&model, name, qtype.as_deref()).map(|text| println!("{text}"))
             }
@@ -451,6 +455,20 @@ fn run_detect(args: &DetectArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The detector settings of a replay: the configuration file's `[detect]`, or the defaults;
+/// alert mode either way (a replay reports, it never answers).
+fn replay_config(path: Option<&std::path::Path>) -> Result<detect::DetectConfig, String> {
+    let mut config = match path {
+        Some(file) => Config::load(file)
+            .map_err(|e| e.to_string())?
+            .detect
+            .detect_config(true),
+        None => detect::DetectConfig::default(),
+    };
+    config.mode = detect::Mode::Alert;
+    Ok(config)
 }
 
 fn run_dnssec(args: &DnssecArgs) -> ExitCode {
