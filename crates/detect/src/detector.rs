@@ -23,7 +23,7 @@ use wire::{Name, NameRef, RType, Rcode};
 use crate::anomaly::{
     Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation, hash_lowercase,
 };
-use crate::domain::{DomainConfig, DomainTable, QueryObservation};
+use crate::domain::{DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation};
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
 use crate::psl::Psl;
@@ -277,10 +277,24 @@ const ALLOWS: usize = 4096;
 impl Detector {
     /// A detector with empty state; `now_ms` starts the anomaly learning period.
     pub fn new(config: DetectConfig, model: Model, psl: Arc<Psl>, now_ms: u64) -> Detector {
+        Detector::with_hash_key(config, model, psl, now_ms, None)
+    }
+
+    /// [`Detector::new`] with the per-domain table's hash key fixed (`None`: a random one, as
+    /// a server must have so that clients cannot choose colliding names). A replay with a
+    /// fixed key counts distinct names the same way every run, so training is reproducible.
+    pub fn with_hash_key(
+        config: DetectConfig,
+        model: Model,
+        psl: Arc<Psl>,
+        now_ms: u64,
+        hash_key: Option<[u64; 2]>,
+    ) -> Detector {
         let domains = DomainTable::new(DomainConfig {
             capacity: config.domains,
             short_window_ms: config.short_window_ms,
             long_window_ms: config.long_window_ms,
+            hash_key,
             ..DomainConfig::default()
         });
         let anomalies = Anomalies::new(
@@ -354,6 +368,21 @@ impl Detector {
         client: IpAddr,
         now_ms: u64,
     ) -> Decision {
+        self.on_miss_observed(qname, qtype, client, now_ms, |_| {})
+    }
+
+    /// [`Detector::on_miss`], also handing `observer` the domain's feature vector whenever
+    /// the domain model runs (its gates crossed, not in an allowed zone). The
+    /// trainer (`portcullis detect replay --vectors`) learns the domain model from exactly
+    /// the vectors the server scores.
+    pub fn on_miss_observed(
+        &self,
+        qname: NameRef<'_>,
+        qtype: RType,
+        client: IpAddr,
+        now_ms: u64,
+        mut observer: impl FnMut(&[f32; DOMAIN_FEATURES]),
+    ) -> Decision {
         let mode = self.mode();
         if mode == Mode::Off {
             return Decision::default();
@@ -394,10 +423,15 @@ impl Detector {
             },
             now_ms,
         );
+        if let Some(vector) = &observed.features
+            && weight >= 1.0
+        {
+            observer(vector);
+        }
         if let Some(vector) = observed.features
             && weight >= 1.0
-            && let Some(domain_model) = self.model.domain()
         {
+            let domain_model = self.model.domain();
             let scored = domain_model.score(&vector);
             if scored.score >= domain_model.threshold() {
                 let explanation = || {

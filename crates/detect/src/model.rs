@@ -12,7 +12,8 @@
 //!  "domain": {...}}
 //! ```
 //!
-//! `"domain"` belongs to the per-domain model ([`crate::domain`]) and is ignored here.
+//! `"domain"` is the per-domain model ([`crate::domain`], written by
+//! `tools/detect/train_domain.py`); a file without it is refused.
 
 use std::fmt;
 
@@ -37,7 +38,7 @@ pub struct Model {
     threshold: f32,
     bigrams: Bigrams,
     /// The per-domain model, from the same file.
-    domain: Option<DomainModel>,
+    domain: DomainModel,
 }
 
 /// Why a model file was refused.
@@ -57,6 +58,8 @@ pub enum ModelError {
     Bigrams,
     /// The `"domain"` part is wrong.
     Domain(DomainModelError),
+    /// The file has no `"domain"` part: the per-domain layer cannot run without one.
+    MissingDomain,
 }
 
 impl fmt::Display for ModelError {
@@ -77,6 +80,10 @@ impl fmt::Display for ModelError {
             ModelError::Value(what) => write!(f, "model: {what} has a value out of range"),
             ModelError::Bigrams => write!(f, "model: bigram alphabet or table has the wrong shape"),
             ModelError::Domain(e) => write!(f, "model, domain part: {e}"),
+            ModelError::MissingDomain => write!(
+                f,
+                "model file has no \"domain\" part (train it: tools/detect/train_domain.py)"
+            ),
         }
     }
 }
@@ -183,10 +190,10 @@ impl Model {
             return Err(ModelError::Bigrams);
         }
         let bigrams = Bigrams::from_rows(&q.bigrams.table).ok_or(ModelError::Bigrams)?;
-        let domain = match top.domain {
-            Some(_) => Some(DomainModel::from_json(text).map_err(ModelError::Domain)?),
-            None => None,
-        };
+        if top.domain.is_none() {
+            return Err(ModelError::MissingDomain);
+        }
+        let domain = DomainModel::from_json(text).map_err(ModelError::Domain)?;
         Ok(Model {
             domain,
             mean: array(&q.mean, "mean")?,
@@ -205,24 +212,19 @@ impl Model {
         Model::from_json(EMBEDDED_MODEL)
     }
 
-    /// The per-domain model of the same file, when it has one.
-    pub fn domain(&self) -> Option<&DomainModel> {
-        self.domain.as_ref()
+    /// The per-domain model of the same file.
+    pub fn domain(&self) -> &DomainModel {
+        &self.domain
     }
 
     /// One line for `portcullis check`: what the file holds.
     pub fn summary(&self) -> String {
         format!(
-            "version {MODEL_VERSION}: query model of {FEATURES} features (threshold {:.3}), {}",
+            "version {MODEL_VERSION}: query model of {FEATURES} features (threshold {:.3}), \
+             domain model of {} features (threshold {:.3})",
             self.threshold,
-            match &self.domain {
-                Some(d) => format!(
-                    "domain model of {} features (threshold {:.3})",
-                    crate::domain::DOMAIN_FEATURES,
-                    d.threshold()
-                ),
-                None => "no domain model".to_owned(),
-            }
+            crate::domain::DOMAIN_FEATURES,
+            self.domain.threshold()
         )
     }
 
@@ -285,6 +287,8 @@ mod tests {
     fn embedded_model_loads() {
         let m = Model::embedded().unwrap();
         assert!(m.threshold() > 0.0 && m.threshold() < 1.0);
+        assert!(m.domain().threshold() > 0.0 && m.domain().threshold() < 1.0);
+        assert!(m.summary().contains("domain model of 16 features"));
     }
 
     #[test]
@@ -314,6 +318,11 @@ mod tests {
             Err(ModelError::Bigrams)
         ));
         assert!(matches!(Model::from_json("{"), Err(ModelError::Json(_))));
+        let mut v: serde_json::Value = serde_json::from_str(EMBEDDED_MODEL).unwrap();
+        v.as_object_mut().unwrap().remove("domain");
+        let err = Model::from_json(&v.to_string()).unwrap_err();
+        assert!(matches!(err, ModelError::MissingDomain));
+        assert!(err.to_string().contains("\"domain\""), "{err}");
     }
 
     #[test]

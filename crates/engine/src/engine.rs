@@ -56,6 +56,7 @@ use crate::answer::{self, AnswerKind};
 use crate::catalog::{Catalog, ZoneId};
 use crate::chaos;
 use crate::config::{ConfigError, EngineConfig, ListenerAcl};
+use crate::detection::Detection;
 use crate::error::{AclPurpose, QueryError};
 use crate::policy::SharedPolicy;
 use crate::query::{self, ClientEdns, CookieCheck, Question, Read, Request};
@@ -140,6 +141,8 @@ pub enum AnswerSource {
     Error(QueryError),
     /// The answer could not be written (a zone with malformed data): SERVFAIL.
     Failure,
+    /// The tunnelling detector enforced a verdict ([`crate::detection`]).
+    Detection,
     /// A blocklist or response policy zone answered ([`crate::policy`]).
     Policy {
         /// Which kind of rule matched.
@@ -217,6 +220,7 @@ pub struct Engine {
     pub(crate) resolver: Option<Resolver>,
     pub(crate) cookies: Option<CookiePolicy>,
     pub(crate) policy: Option<SharedPolicy>,
+    pub(crate) detection: Option<Detection>,
     pub(crate) events: Events,
 }
 
@@ -230,6 +234,7 @@ impl Engine {
             resolver: None,
             cookies: None,
             policy: None,
+            detection: None,
             events: Events::disabled(),
         })
     }

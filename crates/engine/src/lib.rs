@@ -70,6 +70,7 @@ pub mod answer;
 pub mod catalog;
 pub mod chaos;
 pub mod config;
+pub mod detection;
 pub mod engine;
 pub mod error;
 pub mod local;
@@ -82,6 +83,7 @@ pub mod transfer;
 pub use answer::AnswerKind;
 pub use catalog::{Catalog, CatalogError, ZoneId};
 pub use config::{AnyPolicy, ConfigError, EngineConfig, ListenerAcl};
+pub use detection::{DetectRecord, Detection, RecentAlert};
 pub use engine::{
     AnswerSource, Client, CookiePolicy, Engine, Listener, Outcome, ReplyInfo, Transport,
 };

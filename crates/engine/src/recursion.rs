@@ -132,6 +132,9 @@ pub struct RecursionRequest {
     pub(crate) edns: Option<ClientEdns>,
     client: Client,
     listener: Listener,
+    /// When the detector scored the miss (the engine's clock, ms): its answer is reported
+    /// to the detector too. `None` for requests the detector did not see.
+    detect_ms: Option<u64>,
 }
 
 impl RecursionRequest {
@@ -151,6 +154,7 @@ impl RecursionRequest {
             edns: request.edns,
             client: *client,
             listener: Listener::default(),
+            detect_ms: None,
         }
     }
 
@@ -231,6 +235,10 @@ impl Engine {
         let Some(resolver) = &self.resolver else {
             return self.reject(request, QueryError::NotAuthoritative, client, out);
         };
+        // A standing verdict of the detector answers before the cache.
+        if let Some(outcome) = self.detect_check(request, question, client, now, out) {
+            return outcome;
+        }
         let edns = request.edns;
         let limit = self.limit(edns, client.transport, out.len());
         let Some(mut w) = self.start(out, limit, request, Some(question), false, edns) else {
@@ -285,7 +293,15 @@ impl Engine {
                 })
             }
             CacheAnswer::Miss if rd => {
-                Outcome::Recurse(Box::new(RecursionRequest::new(request, question, client)))
+                // The detector scores the miss; it may answer instead of resolving.
+                if let Some(outcome) = self.detect_miss(request, question, client, now, out) {
+                    return outcome;
+                }
+                let mut recursion = RecursionRequest::new(request, question, client);
+                if self.detection.is_some() {
+                    recursion.detect_ms = Some(now.as_millis());
+                }
+                Outcome::Recurse(Box::new(recursion))
             }
             CacheAnswer::Miss => self.cached_referral(request, question, client, now, out),
         }
@@ -416,6 +432,15 @@ impl Engine {
         );
         let secure = resolution.security == recursor::Security::Secure;
         set_ad(out, info.len, secure && (request.dnssec_ok() || request.ad));
+        if let Some(at_ms) = request.detect_ms {
+            self.detect_answer(
+                request.qname(),
+                request.client.addr,
+                resolution.rcode,
+                info.len,
+                at_ms,
+            );
+        }
         info
     }
 

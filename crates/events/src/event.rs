@@ -23,11 +23,16 @@ pub enum Action {
     SpoofRejected,
     /// A resolver work limit ended a question, or an upstream cap held.
     ResolverLimit,
+    /// The detector found a domain used as a DNS tunnel (or acted on its verdict), or the
+    /// operator allowed a domain again.
+    Tunnel,
+    /// The detector found traffic unlike this server's learned baseline.
+    Anomaly,
 }
 
 impl Action {
     /// How many actions there are.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 10;
 
     /// Every action, in counter order.
     pub const ALL: [Action; Action::COUNT] = [
@@ -39,6 +44,8 @@ impl Action {
         Action::CookieFailure,
         Action::SpoofRejected,
         Action::ResolverLimit,
+        Action::Tunnel,
+        Action::Anomaly,
     ];
 
     /// The action's name in events and metric labels.
@@ -52,6 +59,8 @@ impl Action {
             Action::CookieFailure => "cookie_failure",
             Action::SpoofRejected => "spoof_rejected",
             Action::ResolverLimit => "resolver_limit",
+            Action::Tunnel => "tunnel",
+            Action::Anomaly => "anomaly",
         }
     }
 
@@ -86,6 +95,9 @@ pub struct Event {
     pub reason: &'static str,
     /// More detail when there is some: a list's name, an upstream address, a limit.
     pub detail: Option<Box<str>>,
+    /// The syslog severity when it is not the action's own: the detector's findings in log
+    /// mode are notices (5), in alert and block mode warnings (4).
+    pub severity: Option<u8>,
 }
 
 impl Event {
@@ -98,7 +110,25 @@ impl Event {
             qtype: None,
             reason,
             detail: None,
+            severity: None,
         }
+    }
+
+    /// The event, about `name` (a domain rather than a question: no type).
+    pub fn name(mut self, name: Name) -> Event {
+        self.qname = Some(name);
+        self
+    }
+
+    /// The event, at syslog `severity` rather than its action's.
+    pub fn with_severity(mut self, severity: u8) -> Event {
+        self.severity = Some(severity);
+        self
+    }
+
+    /// The syslog severity it is written with (RFC 5424).
+    pub(crate) fn syslog_severity(&self) -> u8 {
+        self.severity.unwrap_or(self.action.severity())
     }
 
     /// The event, about `client`.

@@ -42,7 +42,7 @@ pub(crate) fn syslog_message(
     pid: u32,
     out: &mut String,
 ) {
-    let pri = u16::from(facility) * 8 + u16::from(event.action.severity());
+    let pri = u16::from(facility) * 8 + u16::from(event.syslog_severity());
     let _ = write!(out, "<{pri}>1 ");
     timestamp(at, out);
     let _ = write!(out, " {host} portcullis {pid} {} - ", event.action.name());
@@ -158,5 +158,33 @@ mod tests {
              {\"time\":\"1970-01-01T00:00:00.000Z\",\"type\":\"security\",\
              \"action\":\"rate_limited\",\"reason\":\"rrl-drop\"}"
         );
+    }
+
+    #[test]
+    fn a_detection_event_carries_its_own_severity() {
+        let domain: Name = "tunnel.test.".parse().unwrap();
+        let event = Event::new(Action::Tunnel, "tunnel domain")
+            .name(domain)
+            .with_severity(5);
+        let mut s = String::new();
+        syslog_message(&event, at(0, 0), 3, "ns1", 77, &mut s);
+        // Facility 3 (daemon), severity 5 (notice): the detector in log mode.
+        assert!(s.starts_with("<29>1 "), "{s}");
+        assert!(
+            s.contains(
+                "\"action\":\"tunnel\",\"reason\":\"tunnel domain\",\"qname\":\"tunnel.test.\"}"
+            ),
+            "{s}"
+        );
+        s.clear();
+        syslog_message(
+            &Event::new(Action::Anomaly, "nxdomain storm"),
+            at(0, 0),
+            3,
+            "ns1",
+            77,
+            &mut s,
+        );
+        assert!(s.starts_with("<28>1 "), "{s}");
     }
 }

@@ -28,6 +28,7 @@ impl Registry {
         render_state(&mut out, self, &totals);
         render_resolver(&mut out, self);
         render_security(&mut out, self);
+        render_detect(&mut out, self);
         if let Some(active) = self.dynamic_blocks_active() {
             out.family(
                 "portcullis_dynamic_blocks_active",
@@ -304,6 +305,48 @@ fn render_security(out: &mut Out, registry: &Registry) {
         "Security events not written because their action was over its per-second cap.",
     );
     out.sample(name, &[], s.suppressed);
+}
+
+fn render_detect(out: &mut Out, registry: &Registry) {
+    let Some(d) = registry.detect() else { return };
+    let name = "portcullis_detect_queries_scored_total";
+    out.family(
+        name,
+        "counter",
+        "Cache misses scored by the tunnelling detector's query model.",
+    );
+    out.sample(name, &[], d.scored);
+    let name = "portcullis_detect_alerts_total";
+    out.family(
+        name,
+        "counter",
+        "Alerts of the detector, by kind (tunnel, anomaly) and the mode it ran in.",
+    );
+    for (kind, mode, count) in &d.alerts {
+        out.sample(name, &[("kind", kind), ("mode", mode)], *count);
+    }
+    let name = "portcullis_detect_enforced_total";
+    out.family(
+        name,
+        "counter",
+        "Answers that enforced a detector verdict instead of resolving, by action.",
+    );
+    for (action, count) in &d.enforced {
+        out.sample(name, &[("action", action)], *count);
+    }
+    let name = "portcullis_detect_domains_tracked";
+    out.family(name, "gauge", "Registered domains the detector tracks now.");
+    out.sample(name, &[], d.domains_tracked);
+    let name = "portcullis_detect_verdicts_active";
+    out.family(name, "gauge", "Detector verdicts standing now.");
+    out.sample(name, &[], d.verdicts_active);
+    let name = "portcullis_detect_allowed_total";
+    out.family(
+        name,
+        "counter",
+        "Domains the operator allowed again (ctl allow-domain).",
+    );
+    out.sample(name, &[], d.allowed);
 }
 
 fn render_resolver(out: &mut Out, registry: &Registry) {

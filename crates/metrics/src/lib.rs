@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod detect;
 pub mod expose;
 pub mod labels;
 pub mod registry;
@@ -25,6 +26,7 @@ pub mod resolver;
 pub mod security;
 pub mod worker;
 
+pub use detect::{DetectFigures, DetectSource};
 pub use expose::CONTENT_TYPE;
 pub use labels::{
     ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::detect::{DetectFigures, DetectSource};
 use crate::labels::{
     ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
 };
@@ -38,6 +39,7 @@ pub struct Registry {
     resolver: Mutex<Vec<ResolverSlot>>,
     cache: Mutex<Option<CacheSource>>,
     security: Mutex<Option<SecuritySource>>,
+    detect: Mutex<Option<DetectSource>>,
     /// How many dynamic blocks are active, read at scrape time (client limits on).
     blocks_active: Mutex<Option<GaugeSource>>,
 }
@@ -66,6 +68,7 @@ impl Registry {
             resolver: Mutex::new(Vec::new()),
             cache: Mutex::new(None),
             security: Mutex::new(None),
+            detect: Mutex::new(None),
             blocks_active: Mutex::new(None),
         }
     }
@@ -96,6 +99,17 @@ impl Registry {
     /// Where to read the security event stream's counters at scrape time.
     pub fn set_security_source(&self, source: SecuritySource) {
         *lock(&self.security) = Some(source);
+    }
+
+    /// Where to read the tunnelling detector's figures at scrape time (the
+    /// `portcullis_detect_*` families, shown only once a source is set).
+    pub fn set_detect_source(&self, source: DetectSource) {
+        *lock(&self.detect) = Some(source);
+    }
+
+    /// The detector's figures; nothing without a source.
+    pub fn detect(&self) -> Option<DetectFigures> {
+        lock(&self.detect).as_ref().map(|f| f())
     }
 
     /// Where to read the number of active dynamic blocks at scrape time

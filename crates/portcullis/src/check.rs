@@ -17,6 +17,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The zones that loaded.
     pub zones: Vec<ZoneSummary>,
+    /// What detection loads: the mode, the model and the public suffix list (with
+    /// `[detect]` on and its files good).
+    pub detection: Option<String>,
 }
 
 /// A zone that loaded.
@@ -57,6 +60,12 @@ pub fn check(config: &Config) -> Report {
         }
     }
     // The blocklists, allowlists and response policy zones, as the server loads them.
+    if config.resolver.enabled {
+        match crate::detection::check(config) {
+            Ok(summary) => report.detection = Some(summary),
+            Err(errors) => report.errors.extend(errors),
+        }
+    }
     let policy = crate::policy::PolicyLoader::new(config.policy.clone()).load(true);
     report.errors.extend(policy.errors);
     let built = crate::tls::Resumption::new()

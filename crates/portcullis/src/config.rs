@@ -34,6 +34,7 @@ use crate::prefix::Prefix;
 
 pub mod acl;
 pub mod cookies;
+pub mod detect;
 pub mod dnssec;
 pub mod events;
 pub mod https;
@@ -48,6 +49,7 @@ pub mod tls;
 pub use self::dnssec::DnssecSettings;
 pub use acl::AclSettings;
 pub use cookies::CookieSettings;
+pub use detect::DetectSettings;
 pub use https::HttpsSettings;
 pub use limits::LimitsSettings;
 pub use policy::{PolicySettings, RpzArg};
@@ -306,6 +308,23 @@ pub const KEYS: &[&str] = &[
     "quic.listen",
     "quic.max_streams",
     "quic.idle_timeout",
+    "detect.mode",
+    "detect.block",
+    "detect.block_for",
+    "detect.per_client",
+    "detect.rate_limit",
+    "detect.domains",
+    "detect.clients",
+    "detect.verdicts",
+    "detect.short_window",
+    "detect.long_window",
+    "detect.anomaly_window",
+    "detect.learning",
+    "detect.allow",
+    "detect.allow_for",
+    "detect.sinkhole",
+    "detect.model",
+    "detect.psl",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -350,6 +369,8 @@ pub struct Config {
     pub https: HttpsSettings,
     /// `[quic]`: DNS over QUIC serving (with `[tls]`'s certificate).
     pub quic: QuicSettings,
+    /// `[detect]`: tunnelling and anomaly detection in the resolver.
+    pub detect: DetectSettings,
 }
 
 /// The `[server]` section.
@@ -723,6 +744,7 @@ impl Config {
             tls: file.tls.into_settings(base_dir),
             https: file.https.into_settings(),
             quic: file.quic.into_settings(),
+            detect: file.detect.into_settings(base_dir),
         };
         acl::reconcile(&mut config)?;
         Ok(config)
@@ -842,6 +864,9 @@ impl Config {
         }
         if let Some(events) = &overrides.events {
             self.events.json = Some(events::sink(events, None));
+        }
+        if let Some(mode) = overrides.detect {
+            self.detect.mode = Some(mode);
         }
         self.tls
             .apply_flags(
@@ -988,6 +1013,8 @@ pub struct Overrides {
     pub listen_https: Vec<SocketAddr>,
     /// `--listen-quic`: replaces `quic.listen` when not empty.
     pub listen_quic: Vec<SocketAddr>,
+    /// `--detect off|log|alert|block`: replaces `detect.mode`.
+    pub detect: Option<::detect::Mode>,
 }
 
 impl Overrides {
@@ -1161,6 +1188,8 @@ struct FileConfig {
     https: https::HttpsSection,
     #[serde(default)]
     quic: quic::QuicSection,
+    #[serde(default)]
+    detect: detect::DetectSection,
 }
 
 #[derive(Deserialize)]

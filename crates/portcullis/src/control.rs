@@ -4,7 +4,8 @@
 //! # Protocol
 //!
 //! A Unix stream socket, one command per connection. The client sends one line (`reload`,
-//! `status`, `stats`, `flush [NAME [--subtree]]` or `cache-stats`, at most [`MAX_COMMAND_LINE`]
+//! `status`, `stats`, `flush [NAME [--subtree]]`, `cache-stats`, `allow-domain NAME` or
+//! `detections`, at most [`MAX_COMMAND_LINE`]
 //! bytes, ended by `\n` or by closing its
 //! side); the server answers with a first line `ok` or `error: REASON`, then any text, and
 //! closes the connection. Reading the command and writing the answer are each bounded by
@@ -82,6 +83,16 @@ pub trait ControlHandler: Send + Sync {
     fn cache_stats(&self) -> Result<String, String> {
         Err("this server has no cache (the resolver is off)".into())
     }
+    /// Clears the tunnelling detector's verdicts on the domain `name` and allows it for
+    /// `detect.allow_for`; says what was cleared.
+    fn allow_domain(&self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err("detection is off".into())
+    }
+    /// The detector's standing verdicts and recent alerts, as text.
+    fn detections(&self) -> Result<String, String> {
+        Err("detection is off".into())
+    }
 }
 
 /// A command line as understood: its word and its arguments.
@@ -92,6 +103,8 @@ enum Command {
     Stats,
     Flush { name: Option<String>, subtree: bool },
     CacheStats,
+    AllowDomain(String),
+    Detections,
 }
 
 impl Command {
@@ -103,6 +116,8 @@ impl Command {
             ["status"] => Command::Status,
             ["stats"] => Command::Stats,
             ["cache-stats"] => Command::CacheStats,
+            ["allow-domain", name] => Command::AllowDomain((*name).to_owned()),
+            ["detections"] => Command::Detections,
             ["flush"] => Command::Flush {
                 name: None,
                 subtree: false,
@@ -339,6 +354,8 @@ async fn run_command(command: &str, handler: Arc<dyn ControlHandler>) -> String 
         Command::Stats => Ok(handler.stats()),
         Command::Flush { name, subtree } => handler.flush(name.as_deref(), subtree),
         Command::CacheStats => handler.cache_stats(),
+        Command::AllowDomain(name) => handler.allow_domain(&name),
+        Command::Detections => handler.detections(),
     })
     .await;
     match result {
@@ -452,6 +469,12 @@ mod tests {
     fn commands_parse() {
         assert_eq!(Command::parse("reload"), Some(Command::Reload));
         assert_eq!(Command::parse(" cache-stats "), Some(Command::CacheStats));
+        assert_eq!(
+            Command::parse("allow-domain tunnel.test"),
+            Some(Command::AllowDomain("tunnel.test".into()))
+        );
+        assert_eq!(Command::parse("allow-domain"), None);
+        assert_eq!(Command::parse("detections"), Some(Command::Detections));
         assert_eq!(
             Command::parse("flush"),
             Some(Command::Flush {

@@ -28,6 +28,15 @@
 //! `403 Forbidden` to its request, a dropped one is closed unread. Everyone who can reach the
 //! address is allowed by default; the address is loopback unless configured otherwise.
 //!
+//! # The detection API
+//!
+//! With a [`DetectApi`] ([`serve_api`]), `GET /api/detect` answers the tunnelling detector's
+//! standing verdicts and recent alerts as JSON (read-only, like `/metrics`), and
+//! `POST /api/detect/allow?domain=NAME` does what `portcullis ctl allow-domain NAME` does, but
+//! only on a listener bound to a loopback address: this endpoint has no authentication of its
+//! own (that comes with the API work), so a change of state is taken only from this machine;
+//! elsewhere it is `403`.
+//!
 //! [`serve`] returns when the [`Shutdown`] signal fires, after giving connections in progress
 //! a moment to finish.
 
@@ -106,6 +115,14 @@ pub async fn serve(
     .await
 }
 
+/// What the `/api/detect` endpoints read and change: the running server's detector.
+pub trait DetectApi: Send + Sync {
+    /// The standing verdicts and recent alerts, as a JSON document.
+    fn state_json(&self) -> String;
+    /// Clears the verdicts on `domain` and allows it (`ctl allow-domain`); says what it did.
+    fn allow(&self, domain: &str) -> Result<String, String>;
+}
+
 /// [`serve`] with chosen limits and ACL (`acl.http`): a client it refuses gets 403 Forbidden
 /// to every request, one it drops is closed as soon as it is accepted; each is a security
 /// event (reason `acl http`) reported to `events`. Returns an error only
@@ -120,6 +137,25 @@ pub async fn serve_with(
     acl: Acl,
     events: Events,
 ) -> io::Result<()> {
+    serve_api(
+        listener, registry, health, shutdown, limits, acl, events, None,
+    )
+    .await
+}
+
+/// [`serve_with`], also answering the detection API of `detect` (see the module docs).
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_api(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    health: HealthCheck,
+    shutdown: Shutdown,
+    limits: Limits,
+    acl: Acl,
+    events: Events,
+    detect: Option<Arc<dyn DetectApi>>,
+) -> io::Result<()> {
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut connections = JoinSet::new();
     let result = loop {
@@ -156,11 +192,16 @@ pub async fn serve_with(
                 };
                 let registry = Arc::clone(&registry);
                 let health = Arc::clone(&health);
+                let detect = detect.clone();
                 connections.spawn(async move {
                     let _permit = permit;
                     let service = service_fn(move |request: Request<Incoming>| {
                         let response = if refused {
                             plain(StatusCode::FORBIDDEN, "forbidden\n")
+                        } else if let Some(api) = detect.as_deref()
+                            && request.uri().path().starts_with("/api/detect")
+                        {
+                            respond_detect(&request, api, loopback)
                         } else {
                             respond(&request, &registry, &health)
                         };
@@ -235,6 +276,64 @@ fn respond<B>(
     }
 }
 
+/// The response to a request for `/api/detect...`.
+fn respond_detect<B>(
+    request: &Request<B>,
+    api: &dyn DetectApi,
+    loopback: bool,
+) -> Response<Full<Bytes>> {
+    let json = |status: StatusCode, body: String| {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        no_store(&mut response);
+        response
+    };
+    let not_allowed = |allow: &'static str| {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        response
+    };
+    match request.uri().path() {
+        "/api/detect" if request.method() == Method::GET || request.method() == Method::HEAD => {
+            json(StatusCode::OK, api.state_json())
+        }
+        "/api/detect" => not_allowed("GET, HEAD"),
+        "/api/detect/allow" if request.method() != Method::POST => not_allowed("POST"),
+        "/api/detect/allow" if !loopback => plain(
+            StatusCode::FORBIDDEN,
+            "this listener is not loopback-only: use portcullis ctl allow-domain\n",
+        ),
+        "/api/detect/allow" => {
+            let domain = request
+                .uri()
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("domain="));
+            let Some(domain) = domain.filter(|d| !d.is_empty()) else {
+                return plain(StatusCode::BAD_REQUEST, "give ?domain=NAME\n");
+            };
+            match api.allow(domain) {
+                Ok(message) => json(
+                    StatusCode::OK,
+                    serde_json::json!({"ok": true, "message": message}).to_string(),
+                ),
+                Err(message) => json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"ok": false, "message": message}).to_string(),
+                ),
+            }
+        }
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
 /// A plain-text response.
 fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
@@ -268,6 +367,36 @@ mod tests {
             .uri(path)
             .body(())
             .unwrap()
+    }
+
+    struct Api;
+
+    impl DetectApi for Api {
+        fn state_json(&self) -> String {
+            "{\"verdicts\":[]}".into()
+        }
+        fn allow(&self, domain: &str) -> Result<String, String> {
+            Ok(format!("{domain}: allowed"))
+        }
+    }
+
+    #[test]
+    fn the_detection_api_changes_state_only_on_loopback() {
+        let r = respond_detect(&get(Method::GET, "/api/detect"), &Api, false);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        let allow = get(Method::POST, "/api/detect/allow?domain=tunnel.test");
+        assert_eq!(
+            respond_detect(&allow, &Api, false).status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(respond_detect(&allow, &Api, true).status(), StatusCode::OK);
+        let r = respond_detect(&get(Method::GET, "/api/detect/allow?domain=x"), &Api, true);
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let r = respond_detect(&get(Method::POST, "/api/detect/allow"), &Api, true);
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = respond_detect(&get(Method::GET, "/api/detect/x"), &Api, true);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod control;
 pub mod cookies;
 pub mod detect_cli;
+pub mod detection;
 pub mod dnssec_cli;
 pub mod http;
 pub mod keystate;

@@ -19,7 +19,8 @@
 //!
 //! - `portcullis detect features [--model FILE] [--left]` reads `QTYPE<TAB>QNAME` lines and
 //!   prints the tunnel detector's features as TSV; `portcullis detect score [--model FILE]
-//!   NAME [TYPE]` prints the registered domain, the score and why (`detect_cli.rs`).
+//!   NAME [TYPE]` prints the registered domain, the score and why; `portcullis detect replay
+//!   [--vectors] TRACE...` replays labelled traces through a real detector (`detect_cli.rs`).
 //!
 //! Exit codes: 0 success, 1 the configuration or a zone is refused, 2 the command line is wrong.
 
@@ -91,6 +92,26 @@ enum DetectCommand {
         /// domain).
         #[arg(long)]
         left: bool,
+    },
+    /// Replay labelled traces (tools/detect/README.md format, gunzipped) through a real
+    /// detector in alert mode: per session, the query on which its domain was flagged.
+    Replay {
+        /// Print the domain feature vector at every gate crossing instead (for the trainer).
+        #[arg(long)]
+        vectors: bool,
+        /// Sessions start at deterministic offsets spread over this many milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 3_600_000)]
+        spread_ms: u64,
+        /// Replay a session's queries at least this many milliseconds apart.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        min_gap_ms: u64,
+        /// Take the detector's windows, capacities, learning period and allowed zones from
+        /// this configuration file's `[detect]` (the mode is alert whatever it says).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The trace files.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
     },
     /// Print a name's registered domain, its score and the features behind it.
     Score {
@@ -195,6 +216,14 @@ enum CtlCommand {
     },
     /// Print the resolver's cache figures.
     CacheStats,
+    /// Clear the tunnelling detector's verdicts on a domain and allow it for
+    /// detect.allow_for.
+    AllowDomain {
+        /// The domain (its registered domain is cleared).
+        name: String,
+    },
+    /// List the detector's standing verdicts and recent alerts.
+    Detections,
 }
 
 /// `portcullis query`: dig-style words, read by `portcullis::query`.
@@ -308,6 +337,11 @@ struct ServerArgs {
     /// more. Replaces quic.listen; needs the [tls] certificate and key.
     #[arg(long, value_name = "ADDR:PORT")]
     listen_quic: Vec<SocketAddr>,
+    /// DNS tunnelling and anomaly detection in the resolver: off, log (events only, the
+    /// default for a resolver), alert (events as warnings, counted as alerts) or block (alert,
+    /// and answer the domain NXDOMAIN for detect.block_for). Replaces detect.mode.
+    #[arg(long, value_name = "MODE", value_parser = portcullis::config::detect::parse_mode)]
+    detect: Option<detect::Mode>,
 }
 
 impl ServerArgs {
@@ -341,6 +375,7 @@ impl ServerArgs {
                 listen_tls: self.listen_tls.clone(),
                 listen_https: self.listen_https.clone(),
                 listen_quic: self.listen_quic.clone(),
+                detect: self.detect,
             },
         }
     }
@@ -390,6 +425,25 @@ fn run_detect(args: &DetectArgs) -> ExitCode {
                 std::io::stdin().lock(),
                 std::io::BufWriter::new(std::io::stdout().lock()),
             ),
+            DetectCommand::Replay {
+                vectors,
+                spread_ms,
+                min_gap_ms,
+                config,
+                traces,
+            } => replay_config(config.as_deref()).and_then(|config| {
+                detect_cli::replay(
+                    model,
+                    config,
+                    traces,
+                    detect_cli::ReplayOptions {
+                        vectors: *vectors,
+                        spread_ms: *spread_ms,
+                        min_gap_ms: *min_gap_ms,
+                    },
+                    std::io::BufWriter::new(std::io::stdout().lock()),
+                )
+            }),
             DetectCommand::Score { name, qtype } => {
                 detect_cli::score(&model, name, qtype.as_deref()).map(|text| println!("{text}"))
             }
@@ -401,6 +455,20 @@ fn run_detect(args: &DetectArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The detector settings of a replay: the configuration file's `[detect]`, or the defaults;
+/// alert mode either way (a replay reports, it never answers).
+fn replay_config(path: Option<&std::path::Path>) -> Result<detect::DetectConfig, String> {
+    let mut config = match path {
+        Some(file) => Config::load(file)
+            .map_err(|e| e.to_string())?
+            .detect
+            .detect_config(true),
+        None => detect::DetectConfig::default(),
+    };
+    config.mode = detect::Mode::Alert;
+    Ok(config)
 }
 
 fn run_dnssec(args: &DnssecArgs) -> ExitCode {
@@ -478,6 +546,9 @@ fn run_check(args: &ServerArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if let Some(detection) = &report.detection {
+        println!("{}: {detection}", config.label);
+    }
     let records: usize = report.zones.iter().map(|z| z.records).sum();
     println!(
         "{}: ok: {} zone(s), {} record(s), {} warning(s)",
@@ -511,6 +582,14 @@ fn run_ctl(args: &CtlArgs) -> ExitCode {
         CtlCommand::Status => "status".to_owned(),
         CtlCommand::Stats => "stats".to_owned(),
         CtlCommand::CacheStats => "cache-stats".to_owned(),
+        CtlCommand::Detections => "detections".to_owned(),
+        CtlCommand::AllowDomain { name } => {
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                eprintln!("error: `{name}` is not a domain name");
+                return ExitCode::from(2);
+            }
+            format!("allow-domain {name}")
+        }
         CtlCommand::Flush { name: None, .. } => "flush".to_owned(),
         CtlCommand::Flush {
             name: Some(name),

@@ -37,6 +37,7 @@ use crate::config::{
 };
 use crate::control::{self, ControlHandler};
 use crate::cookies::{self, CookieSecrets};
+use crate::detection::DetectState;
 use crate::policy::PolicyLoader;
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
 use crate::{http, privileges};
@@ -101,6 +102,8 @@ pub struct Server {
     doq: Option<tokio::sync::watch::Sender<Arc<rustls::ServerConfig>>>,
     /// The `[quic]` section the listeners were started with.
     started_quic: crate::config::QuicSettings,
+    /// The tunnelling detector, kept across reloads (`crate::detection`).
+    detect: Arc<DetectState>,
 }
 
 impl Server {
@@ -156,6 +159,10 @@ impl Server {
             return Err(report.errors);
         }
         crate::policy::log_report(&report);
+        let detect = Arc::new(DetectState::new());
+        let mut detect_warnings = Vec::new();
+        let detection = detect.configure(config, true, &mut detect_warnings)?;
+        set_detect_source(&registry, &detect);
         let mut loaded = build(
             config,
             cache.as_ref(),
@@ -164,7 +171,9 @@ impl Server {
             unix_now(),
             policy.shared(),
             &events,
+            detection,
         )?;
+        loaded.warnings.extend(detect_warnings);
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
@@ -206,7 +215,13 @@ impl Server {
             started_https: config.https.clone(),
             doq,
             started_quic: config.quic.clone(),
+            detect,
         })
+    }
+
+    /// The tunnelling detector's state.
+    pub fn detect(&self) -> &Arc<DetectState> {
+        &self.detect
     }
 
     /// The security event stream.
@@ -256,6 +271,7 @@ impl Server {
                     unix_now(),
                     policy.shared(),
                     &self.events,
+                    None,
                 )
                 .map_err(|errors| errors.join("\n"))?;
                 let tls = crate::tls::server_config(&config.tls, &self.resumption)
@@ -271,6 +287,19 @@ impl Server {
                 if let Some(policy) = self.cookies.policy(&config.cookies, &self.events) {
                     loaded.engine = loaded.engine.with_cookies(policy);
                 }
+                // The detector last, once nothing else can refuse the reload: a refused reload
+                // leaves it as it was.
+                let mut detect_warnings = Vec::new();
+                let detection = self
+                    .detect
+                    .configure(&config, false, &mut detect_warnings)
+                    .map_err(|errors| errors.join("\n"))?;
+                if let Some(detection) = detection
+                    && loaded.engine.resolver().is_some()
+                {
+                    loaded.engine = loaded.engine.with_detector(detection);
+                }
+                loaded.warnings.extend(detect_warnings);
                 // Lists that fail keep their last good version: warnings, not a refusal.
                 policy.configure(config.policy.clone());
                 let report = policy.load(true);
@@ -369,6 +398,9 @@ impl Server {
                         .with_policy(policy.clone())
                         .with_events(current.events().clone());
                 }
+                if let Some(detection) = current.detection() {
+                    engine = engine.with_detector(detection.clone());
+                }
                 self.engine.store(Arc::new(engine));
                 fresh.len()
             }
@@ -378,6 +410,24 @@ impl Server {
             }
         }
     }
+}
+
+/// Where `/metrics` reads the detector's figures: the detector's own counters and the
+/// record's alerts and enforcements.
+fn set_detect_source(registry: &Registry, detect: &Arc<DetectState>) {
+    let detect = detect.clone();
+    registry.set_detect_source(Box::new(move || {
+        let record = detect.record();
+        let stats = detect.detector().map(|d| d.stats()).unwrap_or_default();
+        metrics::DetectFigures {
+            scored: stats.queries_scored,
+            alerts: record.alerts(),
+            enforced: record.enforced().to_vec(),
+            domains_tracked: stats.domains_tracked,
+            verdicts_active: stats.verdicts_active,
+            allowed: record.allowed(),
+        }
+    }));
 }
 
 /// Seconds since the epoch.
@@ -686,7 +736,9 @@ struct Loaded {
 }
 
 /// Loads every zone of `config` as `portcullis check` does and builds an engine from them;
-/// with the resolver on, adds the local zones and the resolver part answering from `cache`.
+/// with the resolver on, adds the local zones and the resolver part answering from `cache`,
+/// and the tunnelling detector when `detection` is given.
+#[allow(clippy::too_many_arguments)]
 fn build(
     config: &Config,
     cache: Option<&Arc<Cache>>,
@@ -695,6 +747,7 @@ fn build(
     now: u64,
     policy: &engine::SharedPolicy,
     events: &Events,
+    detection: Option<engine::Detection>,
 ) -> Result<Loaded, Vec<String>> {
     let (report, zones) = check::load(config);
     if !report.is_ok() {
@@ -739,6 +792,9 @@ fn build(
             .with_resolver(Resolver::new(cache.clone(), acl).with_validation(validating))
             .with_policy(policy.clone())
             .with_events(events.clone());
+        if let Some(detection) = detection {
+            engine = engine.with_detector(detection);
+        }
     }
     Ok(Loaded {
         engine,
@@ -1099,8 +1155,18 @@ fn start(
         let acl = config.acl.http_acl();
         let limits = http::Limits::default();
         let events = server.events().clone();
+        let detect: Arc<dyn http::DetectApi> = server.clone();
         running.tasks.push(runtime.spawn(async move {
-            let served = http::serve_with(listener, registry, health, stop, limits, acl, events);
+            let served = http::serve_api(
+                listener,
+                registry,
+                health,
+                stop,
+                limits,
+                acl,
+                events,
+                Some(detect),
+            );
             if let Err(e) = served.await {
                 tracing::error!("HTTP endpoint stopped: {e}");
             }
@@ -1371,6 +1437,37 @@ impl ControlHandler for Server {
             "entries {}\nbytes {}\nmax_bytes {}\nhits {}\nmisses {}\ninserts {}\nevictions {}\nexpired {}",
             s.entries, s.bytes, s.max_bytes, s.hits, s.misses, s.inserts, s.evictions, s.expired
         ))
+    }
+
+    fn allow_domain(&self, text: &str) -> Result<String, String> {
+        let absolute = if text.ends_with('.') {
+            text.to_owned()
+        } else {
+            format!("{text}.")
+        };
+        let mut name: wire::Name = absolute
+            .parse()
+            .map_err(|e| format!("`{text}` is not a domain name: {e}"))?;
+        name.make_lowercase();
+        if self.detect.detector().is_none() {
+            return Err("detection is off".into());
+        }
+        let now_ms = transport::clock::now().as_millis();
+        Ok(self.detect.allow(&name, &self.events, now_ms))
+    }
+
+    fn detections(&self) -> Result<String, String> {
+        Ok(self.detect.list(transport::clock::now().as_millis()))
+    }
+}
+
+impl http::DetectApi for Server {
+    fn state_json(&self) -> String {
+        self.detect.json(transport::clock::now().as_millis())
+    }
+
+    fn allow(&self, domain: &str) -> Result<String, String> {
+        ControlHandler::allow_domain(self, domain)
     }
 }
 

@@ -101,6 +101,7 @@ fn integer_bounds_are_documented() {
         .chain(tls::INT_SETTINGS)
         .chain(portcullis::config::https::INT_SETTINGS)
         .chain(portcullis::config::quic::INT_SETTINGS)
+        .chain(portcullis::config::detect::INT_SETTINGS)
     {
         let row = doc
             .lines()

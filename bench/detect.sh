@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# The tunnel detector's cost on the hot path: the same resolving Portcullis with detection off,
+# then on (`[detect] mode = "log"`, the default), under dnsperf, alternating, the server pinned
+# to one core.
+#
+#   bench/detect.sh                       # 20 s runs, 3 rounds
+#   ROUNDS=1 SECONDS_PER_RUN=5 bench/detect.sh
+#
+# Setup (a temporary folder, removed on exit unless KEEP=1):
+#   - an upstream Portcullis (authoritative only, pinned to CLIENT_CPU) serving `test.` with a
+#     wildcard `*.test. A 192.0.2.1`, so every name under it has an answer;
+#   - the server under test on 127.0.0.1:PORT, pinned to SERVER_CPU, one UDP worker and one
+#     resolver driver, forwarding `test.` to the upstream, DNSSEC validation off, no policy.
+# Two query lists:
+#   - "cached": `www.siteN.test.` A and AAAA for SITES sites, asked twice in full before the run
+#     so every query is a cache hit (detection does one atomic load: no verdict stands);
+#   - "misses": MISSES distinct names `hK.siteN.test.` (ordinary host labels over SITES
+#     registered domains), each asked once: every query is a cache miss, scored by the query
+#     model, counted in its domain's windows and the anomaly baselines, then forwarded.
+# Then ROUNDS times, "off" then "on" (each started afresh): dnsperf runs SECONDS_PER_RUN
+# seconds over each list. The server's CPU time (user + system, from /proc/PID/stat) is read
+# before and after each run; the table reports the median round's queries per
+# server-CPU-second for each mode and list, and the cost of "on".
+#
+# The server is stopped by the PID this script started, never by name; every wait is bounded.
+# Installs dnsperf and knot-dnsutils when missing (as root, or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS="${ROUNDS:-3}"
+SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
+SITES="${SITES:-20000}"
+MISSES="${MISSES:-1500000}"
+PORT="${PORT:-53557}"
+UP_PORT="${UP_PORT:-53558}"
+SERVER_CPU="${SERVER_CPU:-0}"
+CLIENT_CPU="${CLIENT_CPU:-1}"
+CLIENTS="${CLIENTS:-10}"
+OUTSTANDING="${OUTSTANDING:-200}"
+READY_TIMEOUT="${READY_TIMEOUT:-60}"
+KEEP="${KEEP:-0}"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "detect.sh: $*"; exit 1; }
+
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # the script has cd-ed to the repository root
+
+for n in ROUNDS SECONDS_PER_RUN SITES MISSES PORT UP_PORT; do
+    [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
+done
+[ "$(nproc)" -ge 2 ] || die "needs two cores (one for the server, one for dnsperf)"
+install_debs dnsperf knot-dnsutils python3
+
+TMP=""
+SERVER_PID=""
+UP_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && tree_stop "$SERVER_PID"
+    [ -n "$UP_PID" ] && tree_stop "$UP_PID"
+    if [ -n "$TMP" ]; then
+        if [ "$KEEP" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+    fi
+}
+trap cleanup EXIT
+TMP="$(mktemp -d /tmp/portcullis-detect.XXXXXX)"
+
+say "building portcullis (release)"
+cargo build --release -q -p portcullis
+PORTCULLIS="$PWD/target/release/portcullis"
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+say "writing the zone and query lists in $TMP"
+cat >"$TMP/test.zone" <<EOF
+\$TTL 86400
+@ SOA ns hostmaster 1 7200 3600 1209600 86400
+@ NS ns
+ns A 127.0.0.1
+* A 192.0.2.1
+EOF
+python3 - "$TMP" "$SITES" "$MISSES" <<'PY'
+import random, sys
+tmp, sites, misses = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(53)
+cached = [f"www.site{i}.test. {t}" for i in range(sites) for t in ("A", "AAAA")]
+rng.shuffle(cached)
+with open(f"{tmp}/cached.queries", "w") as q:
+    q.write("\n".join(cached) + "\n")
+hosts = ["www", "mail", "api", "cdn", "static", "img", "login", "shop", "news", "m"]
+with open(f"{tmp}/misses.queries", "w") as q:
+    for k in range(misses):
+        q.write(f"{rng.choice(hosts)}{k}.site{rng.randrange(sites)}.test. {rng.choice(('A', 'AAAA'))}\n")
+PY
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------------------------
+
+answers() { # answers PORT NAME TYPE: whether NAME TYPE gets an answer
+    [ -n "$(kdig +short +time=1 +retry=0 -p "$1" @127.0.0.1 "$2" "$3" 2>/dev/null || true)" ]
+}
+
+wait_answer() { # wait_answer PID PORT NAME TYPE LOG
+    local i
+    for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+        answers "$2" "$3" "$4" && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -n 30 "$5" >&2 || true
+    die "no answer for $3 $4 on port $2 within $READY_TIMEOUT s"
+}
+
+start_upstream() {
+    cat >"$TMP/upstream.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$UP_PORT"]
+workers = 1
+control_socket = "$TMP/upstream.sock"
+log_level = "warn"
+
+[[zone]]
+origin = "test."
+file = "$TMP/test.zone"
+EOF
+    taskset -c "$CLIENT_CPU" "$PORTCULLIS" serve --config "$TMP/upstream.toml" \
+        >"$TMP/upstream.log" 2>&1 &
+    UP_PID=$!
+    wait_answer "$UP_PID" "$UP_PORT" www.site0.test. A "$TMP/upstream.log"
+}
+
+# server_conf MODE: the configuration of the server under test ("off" or "on").
+server_conf() {
+    local mode="$1" f="$TMP/server-$1.toml" detect=off
+    [ "$mode" = on ] && detect=log
+    cat >"$f" <<EOF
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = 1
+udp_payload = 1232
+control_socket = "$TMP/server.sock"
+log_level = "warn"
+
+[resolver]
+enabled = true
+insecure_local_upstreams = true
+drivers = 1
+
+[cache]
+max_bytes = 268435456
+prefetch = false
+serve_stale = false
+
+[dnssec]
+validation = false
+
+[cookies]
+enabled = false
+
+[[forward]]
+zone = "test."
+to = ["127.0.0.1:$UP_PORT"]
+
+[detect]
+mode = "$detect"
+
+[events]
+file = "$TMP/events-$mode.json"
+EOF
+    "$PORTCULLIS" check --config "$f" >/dev/null 2>"$TMP/check-$mode.err" || {
+        cat "$TMP/check-$mode.err" >&2
+        die "portcullis check refused $f"
+    }
+    echo "$f"
+}
+
+start_server() { # start_server MODE
+    local conf
+    conf="$(server_conf "$1")"
+    taskset -c "$SERVER_CPU" "$PORTCULLIS" serve --config "$conf" >"$TMP/server-$1.log" 2>&1 &
+    SERVER_PID=$!
+    wait_answer "$SERVER_PID" "$PORT" www.site0.test. A "$TMP/server-$1.log"
+}
+
+stop_server() {
+    tree_stop "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+
+# perf NAME QUERIES [DNSPERF-FLAGS...]: sets R_QPS, R_LOST, R_CPU (server seconds), R_DONE.
+perf() {
+    local name="$1" queries="$2" out cpu0 cpu1
+    shift 2
+    out="$TMP/$name.out"
+    cpu0="$(tree_cpu "$SERVER_PID")"
+    if ! timeout $((SECONDS_PER_RUN * 3 + 120)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 \
+        -p "$PORT" -d "$queries" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 5 "$@" >"$out" 2>"$out.err"; then
+        say "dnsperf failed ($name):"
+        head -n 20 "$out.err" "$out" >&2
+        return 1
+    fi
+    cpu1="$(tree_cpu "$SERVER_PID")"
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited during $name"
+    R_CPU="$(calc "${cpu1% *} + ${cpu1#* } - ${cpu0% *} - ${cpu0#* }")"
+    R_DONE="$(field "$out" 'Queries completed:' '$3')"
+    R_LOST="$(field "$out" 'Queries lost:' '$3')"
+    R_QPS="$(field "$out" 'Queries per second:' '$4')"
+}
+
+declare -A PER_CPU QPS LOST
+start_upstream
+for ((round = 1; round <= ROUNDS; round++)); do
+    for mode in off on; do
+        say "round $round: detection $mode"
+        start_server "$mode"
+        perf "warm-$mode-$round" "$TMP/cached.queries" -n 2 >/dev/null
+        for list in cached misses; do
+            perf "$list-$mode-$round" "$TMP/$list.queries" -l "$SECONDS_PER_RUN"
+            PER_CPU[$list-$mode]+="$(calc "$R_DONE / $R_CPU") "
+            QPS[$list-$mode]+="$R_QPS "
+            LOST[$list-$mode]+="$R_LOST "
+            say "  $list: $R_QPS q/s, $R_LOST lost, $(calc "$R_DONE / $R_CPU") queries per server-CPU-second"
+        done
+        stop_server
+        if [ -s "$TMP/events-$mode.json" ]; then
+            say "  events written with detection $mode: $(wc -l <"$TMP/events-$mode.json")"
+        fi
+    done
+done
+
+printf '\n| list | detection | q/s | lost | queries per server-CPU-second | rounds |\n|---|---|---|---|---|---|\n'
+for list in cached misses; do
+    for mode in off on; do
+        key="$list-$mode"
+        m="$(median_index "${PER_CPU[$key]}")"
+        printf '| %s | %s | %.0f | %s | %.0f | %s |\n' "$list" "$mode" "$(nth "${QPS[$key]}" "$m")" \
+            "$(nth "${LOST[$key]}" "$m")" "$(nth "${PER_CPU[$key]}" "$m")" "${PER_CPU[$key]% }"
+    done
+done
+echo
+for list in cached misses; do
+    off="$(nth "${PER_CPU[$list-off]}" "$(median_index "${PER_CPU[$list-off]}")")"
+    on="$(nth "${PER_CPU[$list-on]}" "$(median_index "${PER_CPU[$list-on]}")")"
+    printf '%s: detection on costs %.1f%% of queries per server-CPU-second (median rounds)\n' \
+        "$list" "$(calc "(1 - $on / $off) * 100")"
+done

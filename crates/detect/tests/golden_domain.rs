@@ -1,0 +1,102 @@
+//! The shipped domain model scores as its trainer (`tools/detect/train_domain.py`) computed:
+//! every vector in `model/golden_domain.tsv` (replayed from held-out sessions) scores the same
+//! here. And the shipped model, through the facade, flags a tunnel and not ordinary traffic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use detect::{
+    AlertKind, DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DetectConfig, Detector, Mode, Model, Psl,
+};
+use wire::{Name, RType, Rcode};
+
+#[test]
+fn golden_domain_scores_match_the_trainer() {
+    let model = Model::embedded().unwrap();
+    let text = include_str!("../model/golden_domain.tsv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    assert_eq!(header[3..3 + DOMAIN_FEATURES], DOMAIN_FEATURE_NAMES);
+    let mut checked = 0;
+    for line in lines {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let mut x = [0f32; DOMAIN_FEATURES];
+        for (v, text) in x.iter_mut().zip(&cols[3..3 + DOMAIN_FEATURES]) {
+            *v = text.parse().unwrap();
+        }
+        let want: f32 = cols[3 + DOMAIN_FEATURES].parse().unwrap();
+        let got = model.domain().score(&x).score;
+        assert!(
+            (got - want).abs() < 1e-4,
+            "{} {} query {}: Rust {got:.6}, trainer {want:.6}",
+            cols[0],
+            cols[1],
+            cols[2]
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} golden vectors");
+}
+
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+
+fn detector() -> Detector {
+    let config = DetectConfig {
+        mode: Mode::Alert,
+        ..DetectConfig::default()
+    };
+    Detector::new(config, Model::embedded().unwrap(), Psl::embedded(), 0)
+}
+
+#[test]
+fn the_shipped_model_flags_a_base32_txt_tunnel_within_50_queries() {
+    let d = detector();
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..50u64 {
+        let mut label = String::new();
+        for _ in 0..52 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            label.push(alphabet[(state % 32) as usize] as char);
+        }
+        let qname: Name = format!("{label}.{i:x}.x.exfil-example.com.")
+            .parse()
+            .unwrap();
+        let now = 1_000 + i * 300;
+        let decision = d.on_miss(qname.as_ref(), RType::TXT, CLIENT, now);
+        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 250, now);
+        if let Some(alert) = decision.alert {
+            assert_eq!(alert.domain, "exfil-example.com.".parse::<Name>().unwrap());
+            return;
+        }
+    }
+    panic!("no alert in 50 queries");
+}
+
+#[test]
+fn the_shipped_model_leaves_ordinary_sites_alone() {
+    let d = detector();
+    let hosts = [
+        "www", "mail", "api", "cdn", "static", "img", "login", "docs",
+    ];
+    for i in 0..3_000u64 {
+        let qname: Name = format!("{}.site{}.example.", hosts[(i % 8) as usize], i % 50)
+            .parse()
+            .unwrap();
+        let qtype = if i % 3 == 0 { RType::AAAA } else { RType::A };
+        let now = i * 100;
+        let decision = d.on_miss(qname.as_ref(), qtype, CLIENT, now);
+        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 90, now);
+        if let Some(alert) = decision.alert {
+            assert_ne!(
+                alert.kind,
+                AlertKind::Tunnel,
+                "{qname}: {}",
+                alert.explanation
+            );
+        }
+    }
+}
