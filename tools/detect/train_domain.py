@@ -197,6 +197,9 @@ def train_domain(v, sel):
     ben = sel & (v.y == 0)
     top = float(s[ben].max()) if ben.any() else 0.0
     threshold = 1.0 / (1.0 + math.exp(-(logit(top) + MARGIN)))
+    # What explanations quote as normal: the benign training domains' 5th to 95th percentile
+    # of each feature at the points the model looked at them.
+    normal = np.percentile(v.X[ben], [5, 95], axis=0).T if ben.any() else np.zeros((len(v.names), 2))
     return {
         "features": list(v.names),
         "mean": [round(float(x), 7) for x in mean],
@@ -204,6 +207,7 @@ def train_domain(v, sel):
         "weights": [round(float(x), 7) for x in w],
         "bias": round(float(b), 7),
         "threshold": round(threshold, 7),
+        "normal": [[round(float(lo), 7), round(float(hi), 7)] for lo, hi in normal],
     }
 
 

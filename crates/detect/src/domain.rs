@@ -945,6 +945,8 @@ struct DomainJson {
     mean: Vec<f32>,
     scale: Vec<f32>,
     weights: Vec<f32>,
+    #[serde(default)]
+    normal: Option<Vec<[f32; 2]>>,
     bias: f32,
     threshold: f32,
 }
@@ -957,6 +959,9 @@ pub struct DomainModel {
     weights: [f32; DOMAIN_FEATURES],
     bias: f32,
     threshold: f32,
+    /// Per feature, the 5th and 95th percentiles of the benign training domains at the points
+    /// the model looked at them: the normal range an explanation quotes.
+    normal: Option<[[f32; 2]; DOMAIN_FEATURES]>,
 }
 
 /// One feature's part in a score.
@@ -1013,6 +1018,7 @@ impl DomainModel {
             weights,
             bias,
             threshold,
+            normal: None,
         })
     }
 
@@ -1032,13 +1038,23 @@ impl DomainModel {
         {
             return Err(DomainModelError::Features);
         }
-        DomainModel::new(
+        let mut model = DomainModel::new(
             array(d.mean, "mean")?,
             array(d.scale, "scale")?,
             array(d.weights, "weights")?,
             d.bias,
             d.threshold,
-        )
+        )?;
+        if let Some(ranges) = d.normal {
+            let ranges: [[f32; 2]; DOMAIN_FEATURES] = ranges
+                .try_into()
+                .map_err(|_| DomainModelError::Length("normal"))?;
+            if ranges.iter().flatten().any(|x| !x.is_finite()) {
+                return Err(DomainModelError::Value("normal"));
+            }
+            model.normal = Some(ranges);
+        }
+        Ok(model)
     }
 
     /// Score at or above which a domain is judged a tunnel.
@@ -1085,18 +1101,39 @@ impl DomainModel {
                 out.push_str("; ");
             }
             let i = t.feature;
-            let (bound, op) = if self.weights[i] >= 0.0 {
-                (self.mean[i] + self.scale[i], '≤')
-            } else {
-                (self.mean[i] - self.scale[i], '≥')
+            let normal = match &self.normal {
+                Some(ranges) => format!(
+                    "benign domains: {}–{}",
+                    amount(i, ranges[i][0]),
+                    amount(i, ranges[i][1])
+                ),
+                // Without the trained benign ranges: the side of the model's mean ± scale
+                // this value is unusual on.
+                None if self.weights[i] >= 0.0 => {
+                    format!("normal ≤ {}", amount(i, self.mean[i] + self.scale[i]))
+                }
+                None => format!("normal ≥ {}", amount(i, self.mean[i] - self.scale[i])),
             };
-            describe(i, t.value, bound, op, config, &mut out);
+            describe(i, t.value, &normal, config, &mut out);
         }
         if out.is_empty() {
             out.push_str("no feature above its normal range");
         }
         let _ = write!(out, " (domain score {:.2})", s.score);
         out
+    }
+}
+
+/// A feature's value in its own unit: a count (the `_log` features are ln(1 + count)), a
+/// percentage (shares and ratios) or a score.
+fn amount(i: usize, value: f32) -> String {
+    let name = DOMAIN_FEATURE_NAMES[i];
+    if name.ends_with("_log") {
+        format!("{}", value.exp_m1().max(0.0).round())
+    } else if name.ends_with("_score") {
+        format!("{:.2}", value.max(0.0))
+    } else {
+        format!("{}%", (value.clamp(0.0, 1.0) * 100.0).round())
     }
 }
 
@@ -1113,53 +1150,37 @@ fn span(ms: u64) -> String {
     }
 }
 
-fn describe(i: usize, value: f32, bound: f32, op: char, config: &DomainConfig, out: &mut String) {
+fn describe(i: usize, value: f32, normal: &str, config: &DomainConfig, out: &mut String) {
     let short = span(config.short_window_ms);
     let long = span(config.long_window_ms);
     let count = |v: f32| v.exp_m1().max(0.0).round();
     let pct = |v: f32| (v.clamp(0.0, 1.0) * 100.0).round();
-    let (v, b) = (count(value), count(bound));
-    let (p, pb) = (pct(value), pct(bound));
+    let (v, p) = (count(value), pct(value));
     let _ = match DOMAIN_FEATURE_NAMES[i] {
-        "short_queries_log" => write!(out, "{v} queries in {short} (normal {op} {b})"),
+        "short_queries_log" => write!(out, "{v} queries in {short} ({normal})"),
         "short_distinct_log" => {
-            write!(out, "{v} distinct subdomains in {short} (normal {op} {b})")
+            write!(out, "{v} distinct subdomains in {short} ({normal})")
         }
         "short_bytes_out_log" => write!(
             out,
-            "{v} bytes in new subdomain names in {short} (normal {op} {b})"
+            "{v} bytes in new subdomain names in {short} ({normal})"
         ),
-        "long_queries_log" => write!(out, "{v} queries in {long} (normal {op} {b})"),
-        "long_distinct_log" => write!(out, "{v} distinct subdomains in {long} (normal {op} {b})"),
-        "long_bytes_out_log" => write!(
-            out,
-            "{v} bytes in new subdomain names in {long} (normal {op} {b})"
-        ),
-        "tunnel_type_share" => write!(
-            out,
-            "{p}% of queries of tunnel-friendly types (normal {op} {pb}%)"
-        ),
-        "nxdomain_ratio" => write!(out, "{p}% NXDOMAIN answers (normal {op} {pb}%)"),
-        "mean_score" => write!(
-            out,
-            "mean query score {value:.2} (normal {op} {:.2})",
-            bound.max(0.0)
-        ),
-        "max_score" => write!(
-            out,
-            "highest query score {value:.2} (normal {op} {:.2})",
-            bound.max(0.0)
-        ),
-        "suspicious_share" => write!(out, "{p}% suspicious queries (normal {op} {pb}%)"),
-        "mean_response_log" => write!(out, "responses of {v} bytes on average (normal {op} {b})"),
-        "max_response_log" => write!(out, "a response of {v} bytes (normal {op} {b})"),
-        "distinct_clients_log" => write!(out, "{v} distinct clients in {long} (normal {op} {b})"),
-        "distinct_per_query" => write!(
-            out,
-            "{p}% of queries for a new subdomain (normal {op} {pb}%)"
-        ),
+        "long_queries_log" => write!(out, "{v} queries in {long} ({normal})"),
+        "long_distinct_log" => write!(out, "{v} distinct subdomains in {long} ({normal})"),
+        "long_bytes_out_log" => {
+            write!(out, "{v} bytes in new subdomain names in {long} ({normal})")
+        }
+        "tunnel_type_share" => write!(out, "{p}% of queries of tunnel-friendly types ({normal})"),
+        "nxdomain_ratio" => write!(out, "{p}% NXDOMAIN answers ({normal})"),
+        "mean_score" => write!(out, "mean query score {value:.2} ({normal})"),
+        "max_score" => write!(out, "highest query score {value:.2} ({normal})"),
+        "suspicious_share" => write!(out, "{p}% suspicious queries ({normal})"),
+        "mean_response_log" => write!(out, "responses of {v} bytes on average ({normal})"),
+        "max_response_log" => write!(out, "a response of {v} bytes ({normal})"),
+        "distinct_clients_log" => write!(out, "{v} distinct clients in {long} ({normal})"),
+        "distinct_per_query" => write!(out, "{p}% of queries for a new subdomain ({normal})"),
         "long_suspicious_log" => {
-            write!(out, "{v} suspicious queries in {long} (normal {op} {b})")
+            write!(out, "{v} suspicious queries in {long} ({normal})")
         }
         other => write!(out, "{other} = {value:.2}"),
     };

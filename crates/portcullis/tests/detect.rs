@@ -474,6 +474,8 @@ fn a_dns2tcp_tunnel_is_reported_blocked_and_allowed_again() {
     assert!(event.contains("\"qname\":\"tunnel.test.\""), "{event}");
     assert!(event.contains("\"reason\":\"tunnel"), "{event}");
     assert!(event.contains("\"detail\":"), "{event}");
+    // The shipped model quotes each reason against the benign domains' range.
+    assert!(event.contains("(benign domains: "), "{event}");
 
     // Blocked now: NXDOMAIN with EDE 15, for any name under the domain, as dig shows.
     let out = ask("dig", s.addr, &["anything.tunnel.test", "TXT"]);
