@@ -45,9 +45,18 @@ fn check_builtin_config() {
     let out = run(&["check", "--log-level", "warn"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // The default configuration resolves, so detection runs in log mode with the embedded
+    // model and list.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("<default config>: detection log: model version 1: ")
+            && lines[0].ends_with("(embedded), public suffix list of 9232 rules (embedded)"),
+        "{stdout}"
+    );
     assert_eq!(
-        stdout,
-        "<default config>: ok: 1 zone(s), 5 record(s), 0 warning(s)\n"
+        lines[1],
+        "<default config>: ok: 1 zone(s), 5 record(s), 0 warning(s)"
     );
     assert_eq!(stderr, "");
 }
