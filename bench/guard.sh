@@ -115,20 +115,7 @@ PY
 # Servers
 # ---------------------------------------------------------------------------------------------
 
-answers() { # answers PORT NAME TYPE: whether NAME TYPE gets an answer
-    [ -n "$(kdig +short +time=1 +retry=0 -p "$1" @127.0.0.1 "$2" "$3" 2>/dev/null || true)" ]
-}
 
-wait_answer() { # wait_answer PID PORT NAME TYPE LOG
-    local i
-    for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
-        answers "$2" "$3" "$4" && return 0
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    tail -n 30 "$5" >&2 || true
-    die "no answer for $3 $4 on port $2 within $READY_TIMEOUT s"
-}
 
 start_upstream() {
     cat >"$TMP/upstream.toml" <<EOF
@@ -288,26 +275,6 @@ stop_server() {
 # a server cookie; the "off" server ignores it.
 COOKIE_OPTION="10:0123456789abcdef"
 
-# perf NAME QUERIES [DNSPERF-FLAGS...]: sets R_QPS, R_LOST, R_CPU (server seconds), R_DONE.
-perf() {
-    local name="$1" queries="$2" out cpu0 cpu1
-    shift 2
-    out="$TMP/$name.out"
-    cpu0="$(tree_cpu "$SERVER_PID")"
-    if ! timeout $((SECONDS_PER_RUN * 3 + 120)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 \
-        -p "$PORT" -d "$queries" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 5 \
-        -E "$COOKIE_OPTION" "$@" >"$out" 2>"$out.err"; then
-        say "dnsperf failed ($name):"
-        head -n 20 "$out.err" "$out" >&2
-        return 1
-    fi
-    cpu1="$(tree_cpu "$SERVER_PID")"
-    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited during $name"
-    R_CPU="$(calc "${cpu1% *} + ${cpu1#* } - ${cpu0% *} - ${cpu0#* }")"
-    R_DONE="$(field "$out" 'Queries completed:' '$3')"
-    R_LOST="$(field "$out" 'Queries lost:' '$3')"
-    R_QPS="$(field "$out" 'Queries per second:' '$4')"
-}
 
 declare -A PER_CPU QPS LOST
 start_upstream
@@ -315,9 +282,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for mode in off on; do
         say "round $round: guard $mode"
         start_server "$mode"
-        perf "warm-$mode-$round" "$TMP/cached.queries" -n 2 >/dev/null
+        perf "warm-$mode-$round" "$TMP/cached.queries" -E "$COOKIE_OPTION" -n 2 >/dev/null
         for list in auth cached; do
-            perf "$list-$mode-$round" "$TMP/$list.queries" -l "$SECONDS_PER_RUN"
+            perf "$list-$mode-$round" "$TMP/$list.queries" -E "$COOKIE_OPTION" -l "$SECONDS_PER_RUN"
             PER_CPU[$list-$mode]+="$(calc "$R_DONE / $R_CPU") "
             QPS[$list-$mode]+="$R_QPS "
             LOST[$list-$mode]+="$R_LOST "

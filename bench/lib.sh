@@ -86,3 +86,42 @@ nth() { awk -v i="$2" '{ print $i }' <<<"$1"; }
 median_index() {
     awk '{ for (i = 1; i <= NF; i++) print $i, i }' <<<"$1" | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }'
 }
+
+# The server-under-test helpers of the scripts that compare one Portcullis in two modes
+# (guard.sh, detect.sh). They read the script's globals: SERVER_PID, TMP, PORT, CLIENTS,
+# OUTSTANDING, SECONDS_PER_RUN, CLIENT_CPU, READY_TIMEOUT, and its `say` and `die`.
+
+answers_name() { # answers_name PORT NAME TYPE: whether NAME TYPE gets an answer
+    [ -n "$(kdig +short +time=1 +retry=0 -p "$1" @127.0.0.1 "$2" "$3" 2>/dev/null || true)" ]
+}
+
+wait_answer() { # wait_answer PID PORT NAME TYPE LOG
+    local i
+    for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+        answers_name "$2" "$3" "$4" && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -n 30 "$5" >&2 || true
+    die "no answer for $3 $4 on port $2 within $READY_TIMEOUT s"
+}
+
+# perf NAME QUERIES [DNSPERF-FLAGS...]: sets R_QPS, R_LOST, R_CPU (server seconds), R_DONE.
+perf() {
+    local name="$1" queries="$2" out cpu0 cpu1
+    shift 2
+    out="$TMP/$name.out"
+    cpu0="$(tree_cpu "$SERVER_PID")"
+    if ! timeout $((SECONDS_PER_RUN * 3 + 120)) taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 \
+        -p "$PORT" -d "$queries" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 5 "$@" >"$out" 2>"$out.err"; then
+        say "dnsperf failed ($name):"
+        head -n 20 "$out.err" "$out" >&2
+        return 1
+    fi
+    cpu1="$(tree_cpu "$SERVER_PID")"
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited during $name"
+    R_CPU="$(calc "${cpu1% *} + ${cpu1#* } - ${cpu0% *} - ${cpu0#* }")"
+    R_DONE="$(field "$out" 'Queries completed:' '$3')"
+    R_LOST="$(field "$out" 'Queries lost:' '$3')"
+    R_QPS="$(field "$out" 'Queries per second:' '$4')"
+}
