@@ -30,7 +30,11 @@ fn hot_path(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & 1023;
             w.count_query(black_box(Transport::Udp), black_box(QType::A));
-            w.observe_latency_ns(black_box(Transport::Udp), black_box(latencies[i]));
+            w.observe_latency_ns(
+                black_box(Transport::Udp),
+                black_box(metrics::Source::Cache),
+                black_box(latencies[i]),
+            );
         })
     });
     group.bench_function(
@@ -42,6 +46,7 @@ fn hot_path(c: &mut Criterion) {
                 w.count_response(black_box(Transport::Udp), black_box(Rcode::from_code(0)));
                 w.observe_latency(
                     black_box(Transport::Udp),
+                    black_box(metrics::Source::Cache),
                     Duration::from_nanos(black_box(latencies[i])),
                 );
             })

@@ -9,10 +9,14 @@
 use std::fmt::Write;
 
 use crate::labels::{
-    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, Source, TcpReject,
+    Transport,
 };
 use crate::registry::{Registry, Totals};
-use crate::resolver::{Limit, RecursionResult, UpstreamProtocol, UpstreamReject};
+use crate::resolver::{
+    Limit, RTT_BOUNDS_MS, RecursionResult, ServerFigures, UpstreamProtocol, UpstreamReject,
+    VALIDATION_RESULTS,
+};
 use crate::worker::{LATENCY_BUCKETS, latency_bound_ns};
 
 /// The `Content-Type` of [`Registry::render`]'s output.
@@ -24,9 +28,10 @@ impl Registry {
         let totals = self.totals();
         let mut out = Out(String::with_capacity(32 * 1024));
         render_traffic(&mut out, &totals);
-        render_tcp(&mut out, &totals);
+        render_connections(&mut out, &totals);
         render_state(&mut out, self, &totals);
-        render_resolver(&mut out, self);
+        render_resolver(&mut out, self, &totals);
+        render_upstream_servers(&mut out, self);
         render_security(&mut out, self);
         render_detect(&mut out, self);
         if let Some(active) = self.dynamic_blocks_active() {
@@ -76,35 +81,29 @@ fn render_traffic(out: &mut Out, totals: &Totals) {
     out.family(
         name,
         "histogram",
-        "Time from receiving a query to handing its response to the transport.",
+        "Time from receiving a query to handing its response to the transport, by transport and answer source.",
     );
     let bucket = format!("{name}_bucket");
+    let les: Vec<String> = (0..LATENCY_BUCKETS)
+        .map(|i| seconds(latency_bound_ns(i)))
+        .collect();
     for t in Transport::ALL {
-        let mut cumulative = 0u64;
-        for i in 0..LATENCY_BUCKETS {
-            cumulative = cumulative.wrapping_add(totals.latency_bucket(t, i));
-            let le = seconds(latency_bound_ns(i));
-            out.sample(
-                &bucket,
-                &[("transport", t.label()), ("le", &le)],
-                cumulative,
+        for s in Source::ALL {
+            let labels = [("transport", t.label()), ("source", s.label())];
+            let mut cumulative = 0u64;
+            for (i, le) in les.iter().enumerate() {
+                cumulative = cumulative.wrapping_add(totals.latency_bucket(t, s, i));
+                out.sample(&bucket, &[labels[0], labels[1], ("le", le)], cumulative);
+            }
+            let count = totals.latency_count(t, s);
+            out.sample(&bucket, &[labels[0], labels[1], ("le", "+Inf")], count);
+            out.sample_text(
+                &format!("{name}_sum"),
+                &labels,
+                &seconds(totals.latency_sum_ns(t, s)),
             );
+            out.sample(&format!("{name}_count"), &labels, count);
         }
-        out.sample(
-            &bucket,
-            &[("transport", t.label()), ("le", "+Inf")],
-            totals.latency_count(t),
-        );
-        out.sample_text(
-            &format!("{name}_sum"),
-            &[("transport", t.label())],
-            &seconds(totals.latency_sum_ns(t)),
-        );
-        out.sample(
-            &format!("{name}_count"),
-            &[("transport", t.label())],
-            totals.latency_count(t),
-        );
     }
 
     out.family(
@@ -185,40 +184,43 @@ fn render_traffic(out: &mut Out, totals: &Totals) {
     );
 }
 
-fn render_tcp(out: &mut Out, totals: &Totals) {
-    out.family(
-        "portcullis_tcp_connections_total",
-        "counter",
-        "TCP connections accepted.",
-    );
-    out.sample(
-        "portcullis_tcp_connections_total",
-        &[],
-        totals.tcp_connections(),
-    );
+/// The connection-oriented transports: UDP has no connections.
+const STREAMS: [Transport; 4] = [
+    Transport::Tcp,
+    Transport::Dot,
+    Transport::Doh,
+    Transport::Doq,
+];
 
-    out.family(
-        "portcullis_tcp_connections_open",
-        "gauge",
-        "TCP connections open now.",
-    );
-    out.sample(
-        "portcullis_tcp_connections_open",
-        &[],
-        totals.tcp_connections_open(),
-    );
-
-    out.family(
-        "portcullis_tcp_connections_rejected_total",
-        "counter",
-        "TCP connections refused at accept time, by reason.",
-    );
-    for r in TcpReject::ALL {
+fn render_connections(out: &mut Out, totals: &Totals) {
+    let name = "portcullis_connections_total";
+    out.family(name, "counter", "Connections accepted, by transport.");
+    for t in STREAMS {
+        out.sample(name, &[("transport", t.label())], totals.connections(t));
+    }
+    let name = "portcullis_connections_open";
+    out.family(name, "gauge", "Connections open now, by transport.");
+    for t in STREAMS {
         out.sample(
-            "portcullis_tcp_connections_rejected_total",
-            &[("reason", r.label())],
-            totals.tcp_rejected(r),
+            name,
+            &[("transport", t.label())],
+            totals.connections_open(t),
         );
+    }
+    let name = "portcullis_connections_rejected_total";
+    out.family(
+        name,
+        "counter",
+        "Connections refused at accept time or at their handshake, by transport and reason.",
+    );
+    for t in STREAMS {
+        for r in TcpReject::ALL {
+            out.sample(
+                name,
+                &[("transport", t.label()), ("reason", r.label())],
+                totals.connections_rejected(t, r),
+            );
+        }
     }
 }
 
@@ -246,6 +248,46 @@ fn render_state(out: &mut Out, registry: &Registry, totals: &Totals) {
     }
     out.family("portcullis_zones_loaded", "gauge", "Zones served.");
     out.sample("portcullis_zones_loaded", &[], zones.len() as u64);
+    let name = "portcullis_zone_load_seconds";
+    out.family(
+        name,
+        "gauge",
+        "How long the last load (read and parse) of each zone took.",
+    );
+    for z in &zones {
+        out.sample_text(name, &[("zone", &z.origin)], &seconds(z.load_ns));
+    }
+    let name = "portcullis_zone_last_load_timestamp_seconds";
+    out.family(
+        name,
+        "gauge",
+        "When each zone was last loaded, since the Unix epoch.",
+    );
+    for z in &zones {
+        out.sample(name, &[("zone", &z.origin)], z.loaded_at);
+    }
+    let name = "portcullis_zone_sign_seconds";
+    out.family(
+        name,
+        "gauge",
+        "How long the last signing of each zone the server signs took.",
+    );
+    for z in &zones {
+        if let Some(ns) = z.sign_ns {
+            out.sample_text(name, &[("zone", &z.origin)], &seconds(ns));
+        }
+    }
+    let name = "portcullis_zone_last_sign_timestamp_seconds";
+    out.family(
+        name,
+        "gauge",
+        "When each zone the server signs was last signed, since the Unix epoch.",
+    );
+    for z in &zones {
+        if z.sign_ns.is_some() {
+            out.sample(name, &[("zone", &z.origin)], z.signed_at);
+        }
+    }
 
     out.family(
         "portcullis_reloads_total",
@@ -271,6 +313,33 @@ fn render_state(out: &mut Out, registry: &Registry, totals: &Totals) {
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(start.subsec_nanos()));
     out.sample_text("process_start_time_seconds", &[], &seconds(start_ns));
+    let name = "portcullis_uptime_seconds";
+    out.family(name, "gauge", "Time since the process started.");
+    let up = crate::process::uptime(start);
+    let up_ns = up
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(up.subsec_nanos()));
+    out.sample_text(name, &[], &seconds(up_ns / 1_000_000 * 1_000_000));
+    if let Some(bytes) = crate::process::resident_bytes() {
+        let name = "process_resident_memory_bytes";
+        out.family(name, "gauge", "Resident memory size in bytes.");
+        out.sample(name, &[], bytes);
+    }
+    let name = "portcullis_build_info";
+    out.family(
+        name,
+        "gauge",
+        "Always 1; the labels say which build of Portcullis is running.",
+    );
+    out.sample(name, &[("version", env!("CARGO_PKG_VERSION"))], 1);
+    let name = "portcullis_ready";
+    out.family(
+        name,
+        "gauge",
+        "1 when the server is ready to take traffic (what /readyz answers 200 to), else 0.",
+    );
+    out.sample(name, &[], u64::from(registry.readiness().is_ok()));
 }
 
 fn render_security(out: &mut Out, registry: &Registry) {
@@ -349,7 +418,7 @@ fn render_detect(out: &mut Out, registry: &Registry) {
     out.sample(name, &[], d.allowed);
 }
 
-fn render_resolver(out: &mut Out, registry: &Registry) {
+fn render_resolver(out: &mut Out, registry: &Registry, totals: &Totals) {
     let r = registry.resolver();
     let name = "portcullis_upstream_queries_total";
     out.family(
@@ -468,9 +537,16 @@ fn render_resolver(out: &mut Out, registry: &Registry) {
         "counter",
         "Answers judged by DNSSEC validation, by result (bogus ones are answered SERVFAIL).",
     );
-    for (result, value) in ["secure", "insecure", "bogus"].iter().zip(r.validation) {
+    for (result, value) in VALIDATION_RESULTS.iter().zip(r.validation) {
         out.sample(name, &[("result", result)], value);
     }
+    let name = "portcullis_root_primings_total";
+    out.family(
+        name,
+        "counter",
+        "Root primings (RFC 8109) that succeeded: /readyz waits for the first.",
+    );
+    out.sample(name, &[], r.primed);
     let name = "portcullis_dnssec_signature_checks_total";
     out.family(
         name,
@@ -513,6 +589,11 @@ fn render_resolver(out: &mut Out, registry: &Registry) {
             "Cache entries removed because they expired.",
             c.expired,
         ),
+        (
+            "portcullis_cache_stale_answers_total",
+            "Responses answered from expired cache data (serve-stale, RFC 8767).",
+            totals.answers(Source::Stale),
+        ),
     ];
     for (name, help, value) in counters {
         out.family(name, "counter", help);
@@ -538,6 +619,59 @@ fn render_resolver(out: &mut Out, registry: &Registry) {
     for (name, help, value) in gauges {
         out.family(name, "gauge", help);
         out.sample(name, &[], value);
+    }
+}
+
+fn render_upstream_servers(out: &mut Out, registry: &Registry) {
+    let table = registry.upstream_servers();
+    let rows: Vec<(String, &ServerFigures)> = table
+        .servers
+        .iter()
+        .map(|(addr, f)| (addr.to_string(), f))
+        .chain(std::iter::once(("other".to_owned(), &table.other)))
+        .collect();
+    let name = "portcullis_upstream_server_queries_total";
+    out.family(
+        name,
+        "counter",
+        "Queries sent to each upstream server (the first 256 met; the rest as server=\"other\").",
+    );
+    for (server, f) in &rows {
+        out.sample(name, &[("server", server)], f.queries);
+    }
+    let name = "portcullis_upstream_server_timeouts_total";
+    out.family(
+        name,
+        "counter",
+        "Queries to each upstream server that timed out or whose connection failed.",
+    );
+    for (server, f) in &rows {
+        out.sample(name, &[("server", server)], f.timeouts);
+    }
+    let name = "portcullis_upstream_rtt_seconds";
+    out.family(
+        name,
+        "histogram",
+        "Round-trip time of the answers accepted from each upstream server.",
+    );
+    let bucket = format!("{name}_bucket");
+    let les: Vec<String> = RTT_BOUNDS_MS
+        .iter()
+        .map(|ms| seconds(ms * 1_000_000))
+        .collect();
+    for (server, f) in &rows {
+        let mut cumulative = 0u64;
+        for (le, n) in les.iter().zip(f.rtt) {
+            cumulative = cumulative.wrapping_add(n);
+            out.sample(&bucket, &[("server", server), ("le", le)], cumulative);
+        }
+        out.sample(&bucket, &[("server", server), ("le", "+Inf")], f.answers());
+        out.sample_text(
+            &format!("{name}_sum"),
+            &[("server", server)],
+            &seconds(f.rtt_sum_ms.saturating_mul(1_000_000)),
+        );
+        out.sample(&format!("{name}_count"), &[("server", server)], f.answers());
     }
 }
 

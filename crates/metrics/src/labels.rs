@@ -40,6 +40,57 @@ impl Transport {
     }
 }
 
+/// Which part of the server produced a response: the `source` label of the latency histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// An authoritative zone (the server's own, or a local zone such as `resolver.arpa.`).
+    Zone,
+    /// The resolver's cache, with fresh data.
+    Cache,
+    /// The resolver's cache, with expired data (serve-stale, RFC 8767).
+    Stale,
+    /// A resolution that went upstream (iteration or forwarding).
+    Recursion,
+    /// Answered by the server itself: a CHAOS identity name, an IXFR over UDP.
+    Local,
+    /// A blocklist or response policy zone.
+    Policy,
+    /// The tunnelling detector enforcing a verdict.
+    Detection,
+    /// An error answer: a stage refused the query, or the answer could not be written.
+    Error,
+}
+
+impl Source {
+    /// Number of sources.
+    pub const COUNT: usize = 8;
+    /// All sources, in label order.
+    pub const ALL: [Source; Source::COUNT] = [
+        Source::Zone,
+        Source::Cache,
+        Source::Stale,
+        Source::Recursion,
+        Source::Local,
+        Source::Policy,
+        Source::Detection,
+        Source::Error,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Zone => "zone",
+            Source::Cache => "cache",
+            Source::Stale => "stale",
+            Source::Recursion => "recursion",
+            Source::Local => "local",
+            Source::Policy => "policy",
+            Source::Detection => "detection",
+            Source::Error => "error",
+        }
+    }
+}
+
 /// The query type, folded to the common ones; every other type counts as [`QType::Other`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QType {
@@ -322,7 +373,7 @@ impl ClientLimited {
     }
 }
 
-/// Why a TCP connection was refused at accept time.
+/// Why a connection (TCP, DoT, DoH or DoQ) was refused at accept time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TcpReject {
     /// The server-wide connection limit was reached.
@@ -331,7 +382,7 @@ pub enum TcpReject {
     ClientLimit,
     /// The source is not allowed by an access-control list.
     Acl,
-    /// A DNS over TLS handshake failed or did not finish in time.
+    /// A TLS (DoT, DoH) or QUIC (DoQ) handshake failed or did not finish in time.
     TlsHandshake,
 }
 
@@ -390,6 +441,9 @@ mod tests {
     fn all_lists_are_in_discriminant_order() {
         for (i, t) in Transport::ALL.iter().enumerate() {
             assert_eq!(*t as usize, i);
+        }
+        for (i, s) in Source::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
         }
         for (i, q) in QType::ALL.iter().enumerate() {
             assert_eq!(*q as usize, i);

@@ -4,13 +4,16 @@
 //! - [`Registry`]: one per process. [`Registry::worker`] hands each worker thread its own
 //!   [`WorkerMetrics`]; [`Registry::set_zones`] and [`Registry::count_reload`] serve the reload
 //!   path; [`Registry::render`] writes the exposition ([`expose`]); [`Registry::totals`] sums
-//!   the counters for other readers (a control socket, tests).
+//!   the counters for other readers (a control socket, a dashboard, tests);
+//!   [`Registry::upstream_servers`] the per-server upstream figures; [`Registry::readiness`]
+//!   what `/readyz` answers.
 //! - The resolver ([`resolver`]): each driver publishes [`ResolverFigures`] into its
 //!   [`ResolverSlot`]; the cache's [`CacheFigures`] are read at scrape time.
 //! - [`WorkerMetrics`]: counting on the query path costs a relaxed load and store of a counter
 //!   only that worker writes: no lock, no atomic read-modify-write ([`worker`]).
 //! - The labels are enums ([`labels`]): [`Transport`], [`QType`], [`Rcode`], [`DropReason`],
-//!   [`TcpReject`], [`ReloadResult`]. Map a wire code with [`QType::from_code`] or
+//!   [`TcpReject`], [`ReloadResult`], [`Source`] (which part of the server answered). Map a
+//!   wire code with [`QType::from_code`] or
 //!   [`Rcode::from_code`]; types and codes outside the common set count as `other`.
 //!
 //! Metric names follow the Prometheus conventions: counters end in `_total`, units are base
@@ -21,6 +24,7 @@
 pub mod detect;
 pub mod expose;
 pub mod labels;
+pub mod process;
 pub mod registry;
 pub mod resolver;
 pub mod security;
@@ -29,12 +33,14 @@ pub mod worker;
 pub use detect::{DetectFigures, DetectSource};
 pub use expose::CONTENT_TYPE;
 pub use labels::{
-    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, Source, TcpReject,
+    Transport,
 };
-pub use registry::{GaugeSource, Registry, Totals, ZoneStats};
+pub use registry::{GaugeSource, Readiness, ReadinessSource, Registry, Totals, ZoneStats};
 pub use resolver::{
-    CacheFigures, CacheSource, Limit, RecursionResult, ResolverFigures, ResolverSlot,
-    UpstreamProtocol, UpstreamReject,
+    CacheFigures, CacheSource, Limit, MAX_UPSTREAM_SERVERS, RTT_BOUNDS_MS, RecursionResult,
+    ResolverFigures, ResolverSlot, ServerFigures, ServerSample, ServerTable, UpstreamProtocol,
+    UpstreamReject, VALIDATION_RESULTS,
 };
 pub use security::{SecurityFigures, SecuritySource};
 pub use worker::{LATENCY_BUCKETS, WorkerMetrics, latency_bound_ns, latency_bucket};

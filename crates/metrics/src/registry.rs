@@ -7,16 +7,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::detect::{DetectFigures, DetectSource};
 use crate::labels::{
-    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, TcpReject, Transport,
+    ClientLimited, DropReason, QType, RateLimited, Rcode, ReloadResult, Source, TcpReject,
+    Transport,
 };
-use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot};
+use crate::resolver::{CacheFigures, CacheSource, ResolverFigures, ResolverSlot, ServerTable};
 use crate::security::{SecurityFigures, SecuritySource};
 use crate::worker::{LATENCY_BUCKETS, Shard, WorkerMetrics};
 
 const T: usize = Transport::COUNT;
+const S: usize = Source::COUNT;
 
 /// The figures of one loaded zone, set from the reload path with [`Registry::set_zones`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZoneStats {
     /// The zone's origin in presentation form, e.g. `example.com.`: the `zone` label.
     pub origin: String,
@@ -24,7 +26,22 @@ pub struct ZoneStats {
     pub serial: u32,
     /// The number of records in the zone.
     pub records: u64,
+    /// How long the last load (read and parse) of the zone took, in nanoseconds.
+    pub load_ns: u64,
+    /// When the zone was last loaded, in seconds since the Unix epoch.
+    pub loaded_at: u64,
+    /// How long the last signing of the zone took, in nanoseconds; `None` when it is not
+    /// signed by the server.
+    pub sign_ns: Option<u64>,
+    /// When the zone was last signed, in seconds since the Unix epoch (0 when never).
+    pub signed_at: u64,
 }
+
+/// Why the server is not ready to take traffic yet; `Ok` when it is.
+pub type Readiness = Result<(), String>;
+
+/// Where the registry asks whether the server is ready (`/readyz`, `ctl status`).
+pub type ReadinessSource = Box<dyn Fn() -> Readiness + Send + Sync>;
 
 /// All of the server's metrics. Share it (`Arc<Registry>`) between the workers, which each take
 /// a [`WorkerMetrics`] once, the reload path and the `/metrics` endpoint.
@@ -42,6 +59,7 @@ pub struct Registry {
     detect: Mutex<Option<DetectSource>>,
     /// How many dynamic blocks are active, read at scrape time (client limits on).
     blocks_active: Mutex<Option<GaugeSource>>,
+    readiness: Mutex<Option<ReadinessSource>>,
 }
 
 /// Where the registry reads a gauge that lives elsewhere, at scrape time.
@@ -70,6 +88,27 @@ impl Registry {
             security: Mutex::new(None),
             detect: Mutex::new(None),
             blocks_active: Mutex::new(None),
+            readiness: Mutex::new(None),
+        }
+    }
+
+    /// Where to ask whether the server is ready (replacing any earlier source).
+    pub fn set_readiness_source(&self, source: ReadinessSource) {
+        *lock(&self.readiness) = Some(source);
+    }
+
+    /// Whether the server is ready to take traffic, or what it still waits for. Without a
+    /// source it is ready (a registry of a server that has nothing to wait for).
+    pub fn readiness(&self) -> Readiness {
+        lock(&self.readiness).as_ref().map_or(Ok(()), |f| f())
+    }
+
+    /// Records a signing of `origin` that took `ns` nanoseconds, finished at `at` (Unix
+    /// seconds): the zone's signing gauges. A zone not loaded is ignored.
+    pub fn record_signing(&self, origin: &str, ns: u64, at: u64) {
+        if let Some(z) = lock(&self.zones).iter_mut().find(|z| z.origin == origin) {
+            z.sign_ns = Some(ns);
+            z.signed_at = at;
         }
     }
 
@@ -87,6 +126,17 @@ impl Registry {
         let mut sum = ResolverFigures::default();
         for slot in &slots {
             sum.add(&slot.read());
+        }
+        sum
+    }
+
+    /// Every resolver driver's per-server upstream figures, merged (bounded by
+    /// [`MAX_UPSTREAM_SERVERS`](crate::MAX_UPSTREAM_SERVERS), the rest under `other`).
+    pub fn upstream_servers(&self) -> ServerTable {
+        let slots: Vec<ResolverSlot> = lock(&self.resolver).clone();
+        let mut sum = ServerTable::default();
+        for slot in &slots {
+            sum.add(&slot.read_servers());
         }
         sum
     }
@@ -141,11 +191,21 @@ impl Registry {
         WorkerMetrics::new(shard)
     }
 
-    /// Replaces the zone gauges with the zones now loaded: a zone not listed disappears.
+    /// Replaces the zone gauges with the zones now loaded: a zone not listed disappears. A
+    /// zone listed without signing figures keeps those it had (a reload that did not re-sign).
     pub fn set_zones(&self, zones: impl IntoIterator<Item = ZoneStats>) {
         let mut new: Vec<ZoneStats> = zones.into_iter().collect();
         new.sort_by(|a, b| a.origin.cmp(&b.origin));
-        *lock(&self.zones) = new;
+        let mut current = lock(&self.zones);
+        for z in &mut new {
+            if z.sign_ns.is_none()
+                && let Some(old) = current.iter().find(|o| o.origin == z.origin)
+            {
+                z.sign_ns = old.sign_ns;
+                z.signed_at = old.signed_at;
+            }
+        }
+        *current = new;
     }
 
     /// Counts a reload and how it ended.
@@ -177,13 +237,15 @@ impl Registry {
             for t in 0..T {
                 add(&mut totals.queries[t], &shard.queries[t]);
                 add(&mut totals.responses[t], &shard.responses[t]);
-                add(&mut totals.latency[t], &shard.latency[t]);
+                for s in 0..S {
+                    add(&mut totals.latency[t][s], &shard.latency[t][s]);
+                }
+                add(&mut totals.latency_sum_ns[t], &shard.latency_sum_ns[t]);
                 add(&mut totals.dropped[t], &shard.dropped[t]);
+                add(&mut totals.conn_rejected[t], &shard.conn_rejected[t]);
             }
-            add(&mut totals.latency_sum_ns, &shard.latency_sum_ns);
             add(&mut totals.truncated, &shard.truncated);
             add(&mut totals.malformed, &shard.malformed);
-            add(&mut totals.tcp_rejected, &shard.tcp_rejected);
             add(&mut totals.rate_limited, &shard.rate_limited);
             add(&mut totals.client_limited, &shard.client_limited);
             totals.dynamic_blocks = totals
@@ -191,8 +253,8 @@ impl Registry {
                 .wrapping_add(get(&shard.dynamic_blocks));
             // A scrape racing a worker may see a close before the matching open (relaxed
             // loads); the open gauge saturates at zero then.
-            totals.tcp_closed = totals.tcp_closed.wrapping_add(get(&shard.tcp_closed));
-            totals.tcp_opened = totals.tcp_opened.wrapping_add(get(&shard.tcp_opened));
+            add(&mut totals.conn_closed, &shard.conn_closed);
+            add(&mut totals.conn_opened, &shard.conn_opened);
         }
         for r in ReloadResult::ALL {
             totals.reloads[r as usize] = get(&self.reloads[r as usize]);
@@ -216,17 +278,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Totals {
     queries: [[u64; QType::COUNT]; T],
     responses: [[u64; Rcode::COUNT]; T],
-    latency: [[u64; LATENCY_BUCKETS + 1]; T],
-    latency_sum_ns: [u64; T],
+    latency: [[[u64; LATENCY_BUCKETS + 1]; S]; T],
+    latency_sum_ns: [[u64; S]; T],
     truncated: [u64; T],
     malformed: [u64; T],
     dropped: [[u64; DropReason::COUNT]; T],
     rate_limited: [u64; RateLimited::COUNT],
     client_limited: [u64; ClientLimited::COUNT],
     dynamic_blocks: u64,
-    tcp_opened: u64,
-    tcp_closed: u64,
-    tcp_rejected: [u64; TcpReject::COUNT],
+    conn_opened: [u64; T],
+    conn_closed: [u64; T],
+    conn_rejected: [[u64; TcpReject::COUNT]; T],
     reloads: [u64; ReloadResult::COUNT],
 }
 
@@ -241,25 +303,33 @@ impl Totals {
         self.responses[transport as usize][rcode as usize]
     }
 
-    /// Latencies observed on `transport` in bucket `i` alone (not cumulative); `i` ==
-    /// [`LATENCY_BUCKETS`] is the `+Inf` bucket.
-    pub fn latency_bucket(&self, transport: Transport, i: usize) -> u64 {
-        self.latency[transport as usize]
+    /// Latencies observed on `transport` for answers from `source` in bucket `i` alone (not
+    /// cumulative); `i` == [`LATENCY_BUCKETS`] is the `+Inf` bucket.
+    pub fn latency_bucket(&self, transport: Transport, source: Source, i: usize) -> u64 {
+        self.latency[transport as usize][source as usize]
             .get(i)
             .copied()
             .unwrap_or(0)
     }
 
-    /// Latencies observed on `transport`.
-    pub fn latency_count(&self, transport: Transport) -> u64 {
-        self.latency[transport as usize]
+    /// Latencies observed on `transport` for answers from `source`.
+    pub fn latency_count(&self, transport: Transport, source: Source) -> u64 {
+        self.latency[transport as usize][source as usize]
             .iter()
             .fold(0u64, |a, &b| a.wrapping_add(b))
     }
 
-    /// The sum of the latencies observed on `transport`, in nanoseconds.
-    pub fn latency_sum_ns(&self, transport: Transport) -> u64 {
-        self.latency_sum_ns[transport as usize]
+    /// The sum of the latencies observed on `transport` for answers from `source`, in
+    /// nanoseconds.
+    pub fn latency_sum_ns(&self, transport: Transport, source: Source) -> u64 {
+        self.latency_sum_ns[transport as usize][source as usize]
+    }
+
+    /// Responses counted in the latency histograms from `source`, over every transport.
+    pub fn answers(&self, source: Source) -> u64 {
+        Transport::ALL
+            .iter()
+            .fold(0u64, |a, &t| a.wrapping_add(self.latency_count(t, source)))
     }
 
     /// Truncated responses sent on `transport`.
@@ -292,19 +362,20 @@ impl Totals {
         self.dynamic_blocks
     }
 
-    /// TCP connections accepted.
-    pub fn tcp_connections(&self) -> u64 {
-        self.tcp_opened
+    /// Connections accepted on `transport`.
+    pub fn connections(&self, transport: Transport) -> u64 {
+        self.conn_opened[transport as usize]
     }
 
-    /// TCP connections open now: accepted minus closed.
-    pub fn tcp_connections_open(&self) -> u64 {
-        self.tcp_opened.saturating_sub(self.tcp_closed)
+    /// Connections open now on `transport`: accepted minus closed.
+    pub fn connections_open(&self, transport: Transport) -> u64 {
+        let t = transport as usize;
+        self.conn_opened[t].saturating_sub(self.conn_closed[t])
     }
 
-    /// TCP connections refused for `reason`.
-    pub fn tcp_rejected(&self, reason: TcpReject) -> u64 {
-        self.tcp_rejected[reason as usize]
+    /// Connections on `transport` refused for `reason`.
+    pub fn connections_rejected(&self, transport: Transport, reason: TcpReject) -> u64 {
+        self.conn_rejected[transport as usize][reason as usize]
     }
 
     /// Reloads that ended with `result`.

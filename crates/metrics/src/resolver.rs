@@ -7,6 +7,8 @@
 //! The cache keeps its own counters; the registry asks it for them at scrape time through the
 //! function given to [`Registry::set_cache_source`](crate::Registry::set_cache_source).
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The protocol of a query sent upstream.
@@ -258,8 +260,11 @@ pub struct ResolverFigures {
     pub prefetches: u64,
     /// Resolutions in flight now (a gauge).
     pub in_flight: u64,
-    /// DNSSEC validation verdicts: secure, insecure, bogus.
-    pub validation: [u64; 3],
+    /// DNSSEC validation verdicts: secure, insecure, bogus, indeterminate (a chain that could
+    /// not be built, such as no room to fetch a key: answered SERVFAIL like bogus).
+    pub validation: [u64; 4],
+    /// Root primings (RFC 8109) that succeeded.
+    pub primed: u64,
     /// RRSIG verifications (signature checks) made.
     pub signature_checks: u64,
     /// Time spent judging answers (signatures and denial proofs), in nanoseconds.
@@ -296,6 +301,131 @@ impl ResolverFigures {
         arr(&mut self.validation, &other.validation);
         self.signature_checks = self.signature_checks.wrapping_add(other.signature_checks);
         self.validation_nanos = self.validation_nanos.wrapping_add(other.validation_nanos);
+        self.primed = self.primed.wrapping_add(other.primed);
+    }
+}
+
+/// The DNSSEC validation results, in the order of [`ResolverFigures::validation`].
+pub const VALIDATION_RESULTS: [&str; 4] = ["secure", "insecure", "bogus", "indeterminate"];
+
+/// Upper bounds of the upstream round-trip-time buckets, in milliseconds.
+pub const RTT_BOUNDS_MS: [u64; 12] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+/// Upstream servers given a series of their own; the rest are summed under `server="other"`.
+/// Forward targets are few; an iterating resolver meets servers without end, so the table
+/// keeps the first ones met (the root and TLD servers come first) and stays bounded.
+pub const MAX_UPSTREAM_SERVERS: usize = 256;
+
+/// What happened between the resolver and one upstream server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerSample {
+    /// A query was sent.
+    Sent,
+    /// An answer was accepted after `rtt_ms` milliseconds.
+    Answered {
+        /// The round-trip time.
+        rtt_ms: u64,
+    },
+    /// A query timed out (or its connection failed).
+    TimedOut,
+}
+
+/// One upstream server's counts and round-trip times.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerFigures {
+    /// Queries sent to it.
+    pub queries: u64,
+    /// Queries that timed out or whose connection failed.
+    pub timeouts: u64,
+    /// Round-trip times per bucket of [`RTT_BOUNDS_MS`], then `+Inf`; not cumulative.
+    pub rtt: [u64; RTT_BOUNDS_MS.len() + 1],
+    /// The sum of the round-trip times, in milliseconds.
+    pub rtt_sum_ms: u64,
+    /// The last round-trip time measured, in milliseconds (0: none yet).
+    pub last_rtt_ms: u64,
+}
+
+impl ServerFigures {
+    fn record(&mut self, sample: ServerSample) {
+        match sample {
+            ServerSample::Sent => self.queries = self.queries.wrapping_add(1),
+            ServerSample::TimedOut => self.timeouts = self.timeouts.wrapping_add(1),
+            ServerSample::Answered { rtt_ms } => {
+                let i = RTT_BOUNDS_MS
+                    .iter()
+                    .position(|&b| rtt_ms <= b)
+                    .unwrap_or(RTT_BOUNDS_MS.len());
+                if let Some(slot) = self.rtt.get_mut(i) {
+                    *slot = slot.wrapping_add(1);
+                }
+                self.rtt_sum_ms = self.rtt_sum_ms.wrapping_add(rtt_ms);
+                self.last_rtt_ms = rtt_ms.max(1);
+            }
+        }
+    }
+
+    fn add(&mut self, other: &ServerFigures) {
+        self.queries = self.queries.wrapping_add(other.queries);
+        self.timeouts = self.timeouts.wrapping_add(other.timeouts);
+        for (a, b) in self.rtt.iter_mut().zip(other.rtt) {
+            *a = a.wrapping_add(b);
+        }
+        self.rtt_sum_ms = self.rtt_sum_ms.wrapping_add(other.rtt_sum_ms);
+        if other.last_rtt_ms != 0 {
+            self.last_rtt_ms = other.last_rtt_ms;
+        }
+    }
+
+    /// Answers whose round-trip time was measured.
+    pub fn answers(&self) -> u64 {
+        self.rtt.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+    }
+}
+
+/// Per-server figures, at most [`MAX_UPSTREAM_SERVERS`] servers, the rest summed in `other`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerTable {
+    index: HashMap<SocketAddr, usize>,
+    /// The servers with a series of their own, in the order they were first met.
+    pub servers: Vec<(SocketAddr, ServerFigures)>,
+    /// Every server past the limit.
+    pub other: ServerFigures,
+}
+
+impl ServerTable {
+    /// Records `sample` for `server`.
+    pub fn record(&mut self, server: SocketAddr, sample: ServerSample) {
+        self.entry(server).record(sample);
+    }
+
+    fn entry(&mut self, server: SocketAddr) -> &mut ServerFigures {
+        let i = match self.index.get(&server) {
+            Some(&i) => i,
+            None if self.servers.len() < MAX_UPSTREAM_SERVERS => {
+                self.servers.push((server, ServerFigures::default()));
+                self.index.insert(server, self.servers.len() - 1);
+                self.servers.len() - 1
+            }
+            None => return &mut self.other,
+        };
+        match self.servers.get_mut(i) {
+            Some((_, f)) => f,
+            None => &mut self.other,
+        }
+    }
+
+    /// Adds `other`'s figures to these, server by server (within the same bound).
+    pub fn add(&mut self, other: &ServerTable) {
+        for (server, figures) in &other.servers {
+            self.entry(*server).add(figures);
+        }
+        self.other.add(&other.other);
+    }
+
+    /// The figures of `server`, when it has a series of its own.
+    pub fn get(&self, server: SocketAddr) -> Option<&ServerFigures> {
+        let &i = self.index.get(&server)?;
+        self.servers.get(i).map(|(_, f)| f)
     }
 }
 
@@ -303,6 +433,7 @@ impl ResolverFigures {
 #[derive(Clone, Debug, Default)]
 pub struct ResolverSlot {
     pub(crate) figures: Arc<Mutex<ResolverFigures>>,
+    pub(crate) servers: Arc<Mutex<ServerTable>>,
 }
 
 impl ResolverSlot {
@@ -317,6 +448,21 @@ impl ResolverSlot {
     pub fn count_result(&self, result: RecursionResult) {
         let mut f = self.figures.lock().unwrap_or_else(PoisonError::into_inner);
         f.results[result as usize] = f.results[result as usize].wrapping_add(1);
+    }
+
+    /// Records what happened with upstream servers since the last call, under one lock.
+    pub fn record_servers(&self, samples: impl IntoIterator<Item = (SocketAddr, ServerSample)>) {
+        let mut table = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        for (server, sample) in samples {
+            table.record(server, sample);
+        }
+    }
+
+    pub(crate) fn read_servers(&self) -> ServerTable {
+        self.servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn read(&self) -> ResolverFigures {

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::labels::{ClientLimited, DropReason, QType, RateLimited, Rcode, TcpReject, Transport};
+use crate::labels::{
+    ClientLimited, DropReason, QType, RateLimited, Rcode, Source, TcpReject, Transport,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Latency buckets
@@ -58,6 +60,7 @@ pub fn latency_bucket(ns: u64) -> usize {
 // ---------------------------------------------------------------------------------------------
 
 const T: usize = Transport::COUNT;
+const S: usize = Source::COUNT;
 
 /// The counters of one worker. Aligned so no two shards share a cache line.
 #[derive(Debug)]
@@ -65,10 +68,10 @@ const T: usize = Transport::COUNT;
 pub(crate) struct Shard {
     pub(crate) queries: [[AtomicU64; QType::COUNT]; T],
     pub(crate) responses: [[AtomicU64; Rcode::COUNT]; T],
-    /// Per transport: the finite buckets, then `+Inf`. Not cumulative: each observation lands in
-    /// one slot; the exposition adds them up.
-    pub(crate) latency: [[AtomicU64; LATENCY_BUCKETS + 1]; T],
-    pub(crate) latency_sum_ns: [AtomicU64; T],
+    /// Per transport and answer source: the finite buckets, then `+Inf`. Not cumulative: each
+    /// observation lands in one slot; the exposition adds them up.
+    pub(crate) latency: [[[AtomicU64; LATENCY_BUCKETS + 1]; S]; T],
+    pub(crate) latency_sum_ns: [[AtomicU64; S]; T],
     pub(crate) truncated: [AtomicU64; T],
     pub(crate) malformed: [AtomicU64; T],
     pub(crate) dropped: [[AtomicU64; DropReason::COUNT]; T],
@@ -78,9 +81,10 @@ pub(crate) struct Shard {
     pub(crate) client_limited: [AtomicU64; ClientLimited::COUNT],
     /// Dynamic blocks started.
     pub(crate) dynamic_blocks: AtomicU64,
-    pub(crate) tcp_opened: AtomicU64,
-    pub(crate) tcp_closed: AtomicU64,
-    pub(crate) tcp_rejected: [AtomicU64; TcpReject::COUNT],
+    /// Connections accepted, closed and refused, per transport (UDP stays at zero).
+    pub(crate) conn_opened: [AtomicU64; T],
+    pub(crate) conn_closed: [AtomicU64; T],
+    pub(crate) conn_rejected: [[AtomicU64; TcpReject::COUNT]; T],
 }
 
 impl Shard {
@@ -88,17 +92,17 @@ impl Shard {
         Shard {
             queries: std::array::from_fn(|_| zeros()),
             responses: std::array::from_fn(|_| zeros()),
-            latency: std::array::from_fn(|_| zeros()),
-            latency_sum_ns: zeros(),
+            latency: std::array::from_fn(|_| std::array::from_fn(|_| zeros())),
+            latency_sum_ns: std::array::from_fn(|_| zeros()),
             truncated: zeros(),
             malformed: zeros(),
             dropped: std::array::from_fn(|_| zeros()),
             rate_limited: zeros(),
             client_limited: zeros(),
             dynamic_blocks: AtomicU64::new(0),
-            tcp_opened: AtomicU64::new(0),
-            tcp_closed: AtomicU64::new(0),
-            tcp_rejected: zeros(),
+            conn_opened: zeros(),
+            conn_closed: zeros(),
+            conn_rejected: std::array::from_fn(|_| zeros()),
         }
     }
 }
@@ -146,22 +150,24 @@ impl WorkerMetrics {
         bump(&self.shard.responses[transport as usize][rcode as usize], 1);
     }
 
-    /// Records the time from receiving a query to handing its response to the transport.
+    /// Records the time from receiving a query to handing its response to the transport, with
+    /// the part of the server that answered it. One histogram per (transport, source) pair, so
+    /// the source costs no extra counter update.
     #[inline]
-    pub fn observe_latency(&mut self, transport: Transport, latency: Duration) {
+    pub fn observe_latency(&mut self, transport: Transport, source: Source, latency: Duration) {
         let ns = latency
             .as_secs()
             .saturating_mul(1_000_000_000)
             .saturating_add(u64::from(latency.subsec_nanos()));
-        self.observe_latency_ns(transport, ns);
+        self.observe_latency_ns(transport, source, ns);
     }
 
     /// [`WorkerMetrics::observe_latency`] with the latency in nanoseconds.
     #[inline]
-    pub fn observe_latency_ns(&mut self, transport: Transport, ns: u64) {
-        let t = transport as usize;
-        bump(&self.shard.latency[t][latency_bucket(ns)], 1);
-        bump(&self.shard.latency_sum_ns[t], ns);
+    pub fn observe_latency_ns(&mut self, transport: Transport, source: Source, ns: u64) {
+        let (t, s) = (transport as usize, source as usize);
+        bump(&self.shard.latency[t][s][latency_bucket(ns)], 1);
+        bump(&self.shard.latency_sum_ns[t][s], ns);
     }
 
     /// Counts a response sent truncated (TC set) on `transport`.
@@ -200,24 +206,28 @@ impl WorkerMetrics {
         bump(&self.shard.dynamic_blocks, 1);
     }
 
-    /// Counts a TCP (or DoT) connection accepted.
+    /// Counts a connection accepted on `transport` (TCP, DoT, DoH, DoQ).
     #[inline]
-    pub fn tcp_connection_opened(&mut self) {
-        bump(&self.shard.tcp_opened, 1);
+    pub fn connection_opened(&mut self, transport: Transport) {
+        bump(&self.shard.conn_opened[transport as usize], 1);
     }
 
-    /// Counts a TCP connection closed. The open-connection gauge is opened minus closed, summed
-    /// over all workers, so a connection may be closed on a worker other than the one that
-    /// opened it.
+    /// Counts a connection on `transport` closed. The open-connection gauge is opened minus
+    /// closed, summed over all workers, so a connection may be closed on a worker other than
+    /// the one that opened it.
     #[inline]
-    pub fn tcp_connection_closed(&mut self) {
-        bump(&self.shard.tcp_closed, 1);
+    pub fn connection_closed(&mut self, transport: Transport) {
+        bump(&self.shard.conn_closed[transport as usize], 1);
     }
 
-    /// Counts a TCP connection refused at accept time, and why.
+    /// Counts a connection on `transport` refused at accept time (or at its handshake), and
+    /// why.
     #[inline]
-    pub fn tcp_connection_rejected(&mut self, reason: TcpReject) {
-        bump(&self.shard.tcp_rejected[reason as usize], 1);
+    pub fn connection_rejected(&mut self, transport: Transport, reason: TcpReject) {
+        bump(
+            &self.shard.conn_rejected[transport as usize][reason as usize],
+            1,
+        );
     }
 }
 

@@ -32,10 +32,10 @@ fn sums_are_exact_after_join() {
                 for i in 0..PER_THREAD {
                     w.count_query(Transport::Udp, QType::A);
                     w.count_response(Transport::Udp, Rcode::NoError);
-                    w.observe_latency_ns(Transport::Udp, 1_000 * (i % 3));
+                    w.observe_latency_ns(Transport::Udp, metrics::Source::Zone, 1_000 * (i % 3));
                     if n % 2 == 0 {
-                        w.tcp_connection_opened();
-                        w.tcp_connection_closed();
+                        w.connection_opened(Transport::Tcp);
+                        w.connection_closed(Transport::Tcp);
                     }
                 }
             })
@@ -50,16 +50,22 @@ fn sums_are_exact_after_join() {
     let n = THREADS * PER_THREAD;
     assert_eq!(totals.queries(Transport::Udp, QType::A), n);
     assert_eq!(totals.responses(Transport::Udp, Rcode::NoError), n);
-    assert_eq!(totals.latency_count(Transport::Udp), n);
-    assert_eq!(totals.latency_bucket(Transport::Udp, 0), n);
+    assert_eq!(
+        totals.latency_count(Transport::Udp, metrics::Source::Zone),
+        n
+    );
+    assert_eq!(
+        totals.latency_bucket(Transport::Udp, metrics::Source::Zone, 0),
+        n
+    );
     // Per thread: 0, 1000, 2000 ns repeating over 100_000 observations.
     let per_thread_sum: u64 = (0..PER_THREAD).map(|i| 1_000 * (i % 3)).sum();
     assert_eq!(
-        totals.latency_sum_ns(Transport::Udp),
+        totals.latency_sum_ns(Transport::Udp, metrics::Source::Zone),
         THREADS * per_thread_sum
     );
-    assert_eq!(totals.tcp_connections(), THREADS / 2 * PER_THREAD);
-    assert_eq!(totals.tcp_connections_open(), 0);
+    assert_eq!(totals.connections(Transport::Tcp), THREADS / 2 * PER_THREAD);
+    assert_eq!(totals.connections_open(Transport::Tcp), 0);
     assert_eq!(totals.queries(Transport::Tcp, QType::A), 0);
     let text = reg.render();
     assert!(text.contains(&format!(

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use metrics::{
     CacheFigures, DropReason, Limit, QType, Rcode, RecursionResult, Registry, ReloadResult,
-    ResolverFigures, TcpReject, Transport, UpstreamReject, ZoneStats,
+    ResolverFigures, ServerSample, Source, TcpReject, Transport, UpstreamReject, ZoneStats,
 };
 
 #[test]
@@ -26,22 +26,30 @@ fn promtool_accepts_the_exposition() {
         }
         w.count_truncated(t);
         w.count_malformed(t);
-        w.observe_latency(t, Duration::from_micros(37 * (i as u64 + 1)));
-        w.observe_latency(t, Duration::from_secs(2));
+        for s in Source::ALL {
+            w.observe_latency(t, s, Duration::from_micros(37 * (i as u64 + 1)));
+        }
+        w.observe_latency(t, Source::Zone, Duration::from_secs(2));
+        w.connection_opened(t);
+        w.connection_rejected(t, TcpReject::TotalLimit);
     }
-    w.tcp_connection_opened();
-    w.tcp_connection_rejected(TcpReject::TotalLimit);
     reg.count_reload(ReloadResult::Success);
     reg.set_zones([
         ZoneStats {
             origin: "example.test.".into(),
             serial: 2024010101,
             records: 12,
+            load_ns: 1_500_000,
+            loaded_at: 1_700_000_000,
+            sign_ns: Some(25_000_000),
+            signed_at: 1_700_000_001,
+            ..ZoneStats::default()
         },
         ZoneStats {
             origin: "quote\"d.test.".into(),
             serial: 1,
             records: 2,
+            ..ZoneStats::default()
         },
     ]);
     let slot = reg.resolver_slot();
@@ -56,6 +64,14 @@ fn promtool_accepts_the_exposition() {
     figures.limits[Limit::DependencyDepth as usize] = 1;
     figures.results[RecursionResult::Stale as usize] = 1;
     slot.publish(&figures);
+    slot.record_servers([
+        ("192.0.2.1:53".parse().unwrap(), ServerSample::Sent),
+        (
+            "192.0.2.1:53".parse().unwrap(),
+            ServerSample::Answered { rtt_ms: 12 },
+        ),
+        ("[2001:db8::1]:853".parse().unwrap(), ServerSample::TimedOut),
+    ]);
     reg.resolver_slot().publish(&figures);
     reg.set_cache_source(Box::new(|| CacheFigures {
         entries: 10,
@@ -68,6 +84,10 @@ fn promtool_accepts_the_exposition() {
     let text = reg.render();
     assert!(text.contains("portcullis_upstream_responses_rejected_total{reason=\"wrong_id\"} 6\n"));
     assert!(text.contains("portcullis_cache_hits_total 7\n"));
+    assert!(text.contains(
+        "portcullis_upstream_rtt_seconds_bucket{server=\"192.0.2.1:53\",le=\"0.025\"} 1\n"
+    ));
+    assert!(text.contains("portcullis_zone_sign_seconds{zone=\"example.test.\"} 0.025\n"));
     assert!(text.contains("portcullis_resolutions_in_flight 4\n"));
 
     let child = Command::new("promtool")

@@ -3,8 +3,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use metrics::{
-    ClientLimited, DropReason, QType, RateLimited, Rcode, Registry, ReloadResult, TcpReject,
-    Transport, ZoneStats,
+    ClientLimited, DropReason, QType, RateLimited, Rcode, Registry, ReloadResult, Source,
+    TcpReject, Transport, ZoneStats,
 };
 
 fn registry() -> Registry {
@@ -25,13 +25,22 @@ fn empty_registry_renders_every_series_at_zero() {
     let text = registry().render();
     assert!(text.ends_with('\n'));
     assert_eq!(
-        family(&text, "portcullis_tcp_connections_total"),
+        family(&text, "portcullis_connections_total"),
         [
-            "# HELP portcullis_tcp_connections_total TCP connections accepted.",
-            "# TYPE portcullis_tcp_connections_total counter",
-            "portcullis_tcp_connections_total 0",
+            "# HELP portcullis_connections_total Connections accepted, by transport.",
+            "# TYPE portcullis_connections_total counter",
+            "portcullis_connections_total{transport=\"tcp\"} 0",
+            "portcullis_connections_total{transport=\"dot\"} 0",
+            "portcullis_connections_total{transport=\"doh\"} 0",
+            "portcullis_connections_total{transport=\"doq\"} 0",
         ]
     );
+    assert_eq!(
+        family(&text, "portcullis_response_latency_seconds").len(),
+        2 + Transport::COUNT * Source::COUNT * (metrics::LATENCY_BUCKETS + 3)
+    );
+    assert!(text.contains("\nportcullis_build_info{version=\""));
+    assert!(text.contains("\nportcullis_ready 1\n"));
     assert_eq!(
         family(&text, "portcullis_queries_total").len(),
         2 + Transport::COUNT * QType::COUNT
@@ -72,10 +81,11 @@ fn counters_with_labels() {
     w.count_rate_limited(RateLimited::Slip);
     w.count_client_limited(ClientLimited::BlockRefuse);
     w.count_dynamic_block();
-    w.tcp_connection_opened();
-    w.tcp_connection_opened();
-    w.tcp_connection_closed();
-    w.tcp_connection_rejected(TcpReject::ClientLimit);
+    w.connection_opened(Transport::Dot);
+    w.connection_opened(Transport::Dot);
+    w.connection_closed(Transport::Dot);
+    w.connection_opened(Transport::Doq);
+    w.connection_rejected(Transport::Tcp, TcpReject::ClientLimit);
     reg.count_reload(ReloadResult::Success);
     reg.count_reload(ReloadResult::Failure);
     reg.count_reload(ReloadResult::Success);
@@ -105,18 +115,21 @@ fn counters_with_labels() {
         );
     }
     assert_eq!(
-        family(&text, "portcullis_tcp_connections_open")[2],
-        "portcullis_tcp_connections_open 1"
+        family(&text, "portcullis_connections_open")[2..],
+        [
+            "portcullis_connections_open{transport=\"tcp\"} 0",
+            "portcullis_connections_open{transport=\"dot\"} 1",
+            "portcullis_connections_open{transport=\"doh\"} 0",
+            "portcullis_connections_open{transport=\"doq\"} 1",
+        ]
     );
     assert_eq!(
-        family(&text, "portcullis_tcp_connections_rejected_total"),
+        family(&text, "portcullis_connections_rejected_total")[2..6],
         [
-            "# HELP portcullis_tcp_connections_rejected_total TCP connections refused at accept time, by reason.",
-            "# TYPE portcullis_tcp_connections_rejected_total counter",
-            "portcullis_tcp_connections_rejected_total{reason=\"total_limit\"} 0",
-            "portcullis_tcp_connections_rejected_total{reason=\"client_limit\"} 1",
-            "portcullis_tcp_connections_rejected_total{reason=\"acl\"} 0",
-            "portcullis_tcp_connections_rejected_total{reason=\"tls_handshake\"} 0",
+            "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"total_limit\"} 0",
+            "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"client_limit\"} 1",
+            "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"acl\"} 0",
+            "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"tls_handshake\"} 0",
         ]
     );
     assert_eq!(
@@ -132,38 +145,38 @@ fn counters_with_labels() {
 fn histogram_is_cumulative_with_sum_and_count() {
     let reg = registry();
     let mut w = reg.worker();
-    w.observe_latency(Transport::Tcp, Duration::from_micros(5));
-    w.observe_latency(Transport::Tcp, Duration::from_micros(15));
-    w.observe_latency(Transport::Tcp, Duration::from_micros(15));
-    w.observe_latency(Transport::Tcp, Duration::from_millis(700));
-    w.observe_latency(Transport::Tcp, Duration::from_secs(3));
+    w.observe_latency(Transport::Tcp, Source::Cache, Duration::from_micros(5));
+    w.observe_latency(Transport::Tcp, Source::Cache, Duration::from_micros(15));
+    w.observe_latency(Transport::Tcp, Source::Cache, Duration::from_micros(15));
+    w.observe_latency(Transport::Tcp, Source::Cache, Duration::from_millis(700));
+    w.observe_latency(Transport::Tcp, Source::Cache, Duration::from_secs(3));
     let text = reg.render();
     let tcp: Vec<&str> = family(&text, "portcullis_response_latency_seconds")
         .into_iter()
-        .filter(|l| l.contains("transport=\"tcp\""))
+        .filter(|l| l.contains("transport=\"tcp\",source=\"cache\""))
         .collect();
     let expected = [
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00001"} 1"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00002"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00004"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00008"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00016"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00032"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00064"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00128"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00256"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.00512"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.01024"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.02048"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.04096"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.08192"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.16384"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.32768"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="0.65536"} 3"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="1.31072"} 4"#,
-        r#"portcullis_response_latency_seconds_bucket{transport="tcp",le="+Inf"} 5"#,
-        r#"portcullis_response_latency_seconds_sum{transport="tcp"} 3.700035"#,
-        r#"portcullis_response_latency_seconds_count{transport="tcp"} 5"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00001"} 1"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00002"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00004"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00008"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00016"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00032"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00064"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00128"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00256"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.00512"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.01024"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.02048"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.04096"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.08192"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.16384"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.32768"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="0.65536"} 3"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="1.31072"} 4"#,
+        r#"portcullis_response_latency_seconds_bucket{transport="tcp",source="cache",le="+Inf"} 5"#,
+        r#"portcullis_response_latency_seconds_sum{transport="tcp",source="cache"} 3.700035"#,
+        r#"portcullis_response_latency_seconds_count{transport="tcp",source="cache"} 5"#,
     ];
     assert_eq!(tcp, expected);
     let head = family(&text, "portcullis_response_latency_seconds");
@@ -171,11 +184,9 @@ fn histogram_is_cumulative_with_sum_and_count() {
         head[1],
         "# TYPE portcullis_response_latency_seconds histogram"
     );
-    assert!(
-        head.contains(
-            &r#"portcullis_response_latency_seconds_bucket{transport="udp",le="+Inf"} 0"#
-        )
-    );
+    assert!(head.contains(
+        &r#"portcullis_response_latency_seconds_bucket{transport="udp",source="zone",le="+Inf"} 0"#
+    ));
 }
 
 #[test]
@@ -186,11 +197,13 @@ fn zone_gauges_escape_label_values_and_replace_the_set() {
             origin: "example.com.".into(),
             serial: 2024010101,
             records: 42,
+            ..ZoneStats::default()
         },
         ZoneStats {
             origin: "we\\\"ird\n.".into(),
             serial: 7,
             records: 3,
+            ..ZoneStats::default()
         },
     ]);
     let text = reg.render();
@@ -217,6 +230,7 @@ fn zone_gauges_escape_label_values_and_replace_the_set() {
         origin: "example.org.".into(),
         serial: 1,
         records: 5,
+        ..ZoneStats::default()
     }]);
     let text = reg.render();
     assert_eq!(
@@ -248,14 +262,22 @@ fn families_in_order_each_with_help_and_type() {
             "portcullis_rate_limited_total counter",
             "portcullis_client_limited_total counter",
             "portcullis_dynamic_blocks_total counter",
-            "portcullis_tcp_connections_total counter",
-            "portcullis_tcp_connections_open gauge",
-            "portcullis_tcp_connections_rejected_total counter",
+            "portcullis_connections_total counter",
+            "portcullis_connections_open gauge",
+            "portcullis_connections_rejected_total counter",
             "portcullis_zone_serial gauge",
             "portcullis_zone_records gauge",
             "portcullis_zones_loaded gauge",
+            "portcullis_zone_load_seconds gauge",
+            "portcullis_zone_last_load_timestamp_seconds gauge",
+            "portcullis_zone_sign_seconds gauge",
+            "portcullis_zone_last_sign_timestamp_seconds gauge",
             "portcullis_reloads_total counter",
             "process_start_time_seconds gauge",
+            "portcullis_uptime_seconds gauge",
+            "process_resident_memory_bytes gauge",
+            "portcullis_build_info gauge",
+            "portcullis_ready gauge",
             "portcullis_upstream_queries_total counter",
             "portcullis_upstream_responses_accepted_total counter",
             "portcullis_upstream_responses_rejected_total counter",
@@ -269,6 +291,7 @@ fn families_in_order_each_with_help_and_type() {
             "portcullis_prefetches_total counter",
             "portcullis_resolutions_in_flight gauge",
             "portcullis_dnssec_validations_total counter",
+            "portcullis_root_primings_total counter",
             "portcullis_dnssec_signature_checks_total counter",
             "portcullis_dnssec_validation_seconds_total counter",
             "portcullis_cache_hits_total counter",
@@ -276,9 +299,13 @@ fn families_in_order_each_with_help_and_type() {
             "portcullis_cache_inserts_total counter",
             "portcullis_cache_evictions_total counter",
             "portcullis_cache_expired_total counter",
+            "portcullis_cache_stale_answers_total counter",
             "portcullis_cache_entries gauge",
             "portcullis_cache_bytes gauge",
             "portcullis_cache_max_bytes gauge",
+            "portcullis_upstream_server_queries_total counter",
+            "portcullis_upstream_server_timeouts_total counter",
+            "portcullis_upstream_rtt_seconds histogram"
         ]
     );
     assert_eq!(

@@ -784,8 +784,8 @@ impl Config {
                 self.server.allow_transfer.push(*prefix);
             }
         }
-        if let Some(http) = overrides.http {
-            self.server.http = Some(http);
+        if let Some(HttpListen(http)) = overrides.http {
+            self.server.http = http;
         }
         if let Some(level) = overrides.log_level {
             self.server.log_level = level;
@@ -974,8 +974,8 @@ pub struct Overrides {
     pub zones: Vec<ZoneArg>,
     /// `--allow-transfer`: added to `server.allow_transfer`.
     pub allow_transfer: Vec<Prefix>,
-    /// `--http`: replaces `server.http`.
-    pub http: Option<SocketAddr>,
+    /// `--http`: replaces `server.http` (`--http off` turns it off).
+    pub http: Option<HttpListen>,
     /// `--log-level`: replaces `server.log_level`.
     pub log_level: Option<LogLevel>,
     /// `--root-hints`: replaces `resolver.root_hints` and turns the resolver on.
@@ -1446,7 +1446,25 @@ fn de_control_socket<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Erro
 }
 
 fn de_http<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
-    addr(d, "server.http").map(Some)
+    let key = "server.http";
+    let s: String = keyed(d, key)?;
+    parse_http(&s)
+        .map(|HttpListen(a)| a)
+        .map_err(|e| D::Error::custom(format!("{key}: {e}")))
+}
+
+/// The address of the HTTP endpoint (`server.http`, `--http`): `None` when it is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpListen(pub Option<SocketAddr>);
+
+/// Parses `server.http` or `--http`: an address with a port, or `off`.
+pub fn parse_http(text: &str) -> Result<HttpListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(HttpListen(None));
+    }
+    text.parse().map(|a| HttpListen(Some(a))).map_err(|_| {
+        format!("`{text}` is not an address with a port, such as 127.0.0.1:8053, nor `off`")
+    })
 }
 
 fn de_log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {

@@ -63,6 +63,16 @@ fn builtin_config_equals_the_defaults_and_serves_its_zone() {
     );
     assert_eq!(c.server.control_socket, d.server.control_socket);
     assert_eq!(c.server.log_level, d.server.log_level);
+    // The one difference: the built-in configuration serves /metrics, /healthz and /readyz
+    // on loopback; a file that does not ask for it has it off.
+    assert_eq!(c.server.http, Some("127.0.0.1:8053".parse().unwrap()));
+    assert_eq!(d.server.http, None);
+    assert_eq!(parse("[server]\nhttp = \"off\"\n").unwrap().server.http, None);
+    assert_eq!(parse_http("OFF"), Ok(HttpListen(None)));
+    assert_eq!(
+        parse_http("[::1]:8053"),
+        Ok(HttpListen(Some("[::1]:8053".parse().unwrap())))
+    );
     assert_eq!(c.zones.len(), 1);
     assert_eq!(c.zones[0].origin.to_string(), "portcullis.test.");
     let ZoneSource::Inline { text, first_line } = &c.zones[0].source else {
@@ -101,7 +111,7 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
     assert_eq!(c.server.user.as_deref(), Some("portcullis"));
     assert_eq!(c.server.nsid.as_deref(), Some("ns1"));
     assert_eq!(c.server.version.as_deref(), Some("Portcullis"));
-    assert_eq!(c.server.http, Some("127.0.0.1:9153".parse().unwrap()));
+    assert_eq!(c.server.http, Some("127.0.0.1:8053".parse().unwrap()));
     assert_eq!(c.forwards.len(), 3);
     assert!(c.resolver.root_hints.is_some());
     assert_eq!(c.policy.blocklists.len(), 2);
@@ -343,7 +353,7 @@ fn flags_override_the_file() {
         listen: vec!["127.0.0.1:5300".parse().unwrap()],
         zones: vec!["b.=b.zone".parse().unwrap()],
         allow_transfer: vec!["192.0.2.0/24".parse().unwrap(), "::1".parse().unwrap()],
-        http: Some("127.0.0.1:9153".parse().unwrap()),
+        http: Some(HttpListen(Some("127.0.0.1:9153".parse().unwrap()))),
         log_level: Some(LogLevel::Trace),
         ..Overrides::default()
     })

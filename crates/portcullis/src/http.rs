@@ -1,7 +1,9 @@
 //! The HTTP endpoint (`server.http`): `GET /metrics` serves the Prometheus text exposition of
-//! the [`metrics::Registry`], `GET /healthz` answers `200 ok` while the server is healthy and
-//! `503` when not. Any other path is `404`; another method on these paths is `405` (with
-//! `Allow: GET, HEAD`).
+//! the [`metrics::Registry`], `GET /healthz` answers `200 ok` while the process is alive and
+//! healthy and `503` when not, and `GET /readyz` answers `200 ready` once the server is ready
+//! to take traffic ([`Registry::readiness`]: zones loaded and, for a resolver that iterates,
+//! the root primed once) and `503` with what it still waits for before that. Any other path
+//! is `404`; another method on these paths is `405` (with `Allow: GET, HEAD`).
 //!
 //! # Why hyper
 //!
@@ -251,7 +253,7 @@ fn respond<B>(
     health: &HealthCheck,
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    if path != "/metrics" && path != "/healthz" {
+    if path != "/metrics" && path != "/healthz" && path != "/readyz" {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -269,6 +271,15 @@ fn respond<B>(
         );
         no_store(&mut response);
         response
+    } else if path == "/readyz" {
+        match registry.readiness() {
+            Ok(()) => plain(StatusCode::OK, "ready\n"),
+            Err(why) => {
+                let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "");
+                *response.body_mut() = Full::new(Bytes::from(format!("not ready: {why}\n")));
+                response
+            }
+        }
     } else if health() {
         plain(StatusCode::OK, "ok\n")
     } else {
@@ -420,6 +431,15 @@ mod tests {
         assert_eq!(
             respond(&get(Method::GET, "/"), &registry, &up).status(),
             StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            respond(&get(Method::HEAD, "/readyz"), &registry, &up).status(),
+            StatusCode::OK
+        );
+        registry.set_readiness_source(Box::new(|| Err("root not primed".into())));
+        assert_eq!(
+            respond(&get(Method::GET, "/readyz"), &registry, &up).status(),
+            StatusCode::SERVICE_UNAVAILABLE
         );
         let r = respond(&get(Method::POST, "/metrics"), &registry, &up);
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);

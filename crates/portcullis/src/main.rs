@@ -261,9 +261,10 @@ struct ServerArgs {
     /// A client address or prefix allowed zone transfers of every zone; repeat for more.
     #[arg(long, value_name = "PREFIX")]
     allow_transfer: Vec<Prefix>,
-    /// Address for the HTTP endpoint serving /metrics.
-    #[arg(long, value_name = "ADDR:PORT")]
-    http: Option<SocketAddr>,
+    /// Address for the HTTP endpoint serving /metrics, /healthz and /readyz (the built-in
+    /// configuration's is 127.0.0.1:8053), or `off`. Replaces server.http.
+    #[arg(long, value_name = "ADDR:PORT|off", value_parser = portcullis::config::parse_http)]
+    http: Option<portcullis::config::HttpListen>,
     /// Least severe messages logged: error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<LogLevel>,

@@ -360,9 +360,15 @@ impl Server {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut fresh = Vec::new();
-        for (origin, result) in self.signer.resign_due(now) {
+        for (origin, result, took) in self.signer.resign_due(now) {
             match result {
-                Ok(zone) => fresh.push(Arc::new(zone)),
+                Ok(zone) => {
+                    let at = unix_now();
+                    let name = origin.to_string();
+                    self.registry
+                        .record_signing(&name, check::nanos(took), at);
+                    fresh.push(Arc::new(zone));
+                }
                 Err(e) => tracing::error!(zone = %origin, "cannot re-sign: {e}"),
             }
         }
@@ -749,7 +755,7 @@ fn build(
     events: &Events,
     detection: Option<engine::Detection>,
 ) -> Result<Loaded, Vec<String>> {
-    let (report, zones) = check::load(config);
+    let (mut report, zones) = check::load(config);
     if !report.is_ok() {
         return Err(report.errors);
     }
@@ -761,10 +767,16 @@ fn build(
             let origin = z.origin().to_name();
             match config.zones.iter().find(|c| c.origin == origin) {
                 Some(c) if c.dnssec => {
-                    signed_origins.push(origin.clone());
-                    signer
+                    let started = std::time::Instant::now();
+                    let signed = signer
                         .sign(z, &config.signing, now)
-                        .map_err(|e| format!("{origin}: cannot sign: {e}"))
+                        .map_err(|e| format!("{origin}: cannot sign: {e}"));
+                    let took = check::nanos(started.elapsed());
+                    if let Some(s) = report.zones.iter_mut().find(|s| s.origin == origin) {
+                        s.sign_ns = Some(took);
+                    }
+                    signed_origins.push(origin);
+                    signed
                 }
                 _ => Ok(z),
             }
@@ -878,12 +890,17 @@ pub fn engine_config(config: &Config) -> EngineConfig {
 }
 
 fn zone_stats(zones: &[ZoneSummary]) -> Vec<ZoneStats> {
+    let now = unix_now();
     zones
         .iter()
         .map(|z| ZoneStats {
             origin: z.origin.to_string(),
             serial: z.serial,
             records: z.records as u64,
+            load_ns: z.load_ns,
+            loaded_at: now,
+            sign_ns: z.sign_ns,
+            signed_at: if z.sign_ns.is_some() { now } else { 0 },
         })
         .collect()
 }
@@ -1171,7 +1188,7 @@ fn start(
                 tracing::error!("HTTP endpoint stopped: {e}");
             }
         }));
-        tracing::info!(%addr, "HTTP endpoint: /metrics and /healthz");
+        tracing::info!(%addr, "HTTP endpoint: /metrics, /healthz, /readyz");
     }
     running
         .tasks
@@ -1245,6 +1262,15 @@ fn start_resolver(
     )
     .map_err(|e| format!("cannot start the resolver: {e}"))?;
     running.tasks.extend(tasks);
+    let iterates = !config.forwards.iter().any(|f| f.zone.as_ref().is_root());
+    set_readiness(server.registry(), iterates);
+    if iterates {
+        running.tasks.push(tokio::spawn(prime_root(
+            server.registry().clone(),
+            handle.clone(),
+            running.shutdown.clone(),
+        )));
+    }
     if let recursor::Anchors::Managed(managed) = &recursor.validation.anchors
         && recursor.validation.enabled
     {
@@ -1263,6 +1289,49 @@ fn start_resolver(
         "resolver on"
     );
     Ok(Some(handle))
+}
+
+/// What `/readyz` waits for: the zones are loaded before any listener opens (a zone that
+/// fails to load stops the start, a reload keeps the zones it could not replace), so that
+/// holds whenever it is asked; a resolver that iterates from the root (`iterates`: no
+/// `[[forward]]` for `.`) also waits for its first successful root priming (RFC 8109).
+fn set_readiness(registry: &Arc<Registry>, iterates: bool) {
+    if !iterates {
+        return;
+    }
+    let weak = Arc::downgrade(registry);
+    registry.set_readiness_source(Box::new(move || {
+        let primed = weak.upgrade().is_some_and(|r| r.resolver().primed > 0);
+        if primed {
+            Ok(())
+        } else {
+            Err("resolver: root priming has not succeeded yet".into())
+        }
+    }));
+}
+
+/// How often priming is asked for again until it has succeeded.
+const PRIME_TICK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks the resolver for `. NS` (root priming, RFC 8109) at start and again every
+/// [`PRIME_TICK`] until one priming has succeeded, so `/readyz` does not wait for a first
+/// client; after that the resolver primes again by itself when it needs to.
+async fn prime_root(registry: Arc<Registry>, handle: ResolverHandle, shutdown: Shutdown) {
+    let client = engine::Client {
+        addr: std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        transport: engine::Transport::Udp,
+    };
+    while registry.resolver().primed == 0 {
+        if let Some(request) = question_query(&wire::Name::root(), wire::RType::NS, false)
+            .and_then(|q| engine::RecursionRequest::from_query(&q, &client))
+        {
+            handle.prefetch(request);
+        }
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(PRIME_TICK) => {}
+        }
+    }
 }
 
 /// How often the RFC 5011 schedule is looked at (each zone is checked on its own schedule,
@@ -1287,8 +1356,8 @@ async fn check_trust_anchors(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         for zone in managed.due(now) {
-            if let Some(request) =
-                anchor_query(&zone).and_then(|q| engine::RecursionRequest::from_query(&q, &client))
+            if let Some(request) = question_query(&zone, wire::RType::DNSKEY, true)
+                .and_then(|q| engine::RecursionRequest::from_query(&q, &client))
             {
                 tracing::debug!(%zone, "checking the trust anchor's DNSKEY RRset (RFC 5011)");
                 handle.prefetch(request);
@@ -1309,8 +1378,8 @@ async fn check_trust_anchors(
     }
 }
 
-/// A query for `zone DNSKEY` with DO set.
-fn anchor_query(zone: &wire::Name) -> Option<Vec<u8>> {
+/// A recursive query for `name rtype`, with DO set when `dnssec_ok`.
+fn question_query(name: &wire::Name, rtype: wire::RType, dnssec_ok: bool) -> Option<Vec<u8>> {
     let mut buf = [0u8; 512];
     let header = wire::message::Header {
         flags: wire::Flags(0).with_rd(true),
@@ -1318,9 +1387,9 @@ fn anchor_query(zone: &wire::Name) -> Option<Vec<u8>> {
     };
     let limit = buf.len();
     let mut w = wire::MessageWriter::new(&mut buf, limit, header).ok()?;
-    w.push_question(zone.as_ref(), wire::RType::DNSKEY, wire::Class::IN)
+    w.push_question(name.as_ref(), rtype, wire::Class::IN)
         .ok()?;
-    w.opt(1232, wire::Rcode::NOERROR, true)
+    w.opt(1232, wire::Rcode::NOERROR, dnssec_ok)
         .ok()?
         .finish()
         .ok()?;

@@ -263,8 +263,9 @@ impl Signer {
     }
 
     /// Signs again every zone due at `now`, from the zone as last loaded. Returns the new
-    /// snapshots, or for a zone that failed, its error (the old snapshot keeps serving).
-    pub fn resign_due(&self, now: u64) -> Vec<(Name, Result<Zone, String>)> {
+    /// snapshots, or for a zone that failed, its error (the old snapshot keeps serving), each
+    /// with how long the signing took (the zone's signing-time metric).
+    pub fn resign_due(&self, now: u64) -> Vec<(Name, Result<Zone, String>, std::time::Duration)> {
         type Due = (Name, Arc<Zone>, SigningSettings, SigStore, u32);
         let due: Vec<Due> = {
             let zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
@@ -284,7 +285,9 @@ impl Signer {
         };
         let mut out = Vec::with_capacity(due.len());
         for (origin, unsigned, settings, store, serial) in due {
+            let started = std::time::Instant::now();
             let result = sign_once(&unsigned, &settings, now, Some(&store), Some(serial));
+            let took = started.elapsed();
             let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
             match result {
                 Ok(signed) => {
@@ -293,14 +296,14 @@ impl Signer {
                         z.next_event = signed.next_event;
                         z.serial = signed.serial;
                     }
-                    out.push((origin, Ok(signed.zone)));
+                    out.push((origin, Ok(signed.zone), took));
                 }
                 Err(e) => {
                     // Try again after the minimum interval rather than in a tight loop.
                     if let Some(z) = zones.get_mut(&origin) {
                         z.next_event = now + MIN_TIMER_INTERVAL;
                     }
-                    out.push((origin, Err(e)));
+                    out.push((origin, Err(e), took));
                 }
             }
         }

@@ -54,6 +54,9 @@ impl Served {
             .arg("serve")
             .args(args)
             .args(["--listen", &listen, "--allow-transfer", "127.0.0.1"])
+            // The built-in configuration's HTTP endpoint (127.0.0.1:8053) is not for tests
+            // that run side by side.
+            .args(["--http", "off"])
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -301,7 +304,7 @@ fn ds_seen_at_the_parent_servers() {
     );
     let _parent = {
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(["serve", "--zone", "test.=test.zone", "--listen"])
+            .args(["serve", "--http", "off", "--zone", "test.=test.zone", "--listen"])
             .arg(format!("127.0.0.1:{parent_port}"))
             .current_dir(dir)
             .stdin(Stdio::null())

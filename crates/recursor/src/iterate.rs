@@ -1039,6 +1039,7 @@ impl Recursor {
             },
         );
         task.query = Some(id);
+        self.server_sample(server, crate::stats::ServerSample::Sent);
         if tcp {
             self.stats.queries_tcp += 1;
         } else {

@@ -73,7 +73,7 @@ pub use config::{
 };
 pub use hints::{Hints, HintsError};
 pub use mesh::Recursor;
-pub use stats::RecursorStats;
+pub use stats::{RecursorStats, ServerSample};
 pub use upstream::Rejection;
 pub use zonecap::{ZoneCap, ZoneCapConfig};
 

@@ -33,7 +33,7 @@ use wire::{Class, Name, RType, Rcode};
 use crate::config::{LimitKind, RecursorConfig};
 use crate::infra::{Infra, SharedInfra};
 use crate::iterate::ZoneState;
-use crate::stats::RecursorStats;
+use crate::stats::{RecursorStats, ServerSample};
 use crate::upstream::{self, Sent};
 use crate::{
     ExtendedError, Finished, QueryOptions, Question, RecursorEvent, Resolution, Security, Transmit,
@@ -205,6 +205,9 @@ pub struct Recursor {
     pub(crate) closed: VecDeque<UpstreamId>,
     /// Security events for [`Recursor::poll_event`], at most [`MAX_EVENTS`].
     pub(crate) events: VecDeque<RecursorEvent>,
+    /// Per-server samples for [`Recursor::poll_server_sample`], at most
+    /// [`MAX_SERVER_SAMPLES`].
+    pub(crate) server_samples: VecDeque<(SocketAddr, ServerSample)>,
     /// Resolutions waiting for a slot: every server they could ask was at its outstanding
     /// limit. Each waits until a query to one of those servers ends, or its time runs out.
     pub(crate) parked: HashSet<TaskId>,
@@ -240,6 +243,10 @@ const PRIME_RETRY_SECS: u32 = 60;
 
 /// Security events kept for [`Recursor::poll_event`]; more are dropped and counted.
 pub const MAX_EVENTS: usize = 1024;
+
+/// Most per-server samples kept between two calls of [`Recursor::poll_server_sample`]; the
+/// I/O layer polls after every round of work, so this is only reached by a stalled poller.
+pub const MAX_SERVER_SAMPLES: usize = 4096;
 
 /// Most resolutions woken in one entry point (a safety bound; each wake is one step).
 const MAX_WAKES_PER_CALL: usize = 100_000;
@@ -287,6 +294,7 @@ impl Recursor {
             answers: VecDeque::new(),
             closed: VecDeque::new(),
             events: VecDeque::new(),
+            server_samples: VecDeque::new(),
             parked: HashSet::new(),
             busy: HashMap::new(),
             next_task: 1,
@@ -417,8 +425,9 @@ impl Recursor {
             self.infra.set_no_case_echo(server, now);
             self.stats.case_fallbacks += 1;
         }
-        self.infra
-            .on_response(server, now.millis_since(query.sent_at), now);
+        let rtt_ms = now.millis_since(query.sent_at);
+        self.infra.on_response(server, rtt_ms, now);
+        self.server_sample(server, ServerSample::Answered { rtt_ms });
         if let Some(cookie) = accepted.server_cookie.clone() {
             self.infra.set_server_cookie(server, cookie, now);
         }
@@ -489,6 +498,7 @@ impl Recursor {
             return;
         }
         self.stats.send_failures += 1;
+        self.server_sample(query.sent.server, ServerSample::Failed);
         self.infra
             .on_timeout_after(query.sent.server, query.timeout_ms(), now);
         if let Some(mut task) = self.tasks.remove(&query.task) {
@@ -558,6 +568,12 @@ impl Recursor {
         self.events.pop_front()
     }
 
+    /// The next per-server sample (a query sent, an answer and its round-trip time, a
+    /// failure), for per-server metrics.
+    pub fn poll_server_sample(&mut self) -> Option<(SocketAddr, ServerSample)> {
+        self.server_samples.pop_front()
+    }
+
     /// Resolutions in flight (client questions, prefetches, sub-resolutions).
     pub fn in_flight(&self) -> usize {
         self.tasks.len()
@@ -584,6 +600,15 @@ impl Recursor {
     }
 
     /// Queues a security event, or counts it dropped when the queue is full.
+    /// Queues a per-server sample; counts it dropped when the queue is full.
+    pub(crate) fn server_sample(&mut self, server: SocketAddr, sample: ServerSample) {
+        if self.server_samples.len() < MAX_SERVER_SAMPLES {
+            self.server_samples.push_back((server, sample));
+        } else {
+            self.stats.server_samples_dropped += 1;
+        }
+    }
+
     pub(crate) fn event(&mut self, event: RecursorEvent) {
         if self.events.len() < MAX_EVENTS {
             self.events.push_back(event);
@@ -768,6 +793,7 @@ impl Recursor {
             self.case_probe_failed(&mut task, &query, now);
         } else {
             self.stats.timeouts += 1;
+            self.server_sample(query.sent.server, ServerSample::Failed);
             self.infra
                 .on_timeout_after(query.sent.server, query.timeout_ms(), now);
             self.on_silence(&mut task, &query, now);

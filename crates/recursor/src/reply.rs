@@ -172,8 +172,9 @@ impl Recursor {
                 self.cache_chain(&chain, trust, now);
                 if task.priming
                     && let Some(ns) = sets.first()
+                    && self.prime(ns, &classified, now)
                 {
-                    self.prime(ns, &classified, now);
+                    self.stats.primings_succeeded += 1;
                 }
                 let mut answer = std::mem::take(&mut task.chain);
                 answer.extend(classified.chain.iter().cloned());
@@ -312,9 +313,10 @@ impl Recursor {
 
     /// The answer to a priming query (RFC 8109 section 4): the root NS RRset becomes the root
     /// delegation, the addresses of its names (all inside the root zone) glue.
-    fn prime(&self, ns: &RrSet, classified: &Classified, now: Time) {
+    /// Returns whether the answer was a root NS RRset (the priming succeeded).
+    fn prime(&self, ns: &RrSet, classified: &Classified, now: Time) -> bool {
         if ns.rtype != RType::NS || !ns.owner.as_ref().is_root() {
-            return;
+            return false;
         }
         self.cache.insert_delegation(ns, now);
         let names: Vec<Name> = ns.rdatas.iter().filter_map(|r| rdata_name(r)).collect();
@@ -323,6 +325,7 @@ impl Recursor {
                 self.cache.insert_rrset(set, Trust::Glue, now);
             }
         }
+        true
     }
 }
 

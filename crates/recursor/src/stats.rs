@@ -59,6 +59,14 @@ pub struct RecursorStats {
     pub validation_insecure: u64,
     /// Answers judged bogus (answered SERVFAIL).
     pub validation_bogus: u64,
+    /// Answers whose chain of trust could not be built, such as no room to fetch a key
+    /// (EDE 5, DNSSEC Indeterminate; answered SERVFAIL like bogus, counted apart from it).
+    pub validation_indeterminate: u64,
+    /// Root primings (RFC 8109) whose answer replaced the hints.
+    pub primings_succeeded: u64,
+    /// Per-server samples dropped because the queue of [`crate::Recursor::poll_server_sample`]
+    /// was full.
+    pub server_samples_dropped: u64,
     /// Times a validation waited for DNSKEY or DS resolutions.
     pub validation_waits: u64,
     /// Signature verifications.
@@ -75,6 +83,21 @@ pub struct RecursorStats {
     pub parent_retries: u64,
     /// Security events dropped because the queue of [`crate::Recursor::poll_event`] was full.
     pub events_dropped: u64,
+}
+
+/// What happened with one upstream server, for per-server metrics: polled with
+/// [`crate::Recursor::poll_server_sample`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerSample {
+    /// A query was sent to it.
+    Sent,
+    /// An answer from it was accepted after `rtt_ms` milliseconds.
+    Answered {
+        /// The round-trip time.
+        rtt_ms: u64,
+    },
+    /// A query to it timed out, or could not be sent, or its connection failed.
+    Failed,
 }
 
 impl RecursorStats {

@@ -342,7 +342,11 @@ impl Recursor {
         let v = &self.config.validation;
         match verdict {
             Verdict::Bogus(error) => {
-                self.stats.validation_bogus += 1;
+                if error.code == Ede::DNSSEC_INDETERMINATE {
+                    self.stats.validation_indeterminate += 1;
+                } else {
+                    self.stats.validation_bogus += 1;
+                }
                 let ttl = v.bogus_ttl;
                 self.cache.insert_failure_ede(
                     task.qname.as_ref(),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, TransferRequest,
 };
-use metrics::{QType, Rcode, Registry, Transport, WorkerMetrics};
+use metrics::{QType, Rcode, Registry, Source, Transport, WorkerMetrics};
 use tokio::sync::oneshot;
 
 use crate::SharedEngine;
@@ -28,6 +28,24 @@ use crate::guards::Guards;
 use crate::limits::{self, Gate};
 use crate::resolver::{Job, ReplyTo, ResolverHandle};
 use crate::tcp::{Counters, MAX_MESSAGE};
+
+/// A resolver's answer for a stream transport: the message, and which part of the server
+/// produced it (a resolution, or stale data when it failed), for the latency histogram.
+pub(crate) type Resolved = (Vec<u8>, Source);
+
+/// The metrics label of the part of the server that produced a reply.
+pub(crate) fn source(source: AnswerSource) -> Source {
+    match source {
+        AnswerSource::Zone { .. } => Source::Zone,
+        AnswerSource::Cache { stale: false } => Source::Cache,
+        AnswerSource::Cache { stale: true } => Source::Stale,
+        AnswerSource::Recursion => Source::Recursion,
+        AnswerSource::Chaos | AnswerSource::Transfer { .. } => Source::Local,
+        AnswerSource::Policy { .. } => Source::Policy,
+        AnswerSource::Detection => Source::Detection,
+        AnswerSource::Error(_) | AnswerSource::Failure => Source::Error,
+    }
+}
 
 /// What [`Responder::answer`] gives for one query.
 #[derive(Debug)]
@@ -37,7 +55,7 @@ pub(crate) enum Answer {
     /// A zone transfer (AXFR, IXFR), for the transport to stream or refuse.
     Transfer(Box<TransferRequest>),
     /// Handed to the resolver: [`Responder::resolved`] waits for the answer.
-    Resolving(oneshot::Receiver<Vec<u8>>),
+    Resolving(oneshot::Receiver<Resolved>),
     /// Nothing to send: the query was unreadable or a policy drops it. Over a stream the
     /// client has likely lost the framing, so the connection ends.
     Close,
@@ -213,19 +231,19 @@ impl Responder {
     /// or `None` when the resolver dropped it.
     pub(crate) async fn resolved(
         &self,
-        rx: oneshot::Receiver<Vec<u8>>,
+        rx: oneshot::Receiver<Resolved>,
         key: usize,
         client: IpAddr,
         received: Instant,
     ) -> Option<Vec<u8>> {
-        let message = rx.await.ok()?;
+        let (message, source) = rx.await.ok()?;
         let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
         let t = self.transport;
         self.counters.with(key, |m| {
             let (now, len) = (crate::clock::now(), message.len());
             limits::record(&self.guards, m, client, rcode, len, now);
             m.count_response(t, Rcode::from_code(rcode));
-            m.observe_latency(t, received.elapsed());
+            m.observe_latency(t, source, received.elapsed());
         });
         Some(framed(&message))
     }
@@ -247,7 +265,7 @@ fn count_reply(m: &mut WorkerMetrics, t: Transport, info: &ReplyInfo, latency: D
     if info.truncated {
         m.count_truncated(t);
     }
-    m.observe_latency(t, latency);
+    m.observe_latency(t, source(info.source), latency);
 }
 
 /// Whether the engine's reason means the message was not a well-formed query.

@@ -68,7 +68,7 @@ use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderVa
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use metrics::{Registry, TcpReject, WorkerMetrics};
+use metrics::{Registry, TcpReject};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -190,14 +190,14 @@ pub async fn serve(
                     Admit::Accept(ticket) => {
                         site.responder
                             .counters()
-                            .with(ticket.index(), WorkerMetrics::tcp_connection_opened);
+                            .with(ticket.index(), |m| m.connection_opened(metrics::Transport::Doh));
                         tasks.spawn(connection(stream, peer, ticket, site.clone()));
                     }
                     Admit::Reject(reason) => {
                         drop(stream);
                         site.responder
                             .counters()
-                            .with(0, |m| m.tcp_connection_rejected(reason));
+                            .with(0, |m| m.connection_rejected(metrics::Transport::Doh, reason));
                     }
                 },
                 Err(_) => {
@@ -270,7 +270,7 @@ impl Drop for Closer {
             .site
             .responder
             .counters()
-            .with(self.conn.key, WorkerMetrics::tcp_connection_closed);
+            .with(self.conn.key, |m| m.connection_closed(metrics::Transport::Doh));
     }
 }
 
@@ -331,7 +331,7 @@ async fn open(stream: TcpStream, conn: &Arc<Conn>) {
     let site = &conn.site;
     let Some(tls) = site.tls.handshake(QuickAck(stream)).await else {
         site.responder.counters().with(conn.key, |m| {
-            m.tcp_connection_rejected(TcpReject::TlsHandshake)
+            m.connection_rejected(metrics::Transport::Doh, TcpReject::TlsHandshake)
         });
         return;
     };

@@ -57,7 +57,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use metrics::{Registry, WorkerMetrics};
+use metrics::Registry;
 use quinn::crypto::rustls::QuicServerConfig;
 use quinn::{ReadError, ReadToEndError, VarInt};
 use tokio::sync::watch;
@@ -272,7 +272,7 @@ fn admit(
     match Table::admit(table, ip) {
         Admit::Accept(ticket) => {
             let key = ticket.index();
-            counters.with(key, WorkerMetrics::tcp_connection_opened);
+            counters.with(key, |m| m.connection_opened(metrics::Transport::Doq));
             let state = ticket.state().clone();
             let closer = Closer {
                 ticket: Some(ticket),
@@ -293,7 +293,7 @@ fn admit(
         Admit::Reject(reason) => {
             // CONNECTION_REFUSED, before any handshake work.
             incoming.refuse();
-            counters.with(0, |m| m.tcp_connection_rejected(reason));
+            counters.with(0, |m| m.connection_rejected(metrics::Transport::Doq, reason));
         }
     }
 }
@@ -313,7 +313,7 @@ impl Drop for Closer {
         self.shared
             .responder
             .counters()
-            .with(self.key, WorkerMetrics::tcp_connection_closed);
+            .with(self.key, |m| m.connection_closed(metrics::Transport::Doq));
     }
 }
 
@@ -358,7 +358,10 @@ async fn connection(
                 handshaking = false;
                 if done.is_err() {
                     shared.responder.counters().with(key, |m| {
-                        m.tcp_connection_rejected(metrics::TcpReject::TlsHandshake);
+                        m.connection_rejected(
+                            metrics::Transport::Doq,
+                            metrics::TcpReject::TlsHandshake,
+                        );
                     });
                     break Some((DOQ_NO_ERROR, &b"handshake timeout"[..]));
                 }

@@ -104,8 +104,9 @@ impl Job {
 pub enum ReplyTo {
     /// A UDP client: sent from the worker's socket.
     Udp(UdpReply),
-    /// A TCP client: the message (without its length prefix) goes to the connection task.
-    Tcp(oneshot::Sender<Vec<u8>>),
+    /// A stream client (TCP, DoT, DoH, DoQ): the message (without its length prefix) goes to
+    /// the connection task, with the part of the server that produced it.
+    Tcp(oneshot::Sender<(Vec<u8>, metrics::Source)>),
 }
 
 /// What is needed to answer a UDP client from the socket its query came to.
@@ -648,7 +649,9 @@ impl Driver {
                     if info.truncated {
                         self.metrics.count_truncated(t);
                     }
-                    self.metrics.observe_latency(t, waiting.received.elapsed());
+                    let source = crate::answer::source(info.source);
+                    self.metrics
+                        .observe_latency(t, source, waiting.received.elapsed());
                 } else {
                     self.metrics.count_dropped(t, metrics::DropReason::Overload);
                 }
@@ -656,7 +659,7 @@ impl Driver {
             // A connection that has closed no longer listens: nothing to do.
             ReplyTo::Tcp(tx) => {
                 if let Some(message) = self.out.get(..info.len) {
-                    let _ = tx.send(message.to_vec());
+                    let _ = tx.send((message.to_vec(), crate::answer::source(info.source)));
                 }
             }
         }
@@ -706,10 +709,26 @@ impl Driver {
             s.validation_secure,
             s.validation_insecure,
             s.validation_bogus,
+            s.validation_indeterminate,
         ];
+        f.primed = s.primings_succeeded;
         f.signature_checks = s.signature_checks;
         f.validation_nanos = s.validation_nanos;
         self.slot.publish(f);
+        let recursor = &mut self.recursor;
+        let mut samples = std::iter::from_fn(|| recursor.poll_server_sample()).peekable();
+        if samples.peek().is_some() {
+            self.slot.record_servers(samples.map(|(server, sample)| {
+                let sample = match sample {
+                    recursor::ServerSample::Sent => metrics::ServerSample::Sent,
+                    recursor::ServerSample::Answered { rtt_ms } => {
+                        metrics::ServerSample::Answered { rtt_ms }
+                    }
+                    recursor::ServerSample::Failed => metrics::ServerSample::TimedOut,
+                };
+                (server, sample)
+            }));
+        }
     }
 }
 

@@ -284,13 +284,13 @@ pub(crate) async fn accept_loop(
                 }
                 Ok((stream, peer)) => match Table::admit(&table, peer.ip()) {
                     Admit::Accept(ticket) => {
-                        counters.with(ticket.index(), WorkerMetrics::tcp_connection_opened);
+                        counters.with(ticket.index(), |m| m.connection_opened(label));
                         tasks.spawn(conn::run(stream, peer, ticket, shared.clone(), tls.clone()));
                     }
                     Admit::Reject(reason) => {
                         // Closing the socket at once keeps the listener free for others.
                         drop(stream);
-                        counters.with(0, |m| m.tcp_connection_rejected(reason));
+                        counters.with(0, |m| m.connection_rejected(label, reason));
                     }
                 },
                 Err(_) => {

@@ -266,6 +266,8 @@ struct Pending {
     peer: SockaddrStorage,
     local: Local,
     sent: bool,
+    /// Which part of the server answered, for the latency histogram.
+    source: metrics::Source,
 }
 
 struct Worker {
@@ -330,6 +332,7 @@ impl Worker {
                 peer: SockaddrStorage::from(SocketAddr::from(([0, 0, 0, 0], 0))),
                 local: Local::unspecified(v6),
                 sent: true,
+                source: metrics::Source::Error,
             }; BATCH],
         }
     }
@@ -441,6 +444,7 @@ impl Worker {
                             peer,
                             local: received.local,
                             sent: false,
+                            source: metrics::Source::Error,
                         };
                         replies += 1;
                     }
@@ -492,6 +496,7 @@ impl Worker {
                             peer,
                             local: received.local,
                             sent: false,
+                            source: metrics::Source::Error,
                         };
                         replies += 1;
                     }
@@ -537,6 +542,7 @@ impl Worker {
                             peer,
                             local: received.local,
                             sent: false,
+                            source: crate::answer::source(info.source),
                         };
                         replies += 1;
                     }
@@ -612,8 +618,8 @@ impl Worker {
             }
         }
         let latency = started.elapsed();
-        for _ in 0..replies {
-            self.metrics.observe_latency(METRICS, latency);
+        for p in self.pending.get(..replies).unwrap_or_default() {
+            self.metrics.observe_latency(METRICS, p.source, latency);
         }
     }
 }

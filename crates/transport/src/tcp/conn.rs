@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::{Client, TransferRequest};
-use metrics::{Rcode, TcpReject, Transport, WorkerMetrics};
+use metrics::{Rcode, TcpReject, Transport};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
@@ -93,6 +93,7 @@ pub(crate) async fn run(
         ticket: Some(ticket),
         key,
         counters: shared.responder.counters().clone(),
+        transport: shared.responder.transport(),
     };
     tokio::select! {
         biased;
@@ -123,7 +124,10 @@ async fn open(
                 shared
                     .responder
                     .counters()
-                    .with(key, |m| m.tcp_connection_rejected(TcpReject::TlsHandshake));
+                    .with(key, |m| {
+                        let t = shared.responder.transport();
+                        m.connection_rejected(t, TcpReject::TlsHandshake);
+                    });
                 return;
             };
             let (rd, wr) = tokio::io::split(stream);
@@ -138,6 +142,7 @@ struct Closer {
     ticket: Option<Ticket>,
     key: usize,
     counters: Arc<Counters>,
+    transport: Transport,
 }
 
 impl Drop for Closer {
@@ -145,7 +150,7 @@ impl Drop for Closer {
         // The place is free before the close is counted: whoever sees the count may connect.
         drop(self.ticket.take());
         self.counters
-            .with(self.key, WorkerMetrics::tcp_connection_closed);
+            .with(self.key, |m| m.connection_closed(self.transport));
     }
 }
 
@@ -237,7 +242,7 @@ enum Action {
     Reply(Vec<u8>),
     Transfer(Box<TransferRequest>),
     /// Handed to the resolver: the answer comes through the channel.
-    Resolving(oneshot::Receiver<Vec<u8>>),
+    Resolving(oneshot::Receiver<crate::answer::Resolved>),
     Close,
 }
 
@@ -460,7 +465,7 @@ impl TransferWorker {
                 let latency = job.received.elapsed();
                 self.counters.with(self.key, |m| {
                     m.count_response(self.transport, Rcode::NoError);
-                    m.observe_latency(self.transport, latency);
+                    m.observe_latency(self.transport, metrics::Source::Zone, latency);
                 });
             }
             // A long transfer is activity: the connection is not idle while it runs.
