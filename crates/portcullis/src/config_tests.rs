@@ -67,7 +67,10 @@ fn builtin_config_equals_the_defaults_and_serves_its_zone() {
     // on loopback; a file that does not ask for it has it off.
     assert_eq!(c.server.http, Some("127.0.0.1:8053".parse().unwrap()));
     assert_eq!(d.server.http, None);
-    assert_eq!(parse("[server]\nhttp = \"off\"\n").unwrap().server.http, None);
+    assert_eq!(
+        parse("[server]\nhttp = \"off\"\n").unwrap().server.http,
+        None
+    );
     assert_eq!(parse_http("OFF"), Ok(HttpListen(None)));
     assert_eq!(
         parse_http("[::1]:8053"),

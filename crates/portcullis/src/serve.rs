@@ -104,6 +104,10 @@ pub struct Server {
     started_quic: crate::config::QuicSettings,
     /// The tunnelling detector, kept across reloads (`crate::detection`).
     detect: Arc<DetectState>,
+    /// The forward and stub targets the resolver started with (`ctl status` upstream health).
+    forward_targets: Vec<SocketAddr>,
+    /// Total queries sampled for `ctl status`'s queries per second.
+    rate: crate::status::QueryRate,
 }
 
 impl Server {
@@ -216,6 +220,8 @@ impl Server {
             doq,
             started_quic: config.quic.clone(),
             detect,
+            forward_targets: config.forwards.iter().flat_map(|f| f.to.clone()).collect(),
+            rate: crate::status::QueryRate::default(),
         })
     }
 
@@ -365,8 +371,7 @@ impl Server {
                 Ok(zone) => {
                     let at = unix_now();
                     let name = origin.to_string();
-                    self.registry
-                        .record_signing(&name, check::nanos(took), at);
+                    self.registry.record_signing(&name, check::nanos(took), at);
                     fresh.push(Arc::new(zone));
                 }
                 Err(e) => tracing::error!(zone = %origin, "cannot re-sign: {e}"),
@@ -1164,6 +1169,10 @@ fn start(
             tracing::info!(%addr, "DNS over QUIC");
         }
     }
+    running.tasks.push(tokio::spawn(sample_rate(
+        server.clone(),
+        running.shutdown.clone(),
+    )));
     if let Some(addr) = config.server.http {
         let listener = bind_tcp(addr).map_err(|e| bind_error(addr, &e))?;
         let registry = server.registry().clone();
@@ -1334,6 +1343,18 @@ async fn prime_root(registry: Arc<Registry>, handle: ResolverHandle, shutdown: S
     }
 }
 
+/// Samples the total queries every [`crate::status::RATE_TICK`] for `ctl status`.
+async fn sample_rate(server: Arc<Server>, shutdown: Shutdown) {
+    loop {
+        let total = crate::status::total_queries(&server.registry);
+        server.rate.sample(std::time::Instant::now(), total);
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(crate::status::RATE_TICK) => {}
+        }
+    }
+}
+
 /// How often the RFC 5011 schedule is looked at (each zone is checked on its own schedule,
 /// at least an hour apart).
 const ANCHOR_CHECK_TICK: std::time::Duration = std::time::Duration::from_secs(60);
@@ -1455,19 +1476,31 @@ impl ControlHandler for Server {
     }
 
     fn status(&self) -> String {
-        let uptime = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|now| now.saturating_sub(self.registry.start_time()).as_secs())
-            .unwrap_or(0);
-        let zones = self.registry.zones();
-        let mut text = format!("running for {uptime} s, serving {} zone(s)", zones.len());
-        for z in &zones {
-            text.push_str(&format!(
-                "\n{} serial {} records {}",
-                z.origin, z.serial, z.records
-            ));
-        }
-        text
+        let zones = !self.registry.zones().is_empty();
+        let role = match (self.started_resolver.is_some(), zones) {
+            (true, true) => "authoritative+resolver",
+            (true, false) => "resolver",
+            (false, _) => "authoritative",
+        };
+        let qps = self.rate.per_second(
+            std::time::Instant::now(),
+            crate::status::total_queries(&self.registry),
+        );
+        let input = crate::status::StatusInput {
+            role,
+            listeners: [
+                ("udp", &self.started.listen),
+                ("tcp", &self.started.listen),
+                ("dot", &self.started_tls.listen),
+                ("doh", &self.started_https.listen),
+                ("doq", &self.started_quic.listen),
+            ],
+            http: self.started.http,
+            forwards: &self.forward_targets,
+            detect_mode: crate::config::detect::mode_name(self.detect.record().mode()),
+            qps,
+        };
+        crate::status::render(&self.registry, &input)
     }
 
     fn stats(&self) -> String {

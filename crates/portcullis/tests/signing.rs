@@ -304,7 +304,14 @@ fn ds_seen_at_the_parent_servers() {
     );
     let _parent = {
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(["serve", "--http", "off", "--zone", "test.=test.zone", "--listen"])
+            .args([
+                "serve",
+                "--http",
+                "off",
+                "--zone",
+                "test.=test.zone",
+                "--listen",
+            ])
             .arg(format!("127.0.0.1:{parent_port}"))
             .current_dir(dir)
             .stdin(Stdio::null())

@@ -270,7 +270,9 @@ impl Drop for Closer {
             .site
             .responder
             .counters()
-            .with(self.conn.key, |m| m.connection_closed(metrics::Transport::Doh));
+            .with(self.conn.key, |m| {
+                m.connection_closed(metrics::Transport::Doh)
+            });
     }
 }
 

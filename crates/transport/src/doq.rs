@@ -293,7 +293,9 @@ fn admit(
         Admit::Reject(reason) => {
             // CONNECTION_REFUSED, before any handshake work.
             incoming.refuse();
-            counters.with(0, |m| m.connection_rejected(metrics::Transport::Doq, reason));
+            counters.with(0, |m| {
+                m.connection_rejected(metrics::Transport::Doq, reason)
+            });
         }
     }
 }

@@ -121,13 +121,10 @@ async fn open(
         }
         Some(tls) => {
             let Some(stream) = tls.handshake(stream).await else {
-                shared
-                    .responder
-                    .counters()
-                    .with(key, |m| {
-                        let t = shared.responder.transport();
-                        m.connection_rejected(t, TcpReject::TlsHandshake);
-                    });
+                shared.responder.counters().with(key, |m| {
+                    let t = shared.responder.transport();
+                    m.connection_rejected(t, TcpReject::TlsHandshake);
+                });
                 return;
             };
             let (rd, wr) = tokio::io::split(stream);
