@@ -779,8 +779,13 @@ fn a_resolver_forwards_over_quic() {
         &a_scratch.0.join("cert.pem"),
     );
     let b_addr = b_server.addr;
-    let connections =
-        || common::metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap_or(0.0);
+    let connections = || {
+        common::metric(
+            &metrics(a_http),
+            "portcullis_connections_total{transport=\"doq\"}",
+        )
+        .unwrap_or(0.0)
+    };
     let before = connections();
     assert_eq!(
         resolve(b_addr, "www.fwd.test."),

@@ -153,7 +153,11 @@ fn dot_forwarding_answers_over_one_connection() {
     );
     let flag = format!(".={target}");
     let (b, b_http) = start_b(&scratch, "b", &more, &["--forward", &flag]);
-    let before = metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap();
+    let before = metric(
+        &metrics(a_http),
+        "portcullis_connections_total{transport=\"dot\"}",
+    )
+    .unwrap();
     assert_eq!(
         resolve(b.addr, "www.fwd.test."),
         (Rcode::NOERROR, vec!["192.0.2.80".into()])
@@ -163,7 +167,11 @@ fn dot_forwarding_answers_over_one_connection() {
         assert_eq!(rcode, Rcode::NOERROR, "n{i}");
         assert_eq!(addrs, ["192.0.2.99"], "n{i}");
     }
-    let after = metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap();
+    let after = metric(
+        &metrics(a_http),
+        "portcullis_connections_total{transport=\"dot\"}",
+    )
+    .unwrap();
     assert_eq!(
         after - before,
         1.0,
@@ -471,7 +479,11 @@ fn doh_forwarding_answers_over_one_connection() {
         ca.display()
     );
     let (b, b_http) = start_b(&scratch, "b", &more, &["--encrypted-only"]);
-    let before = metric(&metrics(a_http), "portcullis_tcp_connections_total").unwrap();
+    let before = metric(
+        &metrics(a_http),
+        "portcullis_connections_total{transport=\"doh\"}",
+    )
+    .unwrap();
     assert_eq!(
         resolve(b.addr, "www.fwd.test."),
         (Rcode::NOERROR, vec!["192.0.2.80".into()]),
@@ -483,7 +495,11 @@ fn doh_forwarding_answers_over_one_connection() {
         assert_eq!((rcode, addrs), (Rcode::NOERROR, vec!["192.0.2.99".into()]));
     }
     let a_metrics = metrics(a_http);
-    let after = metric(&a_metrics, "portcullis_tcp_connections_total").unwrap();
+    let after = metric(
+        &a_metrics,
+        "portcullis_connections_total{transport=\"doh\"}",
+    )
+    .unwrap();
     assert_eq!(
         after - before,
         1.0,

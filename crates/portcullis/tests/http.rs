@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use metrics::{QType, Rcode, Registry, Transport};
+use metrics::{QType, Rcode, Registry, Source, Transport};
 use portcullis::http::{self, HealthCheck, Limits};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -41,7 +41,7 @@ impl Endpoint {
         let mut worker = registry.worker();
         worker.count_query(Transport::Udp, QType::A);
         worker.count_response(Transport::Udp, Rcode::NoError);
-        worker.observe_latency(Transport::Udp, Duration::from_micros(42));
+        worker.observe_latency(Transport::Udp, Source::Zone, Duration::from_micros(42));
         let healthy = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&healthy);
         let health: HealthCheck = Arc::new(move || flag.load(Ordering::SeqCst));

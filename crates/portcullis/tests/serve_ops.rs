@@ -284,15 +284,15 @@ fn a_connection_flood_leaves_room_for_other_clients() {
     let stats = loop {
         let (code, stats) = ctl(&socket, "stats");
         assert_eq!(code, Some(0), "{stats}");
-        let taken = metric(&stats, "portcullis_tcp_connections_total").unwrap()
+        let taken = metric(&stats, "portcullis_connections_total{transport=\"tcp\"}").unwrap()
             + metric(
                 &stats,
-                "portcullis_tcp_connections_rejected_total{reason=\"client_limit\"}",
+                "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"client_limit\"}",
             )
             .unwrap()
             + metric(
                 &stats,
-                "portcullis_tcp_connections_rejected_total{reason=\"total_limit\"}",
+                "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"total_limit\"}",
             )
             .unwrap();
         if taken >= (flood.len() + 1) as f64 {
@@ -343,14 +343,14 @@ fn a_connection_flood_leaves_room_for_other_clients() {
     assert!(took < Duration::from_secs(1), "dig took {took:?}");
     assert_eq!(kept, 64, "the per-client limit is 64");
     assert_eq!(
-        metric(&stats, "portcullis_tcp_connections_open"),
+        metric(&stats, "portcullis_connections_open{transport=\"tcp\"}"),
         Some(65.0),
         "64 from the flood and the slow writer:\n{stats}"
     );
     assert_eq!(
         metric(
             &stats,
-            "portcullis_tcp_connections_rejected_total{reason=\"client_limit\"}"
+            "portcullis_connections_rejected_total{transport=\"tcp\",reason=\"client_limit\"}"
         ),
         Some((flood.len() - 64) as f64),
         "{stats}"

@@ -10,8 +10,8 @@
 //! label.
 //!
 //! The handshake has its own deadline ([`TlsSettings::handshake_timeout`]); one that fails or
-//! runs late closes the connection and counts in `tcp_connections_rejected_total` with the
-//! reason `tls_handshake`.
+//! runs late closes the connection and counts in `portcullis_connections_rejected_total` with
+//! the reason `tls_handshake`.
 //!
 //! The TLS settings ([`rustls::ServerConfig`]: certificate, versions, ALPN `dot`, session
 //! resumption) are built by the caller and held in an [`ArcSwap`], so replacing them (a new

@@ -231,14 +231,14 @@ async fn single_query() {
 
     let registry = server.registry.clone();
     eventually("the close is counted", || {
-        registry.totals().tcp_connections_open() == 0
+        registry.totals().connections_open(Transport::Tcp) == 0
     })
     .await;
     let t = registry.totals();
     assert_eq!(t.queries(Transport::Tcp, QType::A), 1);
     assert_eq!(t.responses(Transport::Tcp, metrics::Rcode::NoError), 1);
-    assert_eq!(t.latency_count(Transport::Tcp), 1);
-    assert_eq!(t.tcp_connections(), 1);
+    assert_eq!(t.latency_count(Transport::Tcp, metrics::Source::Zone), 1);
+    assert_eq!(t.connections(Transport::Tcp), 1);
     server.stop().await;
 }
 
@@ -521,7 +521,7 @@ async fn a_client_that_does_not_read_is_dropped() {
     let registry = server.registry.clone();
     eventually("the stuck connection is closed", || {
         let t = registry.totals();
-        t.tcp_connections() == 1 && t.tcp_connections_open() == 0
+        t.connections(Transport::Tcp) == 1 && t.connections_open(Transport::Tcp) == 0
     })
     .await;
     // It answered some, far fewer than asked, before giving up.
@@ -564,7 +564,7 @@ async fn idle_crowd_and_slowloris_do_not_starve_others() {
     });
     let registry = server.registry.clone();
     eventually("the crowd is accepted", || {
-        registry.totals().tcp_connections_open() >= 1_001
+        registry.totals().connections_open(Transport::Tcp) >= 1_001
     })
     .await;
 
@@ -578,7 +578,12 @@ async fn idle_crowd_and_slowloris_do_not_starve_others() {
     .expect("answered within a second");
     assert_eq!(id_of(&response), 77);
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert_eq!(registry.totals().tcp_rejected(TcpReject::TotalLimit), 0);
+    assert_eq!(
+        registry
+            .totals()
+            .connections_rejected(Transport::Tcp, TcpReject::TotalLimit),
+        0
+    );
 
     trickle.abort();
     drop(idle);
@@ -604,14 +609,17 @@ async fn per_client_limit_rejects_the_65th() {
     let response = ask(&mut other, 66, "www.example.", RType::A).await;
     assert_eq!(id_of(&response), 66);
     let t = server.registry.totals();
-    assert_eq!(t.tcp_rejected(TcpReject::ClientLimit), 1);
+    assert_eq!(
+        t.connections_rejected(Transport::Tcp, TcpReject::ClientLimit),
+        1
+    );
 
     // A freed place can be taken again.
     drop(held.pop());
     let registry = server.registry.clone();
     eventually("the close is seen", || {
         // 63 held and the one from 127.0.0.2.
-        registry.totals().tcp_connections_open() == 64
+        registry.totals().connections_open(Transport::Tcp) == 64
     })
     .await;
     let mut again = server.connect().await;
@@ -641,7 +649,10 @@ async fn at_the_total_limit_the_idlest_connection_makes_room() {
     ask(&mut conns[1], 10, "www.example.", RType::A).await;
     ask(&mut conns[2], 11, "www.example.", RType::A).await;
     assert_eq!(
-        server.registry.totals().tcp_rejected(TcpReject::TotalLimit),
+        server
+            .registry
+            .totals()
+            .connections_rejected(Transport::Tcp, TcpReject::TotalLimit),
         0
     );
     server.stop().await;
@@ -780,6 +791,10 @@ async fn dig_keepopen_asks_several_queries_on_one_connection() {
         registry.totals().queries(Transport::Tcp, QType::A) == 3
     })
     .await;
-    assert_eq!(registry.totals().tcp_connections(), 1, "one connection");
+    assert_eq!(
+        registry.totals().connections(Transport::Tcp),
+        1,
+        "one connection"
+    );
     server.stop().await;
 }

@@ -135,7 +135,11 @@ fn answers_and_counts() {
         1
     );
     assert_eq!(totals.malformed(metrics::Transport::Udp), 2);
-    assert_eq!(totals.latency_count(metrics::Transport::Udp), 69);
+    let observed: u64 = metrics::Source::ALL
+        .iter()
+        .map(|&s| totals.latency_count(metrics::Transport::Udp, s))
+        .sum();
+    assert_eq!(observed, 69);
 }
 
 #[test]
