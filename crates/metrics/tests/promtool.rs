@@ -43,7 +43,6 @@ fn promtool_accepts_the_exposition() {
             loaded_at: 1_700_000_000,
             sign_ns: Some(25_000_000),
             signed_at: 1_700_000_001,
-            ..ZoneStats::default()
         },
         ZoneStats {
             origin: "quote\"d.test.".into(),
