@@ -40,8 +40,10 @@ pub struct ZoneStats {
 /// Why the server is not ready to take traffic yet; `Ok` when it is.
 pub type Readiness = Result<(), String>;
 
-/// Where the registry asks whether the server is ready (`/readyz`, `ctl status`).
-pub type ReadinessSource = Box<dyn Fn() -> Readiness + Send + Sync>;
+/// Where the registry asks whether the server is ready (`/readyz`, `ctl status`). The flag
+/// says whether this is a readiness probe (`/readyz`), which may start work towards being
+/// ready (a resolver's root priming), rather than a look (a scrape, `ctl status`).
+pub type ReadinessSource = Box<dyn Fn(bool) -> Readiness + Send + Sync>;
 
 /// All of the server's metrics. Share it (`Arc<Registry>`) between the workers, which each take
 /// a [`WorkerMetrics`] once, the reload path and the `/metrics` endpoint.
@@ -100,7 +102,13 @@ impl Registry {
     /// Whether the server is ready to take traffic, or what it still waits for. Without a
     /// source it is ready (a registry of a server that has nothing to wait for).
     pub fn readiness(&self) -> Readiness {
-        lock(&self.readiness).as_ref().map_or(Ok(()), |f| f())
+        lock(&self.readiness).as_ref().map_or(Ok(()), |f| f(false))
+    }
+
+    /// [`Registry::readiness`] for a readiness probe (`/readyz`): the source may also start
+    /// what readiness waits for (see [`ReadinessSource`]).
+    pub fn probe_readiness(&self) -> Readiness {
+        lock(&self.readiness).as_ref().map_or(Ok(()), |f| f(true))
     }
 
     /// Records a signing of `origin` that took `ns` nanoseconds, finished at `at` (Unix

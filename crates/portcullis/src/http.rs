@@ -272,7 +272,7 @@ fn respond<B>(
         no_store(&mut response);
         response
     } else if path == "/readyz" {
-        match registry.readiness() {
+        match registry.probe_readiness() {
             Ok(()) => plain(StatusCode::OK, "ready\n"),
             Err(why) => {
                 let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "");
@@ -436,7 +436,7 @@ mod tests {
             respond(&get(Method::HEAD, "/readyz"), &registry, &up).status(),
             StatusCode::OK
         );
-        registry.set_readiness_source(Box::new(|| Err("root not primed".into())));
+        registry.set_readiness_source(Box::new(|_| Err("root not primed".into())));
         assert_eq!(
             respond(&get(Method::GET, "/readyz"), &registry, &up).status(),
             StatusCode::SERVICE_UNAVAILABLE

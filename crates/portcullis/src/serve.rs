@@ -1272,14 +1272,7 @@ fn start_resolver(
     .map_err(|e| format!("cannot start the resolver: {e}"))?;
     running.tasks.extend(tasks);
     let iterates = !config.forwards.iter().any(|f| f.zone.as_ref().is_root());
-    set_readiness(server.registry(), iterates);
-    if iterates {
-        running.tasks.push(tokio::spawn(prime_root(
-            server.registry().clone(),
-            handle.clone(),
-            running.shutdown.clone(),
-        )));
-    }
+    set_readiness(server.registry(), &handle, iterates);
     if let recursor::Anchors::Managed(managed) = &recursor.validation.anchors
         && recursor.validation.enabled
     {
@@ -1304,42 +1297,47 @@ fn start_resolver(
 /// fails to load stops the start, a reload keeps the zones it could not replace), so that
 /// holds whenever it is asked; a resolver that iterates from the root (`iterates`: no
 /// `[[forward]]` for `.`) also waits for its first successful root priming (RFC 8109).
-fn set_readiness(registry: &Arc<Registry>, iterates: bool) {
+///
+/// A probe (`/readyz`) that finds the root not primed asks the resolver for `. NS`, at most
+/// every [`PRIME_TICK`], so readiness does not wait for a first client; nothing is sent when
+/// nobody probes (a resolver primes by itself on its first question).
+fn set_readiness(registry: &Arc<Registry>, handle: &ResolverHandle, iterates: bool) {
     if !iterates {
         return;
     }
     let weak = Arc::downgrade(registry);
-    registry.set_readiness_source(Box::new(move || {
+    let handle = handle.clone();
+    let last_kick: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    registry.set_readiness_source(Box::new(move |probe| {
         let primed = weak.upgrade().is_some_and(|r| r.resolver().primed > 0);
         if primed {
-            Ok(())
-        } else {
-            Err("resolver: root priming has not succeeded yet".into())
+            return Ok(());
         }
+        if probe {
+            let now = std::time::Instant::now();
+            let mut last = last_kick.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_none_or(|t| now.saturating_duration_since(t) >= PRIME_TICK) {
+                *last = Some(now);
+                prime_root(&handle);
+            }
+        }
+        Err("resolver: root priming has not succeeded yet".into())
     }));
 }
 
-/// How often priming is asked for again until it has succeeded.
+/// Least time between two primings asked for by readiness probes.
 const PRIME_TICK: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Asks the resolver for `. NS` (root priming, RFC 8109) at start and again every
-/// [`PRIME_TICK`] until one priming has succeeded, so `/readyz` does not wait for a first
-/// client; after that the resolver primes again by itself when it needs to.
-async fn prime_root(registry: Arc<Registry>, handle: ResolverHandle, shutdown: Shutdown) {
+/// Asks the resolver for `. NS` (root priming, RFC 8109), as a background question.
+fn prime_root(handle: &ResolverHandle) {
     let client = engine::Client {
         addr: std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         transport: engine::Transport::Udp,
     };
-    while registry.resolver().primed == 0 {
-        if let Some(request) = question_query(&wire::Name::root(), wire::RType::NS, false)
-            .and_then(|q| engine::RecursionRequest::from_query(&q, &client))
-        {
-            handle.prefetch(request);
-        }
-        tokio::select! {
-            () = shutdown.wait() => return,
-            () = tokio::time::sleep(PRIME_TICK) => {}
-        }
+    if let Some(request) = question_query(&wire::Name::root(), wire::RType::NS, false)
+        .and_then(|q| engine::RecursionRequest::from_query(&q, &client))
+    {
+        handle.prefetch(request);
     }
 }
 

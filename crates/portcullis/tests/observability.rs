@@ -325,8 +325,27 @@ fn a_resolver_is_ready_once_the_root_is_primed() {
     wait("the HTTP endpoint is up", Duration::from_secs(20), &|| {
         curl(&format!("{base}/healthz"), &[]).0 == 200
     });
-    // Alive, but not ready: the root cannot be primed. A few tries in, still not ready.
-    std::thread::sleep(Duration::from_secs(3));
+    // Alive, but not ready: the root cannot be primed. The probe asks for a priming, which
+    // times out; still not ready.
+    let (code, body) = curl(&format!("{base}/readyz"), &[]);
+    assert_eq!(code, 503, "{body}");
+    let root = format!("{root_ip}:53");
+    let timeouts = || {
+        let (_, text) = curl(&format!("{base}/metrics"), &[]);
+        sum(
+            &text,
+            "portcullis_upstream_server_timeouts_total",
+            &[&format!("server=\"{root}\"")],
+        )
+    };
+    wait(
+        "a priming query to the root times out",
+        Duration::from_secs(30),
+        &|| {
+            curl(&format!("{base}/readyz"), &[]);
+            timeouts() >= 1.0
+        },
+    );
     let (code, body) = curl(&format!("{base}/readyz"), &[]);
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("root priming"), "{body}");
@@ -340,15 +359,6 @@ fn a_resolver_is_ready_once_the_root_is_primed() {
     assert!(status.contains("\nrole: resolver\n"), "{status}");
     let (_, text) = curl(&format!("{base}/metrics"), &[]);
     assert_eq!(metric(&text, "portcullis_ready"), Some(0.0));
-    let root = format!("{root_ip}:53");
-    assert!(
-        sum(
-            &text,
-            "portcullis_upstream_server_timeouts_total",
-            &[&format!("server=\"{root}\"")]
-        ) >= 1.0,
-        "{text}"
-    );
 
     // The root comes up: priming succeeds and the resolver turns ready.
     scratch.write(
