@@ -329,7 +329,7 @@ fn merge<K: Copy, V>(
 
 fn largest<V>(map: HashMap<u64, TopEntry<V>>, limit: usize) -> Vec<TopEntry<V>> {
     let mut all: Vec<TopEntry<V>> = map.into_values().collect();
-    all.sort_by(|a, b| b.count.cmp(&a.count));
+    all.sort_by_key(|e| std::cmp::Reverse(e.count));
     all.truncate(limit);
     all
 }
@@ -357,7 +357,7 @@ impl TopWorker {
     pub fn observe(&mut self, query: &[u8], client: IpAddr, blocked: bool, now_secs: u64) {
         if self.sample > 1 {
             self.tick = self.tick.wrapping_add(1);
-            if self.tick % self.sample != 0 {
+            if !self.tick.is_multiple_of(self.sample) {
                 return;
             }
         }
