@@ -307,9 +307,9 @@ pub async fn respond<B>(
             return json(StatusCode::OK, &summary);
         }
         "/api/detect" => {
-            let text = backend.detect_json();
-            let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            return json(StatusCode::OK, &value);
+            let mut response = Response::new(Full::new(Bytes::from(backend.detect_json())));
+            *response.status_mut() = StatusCode::OK;
+            return with_headers(response, "application/json");
         }
         "/api/flush" => Control::Flush {
             name: param(query, "name").filter(|n| !n.is_empty()),
