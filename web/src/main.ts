@@ -261,6 +261,13 @@ function showConfig(c: Json) {
   add("events", c.events);
   add("API auth", c.auth);
   el.replaceChildren(dl);
+  // The upstream panel names the forwarders and stubs the resolver sends to.
+  const targets = (c.resolver?.forwards ?? []).map(
+    (f: Json) => `${f.kind} ${f.zone} → ${[...f.servers, ...f.encrypted].join(", ")}`,
+  );
+  const up = $("upstream-targets");
+  up.textContent = targets.length ? targets.join("; ") : c.resolver?.enabled ? "iterating from the root" : "resolver off";
+  up.dataset.latest = targets.join("; ");
 }
 
 // ---------------------------------------------------------------------------------------------

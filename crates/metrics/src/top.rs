@@ -3,11 +3,15 @@
 //!
 //! Each worker owns a [`TopWorker`]: three bounded sketches (names, clients, blocked names) of
 //! `capacity` slots each, allocated when the worker starts. A sketch is a bucketed
-//! space-saving table: a key's hash (SipHash, keyed at random per server, so clients cannot
-//! aim collisions) picks a bucket of [`BUCKET`] slots; a key found there is counted, a new key
+//! space-saving table: a key's hash (a multiply-rotate hash over 8-byte words with a
+//! murmur3 finaliser, seeded at random per server so that clients cannot aim collisions
+//! without seeing the tables; SipHash cost more than the rest together) picks a bucket of
+//! [`BUCKET`] slots; a key found there is counted, a new key
 //! takes an empty slot or replaces the bucket's smallest count and inherits it (the
 //! space-saving rule: a count overestimates by at most what it inherited, kept as `error`).
-//! Names are stored lowercased in wire form in fixed 255-byte slots. Counting a query is a
+//! The buckets are a power of two, `capacity` rounded up. The counts sit apart from the keys,
+//! so a lookup reads one or two cache lines. Names are stored lowercased in wire form in fixed
+//! 255-byte slots, written only when a name takes a slot. Counting a query is a
 //! parse of its question name, two or three hashes and a few slot writes: no allocation
 //! (`tests/top_no_alloc.rs`) and no lock shared with other workers. The worker's tables sit
 //! behind a mutex of its own that it only `try_lock`s: when the dashboard is reading it, the
@@ -21,6 +25,42 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+
+/// A fast seeded hash of `bytes` (see the module docs).
+#[inline]
+fn hash(seed: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w.get_mut(..rest.len())
+            .unwrap_or_default()
+            .copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    // murmur3's fmix64: every input bit reaches every output bit.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The bytes of an address, for [`hash`] (an IPv4 address as its IPv4-mapped IPv6 form).
+#[inline]
+fn ip_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
@@ -112,40 +152,37 @@ pub fn question_name(query: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// One slot of a sketch.
-#[derive(Clone, Copy)]
-struct Slot<K> {
+/// What a slot counts; its key sits apart (in `Sketch::keys`), so a lookup touches only
+/// these 24-byte records, four to a bucket.
+#[derive(Clone, Copy, Default)]
+struct Slot {
     hash: u64,
     count: u64,
     error: u64,
-    key: K,
 }
 
 /// A bucketed space-saving table (see the module docs).
 struct Sketch<K> {
-    slots: Box<[Slot<K>]>,
-    buckets: usize,
+    slots: Box<[Slot]>,
+    keys: Box<[K]>,
+    /// Buckets minus one: their number is a power of two.
+    mask: u64,
 }
 
 impl<K: Copy> Sketch<K> {
     fn new(capacity: usize, empty: K) -> Sketch<K> {
-        let buckets = capacity.div_ceil(BUCKET).max(1);
-        let slot = Slot {
-            hash: 0,
-            count: 0,
-            error: 0,
-            key: empty,
-        };
+        let buckets = capacity.div_ceil(BUCKET).max(1).next_power_of_two();
         Sketch {
-            slots: vec![slot; buckets * BUCKET].into_boxed_slice(),
-            buckets,
+            slots: vec![Slot::default(); buckets * BUCKET].into_boxed_slice(),
+            keys: vec![empty; buckets * BUCKET].into_boxed_slice(),
+            mask: buckets as u64 - 1,
         }
     }
 
     /// Counts `weight` for the key whose hash is `hash`; `fill` writes the key into a slot
     /// that takes it.
     fn add(&mut self, hash: u64, weight: u64, fill: impl FnOnce(&mut K)) {
-        let start = (hash % self.buckets as u64) as usize * BUCKET;
+        let start = (hash & self.mask) as usize * BUCKET;
         let Some(bucket) = self.slots.get_mut(start..start + BUCKET) else {
             return;
         };
@@ -165,7 +202,9 @@ impl<K: Copy> Sketch<K> {
             slot.hash = hash;
             slot.error = slot.count;
             slot.count = slot.count.saturating_add(weight);
-            fill(&mut slot.key);
+            if let Some(key) = self.keys.get_mut(start + victim) {
+                fill(key);
+            }
         }
     }
 
@@ -178,8 +217,11 @@ impl<K: Copy> Sketch<K> {
         }
     }
 
-    fn live(&self) -> impl Iterator<Item = &Slot<K>> {
-        self.slots.iter().filter(|s| s.count > 0)
+    fn live(&self) -> impl Iterator<Item = (&Slot, &K)> {
+        self.slots
+            .iter()
+            .zip(self.keys.iter())
+            .filter(|(s, _)| s.count > 0)
     }
 }
 
@@ -209,7 +251,7 @@ impl Tables {
 /// [`TopWorker`], and with the dashboard, which reads [`TopTables::snapshot`].
 pub struct TopTables {
     config: TopConfig,
-    hasher: RandomState,
+    seed: u64,
     workers: Mutex<Vec<Arc<Mutex<Tables>>>>,
 }
 
@@ -252,7 +294,8 @@ impl TopTables {
                 sample: config.sample.max(1),
                 window: config.window.max(Duration::from_secs(1)),
             },
-            hasher: RandomState::new(),
+            // The standard library's random keys, drawn from the OS once per process.
+            seed: RandomState::new().hash_one(0x5eed_u64),
             workers: Mutex::new(Vec::new()),
         }
     }
@@ -277,7 +320,7 @@ impl TopTables {
             .push(tables.clone());
         TopWorker {
             tables,
-            hasher: self.hasher.clone(),
+            seed: self.seed,
             sample: self.config.sample,
             window_secs: self.config.window.as_secs(),
             tick: 0,
@@ -316,9 +359,9 @@ fn merge<K: Copy, V>(
     sketch: &Sketch<K>,
     key: impl Fn(&K) -> V,
 ) {
-    for slot in sketch.live() {
+    for (slot, k) in sketch.live() {
         let entry = into.entry(slot.hash).or_insert_with(|| TopEntry {
-            key: key(&slot.key),
+            key: key(k),
             count: 0,
             error: 0,
         });
@@ -337,7 +380,7 @@ fn largest<V>(map: HashMap<u64, TopEntry<V>>, limit: usize) -> Vec<TopEntry<V>> 
 /// One worker's handle on its tables: only that worker counts into them.
 pub struct TopWorker {
     tables: Arc<Mutex<Tables>>,
-    hasher: RandomState,
+    seed: u64,
     sample: u32,
     window_secs: u64,
     tick: u32,
@@ -369,19 +412,27 @@ impl TopWorker {
         };
         t.advance(now_secs / self.window_secs.max(1));
         t.clients
-            .add(self.hasher.hash_one(client), weight, |k| *k = client);
+            .add(hash(self.seed, &ip_bytes(client)), weight, |k| *k = client);
         let Some(name) = question_name(query) else {
             return;
         };
-        let mut key = NameKey::EMPTY;
-        for (to, from) in key.bytes.iter_mut().zip(name) {
+        let mut lower = [0u8; NAME_MAX];
+        for (to, from) in lower.iter_mut().zip(name) {
             *to = from.to_ascii_lowercase();
         }
-        key.len = u8::try_from(name.len()).unwrap_or(u8::MAX);
-        let hash = self.hasher.hash_one(key.as_slice());
-        t.names.add(hash, weight, |k| *k = key);
+        let len = name.len().min(NAME_MAX);
+        let lower = lower.get(..len).unwrap_or_default();
+        let h = hash(self.seed, lower);
+        let fill = |k: &mut NameKey| {
+            k.bytes
+                .get_mut(..len)
+                .unwrap_or_default()
+                .copy_from_slice(lower);
+            k.len = u8::try_from(len).unwrap_or(u8::MAX);
+        };
+        t.names.add(h, weight, fill);
         if blocked {
-            t.blocked.add(hash, weight, |k| *k = key);
+            t.blocked.add(h, weight, fill);
         }
     }
 }

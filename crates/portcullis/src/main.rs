@@ -272,7 +272,7 @@ struct ServerArgs {
     /// A client address or prefix allowed zone transfers of every zone; repeat for more.
     #[arg(long, value_name = "PREFIX")]
     allow_transfer: Vec<Prefix>,
-    /// Address for the HTTP endpoint serving /metrics.
+    /// Address for the HTTP endpoint serving the dashboard (/), its API, /metrics and /healthz.
     #[arg(long, value_name = "ADDR:PORT")]
     http: Option<SocketAddr>,
     /// Least severe messages logged: error, warn, info, debug or trace.

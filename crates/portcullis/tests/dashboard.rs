@@ -135,7 +135,8 @@ fn start(test: &str) -> Setup {
              [[forward]]\nzone = \"example.test.\"\nto = [\"127.0.0.1:{auth_port}\"]\n\n\
              [dnssec]\nvalidation = false\n\n\
              [[blocklist]]\nfile = \"ads.txt\"\nname = \"ads\"\n\n\
-             [events]\nfile = \"events.json\"\n"
+             [events]\nfile = \"events.json\"\n\n\
+             [dashboard]\ntop_sample = 1\n"
         ),
     );
     // The readiness probe of `Server::start` asks for example.test. SOA: forwarded, answered.
