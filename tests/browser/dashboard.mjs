@@ -2,6 +2,7 @@
 // what it shows. Run by crates/portcullis/tests/dashboard.rs while it sends DNS traffic:
 //
 //   node dashboard.mjs URL SCREENSHOT BLOCK_NAME
+//   node dashboard.mjs --token URL TOKEN     (a server with server.http_token: the page asks)
 //
 // Prints one JSON line with the values read from the page's data-* attributes; exits non-zero
 // (with the reason) when a check fails.
@@ -10,7 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, screenshot, blockName] = process.argv.slice(2);
+const tokenMode = process.argv[2] === "--token";
+const [url, screenshot, blockName] = process.argv.slice(tokenMode ? 3 : 2);
+const token = tokenMode ? process.argv[4] : null;
 const profile = mkdtempSync(join(tmpdir(), "portcullis-chromium-"));
 // A fresh profile each run (Playwright passes it as --user-data-dir).
 const browser = await chromium.launchPersistentContext(profile, {
@@ -48,6 +51,21 @@ try {
     }
   };
 
+  if (tokenMode) {
+    // The API answers 401: the page shows the token form, then goes live with the token.
+    await until("the token form", async () => (await attr("#status", "data-state")) === "auth");
+    seen.asked = await page.isVisible("#token-form");
+    if (!seen.asked) throw new Error("the token form is hidden");
+    await page.fill("#token", token);
+    await page.click("#token-form button[type=submit]");
+    await until("live status with the token", async () => (await attr("#status", "data-state")) === "live");
+    seen.role = await until("the configuration summary", () => attr("#config", "data-latest"));
+    seen.stored = await page.evaluate(() => sessionStorage.getItem("portcullis-token") !== null);
+    // 401s are expected here: the page was asked for its token.
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.includes("401")));
+    if (problems.length) throw new Error(problems.join("; "));
+    throw null;
+  }
   await until("live status", async () => (await attr("#status", "data-state")) === "live");
   seen.qps = await until("queries per second > 0", async () => { const v = await num("#qps-transport", "data-latest"); return v > 0 && v; });
   seen.qps_udp = await num("#qps-transport", "data-udp");
@@ -87,6 +105,7 @@ try {
   seen.screenshot = screenshot;
   if (problems.length) throw new Error(problems.join("; "));
 } catch (e) {
+  // `throw null` ends the token mode early, successfully.
   failed = e;
 } finally {
   await browser.close();

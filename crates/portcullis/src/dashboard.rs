@@ -69,8 +69,12 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'no
 pub struct Dashboard {
     top: Arc<TopTables>,
     recent: Arc<Recent>,
-    token: Option<String>,
+    /// The API token; a reload may change it (the listener cannot move, so a listener off
+    /// loopback keeps needing one: the configuration is refused without).
+    token: Mutex<Option<String>>,
     summary: Mutex<Value>,
+    /// The `[dashboard]` settings it started with (they apply at start).
+    started: crate::config::dashboard::DashboardSettings,
 }
 
 impl Dashboard {
@@ -79,8 +83,9 @@ impl Dashboard {
         Dashboard {
             top,
             recent,
-            token: config.server.http_token.clone(),
+            token: Mutex::new(config.server.http_token.clone()),
             summary: Mutex::new(summary(config)),
+            started: config.dashboard.clone(),
         }
     }
 
@@ -89,9 +94,20 @@ impl Dashboard {
         &self.top
     }
 
-    /// Replaces the configuration summary (after a reload).
-    pub fn set_config(&self, config: &Config) {
+    /// Applies a reloaded configuration: its summary and its token. Returns `[dashboard]`
+    /// when that section changed, for it applies only after a restart.
+    pub fn set_config(&self, config: &Config) -> Option<&'static str> {
         *self.summary.lock().unwrap_or_else(PoisonError::into_inner) = summary(config);
+        *self.token.lock().unwrap_or_else(PoisonError::into_inner) =
+            config.server.http_token.clone();
+        (config.dashboard != self.started).then_some("[dashboard]")
+    }
+
+    fn has_token(&self) -> bool {
+        self.token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 }
 
@@ -212,7 +228,12 @@ fn loopback_host(host: &str) -> bool {
 /// Why a request is refused, if it is.
 fn authorize(dashboard: &Dashboard, headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    match &dashboard.token {
+    let token = dashboard
+        .token
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match &token {
         Some(token) => {
             let given = text(header::AUTHORIZATION)
                 .and_then(|v| v.strip_prefix("Bearer "))
@@ -348,7 +369,7 @@ pub async fn respond<B>(
         return json(StatusCode::FORBIDDEN, &json!({"ok": false, "message": why}));
     }
     let command = control.command();
-    let who = if backend.dashboard().token.is_some() {
+    let who = if backend.dashboard().has_token() {
         "token"
     } else {
         "loopback"

@@ -352,7 +352,9 @@ impl Server {
                     doq.send_replace(Arc::new(tls));
                 }
                 self.registry.set_zones(zone_stats(&loaded.zones));
-                self.dashboard.set_config(&config);
+                if let Some(section) = self.dashboard.set_config(&config) {
+                    warnings.push(format!("{section} changed: it applies after a restart"));
+                }
                 Ok(ReloadSummary {
                     zones: loaded.zones,
                     warnings,

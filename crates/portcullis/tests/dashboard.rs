@@ -391,10 +391,56 @@ fn a_token_guards_the_api_and_not_the_metrics() {
     assert_eq!(http(addr, "GET", "/api/stats", &good).0, 200);
     assert_eq!(http(addr, "GET", "/api/detect", &[]).0, 401);
     assert_eq!(http(addr, "POST", "/api/reload", &good).0, 200);
+    // A reload takes a new token.
+    scratch.write("token", "fedcba9876543210fedcba9876543210\n");
+    assert_eq!(http(addr, "POST", "/api/reload", &good).0, 200);
+    assert_eq!(http(addr, "GET", "/api/stats", &good).0, 401);
+    let new = [("Authorization", "Bearer fedcba9876543210fedcba9876543210")];
+    assert_eq!(http(addr, "GET", "/api/stats", &new).0, 200);
+    scratch.write("token", "0123456789abcdef0123456789abcdef\n");
+    let new_ctl = [new[0], ("X-Portcullis", "1")];
+    assert_eq!(http(addr, "POST", "/api/reload", &new_ctl).0, 200);
     // Open: the page (which asks for the token), the metrics and the health check.
     assert_eq!(http(addr, "GET", "/", &[]).0, 200);
     assert_eq!(http(addr, "GET", "/metrics", &[]).0, 200);
     assert_eq!(http(addr, "GET", "/healthz", &[]).0, 200);
+
+    // In the browser: the page asks for the token, keeps it for the tab and goes live.
+    let browser = repo().join("tests/browser");
+    if missing(&[
+        (
+            Path::new("/usr/bin/chromium"),
+            "/usr/bin/chromium (apt install chromium)",
+        ),
+        (
+            &browser.join("node_modules/playwright-core"),
+            "tests/browser/node_modules (npm ci in tests/browser)",
+        ),
+    ])
+    .is_some()
+    {
+        return;
+    }
+    let out = Command::new("node")
+        .current_dir(&browser)
+        .args([
+            "dashboard.mjs",
+            "--token",
+            &format!("http://{addr}/"),
+            "0123456789abcdef0123456789abcdef",
+        ])
+        .output()
+        .expect("node (Node.js) runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"asked\":true") && stdout.contains("\"stored\":true"),
+        "{stdout}"
+    );
 }
 
 #[test]
