@@ -376,3 +376,65 @@ pub async fn watch(loader: Arc<Mutex<PolicyLoader>>, shutdown: Shutdown) {
         .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn name(text: &str) -> wire::Name {
+        text.parse().unwrap()
+    }
+
+    /// The list that decides `text` in the current policy, if any.
+    fn decided_by(loader: &PolicyLoader, text: &str) -> Option<String> {
+        let policy = loader.shared().load();
+        policy
+            .check_qname(name(text).as_ref())
+            .map(|hit| hit.source.to_owned())
+    }
+
+    #[test]
+    fn the_operators_list_blocks_allows_and_is_bounded() {
+        let mut loader = PolicyLoader::new(PolicySettings::default());
+        loader.set_max_overrides(2);
+        loader.load(true);
+        assert_eq!(decided_by(&loader, "x.ads.example."), None);
+        let said = loader.block(&name("Ads.Example.")).unwrap();
+        assert!(
+            said.contains("ads.example. and the names below it are blocked"),
+            "{said}"
+        );
+        assert_eq!(
+            decided_by(&loader, "ads.example.").as_deref(),
+            Some(OPERATOR_LIST)
+        );
+        assert_eq!(
+            decided_by(&loader, "x.ads.example.").as_deref(),
+            Some(OPERATOR_LIST)
+        );
+        assert_eq!(decided_by(&loader, "other.example."), None);
+        assert!(
+            loader
+                .block(&name("ads.example."))
+                .unwrap()
+                .contains("already")
+        );
+        // Allowing the same name turns it around, without taking a second place.
+        loader.allow(&name("ads.example.")).unwrap();
+        assert_eq!(decided_by(&loader, "x.ads.example."), None);
+        loader.block(&name("b.example.")).unwrap();
+        let full = loader.block(&name("c.example.")).unwrap_err();
+        assert!(full.contains("full (2 names"), "{full}");
+        // An allowed name passes the blocked list too, and reloads keep both.
+        loader.block(&name("ads.example.")).unwrap();
+        loader.allow(&name("b.example.")).unwrap();
+        loader.load(true);
+        assert_eq!(
+            decided_by(&loader, "ads.example.").as_deref(),
+            Some(OPERATOR_LIST)
+        );
+        assert_eq!(decided_by(&loader, "b.example."), None);
+    }
+}
