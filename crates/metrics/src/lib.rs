@@ -28,6 +28,7 @@ pub mod process;
 pub mod registry;
 pub mod resolver;
 pub mod security;
+pub mod top;
 pub mod worker;
 
 pub use detect::{DetectFigures, DetectSource};
@@ -43,4 +44,5 @@ pub use resolver::{
     UpstreamReject, VALIDATION_RESULTS,
 };
 pub use security::{SecurityFigures, SecuritySource};
+pub use top::{TopConfig, TopEntry, TopSnapshot, TopTables, TopWorker};
 pub use worker::{LATENCY_BUCKETS, WorkerMetrics, latency_bound_ns, latency_bucket};
