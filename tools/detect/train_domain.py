@@ -49,7 +49,7 @@ MODEL = train.MODEL
 GOLDEN_DOMAIN = os.path.join(train.MODEL_DIR, "golden_domain.tsv")
 MIN_GAP_MS = 20
 # Moderate: with L2 = 1 the fit trades large opposite weights (queries against bytes in the
-# short window); 3 keeps every weight under about 3 in standardised units. Chosen among 30, 10,
+# short window); 3 keeps every weight under 5 in standardised units. Chosen among 30, 10,
 # 3 and 1 by leave-one-family-out on training sessions (see docs/DETECTION.md).
 L2 = 3.0
 # The threshold sits this far (in logit units) above the highest benign training score.

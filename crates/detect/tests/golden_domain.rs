@@ -141,3 +141,30 @@ fn the_shipped_model_flags_a_beacon_polling_on_a_timer() {
     }
     panic!("no alert in 50 polls");
 }
+
+#[test]
+fn the_shipped_model_flags_hash_sized_hex_in_txt() {
+    // 48 hex characters a query, 5 a second: per query it looks like a hash-reputation
+    // look-up (the query model scores it low); per domain it is a stream of new names carrying
+    // bytes, which the domain model judges without the query score.
+    let d = detector();
+    let mut state = 0x51_7cc1_b727_220a_u64;
+    for i in 0..50u64 {
+        let mut label = String::new();
+        for _ in 0..48 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            label.push(char::from(b"0123456789abcdef"[(state % 16) as usize]));
+        }
+        let qname: Name = format!("{label}.t.hexdrop-example.net.").parse().unwrap();
+        let now = 1_000 + i * 200;
+        let decision = d.on_miss(qname.as_ref(), RType::TXT, CLIENT, now);
+        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 120, now);
+        if let Some(alert) = decision.alert {
+            assert_eq!(alert.kind, AlertKind::Tunnel, "{}", alert.explanation);
+            return;
+        }
+    }
+    panic!("no alert in 50 queries");
+}
