@@ -1028,6 +1028,11 @@ pub struct DomainModel {
     /// Per feature, the 5th and 95th percentiles of the benign training domains at the points
     /// the model looked at them: the normal range an explanation quotes.
     normal: Option<[[f32; 2]; DOMAIN_FEATURES]>,
+    /// Features a score's top three (what an explanation quotes) may name: all but the counts
+    /// with a negative weight. Those weights mostly offset correlated counts (distinct names
+    /// against queries), and "3 distinct subdomains in 1 h" is the absence of a sign, not a
+    /// reason an operator can act on; they still count in the score.
+    quotable: [bool; DOMAIN_FEATURES],
 }
 
 /// One feature's part in a score.
@@ -1046,7 +1051,8 @@ pub struct Contribution {
 pub struct DomainScore {
     /// Probability-like score, 0..1.
     pub score: f32,
-    /// The three features that pushed the score up most, largest first.
+    /// The three features that pushed the score up most, largest first, among those an
+    /// explanation may quote (see `DomainModel::quotable`).
     pub top: [Contribution; 3],
 }
 
@@ -1078,6 +1084,9 @@ impl DomainModel {
         if !bias.is_finite() || !(0.0..=1.0).contains(&threshold) {
             return Err(DomainModelError::Value("bias or threshold"));
         }
+        let quotable = std::array::from_fn(|i| {
+            weights[i] >= 0.0 || !DOMAIN_FEATURE_NAMES[i].ends_with("_log")
+        });
         Ok(DomainModel {
             mean,
             scale,
@@ -1085,6 +1094,7 @@ impl DomainModel {
             bias,
             threshold,
             normal: None,
+            quotable,
         })
     }
 
@@ -1145,7 +1155,9 @@ impl DomainModel {
                 value,
                 contribution: c,
             };
-            if let Some(pos) = top.iter().position(|t| c > t.contribution) {
+            if self.quotable[i]
+                && let Some(pos) = top.iter().position(|t| c > t.contribution)
+            {
                 top.copy_within(pos..2, pos + 1);
                 top[pos] = item;
             }
@@ -1590,6 +1602,36 @@ mod tests {
         );
         let quiet = m.score(&[0.0; DOMAIN_FEATURES]);
         assert!(quiet.score < m.threshold());
+    }
+
+    #[test]
+    fn small_counts_are_not_quoted_as_reasons() {
+        let mut weights = [0.0; DOMAIN_FEATURES];
+        weights[4] = -2.0; // long_distinct_log: a negative weight on a count
+        weights[17] = 1.0; // long_distinct_per_query
+        weights[19] = -1.0; // long_gap_cv: a low value is a reason (a timer)
+        let m = DomainModel::new(
+            [0.5; DOMAIN_FEATURES],
+            [1.0; DOMAIN_FEATURES],
+            weights,
+            0.0,
+            0.5,
+        )
+        .unwrap();
+        let mut x = [0.5; DOMAIN_FEATURES];
+        x[4] = 0.0;
+        x[17] = 1.0;
+        x[19] = 0.0;
+        let s = m.score(&x);
+        let expected = 1.0 / (1.0 + (-(1.0f32 + 0.5 + 0.5)).exp());
+        assert!((s.score - expected).abs() < 1e-6, "{}", s.score);
+        let quoted: Vec<usize> = s
+            .top
+            .iter()
+            .filter(|t| t.contribution > 0.0)
+            .map(|t| t.feature)
+            .collect();
+        assert_eq!(quoted, [17, 19]);
     }
 
     #[test]
