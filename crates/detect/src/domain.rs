@@ -1511,6 +1511,45 @@ mod tests {
     }
 
     #[test]
+    fn pauses_and_their_regularity() {
+        let t = DomainTable::new(config());
+        let d = name("poll.example");
+        // A poll every 30 s, each followed 200 ms later by a second query (a burst, not a
+        // pause): 20 pauses of 29.8 s.
+        let mut last = None;
+        for i in 0..21u64 {
+            last = query(&t, &d, &left("id1"), 1_000 + i * 30_000)
+                .features
+                .or(last);
+            last = query(&t, &d, &left("id1"), 1_200 + i * 30_000)
+                .features
+                .or(last);
+        }
+        let long = t.snapshot(d.as_ref()).unwrap().long;
+        assert_eq!(long.gaps, 20.0);
+        assert!((long.gap_mean_s - 29.8).abs() < 1e-3, "{}", long.gap_mean_s);
+        assert!(long.gap_cv < 1e-3, "{}", long.gap_cv);
+        // Gated by the pauses alone (one name, nothing suspicious), with the timer in the vector.
+        let f = last.unwrap();
+        assert!(f[19] < 1e-3, "long_gap_cv {}", f[19]);
+        assert!(f[17] < 0.1, "long_distinct_per_query {}", f[17]);
+
+        // Irregular arrivals: a coefficient of variation near or above 1; too few pauses: 1.
+        let t = DomainTable::new(config());
+        let mut now = 0;
+        for i in 0..40u64 {
+            now += [1_000, 90_000, 3_000, 40_000, 2_000][(i % 5) as usize];
+            query(&t, &d, &left("id1"), now);
+        }
+        assert!(t.snapshot(d.as_ref()).unwrap().long.gap_cv > 0.9);
+        let t = DomainTable::new(config());
+        for i in 0..5u64 {
+            query(&t, &d, &left("id1"), i * 30_000);
+        }
+        assert_eq!(t.snapshot(d.as_ref()).unwrap().long.gap_cv, 1.0);
+    }
+
+    #[test]
     fn names_are_case_insensitive() {
         let t = DomainTable::new(config());
         assert!(query(&t, &name("Example.COM"), &left("a"), 0).new_domain);
