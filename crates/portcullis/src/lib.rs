@@ -26,4 +26,5 @@ pub mod privileges;
 pub mod query;
 pub mod serve;
 pub mod signer;
+pub mod streams;
 pub mod tls;

@@ -315,6 +315,10 @@ struct ServerArgs {
     /// this file, or `-` for standard output (events.file).
     #[arg(long, value_name = "FILE|-")]
     events: Option<String>,
+    /// Write one JSON line per answered query to this file, or `-` for standard output
+    /// (query_log.file; the rest of [query_log] applies).
+    #[arg(long, value_name = "FILE|-")]
+    query_log: Option<String>,
     /// Rate-limit UDP responses to this many a second per client prefix and response
     /// (turns [rrl] on with rrl.responses_per_second = N).
     #[arg(long, value_name = "N")]
@@ -369,6 +373,7 @@ impl ServerArgs {
                 blocklists: self.blocklist.clone(),
                 rpz: self.rpz.clone(),
                 events: self.events.clone(),
+                query_log: self.query_log.clone(),
                 rrl: self.rrl,
                 tls_cert: self.tls_cert.clone(),
                 tls_key: self.tls_key.clone(),

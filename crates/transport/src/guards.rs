@@ -15,4 +15,6 @@ pub struct Guards {
     pub events: Events,
     /// Client limits and dynamic blocks (UDP and TCP), when configured.
     pub limits: Option<crate::limits::ClientLimits>,
+    /// The query log, when on: every response sent is offered to it.
+    pub query_log: Option<events::query::QueryLog>,
 }

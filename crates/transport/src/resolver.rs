@@ -61,6 +61,7 @@ use socket2::Socket;
 use tokio::sync::{mpsc, oneshot};
 use wire::{Name, Rcode};
 
+use crate::querylog::QueryEdns;
 use crate::secure_upstream::{self, SecureUpstreams};
 use crate::tcp::MAX_MESSAGE;
 use crate::udp::Local;
@@ -105,7 +106,18 @@ pub enum ReplyTo {
     /// A UDP client: sent from the worker's socket.
     Udp(UdpReply),
     /// A TCP client: the message (without its length prefix) goes to the connection task.
-    Tcp(oneshot::Sender<Vec<u8>>),
+    Tcp(oneshot::Sender<Resolved>),
+}
+
+/// A resolved answer for a stream client, with what its connection logs of it.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The response, without its length prefix.
+    pub message: Vec<u8>,
+    /// What answered it.
+    pub source: AnswerSource,
+    /// The query's EDNS payload size and DO bit, when it had an OPT record.
+    pub edns: Option<(u16, bool)>,
 }
 
 /// What is needed to answer a UDP client from the socket its query came to.
@@ -641,6 +653,24 @@ impl Driver {
                 };
                 if udp.send(message).is_ok() {
                     let (guards, len) = (&udp.guards, message.len());
+                    if let Some(log) = &guards.query_log {
+                        let (source, policy) = crate::querylog::source(info.source);
+                        let answered = crate::querylog::Answered {
+                            client: ip,
+                            port: crate::udp::peer_port(&udp.peer),
+                            proto: events::query::Proto::Udp,
+                            received: waiting.received,
+                            query: QueryEdns::Known(waiting.request.client_edns()),
+                            response: message,
+                            rcode: Some(info.rcode.0),
+                            source,
+                            policy: match len == info.len {
+                                true => policy,
+                                false => Some(("rate_limited", "rrl-slip")),
+                            },
+                        };
+                        crate::querylog::log(log, &answered);
+                    }
                     let rcode = info.rcode.0;
                     crate::limits::record(guards, &mut self.metrics, ip, rcode, len, now);
                     self.metrics
@@ -656,7 +686,11 @@ impl Driver {
             // A connection that has closed no longer listens: nothing to do.
             ReplyTo::Tcp(tx) => {
                 if let Some(message) = self.out.get(..info.len) {
-                    let _ = tx.send(message.to_vec());
+                    let _ = tx.send(Resolved {
+                        message: message.to_vec(),
+                        source: info.source,
+                        edns: waiting.request.client_edns(),
+                    });
                 }
             }
         }

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerKind, AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, Transport,
 };
+use events::query::Proto;
 use events::{Action, Event};
 use guard::{Decision, Kind};
 use metrics::{DropReason, QType, Rcode, Registry, WorkerMetrics};
@@ -65,6 +66,7 @@ use wire::{NameRef, RType};
 
 use crate::guards::Guards;
 use crate::limits::{self, Gate};
+use crate::querylog::{self, Answered, QueryEdns};
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -347,7 +349,7 @@ impl Worker {
                 }
             };
             let started = Instant::now();
-            let replies = self.answer(count);
+            let replies = self.answer(count, started);
             self.send(replies, started);
         }
     }
@@ -400,7 +402,7 @@ impl Worker {
     }
 
     /// Answers the first `count` received datagrams; returns how many responses are pending.
-    fn answer(&mut self, count: usize) -> usize {
+    fn answer(&mut self, count: usize, started: Instant) -> usize {
         let engine = self.engine.load();
         let listener = engine.listener(self.listen);
         let now = crate::clock::now();
@@ -434,6 +436,20 @@ impl Worker {
                 Gate::Answer => {}
                 Gate::Drop => continue,
                 Gate::Reply(len) => {
+                    if let Some(log) = &self.guards.query_log {
+                        let answered = Answered {
+                            client: ip,
+                            port: peer_port(&peer),
+                            proto: Proto::Udp,
+                            received: started,
+                            query: QueryEdns::Query(query),
+                            response: out.get(..len).unwrap_or_default(),
+                            rcode: None,
+                            source: "limits",
+                            policy: Some(("dynamic_block", "client limit")),
+                        };
+                        querylog::log(log, &answered);
+                    }
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
@@ -485,6 +501,11 @@ impl Worker {
                     else {
                         continue;
                     };
+                    if let Some(log) = &self.guards.query_log {
+                        let response = out.get(..len).unwrap_or_default();
+                        let answered = answered(ip, &peer, started, query, response, info, len);
+                        querylog::log(log, &answered);
+                    }
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
@@ -528,6 +549,11 @@ impl Worker {
                     else {
                         continue;
                     };
+                    if let Some(log) = &self.guards.query_log {
+                        let response = out.get(..len).unwrap_or_default();
+                        let answered = answered(ip, &peer, started, query, response, &info, len);
+                        querylog::log(log, &answered);
+                    }
                     let guards = &self.guards;
                     limits::record(guards, &mut self.metrics, ip, info.rcode.0, len, now);
                     if let Some(p) = self.pending.get_mut(replies) {
@@ -615,6 +641,36 @@ impl Worker {
         for _ in 0..replies {
             self.metrics.observe_latency(METRICS, latency);
         }
+    }
+}
+
+/// The query log's view of a UDP response: `len` bytes sent where the engine wrote
+/// `info.len` (shorter: rate limiting slipped it).
+fn answered<'a>(
+    ip: IpAddr,
+    peer: &SockaddrStorage,
+    received: Instant,
+    query: &'a [u8],
+    response: &'a [u8],
+    info: &ReplyInfo,
+    len: usize,
+) -> Answered<'a> {
+    let (source, policy) = querylog::source(info.source);
+    let policy = if len == info.len {
+        policy
+    } else {
+        Some(("rate_limited", "rrl-slip"))
+    };
+    Answered {
+        client: ip,
+        port: peer_port(peer),
+        proto: Proto::Udp,
+        received,
+        query: QueryEdns::Query(query),
+        response,
+        rcode: Some(info.rcode.0),
+        source,
+        policy,
     }
 }
 
@@ -790,6 +846,14 @@ fn headers(v6: bool) -> MultiHeaders<SockaddrStorage> {
         nix::cmsg_space!(libc::in_pktinfo)
     };
     MultiHeaders::preallocate(BATCH, Some(control))
+}
+
+/// The client's port.
+pub(crate) fn peer_port(peer: &SockaddrStorage) -> u16 {
+    if let Some(v4) = peer.as_sockaddr_in() {
+        return v4.port();
+    }
+    peer.as_sockaddr_in6().map_or(0, |v6| v6.port())
 }
 
 /// The client's IP address.
