@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dnstap;
 mod event;
 mod format;
 pub mod query;

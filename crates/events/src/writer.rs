@@ -43,6 +43,10 @@ pub trait Output: Send + 'static {
     fn reopen(&mut self);
     /// Called about once a second when the queue is quiet (a lost connection is retried here).
     fn idle(&mut self) {}
+    /// The last handle is gone: end the output (a stream's closing frame).
+    fn finish(&mut self) {
+        self.flush();
+    }
 }
 
 /// How many items a stream wrote and lost, for `/metrics`.
@@ -172,7 +176,7 @@ fn run<O: Output>(
                 output.idle();
             }
             Err(RecvTimeoutError::Disconnected) => {
-                output.flush();
+                output.finish();
                 break;
             }
         }

@@ -68,6 +68,11 @@ fn logging_a_query_allocates_nothing() {
     }
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 1001);
-    assert!(text.lines().last().unwrap().contains("\"client\":\"192.0.2.0\""));
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .contains("\"client\":\"192.0.2.0\"")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -321,6 +321,16 @@ fn render_security(out: &mut Out, registry: &Registry) {
             "Query log records not written because of the per-second cap (query_log.rate).",
             s.query_log_suppressed,
         ),
+        (
+            "portcullis_dnstap_written_total",
+            "dnstap frames written.",
+            s.dnstap_written,
+        ),
+        (
+            "portcullis_dnstap_dropped_total",
+            "dnstap messages lost: the writer's queue was full or no reader was connected.",
+            s.dnstap_dropped,
+        ),
     ] {
         out.family(name, "counter", help);
         out.sample(name, &[], value);

@@ -17,6 +17,10 @@ pub struct SecurityFigures {
     pub query_log_dropped: u64,
     /// Query log records over `query_log.rate`.
     pub query_log_suppressed: u64,
+    /// dnstap frames written.
+    pub dnstap_written: u64,
+    /// dnstap records lost: the queue was full, or no reader was connected.
+    pub dnstap_dropped: u64,
 }
 
 /// Where the registry reads the security figures.

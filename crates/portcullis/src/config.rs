@@ -36,6 +36,7 @@ pub mod acl;
 pub mod cookies;
 pub mod detect;
 pub mod dnssec;
+pub mod dnstap;
 pub mod events;
 pub mod https;
 pub mod limits;
@@ -305,6 +306,12 @@ pub const KEYS: &[&str] = &[
     "query_log.client_prefix_v6",
     "query_log.exclude",
     "query_log.queue",
+    "dnstap.output",
+    "dnstap.client",
+    "dnstap.resolver",
+    "dnstap.identity",
+    "dnstap.version",
+    "dnstap.queue",
     "tls.listen",
     "tls.cert",
     "tls.key",
@@ -375,6 +382,8 @@ pub struct Config {
     pub events: ::events::EventsConfig,
     /// `[query_log]`: one JSON line per answered query, when on.
     pub query_log: ::events::query::QueryLogConfig,
+    /// `[dnstap]`: DNS messages as dnstap, when on.
+    pub dnstap: ::events::dnstap::DnstapConfig,
     /// `[tls]`: DNS over TLS serving, and the certificate of every encrypted listener.
     pub tls: TlsSettings,
     /// `[https]`: DNS over HTTPS serving.
@@ -754,6 +763,7 @@ impl Config {
             acl,
             events: file.events.into_config(base_dir),
             query_log: file.query_log.into_config(base_dir),
+            dnstap: file.dnstap.into_config(base_dir),
             tls: file.tls.into_settings(base_dir),
             https: file.https.into_settings(),
             quic: file.quic.into_settings(),
@@ -880,6 +890,9 @@ impl Config {
         }
         if let Some(file) = &overrides.query_log {
             self.query_log.sink = Some(events::sink(file, None));
+        }
+        if let Some(output) = &overrides.dnstap {
+            self.dnstap.output = Some(output.clone());
         }
         if let Some(mode) = overrides.detect {
             self.detect.mode = Some(mode);
@@ -1019,6 +1032,8 @@ pub struct Overrides {
     pub events: Option<String>,
     /// `--query-log FILE|-`.
     pub query_log: Option<String>,
+    /// `--dnstap unix:PATH|file:PATH`.
+    pub dnstap: Option<::events::dnstap::Target>,
     /// `--rrl N`: rate limiting on, N responses a second.
     pub rrl: Option<u32>,
     /// `--tls-cert FILE`: replaces `tls.cert`.
@@ -1202,6 +1217,8 @@ struct FileConfig {
     events: events::EventsSection,
     #[serde(default)]
     query_log: query_log::QueryLogSection,
+    #[serde(default)]
+    dnstap: dnstap::DnstapSection,
     #[serde(default)]
     tls: tls::TlsSection,
     #[serde(default)]

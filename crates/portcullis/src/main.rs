@@ -319,6 +319,10 @@ struct ServerArgs {
     /// (query_log.file; the rest of [query_log] applies).
     #[arg(long, value_name = "FILE|-")]
     query_log: Option<String>,
+    /// Write dnstap (client and resolver messages) to a Frame Streams reader's socket or to a
+    /// file (dnstap.output; the rest of [dnstap] applies).
+    #[arg(long, value_name = "unix:PATH|file:PATH")]
+    dnstap: Option<events::dnstap::Target>,
     /// Rate-limit UDP responses to this many a second per client prefix and response
     /// (turns [rrl] on with rrl.responses_per_second = N).
     #[arg(long, value_name = "N")]
@@ -374,6 +378,7 @@ impl ServerArgs {
                 rpz: self.rpz.clone(),
                 events: self.events.clone(),
                 query_log: self.query_log.clone(),
+                dnstap: self.dnstap.clone(),
                 rrl: self.rrl,
                 tls_cert: self.tls_cert.clone(),
                 tls_key: self.tls_key.clone(),

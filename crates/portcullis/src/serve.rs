@@ -141,7 +141,7 @@ impl Server {
             .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
         let streams = Streams::start(config).map_err(|e| vec![e])?;
         let counters = events.clone();
-        let query_log = streams.query_log();
+        let (query_log, dnstap) = (streams.query_log(), streams.dnstap());
         registry.set_security_source(Box::new(move || {
             let f = counters.figures();
             let mut figures = SecurityFigures {
@@ -155,7 +155,7 @@ impl Server {
                 suppressed: f.suppressed,
                 ..SecurityFigures::default()
             };
-            crate::streams::figures(query_log.as_ref(), &mut figures);
+            crate::streams::figures(query_log.as_ref(), dnstap.as_ref(), &mut figures);
             figures
         }));
         let signer = Signer::new();
@@ -1018,6 +1018,7 @@ fn start(
         events: server.events().clone(),
         limits: client_limits.clone(),
         query_log: server.streams.query_log(),
+        dnstap: server.streams.dnstap(),
     };
     if let Some(limits) = &client_limits {
         tracing::info!(
@@ -1045,6 +1046,7 @@ fn start(
                 events: server.events().clone(),
                 limits: client_limits.clone(),
                 query_log: server.streams.query_log(),
+                dnstap: server.streams.dnstap(),
             },
             server.registry(),
             shutdown.clone(),
@@ -1249,6 +1251,7 @@ fn start_resolver(
                 0 => None,
                 ms => Some(std::time::Duration::from_millis(u64::from(ms))),
             },
+            dnstap: server.streams.dnstap(),
         },
         &upstreams,
         server.engine(),

@@ -20,14 +20,13 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, TransferRequest,
 };
-use events::query::QueryLog;
 use metrics::{QType, Rcode, Registry, Transport, WorkerMetrics};
 use tokio::sync::oneshot;
 
 use crate::SharedEngine;
 use crate::guards::Guards;
 use crate::limits::{self, Gate};
-use crate::querylog::{self, Answered, QueryEdns};
+use crate::observe::{self, Answered, QueryEdns};
 use crate::resolver::{Job, ReplyTo, Resolved, ResolverHandle};
 use crate::tcp::{Counters, MAX_MESSAGE};
 
@@ -120,11 +119,11 @@ impl Responder {
         let now = crate::clock::now();
         let (ip, guards, t) = (client.addr, &self.guards, self.transport);
         // Offers a response to the query log (called only when the log is on).
-        let log_reply = |log: &QueryLog, response: &[u8], rcode, source, policy| {
+        let log_reply = |response: &[u8], rcode, source, policy| {
             let answered = Answered {
                 client: ip,
                 port,
-                proto: querylog::proto(t),
+                proto: observe::proto(t),
                 received,
                 query: QueryEdns::Query(query),
                 response,
@@ -132,8 +131,11 @@ impl Responder {
                 source,
                 policy,
             };
-            querylog::log(log, &answered);
+            observe::answered(guards, &answered);
         };
+        if let Some(tap) = &guards.dnstap {
+            observe::client_query(tap, ip, port, observe::proto(t), query);
+        }
         with_out_buffer(|out| {
             // The counters' lock is taken only when client limits are on.
             let gate = match guards.limits {
@@ -149,9 +151,9 @@ impl Responder {
                     let Some(response) = out.get(..len) else {
                         return Answer::Close;
                     };
-                    if let Some(log) = &guards.query_log {
+                    if guards.observing() {
                         let policy = Some(("dynamic_block", "client limit"));
-                        log_reply(log, response, None, "limits", policy);
+                        log_reply(response, None, "limits", policy);
                     }
                     return Answer::Reply(framed(response));
                 }
@@ -174,10 +176,10 @@ impl Responder {
                         {
                             resolver.prefetch(request);
                         }
-                        if let Some(log) = &guards.query_log {
-                            let (source, policy) = querylog::source(info.source);
+                        if guards.observing() {
+                            let (source, policy) = observe::source(info.source);
                             let rcode = Some(info.rcode.0);
-                            log_reply(log, response, rcode, source, policy);
+                            log_reply(response, rcode, source, policy);
                         }
                         let frame = framed(response);
                         self.counters
@@ -225,9 +227,9 @@ impl Responder {
                         .and_then(|info| Some((info.rcode.0, out.get(..info.len)?)));
                     match written {
                         Some((rcode, response)) => {
-                            if let Some(log) = &guards.query_log {
+                            if guards.observing() {
                                 let rcode = Some(rcode);
-                                log_reply(log, response, rcode, "error", None);
+                                log_reply(response, rcode, "error", None);
                             }
                             self.counters.with(key, |m| {
                                 m.count_dropped(t, metrics::DropReason::Overload);
@@ -253,12 +255,12 @@ impl Responder {
     ) -> Option<Vec<u8>> {
         let resolved = rx.await.ok()?;
         let message = resolved.message;
-        if let Some(log) = &self.guards.query_log {
-            let (source, policy) = querylog::source(resolved.source);
+        if self.guards.observing() {
+            let (source, policy) = observe::source(resolved.source);
             let answered = Answered {
                 client: client.ip(),
                 port: client.port(),
-                proto: querylog::proto(self.transport),
+                proto: observe::proto(self.transport),
                 received,
                 query: QueryEdns::Known(resolved.edns),
                 response: &message,
@@ -266,7 +268,7 @@ impl Responder {
                 source,
                 policy,
             };
-            querylog::log(log, &answered);
+            observe::answered(&self.guards, &answered);
         }
         let client = client.ip();
         let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));

@@ -17,4 +17,13 @@ pub struct Guards {
     pub limits: Option<crate::limits::ClientLimits>,
     /// The query log, when on: every response sent is offered to it.
     pub query_log: Option<events::query::QueryLog>,
+    /// dnstap, when on: client queries and responses (and the resolver's, in its drivers).
+    pub dnstap: Option<events::dnstap::Dnstap>,
+}
+
+impl Guards {
+    /// Whether responses are logged or tapped: with neither on, a response costs this test.
+    pub fn observing(&self) -> bool {
+        self.query_log.is_some() || self.dnstap.is_some()
+    }
 }

@@ -18,7 +18,7 @@ pub mod doq;
 pub mod doq_client;
 pub mod guards;
 pub mod limits;
-mod querylog;
+mod observe;
 pub mod resolver;
 pub mod secure_upstream;
 pub mod tcp;

@@ -66,7 +66,7 @@ use wire::{NameRef, RType};
 
 use crate::guards::Guards;
 use crate::limits::{self, Gate};
-use crate::querylog::{self, Answered, QueryEdns};
+use crate::observe::{self, Answered, QueryEdns};
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -423,6 +423,9 @@ impl Worker {
                 continue;
             }
             let query = query.get(..received.len).unwrap_or_default();
+            if let Some(tap) = &self.guards.dnstap {
+                observe::client_query(tap, ip, peer_port(&peer), Proto::Udp, query);
+            }
             let gate = limits::admit(
                 &self.guards,
                 &mut self.metrics,
@@ -436,7 +439,7 @@ impl Worker {
                 Gate::Answer => {}
                 Gate::Drop => continue,
                 Gate::Reply(len) => {
-                    if let Some(log) = &self.guards.query_log {
+                    if self.guards.observing() {
                         let answered = Answered {
                             client: ip,
                             port: peer_port(&peer),
@@ -448,7 +451,7 @@ impl Worker {
                             source: "limits",
                             policy: Some(("dynamic_block", "client limit")),
                         };
-                        querylog::log(log, &answered);
+                        observe::answered(&self.guards, &answered);
                     }
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
@@ -501,10 +504,10 @@ impl Worker {
                     else {
                         continue;
                     };
-                    if let Some(log) = &self.guards.query_log {
+                    if self.guards.observing() {
                         let response = out.get(..len).unwrap_or_default();
                         let answered = answered(ip, &peer, started, query, response, info, len);
-                        querylog::log(log, &answered);
+                        observe::answered(&self.guards, &answered);
                     }
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
@@ -549,10 +552,10 @@ impl Worker {
                     else {
                         continue;
                     };
-                    if let Some(log) = &self.guards.query_log {
+                    if self.guards.observing() {
                         let response = out.get(..len).unwrap_or_default();
                         let answered = answered(ip, &peer, started, query, response, &info, len);
-                        querylog::log(log, &answered);
+                        observe::answered(&self.guards, &answered);
                     }
                     let guards = &self.guards;
                     limits::record(guards, &mut self.metrics, ip, info.rcode.0, len, now);
@@ -655,7 +658,7 @@ fn answered<'a>(
     info: &ReplyInfo,
     len: usize,
 ) -> Answered<'a> {
-    let (source, policy) = querylog::source(info.source);
+    let (source, policy) = observe::source(info.source);
     let policy = if len == info.len {
         policy
     } else {

@@ -1,13 +1,17 @@
-//! The transports' side of the query log: one [`QueryRecord`] per response sent, built from
-//! the response's bytes and what the transport knows (client, port, transport, latency,
-//! what answered). Callers test `guards.query_log` first, so with the log off a response
-//! costs that one branch.
+//! The transports' side of the query log and dnstap: one [`QueryRecord`] per response sent,
+//! built from the response's bytes and what the transport knows (client, port, transport,
+//! latency, what answered), and dnstap's CLIENT_QUERY and CLIENT_RESPONSE. Callers test
+//! [`Guards::observing`] (or `guards.dnstap`) first, so with both off a response costs that
+//! one test.
 
-use std::net::IpAddr;
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use engine::{AnswerSource, QueryError};
+use events::dnstap::{Dnstap, Kind, Protocol, Record};
 use events::query::{Proto, QueryLog, QueryRecord};
+
+use crate::guards::Guards;
 
 /// The query's EDNS (payload size, DO), as far as the caller knows it.
 #[derive(Clone, Copy, Debug)]
@@ -34,8 +38,62 @@ pub(crate) struct Answered<'a> {
     pub(crate) policy: Option<(&'static str, &'static str)>,
 }
 
+/// Offers a response sent to the query log and to dnstap.
+pub(crate) fn answered(guards: &Guards, answered: &Answered<'_>) {
+    if let Some(log) = &guards.query_log {
+        self::log(log, answered);
+    }
+    if let Some(tap) = &guards.dnstap
+        && tap.client()
+    {
+        tap.record(Record {
+            kind: Kind::ClientResponse,
+            protocol: protocol(answered.proto),
+            query_address: Some(SocketAddr::new(answered.client, answered.port)),
+            response_address: None,
+            query_time: None,
+            response_time: Some(unix_now()),
+            message: answered.response.into(),
+        });
+    }
+}
+
+/// Taps a client's query as it arrives.
+pub(crate) fn client_query(tap: &Dnstap, client: IpAddr, port: u16, proto: Proto, query: &[u8]) {
+    if !tap.client() {
+        return;
+    }
+    tap.record(Record {
+        kind: Kind::ClientQuery,
+        protocol: protocol(proto),
+        query_address: Some(SocketAddr::new(client, port)),
+        response_address: None,
+        query_time: Some(unix_now()),
+        response_time: None,
+        message: query.into(),
+    });
+}
+
+/// The wall clock since the Unix epoch.
+pub(crate) fn unix_now() -> std::time::Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// The log's transport as dnstap's.
+fn protocol(proto: Proto) -> Protocol {
+    match proto {
+        Proto::Udp => Protocol::Udp,
+        Proto::Tcp => Protocol::Tcp,
+        Proto::Dot => Protocol::Dot,
+        Proto::Doh => Protocol::Doh,
+        Proto::Doq => Protocol::Doq,
+    }
+}
+
 /// Logs `answered` when this query is sampled.
-pub(crate) fn log(log: &QueryLog, answered: &Answered<'_>) {
+fn log(log: &QueryLog, answered: &Answered<'_>) {
     if !log.sampled() {
         return;
     }
