@@ -79,6 +79,11 @@ fn a_file_read_by_dnstap_read() {
         })
     };
     assert!(has("CQ", "UDP", "www.example.test/IN/A"), "{text}");
+    let ours = format!("-> 127.0.0.1:{port} UDP");
+    assert!(
+        text.lines().any(|l| l.contains(&ours)),
+        "our address: {text}"
+    );
     assert!(has("CR", "UDP", "www.example.test/IN/A"), "{text}");
     assert!(has("CQ", "TCP", "missing.example.test/IN/MX"), "{text}");
     assert!(has("CR", "TCP", "missing.example.test/IN/MX"), "{text}");

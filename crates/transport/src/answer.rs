@@ -105,6 +105,11 @@ impl Responder {
         dropped
     }
 
+    /// The listener's address for dnstap, unless it is a wildcard.
+    fn server(&self) -> Option<SocketAddr> {
+        (!self.listen.ip().is_unspecified()).then_some(self.listen)
+    }
+
     /// Answers one query from `client` (at `port`), counting into stripe `key` (see the
     /// module docs).
     pub(crate) fn answer(
@@ -130,11 +135,13 @@ impl Responder {
                 rcode,
                 source,
                 policy,
+                server: self.server(),
             };
             observe::answered(guards, &answered);
         };
         if let Some(tap) = &guards.dnstap {
-            observe::client_query(tap, ip, port, observe::proto(t), query);
+            let client = SocketAddr::new(ip, port);
+            observe::client_query(tap, client, self.server(), observe::proto(t), query);
         }
         with_out_buffer(|out| {
             // The counters' lock is taken only when client limits are on.
@@ -267,6 +274,7 @@ impl Responder {
                 rcode: None,
                 source,
                 policy,
+                server: self.server(),
             };
             observe::answered(&self.guards, &answered);
         }

@@ -36,6 +36,8 @@ pub(crate) struct Answered<'a> {
     pub(crate) rcode: Option<u16>,
     pub(crate) source: &'static str,
     pub(crate) policy: Option<(&'static str, &'static str)>,
+    /// Our address the query came to, when known (dnstap's response address).
+    pub(crate) server: Option<SocketAddr>,
 }
 
 /// Offers a response sent to the query log and to dnstap.
@@ -50,7 +52,7 @@ pub(crate) fn answered(guards: &Guards, answered: &Answered<'_>) {
             kind: Kind::ClientResponse,
             protocol: protocol(answered.proto),
             query_address: Some(SocketAddr::new(answered.client, answered.port)),
-            response_address: None,
+            response_address: answered.server,
             query_time: None,
             response_time: Some(unix_now()),
             message: answered.response.into(),
@@ -58,16 +60,22 @@ pub(crate) fn answered(guards: &Guards, answered: &Answered<'_>) {
     }
 }
 
-/// Taps a client's query as it arrives.
-pub(crate) fn client_query(tap: &Dnstap, client: IpAddr, port: u16, proto: Proto, query: &[u8]) {
+/// Taps a client's query as it arrives at `server` (our address, when known).
+pub(crate) fn client_query(
+    tap: &Dnstap,
+    client: SocketAddr,
+    server: Option<SocketAddr>,
+    proto: Proto,
+    query: &[u8],
+) {
     if !tap.client() {
         return;
     }
     tap.record(Record {
         kind: Kind::ClientQuery,
         protocol: protocol(proto),
-        query_address: Some(SocketAddr::new(client, port)),
-        response_address: None,
+        query_address: Some(client),
+        response_address: server,
         query_time: Some(unix_now()),
         response_time: None,
         message: query.into(),

@@ -713,6 +713,7 @@ impl Driver {
                                 true => policy,
                                 false => Some(("rate_limited", "rrl-slip")),
                             },
+                            server: None,
                         };
                         crate::observe::answered(guards, &answered);
                     }

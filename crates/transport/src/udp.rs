@@ -237,6 +237,16 @@ impl Local {
         }
     }
 
+    /// The address the datagram was sent to, with the socket's `port`; `None` when the
+    /// kernel did not say.
+    fn addr(&self, port: u16) -> Option<SocketAddr> {
+        let ip = match self {
+            Local::V4(info) => IpAddr::from(u32::from_be(info.ipi_addr.s_addr).to_be_bytes()),
+            Local::V6(info) => IpAddr::from(info.ipi6_addr.s6_addr),
+        };
+        (!ip.is_unspecified()).then_some(SocketAddr::new(ip, port))
+    }
+
     /// Whether two responses can share one `sendmmsg` call.
     fn same(&self, other: &Local) -> bool {
         match (self, other) {
@@ -277,6 +287,8 @@ struct Worker {
     listen: SocketAddr,
     /// Whether the socket is IPv6.
     v6: bool,
+    /// The socket's port (the server's side of dnstap's client messages).
+    port: u16,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
     guards: Arc<Guards>,
@@ -302,10 +314,9 @@ impl Worker {
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
-        let v6 = matches!(
-            socket.local_addr().ok().and_then(|a| a.as_socket()),
-            Some(SocketAddr::V6(_))
-        );
+        let bound = socket.local_addr().ok().and_then(|a| a.as_socket());
+        let v6 = matches!(bound, Some(SocketAddr::V6(_)));
+        let port = bound.map_or(0, |a| a.port());
         let empty = Received {
             len: 0,
             truncated: false,
@@ -316,6 +327,7 @@ impl Worker {
             listen,
             socket: Arc::new(socket),
             v6,
+            port,
             engine,
             resolver,
             guards,
@@ -424,7 +436,9 @@ impl Worker {
             }
             let query = query.get(..received.len).unwrap_or_default();
             if let Some(tap) = &self.guards.dnstap {
-                observe::client_query(tap, ip, peer_port(&peer), Proto::Udp, query);
+                let client = SocketAddr::new(ip, peer_port(&peer));
+                let server = received.local.addr(self.port);
+                observe::client_query(tap, client, server, Proto::Udp, query);
             }
             let gate = limits::admit(
                 &self.guards,
@@ -450,6 +464,7 @@ impl Worker {
                             rcode: None,
                             source: "limits",
                             policy: Some(("dynamic_block", "client limit")),
+                            server: received.local.addr(self.port),
                         };
                         observe::answered(&self.guards, &answered);
                     }
@@ -506,7 +521,8 @@ impl Worker {
                     };
                     if self.guards.observing() {
                         let response = out.get(..len).unwrap_or_default();
-                        let answered = answered(ip, &peer, started, query, response, info, len);
+                        let mut answered = answered(ip, &peer, started, query, response, info, len);
+                        answered.server = received.local.addr(self.port);
                         observe::answered(&self.guards, &answered);
                     }
                     if let Some(p) = self.pending.get_mut(replies) {
@@ -554,7 +570,9 @@ impl Worker {
                     };
                     if self.guards.observing() {
                         let response = out.get(..len).unwrap_or_default();
-                        let answered = answered(ip, &peer, started, query, response, &info, len);
+                        let mut answered =
+                            answered(ip, &peer, started, query, response, &info, len);
+                        answered.server = received.local.addr(self.port);
                         observe::answered(&self.guards, &answered);
                     }
                     let guards = &self.guards;
@@ -674,6 +692,7 @@ fn answered<'a>(
         rcode: Some(info.rcode.0),
         source,
         policy,
+        server: None,
     }
 }
 
