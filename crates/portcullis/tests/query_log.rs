@@ -281,7 +281,9 @@ fn a_blocked_name_and_a_resolved_answer_say_what_answered() {
     let port = free_port();
     scratch.write("example.test.zone", &zone(1));
     scratch.write("block.txt", "ads.bad.com\n");
-    let config = scratch.write("portcullis.toml", &config(&format!("127.0.0.1:{port}")));
+    let text = config(&format!("127.0.0.1:{port}"))
+        + "\n[acl]\nquery = [\"refuse 127.0.0.7\", \"allow any\"]\n";
+    let config = scratch.write("portcullis.toml", &text);
     let log = scratch.0.join("queries.json");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let blocklist = scratch.0.join("block.txt");
@@ -302,14 +304,22 @@ fn a_blocked_name_and_a_resolved_answer_say_what_answered() {
         ],
     );
     ask("dig", addr, &["ads.bad.com", "A"]);
+    // 127.0.0.7 is refused by the query ACL.
+    let s = UdpSocket::bind("127.0.0.7:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.send_to(&query(3, "www.example.test.", RType::A, None), addr)
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.recv(&mut buf).unwrap();
+    assert_eq!(buf[..n][3] & 0x0f, 5, "REFUSED");
     ask("dig", addr, &["foo.nowhere.com", "A", "+time=5"]);
     ask("dig", addr, &["bar.nowhere.com", "A", "+time=5", "+tcp"]);
-    wait_for("three lines", || {
+    wait_for("four lines", || {
         lines(&log)
             .iter()
             .filter(|l| l["qname"] != "example.test.")
             .count()
-            >= 3
+            >= 4
     });
     let all = lines(&log);
     let find = |name: &str| all.iter().find(|l| l["qname"] == name).unwrap();
@@ -318,6 +328,10 @@ fn a_blocked_name_and_a_resolved_answer_say_what_answered() {
     assert_eq!(blocked["policy"], "blocked");
     assert_eq!(blocked["reason"], "blocklist");
     assert_eq!(blocked["rcode"], "NXDOMAIN");
+    let refused = all.iter().find(|l| l["client"] == "127.0.0.7").unwrap();
+    assert_eq!(refused["rcode"], "REFUSED");
+    assert_eq!(refused["policy"], "acl_refused");
+    assert_eq!(refused["reason"], "acl query");
     for (name, transport) in [("foo.nowhere.com.", "udp"), ("bar.nowhere.com.", "tcp")] {
         let line = find(name);
         assert_eq!(line["source"], "recursion", "{line}");
