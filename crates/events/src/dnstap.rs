@@ -9,8 +9,10 @@
 //! frames it for its output:
 //!
 //! - `file:PATH`: a unidirectional Frame Streams file, `START` with the content type
-//!   `protobuf:dnstap.Dnstap`, data frames, `STOP` when the writer ends. The file is created
-//!   (replaced) at start; a reload opens a new one only if the file was moved away (logrotate).
+//!   `protobuf:dnstap.Dnstap`, then data frames, flushed whenever the queue runs empty. The
+//!   file is created (replaced) at start; a reload that finds it moved away (logrotate) ends it
+//!   with `STOP` and starts a new one. A file cut short by the server's exit has no `STOP`,
+//!   which `dnstap-read` accepts.
 //! - `unix:PATH`: the bidirectional handshake (`READY`, the reader's `ACCEPT`, `START`), then
 //!   data frames. A reader that goes away is reconnected with a backoff (0.5 s doubling to
 //!   30 s); while disconnected, records are dropped and counted.
