@@ -58,7 +58,7 @@ fn a_file_read_by_dnstap_read() {
     let config = scratch.write("portcullis.toml", &text);
     let tap = scratch.0.join("tap.fstrm");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let _server = Server::start_with(
+    let server = Server::start_with(
         &config,
         addr,
         scratch.0.join("server.log"),
