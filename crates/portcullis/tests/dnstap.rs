@@ -113,6 +113,24 @@ fn a_file_read_by_dnstap_read() {
         "{text}"
     );
     assert_eq!(metric(&text, "portcullis_dnstap_dropped_total"), Some(0.0));
+
+    // logrotate's way: move the file, SIGHUP; the old file is ended, a new one begun.
+    let moved = scratch.0.join("tap.fstrm.1");
+    std::fs::rename(&tap, &moved).unwrap();
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(1500));
+    ask("dig", addr, &["after.example.test", "A"]);
+    wait_for("the new file", || {
+        dnstap_read(&tap, &[]).contains("after.example.test/IN/A")
+    });
+    let old = dnstap_read(&moved, &[]);
+    assert!(old.contains("www.example.test/IN/A"), "{old}");
+    assert!(!old.contains("after.example.test"), "{old}");
+    let bytes = std::fs::read(&moved).unwrap();
+    assert!(
+        bytes.ends_with(&[0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 3]),
+        "ends with STOP"
+    );
 }
 
 /// `fstrm_capture` on `socket`, writing `file`.
