@@ -123,7 +123,7 @@ impl Responder {
         let engine = self.engine.load();
         let now = crate::clock::now();
         let (ip, guards, t) = (client.addr, &self.guards, self.transport);
-        // Offers a response to the query log (called only when the log is on).
+        // Offers a response to the query log and dnstap (called only when one is on).
         let log_reply = |response: &[u8], rcode, source, policy| {
             let answered = Answered {
                 client: ip,
@@ -251,8 +251,9 @@ impl Responder {
         })
     }
 
-    /// Waits for the resolver's answer to a query of `client` (at `port`); returns it framed
-    /// and counted, or `None` when the resolver dropped it.
+    /// Waits for the resolver's answer to a query of `client` (address and port); returns it
+    /// framed, counted and offered to the query log and dnstap, or `None` when the resolver
+    /// dropped it.
     pub(crate) async fn resolved(
         &self,
         rx: oneshot::Receiver<Resolved>,
