@@ -15,6 +15,7 @@ pub mod dnstap;
 mod event;
 mod format;
 pub mod query;
+pub mod recent;
 pub mod writer;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use event::{Action, Event};
+pub use recent::{Recent, Recorded};
 pub use writer::{EventsConfig, Sink};
 
 use writer::{Queue, StreamCounters};
@@ -33,6 +35,8 @@ pub struct Events {
     /// The writer's queue, when a sink is configured. The writer ends when every sender is
     /// gone.
     queue: Option<Queue<Event>>,
+    /// The dashboard's ring of recent events, when it is on.
+    recent: Option<Arc<Recent>>,
 }
 
 impl Default for Events {
@@ -82,6 +86,7 @@ impl Events {
             .map_or_else(Arc::default, |q| q.counters().clone());
         Events {
             queue,
+            recent: None,
             counters: Arc::new(Counters {
                 counts: std::array::from_fn(|_| AtomicU64::new(0)),
                 budgets: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -95,7 +100,14 @@ impl Events {
     /// Whether events go anywhere but the counters: callers may skip building details nobody
     /// will read.
     pub fn is_recording(&self) -> bool {
-        self.queue.is_some()
+        self.queue.is_some() || self.recent.is_some()
+    }
+
+    /// This stream, also keeping its events in `recent` (the dashboard's feed). Set it before
+    /// the handle is cloned: clones made earlier do not feed the ring.
+    pub fn with_recent(mut self, recent: Arc<Recent>) -> Events {
+        self.recent = Some(recent);
+        self
     }
 
     /// Counts `event`'s action and queues the event for the writer, never blocking.
@@ -113,13 +125,19 @@ impl Events {
         if let Some(count) = inner.counts.get(index) {
             count.fetch_add(1, Ordering::Relaxed);
         }
-        let Some(queue) = &self.queue else { return };
+        if self.queue.is_none() && self.recent.is_none() {
+            return;
+        }
         if !self.take_budget(index) {
             inner.suppressed.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let event = build();
         debug_assert_eq!(event.action, action, "the event is of the action counted");
+        if let Some(recent) = &self.recent {
+            recent.push(&event);
+        }
+        let Some(queue) = &self.queue else { return };
         queue.push(event);
     }
 

@@ -15,6 +15,9 @@ pub struct Guards {
     pub events: Events,
     /// Client limits and dynamic blocks (UDP and TCP), when configured.
     pub limits: Option<crate::limits::ClientLimits>,
+    /// The dashboard's top-k tables (names, clients, blocked names), when it is served: each
+    /// UDP worker and stream listener takes its own [`metrics::TopWorker`].
+    pub top: Option<Arc<metrics::TopTables>>,
     /// The query log, when on: every response sent is offered to it.
     pub query_log: Option<events::query::QueryLog>,
     /// dnstap, when on: client queries and responses (and the resolver's, in its drivers).
