@@ -28,4 +28,5 @@ pub mod privileges;
 pub mod query;
 pub mod serve;
 pub mod signer;
+pub mod streams;
 pub mod tls;

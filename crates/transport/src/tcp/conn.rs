@@ -180,6 +180,7 @@ async fn connection<R, W>(
             addr: peer.ip(),
             transport: shared.transport,
         },
+        port: peer.port(),
         state: state.clone(),
         key,
         shared: shared.clone(),
@@ -225,6 +226,8 @@ struct Reader {
     tx: mpsc::Sender<Outgoing>,
     budget: Arc<Semaphore>,
     client: Client,
+    /// The client's port, for the query log.
+    port: u16,
     state: Arc<ConnState>,
     key: usize,
     shared: Arc<Shared>,
@@ -237,7 +240,7 @@ enum Action {
     Reply(Vec<u8>),
     Transfer(Box<TransferRequest>),
     /// Handed to the resolver: the answer comes through the channel.
-    Resolving(oneshot::Receiver<Vec<u8>>),
+    Resolving(oneshot::Receiver<crate::resolver::Resolved>),
     Close,
 }
 
@@ -307,7 +310,7 @@ impl Reader {
         match self
             .shared
             .responder
-            .answer(self.key, &self.client, query, received)
+            .answer(self.key, &self.client, self.port, query, received)
         {
             Answer::Reply(frame) => Action::Reply(frame),
             Answer::Transfer(request) => Action::Transfer(request),
@@ -344,7 +347,8 @@ impl Reader {
                 self.state.add_pending(1);
                 let (tx, budget, state) =
                     (self.tx.clone(), self.budget.clone(), self.state.clone());
-                let (shared, key, ip) = (self.shared.clone(), self.key, self.client.addr);
+                let (shared, key) = (self.shared.clone(), self.key);
+                let ip = SocketAddr::new(self.client.addr, self.port);
                 tokio::spawn(async move {
                     let queued = async {
                         let frame = shared.responder.resolved(rx, key, ip, received).await?;
