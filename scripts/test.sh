@@ -11,7 +11,7 @@ step() { printf '\n== %s ==\n' "$*"; }
 
 install_deps() {
     step "installing test dependencies"
-    local debs=(ldnsutils dns-root-data bind9 bind9-utils bind9-dnsutils knot-dnsutils knot nsd unbound dnsdist curl python3-pip prometheus dnsperf openssl dns2tcp iodine chromium)
+    local debs=(ldnsutils dns-root-data bind9 bind9-utils bind9-dnsutils knot-dnsutils knot nsd unbound dnsdist curl python3-pip prometheus dnsperf openssl dns2tcp iodine chromium fstrm-bin)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -56,7 +56,7 @@ def run(binary, tmp, paths):
             why[key] = r[col["explanation"]]
     with open(td.MODEL) as fh:
         shipped = json.load(fh)
-    hv, hrows, _ = td.replay(binary, None, paths, vectors=True)
+    hv, hrows, _ = td.replay(binary, td.vector_model(tmp), paths, vectors=True)
     v = td.Vectors(hv, hrows, paths)
     predicted = td.first_flags(v, shipped["domain"])
     mismatch = sum(1 for k in sessions if predicted.get(k) != flagged_at.get(k))
@@ -144,6 +144,7 @@ def run(binary, tmp, paths):
     qheld = np.array([r[3] for r in rows_q])
     data = np.array([r[6] for r in rows_q])
     benign = kind == "benign"
+    allow = np.array([train.allowed(r[5]) for r in rows_q])
     famcode = np.array([families.index(s) if s in families else -1 for s in source])
 
     out.append("### Leave-one-family-out (query and domain models retrained without the "
@@ -159,7 +160,7 @@ def run(binary, tmp, paths):
         sel = (benign & ~qheld) | ((kind == "tunnel") & ~qheld & (data == 1) & (source != fam))
         y = (kind[sel] == "tunnel").astype(np.float64)
         mean, scale, w, b = train.fit(X[sel], y, famcode[sel] if train.BALANCE else None)
-        th = train.threshold_for(train.scores(X[benign & ~qheld], mean, scale, w, b))
+        th = train.threshold_for(train.scores(X[benign & ~qheld & ~allow], mean, scale, w, b))
         model = json.loads(json.dumps(shipped))
         q = model["query"]
         q["mean"] = [round(float(x), 7) for x in mean]
@@ -170,7 +171,7 @@ def run(binary, tmp, paths):
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=tmp, delete=False) as fh:
             json.dump(model, fh)
             path = fh.name
-        hv, hrows, _ = td.replay(binary, path, paths, vectors=True)
+        hv, hrows, _ = td.replay(binary, td.vector_model(tmp, path), paths, vectors=True)
         os.unlink(path)
         lv = td.Vectors(hv, hrows, paths)
         dom = td.train_domain(lv, ~lv.held & (lv.source != fam))

@@ -31,7 +31,7 @@ use wire::{Name, NameRef, RType};
 use crate::psl::lowercase8;
 
 /// Number of per-domain features fed to the domain model.
-pub const DOMAIN_FEATURES: usize = 16;
+pub const DOMAIN_FEATURES: usize = 20;
 
 /// Stable feature names, in vector order: the model file's `"features"` must equal them.
 pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
@@ -51,7 +51,19 @@ pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
     "distinct_clients_log",
     "distinct_per_query",
     "long_suspicious_log",
+    "long_bytes_per_query_log",
+    "long_distinct_per_query",
+    "long_gaps_log",
+    "long_gap_cv",
 ];
+
+/// Pauses shorter than this between two queries of a domain are one burst (A with AAAA, a
+/// page's names, a tunnel's transfer), not an interval: only longer ones feed the timing
+/// features, so a beacon's regular polls are not drowned by its own bursts.
+const MIN_GAP_MS: u64 = 1_000;
+/// Pauses needed before their coefficient of variation means anything: three or four
+/// pauses of a small site's visits can look as regular as a timer by chance.
+const MIN_GAPS_FOR_CV: f32 = 8.0;
 
 /// 64-bit words of the short window's distinct-subdomain bitmap (1,024 bits).
 const SHORT_WORDS: usize = 16;
@@ -82,6 +94,10 @@ pub struct DomainConfig {
     pub gate_long_distinct: f32,
     /// Gate: (weighted) suspicious queries in the long window.
     pub gate_suspicious: f32,
+    /// Gate: (weighted) pauses of a second or more between queries in the long window: a
+    /// beacon polling one or a few names never reaches the distinct gates, but it keeps
+    /// coming back, and its timing is what the model then looks at.
+    pub gate_gaps: f32,
     /// Once gated, the model runs on every `eval_every`-th query of the domain, and also
     /// whenever its short-window distinct count reaches a new power of two.
     pub eval_every: u32,
@@ -98,6 +114,7 @@ impl Default for DomainConfig {
             gate_short_distinct: 8.0,
             gate_long_distinct: 30.0,
             gate_suspicious: 2.0,
+            gate_gaps: 12.0,
             eval_every: 4,
             hash_key: None,
         }
@@ -162,6 +179,13 @@ pub struct WindowReport {
     pub max_score: f32,
     /// Suspicious queries (weighted).
     pub suspicious: f32,
+    /// Pauses of a second or more between queries (weighted).
+    pub gaps: f32,
+    /// Mean of those pauses, in seconds.
+    pub gap_mean_s: f32,
+    /// Their coefficient of variation (standard deviation ÷ mean): near 0 for a timer, about
+    /// 1 for independent arrivals; 1 when fewer than eight pauses were seen.
+    pub gap_cv: f32,
 }
 
 /// A domain's state, copied out for an alert or `ctl`.
@@ -203,6 +227,10 @@ struct Counts {
     score_sum: f32,
     score_max: f32,
     suspicious: f32,
+    /// Pauses (weighted), their weighted sum and sum of squares, in seconds.
+    gaps: f32,
+    gap_sum: f32,
+    gap_sq: f32,
 }
 
 /// One query's contribution to a window, worked out once for both.
@@ -216,6 +244,8 @@ struct OneQuery {
     client_bit: u64,
     score: f32,
     suspicious: bool,
+    /// Seconds since the domain's previous query when at least `MIN_GAP_MS`, else 0.
+    gap_s: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +330,11 @@ impl<const WORDS: usize> Window<WORDS> {
         self.prev.suspicious * self.prev_weight(now_ms, len_ms) + self.cur.suspicious
     }
 
+    /// Sliding count of pauses.
+    fn gaps(&self, now_ms: u64, len_ms: u64) -> f32 {
+        self.prev.gaps * self.prev_weight(now_ms, len_ms) + self.cur.gaps
+    }
+
     fn clients_now(&self) -> f32 {
         linear_count(self.clients.count_ones(), 64)
     }
@@ -361,6 +396,11 @@ impl<const WORDS: usize> Window<WORDS> {
         if q.suspicious {
             c.suspicious += q.weight;
         }
+        if q.gap_s > 0.0 {
+            c.gaps += q.weight;
+            c.gap_sum += q.weight * q.gap_s;
+            c.gap_sq += q.weight * q.gap_s * q.gap_s;
+        }
     }
 
     fn on_answer(&mut self, nxdomain: bool, size: f32, now_ms: u64, len_ms: u64) {
@@ -383,6 +423,14 @@ impl<const WORDS: usize> Window<WORDS> {
         let queries = mix(q.queries, c.queries);
         let answers = mix(q.answers, c.answers);
         let ratio = |num: f32, den: f32| if den > 0.0 { num / den } else { 0.0 };
+        let gaps = mix(q.gaps, c.gaps);
+        let gap_mean_s = ratio(mix(q.gap_sum, c.gap_sum), gaps);
+        let gap_cv = if gaps >= MIN_GAPS_FOR_CV && gap_mean_s > 0.0 {
+            let var = ratio(mix(q.gap_sq, c.gap_sq), gaps) - gap_mean_s * gap_mean_s;
+            var.max(0.0).sqrt() / gap_mean_s
+        } else {
+            1.0
+        };
         WindowReport {
             window_ms: len_ms,
             queries,
@@ -397,6 +445,9 @@ impl<const WORDS: usize> Window<WORDS> {
             mean_score: ratio(mix(q.score_sum, c.score_sum), queries),
             max_score: mx(q.score_max, c.score_max),
             suspicious: mix(q.suspicious, c.suspicious),
+            gaps,
+            gap_mean_s,
+            gap_cv,
         }
     }
 }
@@ -715,6 +766,7 @@ impl DomainTable {
                 features: None,
             };
         };
+        let gap_ms = now_ms.saturating_sub(e.last_seen_ms);
         e.last_seen_ms = e.last_seen_ms.max(now_ms);
         let one = OneQuery {
             left_hash: (sampled && !q.left.is_empty()).then_some(left_hash),
@@ -724,6 +776,11 @@ impl DomainTable {
             client_bit: 1u64 << (self.client_hash(q.client) % 64),
             score: q.score,
             suspicious: q.suspicious,
+            gap_s: if !new_domain && gap_ms >= MIN_GAP_MS {
+                gap_ms as f32 / 1000.0
+            } else {
+                0.0
+            },
         };
         e.short.on_query(&one, now_ms, config.short_window_ms);
         e.long.on_query(&one, now_ms, config.long_window_ms);
@@ -736,7 +793,8 @@ impl DomainTable {
         let short_distinct = e.short.distinct(now_ms, config.short_window_ms);
         let gated = short_distinct >= config.gate_short_distinct
             || e.long.distinct(now_ms, config.long_window_ms) >= config.gate_long_distinct
-            || e.long.suspicious(now_ms, config.long_window_ms) >= config.gate_suspicious;
+            || e.long.suspicious(now_ms, config.long_window_ms) >= config.gate_suspicious
+            || e.long.gaps(now_ms, config.long_window_ms) >= config.gate_gaps;
         if !gated {
             return Observed {
                 new_domain,
@@ -894,6 +952,14 @@ fn features(short: &WindowReport, long: &WindowReport) -> [f32; DOMAIN_FEATURES]
         ln1p(long.distinct_clients),
         share(short.distinct, short.queries),
         ln1p(long.suspicious),
+        ln1p(if long.queries > 0.0 {
+            long.bytes_out / long.queries
+        } else {
+            0.0
+        }),
+        share(long.distinct, long.queries),
+        ln1p(long.gaps),
+        long.gap_cv.min(4.0),
     ]
 }
 
@@ -962,6 +1028,11 @@ pub struct DomainModel {
     /// Per feature, the 5th and 95th percentiles of the benign training domains at the points
     /// the model looked at them: the normal range an explanation quotes.
     normal: Option<[[f32; 2]; DOMAIN_FEATURES]>,
+    /// Features a score's top three (what an explanation quotes) may name: all but the counts
+    /// with a negative weight. Those weights mostly offset correlated counts (distinct names
+    /// against queries), and "3 distinct subdomains in 1 h" is the absence of a sign, not a
+    /// reason an operator can act on; they still count in the score.
+    quotable: [bool; DOMAIN_FEATURES],
 }
 
 /// One feature's part in a score.
@@ -980,7 +1051,8 @@ pub struct Contribution {
 pub struct DomainScore {
     /// Probability-like score, 0..1.
     pub score: f32,
-    /// The three features that pushed the score up most, largest first.
+    /// The three features that pushed the score up most, largest first, among those an
+    /// explanation may quote (see `DomainModel::quotable`).
     pub top: [Contribution; 3],
 }
 
@@ -1012,6 +1084,9 @@ impl DomainModel {
         if !bias.is_finite() || !(0.0..=1.0).contains(&threshold) {
             return Err(DomainModelError::Value("bias or threshold"));
         }
+        let quotable = std::array::from_fn(|i| {
+            weights[i] >= 0.0 || !DOMAIN_FEATURE_NAMES[i].ends_with("_log")
+        });
         Ok(DomainModel {
             mean,
             scale,
@@ -1019,6 +1094,7 @@ impl DomainModel {
             bias,
             threshold,
             normal: None,
+            quotable,
         })
     }
 
@@ -1079,7 +1155,9 @@ impl DomainModel {
                 value,
                 contribution: c,
             };
-            if let Some(pos) = top.iter().position(|t| c > t.contribution) {
+            if self.quotable[i]
+                && let Some(pos) = top.iter().position(|t| c > t.contribution)
+            {
                 top.copy_within(pos..2, pos + 1);
                 top[pos] = item;
             }
@@ -1130,7 +1208,7 @@ fn amount(i: usize, value: f32) -> String {
     let name = DOMAIN_FEATURE_NAMES[i];
     if name.ends_with("_log") {
         format!("{}", value.exp_m1().max(0.0).round())
-    } else if name.ends_with("_score") {
+    } else if name.ends_with("_score") || name.ends_with("_cv") {
         format!("{:.2}", value.max(0.0))
     } else {
         format!("{}%", (value.clamp(0.0, 1.0) * 100.0).round())
@@ -1182,6 +1260,21 @@ fn describe(i: usize, value: f32, normal: &str, config: &DomainConfig, out: &mut
         "long_suspicious_log" => {
             write!(out, "{v} suspicious queries in {long} ({normal})")
         }
+        "long_bytes_per_query_log" => write!(
+            out,
+            "{v} bytes in new subdomain names per query in {long} ({normal})"
+        ),
+        "long_distinct_per_query" => {
+            write!(
+                out,
+                "{p}% of queries in {long} for a new subdomain ({normal})"
+            )
+        }
+        "long_gaps_log" => write!(out, "{v} separate polls in {long} ({normal})"),
+        "long_gap_cv" => write!(
+            out,
+            "pauses between polls regular to {value:.2} (deviation ÷ mean) ({normal})"
+        ),
         other => write!(out, "{other} = {value:.2}"),
     };
 }
@@ -1418,6 +1511,45 @@ mod tests {
     }
 
     #[test]
+    fn pauses_and_their_regularity() {
+        let t = DomainTable::new(config());
+        let d = name("poll.example");
+        // A poll every 30 s, each followed 200 ms later by a second query (a burst, not a
+        // pause): 20 pauses of 29.8 s.
+        let mut last = None;
+        for i in 0..21u64 {
+            last = query(&t, &d, &left("id1"), 1_000 + i * 30_000)
+                .features
+                .or(last);
+            last = query(&t, &d, &left("id1"), 1_200 + i * 30_000)
+                .features
+                .or(last);
+        }
+        let long = t.snapshot(d.as_ref()).unwrap().long;
+        assert_eq!(long.gaps, 20.0);
+        assert!((long.gap_mean_s - 29.8).abs() < 1e-3, "{}", long.gap_mean_s);
+        assert!(long.gap_cv < 1e-3, "{}", long.gap_cv);
+        // Gated by the pauses alone (one name, nothing suspicious), with the timer in the vector.
+        let f = last.unwrap();
+        assert!(f[19] < 1e-3, "long_gap_cv {}", f[19]);
+        assert!(f[17] < 0.1, "long_distinct_per_query {}", f[17]);
+
+        // Irregular arrivals: a coefficient of variation near or above 1; too few pauses: 1.
+        let t = DomainTable::new(config());
+        let mut now = 0;
+        for i in 0..40u64 {
+            now += [1_000, 90_000, 3_000, 40_000, 2_000][(i % 5) as usize];
+            query(&t, &d, &left("id1"), now);
+        }
+        assert!(t.snapshot(d.as_ref()).unwrap().long.gap_cv > 0.9);
+        let t = DomainTable::new(config());
+        for i in 0..5u64 {
+            query(&t, &d, &left("id1"), i * 30_000);
+        }
+        assert_eq!(t.snapshot(d.as_ref()).unwrap().long.gap_cv, 1.0);
+    }
+
+    #[test]
     fn names_are_case_insensitive() {
         let t = DomainTable::new(config());
         assert!(query(&t, &name("Example.COM"), &left("a"), 0).new_domain);
@@ -1509,6 +1641,36 @@ mod tests {
         );
         let quiet = m.score(&[0.0; DOMAIN_FEATURES]);
         assert!(quiet.score < m.threshold());
+    }
+
+    #[test]
+    fn small_counts_are_not_quoted_as_reasons() {
+        let mut weights = [0.0; DOMAIN_FEATURES];
+        weights[4] = -2.0; // long_distinct_log: a negative weight on a count
+        weights[17] = 1.0; // long_distinct_per_query
+        weights[19] = -1.0; // long_gap_cv: a low value is a reason (a timer)
+        let m = DomainModel::new(
+            [0.5; DOMAIN_FEATURES],
+            [1.0; DOMAIN_FEATURES],
+            weights,
+            0.0,
+            0.5,
+        )
+        .unwrap();
+        let mut x = [0.5; DOMAIN_FEATURES];
+        x[4] = 0.0;
+        x[17] = 1.0;
+        x[19] = 0.0;
+        let s = m.score(&x);
+        let expected = 1.0 / (1.0 + (-(1.0f32 + 0.5 + 0.5)).exp());
+        assert!((s.score - expected).abs() < 1e-6, "{}", s.score);
+        let quoted: Vec<usize> = s
+            .top
+            .iter()
+            .filter(|t| t.contribution > 0.0)
+            .map(|t| t.feature)
+            .collect();
+        assert_eq!(quoted, [17, 19]);
     }
 
     #[test]

@@ -345,11 +345,19 @@ impl Verdicts {
 pub const ALLOWED_WEIGHT: f32 = 0.2;
 
 /// Zones whose ordinary traffic looks like tunnelling: reverse zones, DNS block and
-/// reputation lists, hash reputation, antivirus cloud lookups.
+/// reputation lists, hash reputation, antivirus cloud lookups. Each is a zone its operator
+/// documents for DNS look-ups: `spamhaus.net` is Spamhaus's Data Query Service (`zen.dq`,
+/// and the Hash Blocklist `_file.hbl.dq`); `psbl.surriel.com`, `uceprotect.net` and
+/// `0spam.org` are the PSBL, UCEPROTECT and 0spam lists; `hash.cymru.com` is Team Cymru's
+/// Malware Hash Registry, `circl.lu` CIRCL's hashlookup (`dns.hashlookup.circl.lu`).
 pub const BUILTIN_ALLOWED_ZONES: &[&str] = &[
     "in-addr.arpa",
     "ip6.arpa",
     "spamhaus.org",
+    "spamhaus.net",
+    "psbl.surriel.com",
+    "uceprotect.net",
+    "0spam.org",
     "spamcop.net",
     "surbl.org",
     "uribl.com",
@@ -651,6 +659,10 @@ mod tests {
             "2.0.0.127.zen.spamhaus.org",
             "x.Hash.Cymru.com",
             "0123abcd.avqs.mcafee.com",
+            "2.0.0.127.abcdefkey.zen.dq.spamhaus.net",
+            "2.0.0.127.psbl.surriel.com",
+            "2.0.0.127.dnsbl-1.uceprotect.net",
+            "2.0.0.127.bl.0spam.org",
             "deep.host.corp.example",
             "sel._domainkey.example.com",
             "_dmarc.example.com",
@@ -663,6 +675,7 @@ mod tests {
             "notspamhaus.org",
             "spamhaus.org.evil.example",
             "cymru.com",
+            "surriel.com",
             "example.com",
             "xcorp.example",
             "domainkey.example.com",

@@ -200,6 +200,12 @@ impl RecursionRequest {
         self.edns.is_some_and(|e| e.dnssec_ok)
     }
 
+    /// The UDP payload size and DO bit of the query's OPT record, when it had one (for the
+    /// query log).
+    pub fn client_edns(&self) -> Option<(u16, bool)> {
+        self.edns.map(|e| (e.payload, e.dnssec_ok))
+    }
+
     /// Who asked, and how.
     pub fn client(&self) -> &Client {
         &self.client

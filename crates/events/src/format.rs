@@ -1,9 +1,13 @@
 //! Events as text: one JSON object per line, and the RFC 5424 syslog frame around it.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use wire::{Class, NameRef, RType, Rcode};
+
 use crate::event::Event;
+use crate::query::{QueryRecord, flags};
 
 /// Appends `event`, seen at `at`, to `out` as one JSON object and a newline.
 pub(crate) fn json_line(event: &Event, at: SystemTime, out: &mut String) {
@@ -28,6 +32,58 @@ pub(crate) fn json_line(event: &Event, at: SystemTime, out: &mut String) {
     if let Some(detail) = &event.detail {
         out.push_str(",\"detail\":");
         string(detail, out);
+    }
+    out.push_str("}\n");
+}
+
+/// Appends `record` as one JSON object and a newline; `client` is its address as logged
+/// (cut to the configured prefix).
+pub(crate) fn query_line(record: &QueryRecord, client: IpAddr, out: &mut String) {
+    out.push_str("{\"time\":\"");
+    timestamp(UNIX_EPOCH + Duration::from_millis(record.time_ms), out);
+    let _ = write!(
+        out,
+        "\",\"type\":\"query\",\"client\":\"{client}\",\"port\":{},\"transport\":\"{}\"",
+        record.port,
+        record.proto.name()
+    );
+    if let Ok(name) = NameRef::from_wire(record.qname_wire()) {
+        out.push_str(",\"qname\":");
+        let mut text = String::with_capacity(64);
+        let _ = write!(text, "{name}");
+        string(&text, out);
+        let _ = write!(out, ",\"qtype\":\"{}\"", RType(record.qtype));
+        if record.qclass != Class::IN.0 {
+            let _ = write!(out, ",\"qclass\":\"{}\"", Class(record.qclass));
+        }
+    }
+    let _ = write!(
+        out,
+        ",\"id\":{},\"rcode\":\"{}\",\"source\":\"{}\",\"latency_us\":{},\"flags\":[",
+        record.id,
+        Rcode(record.rcode),
+        record.source,
+        record.latency_us
+    );
+    let mut first = true;
+    for (bit, name) in flags::NAMES {
+        if record.flags & bit != 0 {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let _ = write!(out, "\"{name}\"");
+        }
+    }
+    let _ = write!(out, "],\"size\":{}", record.size);
+    if let Some(udp) = record.edns_udp {
+        let _ = write!(out, ",\"edns_udp\":{udp}");
+    }
+    if let Some((action, reason)) = record.policy {
+        out.push_str(",\"policy\":");
+        string(action, out);
+        out.push_str(",\"reason\":");
+        string(reason, out);
     }
     out.push_str("}\n");
 }
@@ -108,8 +164,7 @@ mod tests {
 
     use super::*;
     use crate::event::Action;
-    use std::net::IpAddr;
-    use wire::{Name, RType};
+    use wire::Name;
 
     fn at(secs: u64, millis: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
@@ -144,6 +199,30 @@ mod tests {
              \"action\":\"blocked\",\"reason\":\"blocklist\",\"client\":\"127.0.1.2\",\
              \"qname\":\"we\\\\\\\"ird.example.\",\"qtype\":\"AAAA\",\
              \"detail\":\"ads \\\"list\\\"\\n\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_query_record_as_json() {
+        let mut q = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x03w\"w\x07example\x00\x00\x10\x00\x03");
+        let mut record = QueryRecord::of_response(&q).unwrap().with_edns(1232, true);
+        record.time_ms = 1_800_000_000_042;
+        record.port = 5353;
+        record.proto = crate::query::Proto::Tcp;
+        record.source = "policy";
+        record.latency_us = 17;
+        record.rcode = 23;
+        record.policy = Some(("blocked", "rpz qname"));
+        let mut s = String::new();
+        query_line(&record, "192.0.2.0".parse().unwrap(), &mut s);
+        assert_eq!(
+            s,
+            "{\"time\":\"2027-01-15T08:00:00.042Z\",\"type\":\"query\",\"client\":\"192.0.2.0\",\
+             \"port\":5353,\"transport\":\"tcp\",\"qname\":\"w\\\\\\\"w.example.\",\"qtype\":\"TXT\",\
+             \"qclass\":\"CH\",\"id\":4660,\"rcode\":\"BADCOOKIE\",\"source\":\"policy\",\
+             \"latency_us\":17,\"flags\":[\"RD\",\"RA\",\"DO\"],\"size\":29,\"edns_udp\":1232,\
+             \"policy\":\"blocked\",\"reason\":\"rpz qname\"}\n"
         );
     }
 

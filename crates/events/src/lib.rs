@@ -11,19 +11,22 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dnstap;
 mod event;
 mod format;
+pub mod query;
 pub mod recent;
 pub mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use event::{Action, Event};
 pub use recent::{Recent, Recorded};
 pub use writer::{EventsConfig, Sink};
+
+use writer::{Queue, StreamCounters};
 
 /// The handle every part of the server emits through. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -31,7 +34,7 @@ pub struct Events {
     counters: Arc<Counters>,
     /// The writer's queue, when a sink is configured. The writer ends when every sender is
     /// gone.
-    queue: Option<SyncSender<Event>>,
+    queue: Option<Queue<Event>>,
     /// The dashboard's ring of recent events, when it is on.
     recent: Option<Arc<Recent>>,
 }
@@ -50,9 +53,9 @@ pub(crate) struct Counters {
     /// queued in that second in the low 24.
     budgets: [AtomicU64; Action::COUNT],
     max_per_second: u64,
-    pub(crate) dropped: AtomicU64,
     suppressed: AtomicU64,
-    pub(crate) written: AtomicU64,
+    /// Written and dropped: the queue's own counters when there is a queue.
+    stream: Arc<StreamCounters>,
 }
 
 /// The stream's counters, for `/metrics`.
@@ -77,7 +80,10 @@ impl Events {
         Events::with_queue(None, 0)
     }
 
-    pub(crate) fn with_queue(queue: Option<SyncSender<Event>>, max_per_second: u64) -> Events {
+    pub(crate) fn with_queue(queue: Option<Queue<Event>>, max_per_second: u64) -> Events {
+        let stream = queue
+            .as_ref()
+            .map_or_else(Arc::default, |q| q.counters().clone());
         Events {
             queue,
             recent: None,
@@ -85,16 +91,10 @@ impl Events {
                 counts: std::array::from_fn(|_| AtomicU64::new(0)),
                 budgets: std::array::from_fn(|_| AtomicU64::new(0)),
                 max_per_second: max_per_second.min(COUNT_MASK),
-                dropped: AtomicU64::new(0),
                 suppressed: AtomicU64::new(0),
-                written: AtomicU64::new(0),
+                stream,
             }),
         }
-    }
-
-    /// The counters, for the writer.
-    pub(crate) fn counters(&self) -> Arc<Counters> {
-        self.counters.clone()
     }
 
     /// Whether events go anywhere but the counters: callers may skip building details nobody
@@ -138,39 +138,15 @@ impl Events {
             recent.push(&event);
         }
         let Some(queue) = &self.queue else { return };
-        match queue.try_send(event) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                inner.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        queue.push(event);
     }
 
     /// Takes one event from the action's budget for this second.
     fn take_budget(&self, index: usize) -> bool {
-        let Some(budget) = self.counters.budgets.get(index) else {
-            return false;
-        };
-        let second = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut current = budget.load(Ordering::Relaxed);
-        loop {
-            let (at, used) = (current >> COUNT_BITS, current & COUNT_MASK);
-            let next = if at == second {
-                if used >= self.counters.max_per_second {
-                    return false;
-                }
-                current + 1
-            } else {
-                (second << COUNT_BITS) | 1
-            };
-            match budget.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(seen) => current = seen,
-            }
-        }
+        self.counters
+            .budgets
+            .get(index)
+            .is_some_and(|budget| take_budget(budget, self.counters.max_per_second))
     }
 
     /// How many times `action` was taken.
@@ -188,9 +164,35 @@ impl Events {
             actions: std::array::from_fn(|i| {
                 inner.counts.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
             }),
-            written: inner.written.load(Ordering::Relaxed),
-            dropped: inner.dropped.load(Ordering::Relaxed),
+            written: inner.stream.written.load(Ordering::Relaxed),
+            dropped: inner.stream.dropped.load(Ordering::Relaxed),
             suppressed: inner.suppressed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Takes one from a per-second budget of `max` held in one atomic word: the second (Unix
+/// time) in the high 40 bits, what was taken in that second in the low 24. False when the
+/// second's budget is spent.
+pub(crate) fn take_budget(budget: &AtomicU64, max: u64) -> bool {
+    let max = max.min(COUNT_MASK);
+    let second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut current = budget.load(Ordering::Relaxed);
+    loop {
+        let (at, used) = (current >> COUNT_BITS, current & COUNT_MASK);
+        let next = if at == second {
+            if used >= max {
+                return false;
+            }
+            current + 1
+        } else {
+            (second << COUNT_BITS) | 1
+        };
+        match budget.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(seen) => current = seen,
         }
     }
 }
@@ -200,7 +202,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use std::sync::mpsc::sync_channel;
 
     #[test]
     fn disabled_counts_only() {
@@ -226,7 +227,7 @@ mod tests {
         disabled.emit_with(Action::Blocked, build);
         assert_eq!((disabled.count(Action::Blocked), built.get()), (1, 0));
 
-        let (tx, rx) = sync_channel(10);
+        let (tx, rx) = Queue::bare(10);
         let events = Events::with_queue(Some(tx), 2);
         for _ in 0..5 {
             events.emit_with(Action::Blocked, build);
@@ -239,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_and_counts() {
-        let (tx, rx) = sync_channel(2);
+        let (tx, rx) = Queue::bare(2);
         let events = Events::with_queue(Some(tx), 1000);
         for _ in 0..5 {
             events.emit(Event::new(Action::RateLimited, "rrl-drop"));
@@ -252,7 +253,7 @@ mod tests {
 
     #[test]
     fn one_action_is_capped_per_second_and_others_are_not() {
-        let (tx, rx) = sync_channel(100);
+        let (tx, rx) = Queue::bare(100);
         let events = Events::with_queue(Some(tx), 3);
         for _ in 0..10 {
             events.emit(Event::new(Action::RateLimited, "rrl-drop"));

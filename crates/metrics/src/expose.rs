@@ -374,6 +374,36 @@ fn render_security(out: &mut Out, registry: &Registry) {
         "Security events not written because their action was over its per-second cap.",
     );
     out.sample(name, &[], s.suppressed);
+    for (name, help, value) in [
+        (
+            "portcullis_query_log_written_total",
+            "Query log lines written.",
+            s.query_log_written,
+        ),
+        (
+            "portcullis_query_log_dropped_total",
+            "Query log records lost: the writer's queue was full or the file refused them.",
+            s.query_log_dropped,
+        ),
+        (
+            "portcullis_query_log_suppressed_total",
+            "Query log records not written because of the per-second cap (query_log.rate).",
+            s.query_log_suppressed,
+        ),
+        (
+            "portcullis_dnstap_written_total",
+            "dnstap frames written.",
+            s.dnstap_written,
+        ),
+        (
+            "portcullis_dnstap_dropped_total",
+            "dnstap messages lost: the writer's queue was full or no reader was connected.",
+            s.dnstap_dropped,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value);
+    }
 }
 
 fn render_detect(out: &mut Out, registry: &Registry) {

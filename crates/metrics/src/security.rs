@@ -11,6 +11,16 @@ pub struct SecurityFigures {
     pub dropped: u64,
     /// Events not written because their action was over its per-second cap.
     pub suppressed: u64,
+    /// Query log lines written.
+    pub query_log_written: u64,
+    /// Query log records lost: its queue was full or the file refused them.
+    pub query_log_dropped: u64,
+    /// Query log records over `query_log.rate`.
+    pub query_log_suppressed: u64,
+    /// dnstap frames written.
+    pub dnstap_written: u64,
+    /// dnstap records lost: the queue was full, or no reader was connected.
+    pub dnstap_dropped: u64,
 }
 
 /// Where the registry reads the security figures.

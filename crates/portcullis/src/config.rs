@@ -37,10 +37,12 @@ pub mod cookies;
 pub mod dashboard;
 pub mod detect;
 pub mod dnssec;
+pub mod dnstap;
 pub mod events;
 pub mod https;
 pub mod limits;
 pub mod policy;
+pub mod query_log;
 pub mod quic;
 pub mod resolver;
 pub mod rrl;
@@ -298,6 +300,21 @@ pub const KEYS: &[&str] = &[
     "events.syslog_facility",
     "events.queue",
     "events.max_per_second",
+    "query_log.file",
+    "query_log.max_size",
+    "query_log.keep",
+    "query_log.sample",
+    "query_log.rate",
+    "query_log.client_prefix_v4",
+    "query_log.client_prefix_v6",
+    "query_log.exclude",
+    "query_log.queue",
+    "dnstap.output",
+    "dnstap.client",
+    "dnstap.resolver",
+    "dnstap.identity",
+    "dnstap.version",
+    "dnstap.queue",
     "tls.listen",
     "tls.cert",
     "tls.key",
@@ -372,6 +389,10 @@ pub struct Config {
     pub acl: AclSettings,
     /// `[events]`: where security events are written.
     pub events: ::events::EventsConfig,
+    /// `[query_log]`: one JSON line per answered query, when on.
+    pub query_log: ::events::query::QueryLogConfig,
+    /// `[dnstap]`: DNS messages as dnstap, when on.
+    pub dnstap: ::events::dnstap::DnstapConfig,
     /// `[tls]`: DNS over TLS serving, and the certificate of every encrypted listener.
     pub tls: TlsSettings,
     /// `[https]`: DNS over HTTPS serving.
@@ -764,6 +785,8 @@ impl Config {
             cookies,
             acl,
             events: file.events.into_config(base_dir),
+            query_log: file.query_log.into_config(base_dir),
+            dnstap: file.dnstap.into_config(base_dir),
             tls: file.tls.into_settings(base_dir),
             https: file.https.into_settings(),
             quic: file.quic.into_settings(),
@@ -895,6 +918,12 @@ impl Config {
         }
         if let Some(events) = &overrides.events {
             self.events.json = Some(events::sink(events, None));
+        }
+        if let Some(file) = &overrides.query_log {
+            self.query_log.sink = Some(events::sink(file, None));
+        }
+        if let Some(output) = &overrides.dnstap {
+            self.dnstap.output = Some(output.clone());
         }
         if let Some(mode) = overrides.detect {
             self.detect.mode = Some(mode);
@@ -1032,6 +1061,10 @@ pub struct Overrides {
     pub rpz: Vec<RpzArg>,
     /// `--events FILE|-`.
     pub events: Option<String>,
+    /// `--query-log FILE|-`.
+    pub query_log: Option<String>,
+    /// `--dnstap unix:PATH|file:PATH`.
+    pub dnstap: Option<::events::dnstap::Target>,
     /// `--rrl N`: rate limiting on, N responses a second.
     pub rrl: Option<u32>,
     /// `--tls-cert FILE`: replaces `tls.cert`.
@@ -1213,6 +1246,10 @@ struct FileConfig {
     acl: acl::AclSection,
     #[serde(default)]
     events: events::EventsSection,
+    #[serde(default)]
+    query_log: query_log::QueryLogSection,
+    #[serde(default)]
+    dnstap: dnstap::DnstapSection,
     #[serde(default)]
     tls: tls::TlsSection,
     #[serde(default)]

@@ -188,6 +188,8 @@ fn integer_bounds_are_enforced_at_the_value() {
         .chain(rrl::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
         .chain(events::INT_SETTINGS)
+        .chain(query_log::INT_SETTINGS)
+        .chain(dnstap::INT_SETTINGS)
         .chain(tls::INT_SETTINGS)
         .chain(https::INT_SETTINGS)
     {
@@ -1017,4 +1019,47 @@ fn https_errors_name_the_key() {
     assert!(e.contains("https.json"), "{e}");
     let e = error("[https]\nnope = 1\n");
     assert!(e.contains("nope"), "{e}");
+}
+
+#[test]
+fn query_log_settings_and_their_errors() {
+    let c = parse(
+        "[query_log]\nfile = \"q.json\"\nmax_size = 0\nsample = 10\nexclude = [\"Internal.Example\", \"b.test.\"]\n",
+    )
+    .unwrap();
+    assert!(c.query_log.sink.is_some());
+    assert_eq!(c.query_log.rotation, None, "max_size = 0: no rotation");
+    assert_eq!(c.query_log.sample, 10);
+    assert_eq!(c.query_log.exclude.len(), 2);
+    assert_eq!(parse("").unwrap().query_log.sink, None, "off by default");
+    let e = error("[query_log]\nexclude = [\"a..b\"]\n");
+    assert!(
+        e.starts_with("test.toml:2:11: query_log.exclude: `a..b` is not a domain name"),
+        "{e}"
+    );
+    let e = error("[query_log]\nfile = \"\"\n");
+    assert!(e.starts_with("test.toml:2:8: query_log.file"), "{e}");
+    let e = error("[query_log]\nsampel = 3\n");
+    assert!(e.starts_with("test.toml:2:1:"), "{e}");
+}
+
+#[test]
+fn dnstap_settings_and_their_errors() {
+    let c =
+        parse("[dnstap]\noutput = \"unix:tap.sock\"\nclient = false\nversion = \"x\"\n").unwrap();
+    assert!(matches!(
+        c.dnstap.output,
+        Some(::events::dnstap::Target::Unix(_))
+    ));
+    assert!(!c.dnstap.client && c.dnstap.resolver);
+    assert_eq!(c.dnstap.version, "x");
+    assert!(c.dnstap.version.len() < 256 && !c.dnstap.identity.is_empty());
+    assert_eq!(parse("").unwrap().dnstap.output, None, "off by default");
+    let e = error("[dnstap]\noutput = \"tcp:1.2.3.4\"\n");
+    assert!(
+        e.starts_with("test.toml:2:10: dnstap.output: `tcp:1.2.3.4` is not a dnstap output"),
+        "{e}"
+    );
+    let e = error("[dnstap]\nclient = 1\n");
+    assert!(e.starts_with("test.toml:2:10: dnstap.client"), "{e}");
 }

@@ -170,6 +170,9 @@ struct Session {
     queries: usize,
     data: usize,
     first_alert: Option<(usize, String)>,
+    /// The first anomaly alert one of this session's own queries or answers raised: the
+    /// query's index and the alert's reason (how a session with no fixed domain is seen).
+    first_anomaly: Option<(usize, &'static str)>,
 }
 
 fn parse_rcode(text: &str) -> Result<Rcode, String> {
@@ -217,6 +220,7 @@ fn read_trace(file: usize, path: &Path, sessions: &mut Vec<Session>) -> Result<(
                 queries: 0,
                 data: 0,
                 first_alert: None,
+                first_anomaly: None,
             });
             sessions.len() - 1
         });
@@ -238,9 +242,10 @@ fn fnv(parts: &[&str]) -> u64 {
 
 /// `detect replay`: drives a real [`Detector`] (mode alert, default windows and capacities)
 /// with the traces' queries and answers, all sessions interleaved in one detector, and writes
-/// per session `file, session, domain, queries, data_queries, first_alert, explanation` (the
-/// 1-based index of the session's query on which a tunnel alert named its registered domain,
-/// or -1), or with `vectors` the domain feature vector at every gate crossing (`file,
+/// per session `file, session, domain, queries, data_queries, first_alert, explanation,
+/// first_anomaly` (the 1-based index of the session's query on which a tunnel alert named its
+/// registered domain, or -1; the index and reason of the first anomaly alert raised by one of
+/// the session's own queries or answers, as `12:client names`, or -1), or with `vectors` the domain feature vector at every gate crossing (`file,
 /// session, query, features...`). Anomaly alerts are counted on standard error.
 pub fn replay(
     model: Model,
@@ -327,6 +332,9 @@ pub fn replay(
                 }
                 AlertKind::Anomaly => {
                     *anomalies.entry((alert.reason, alert.learning)).or_default() += 1;
+                    if session.first_anomaly.is_none() {
+                        session.first_anomaly = Some((query, alert.reason));
+                    }
                 }
             }
         }
@@ -334,7 +342,7 @@ pub fn replay(
     if !options.vectors {
         writeln!(
             out,
-            "file\tsession\tdomain\tqueries\tdata_queries\tfirst_alert\texplanation"
+            "file\tsession\tdomain\tqueries\tdata_queries\tfirst_alert\texplanation\tfirst_anomaly"
         )
         .map_err(io)?;
         for session in &sessions {
@@ -347,9 +355,13 @@ pub fn replay(
                 Some((at, why)) => (at.to_string(), why.replace(['\t', '\n'], " ")),
                 None => ("-1".to_string(), String::new()),
             };
+            let anomaly = match session.first_anomaly {
+                Some((at, reason)) => format!("{at}:{reason}"),
+                None => "-1".to_string(),
+            };
             writeln!(
                 out,
-                "{}\t{}\t{domain}\t{}\t{}\t{first}\t{why}",
+                "{}\t{}\t{domain}\t{}\t{}\t{first}\t{why}\t{anomaly}",
                 files[session.file], session.id, session.queries, session.data
             )
             .map_err(io)?;

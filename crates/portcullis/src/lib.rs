@@ -29,4 +29,5 @@ pub mod query;
 pub mod serve;
 pub mod signer;
 pub mod status;
+pub mod streams;
 pub mod tls;

@@ -328,6 +328,14 @@ struct ServerArgs {
     /// this file, or `-` for standard output (events.file).
     #[arg(long, value_name = "FILE|-")]
     events: Option<String>,
+    /// Write one JSON line per answered query to this file, or `-` for standard output
+    /// (query_log.file; the rest of [query_log] applies).
+    #[arg(long, value_name = "FILE|-")]
+    query_log: Option<String>,
+    /// Write dnstap (client and resolver messages) to a Frame Streams reader's socket or to a
+    /// file (dnstap.output; the rest of [dnstap] applies).
+    #[arg(long, value_name = "unix:PATH|file:PATH")]
+    dnstap: Option<events::dnstap::Target>,
     /// Rate-limit UDP responses to this many a second per client prefix and response
     /// (turns [rrl] on with rrl.responses_per_second = N).
     #[arg(long, value_name = "N")]
@@ -382,6 +390,8 @@ impl ServerArgs {
                 blocklists: self.blocklist.clone(),
                 rpz: self.rpz.clone(),
                 events: self.events.clone(),
+                query_log: self.query_log.clone(),
+                dnstap: self.dnstap.clone(),
                 rrl: self.rrl,
                 tls_cert: self.tls_cert.clone(),
                 tls_key: self.tls_key.clone(),

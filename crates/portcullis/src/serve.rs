@@ -40,6 +40,7 @@ use crate::cookies::{self, CookieSecrets};
 use crate::detection::DetectState;
 use crate::policy::PolicyLoader;
 use crate::signer::{MIN_TIMER_INTERVAL, Signer};
+use crate::streams::Streams;
 use crate::{http, privileges};
 
 /// What a successful reload loaded.
@@ -83,6 +84,8 @@ pub struct Server {
     events_reopen: Reopen,
     /// The `[events]` section the stream was started with.
     started_events: EventsConfig,
+    /// The query log, made once (its settings change at a restart).
+    streams: Streams,
     /// The `[limits]` section the listeners were started with.
     started_limits: crate::config::LimitsSettings,
     /// The DNS over TLS listeners' TLS configuration, replaced by a reload (a new certificate
@@ -145,6 +148,7 @@ impl Server {
         }
         let (events, events_reopen) = events::writer::start(&config.events)
             .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
+        let streams = Streams::start(config).map_err(|e| vec![e])?;
         // The dashboard's event ring and top-k tables (fed only when the dashboard is served).
         let dashboard_on = config.dashboard.enabled && config.server.http.is_some();
         let recent = Arc::new(events::Recent::new(config.dashboard.events));
@@ -160,9 +164,10 @@ impl Server {
         }));
         let dashboard = Arc::new(crate::dashboard::Dashboard::new(config, top, recent));
         let counters = events.clone();
+        let (query_log, dnstap) = (streams.query_log(), streams.dnstap());
         registry.set_security_source(Box::new(move || {
             let f = counters.figures();
-            SecurityFigures {
+            let mut figures = SecurityFigures {
                 actions: Action::ALL
                     .iter()
                     .zip(f.actions)
@@ -171,7 +176,10 @@ impl Server {
                 written: f.written,
                 dropped: f.dropped,
                 suppressed: f.suppressed,
-            }
+                ..SecurityFigures::default()
+            };
+            crate::streams::figures(query_log.as_ref(), dnstap.as_ref(), &mut figures);
+            figures
         }));
         let signer = Signer::new();
         let cookies = CookieSecrets::new(&config.cookies)
@@ -231,6 +239,7 @@ impl Server {
             events,
             events_reopen,
             started_events: config.events.clone(),
+            streams,
             started_limits: config.limits.clone(),
             tls,
             started_tls: config.tls.clone(),
@@ -341,6 +350,7 @@ impl Server {
                         .chain(self.started_acl.restart_only_changes(&config.acl))
                         .chain(resolver_changes(self.started_resolver.as_ref(), &config))
                         .chain(events_changed)
+                        .chain(self.streams.restart_only_changes(&config))
                         .chain((config.limits != self.started_limits).then_some("[limits]"))
                         .chain(tls_restart_changes(&self.started_tls, &config.tls))
                         .chain((config.https != self.started_https).then_some("[https]"))
@@ -366,8 +376,9 @@ impl Server {
                     warnings,
                 })
             });
-        // Reloads follow log rotation: the event file is opened again.
+        // Reloads follow log rotation: the event file and the query log are opened again.
         self.events_reopen.request();
+        self.streams.reopen();
         self.registry.count_reload(match result {
             Ok(_) => ReloadResult::Success,
             Err(_) => ReloadResult::Failure,
@@ -1056,6 +1067,8 @@ fn start(
         events: server.events().clone(),
         limits: client_limits.clone(),
         top: top.clone(),
+        query_log: server.streams.query_log(),
+        dnstap: server.streams.dnstap(),
     };
     if let Some(limits) = &client_limits {
         tracing::info!(
@@ -1083,6 +1096,8 @@ fn start(
                 events: server.events().clone(),
                 limits: client_limits.clone(),
                 top: top.clone(),
+                query_log: server.streams.query_log(),
+                dnstap: server.streams.dnstap(),
             },
             server.registry(),
             shutdown.clone(),
@@ -1299,6 +1314,7 @@ fn start_resolver(
                 0 => None,
                 ms => Some(std::time::Duration::from_millis(u64::from(ms))),
             },
+            dnstap: server.streams.dnstap(),
         },
         &upstreams,
         server.engine(),

@@ -98,6 +98,8 @@ fn integer_bounds_are_documented() {
         .chain(limits::INT_SETTINGS)
         .chain(cookies::INT_SETTINGS)
         .chain(portcullis::config::events::INT_SETTINGS)
+        .chain(portcullis::config::query_log::INT_SETTINGS)
+        .chain(portcullis::config::dnstap::INT_SETTINGS)
         .chain(tls::INT_SETTINGS)
         .chain(portcullis::config::https::INT_SETTINGS)
         .chain(portcullis::config::quic::INT_SETTINGS)

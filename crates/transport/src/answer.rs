@@ -26,12 +26,9 @@ use tokio::sync::oneshot;
 use crate::SharedEngine;
 use crate::guards::Guards;
 use crate::limits::{self, Gate};
-use crate::resolver::{Job, ReplyTo, ResolverHandle};
+use crate::observe::{self, Answered, QueryEdns};
+use crate::resolver::{Job, ReplyTo, Resolved, ResolverHandle};
 use crate::tcp::{Counters, MAX_MESSAGE};
-
-/// A resolver's answer for a stream transport: the message, and which part of the server
-/// produced it (a resolution, or stale data when it failed), for the latency histogram.
-pub(crate) type Resolved = (Vec<u8>, Source);
 
 /// The metrics label of the part of the server that produced a reply.
 pub(crate) fn source(source: AnswerSource) -> Source {
@@ -134,17 +131,44 @@ impl Responder {
         dropped
     }
 
-    /// Answers one query from `client`, counting into stripe `key` (see the module docs).
+    /// The listener's address for dnstap, unless it is a wildcard.
+    fn server(&self) -> Option<SocketAddr> {
+        (!self.listen.ip().is_unspecified()).then_some(self.listen)
+    }
+
+    /// Answers one query from `client` (at `port`), counting into stripe `key` (see the
+    /// module docs).
     pub(crate) fn answer(
         &self,
         key: usize,
         client: &Client,
+        port: u16,
         query: &[u8],
         received: Instant,
     ) -> Answer {
         let engine = self.engine.load();
         let now = crate::clock::now();
         let (ip, guards, t) = (client.addr, &self.guards, self.transport);
+        // Offers a response to the query log and dnstap (called only when one is on).
+        let log_reply = |response: &[u8], rcode, source, policy| {
+            let answered = Answered {
+                client: ip,
+                port,
+                proto: observe::proto(t),
+                received,
+                query: QueryEdns::Query(query),
+                response,
+                rcode,
+                source,
+                policy,
+                server: self.server(),
+            };
+            observe::answered(guards, &answered);
+        };
+        if let Some(tap) = &guards.dnstap {
+            let client = SocketAddr::new(ip, port);
+            observe::client_query(tap, client, self.server(), observe::proto(t), query);
+        }
         with_out_buffer(|out| {
             // The counters' lock is taken only when client limits are on.
             let gate = match guards.limits {
@@ -157,9 +181,14 @@ impl Responder {
                 Gate::Answer => {}
                 Gate::Drop => return Answer::Close,
                 Gate::Reply(len) => {
-                    return out
-                        .get(..len)
-                        .map_or(Answer::Close, |r| Answer::Reply(framed(r)));
+                    let Some(response) = out.get(..len) else {
+                        return Answer::Close;
+                    };
+                    if guards.observing() {
+                        let policy = Some(("dynamic_block", "client limit"));
+                        log_reply(response, None, "limits", policy);
+                    }
+                    return Answer::Reply(framed(response));
                 }
             }
             let listener = engine.listener(self.listen);
@@ -196,6 +225,11 @@ impl Responder {
                             && let Some(request) = RecursionRequest::from_query(query, client)
                         {
                             resolver.prefetch(request);
+                        }
+                        if guards.observing() {
+                            let (source, policy) = observe::source(info.source);
+                            let rcode = Some(info.rcode.0);
+                            log_reply(response, rcode, source, policy);
                         }
                         let frame = framed(response);
                         self.counters
@@ -243,6 +277,10 @@ impl Responder {
                         .and_then(|info| Some((info.rcode.0, out.get(..info.len)?)));
                     match written {
                         Some((rcode, response)) => {
+                            if guards.observing() {
+                                let rcode = Some(rcode);
+                                log_reply(response, rcode, "error", None);
+                            }
                             self.counters.with(key, |m| {
                                 m.count_dropped(t, metrics::DropReason::Overload);
                                 m.count_response(t, Rcode::from_code(rcode));
@@ -256,23 +294,45 @@ impl Responder {
         })
     }
 
-    /// Waits for the resolver's answer to a query of `client`; returns it framed and counted,
-    /// or `None` when the resolver dropped it.
+    /// Waits for the resolver's answer to a query of `client` (address and port); returns it
+    /// framed, counted and offered to the query log and dnstap, or `None` when the resolver
+    /// dropped it.
     pub(crate) async fn resolved(
         &self,
         rx: oneshot::Receiver<Resolved>,
         key: usize,
-        client: IpAddr,
+        client: SocketAddr,
         received: Instant,
     ) -> Option<Vec<u8>> {
-        let (message, source) = rx.await.ok()?;
+        let resolved = rx.await.ok()?;
+        let message = resolved.message;
+        // Which part of the server answered (a resolution, or stale data), for the latency
+        // histogram.
+        let answered_by = source(resolved.source);
+        if self.guards.observing() {
+            let (source, policy) = observe::source(resolved.source);
+            let answered = Answered {
+                client: client.ip(),
+                port: client.port(),
+                proto: observe::proto(self.transport),
+                received,
+                query: QueryEdns::Known(resolved.edns),
+                response: &message,
+                rcode: None,
+                source,
+                policy,
+                server: self.server(),
+            };
+            observe::answered(&self.guards, &answered);
+        }
+        let client = client.ip();
         let rcode = message.get(3).map_or(0, |b| u16::from(b & 0x0f));
         let t = self.transport;
         self.counters.with(key, |m| {
             let (now, len) = (crate::clock::now(), message.len());
             limits::record(&self.guards, m, client, rcode, len, now);
             m.count_response(t, Rcode::from_code(rcode));
-            m.observe_latency(t, source, received.elapsed());
+            m.observe_latency(t, answered_by, received.elapsed());
         });
         Some(framed(&message))
     }

@@ -225,6 +225,8 @@ struct Conn {
     /// The connection's slot in the table, which also picks its counter stripe.
     key: usize,
     client: IpAddr,
+    /// The client's port, for the query log.
+    port: u16,
     /// Fired when a policy drops a query: the connection closes at once.
     close: Notify,
     /// Queries answered, for [`TcpLimits::max_queries_per_connection`].
@@ -241,6 +243,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, ticket: Ticket, site: A
         state: ticket.state().clone(),
         key: ticket.index(),
         client: peer.ip(),
+        port: peer.port(),
         close: Notify::new(),
         answered: AtomicUsize::new(0),
         finish: Notify::new(),
@@ -544,7 +547,7 @@ impl Conn {
             addr: self.client,
             transport: engine::Transport::Encrypted,
         };
-        match responder.answer(self.key, &client, query, received) {
+        match responder.answer(self.key, &client, self.port, query, received) {
             Answer::Reply(frame) => Ok(Some(frame)),
             // One response per request: a transfer's stream of messages does not fit.
             Answer::Transfer(request) => {
@@ -558,7 +561,12 @@ impl Conn {
                 Ok(refused)
             }
             Answer::Resolving(rx) => Ok(responder
-                .resolved(rx, self.key, self.client, received)
+                .resolved(
+                    rx,
+                    self.key,
+                    SocketAddr::new(self.client, self.port),
+                    received,
+                )
                 .await),
             Answer::Close => {
                 let answerable = Message::parse(query).is_ok_and(|m| !m.header().flags.qr());

@@ -347,6 +347,7 @@ async fn connection(
         addr: ip,
         transport: engine::Transport::Encrypted,
     };
+    let port = conn.remote_address().port();
     let close = loop {
         let mut idle_at = state.last_activity() + shared.idle_timeout;
         if !state.is_idle() {
@@ -379,7 +380,7 @@ async fn connection(
                     state.add_pending(1);
                     let (shared, state) = (shared.clone(), state.clone());
                     streams.spawn(async move {
-                        let verdict = stream(send, recv, key, &client, &shared).await;
+                        let verdict = stream(send, recv, key, (&client, port), &shared).await;
                         state.touch();
                         state.sub_pending(1);
                         verdict
@@ -420,7 +421,7 @@ async fn stream(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     key: usize,
-    client: &engine::Client,
+    (client, port): (&engine::Client, u16),
     shared: &Shared,
 ) -> Option<Close> {
     let protocol_error = VarInt::from_u32(DOQ_PROTOCOL_ERROR);
@@ -458,11 +459,15 @@ async fn stream(
         // Replayable early data must not change state or start a transfer (section 4.5).
         refused(query, key, responder)
     } else {
-        match responder.answer(key, client, query, received) {
+        match responder.answer(key, client, port, query, received) {
             Answer::Reply(frame) => Some(frame),
             // Zone transfers over QUIC (XoQ, RFC 9103 over RFC 9250) are not served.
             Answer::Transfer(_) => refused(query, key, responder),
-            Answer::Resolving(rx) => responder.resolved(rx, key, client.addr, received).await,
+            Answer::Resolving(rx) => {
+                responder
+                    .resolved(rx, key, SocketAddr::new(client.addr, port), received)
+                    .await
+            }
             // A policy drop, or a message beyond answering: the connection ends.
             Answer::Close => {
                 let _ = send.reset(VarInt::from_u32(DOQ_UNSPECIFIED_ERROR));

@@ -18,4 +18,15 @@ pub struct Guards {
     /// The dashboard's top-k tables (names, clients, blocked names), when it is served: each
     /// UDP worker and stream listener takes its own [`metrics::TopWorker`].
     pub top: Option<Arc<metrics::TopTables>>,
+    /// The query log, when on: every response sent is offered to it.
+    pub query_log: Option<events::query::QueryLog>,
+    /// dnstap, when on: client queries and responses (and the resolver's, in its drivers).
+    pub dnstap: Option<events::dnstap::Dnstap>,
+}
+
+impl Guards {
+    /// Whether responses are logged or tapped: with neither on, a response costs this test.
+    pub fn observing(&self) -> bool {
+        self.query_log.is_some() || self.dnstap.is_some()
+    }
 }

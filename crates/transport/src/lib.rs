@@ -18,6 +18,7 @@ pub mod doq;
 pub mod doq_client;
 pub mod guards;
 pub mod limits;
+mod observe;
 pub mod resolver;
 pub mod secure_upstream;
 pub mod tcp;

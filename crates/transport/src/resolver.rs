@@ -61,6 +61,7 @@ use socket2::Socket;
 use tokio::sync::{mpsc, oneshot};
 use wire::{Name, Rcode};
 
+use crate::observe::QueryEdns;
 use crate::secure_upstream::{self, SecureUpstreams};
 use crate::tcp::MAX_MESSAGE;
 use crate::udp::Local;
@@ -104,9 +105,19 @@ impl Job {
 pub enum ReplyTo {
     /// A UDP client: sent from the worker's socket.
     Udp(UdpReply),
-    /// A stream client (TCP, DoT, DoH, DoQ): the message (without its length prefix) goes to
-    /// the connection task, with the part of the server that produced it.
-    Tcp(oneshot::Sender<(Vec<u8>, metrics::Source)>),
+    /// A TCP client: the message (without its length prefix) goes to the connection task.
+    Tcp(oneshot::Sender<Resolved>),
+}
+
+/// A resolved answer for a stream client, with what its connection logs of it.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The response, without its length prefix.
+    pub message: Vec<u8>,
+    /// What answered it.
+    pub source: AnswerSource,
+    /// The query's EDNS payload size and DO bit, when it had an OPT record.
+    pub edns: Option<(u16, bool)>,
 }
 
 /// What is needed to answer a UDP client from the socket its query came to.
@@ -217,7 +228,7 @@ const JOBS_PER_ROUND: usize = 64;
 const EVENTS_PER_ROUND: usize = 256;
 
 /// How the drivers run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct DriverSettings {
     /// Driver tasks, each with its own recursor (at least 1).
     pub drivers: usize,
@@ -227,6 +238,9 @@ pub struct DriverSettings {
     /// question was taken is answered from stale data when the cache holds some. `None`: only
     /// a failed resolution is answered stale.
     pub stale_client_timeout: Option<Duration>,
+    /// dnstap, when on: the queries sent upstream and the messages received are tapped when
+    /// it asks for resolver messages.
+    pub dnstap: Option<events::dnstap::Dnstap>,
 }
 
 /// The resolver's encrypted upstreams, shared by every driver.
@@ -310,6 +324,11 @@ pub fn spawn_drivers(
             figures: ResolverFigures::default(),
             out: vec![0; MAX_MESSAGE],
             security: security.clone(),
+            tap: settings
+                .dnstap
+                .clone()
+                .filter(events::dnstap::Dnstap::resolver),
+            tapped: HashMap::new(),
             shutdown: shutdown.clone(),
         };
         queues.push(jobs_tx);
@@ -360,6 +379,10 @@ struct Driver {
     out: Vec<u8>,
     /// Where the recursor's security events are reported.
     security: Events,
+    /// dnstap, when resolver messages are tapped.
+    tap: Option<events::dnstap::Dnstap>,
+    /// The protocol of each tapped upstream query still open, for its response.
+    tapped: HashMap<UpstreamId, events::dnstap::Protocol>,
     shutdown: Shutdown,
 }
 
@@ -458,6 +481,18 @@ impl Driver {
         let now = crate::clock::now();
         match event {
             Event::Message { id, from, message } => {
+                if let Some(tap) = &self.tap {
+                    let protocol = self.tapped.get(&id).copied();
+                    tap.record(events::dnstap::Record {
+                        kind: events::dnstap::Kind::ResolverResponse,
+                        protocol: protocol.unwrap_or(events::dnstap::Protocol::Udp),
+                        query_address: None,
+                        response_address: Some(from),
+                        query_time: None,
+                        response_time: Some(crate::observe::unix_now()),
+                        message: message.as_slice().into(),
+                    });
+                }
                 match self.recursor.handle_response(id, from, &message, now) {
                     Verdict::Rejected(_) => {}
                     Verdict::Accepted | Verdict::Closed => self.close(id),
@@ -489,6 +524,7 @@ impl Driver {
 
     fn close(&mut self, id: UpstreamId) {
         self.secure_pending.remove(&id);
+        self.tapped.remove(&id);
         if let Some(exchange) = self.exchanges.remove(&id) {
             exchange.abort();
         }
@@ -518,6 +554,26 @@ impl Driver {
                     continue;
                 }
             };
+            if let Some(tap) = &self.tap {
+                use events::dnstap::Protocol;
+                let protocol = match (upstream.as_ref().map(|u| u.protocol()), transport) {
+                    (Some("tls"), _) => Protocol::Dot,
+                    (Some("https"), _) => Protocol::Doh,
+                    (Some("quic"), _) => Protocol::Doq,
+                    (_, UpstreamTransport::Tcp) => Protocol::Tcp,
+                    _ => Protocol::Udp,
+                };
+                self.tapped.insert(id, protocol);
+                tap.record(events::dnstap::Record {
+                    kind: events::dnstap::Kind::ResolverQuery,
+                    protocol,
+                    query_address: None,
+                    response_address: Some(server),
+                    query_time: Some(crate::observe::unix_now()),
+                    response_time: None,
+                    message: message.as_slice().into(),
+                });
+            }
             if let Some(upstream) = upstream {
                 let protocol = metrics::UpstreamProtocol::from_label(upstream.protocol())
                     .unwrap_or(metrics::UpstreamProtocol::Tls);
@@ -642,6 +698,25 @@ impl Driver {
                 };
                 if udp.send(message).is_ok() {
                     let (guards, len) = (&udp.guards, message.len());
+                    if guards.observing() {
+                        let (source, policy) = crate::observe::source(info.source);
+                        let answered = crate::observe::Answered {
+                            client: ip,
+                            port: crate::udp::peer_port(&udp.peer),
+                            proto: events::query::Proto::Udp,
+                            received: waiting.received,
+                            query: QueryEdns::Known(waiting.request.client_edns()),
+                            response: message,
+                            rcode: Some(info.rcode.0),
+                            source,
+                            policy: match len == info.len {
+                                true => policy,
+                                false => Some(("rate_limited", "rrl-slip")),
+                            },
+                            server: None,
+                        };
+                        crate::observe::answered(guards, &answered);
+                    }
                     let rcode = info.rcode.0;
                     crate::limits::record(guards, &mut self.metrics, ip, rcode, len, now);
                     self.metrics
@@ -659,7 +734,11 @@ impl Driver {
             // A connection that has closed no longer listens: nothing to do.
             ReplyTo::Tcp(tx) => {
                 if let Some(message) = self.out.get(..info.len) {
-                    let _ = tx.send((message.to_vec(), crate::answer::source(info.source)));
+                    let _ = tx.send(Resolved {
+                        message: message.to_vec(),
+                        source: info.source,
+                        edns: waiting.request.client_edns(),
+                    });
                 }
             }
         }

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 use engine::{
     AnswerKind, AnswerSource, Client, Outcome, QueryError, RecursionRequest, ReplyInfo, Transport,
 };
+use events::query::Proto;
 use events::{Action, Event};
 use guard::{Decision, Kind};
 use metrics::{DropReason, QType, Rcode, Registry, WorkerMetrics};
@@ -65,6 +66,7 @@ use wire::{NameRef, RType};
 
 use crate::guards::Guards;
 use crate::limits::{self, Gate};
+use crate::observe::{self, Answered, QueryEdns};
 use crate::resolver::{Job, ReplyTo, ResolverHandle, UdpReply};
 use crate::{SharedEngine, Shutdown};
 
@@ -235,6 +237,16 @@ impl Local {
         }
     }
 
+    /// The address the datagram was sent to, with the socket's `port`; `None` when the
+    /// kernel did not say.
+    fn addr(&self, port: u16) -> Option<SocketAddr> {
+        let ip = match self {
+            Local::V4(info) => IpAddr::from(u32::from_be(info.ipi_addr.s_addr).to_be_bytes()),
+            Local::V6(info) => IpAddr::from(info.ipi6_addr.s6_addr),
+        };
+        (!ip.is_unspecified()).then_some(SocketAddr::new(ip, port))
+    }
+
     /// Whether two responses can share one `sendmmsg` call.
     fn same(&self, other: &Local) -> bool {
         match (self, other) {
@@ -277,6 +289,8 @@ struct Worker {
     listen: SocketAddr,
     /// Whether the socket is IPv6.
     v6: bool,
+    /// The socket's port (the server's side of dnstap's client messages).
+    port: u16,
     engine: SharedEngine,
     resolver: Option<ResolverHandle>,
     guards: Arc<Guards>,
@@ -304,10 +318,9 @@ impl Worker {
         metrics: WorkerMetrics,
         shutdown: Shutdown,
     ) -> Worker {
-        let v6 = matches!(
-            socket.local_addr().ok().and_then(|a| a.as_socket()),
-            Some(SocketAddr::V6(_))
-        );
+        let bound = socket.local_addr().ok().and_then(|a| a.as_socket());
+        let v6 = matches!(bound, Some(SocketAddr::V6(_)));
+        let port = bound.map_or(0, |a| a.port());
         let empty = Received {
             len: 0,
             truncated: false,
@@ -318,6 +331,7 @@ impl Worker {
             listen,
             socket: Arc::new(socket),
             v6,
+            port,
             engine,
             resolver,
             top: guards.top.as_ref().map(|t| t.worker()),
@@ -353,7 +367,7 @@ impl Worker {
                 }
             };
             let started = Instant::now();
-            let replies = self.answer(count);
+            let replies = self.answer(count, started);
             self.send(replies, started);
         }
     }
@@ -406,7 +420,7 @@ impl Worker {
     }
 
     /// Answers the first `count` received datagrams; returns how many responses are pending.
-    fn answer(&mut self, count: usize) -> usize {
+    fn answer(&mut self, count: usize, started: Instant) -> usize {
         let engine = self.engine.load();
         let listener = engine.listener(self.listen);
         let now = crate::clock::now();
@@ -427,6 +441,11 @@ impl Worker {
                 continue;
             }
             let query = query.get(..received.len).unwrap_or_default();
+            if let Some(tap) = &self.guards.dnstap {
+                let client = SocketAddr::new(ip, peer_port(&peer));
+                let server = received.local.addr(self.port);
+                observe::client_query(tap, client, server, Proto::Udp, query);
+            }
             let gate = limits::admit(
                 &self.guards,
                 &mut self.metrics,
@@ -440,6 +459,21 @@ impl Worker {
                 Gate::Answer => {}
                 Gate::Drop => continue,
                 Gate::Reply(len) => {
+                    if self.guards.observing() {
+                        let answered = Answered {
+                            client: ip,
+                            port: peer_port(&peer),
+                            proto: Proto::Udp,
+                            received: started,
+                            query: QueryEdns::Query(query),
+                            response: out.get(..len).unwrap_or_default(),
+                            rcode: None,
+                            source: "limits",
+                            policy: Some(("dynamic_block", "client limit")),
+                            server: received.local.addr(self.port),
+                        };
+                        observe::answered(&self.guards, &answered);
+                    }
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
@@ -502,6 +536,12 @@ impl Worker {
                     else {
                         continue;
                     };
+                    if self.guards.observing() {
+                        let response = out.get(..len).unwrap_or_default();
+                        let mut answered = answered(ip, &peer, started, query, response, info, len);
+                        answered.server = received.local.addr(self.port);
+                        observe::answered(&self.guards, &answered);
+                    }
                     if let Some(p) = self.pending.get_mut(replies) {
                         *p = Pending {
                             slot,
@@ -546,6 +586,13 @@ impl Worker {
                     else {
                         continue;
                     };
+                    if self.guards.observing() {
+                        let response = out.get(..len).unwrap_or_default();
+                        let mut answered =
+                            answered(ip, &peer, started, query, response, &info, len);
+                        answered.server = received.local.addr(self.port);
+                        observe::answered(&self.guards, &answered);
+                    }
                     let guards = &self.guards;
                     limits::record(guards, &mut self.metrics, ip, info.rcode.0, len, now);
                     if let Some(p) = self.pending.get_mut(replies) {
@@ -634,6 +681,37 @@ impl Worker {
         for p in self.pending.get(..replies).unwrap_or_default() {
             self.metrics.observe_latency(METRICS, p.source, latency);
         }
+    }
+}
+
+/// The query log's view of a UDP response: `len` bytes sent where the engine wrote
+/// `info.len` (shorter: rate limiting slipped it).
+fn answered<'a>(
+    ip: IpAddr,
+    peer: &SockaddrStorage,
+    received: Instant,
+    query: &'a [u8],
+    response: &'a [u8],
+    info: &ReplyInfo,
+    len: usize,
+) -> Answered<'a> {
+    let (source, policy) = observe::source(info.source);
+    let policy = if len == info.len {
+        policy
+    } else {
+        Some(("rate_limited", "rrl-slip"))
+    };
+    Answered {
+        client: ip,
+        port: peer_port(peer),
+        proto: Proto::Udp,
+        received,
+        query: QueryEdns::Query(query),
+        response,
+        rcode: Some(info.rcode.0),
+        source,
+        policy,
+        server: None,
     }
 }
 
@@ -809,6 +887,14 @@ fn headers(v6: bool) -> MultiHeaders<SockaddrStorage> {
         nix::cmsg_space!(libc::in_pktinfo)
     };
     MultiHeaders::preallocate(BATCH, Some(control))
+}
+
+/// The client's port.
+pub(crate) fn peer_port(peer: &SockaddrStorage) -> u16 {
+    if let Some(v4) = peer.as_sockaddr_in() {
+        return v4.port();
+    }
+    peer.as_sockaddr_in6().map_or(0, |v6| v6.port())
 }
 
 /// The client's IP address.

@@ -182,6 +182,7 @@ async fn connection<R, W>(
             addr: peer.ip(),
             transport: shared.transport,
         },
+        port: peer.port(),
         state: state.clone(),
         key,
         shared: shared.clone(),
@@ -227,6 +228,8 @@ struct Reader {
     tx: mpsc::Sender<Outgoing>,
     budget: Arc<Semaphore>,
     client: Client,
+    /// The client's port, for the query log.
+    port: u16,
     state: Arc<ConnState>,
     key: usize,
     shared: Arc<Shared>,
@@ -239,7 +242,7 @@ enum Action {
     Reply(Vec<u8>),
     Transfer(Box<TransferRequest>),
     /// Handed to the resolver: the answer comes through the channel.
-    Resolving(oneshot::Receiver<crate::answer::Resolved>),
+    Resolving(oneshot::Receiver<crate::resolver::Resolved>),
     Close,
 }
 
@@ -309,7 +312,7 @@ impl Reader {
         match self
             .shared
             .responder
-            .answer(self.key, &self.client, query, received)
+            .answer(self.key, &self.client, self.port, query, received)
         {
             Answer::Reply(frame) => Action::Reply(frame),
             Answer::Transfer(request) => Action::Transfer(request),
@@ -346,7 +349,8 @@ impl Reader {
                 self.state.add_pending(1);
                 let (tx, budget, state) =
                     (self.tx.clone(), self.budget.clone(), self.state.clone());
-                let (shared, key, ip) = (self.shared.clone(), self.key, self.client.addr);
+                let (shared, key) = (self.shared.clone(), self.key);
+                let ip = SocketAddr::new(self.client.addr, self.port);
                 tokio::spawn(async move {
                     let queued = async {
                         let frame = shared.responder.resolved(rx, key, ip, received).await?;
