@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release -p detect --example cost            # every case, CPU ns per call
 //! cargo run --release -p detect --example cost -- q17 0   # one case, N calls (0: setup only)
+//! STAGE=psl cargo run --release -p detect --example cost -- q17 100000  # one stage alone:
+//!                                                     # psl, features or score
 //! # instructions per call: the difference of two runs under callgrind, divided by the calls
 //! cargo build --release -p detect --example cost
 //! for n in 0 100000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
@@ -81,12 +83,28 @@ fn run(case: &str, n: u64) -> f64 {
         let model = Model::embedded().unwrap();
         let psl = Psl::embedded();
         let mut f = [0f32; FEATURES];
-        return timed(&mut |_| {
-            let n = black_box(name.as_ref());
-            let registered = psl.registered(n);
-            extract(n, qtype, registered.offset, model.bigrams(), &mut f);
-            black_box(model.score(&f));
-        });
+        let offset = psl.registered(name.as_ref()).offset;
+        extract(name.as_ref(), qtype, offset, model.bigrams(), &mut f);
+        // One stage alone, or all three.
+        return match std::env::var("STAGE").as_deref() {
+            Ok("psl") => timed(&mut |_| {
+                black_box(psl.registered(black_box(name.as_ref())));
+            }),
+            Ok("features") => timed(&mut |_| {
+                let n = black_box(name.as_ref());
+                extract(n, qtype, black_box(offset), model.bigrams(), &mut f);
+                black_box(&f);
+            }),
+            Ok("score") => timed(&mut |_| {
+                black_box(model.score(black_box(&f)));
+            }),
+            _ => timed(&mut |_| {
+                let n = black_box(name.as_ref());
+                let registered = psl.registered(n);
+                extract(n, qtype, registered.offset, model.bigrams(), &mut f);
+                black_box(model.score(&f));
+            }),
+        };
     }
     match case {
         "dom" | "ans" => {
