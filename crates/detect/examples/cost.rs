@@ -18,7 +18,8 @@
 //! replaced by varied letters): registered domain + features + score; `dom` (DomainTable
 //! observe_query on a hot domain, a new left part each query, as in `benches/domain.rs`),
 //! `ans` (its observe_answer); `anom` (anomaly observe + observe_answer in a learned steady
-//! state, as in `benches/anomaly.rs`).
+//! state, as in `benches/anomaly.rs`); `miss` (the whole `Detector::on_miss` and `on_answer`,
+//! as the server calls them on a cache miss, ordinary names over 20,000 sites).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -26,10 +27,10 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use detect::{
-    Anomalies, AnomalyConfig, DomainConfig, DomainTable, FEATURES, Model, Observation, Psl,
-    QueryObservation, extract,
+    Anomalies, AnomalyConfig, DetectConfig, Detector, DomainConfig, DomainTable, FEATURES, Model,
+    Observation, Psl, QueryObservation, extract,
 };
-use wire::{Name, RType};
+use wire::{Name, RType, Rcode};
 
 /// CPU time of this thread in ns (Linux `schedstat`; 0 elsewhere).
 fn thread_cpu_ns() -> u64 {
@@ -170,6 +171,38 @@ fn run(case: &str, n: u64) -> f64 {
                 black_box(a.observe_answer(o.client, o.domain, i % 50 == 0, now));
             })
         }
+        "miss" => {
+            // The whole facade as the server calls it on a cache miss and its answer: ordinary
+            // names over 20,000 sites, each asked once (as `bench/detect.sh` "misses" does).
+            let d = Detector::with_hash_key(
+                DetectConfig::default(),
+                Model::embedded().unwrap(),
+                Psl::embedded(),
+                0,
+                Some([1, 2]),
+            );
+            let names: Vec<Name> = (0..100_000u64)
+                .map(|i| {
+                    format!("h{}.site{}.test.", i / 20_000, i % 20_000)
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            let mut now = 0;
+            for (i, n) in names.iter().enumerate() {
+                now = i as u64 / 10;
+                d.on_miss(n.as_ref(), RType::A, client, now);
+                d.on_answer(n.as_ref(), client, Rcode::NOERROR, 60, now);
+            }
+            let mut k = 0usize;
+            timed(&mut |_| {
+                let n = names[k % names.len()].as_ref();
+                k += 1;
+                now += u64::from(k.is_multiple_of(10));
+                black_box(d.on_miss(n, RType::A, client, now));
+                black_box(d.on_answer(n, client, Rcode::NOERROR, 60, now));
+            })
+        }
         _ => panic!("unknown case {case}"),
     }
 }
@@ -190,6 +223,7 @@ fn main() {
         ("dom", 5_000_000),
         ("ans", 5_000_000),
         ("anom", 5_000_000),
+        ("miss", 1_000_000),
     ] {
         println!("{case}: {:.1} ns CPU per call", run(case, n));
     }

@@ -75,7 +75,7 @@ fn hash_label(h: u64, label: &[u8]) -> u64 {
 /// words: the last one is the eight bytes ending at `end`, shifted down, so no byte past the
 /// label is read; only a label ending in the first eight bytes of the name is read byte by
 /// byte.
-fn hash_wire_label(h: u64, wire: &[u8], start: usize, end: usize) -> u64 {
+pub(crate) fn hash_wire_label(h: u64, wire: &[u8], start: usize, end: usize) -> u64 {
     let load = |at: usize| {
         wire.get(at..at + 8)
             .and_then(|w| <[u8; 8]>::try_from(w).ok())
