@@ -208,6 +208,8 @@ struct ByteInfo {
     sym: u8,
     /// 1 for a letter, 2 for a digit, 0 otherwise (for the letter/digit switches).
     kind: u8,
+    /// 3 when the byte is neither letter nor digit (the last kind is kept), else 0.
+    keep: u8,
     /// 0xff for a consonant, else 0: the consonant run is `(run + 1) & mask`.
     consonant: u8,
 }
@@ -221,6 +223,7 @@ const fn byte_infos() -> [ByteInfo; 256] {
         row: 0,
         sym: 0,
         kind: 0,
+        keep: 0,
         consonant: 0,
     }; 256];
     let mut i = 0;
@@ -242,6 +245,7 @@ const fn byte_infos() -> [ByteInfo; 256] {
             row: (sym * BIGRAM_SYMBOLS) as u16,
             sym: sym as u8,
             kind,
+            keep: if kind == 0 { 3 } else { 0 },
             consonant: if consonant { 0xff } else { 0 },
         };
         i += 1;
@@ -290,34 +294,6 @@ const fn classes() -> [u64; 256] {
 
 const LETTER: u8 = 1;
 const DIGIT_KIND: u8 = 2;
-
-/// The letter/digit switches as a state machine, one load a byte: entry `state | kind` (state
-/// 4 × the kind of the label's last letter or digit, 0 before its first; kind as in
-/// [`ByteInfo::kind`]) is the next state, plus [`SWITCHED`] when the byte is a letter after a
-/// digit or a digit after a letter. Indexed by a `u8`, so it needs no bounds check.
-static SWITCH: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut state = 0;
-    while state < 3 {
-        let mut kind = 0;
-        while kind < 3 {
-            t[state * 4 + kind] = if kind == 0 {
-                (state * 4) as u8
-            } else if state != 0 && state != kind {
-                (kind * 4) as u8 | SWITCHED
-            } else {
-                (kind * 4) as u8
-            };
-            kind += 1;
-        }
-        state += 1;
-    }
-    t
-};
-/// The flag of a switch in [`SWITCH`].
-const SWITCHED: u8 = 16;
-/// The state bits of a [`SWITCH`] entry.
-const STATE: u8 = 12;
 
 /// The bigram row of the label boundary.
 const BOUNDARY_ROW: usize = BOUNDARY * BIGRAM_SYMBOLS;
@@ -377,8 +353,8 @@ pub fn extract(
         }
         bytes += len as u32;
         let mut row = BOUNDARY_ROW;
-        // The letter/digit state ([`SWITCH`]): 0 at the label's start.
-        let mut state = 0u8;
+        // 0 before the label's first letter or digit, else the kind of the last one.
+        let mut prev_kind = 0u32;
         for &b in label {
             let info = &BYTES[usize::from(b)];
             classes += info.classes;
@@ -387,9 +363,11 @@ pub fn extract(
             *c = c.wrapping_add(1);
             run = (run + 1) & u32::from(info.consonant);
             max_run = max_run.max(run);
-            let next = SWITCH[usize::from(state | info.kind)];
-            switches += u32::from(next / SWITCHED);
-            state = next & STATE;
+            let kind = u32::from(info.kind);
+            // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both
+            // bits, so their xor plus one is 4 and every other pair's is below.
+            switches += ((prev_kind ^ kind) + 1) >> 2;
+            prev_kind = (prev_kind & u32::from(info.keep)) | kind;
             loglik += bigrams.get(row, usize::from(info.sym));
             row = usize::from(info.row);
         }
