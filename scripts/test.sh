@@ -11,7 +11,7 @@ step() { printf '\n== %s ==\n' "$*"; }
 
 install_deps() {
     step "installing test dependencies"
-    local debs=(ldnsutils dns-root-data bind9 bind9-utils bind9-dnsutils knot-dnsutils knot nsd unbound dnsdist curl python3-pip prometheus dnsperf openssl dns2tcp iodine)
+    local debs=(ldnsutils dns-root-data bind9 bind9-utils bind9-dnsutils knot-dnsutils knot nsd unbound dnsdist curl python3-pip prometheus dnsperf openssl dns2tcp iodine chromium)
     local missing=()
     for p in "${debs[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -31,6 +31,18 @@ install_deps() {
         python3 -m pip install -q 'dnspython[doh]'
     # dnspython's DoQ client needs aioquic: the `doq` extra brings it.
     python3 -c 'import aioquic' 2>/dev/null || python3 -m pip install -q 'dnspython[doq]'
+    # The dashboard: its bundle is rebuilt to compare with the committed one (web/), and its
+    # browser test drives Debian's chromium with playwright-core (tests/browser/), never with a
+    # browser Playwright downloads. Node.js and npm come with the machine, else from Debian.
+    if ! command -v npm >/dev/null 2>&1; then
+        if [ "$(id -u)" -eq 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+        else
+            sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+        fi
+    fi
+    (cd web && npm ci --no-audit --no-fund)
+    (cd tests/browser && npm ci --no-audit --no-fund)
     if ! cargo fuzz --version >/dev/null 2>&1; then
         cargo install -q cargo-fuzz --locked
     fi
@@ -50,6 +62,8 @@ step "tests"
 if [ "$(id -u)" -eq 0 ]; then
     export PORTCULLIS_WORLD_REQUIRED=1
 fi
+# chromium and the npm packages were installed above: the dashboard's browser test must run.
+export PORTCULLIS_BROWSER_REQUIRED=1
 cargo test --workspace --locked
 
 if [ -d fuzz ]; then

@@ -28,11 +28,14 @@ pub enum Action {
     Tunnel,
     /// The detector found traffic unlike this server's learned baseline.
     Anomaly,
+    /// An operator acted through the dashboard's API or the control socket (flush, reload,
+    /// block, allow): the command as reason, who and what as detail.
+    Control,
 }
 
 impl Action {
     /// How many actions there are.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// Every action, in counter order.
     pub const ALL: [Action; Action::COUNT] = [
@@ -46,6 +49,7 @@ impl Action {
         Action::ResolverLimit,
         Action::Tunnel,
         Action::Anomaly,
+        Action::Control,
     ];
 
     /// The action's name in events and metric labels.
@@ -61,6 +65,7 @@ impl Action {
             Action::ResolverLimit => "resolver_limit",
             Action::Tunnel => "tunnel",
             Action::Anomaly => "anomaly",
+            Action::Control => "control",
         }
     }
 
@@ -73,7 +78,7 @@ impl Action {
     /// through it, notice for policy doing its ordinary work.
     pub(crate) fn severity(self) -> u8 {
         match self {
-            Action::Blocked | Action::AclRefused | Action::AclDropped => 5,
+            Action::Blocked | Action::AclRefused | Action::AclDropped | Action::Control => 5,
             _ => 4,
         }
     }

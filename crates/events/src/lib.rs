@@ -13,6 +13,7 @@
 
 mod event;
 mod format;
+pub mod recent;
 pub mod writer;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use event::{Action, Event};
+pub use recent::{Recent, Recorded};
 pub use writer::{EventsConfig, Sink};
 
 /// The handle every part of the server emits through. Cheap to clone.
@@ -30,6 +32,8 @@ pub struct Events {
     /// The writer's queue, when a sink is configured. The writer ends when every sender is
     /// gone.
     queue: Option<SyncSender<Event>>,
+    /// The dashboard's ring of recent events, when it is on.
+    recent: Option<Arc<Recent>>,
 }
 
 impl Default for Events {
@@ -76,6 +80,7 @@ impl Events {
     pub(crate) fn with_queue(queue: Option<SyncSender<Event>>, max_per_second: u64) -> Events {
         Events {
             queue,
+            recent: None,
             counters: Arc::new(Counters {
                 counts: std::array::from_fn(|_| AtomicU64::new(0)),
                 budgets: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -95,7 +100,14 @@ impl Events {
     /// Whether events go anywhere but the counters: callers may skip building details nobody
     /// will read.
     pub fn is_recording(&self) -> bool {
-        self.queue.is_some()
+        self.queue.is_some() || self.recent.is_some()
+    }
+
+    /// This stream, also keeping its events in `recent` (the dashboard's feed). Set it before
+    /// the handle is cloned: clones made earlier do not feed the ring.
+    pub fn with_recent(mut self, recent: Arc<Recent>) -> Events {
+        self.recent = Some(recent);
+        self
     }
 
     /// Counts `event`'s action and queues the event for the writer, never blocking.
@@ -113,13 +125,19 @@ impl Events {
         if let Some(count) = inner.counts.get(index) {
             count.fetch_add(1, Ordering::Relaxed);
         }
-        let Some(queue) = &self.queue else { return };
+        if self.queue.is_none() && self.recent.is_none() {
+            return;
+        }
         if !self.take_budget(index) {
             inner.suppressed.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let event = build();
         debug_assert_eq!(event.action, action, "the event is of the action counted");
+        if let Some(recent) = &self.recent {
+            recent.push(&event);
+        }
+        let Some(queue) = &self.queue else { return };
         match queue.try_send(event) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {

@@ -24,6 +24,7 @@ pub mod labels;
 pub mod registry;
 pub mod resolver;
 pub mod security;
+pub mod top;
 pub mod worker;
 
 pub use detect::{DetectFigures, DetectSource};
@@ -37,4 +38,5 @@ pub use resolver::{
     UpstreamProtocol, UpstreamReject,
 };
 pub use security::{SecurityFigures, SecuritySource};
+pub use top::{TopConfig, TopEntry, TopSnapshot, TopTables, TopWorker};
 pub use worker::{LATENCY_BUCKETS, WorkerMetrics, latency_bound_ns, latency_bucket};

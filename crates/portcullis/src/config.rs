@@ -34,6 +34,7 @@ use crate::prefix::Prefix;
 
 pub mod acl;
 pub mod cookies;
+pub mod dashboard;
 pub mod detect;
 pub mod dnssec;
 pub mod events;
@@ -160,6 +161,8 @@ pub const KEYS: &[&str] = &[
     "server.tcp_max_queries_per_connection",
     "server.control_socket",
     "server.http",
+    "server.http_token",
+    "server.http_token_file",
     "server.log_level",
     "server.allow_transfer",
     "zone.origin",
@@ -325,6 +328,12 @@ pub const KEYS: &[&str] = &[
     "detect.sinkhole",
     "detect.model",
     "detect.psl",
+    "dashboard.enabled",
+    "dashboard.top_capacity",
+    "dashboard.top_sample",
+    "dashboard.top_window",
+    "dashboard.events",
+    "dashboard.max_overrides",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -371,6 +380,8 @@ pub struct Config {
     pub quic: QuicSettings,
     /// `[detect]`: tunnelling and anomaly detection in the resolver.
     pub detect: DetectSettings,
+    /// `[dashboard]`: the live web dashboard and its API on `server.http`.
+    pub dashboard: dashboard::DashboardSettings,
 }
 
 /// The `[server]` section.
@@ -404,6 +415,8 @@ pub struct ServerConfig {
     pub control_socket: PathBuf,
     /// Address of the HTTP endpoint (`/metrics`); none by default.
     pub http: Option<SocketAddr>,
+    /// The token the dashboard's API asks for (`server.http_token` or the file's content).
+    pub http_token: Option<String>,
     /// Least severe log level written.
     pub log_level: LogLevel,
     /// Clients allowed zone transfers of every zone.
@@ -709,6 +722,15 @@ impl Config {
         .into_settings(label, text, base_dir)?;
         let acl = file.acl.into_settings(label, text)?;
         let s = file.server;
+        let http_token = dashboard::token(s.http_token, s.http_token_file, &at, base_dir)?;
+        let dashboard = file.dashboard.into_settings();
+        dashboard::check_exposed(
+            s.http,
+            http_token.as_deref(),
+            &dashboard,
+            dashboard::http_location(label, text),
+            label,
+        )?;
         let mut config = Config {
             label: label.to_owned(),
             server: ServerConfig {
@@ -726,6 +748,7 @@ impl Config {
                 tcp_max_queries_per_connection: s.tcp_max_queries_per_connection,
                 control_socket: relative_to(base_dir, s.control_socket),
                 http: s.http,
+                http_token,
                 log_level: s.log_level,
                 allow_transfer: s.allow_transfer,
             },
@@ -745,6 +768,7 @@ impl Config {
             https: file.https.into_settings(),
             quic: file.quic.into_settings(),
             detect: file.detect.into_settings(base_dir),
+            dashboard,
         };
         acl::reconcile(&mut config)?;
         Ok(config)
@@ -786,6 +810,13 @@ impl Config {
         }
         if let Some(http) = overrides.http {
             self.server.http = Some(http);
+            dashboard::check_exposed(
+                Some(http),
+                self.server.http_token.as_deref(),
+                &self.dashboard,
+                Some(command_line.clone()),
+                &self.label,
+            )?;
         }
         if let Some(level) = overrides.log_level {
             self.server.log_level = level;
@@ -1190,6 +1221,8 @@ struct FileConfig {
     quic: quic::QuicSection,
     #[serde(default)]
     detect: detect::DetectSection,
+    #[serde(default)]
+    dashboard: dashboard::DashboardSection,
 }
 
 #[derive(Deserialize)]
@@ -1223,6 +1256,8 @@ struct ServerSection {
     control_socket: PathBuf,
     #[serde(deserialize_with = "de_http")]
     http: Option<SocketAddr>,
+    http_token: Option<Spanned<String>>,
+    http_token_file: Option<Spanned<PathBuf>>,
     #[serde(deserialize_with = "de_log_level")]
     log_level: LogLevel,
     #[serde(deserialize_with = "de_server_allow_transfer")]
@@ -1250,6 +1285,8 @@ impl Default for ServerSection {
             tcp_max_queries_per_connection: 0,
             control_socket: PathBuf::from("/run/portcullis/control.sock"),
             http: None,
+            http_token: None,
+            http_token_file: None,
             log_level: LogLevel::Info,
             allow_transfer: Vec::new(),
         }

@@ -87,7 +87,12 @@ fn commented_defaults_in_the_builtin_config_parse_too() {
                 policy_table = ["[[blocklist]]", "[[allowlist]]", "[[rpz]]"].contains(&rest);
                 rest
             }
-            Some(rest) if rest.contains(" = ") && (policy_table || !rest.starts_with("file")) => {
+            // `http_token_file` is the other way to give `http_token`: one of them.
+            Some(rest)
+                if rest.contains(" = ")
+                    && (policy_table || !rest.starts_with("file"))
+                    && !rest.starts_with("http_token_file") =>
+            {
                 rest
             }
             // The example tables of [[forward]] and [[stub]].

@@ -4,12 +4,15 @@
 //! # Protocol
 //!
 //! A Unix stream socket, one command per connection. The client sends one line (`reload`,
-//! `status`, `stats`, `flush [NAME [--subtree]]`, `cache-stats`, `allow-domain NAME` or
-//! `detections`, at most [`MAX_COMMAND_LINE`]
+//! `status`, `stats`, `flush [NAME [--subtree]]`, `cache-stats`, `allow-domain NAME`,
+//! `detections`, `block NAME` or `allow NAME`, at most [`MAX_COMMAND_LINE`]
 //! bytes, ended by `\n` or by closing its
 //! side); the server answers with a first line `ok` or `error: REASON`, then any text, and
 //! closes the connection. Reading the command and writing the answer are each bounded by
-//! [`IO_TIMEOUT`]; the command itself (a reload loads every zone) is not.
+//! [`IO_TIMEOUT`]; the command itself (a reload loads every zone) is not. Every command that
+//! changes something (`reload`, `flush`, `allow-domain`, `block`, `allow`) is a security event
+//! (`control`, reason "control socket", the command and the peer's user ID as detail), as the
+//! same commands are when the dashboard's API runs them.
 //!
 //! # Who may talk to it
 //!
@@ -93,6 +96,17 @@ pub trait ControlHandler: Send + Sync {
     fn detections(&self) -> Result<String, String> {
         Err("detection is off".into())
     }
+    /// Blocks `name` and the names below it at run time (the operator's list, see
+    /// `crate::policy`); says what it did.
+    fn block(&self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err("this server has no resolver policy (the resolver is off)".into())
+    }
+    /// Allows `name` and the names below it at run time, past the blocklists; says what it did.
+    fn allow(&self, name: &str) -> Result<String, String> {
+        let _ = name;
+        Err("this server has no resolver policy (the resolver is off)".into())
+    }
 }
 
 /// A command line as understood: its word and its arguments.
@@ -105,6 +119,8 @@ enum Command {
     CacheStats,
     AllowDomain(String),
     Detections,
+    Block(String),
+    Allow(String),
 }
 
 impl Command {
@@ -118,6 +134,8 @@ impl Command {
             ["cache-stats"] => Command::CacheStats,
             ["allow-domain", name] => Command::AllowDomain((*name).to_owned()),
             ["detections"] => Command::Detections,
+            ["block", name] => Command::Block((*name).to_owned()),
+            ["allow", name] => Command::Allow((*name).to_owned()),
             ["flush"] => Command::Flush {
                 name: None,
                 subtree: false,
@@ -132,6 +150,16 @@ impl Command {
             },
             _ => return None,
         })
+    }
+}
+
+impl Command {
+    /// Whether the command changes the server's state (and so is a security event).
+    fn changes_state(&self) -> bool {
+        !matches!(
+            self,
+            Command::Status | Command::Stats | Command::CacheStats | Command::Detections
+        )
     }
 }
 
@@ -283,11 +311,12 @@ async fn accept_loop(
             }
         }
         let handler = Arc::clone(&handler);
+        let events = events.clone();
         match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => {
                 tokio::spawn(async move {
                     let _permit = permit;
-                    if let Err(e) = answer(stream, handler).await {
+                    if let Err(e) = answer(stream, handler, &events, uid).await {
                         tracing::debug!(error = %e, "control socket: client failed");
                     }
                 });
@@ -316,7 +345,12 @@ async fn refuse(stream: UnixStream) {
 }
 
 /// Reads one command from `stream`, runs it, writes the answer.
-async fn answer(stream: UnixStream, handler: Arc<dyn ControlHandler>) -> io::Result<()> {
+async fn answer(
+    stream: UnixStream,
+    handler: Arc<dyn ControlHandler>,
+    events: &Events,
+    uid: Option<u32>,
+) -> io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::with_capacity(64);
     let mut limited = (&mut reader).take(MAX_COMMAND_LINE as u64);
@@ -329,7 +363,20 @@ async fn answer(stream: UnixStream, handler: Arc<dyn ControlHandler>) -> io::Res
         }
         Ok(Ok(_)) => {
             let command = String::from_utf8_lossy(&line).trim().to_owned();
-            run_command(&command, handler).await
+            let answer = run_command(&command, handler).await;
+            if Command::parse(&command).is_some_and(|c| c.changes_state()) {
+                let outcome = if answer.starts_with("ok") {
+                    "ok"
+                } else {
+                    "error"
+                };
+                let user = uid.map_or_else(|| "uid unknown".to_owned(), |u| format!("uid {u}"));
+                events.emit(
+                    Event::new(Action::Control, "control socket")
+                        .detail(format!("{command} ({outcome}; by {user})")),
+                );
+            }
+            answer
         }
     };
     write_answer(reader.into_inner(), &response).await
@@ -345,7 +392,8 @@ async fn run_command(command: &str, handler: Arc<dyn ControlHandler>) -> String 
             .collect();
         return format!(
             "error: unknown command `{shown}` (commands: reload, status, stats, \
-             flush [NAME [--subtree]], cache-stats)\n"
+             flush [NAME [--subtree]], cache-stats, allow-domain NAME, detections, \
+             block NAME, allow NAME)\n"
         );
     };
     let result = tokio::task::spawn_blocking(move || match parsed {
@@ -356,6 +404,8 @@ async fn run_command(command: &str, handler: Arc<dyn ControlHandler>) -> String 
         Command::CacheStats => handler.cache_stats(),
         Command::AllowDomain(name) => handler.allow_domain(&name),
         Command::Detections => handler.detections(),
+        Command::Block(name) => handler.block(&name),
+        Command::Allow(name) => handler.allow(&name),
     })
     .await;
     match result {
@@ -499,5 +549,16 @@ mod tests {
         assert_eq!(Command::parse("flush --subtree"), None);
         assert_eq!(Command::parse("flush a b"), None);
         assert_eq!(Command::parse("explode"), None);
+        assert_eq!(
+            Command::parse("block ads.example"),
+            Some(Command::Block("ads.example".into()))
+        );
+        assert_eq!(
+            Command::parse("allow ads.example"),
+            Some(Command::Allow("ads.example".into()))
+        );
+        assert_eq!(Command::parse("block"), None);
+        assert!(Command::parse("block x").is_some_and(|c| c.changes_state()));
+        assert!(!Command::Status.changes_state());
     }
 }

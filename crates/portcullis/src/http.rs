@@ -37,6 +37,12 @@
 //! own (that comes with the API work), so a change of state is taken only from this machine;
 //! elsewhere it is `403`.
 //!
+//! # The dashboard
+//!
+//! With a dashboard [`Backend`](crate::dashboard::Backend) ([`serve_api`]), `/`, its assets and
+//! every `/api/` path (the detection API included, which then takes the dashboard's
+//! authentication instead of the loopback-only rule) are answered by [`crate::dashboard`].
+//!
 //! [`serve`] returns when the [`Shutdown`] signal fires, after giving connections in progress
 //! a moment to finish.
 
@@ -138,12 +144,13 @@ pub async fn serve_with(
     events: Events,
 ) -> io::Result<()> {
     serve_api(
-        listener, registry, health, shutdown, limits, acl, events, None,
+        listener, registry, health, shutdown, limits, acl, events, None, None,
     )
     .await
 }
 
-/// [`serve_with`], also answering the detection API of `detect` (see the module docs).
+/// [`serve_with`], also answering the detection API of `detect` and the dashboard of
+/// `dashboard` (see the module docs).
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_api(
     listener: TcpListener,
@@ -154,6 +161,7 @@ pub async fn serve_api(
     acl: Acl,
     events: Events,
     detect: Option<Arc<dyn DetectApi>>,
+    dashboard: Option<Arc<dyn crate::dashboard::Backend>>,
 ) -> io::Result<()> {
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -163,12 +171,12 @@ pub async fn serve_api(
             () = shutdown.wait() => break Ok(()),
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
-                let (stream, refused) = match accepted {
+                let (stream, refused, peer) = match accepted {
                     Ok((stream, peer)) => match acl.decide(peer.ip()) {
-                        AclAction::Allow => (stream, false),
+                        AclAction::Allow => (stream, false, peer.ip()),
                         AclAction::Refuse => {
                             events.emit(Event::new(Action::AclRefused, "acl http").client(peer.ip()));
-                            (stream, true)
+                            (stream, true, peer.ip())
                         }
                         AclAction::Drop => {
                             events.emit(Event::new(Action::AclDropped, "acl http").client(peer.ip()));
@@ -193,19 +201,30 @@ pub async fn serve_api(
                 let registry = Arc::clone(&registry);
                 let health = Arc::clone(&health);
                 let detect = detect.clone();
+                let dashboard = dashboard.clone();
                 connections.spawn(async move {
                     let _permit = permit;
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let response = if refused {
-                            plain(StatusCode::FORBIDDEN, "forbidden\n")
-                        } else if let Some(api) = detect.as_deref()
-                            && request.uri().path().starts_with("/api/detect")
-                        {
-                            respond_detect(&request, api, loopback)
-                        } else {
-                            respond(&request, &registry, &health)
-                        };
-                        async move { Ok::<_, Infallible>(response) }
+                        let registry = Arc::clone(&registry);
+                        let health = Arc::clone(&health);
+                        let detect = detect.clone();
+                        let dashboard = dashboard
+                            .clone()
+                            .filter(|_| crate::dashboard::handles(request.uri().path()));
+                        async move {
+                            let response = if refused {
+                                plain(StatusCode::FORBIDDEN, "forbidden\n")
+                            } else if let Some(backend) = dashboard {
+                                crate::dashboard::respond(backend, request, peer).await
+                            } else if let Some(api) = detect.as_deref()
+                                && request.uri().path().starts_with("/api/detect")
+                            {
+                                respond_detect(&request, api, loopback)
+                            } else {
+                                respond(&request, &registry, &health)
+                            };
+                            Ok::<_, Infallible>(response)
+                        }
                     });
                     let connection = http1::Builder::new()
                         .timer(TokioTimer::new())

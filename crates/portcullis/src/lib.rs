@@ -7,6 +7,7 @@
 //! Signing: [`signer`] (zones served signed), [`keystate`] (keys and rollovers) and
 //! [`dnssec_cli`] (`portcullis dnssec`).
 //! Blocklists and response policy zones: [`policy`] (loading and reloading the files).
+//! The live web dashboard and its API on the HTTP endpoint: [`dashboard`].
 //! `src/main.rs` holds the command line.
 
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod check;
 pub mod config;
 pub mod control;
 pub mod cookies;
+pub mod dashboard;
 pub mod detect_cli;
 pub mod detection;
 pub mod dnssec_cli;

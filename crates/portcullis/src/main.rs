@@ -224,6 +224,17 @@ enum CtlCommand {
     },
     /// List the detector's standing verdicts and recent alerts.
     Detections,
+    /// Block a name and every name below it (NXDOMAIN, EDE 15 "blocked by operator") until
+    /// the server stops.
+    Block {
+        /// The name.
+        name: String,
+    },
+    /// Allow a name and every name below it past the blocklists until the server stops.
+    Allow {
+        /// The name.
+        name: String,
+    },
 }
 
 /// `portcullis query`: dig-style words, read by `portcullis::query`.
@@ -261,7 +272,7 @@ struct ServerArgs {
     /// A client address or prefix allowed zone transfers of every zone; repeat for more.
     #[arg(long, value_name = "PREFIX")]
     allow_transfer: Vec<Prefix>,
-    /// Address for the HTTP endpoint serving /metrics.
+    /// Address for the HTTP endpoint serving the dashboard (/), its API, /metrics and /healthz.
     #[arg(long, value_name = "ADDR:PORT")]
     http: Option<SocketAddr>,
     /// Least severe messages logged: error, warn, info, debug or trace.
@@ -590,6 +601,14 @@ fn run_ctl(args: &CtlArgs) -> ExitCode {
             }
             format!("allow-domain {name}")
         }
+        CtlCommand::Block { name } | CtlCommand::Allow { name }
+            if name.is_empty() || name.chars().any(char::is_whitespace) =>
+        {
+            eprintln!("error: `{name}` is not a domain name");
+            return ExitCode::from(2);
+        }
+        CtlCommand::Block { name } => format!("block {name}"),
+        CtlCommand::Allow { name } => format!("allow {name}"),
         CtlCommand::Flush { name: None, .. } => "flush".to_owned(),
         CtlCommand::Flush {
             name: Some(name),

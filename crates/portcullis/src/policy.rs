@@ -7,6 +7,14 @@
 //! engine is not rebuilt. A file that fails keeps its last good version (the error, with its
 //! `file:line:col`, is reported); at start there is no last version, and the error stops the
 //! server. [`watch`] polls the files every `policy.check_interval`.
+//!
+//! The operator's run-time list ([`PolicyLoader::block`], [`PolicyLoader::allow`]: `ctl block
+//! NAME`, `ctl allow NAME`, `POST /api/block`, `POST /api/allow`) holds at most
+//! `dashboard.max_overrides` names, each blocked or allowed with the names below it. Blocked
+//! names form the blocklist `operator`, checked before the configured ones (NXDOMAIN with EDE
+//! 15 "blocked by operator"); allowed names the allowlist `operator`, which exempts them from
+//! every blocklist (not from response policy zones, which decide first). The list lives in
+//! memory until the server stops: reloads keep it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -64,7 +72,16 @@ pub struct PolicyLoader {
     settings: PolicySettings,
     shared: SharedPolicy,
     last: HashMap<(PathBuf, u8), Loaded>,
+    /// The operator's run-time list: each name, and whether it is blocked (else allowed).
+    overrides: Vec<(wire::Name, bool)>,
+    /// Most names in `overrides`.
+    max_overrides: usize,
+    /// The run-time list changed since the policy was built.
+    overrides_changed: bool,
 }
+
+/// The name of the operator's run-time blocklist and allowlist (events, EDE text).
+pub const OPERATOR_LIST: &str = "operator";
 
 /// A file's modification time and size, when it can be read.
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -79,7 +96,73 @@ impl PolicyLoader {
             settings,
             shared: Arc::new(ArcSwap::from_pointee(Policy::default())),
             last: HashMap::new(),
+            overrides: Vec::new(),
+            max_overrides: 1024,
+            overrides_changed: false,
         }
+    }
+
+    /// Bounds the operator's run-time list (`dashboard.max_overrides`); names beyond are kept
+    /// until removed, new ones refused.
+    pub fn set_max_overrides(&mut self, max: usize) {
+        self.max_overrides = max;
+    }
+
+    /// Blocks `name` and below at run time (see the module docs) and swaps the policy in.
+    pub fn block(&mut self, name: &wire::Name) -> Result<String, String> {
+        self.set_override(name, true)
+    }
+
+    /// Allows `name` and below at run time, past every blocklist, and swaps the policy in.
+    pub fn allow(&mut self, name: &wire::Name) -> Result<String, String> {
+        self.set_override(name, false)
+    }
+
+    fn set_override(&mut self, name: &wire::Name, block: bool) -> Result<String, String> {
+        let mut name = name.clone();
+        name.make_lowercase();
+        let what = if block { "blocked" } else { "allowed" };
+        let full = self.overrides.len() >= self.max_overrides;
+        match self.overrides.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, b)) if *b == block => return Ok(format!("{name} was already {what}")),
+            Some((_, b)) => *b = block,
+            None if full => {
+                return Err(format!(
+                    "the operator's list is full ({} names, dashboard.max_overrides)",
+                    self.max_overrides
+                ));
+            }
+            None => self.overrides.push((name.clone(), block)),
+        }
+        self.overrides_changed = true;
+        let report = self.load(false);
+        log_report(&report);
+        Ok(format!(
+            "{name} and the names below it are {what} (until the server stops)"
+        ))
+    }
+
+    /// The operator's list as a blocklist or allowlist (`None` when it has no such name).
+    fn operator_list(&self, block: bool) -> Option<Arc<DomainList>> {
+        let mut text = String::new();
+        for (name, _) in self.overrides.iter().filter(|(_, b)| *b == block) {
+            let name = name.to_string();
+            text.push_str("||");
+            text.push_str(name.trim_end_matches('.'));
+            text.push_str("^\n");
+        }
+        if text.is_empty() {
+            return None;
+        }
+        let kind = if block {
+            ListKind::Block
+        } else {
+            ListKind::Allow
+        };
+        // Each name fills two entries (the name, and below it).
+        DomainList::parse(text.as_bytes(), kind, self.overrides.len() * 2 + 2)
+            .ok()
+            .map(Arc::new)
     }
 
     /// The policy the engines read.
@@ -117,7 +200,7 @@ impl PolicyLoader {
     /// in when anything changed.
     pub fn load(&mut self, force: bool) -> LoadReport {
         let mut report = LoadReport::default();
-        let mut changed = force;
+        let mut changed = force || std::mem::take(&mut self.overrides_changed);
         let max = self.settings.max_entries;
         let mut kept: HashMap<(PathBuf, u8), Loaded> = HashMap::new();
         let mut get =
@@ -212,6 +295,14 @@ impl PolicyLoader {
             }
         }
         let mut blocklists = Vec::new();
+        if let Some(list) = self.operator_list(true) {
+            blocklists.push(BlockList::new(
+                OPERATOR_LIST,
+                list,
+                Action::NxDomain,
+                Some(guard::policy::EDE_BLOCKED),
+            ));
+        }
         for b in &s.blocklists {
             if let Some(Item::List(list)) = get(&b.source.file, None, ListKind::Block, &mut report)
             {
@@ -228,6 +319,9 @@ impl PolicyLoader {
             if let Some(Item::List(list)) = get(&a.file, None, ListKind::Allow, &mut report) {
                 allowlists.push((a.name.as_str().into(), list));
             }
+        }
+        if let Some(list) = self.operator_list(false) {
+            allowlists.push((OPERATOR_LIST.into(), list));
         }
         let removed = self.last.keys().any(|k| !kept.contains_key(k));
         self.last = kept;
@@ -280,5 +374,67 @@ pub async fn watch(loader: Arc<Mutex<PolicyLoader>>, shutdown: Shutdown) {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn name(text: &str) -> wire::Name {
+        text.parse().unwrap()
+    }
+
+    /// The list that decides `text` in the current policy, if any.
+    fn decided_by(loader: &PolicyLoader, text: &str) -> Option<String> {
+        let policy = loader.shared().load();
+        policy
+            .check_qname(name(text).as_ref())
+            .map(|hit| hit.source.to_owned())
+    }
+
+    #[test]
+    fn the_operators_list_blocks_allows_and_is_bounded() {
+        let mut loader = PolicyLoader::new(PolicySettings::default());
+        loader.set_max_overrides(2);
+        loader.load(true);
+        assert_eq!(decided_by(&loader, "x.ads.example."), None);
+        let said = loader.block(&name("Ads.Example.")).unwrap();
+        assert!(
+            said.contains("ads.example. and the names below it are blocked"),
+            "{said}"
+        );
+        assert_eq!(
+            decided_by(&loader, "ads.example.").as_deref(),
+            Some(OPERATOR_LIST)
+        );
+        assert_eq!(
+            decided_by(&loader, "x.ads.example.").as_deref(),
+            Some(OPERATOR_LIST)
+        );
+        assert_eq!(decided_by(&loader, "other.example."), None);
+        assert!(
+            loader
+                .block(&name("ads.example."))
+                .unwrap()
+                .contains("already")
+        );
+        // Allowing the same name turns it around, without taking a second place.
+        loader.allow(&name("ads.example.")).unwrap();
+        assert_eq!(decided_by(&loader, "x.ads.example."), None);
+        loader.block(&name("b.example.")).unwrap();
+        let full = loader.block(&name("c.example.")).unwrap_err();
+        assert!(full.contains("full (2 names"), "{full}");
+        // An allowed name passes the blocked list too, and reloads keep both.
+        loader.block(&name("ads.example.")).unwrap();
+        loader.allow(&name("b.example.")).unwrap();
+        loader.load(true);
+        assert_eq!(
+            decided_by(&loader, "ads.example.").as_deref(),
+            Some(OPERATOR_LIST)
+        );
+        assert_eq!(decided_by(&loader, "b.example."), None);
     }
 }

@@ -104,6 +104,11 @@ pub struct Server {
     started_quic: crate::config::QuicSettings,
     /// The tunnelling detector, kept across reloads (`crate::detection`).
     detect: Arc<DetectState>,
+    /// The dashboard's top-k tables, event ring and configuration summary
+    /// (`crate::dashboard`); its tables are fed only when it is served.
+    dashboard: Arc<crate::dashboard::Dashboard>,
+    /// Whether the dashboard is served (`dashboard.enabled` and `server.http` at start).
+    dashboard_on: bool,
 }
 
 impl Server {
@@ -136,6 +141,20 @@ impl Server {
         }
         let (events, events_reopen) = events::writer::start(&config.events)
             .map_err(|e| vec![format!("{}: events: {e}", config.label)])?;
+        // The dashboard's event ring and top-k tables (fed only when the dashboard is served).
+        let dashboard_on = config.dashboard.enabled && config.server.http.is_some();
+        let recent = Arc::new(events::Recent::new(config.dashboard.events));
+        let events = if dashboard_on {
+            events.with_recent(recent.clone())
+        } else {
+            events
+        };
+        let top = Arc::new(metrics::TopTables::new(metrics::TopConfig {
+            capacity: config.dashboard.top_capacity,
+            sample: config.dashboard.top_sample,
+            window: config.dashboard.top_window,
+        }));
+        let dashboard = Arc::new(crate::dashboard::Dashboard::new(config, top, recent));
         let counters = events.clone();
         registry.set_security_source(Box::new(move || {
             let f = counters.figures();
@@ -154,6 +173,7 @@ impl Server {
         let cookies = CookieSecrets::new(&config.cookies)
             .map_err(|e| vec![format!("{}: {e}", config.label)])?;
         let mut policy = PolicyLoader::new(config.policy.clone());
+        policy.set_max_overrides(config.dashboard.max_overrides);
         let report = policy.load(true);
         if !report.errors.is_empty() {
             return Err(report.errors);
@@ -216,6 +236,8 @@ impl Server {
             doq,
             started_quic: config.quic.clone(),
             detect,
+            dashboard,
+            dashboard_on,
         })
     }
 
@@ -330,6 +352,9 @@ impl Server {
                     doq.send_replace(Arc::new(tls));
                 }
                 self.registry.set_zones(zone_stats(&loaded.zones));
+                if let Some(section) = self.dashboard.set_config(&config) {
+                    warnings.push(format!("{section} changed: it applies after a restart"));
+                }
                 Ok(ReloadSummary {
                     zones: loaded.zones,
                     warnings,
@@ -998,6 +1023,8 @@ fn start(
             "response rate limiting on"
         );
     }
+    // The dashboard's top-k tables, fed by every listener when the dashboard is served.
+    let top = server.dashboard_on.then(|| server.dashboard.top().clone());
     // Client limits likewise: one table for every listener, UDP and TCP.
     let client_limits = config.limits.limiter().map(ClientLimits::new);
     // The policies of the stream transports (TCP, DoT, DoH, DoQ): response rate limiting is
@@ -1006,6 +1033,7 @@ fn start(
         rrl: None,
         events: server.events().clone(),
         limits: client_limits.clone(),
+        top: top.clone(),
     };
     if let Some(limits) = &client_limits {
         tracing::info!(
@@ -1032,6 +1060,7 @@ fn start(
                 rrl: rrl.clone(),
                 events: server.events().clone(),
                 limits: client_limits.clone(),
+                top: top.clone(),
             },
             server.registry(),
             shutdown.clone(),
@@ -1156,6 +1185,9 @@ fn start(
         let limits = http::Limits::default();
         let events = server.events().clone();
         let detect: Arc<dyn http::DetectApi> = server.clone();
+        let backend: Option<Arc<dyn crate::dashboard::Backend>> = server
+            .dashboard_on
+            .then(|| server.clone() as Arc<dyn crate::dashboard::Backend>);
         running.tasks.push(runtime.spawn(async move {
             let served = http::serve_api(
                 listener,
@@ -1166,12 +1198,17 @@ fn start(
                 acl,
                 events,
                 Some(detect),
+                backend,
             );
             if let Err(e) = served.await {
                 tracing::error!("HTTP endpoint stopped: {e}");
             }
         }));
-        tracing::info!(%addr, "HTTP endpoint: /metrics and /healthz");
+        if server.dashboard_on {
+            tracing::info!(%addr, "HTTP endpoint: the dashboard at http://{addr}/, /metrics and /healthz");
+        } else {
+            tracing::info!(%addr, "HTTP endpoint: /metrics and /healthz");
+        }
     }
     running
         .tasks
@@ -1458,6 +1495,70 @@ impl ControlHandler for Server {
 
     fn detections(&self) -> Result<String, String> {
         Ok(self.detect.list(transport::clock::now().as_millis()))
+    }
+
+    fn block(&self, name: &str) -> Result<String, String> {
+        let name = self.override_name(name)?;
+        self.policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .block(&name)
+    }
+
+    fn allow(&self, name: &str) -> Result<String, String> {
+        let name = self.override_name(name)?;
+        self.policy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allow(&name)
+    }
+}
+
+impl Server {
+    /// A name for the operator's run-time list; an error when there is no resolver to apply
+    /// it or the text is not a name.
+    fn override_name(&self, text: &str) -> Result<wire::Name, String> {
+        if self.cache.is_none() {
+            return Err("this server has no resolver policy (the resolver is off)".into());
+        }
+        let absolute = if text.ends_with('.') {
+            text.to_owned()
+        } else {
+            format!("{text}.")
+        };
+        absolute
+            .parse()
+            .map_err(|e| format!("`{text}` is not a domain name: {e}"))
+    }
+}
+
+impl crate::dashboard::Backend for Server {
+    fn dashboard(&self) -> &crate::dashboard::Dashboard {
+        &self.dashboard
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn events(&self) -> &Events {
+        &self.events
+    }
+
+    fn controls(&self) -> &dyn ControlHandler {
+        self
+    }
+
+    fn detect_json(&self) -> String {
+        self.detect.json(transport::clock::now().as_millis())
+    }
+
+    fn zone_serials(&self) -> Vec<(String, u32)> {
+        self.registry
+            .zones()
+            .into_iter()
+            .map(|z| (z.origin, z.serial))
+            .collect()
     }
 }
 

@@ -677,7 +677,8 @@ fn rate_limit_lets_some_through_and_refuses_the_rest() {
     assert!(answered > 0, "some were answered");
     assert!(s.metric("portcullis_detect_enforced_total{action=\"rate_limited\"}") >= 1.0);
 
-    // The HTTP API (the listener is on loopback): the verdict, then the operator's allow.
+    // The HTTP API (the listener is on loopback, no token; controls carry the dashboard's
+    // header): the verdict, then the operator's allow.
     let api = s.curl(&["http://127.0.0.1:HTTP/api/detect"]);
     assert!(
         api.contains("\"domain\":\"tunnel.test.\"") && api.contains("\"action\":\"rate_limited\""),
@@ -686,6 +687,8 @@ fn rate_limit_lets_some_through_and_refuses_the_rest() {
     let allowed = s.curl(&[
         "-X",
         "POST",
+        "-H",
+        "X-Portcullis: 1",
         "http://127.0.0.1:HTTP/api/detect/allow?domain=tunnel.test",
     ]);
     assert!(allowed.contains("\"ok\":true"), "{allowed}");

@@ -102,6 +102,7 @@ fn integer_bounds_are_documented() {
         .chain(portcullis::config::https::INT_SETTINGS)
         .chain(portcullis::config::quic::INT_SETTINGS)
         .chain(portcullis::config::detect::INT_SETTINGS)
+        .chain(portcullis::config::dashboard::INT_SETTINGS)
     {
         let row = doc
             .lines()

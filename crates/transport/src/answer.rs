@@ -54,6 +54,8 @@ pub(crate) struct Responder {
     /// refusals and drops and dynamic blocks are reported.
     guards: Guards,
     counters: Arc<Counters>,
+    /// The dashboard's top-k tables, striped like `counters`, when it is served.
+    top: Option<Box<[std::sync::Mutex<metrics::TopWorker>]>>,
     /// The label every count goes under.
     transport: Transport,
 }
@@ -68,12 +70,22 @@ impl Responder {
         registry: &Registry,
         transport: Transport,
     ) -> Responder {
+        let top = guards.top.as_ref().map(|t| {
+            let stripes = std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+                .clamp(1, 64);
+            (0..stripes)
+                .map(|_| std::sync::Mutex::new(t.worker()))
+                .collect()
+        });
         Responder {
             engine,
             listen,
             resolver,
             guards,
             counters: Arc::new(Counters::new(registry)),
+            top,
             transport,
         }
     }
@@ -133,7 +145,24 @@ impl Responder {
                 }
             }
             let listener = engine.listener(self.listen);
-            match engine.respond_on(listener, query, client, now, out) {
+            let outcome = engine.respond_on(listener, query, client, now, out);
+            if let Some(stripes) = &self.top
+                && let Some(stripe) = stripes.get(key % stripes.len().max(1))
+            {
+                let blocked = matches!(
+                    &outcome,
+                    Outcome::Reply(ReplyInfo {
+                        source: AnswerSource::Policy { .. } | AnswerSource::Detection,
+                        ..
+                    })
+                );
+                // One count under the stripe's lock, as for `counters`.
+                let mut top = stripe
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                top.observe(query, ip, blocked, now.as_millis() / 1000);
+            }
+            match outcome {
                 Outcome::Reply(info) => match out.get(..info.len) {
                     Some(response) => {
                         if let AnswerSource::Error(e) = info.source {

@@ -15,4 +15,7 @@ pub struct Guards {
     pub events: Events,
     /// Client limits and dynamic blocks (UDP and TCP), when configured.
     pub limits: Option<crate::limits::ClientLimits>,
+    /// The dashboard's top-k tables (names, clients, blocked names), when it is served: each
+    /// UDP worker and stream listener takes its own [`metrics::TopWorker`].
+    pub top: Option<Arc<metrics::TopTables>>,
 }

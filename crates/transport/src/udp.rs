@@ -279,6 +279,8 @@ struct Worker {
     resolver: Option<ResolverHandle>,
     guards: Arc<Guards>,
     metrics: WorkerMetrics,
+    /// This worker's top-k tables, when the dashboard is served.
+    top: Option<metrics::TopWorker>,
     shutdown: Shutdown,
     /// Query slots, [`QUERY_BUFFER`] bytes each.
     rx: Box<[u8]>,
@@ -316,6 +318,7 @@ impl Worker {
             v6,
             engine,
             resolver,
+            top: guards.top.as_ref().map(|t| t.worker()),
             guards,
             metrics,
             shutdown,
@@ -452,6 +455,16 @@ impl Worker {
                 transport: Transport::Udp,
             };
             let mut outcome = engine.respond_on(listener, query, &client, now, out);
+            if let Some(top) = &mut self.top {
+                let blocked = matches!(
+                    &outcome,
+                    Outcome::Reply(ReplyInfo {
+                        source: AnswerSource::Policy { .. } | AnswerSource::Detection,
+                        ..
+                    })
+                );
+                top.observe(query, ip, blocked, now.as_millis() / 1000);
+            }
             if let Outcome::Recurse(request) = outcome {
                 self.metrics
                     .count_query(METRICS, QType::from_code(request.qtype().0));
