@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release -p detect --example cost            # every case, CPU ns per call
 //! cargo run --release -p detect --example cost -- q17 0   # one case, N calls (0: setup only)
+//! STAGE=psl cargo run --release -p detect --example cost -- q17 100000  # one stage alone:
+//!                                                     # psl, features or score
 //! # instructions per call: the difference of two runs under callgrind, divided by the calls
 //! cargo build --release -p detect --example cost
 //! for n in 0 100000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
@@ -16,7 +18,8 @@
 //! replaced by varied letters): registered domain + features + score; `dom` (DomainTable
 //! observe_query on a hot domain, a new left part each query, as in `benches/domain.rs`),
 //! `ans` (its observe_answer); `anom` (anomaly observe + observe_answer in a learned steady
-//! state, as in `benches/anomaly.rs`).
+//! state, as in `benches/anomaly.rs`); `miss` (the whole `Detector::on_miss` and `on_answer`,
+//! as the server calls them on a cache miss, ordinary names over 20,000 sites).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -24,10 +27,10 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use detect::{
-    Anomalies, AnomalyConfig, DomainConfig, DomainTable, FEATURES, Model, Observation, Psl,
-    QueryObservation, extract,
+    Anomalies, AnomalyConfig, DetectConfig, Detector, DomainConfig, DomainTable, FEATURES, Model,
+    Observation, Psl, QueryObservation, extract,
 };
-use wire::{Name, RType};
+use wire::{Name, RType, Rcode};
 
 /// CPU time of this thread in ns (Linux `schedstat`; 0 elsewhere).
 fn thread_cpu_ns() -> u64 {
@@ -81,12 +84,28 @@ fn run(case: &str, n: u64) -> f64 {
         let model = Model::embedded().unwrap();
         let psl = Psl::embedded();
         let mut f = [0f32; FEATURES];
-        return timed(&mut |_| {
-            let n = black_box(name.as_ref());
-            let registered = psl.registered(n);
-            extract(n, qtype, registered.offset, model.bigrams(), &mut f);
-            black_box(model.score(&f));
-        });
+        let offset = psl.registered(name.as_ref()).offset;
+        extract(name.as_ref(), qtype, offset, model.bigrams(), &mut f);
+        // One stage alone, or all three.
+        return match std::env::var("STAGE").as_deref() {
+            Ok("psl") => timed(&mut |_| {
+                black_box(psl.registered(black_box(name.as_ref())));
+            }),
+            Ok("features") => timed(&mut |_| {
+                let n = black_box(name.as_ref());
+                extract(n, qtype, black_box(offset), model.bigrams(), &mut f);
+                black_box(&f);
+            }),
+            Ok("score") => timed(&mut |_| {
+                black_box(model.score(black_box(&f)));
+            }),
+            _ => timed(&mut |_| {
+                let n = black_box(name.as_ref());
+                let registered = psl.registered(n);
+                extract(n, qtype, registered.offset, model.bigrams(), &mut f);
+                black_box(model.score(&f));
+            }),
+        };
     }
     match case {
         "dom" | "ans" => {
@@ -152,6 +171,38 @@ fn run(case: &str, n: u64) -> f64 {
                 black_box(a.observe_answer(o.client, o.domain, i % 50 == 0, now));
             })
         }
+        "miss" => {
+            // The whole facade as the server calls it on a cache miss and its answer: ordinary
+            // names over 20,000 sites, each asked once (as `bench/detect.sh` "misses" does).
+            let d = Detector::with_hash_key(
+                DetectConfig::default(),
+                Model::embedded().unwrap(),
+                Psl::embedded(),
+                0,
+                Some([1, 2]),
+            );
+            let names: Vec<Name> = (0..100_000u64)
+                .map(|i| {
+                    format!("h{}.site{}.test.", i / 20_000, i % 20_000)
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            let mut now = 0;
+            for (i, n) in names.iter().enumerate() {
+                now = i as u64 / 10;
+                d.on_miss(n.as_ref(), RType::A, client, now);
+                d.on_answer(n.as_ref(), client, Rcode::NOERROR, 60, now);
+            }
+            let mut k = 0usize;
+            timed(&mut |_| {
+                let n = names[k % names.len()].as_ref();
+                k += 1;
+                now += u64::from(k.is_multiple_of(10));
+                black_box(d.on_miss(n, RType::A, client, now));
+                black_box(d.on_answer(n, client, Rcode::NOERROR, 60, now));
+            })
+        }
         _ => panic!("unknown case {case}"),
     }
 }
@@ -172,6 +223,7 @@ fn main() {
         ("dom", 5_000_000),
         ("ans", 5_000_000),
         ("anom", 5_000_000),
+        ("miss", 1_000_000),
     ] {
         println!("{case}: {:.1} ns CPU per call", run(case, n));
     }

@@ -530,7 +530,13 @@ impl Detector {
 
     /// Appends what the domain's state shows (samples, clients, first and last seen) and the
     /// query that tipped it to an explanation.
-    fn describe(&self, text: &mut String, domain: NameRef<'_>, query: &QueryScore, now_ms: u64) {
+    fn describe(
+        &self,
+        text: &mut String,
+        domain: NameRef<'_>,
+        query: &QueryScore<'_>,
+        now_ms: u64,
+    ) {
         use std::fmt::Write;
         let _ = write!(text, "; last query {}", query.explain());
         if let Some(report) = self.domains.snapshot(domain) {

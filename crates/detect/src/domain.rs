@@ -572,7 +572,12 @@ impl Shard {
         let home = (tag >> 1) as usize % n;
         let mut oldest: Option<(usize, u64)> = None;
         for i in 0..PROBES.min(n) {
-            let at = (home + i) % n;
+            // `(home + i) % n` without a division per probe (both terms are below n).
+            let at = if home + i >= n {
+                home + i - n
+            } else {
+                home + i
+            };
             let slot = &self.slots[at];
             let Some(entry) = &slot.entry else {
                 return Found::Vacant(at);

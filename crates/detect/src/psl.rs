@@ -4,10 +4,12 @@
 //! (`myapp.herokuapp.com`, `team.github.io`) is its own registered domain and one tunnel on a
 //! shared platform does not taint its neighbours.
 //!
-//! Rules are kept as 64-bit FNV-1a hashes of the lowercased suffix, fed label by label from
-//! the right, so a lookup hashes each suffix of the query name once while walking leftwards and
-//! needs no allocation. Every proper suffix of a rule is stored too (as an interior node), so
-//! the walk stops at the first suffix no rule extends.
+//! Rules are kept as 64-bit hashes of the lowercased suffix, fed label by label from the right
+//! and eight bytes at a time (one multiply per word, not per byte), so a lookup hashes each
+//! suffix of the query name once while walking leftwards and needs no allocation. The hash is
+//! seeded at random per list, so a client cannot choose a suffix that collides with a rule.
+//! Every proper suffix of a rule is stored too (as an interior node), so the walk stops at the
+//! first suffix no rule extends.
 //!
 //! Rules written in UTF-8 (IDN) are skipped: converting them to A-labels needs Punycode, and
 //! their ASCII parents (`cn`, `jp`...) are rules of their own, so names under them get the
@@ -15,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, OnceLock};
 
 use wire::NameRef;
@@ -30,7 +32,6 @@ const EXCEPTION: u8 = 4;
 /// Some longer rule ends with this suffix: keep walking left.
 const INTERIOR: u8 = 8;
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// Eight bytes with ASCII `A`-`Z` lowercased, the others unchanged (SWAR: the high bit of
@@ -44,30 +45,57 @@ pub(crate) fn lowercase8(x: u64) -> u64 {
     x | (upper >> 2)
 }
 
-/// Feeds one label (lowercased) into a suffix hash, with a separator so `a.bc` and `ab.c`
-/// differ.
-fn hash_label(mut h: u64, label: &[u8]) -> u64 {
-    h ^= u64::from(b'.');
-    h = h.wrapping_mul(FNV_PRIME);
-    for &b in label {
-        h ^= u64::from(LOWER[usize::from(b)]);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
+/// The multiplier of [`mix`] (odd, bits spread: the golden ratio's).
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// One step of the suffix hash: a 64×64→128-bit multiply folded to 64 bits (one `mul`
+/// instruction and a xor), which spreads every input bit both ways and cannot be undone.
+fn mix(h: u64, word: u64) -> u64 {
+    let p = u128::from(h ^ word) * u128::from(MIX);
+    (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// `to_ascii_lowercase` as a table: one load per byte instead of a compare and a select.
-static LOWER: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).to_ascii_lowercase();
-        i += 1;
-    }
-    t
-};
+/// Little-endian word of `b`'s (at most eight) bytes, zero-extended.
+fn word_of(b: &[u8]) -> u64 {
+    b.iter().rev().fold(0, |w, &x| w << 8 | u64::from(x))
+}
 
-/// The keys are already FNV hashes: hashing them again (SipHash) would only cost time.
+/// Feeds one label (1 to 63 bytes, lowercased here) into a suffix hash: its length, then its
+/// bytes in 8-byte words, the last zero-extended. The reference form of
+/// [`hash_wire_label`], used to hash the rules.
+fn hash_label(h: u64, label: &[u8]) -> u64 {
+    label
+        .chunks(8)
+        .fold(mix(h, label.len() as u64), |h, chunk| {
+            mix(h, lowercase8(word_of(chunk)))
+        })
+}
+
+/// [`hash_label`] of the label `wire[start..end]` (`end - start` from 1 to 63), loading whole
+/// words: the last one is the eight bytes ending at `end`, shifted down, so no byte past the
+/// label is read; only a label ending in the first eight bytes of the name is read byte by
+/// byte.
+pub(crate) fn hash_wire_label(h: u64, wire: &[u8], start: usize, end: usize) -> u64 {
+    let load = |at: usize| {
+        wire.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let mut h = mix(h, (end - start) as u64);
+    let mut at = start;
+    while end - at > 8 {
+        h = mix(h, lowercase8(load(at)));
+        at += 8;
+    }
+    let last = if end >= 8 {
+        load(end - 8) >> (8 * (8 - (end - at)))
+    } else {
+        word_of(wire.get(at..end).unwrap_or_default())
+    };
+    mix(h, lowercase8(last))
+}
+
+/// The keys are already hashes: hashing them again (SipHash) would only cost time.
 #[derive(Debug, Default, Clone, Copy)]
 struct PassThrough(u64);
 
@@ -97,6 +125,8 @@ const FLAG_BITS: u64 = 0xf;
 /// general hash map costs several times that (the walk makes two or three per name).
 #[derive(Debug, Clone)]
 struct Rules {
+    /// Where every suffix hash starts: random per list.
+    seed: u64,
     /// `suffix hash & !FLAG_BITS | flags`; 0 for an empty slot (flags are never 0).
     slots: Box<[u64]>,
     /// log2 of the slot count.
@@ -105,7 +135,7 @@ struct Rules {
 }
 
 impl Rules {
-    fn new(map: &RuleMap) -> Rules {
+    fn new(map: &RuleMap, seed: u64) -> Rules {
         let bits = (map.len() * 2).next_power_of_two().max(16).trailing_zeros();
         let mut slots = vec![0u64; 1 << bits].into_boxed_slice();
         let mask = slots.len() - 1;
@@ -118,6 +148,7 @@ impl Rules {
             slots[at] = h & !FLAG_BITS | u64::from(flags);
         }
         Rules {
+            seed,
             slots,
             bits,
             len: map.len(),
@@ -125,8 +156,9 @@ impl Rules {
     }
 
     fn home(h: u64, bits: u32) -> usize {
-        // Fibonacci hashing: the high bits of the product mix every bit of the hash.
-        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+        // The hash's top bits: [`mix`] has already spread every input bit over them (hashing
+        // again with a multiply by the same constant made clusters: three probes a lookup).
+        (h >> (64 - bits)) as usize
     }
 
     /// The flags of the suffix hashed to `h` (0 when no rule has it). Bounded: the table is at
@@ -199,6 +231,7 @@ impl Psl {
     /// Parses the list's text format: one rule per line (its first whitespace-separated word),
     /// `//` comments, `*.` wildcards and `!` exceptions.
     pub fn parse(text: &str) -> Result<Psl, PslError> {
+        let seed = RandomState::new().hash_one(0x0050_534c_u64);
         let mut rules = RuleMap::default();
         let mut skipped_idn = 0;
         for (i, line) in text.lines().enumerate() {
@@ -256,7 +289,7 @@ impl Psl {
             if flag == EXCEPTION && !body.contains('.') {
                 return Err(err(0, "an exception needs a parent suffix"));
             }
-            let mut h = FNV_OFFSET;
+            let mut h = seed;
             let mut labels = body.rsplit('.').peekable();
             while let Some(label) = labels.next() {
                 h = hash_label(h, label.as_bytes());
@@ -269,7 +302,7 @@ impl Psl {
             }
         }
         Ok(Psl {
-            rules: Rules::new(&rules),
+            rules: Rules::new(&rules, seed),
             skipped_idn,
         })
     }
@@ -282,7 +315,7 @@ impl Psl {
                 // The embedded text is tested to parse; an empty list (every name's registered
                 // domain its last two labels) would still be a safe answer.
                 Arc::new(Psl::parse(EMBEDDED_TEXT).unwrap_or_else(|_| Psl {
-                    rules: Rules::new(&RuleMap::default()),
+                    rules: Rules::new(&RuleMap::default(), 0),
                     skipped_idn: 0,
                 }))
             })
@@ -329,12 +362,12 @@ impl Psl {
         }
         // Length (in labels) of the public suffix: the default rule `*` makes it at least 1.
         let mut suffix = 1;
-        let mut h = FNV_OFFSET;
+        let mut h = self.rules.seed;
         let mut parent_wildcard = false;
         for k in 1..=n {
             let at = usize::from(starts[n - k]);
             let len = usize::from(wire[at]);
-            h = hash_label(h, wire.get(at + 1..at + 1 + len).unwrap_or(&[]));
+            h = hash_wire_label(h, wire, at + 1, at + 1 + len);
             let flags = self.rules.get(h);
             if flags & EXCEPTION != 0 {
                 // An exception wins over every other rule: its parent is the public suffix.
@@ -460,6 +493,28 @@ mod tests {
         assert!(Psl::parse("a b\n*.\n").is_err());
         let idn = Psl::parse("cn\n公司.cn\n").unwrap();
         assert_eq!(idn.skipped_idn(), 1);
+    }
+
+    #[test]
+    fn wire_labels_hash_as_the_rules_do() {
+        let text = "a.bc.defghijk.lmnopqrst.UVWXYZ0123456789abcdef.x-y.0123456.01234567.";
+        let n: Name = text.parse().unwrap();
+        let wire = n.as_wire();
+        let mut at = 0;
+        for label in text.trim_end_matches('.').split('.') {
+            let len = usize::from(wire[at]);
+            assert_eq!(len, label.len());
+            for seed in [0, 1, u64::MAX] {
+                let want = hash_label(seed, label.to_ascii_lowercase().as_bytes());
+                assert_eq!(
+                    hash_wire_label(seed, wire, at + 1, at + 1 + len),
+                    want,
+                    "{label}"
+                );
+            }
+            at += 1 + len;
+        }
+        assert_ne!(hash_label(0, b"a\0"), hash_label(0, b"a"));
     }
 
     #[test]

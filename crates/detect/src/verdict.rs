@@ -10,13 +10,15 @@
 //! block and reputation lists, antivirus clouds, DKIM and DMARC): their queries are still
 //! counted, with a lower weight, and never blocked.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashMap;
+use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wire::{Name, NameRef};
+
+use crate::psl::hash_wire_label;
 
 /// How a blocked name is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,7 +387,11 @@ const ALLOWED_LABELS: [&[u8]; 2] = [b"_domainkey", b"_dmarc"];
 #[derive(Debug)]
 pub struct AllowList {
     /// Lowercased wire forms of the static zones.
-    zones: HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>,
+    zones: Vec<Box<[u8]>>,
+    /// The zones by suffix hash ([`zone_hash`]): open addressing, at most half full, each
+    /// slot the hash and the zone's index + 1 (0: empty). A query's suffixes are hashed a
+    /// label at a time from the right, so each costs one label's hashing and no copy.
+    zone_slots: Box<[(u64, u32)]>,
     /// Most labels in a static zone: longer suffixes need no lookup.
     max_labels: usize,
     /// Wire lengths of the static zones (a bit per length): a suffix of another length needs
@@ -396,6 +402,21 @@ pub struct AllowList {
     /// Run-time allows held: 0 skips the lock.
     runtime_count: AtomicUsize,
     runtime_capacity: usize,
+}
+
+/// The suffix hash of a zone's wire form, as [`AllowList::allows`] computes it for a query's
+/// suffixes: its labels from the right, through the public suffix list's label hash.
+fn zone_hash(wire: &[u8]) -> u64 {
+    let (offsets, n) = label_offsets(wire);
+    offsets[..n].iter().rev().fold(0, |h, &off| {
+        let off = usize::from(off);
+        hash_wire_label(h, wire, off + 1, off + 1 + usize::from(wire[off]))
+    })
+}
+
+/// A zone hash's home slot in a table of `2^bits` slots.
+fn zone_home(h: u64, bits: u32) -> usize {
+    (h >> (64 - bits)) as usize
 }
 
 /// Label start offsets of a wire name (at most 127 labels), and how many.
@@ -417,7 +438,7 @@ fn label_offsets(wire: &[u8]) -> ([u8; 128], usize) {
 impl AllowList {
     /// The built-in zones plus `operator_zones`; at most `runtime_capacity` run-time allows.
     pub fn new(operator_zones: &[Name], runtime_capacity: usize) -> AllowList {
-        let mut zones = HashSet::default();
+        let mut zones: Vec<Box<[u8]>> = Vec::new();
         let mut max_labels = 0;
         let mut lengths = [0u64; 4];
         let builtin = BUILTIN_ALLOWED_ZONES
@@ -428,10 +449,28 @@ impl AllowList {
             let lower = lowercase(zone.as_ref(), &mut buf);
             max_labels = max_labels.max(zone.as_ref().label_count());
             lengths[lower.len() / 64] |= 1 << (lower.len() % 64);
-            zones.insert(lower.into());
+            if !zones.iter().any(|z| **z == *lower) {
+                zones.push(lower.into());
+            }
+        }
+        let bits = (zones.len() * 2)
+            .next_power_of_two()
+            .max(16)
+            .trailing_zeros();
+        let mut zone_slots = vec![(0u64, 0u32); 1 << bits].into_boxed_slice();
+        let mask = zone_slots.len() - 1;
+        for (i, zone) in zones.iter().enumerate() {
+            let h = zone_hash(zone);
+            let mut at = zone_home(h, bits);
+            // At most half full: an empty slot is always found.
+            while zone_slots[at].1 != 0 {
+                at = (at + 1) & mask;
+            }
+            zone_slots[at] = (h, u32::try_from(i + 1).unwrap_or(u32::MAX));
         }
         AllowList {
             zones,
+            zone_slots,
             max_labels,
             lengths,
             runtime: Mutex::new(HashMap::new()),
@@ -440,31 +479,69 @@ impl AllowList {
         }
     }
 
-    /// Whether `name` is in an allowed zone (suffix match on label boundaries), has a DKIM or
-    /// DMARC label, or is under a run-time allow still in force: never block it. No allocation.
-    pub fn allows(&self, name: NameRef<'_>, now_ms: u64) -> bool {
-        let mut buf = [0u8; 255];
-        let lower = lowercase(name, &mut buf);
-        let (offsets, n) = label_offsets(lower);
-        for (i, &off) in offsets[..n].iter().enumerate() {
-            let off = usize::from(off);
-            let len = usize::from(lower[off]);
-            let label = lower.get(off + 1..off + 1 + len).unwrap_or_default();
-            if ALLOWED_LABELS.contains(&label) {
+    /// Whether the suffix `wire[at..]`, hashed to `h`, is a static zone (compared ignoring
+    /// case). Bounded: the table is at most half full.
+    fn is_zone(&self, h: u64, suffix: &[u8]) -> bool {
+        let mask = self.zone_slots.len() - 1;
+        let bits = self.zone_slots.len().trailing_zeros();
+        let home = zone_home(h, bits);
+        for step in 0..self.zone_slots.len() {
+            let (slot_hash, index) = self.zone_slots[(home + step) & mask];
+            if index == 0 {
+                return false;
+            }
+            if slot_hash == h
+                && self
+                    .zones
+                    .get(index as usize - 1)
+                    .is_some_and(|z| z.eq_ignore_ascii_case(suffix))
+            {
                 return true;
             }
-            let suffix = &lower[off..];
-            let wire_len = suffix.len();
-            if n - i <= self.max_labels
-                && self.lengths[wire_len / 64] & (1 << (wire_len % 64)) != 0
-                && self.zones.contains(suffix)
+        }
+        false
+    }
+
+    /// Whether `name` is in an allowed zone (suffix match on label boundaries), has a DKIM or
+    /// DMARC label, or is under a run-time allow still in force: never block it. No allocation;
+    /// no copy of the name unless run-time allows stand.
+    pub fn allows(&self, name: NameRef<'_>, now_ms: u64) -> bool {
+        let wire = name.as_wire();
+        let (offsets, n) = label_offsets(wire);
+        for &off in &offsets[..n] {
+            let off = usize::from(off);
+            let len = usize::from(wire[off]);
+            if let Some(label) = wire.get(off + 1..off + 1 + len)
+                && ALLOWED_LABELS
+                    .iter()
+                    .any(|a| a.len() == len && a.eq_ignore_ascii_case(label))
             {
+                return true;
+            }
+        }
+        // Static zones: the suffixes of at most `max_labels` labels whose length is a zone's,
+        // from the right; the hash is extended a label at a time, only as far as needed.
+        let (mut h, mut hashed) = (0, 0);
+        for k in 1..=n.min(self.max_labels) {
+            let off = usize::from(offsets[n - k]);
+            let wire_len = wire.len() - off;
+            if self.lengths[(wire_len / 64) & 3] & (1 << (wire_len % 64)) == 0 {
+                continue;
+            }
+            while hashed < k {
+                hashed += 1;
+                let at = usize::from(offsets[n - hashed]);
+                h = hash_wire_label(h, wire, at + 1, at + 1 + usize::from(wire[at]));
+            }
+            if self.is_zone(h, &wire[off..]) {
                 return true;
             }
         }
         if self.runtime_count.load(Ordering::Acquire) == 0 {
             return false;
         }
+        let mut buf = [0u8; 255];
+        let lower = lowercase(name, &mut buf);
         let Ok(mut runtime) = self.runtime.lock() else {
             return false;
         };
@@ -666,6 +743,8 @@ mod tests {
             "deep.host.corp.example",
             "sel._domainkey.example.com",
             "_dmarc.example.com",
+            "S._DomainKey.Example.com",
+            "a-very-long-label-of-a-tunnel-like-host.Corp.EXAMPLE",
         ];
         for n in allowed {
             assert!(a.allows(name(n).as_ref(), 0), "{n}");
