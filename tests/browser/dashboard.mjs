@@ -81,6 +81,8 @@ try {
   seen.top_clients = await until("127.0.0.1 among the top clients", async () => { const v = await attr("#top-clients", "data-clients"); return v?.split(" ").includes("127.0.0.1") && v; });
   seen.top_blocked = await until("ads.example.test. among the top blocked", async () => { const v = await attr("#top-blocked", "data-names"); return v?.split(" ").includes("ads.example.test.") && v; });
   seen.upstream_queries = await until("upstream queries > 0", async () => { const v = await num("#upstreams", "data-latest"); return v > 0 && v; });
+  seen.upstream_server_queries = await until("an upstream server with queries", async () => { const v = await num("#upstream-servers", "data-latest"); return v > 0 && v; });
+  seen.upstream_servers = await attr("#upstream-servers", "data-servers");
   seen.block_event = await until("a blocklist event in the feed", async () =>
     page.$$eval("#events tbody tr", (rows) => {
       const r = rows.find((tr) => tr.dataset.action === "blocked" && tr.dataset.qname === "ads.example.test.");

@@ -199,6 +199,15 @@ function showStats(s: Json) {
   const up = $("upstreams");
   up.dataset.latest = String(protos.reduce((a, [, f]) => a + f.queries, 0));
   up.dataset.timeouts = String(u.timeouts);
+  const servers = u.servers as Json[];
+  fillTable(
+    "upstream-servers",
+    servers.map((r) => [r.server, String(r.queries), String(r.timeouts), r.answered ? `${r.mean_rtt_ms.toFixed(1)} ms` : "-", r.last_rtt_ms ? `${r.last_rtt_ms} ms` : "-"]),
+    servers.map((r) => ({ server: r.server, queries: String(r.queries), timeouts: String(r.timeouts), rtt: String(r.mean_rtt_ms) })),
+  );
+  const us = $("upstream-servers");
+  us.dataset.latest = String(servers[0]?.queries ?? 0);
+  us.dataset.servers = servers.map((r) => r.server).join(" ");
   $("upstream-figures").textContent =
     `${u.accepted} answers accepted, ${u.timeouts} timeouts, ${u.failures} failures, ${u.rejected} rejected; ` +
     `${u.in_flight} in flight; DNSSEC secure ${u.validation.secure}, insecure ${u.validation.insecure}, bogus ${u.validation.bogus}`;

@@ -450,6 +450,29 @@ fn stats(backend: &dyn Backend) -> Value {
             }),
         );
     }
+    // The busiest upstream servers, with their timeouts and round-trip times.
+    let mut servers = registry.upstream_servers().servers;
+    servers.sort_by_key(|s| std::cmp::Reverse(s.1.queries));
+    let servers: Vec<Value> = servers
+        .iter()
+        .take(TOP_ROWS)
+        .map(|(addr, f)| {
+            let answered: u64 = f.rtt.iter().sum();
+            let mean_ms = if answered > 0 {
+                f.rtt_sum_ms as f64 / answered as f64
+            } else {
+                0.0
+            };
+            json!({
+                "server": addr.to_string(),
+                "queries": f.queries,
+                "timeouts": f.timeouts,
+                "answered": answered,
+                "mean_rtt_ms": mean_ms,
+                "last_rtt_ms": f.last_rtt_ms,
+            })
+        })
+        .collect();
     let security = registry.security().unwrap_or_default();
     let actions: serde_json::Map<String, Value> = security
         .actions
@@ -504,6 +527,7 @@ fn stats(backend: &dyn Backend) -> Value {
         },
         "upstream": {
             "protocols": protocols,
+            "servers": servers,
             "accepted": resolver.upstream_accepted,
             "timeouts": resolver.upstream_timeouts,
             "failures": resolver.upstream_failures,

@@ -101,7 +101,7 @@ fn tcp_exchange(addr: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
 /// The authoritative server and the resolver with the dashboard on `127.0.0.1:<http>`.
 struct Setup {
     scratch: Scratch,
-    _auth: Server,
+    auth: Server,
     resolver: Server,
     http: SocketAddr,
 }
@@ -147,7 +147,7 @@ fn start(test: &str) -> Setup {
     );
     Setup {
         scratch,
-        _auth: auth,
+        auth,
         resolver,
         http: SocketAddr::from(([127, 0, 0, 1], http_port)),
     }
@@ -250,6 +250,7 @@ fn the_dashboard_in_chromium_shows_live_figures_and_blocks_a_name() {
         "p50_ms",
         "cache_hit_ratio",
         "upstream_queries",
+        "upstream_server_queries",
     ] {
         assert!(seen[key].as_f64().unwrap() > 0.0, "{key}: {seen}");
     }
@@ -258,6 +259,16 @@ fn the_dashboard_in_chromium_shows_live_figures_and_blocks_a_name() {
             .as_str()
             .unwrap()
             .contains("blocklist: ads")
+    );
+    // The upstream panel names the server the resolver forwards to.
+    let auth = s.auth.addr.to_string();
+    assert!(
+        seen["upstream_servers"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|a| a == auth),
+        "{seen}"
     );
     assert_eq!(seen["zones"], "local.test.3");
     assert!(screenshot.metadata().unwrap().len() > 10_000);
