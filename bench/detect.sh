@@ -52,18 +52,9 @@ done
 [ "$(nproc)" -ge 2 ] || die "needs two cores (one for the server, one for dnsperf)"
 install_debs dnsperf knot-dnsutils python3
 
-TMP=""
 SERVER_PID=""
 UP_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && tree_stop "$SERVER_PID"
-    [ -n "$UP_PID" ] && tree_stop "$UP_PID"
-    if [ -n "$TMP" ]; then
-        if [ "$KEEP" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-}
-trap cleanup EXIT
-TMP="$(mktemp -d /tmp/portcullis-detect.XXXXXX)"
+scratch detect # TMP, removed at exit after stopping SERVER_PID and UP_PID
 
 say "building portcullis (release)"
 cargo build --release -q -p portcullis

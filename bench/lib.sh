@@ -125,3 +125,15 @@ perf() {
     R_LOST="$(field "$out" 'Queries lost:' '$3')"
     R_QPS="$(field "$out" 'Queries per second:' '$4')"
 }
+
+# scratch NAME: a temporary folder in TMP, removed at exit (kept with KEEP=1) after the
+# process trees in SERVER_PID and UP_PID are stopped.
+scratch() {
+    TMP="$(mktemp -d "/tmp/portcullis-$1.XXXXXX")"
+    trap stop_and_clean EXIT
+}
+stop_and_clean() {
+    [ -n "${SERVER_PID:-}" ] && tree_stop "$SERVER_PID"
+    [ -n "${UP_PID:-}" ] && tree_stop "$UP_PID"
+    if [ "${KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+}

@@ -36,18 +36,9 @@ die() { say "metrics.sh: $*"; exit 1; }
 
 install_debs dnsperf knot-dnsutils valgrind
 
-TMP=""
 SERVER_PID=""
 UP_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && tree_stop "$SERVER_PID"
-    [ -n "$UP_PID" ] && tree_stop "$UP_PID"
-    if [ -n "$TMP" ]; then
-        if [ "$KEEP" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-    fi
-}
-trap cleanup EXIT
-TMP="$(mktemp -d /tmp/portcullis-metrics.XXXXXX)"
+scratch metrics # TMP, removed at exit after stopping SERVER_PID and UP_PID
 
 say "building portcullis and the metrics cost example (release)"
 cargo build --release -q -p portcullis
