@@ -248,6 +248,19 @@ function showEvents(e: Json) {
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
+/** A configuration value in words: objects as "key: value" pairs, empty lists and nulls left out. */
+function words(v: unknown): string {
+  if (v === null || v === undefined) return "-";
+  if (Array.isArray(v)) return v.length ? v.map(words).join(", ") : "none";
+  if (typeof v === "object") {
+    return Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== null && !(Array.isArray(x) && x.length === 0))
+      .map(([k, x]) => `${k.replace(/_/g, " ")}: ${words(x)}`)
+      .join("; ");
+  }
+  return String(v);
+}
+
 function showConfig(c: Json) {
   const el = $("config");
   el.dataset.latest = c.role;
@@ -257,7 +270,7 @@ function showConfig(c: Json) {
     const dt = document.createElement("dt");
     dt.textContent = k;
     const dd = document.createElement("dd");
-    dd.textContent = typeof v === "string" ? v : JSON.stringify(v);
+    dd.textContent = words(v);
     dl.append(dt, dd);
   };
   add("role", c.role);
