@@ -137,3 +137,7 @@ stop_and_clean() {
     [ -n "${UP_PID:-}" ] && tree_stop "$UP_PID"
     if [ "${KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
 }
+
+instructions() { # instructions LOG: the `Collected` total of a callgrind run's log
+    sed -n 's/.*Collected : *//p' "$1" | tr -d ', ' | tail -n 1
+}

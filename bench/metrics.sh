@@ -45,9 +45,6 @@ cargo build --release -q -p portcullis
 cargo build --release -q -p metrics --example cost
 PORTCULLIS="$PWD/target/release/portcullis"
 
-instructions() { # instructions LOG: the `Collected` total of a callgrind run's log
-    sed -n 's/.*Collected : *//p' "$1" | tr -d ', ' | tail -n 1
-}
 
 # 1. The metrics updates alone.
 valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/cost 0 \

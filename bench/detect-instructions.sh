@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The tunnel detector's cost per cache miss in the whole server, in instructions (callgrind
+# counts instructions, which do not depend on what else the machine is doing).
+#
+#   bench/detect-instructions.sh          # FIRST=4000 MORE=16000 SITES=1000 RATE=400
+#
+# An upstream Portcullis serves `test.` with a wildcard; the release server under test (one UDP
+# worker, one resolver driver, forwarding `test.` upstream, validation and cookies off, the
+# setup of bench/detect.sh) runs under callgrind with detection off, then on (`log`). Each mode
+# runs twice: dnsperf (RATE queries a second) sends FIRST distinct ordinary names over SITES
+# registered domains, and in the second run MORE distinct names after them: every query is a
+# miss. (second - first) / MORE is what a miss costs, with start-up and shutdown cancelled out.
+# Servers are stopped by the PIDs this script started; every wait is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FIRST="${FIRST:-4000}"
+MORE="${MORE:-16000}"
+SITES="${SITES:-1000}"
+RATE="${RATE:-400}"
+PORT="${PORT:-53702}"
+UP_PORT="${UP_PORT:-53701}"
+READY_TIMEOUT="${READY_TIMEOUT:-120}"
+KEEP="${KEEP:-0}"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "detect-instructions.sh: $*"; exit 1; }
+
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # the script has cd-ed to the repository root
+
+for n in FIRST MORE SITES RATE PORT UP_PORT; do
+    [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
+done
+install_debs dnsperf knot-dnsutils valgrind python3
+
+SERVER_PID=""
+UP_PID=""
+scratch detect-instructions # TMP, removed at exit after stopping SERVER_PID and UP_PID
+
+say "building portcullis (release)"
+cargo build --release -q -p portcullis
+PORTCULLIS="$PWD/target/release/portcullis"
+
+cat >"$TMP/test.zone" <<ZONE
+\$TTL 86400
+@ SOA ns hostmaster 1 7200 3600 1209600 86400
+@ NS ns
+ns A 127.0.0.1
+* A 192.0.2.1
+ZONE
+python3 - "$TMP" "$FIRST" "$MORE" "$SITES" <<'PY'
+import random, sys
+tmp, first, more, sites = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(7)
+hosts = ("www", "mail", "api", "cdn", "static", "img", "login", "shop", "news", "blog")
+for name, lo, hi in (("first", 0, first), ("more", first, first + more)):
+    with open(f"{tmp}/{name}.queries", "w") as q:
+        for k in range(lo, hi):
+            q.write(f"{rng.choice(hosts)}{k}.site{rng.randrange(sites)}.test. A\n")
+PY
+
+cat >"$TMP/upstream.toml" <<CONF
+[server]
+listen = ["127.0.0.1:$UP_PORT"]
+workers = 1
+control_socket = "$TMP/upstream.sock"
+log_level = "warn"
+
+[[zone]]
+origin = "test."
+file = "$TMP/test.zone"
+CONF
+"$PORTCULLIS" serve --config "$TMP/upstream.toml" >"$TMP/upstream.log" 2>&1 &
+UP_PID=$!
+wait_answer "$UP_PID" "$UP_PORT" www.site0.test. A "$TMP/upstream.log"
+
+# measure MODE LISTS...: the callgrind total of the server answering each list once.
+measure() {
+    local mode="$1" log="$TMP/server-$1-$#.log" list
+    shift
+    cat >"$TMP/server-$mode.toml" <<CONF
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = 1
+udp_payload = 1232
+control_socket = "$TMP/server.sock"
+log_level = "warn"
+
+[resolver]
+enabled = true
+insecure_local_upstreams = true
+drivers = 1
+
+[cache]
+max_bytes = 268435456
+prefetch = false
+serve_stale = false
+
+[dnssec]
+validation = false
+
+[cookies]
+enabled = false
+
+[[forward]]
+zone = "test."
+to = ["127.0.0.1:$UP_PORT"]
+
+[detect]
+mode = "$mode"
+CONF
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PORTCULLIS" serve \
+        --config "$TMP/server-$mode.toml" >"$log" 2>&1 &
+    SERVER_PID=$!
+    wait_answer "$SERVER_PID" "$PORT" ready.test. A "$log"
+    for list in "$@"; do
+        dnsperf -s 127.0.0.1 -p "$PORT" -d "$TMP/$list.queries" -n 1 -q 20 -Q "$RATE" -t 10 \
+            >"$TMP/dnsperf-$mode-$list.out" 2>&1
+        grep -q "Queries lost: *0 " "$TMP/dnsperf-$mode-$list.out" ||
+            say "warning: $mode $list lost queries: $(grep 'Queries lost' "$TMP/dnsperf-$mode-$list.out")"
+    done
+    tree_stop "$SERVER_PID"
+    SERVER_PID=""
+    instructions "$log"
+}
+
+say "off: $FIRST names, then $FIRST + $MORE"
+off_a="$(measure off first)"
+off_b="$(measure off first more)"
+say "on: $FIRST names, then $FIRST + $MORE"
+on_a="$(measure log first)"
+on_b="$(measure log first more)"
+off=$(( (off_b - off_a) / MORE ))
+on=$(( (on_b - on_a) / MORE ))
+echo "| detection | instructions per miss |"
+echo "|---|---:|"
+echo "| off | $off |"
+echo "| on (log) | $on |"
+printf '| cost | %d (%.1f%%) |\n' "$((on - off))" "$(calc "100 * ($on - $off) / $off")"
