@@ -60,17 +60,7 @@ for name, lo, hi in (("first", 0, first), ("more", first, first + more)):
             q.write(f"{rng.choice(hosts)}{k}.site{rng.randrange(sites)}.test. A\n")
 PY
 
-cat >"$TMP/upstream.toml" <<CONF
-[server]
-listen = ["127.0.0.1:$UP_PORT"]
-workers = 1
-control_socket = "$TMP/upstream.sock"
-log_level = "warn"
-
-[[zone]]
-origin = "test."
-file = "$TMP/test.zone"
-CONF
+upstream_conf test.
 "$PORTCULLIS" serve --config "$TMP/upstream.toml" >"$TMP/upstream.log" 2>&1 &
 UP_PID=$!
 wait_answer "$UP_PID" "$UP_PORT" www.site0.test. A "$TMP/upstream.log"
@@ -79,37 +69,7 @@ wait_answer "$UP_PID" "$UP_PORT" www.site0.test. A "$TMP/upstream.log"
 measure() {
     local mode="$1" log="$TMP/server-$1-$#.log" list
     shift
-    cat >"$TMP/server-$mode.toml" <<CONF
-[server]
-listen = ["127.0.0.1:$PORT"]
-workers = 1
-udp_payload = 1232
-control_socket = "$TMP/server.sock"
-log_level = "warn"
-
-[resolver]
-enabled = true
-insecure_local_upstreams = true
-drivers = 1
-
-[cache]
-max_bytes = 268435456
-prefetch = false
-serve_stale = false
-
-[dnssec]
-validation = false
-
-[cookies]
-enabled = false
-
-[[forward]]
-zone = "test."
-to = ["127.0.0.1:$UP_PORT"]
-
-[detect]
-mode = "$mode"
-CONF
+    detect_conf "$TMP/server-$mode.toml" "$mode"
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PORTCULLIS" serve \
         --config "$TMP/server-$mode.toml" >"$log" 2>&1 &
     SERVER_PID=$!

@@ -90,20 +90,8 @@ PY
 # Servers
 # ---------------------------------------------------------------------------------------------
 
-
-
 start_upstream() {
-    cat >"$TMP/upstream.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$UP_PORT"]
-workers = 1
-control_socket = "$TMP/upstream.sock"
-log_level = "warn"
-
-[[zone]]
-origin = "test."
-file = "$TMP/test.zone"
-EOF
+    upstream_conf test.
     taskset -c "$CLIENT_CPU" "$PORTCULLIS" serve --config "$TMP/upstream.toml" \
         >"$TMP/upstream.log" 2>&1 &
     UP_PID=$!
@@ -114,40 +102,7 @@ EOF
 server_conf() {
     local mode="$1" f="$TMP/server-$1.toml" detect=off
     [ "$mode" = on ] && detect=log
-    cat >"$f" <<EOF
-[server]
-listen = ["127.0.0.1:$PORT"]
-workers = 1
-udp_payload = 1232
-control_socket = "$TMP/server.sock"
-log_level = "warn"
-
-[resolver]
-enabled = true
-insecure_local_upstreams = true
-drivers = 1
-
-[cache]
-max_bytes = 268435456
-prefetch = false
-serve_stale = false
-
-[dnssec]
-validation = false
-
-[cookies]
-enabled = false
-
-[[forward]]
-zone = "test."
-to = ["127.0.0.1:$UP_PORT"]
-
-[detect]
-mode = "$detect"
-
-[events]
-file = "$TMP/events-$mode.json"
-EOF
+    detect_conf "$f" "$detect"
     "$PORTCULLIS" check --config "$f" >/dev/null 2>"$TMP/check-$mode.err" || {
         cat "$TMP/check-$mode.err" >&2
         die "portcullis check refused $f"

@@ -109,17 +109,7 @@ PY
 
 
 start_upstream() {
-    cat >"$TMP/upstream.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$UP_PORT"]
-workers = 1
-control_socket = "$TMP/upstream.sock"
-log_level = "warn"
-
-[[zone]]
-origin = "fwd.test."
-file = "$TMP/fwd.test.zone"
-EOF
+    upstream_conf fwd.test.
     taskset -c "$CLIENT_CPU" "$PORTCULLIS" serve --config "$TMP/upstream.toml" \
         >"$TMP/upstream.log" 2>&1 &
     UP_PID=$!

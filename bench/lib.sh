@@ -141,3 +141,59 @@ stop_and_clean() {
 instructions() { # instructions LOG: the `Collected` total of a callgrind run's log
     sed -n 's/.*Collected : *//p' "$1" | tr -d ', ' | tail -n 1
 }
+
+# upstream_conf ORIGIN: writes $TMP/upstream.toml, an authoritative Portcullis on UP_PORT serving
+# ORIGIN from $TMP/ORIGINzone (the upstream the resolver benches forward to).
+upstream_conf() {
+    cat >"$TMP/upstream.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$UP_PORT"]
+workers = 1
+control_socket = "$TMP/upstream.sock"
+log_level = "warn"
+
+[[zone]]
+origin = "$1"
+file = "$TMP/${1}zone"
+EOF
+}
+
+# detect_conf FILE MODE: the resolver of the detection benches on PORT (one UDP worker, one
+# driver, forwarding `test.` to UP_PORT, validation, cookies and prefetch off) with
+# `[detect] mode = MODE`.
+detect_conf() {
+    cat >"$1" <<EOF
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = 1
+udp_payload = 1232
+control_socket = "$TMP/server.sock"
+log_level = "warn"
+
+[resolver]
+enabled = true
+insecure_local_upstreams = true
+drivers = 1
+
+[cache]
+max_bytes = 268435456
+prefetch = false
+serve_stale = false
+
+[dnssec]
+validation = false
+
+[cookies]
+enabled = false
+
+[[forward]]
+zone = "test."
+to = ["127.0.0.1:$UP_PORT"]
+
+[detect]
+mode = "$2"
+
+[events]
+file = "$TMP/events-$2.json"
+EOF
+}

@@ -65,17 +65,7 @@ ns A 127.0.0.1
 * A 192.0.2.1
 EOF
 for ((i = 0; i < NAMES; i++)); do echo "www.site$i.test. A"; done >"$TMP/cached.queries"
-cat >"$TMP/upstream.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$UP_PORT"]
-workers = 1
-control_socket = "$TMP/upstream.sock"
-log_level = "warn"
-
-[[zone]]
-origin = "test."
-file = "$TMP/test.zone"
-EOF
+upstream_conf test.
 cat >"$TMP/server.toml" <<EOF
 [server]
 listen = ["127.0.0.1:$PORT"]
