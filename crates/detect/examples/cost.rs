@@ -19,7 +19,9 @@
 //! observe_query on a hot domain, a new left part each query, as in `benches/domain.rs`),
 //! `ans` (its observe_answer); `anom` (anomaly observe + observe_answer in a learned steady
 //! state, as in `benches/anomaly.rs`); `miss` (the whole `Detector::on_miss` and `on_answer`,
-//! as the server calls them on a cache miss, ordinary names over 20,000 sites).
+//! as the server calls them on a cache miss, ordinary names over 20,000 sites); `gated` (the
+//! same over 1,000 sites at 400 q/s, the traffic of `bench/detect-instructions.sh`: the
+//! domain gates open and the domain model runs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -203,8 +205,61 @@ fn run(case: &str, n: u64) -> f64 {
                 black_box(d.on_answer(n, client, Rcode::NOERROR, 60, now));
             })
         }
+        "gated" => gated(n),
         _ => panic!("unknown case {case}"),
     }
+}
+
+/// Case `gated`: the traffic of `bench/detect-instructions.sh` (dnsperf at 400 q/s, distinct
+/// ordinary names `{host}{k}.site{s}.test.` over 1,000 sites, so each site is asked every
+/// 2.5 s on average), through the whole facade. Unlike `miss`, the sites come back often
+/// enough for the domain gates to open (a pause of a second or more is a gap) and for the
+/// domain model to run, as on the server. Runs `n` calls after 20,000 (the bench's
+/// traffic) and returns the CPU ns per call. The names are made for 200,000 calls whatever
+/// `n` (so that two runs under callgrind differ only by the calls), then reused.
+fn gated(n: u64) -> f64 {
+    const SITES: u64 = 1_000;
+    const HOSTS: [&str; 10] = [
+        "www", "mail", "api", "cdn", "static", "img", "login", "shop", "news", "blog",
+    ];
+    const WARM: u64 = 20_000;
+    const MADE: u64 = 200_000;
+    let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let d = Detector::with_hash_key(
+        DetectConfig::default(),
+        Model::embedded().unwrap(),
+        Psl::embedded(),
+        0,
+        Some([1, 2]),
+    );
+    // A fixed pseudo-random site per name (splitmix64), as the bench's seeded choice.
+    let site = |k: u64| {
+        let mut x = k.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (x ^ (x >> 31)) % SITES
+    };
+    let names: Vec<Name> = (0..WARM + MADE)
+        .map(|k| {
+            let host = HOSTS[(site(k ^ 0x55) % 10) as usize];
+            format!("{host}{k}.site{}.test.", site(k)).parse().unwrap()
+        })
+        .collect();
+    // 400 queries a second: 2.5 ms apart.
+    let at = |k: u64| k * 5 / 2;
+    for (k, name) in names.iter().enumerate().take(WARM as usize) {
+        let now = at(k as u64);
+        d.on_miss(name.as_ref(), RType::A, client, now);
+        d.on_answer(name.as_ref(), client, Rcode::NOERROR, 60, now);
+    }
+    let start = thread_cpu_ns();
+    for k in WARM..WARM + n {
+        let now = at(k);
+        let q = black_box(names[(WARM + (k - WARM) % MADE) as usize].as_ref());
+        black_box(d.on_miss(q, RType::A, client, now));
+        black_box(d.on_answer(q, client, Rcode::NOERROR, 60, now));
+    }
+    thread_cpu_ns().saturating_sub(start) as f64 / n.max(1) as f64
 }
 
 fn main() {
@@ -224,6 +279,7 @@ fn main() {
         ("ans", 5_000_000),
         ("anom", 5_000_000),
         ("miss", 1_000_000),
+        ("gated", 1_000_000),
     ] {
         println!("{case}: {:.1} ns CPU per call", run(case, n));
     }
