@@ -31,6 +31,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::Deserialize;
 use wire::{Name, NameRef};
 
+use crate::domain::tail_word;
 use crate::psl::lowercase8;
 
 /// Slots per set in the client and domain tables: the bound on the work of a lookup and the
@@ -419,18 +420,13 @@ fn hash_name(name: NameRef<'_>) -> u64 {
 pub(crate) fn hash_lowercase(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
+    for word in bytes.chunks_exact(8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         h = (h ^ lowercase8(u64::from_le_bytes(w))).wrapping_mul(K);
         h ^= h >> 29;
     }
-    let mut tail = 0u64;
-    for (i, &b) in words.remainder().iter().enumerate() {
-        tail |= u64::from(b) << (8 * i);
-    }
-    (h ^ lowercase8(tail)).wrapping_mul(K)
+    (h ^ lowercase8(tail_word(bytes))).wrapping_mul(K)
 }
 
 fn hash_ip(ip: IpAddr) -> u64 {

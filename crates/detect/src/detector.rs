@@ -432,8 +432,10 @@ impl Detector {
             && weight >= 1.0
         {
             let domain_model = self.model.domain();
-            let scored = domain_model.score(&vector);
-            if scored.score >= domain_model.threshold() {
+            // The score alone first; the contributions an explanation quotes only when it
+            // is reached.
+            if domain_model.probability(&vector) >= domain_model.threshold() {
+                let scored = domain_model.score(&vector);
                 let explanation = || {
                     let mut text = domain_model.explain(&scored, self.domains.config());
                     self.describe(&mut text, domain, &query, now_ms);

@@ -414,6 +414,9 @@ impl<const WORDS: usize> Window<WORDS> {
         c.resp_max = c.resp_max.max(size);
     }
 
+    // Inlined so that, where the domain model's features are all that is read, the figures
+    // they do not use (a square root among them) are never computed.
+    #[inline(always)]
     fn report(&self, now_ms: u64, len_ms: u64) -> WindowReport {
         let p = self.prev_weight(now_ms, len_ms);
         let c = &self.cur;
@@ -582,7 +585,7 @@ impl Shard {
             let Some(entry) = &slot.entry else {
                 return Found::Vacant(at);
             };
-            if slot.tag == tag && entry.name.eq_ignore_ascii_case(name) {
+            if slot.tag == tag && same_name(&entry.name, name) {
                 return Found::At(at);
             }
             if oldest.is_none_or(|(_, seen)| slot.seen_ms < seen) {
@@ -600,6 +603,13 @@ impl Shard {
     }
 }
 
+/// Whether two wire names are the same ignoring ASCII case. Clients nearly always repeat a
+/// domain's case, so the byte-exact comparison (a `memcmp`) decides most lookups; the
+/// case-insensitive one, a byte at a time, only runs when the bytes differ.
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a == b || a.eq_ignore_ascii_case(b)
+}
+
 /// Per-registered-domain windowed state, shared by every worker thread.
 pub struct DomainTable {
     config: DomainConfig,
@@ -615,6 +625,40 @@ impl fmt::Debug for DomainTable {
             .field("shards", &self.shards.len())
             .field("len", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// The bytes of `bytes` after its last whole 8-byte word, little-endian (the tail a
+/// word-at-a-time hash ends with), in a few overlapping loads rather than a loop a byte: the
+/// last 8 bytes shifted when there are that many, else two overlapping 4-, 2- or 1-byte loads
+/// (the bytes they share are the same, so or-ing them is exact).
+pub(crate) fn tail_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let rest = n % 8;
+    if rest == 0 {
+        return 0;
+    }
+    // Fixed-width loads (no length-dependent copy); `n` bounds every slice.
+    let le8 = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    };
+    let le4 = |at: usize| {
+        bytes.get(at..at + 4).map_or(0, |b| {
+            u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()))
+        })
+    };
+    let le2 = |at: usize| {
+        bytes.get(at..at + 2).map_or(0, |b| {
+            u64::from(u16::from_le_bytes(b.try_into().unwrap_or_default()))
+        })
+    };
+    match n {
+        8.. => le8(n - 8) >> (8 * (8 - rest)),
+        4.. => le4(0) | le4(n - 4) << (8 * (n - 4)),
+        2.. => le2(0) | le2(n - 2) << (8 * (n - 2)),
+        _ => u64::from(bytes[0]),
     }
 }
 
@@ -642,8 +686,7 @@ fn sip13_lowercase(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
             v2 = v2.rotate_left(32);
         };
     }
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
+    for word in bytes.chunks_exact(8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let m = lowercase8(u64::from_le_bytes(w));
@@ -651,11 +694,7 @@ fn sip13_lowercase(k0: u64, k1: u64, bytes: &[u8]) -> u64 {
         round!();
         v0 ^= m;
     }
-    let mut tail = 0u64;
-    for (i, &b) in words.remainder().iter().enumerate() {
-        tail |= u64::from(b) << (8 * i);
-    }
-    let last = lowercase8(tail) | (bytes.len() as u64) << 56;
+    let last = lowercase8(tail_word(bytes)) | (bytes.len() as u64) << 56;
     v3 ^= last;
     round!();
     v0 ^= last;
@@ -938,6 +977,7 @@ fn ln1p(x: f32) -> f32 {
 }
 
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
+#[inline(always)]
 fn features(short: &WindowReport, long: &WindowReport) -> [f32; DOMAIN_FEATURES] {
     let share = |n: f32, d: f32| if d > 0.0 { (n / d).min(1.0) } else { 0.0 };
     [
@@ -1143,6 +1183,17 @@ impl DomainModel {
         self.threshold
     }
 
+    /// The score of a feature vector alone, bit for bit [`DomainModel::score`]'s (the same
+    /// sum in the same order), without finding the top three: most evaluations stay below
+    /// the threshold, and only an alert quotes them.
+    pub fn probability(&self, x: &[f32; DOMAIN_FEATURES]) -> f32 {
+        let mut logit = self.bias;
+        for (i, &value) in x.iter().enumerate() {
+            logit += self.weights[i] * (value - self.mean[i]) / self.scale[i];
+        }
+        1.0 / (1.0 + (-logit).exp())
+    }
+
     /// Scores a feature vector; no allocation.
     pub fn score(&self, x: &[f32; DOMAIN_FEATURES]) -> DomainScore {
         let mut logit = self.bias;
@@ -1293,6 +1344,19 @@ mod tests {
 
     fn name(s: &str) -> Name {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn tail_word_is_the_bytes_after_the_last_whole_word() {
+        let bytes: Vec<u8> = (1..=40).collect();
+        for n in 0..=bytes.len() {
+            let b = &bytes[..n];
+            let mut want = 0u64;
+            for (i, &x) in b[n - n % 8..].iter().enumerate() {
+                want |= u64::from(x) << (8 * i);
+            }
+            assert_eq!(tail_word(b), want, "length {n}");
+        }
     }
 
     fn config() -> DomainConfig {
@@ -1719,6 +1783,21 @@ mod tests {
             DomainModel::from_json("{}"),
             Err(DomainModelError::Json(_))
         ));
+    }
+
+    #[test]
+    fn probability_is_the_score_bit_for_bit() {
+        let shipped = crate::model::Model::embedded().unwrap();
+        let m = shipped.domain();
+        let mut x = [0.0f32; DOMAIN_FEATURES];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            for v in &mut x {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                *v = (seed >> 40) as f32 / (1u64 << 21) as f32;
+            }
+            assert_eq!(m.probability(&x).to_bits(), m.score(&x).score.to_bits());
+        }
     }
 
     #[test]
