@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wire::{Name, NameRef};
 
-use crate::psl::hash_wire_label;
+use crate::psl::{hash_wire_label, lowercase8};
 
 /// How a blocked name is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,6 +397,11 @@ pub struct AllowList {
     /// Wire lengths of the static zones (a bit per length): a suffix of another length needs
     /// no hashing, which rejects most names before any lookup.
     lengths: [u64; 4],
+    /// A 256-bit filter of the zones' last [`END_BYTES`] wire bytes, lowercased
+    /// ([`end_bit`]): a name that ends otherwise is under no static zone, whatever its
+    /// suffixes, so most names need no suffix hashed at all. `None` when some zone is shorter
+    /// (an operator's): every name is then looked up.
+    ends: Option<[u64; 4]>,
     /// Run-time allows: lowercased wire form → until when.
     runtime: Mutex<HashMap<Box<[u8]>, u64>>,
     /// Run-time allows held: 0 skips the lock.
@@ -412,6 +417,31 @@ fn zone_hash(wire: &[u8]) -> u64 {
         let off = usize::from(off);
         hash_wire_label(h, wire, off + 1, off + 1 + usize::from(wire[off]))
     })
+}
+
+/// Wire bytes at the end of a name that [`AllowList::ends`] filters on: every built-in zone
+/// has at least this many (`e5.sk` has 7).
+const END_BYTES: usize = 7;
+
+/// The last [`END_BYTES`] bytes of a wire name, lowercased, little-endian; `None` when it is
+/// shorter.
+fn end_word(wire: &[u8]) -> Option<u64> {
+    let n = wire.len();
+    let word = match n {
+        8.. => {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(wire.get(n - 8..)?);
+            u64::from_le_bytes(w) >> 8
+        }
+        END_BYTES => crate::domain::tail_word(wire),
+        _ => return None,
+    };
+    Some(lowercase8(word))
+}
+
+/// The filter bit of an [`end_word`].
+fn end_bit(word: u64) -> usize {
+    (word.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize
 }
 
 /// A zone hash's home slot in a table of `2^bits` slots.
@@ -441,6 +471,7 @@ impl AllowList {
         let mut zones: Vec<Box<[u8]>> = Vec::new();
         let mut max_labels = 0;
         let mut lengths = [0u64; 4];
+        let mut ends = Some([0u64; 4]);
         let builtin = BUILTIN_ALLOWED_ZONES
             .iter()
             .filter_map(|z| z.parse::<Name>().ok());
@@ -449,6 +480,11 @@ impl AllowList {
             let lower = lowercase(zone.as_ref(), &mut buf);
             max_labels = max_labels.max(zone.as_ref().label_count());
             lengths[lower.len() / 64] |= 1 << (lower.len() % 64);
+            ends = ends.and_then(|mut ends| {
+                let bit = end_bit(end_word(lower)?);
+                ends[bit / 64] |= 1 << (bit % 64);
+                Some(ends)
+            });
             if !zones.iter().any(|z| **z == *lower) {
                 zones.push(lower.into());
             }
@@ -473,6 +509,7 @@ impl AllowList {
             zone_slots,
             max_labels,
             lengths,
+            ends,
             runtime: Mutex::new(HashMap::new()),
             runtime_count: AtomicUsize::new(0),
             runtime_capacity: runtime_capacity.max(1),
@@ -520,9 +557,17 @@ impl AllowList {
             }
         }
         // Static zones: the suffixes of at most `max_labels` labels whose length is a zone's,
-        // from the right; the hash is extended a label at a time, only as far as needed.
+        // from the right; the hash is extended a label at a time, only as far as needed. None
+        // when the name does not end as some zone does.
+        let may_end_in_zone = self.ends.is_none_or(|ends| {
+            end_word(wire).is_some_and(|w| {
+                let bit = end_bit(w);
+                ends[bit / 64] & (1 << (bit % 64)) != 0
+            })
+        });
+        let zones = if may_end_in_zone { self.max_labels } else { 0 };
         let (mut h, mut hashed) = (0, 0);
-        for k in 1..=n.min(self.max_labels) {
+        for k in 1..=n.min(zones) {
             let off = usize::from(offsets[n - k]);
             let wire_len = wire.len() - off;
             if self.lengths[(wire_len / 64) & 3] & (1 << (wire_len % 64)) == 0 {
@@ -764,6 +809,23 @@ mod tests {
             assert!(!a.allows(name(n).as_ref(), 0), "{n}");
             assert_eq!(a.weight(name(n).as_ref(), 0), 1.0, "{n}");
         }
+    }
+
+    #[test]
+    fn every_zone_passes_the_end_filter_and_short_zones_turn_it_off() {
+        let a = AllowList::new(&[], 4);
+        assert!(a.ends.is_some());
+        for zone in BUILTIN_ALLOWED_ZONES {
+            for n in [zone.to_string(), format!("x.{}", zone.to_uppercase())] {
+                assert!(a.allows(name(&n).as_ref(), 0), "{n}");
+            }
+        }
+        // An operator's zone shorter than the filter's bytes: no filter, still matched.
+        let short = AllowList::new(&[name("a.b")], 4);
+        assert!(short.ends.is_none());
+        assert!(short.allows(name("x.A.b").as_ref(), 0));
+        assert!(!short.allows(name("x.b").as_ref(), 0));
+        assert!(!a.allows(name("b").as_ref(), 0));
     }
 
     #[test]
