@@ -541,21 +541,7 @@ impl Detector {
     ) {
         use std::fmt::Write;
         let _ = write!(text, "; last query {}", query.explain());
-        if let Some(report) = self.domains.snapshot(domain) {
-            if !report.samples.is_empty() {
-                let _ = write!(text, "; samples {}", report.samples.join(", "));
-            }
-            let _ = write!(
-                text,
-                "; first seen {} s ago, last {} s ago",
-                now_ms.saturating_sub(report.first_seen_ms) / 1000,
-                now_ms.saturating_sub(report.last_seen_ms) / 1000
-            );
-            if !report.clients.is_empty() {
-                let clients: Vec<String> = report.clients.iter().map(|c| c.to_string()).collect();
-                let _ = write!(text, "; clients {}", clients.join(", "));
-            }
-        }
+        self.domains.write_state(domain, now_ms, text);
     }
 
     /// A tunnel verdict on `domain`, unless one was reached recently: the alert, with what now

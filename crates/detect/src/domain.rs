@@ -911,6 +911,35 @@ impl DomainTable {
         })
     }
 
+    /// Appends what `domain`'s state shows to an alert's explanation: its samples, when it
+    /// was first and last seen, its clients. The text [`DomainTable::snapshot`]'s report
+    /// gives, written straight from the entry, without the report's allocations.
+    pub(crate) fn write_state(&self, domain: NameRef<'_>, now_ms: u64, text: &mut String) {
+        let (shard, tag) = self.locate(domain);
+        let Ok(shard) = shard.lock() else {
+            return;
+        };
+        let Some(e) = shard.get(tag, domain.as_wire()) else {
+            return;
+        };
+        let samples = &e.samples[..usize::from(e.sample_count)];
+        for (k, sample) in samples.iter().enumerate() {
+            text.push_str(if k == 0 { "; samples " } else { ", " });
+            write_sample(sample, text);
+        }
+        let _ = write!(
+            text,
+            "; first seen {} s ago, last {} s ago",
+            now_ms.saturating_sub(e.first_seen_ms) / 1000,
+            now_ms.saturating_sub(e.last_seen_ms) / 1000
+        );
+        let clients = &e.clients[..usize::from(e.client_count)];
+        for (k, client) in clients.iter().enumerate() {
+            text.push_str(if k == 0 { "; clients " } else { ", " });
+            let _ = write!(text, "{client}");
+        }
+    }
+
     /// Domains tracked.
     pub fn len(&self) -> usize {
         self.shards
@@ -950,14 +979,21 @@ fn client_bytes(client: IpAddr) -> [u8; 16] {
 /// A kept left part in presentation form; a label cut short ends in `…`.
 fn sample_text(s: &Sample) -> String {
     let mut out = String::new();
+    write_sample(s, &mut out);
+    out
+}
+
+/// [`sample_text`], appended to `out` (an alert's explanation, without a `String` a sample).
+fn write_sample(s: &Sample, out: &mut String) {
+    let start = out.len();
     let mut rest = &s.bytes[..usize::from(s.len)];
     while let Some((&len, tail)) = rest.split_first() {
         let len = usize::from(len);
         let take = len.min(tail.len());
-        if !out.is_empty() {
+        if out.len() > start {
             out.push('.');
         }
-        let _ = wire::name::write_label_text(&tail[..take], &mut out);
+        let _ = wire::name::write_label_text(&tail[..take], out);
         rest = &tail[take..];
         if take < len {
             break;
@@ -966,7 +1002,6 @@ fn sample_text(s: &Sample) -> String {
     if s.cut {
         out.push('…');
     }
-    out
 }
 
 /// `ln(1 + x)` for a count or a size (x ≥ 0): `ln` of `1 + x` rather than `ln_1p`, whose
@@ -1235,19 +1270,7 @@ impl DomainModel {
                 out.push_str("; ");
             }
             let i = t.feature;
-            let normal = match &self.normal {
-                Some(ranges) => format!(
-                    "benign domains: {}–{}",
-                    amount(i, ranges[i][0]),
-                    amount(i, ranges[i][1])
-                ),
-                // Without the trained benign ranges: the side of the model's mean ± scale
-                // this value is unusual on.
-                None if self.weights[i] >= 0.0 => {
-                    format!("normal ≤ {}", amount(i, self.mean[i] + self.scale[i]))
-                }
-                None => format!("normal ≥ {}", amount(i, self.mean[i] - self.scale[i])),
-            };
+            let normal = Normal { model: self, i };
             describe(i, t.value, &normal, config, &mut out);
         }
         if out.is_empty() {
@@ -1258,35 +1281,72 @@ impl DomainModel {
     }
 }
 
-/// A feature's value in its own unit: a count (the `_log` features are ln(1 + count)), a
-/// percentage (shares and ratios) or a score.
-fn amount(i: usize, value: f32) -> String {
-    let name = DOMAIN_FEATURE_NAMES[i];
-    if name.ends_with("_log") {
-        format!("{}", value.exp_m1().max(0.0).round())
-    } else if name.ends_with("_score") || name.ends_with("_cv") {
-        format!("{:.2}", value.max(0.0))
-    } else {
-        format!("{}%", (value.clamp(0.0, 1.0) * 100.0).round())
+/// The normal range an explanation quotes for feature `i`, written where it is used (no
+/// `String` of its own).
+struct Normal<'a> {
+    model: &'a DomainModel,
+    i: usize,
+}
+
+impl fmt::Display for Normal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (m, i) = (self.model, self.i);
+        match &m.normal {
+            Some(ranges) => write!(
+                f,
+                "benign domains: {}–{}",
+                Amount(i, ranges[i][0]),
+                Amount(i, ranges[i][1])
+            ),
+            // Without the trained benign ranges: the side of the model's mean ± scale
+            // this value is unusual on.
+            None if m.weights[i] >= 0.0 => {
+                write!(f, "normal ≤ {}", Amount(i, m.mean[i] + m.scale[i]))
+            }
+            None => write!(f, "normal ≥ {}", Amount(i, m.mean[i] - m.scale[i])),
+        }
     }
 }
 
-/// "1 h", "60 s", "5 min".
-fn span(ms: u64) -> String {
-    if ms >= 3_600_000 && ms.is_multiple_of(3_600_000) {
-        format!("{} h", ms / 3_600_000)
-    } else if ms >= 120_000 && ms.is_multiple_of(60_000) {
-        format!("{} min", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{ms} ms")
+/// Feature `.0`'s value `.1` in its own unit: a count (the `_log` features are ln(1 +
+/// count)), a percentage (shares and ratios) or a score.
+struct Amount(usize, f32);
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (i, value) = (self.0, self.1);
+        let name = DOMAIN_FEATURE_NAMES[i];
+        if name.ends_with("_log") {
+            write!(f, "{}", value.exp_m1().max(0.0).round())
+        } else if name.ends_with("_score") || name.ends_with("_cv") {
+            write!(f, "{:.2}", value.max(0.0))
+        } else {
+            write!(f, "{}%", (value.clamp(0.0, 1.0) * 100.0).round())
+        }
     }
 }
 
-fn describe(i: usize, value: f32, normal: &str, config: &DomainConfig, out: &mut String) {
-    let short = span(config.short_window_ms);
-    let long = span(config.long_window_ms);
+/// A window's length in words: "1 h", "60 s", "5 min".
+struct Span(u64);
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0;
+        if ms >= 3_600_000 && ms.is_multiple_of(3_600_000) {
+            write!(f, "{} h", ms / 3_600_000)
+        } else if ms >= 120_000 && ms.is_multiple_of(60_000) {
+            write!(f, "{} min", ms / 60_000)
+        } else if ms.is_multiple_of(1000) {
+            write!(f, "{} s", ms / 1000)
+        } else {
+            write!(f, "{ms} ms")
+        }
+    }
+}
+
+fn describe(i: usize, value: f32, normal: &Normal<'_>, config: &DomainConfig, out: &mut String) {
+    let short = Span(config.short_window_ms);
+    let long = Span(config.long_window_ms);
     let count = |v: f32| v.exp_m1().max(0.0).round();
     let pct = |v: f32| (v.clamp(0.0, 1.0) * 100.0).round();
     let (v, p) = (count(value), pct(value));
