@@ -1263,7 +1263,9 @@ impl DomainModel {
     /// the normal range the model learnt (mean ± one scale, back from log scale), e.g. "412
     /// distinct subdomains in 60 s (normal ≤ 6)". Allocates: call it only to alert.
     pub fn explain(&self, s: &DomainScore, config: &DomainConfig) -> String {
-        let mut out = String::new();
+        // Room for the whole alert text (three reasons, then the detector's last query,
+        // samples and clients: some 700 bytes), so that it is not regrown piece by piece.
+        let mut out = String::with_capacity(1024);
         let pushing = s.top.iter().filter(|t| t.contribution > 0.0);
         for (n, t) in pushing.enumerate() {
             if n > 0 {
