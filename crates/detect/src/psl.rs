@@ -533,6 +533,27 @@ mod tests {
         assert_eq!(idn.skipped_idn(), 1);
     }
 
+    /// Rules deeper than the eight label starts kept in a register: the walk finds the older
+    /// starts by walking the name again.
+    #[test]
+    fn rules_of_more_than_eight_labels() {
+        let psl =
+            Psl::parse("j\nb.c.d.e.f.g.h.i.j\n*.k.l.m.n.o.p.q.r\n!x.k.l.m.n.o.p.q.r\n").unwrap();
+        assert_eq!(reg(&psl, "x.y.b.c.d.e.f.g.h.i.j."), "y.b.c.d.e.f.g.h.i.j.");
+        assert_eq!(reg(&psl, "A.B.C.D.E.F.G.H.I.J."), "A.B.C.D.E.F.G.H.I.J.");
+        assert_eq!(reg(&psl, "c.d.e.f.g.h.i.j."), "i.j.");
+        assert_eq!(
+            reg(&psl, "q.r.s.t.u.w.k.l.m.n.o.p.q.r."),
+            "u.w.k.l.m.n.o.p.q.r."
+        );
+        assert_eq!(reg(&psl, "a.x.k.l.m.n.o.p.q.r."), "x.k.l.m.n.o.p.q.r.");
+        let deep: String =
+            (0..40).map(|i| format!("l{i}.")).collect::<String>() + "b.c.d.e.f.g.h.i.j.";
+        let want: String =
+            (39..40).map(|i| format!("l{i}.")).collect::<String>() + "b.c.d.e.f.g.h.i.j.";
+        assert_eq!(reg(&psl, &deep), want);
+    }
+
     #[test]
     fn wire_labels_hash_as_the_rules_do() {
         let text = "a.bc.defghijk.lmnopqrst.UVWXYZ0123456789abcdef.x-y.0123456.01234567.";
