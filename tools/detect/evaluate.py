@@ -137,8 +137,10 @@ def run(binary, tmp, paths):
     rows_q = train.load()
     pairs = sorted({(r[4], r[5]) for r in rows_q})
     index = {p: i for i, p in enumerate(pairs)}
-    names, _, F = train.run_features(binary, td.MODEL, pairs, left=False)
-    X = F[np.array([index[(r[4], r[5])] for r in rows_q])]
+    names, lefts, F = train.run_features(binary, td.MODEL, pairs, left=True)
+    qidx = np.array([index[(r[4], r[5])] for r in rows_q])
+    X = F[qidx]
+    X_cross = train.cross_fitted(binary, rows_q, pairs, qidx, lefts, X, shipped)
     kind = np.array([r[0] for r in rows_q])
     source = np.array([r[1] for r in rows_q])
     qheld = np.array([r[3] for r in rows_q])
@@ -160,7 +162,8 @@ def run(binary, tmp, paths):
         sel = (benign & ~qheld) | ((kind == "tunnel") & ~qheld & (data == 1) & (source != fam))
         y = (kind[sel] == "tunnel").astype(np.float64)
         mean, scale, w, b = train.fit(X[sel], y, famcode[sel] if train.BALANCE else None)
-        th = train.threshold_for(train.scores(X[benign & ~qheld & ~allow], mean, scale, w, b))
+        th = train.threshold_for(
+            train.scores(X_cross[benign & ~qheld & ~allow], mean, scale, w, b))
         model = json.loads(json.dumps(shipped))
         q = model["query"]
         q["mean"] = [round(float(x), 7) for x in mean]
