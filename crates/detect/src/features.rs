@@ -298,6 +298,69 @@ const DIGIT_KIND: u8 = 2;
 /// The bigram row of the label boundary.
 const BOUNDARY_ROW: usize = BOUNDARY * BIGRAM_SYMBOLS;
 
+/// What the per-byte loop sums over a left part's labels.
+#[derive(Default)]
+struct Scan {
+    /// Class counts, one 8-bit lane each (see [`DIGIT`]...).
+    classes: u64,
+    /// The current run of consonants (reset at each label's end) and the longest.
+    run: u32,
+    max_run: u32,
+    /// Letter/digit switches.
+    switches: u32,
+    /// The bigram log-likelihood, fixed point.
+    loglik: i64,
+    /// Σ c·log2 c over the byte counts, fixed point.
+    sum_clogc: i64,
+}
+
+impl Scan {
+    /// One label's bytes, then its boundary pair.
+    ///
+    /// Per byte: two table loads (its classes and its symbol), integer additions only (packed
+    /// class counts, the fixed-point bigram sum and the entropy's `c·log2 c` sum), no branch
+    /// but the loop's.
+    #[inline(always)]
+    fn label(&mut self, label: &[u8], counts: &mut [u8; 256], bigrams: &Bigrams) {
+        let Scan {
+            mut classes,
+            mut run,
+            mut max_run,
+            mut switches,
+            mut loglik,
+            mut sum_clogc,
+        } = *self;
+        let mut row = BOUNDARY_ROW;
+        // 0 before the label's first letter or digit, else the kind of the last one.
+        let mut prev_kind = 0u32;
+        for &b in label {
+            let info = &BYTES[usize::from(b)];
+            classes += info.classes;
+            let c = &mut counts[usize::from(b)];
+            sum_clogc += bigrams.step(*c);
+            *c = c.wrapping_add(1);
+            run = (run + 1) & u32::from(info.consonant);
+            max_run = max_run.max(run);
+            let kind = u32::from(info.kind);
+            // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both
+            // bits, so their xor plus one is 4 and every other pair's is below.
+            switches += ((prev_kind ^ kind) + 1) >> 2;
+            prev_kind = (prev_kind & u32::from(info.keep)) | kind;
+            loglik += bigrams.get(row, usize::from(info.sym));
+            row = usize::from(info.row);
+        }
+        loglik += bigrams.get(row, BOUNDARY);
+        *self = Scan {
+            classes,
+            run: 0,
+            max_run,
+            switches,
+            loglik,
+            sum_clogc,
+        };
+    }
+}
+
 /// Whether `qtype` is one tunnels favour: big or free-form answers (TXT, NULL, KEY, CNAME, MX,
 /// SRV) or iodine's private-use types.
 pub fn is_tunnel_type(qtype: RType) -> bool {
@@ -329,53 +392,50 @@ pub fn extract(
     let left = wire.get(..registered_offset.min(wire.len())).unwrap_or(&[]);
     // A left part is at most 253 bytes, so a byte's count fits in a u8.
     let mut counts = [0u8; 256];
+    let mut scan = Scan::default();
     // u32 rather than usize: converting them to f32 is then one instruction.
-    let (mut bytes, mut labels, mut longest, mut at_max) = (0u32, 0u32, 0usize, 0u32);
-    let mut classes = 0u64;
-    let (mut run, mut max_run, mut switches) = (0u32, 0u32, 0u32);
-    let (mut loglik, mut sum_clogc, mut pairs) = (0i64, 0i64, 0u32);
-
-    let mut pos = 0;
-    while pos < left.len() {
-        let len = usize::from(left[pos]);
-        let Some(label) = left.get(pos + 1..pos + 1 + len) else {
-            break;
-        };
-        if len == 0 {
-            break;
+    let (mut bytes, mut labels, mut longest, mut at_max, mut pairs) =
+        (0u32, 0u32, 0usize, 0u32, 0u32);
+    if let Some((&len, label)) = left.split_first()
+        && usize::from(len) == label.len()
+        && len != 0
+    {
+        // The usual left part, one label (`www`, `mail`): no label loop, whose bookkeeping
+        // costs a short name more than its bytes do.
+        scan.label(label, &mut counts, bigrams);
+        (bytes, labels, longest, at_max, pairs) =
+            (u32::from(len), 1, label.len(), 1, u32::from(len) + 1);
+    } else {
+        let mut pos = 0;
+        while pos < left.len() {
+            let len = usize::from(left[pos]);
+            let Some(label) = left.get(pos + 1..pos + 1 + len) else {
+                break;
+            };
+            if len == 0 {
+                break;
+            }
+            labels += 1;
+            if len > longest {
+                longest = len;
+                at_max = 1;
+            } else if len == longest {
+                at_max += 1;
+            }
+            bytes += len as u32;
+            scan.label(label, &mut counts, bigrams);
+            pairs += len as u32 + 1;
+            pos += 1 + len;
         }
-        labels += 1;
-        if len > longest {
-            longest = len;
-            at_max = 1;
-        } else if len == longest {
-            at_max += 1;
-        }
-        bytes += len as u32;
-        let mut row = BOUNDARY_ROW;
-        // 0 before the label's first letter or digit, else the kind of the last one.
-        let mut prev_kind = 0u32;
-        for &b in label {
-            let info = &BYTES[usize::from(b)];
-            classes += info.classes;
-            let c = &mut counts[usize::from(b)];
-            sum_clogc += bigrams.step(*c);
-            *c = c.wrapping_add(1);
-            run = (run + 1) & u32::from(info.consonant);
-            max_run = max_run.max(run);
-            let kind = u32::from(info.kind);
-            // A letter after a digit or a digit after a letter: kinds 1 and 2 differ in both
-            // bits, so their xor plus one is 4 and every other pair's is below.
-            switches += ((prev_kind ^ kind) + 1) >> 2;
-            prev_kind = (prev_kind & u32::from(info.keep)) | kind;
-            loglik += bigrams.get(row, usize::from(info.sym));
-            row = usize::from(info.row);
-        }
-        loglik += bigrams.get(row, BOUNDARY);
-        pairs += len as u32 + 1;
-        run = 0;
-        pos += 1 + len;
     }
+    let Scan {
+        classes,
+        max_run,
+        switches,
+        loglik,
+        sum_clogc,
+        ..
+    } = scan;
     if bytes == 0 {
         return;
     }

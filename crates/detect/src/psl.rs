@@ -60,10 +60,19 @@ fn word_of(b: &[u8]) -> u64 {
     b.iter().rev().fold(0, |w, &x| w << 8 | u64::from(x))
 }
 
-/// Feeds one label (1 to 63 bytes, lowercased here) into a suffix hash: its length, then its
-/// bytes in 8-byte words, the last zero-extended. The reference form of
+/// Labels up to this long are hashed in one step: their bytes and their length in one word.
+const SHORT_LABEL: usize = 7;
+
+/// Feeds one label (1 to 63 bytes, lowercased here) into a suffix hash. A short label (most
+/// are: `com`, `co`, `example`) is one step, its bytes with its length in the top byte; a
+/// longer one is its length, then its bytes in 8-byte words, the last zero-extended. The two
+/// cannot be confused: a short label's first word has a length (1 to 7) in its top byte, a
+/// long label's first word is its length (8 to 63). The reference form of
 /// [`hash_wire_label`], used to hash the rules.
 fn hash_label(h: u64, label: &[u8]) -> u64 {
+    if label.len() <= SHORT_LABEL {
+        return mix(h, lowercase8(word_of(label)) | (label.len() as u64) << 56);
+    }
     label
         .chunks(8)
         .fold(mix(h, label.len() as u64), |h, chunk| {
@@ -81,7 +90,16 @@ pub(crate) fn hash_wire_label(h: u64, wire: &[u8], start: usize, end: usize) -> 
             .and_then(|w| <[u8; 8]>::try_from(w).ok())
             .map_or(0, u64::from_le_bytes)
     };
-    let mut h = mix(h, (end - start) as u64);
+    let len = end - start;
+    if len <= SHORT_LABEL {
+        let word = if end >= 8 {
+            load(end - 8) >> (8 * (8 - len))
+        } else {
+            word_of(wire.get(start..end).unwrap_or_default())
+        };
+        return mix(h, lowercase8(word) | (len as u64) << 56);
+    }
+    let mut h = mix(h, len as u64);
     let mut at = start;
     while end - at > 8 {
         h = mix(h, lowercase8(load(at)));
@@ -340,18 +358,21 @@ impl Psl {
     /// Finds `name`'s registered domain: no allocation, at most one hash lookup per label.
     pub fn registered(&self, name: NameRef<'_>) -> Registered {
         let wire = name.as_wire();
-        let mut starts = [0u8; MAX_LABELS];
+        // The label count and the starts of the last eight labels, one byte each (a wire name
+        // is at most 255 bytes, so a start is below 255), the latest in the low byte: a
+        // register to shift rather than an array to clear and fill. The walk rarely goes
+        // further left (the embedded list's longest rules have six labels); older starts are
+        // found by walking the name again. Bounded: `pos` grows by at least 2 a label.
+        let mut recent = 0u64;
         let mut n = 0;
         let mut pos = 0usize;
-        while n < MAX_LABELS {
-            let len = usize::from(wire.get(pos).copied().unwrap_or(0));
+        while let Some(&len) = wire.get(pos) {
             if len == 0 {
                 break;
             }
-            // A wire name is at most 255 bytes, so every label start fits in a byte.
-            starts[n] = u8::try_from(pos).unwrap_or(u8::MAX);
+            recent = recent << 8 | pos as u64 & 0xff;
             n += 1;
-            pos += 1 + len;
+            pos += 1 + usize::from(len);
         }
         if n == 0 {
             return Registered {
@@ -360,13 +381,21 @@ impl Psl {
                 left_labels: 0,
             };
         }
+        // The start of the `k`-th label from the right (1-based).
+        let start = |k: usize| {
+            if k <= 8 {
+                (recent >> (8 * (k - 1)) & 0xff) as usize
+            } else {
+                nth_label_start(wire, n - k)
+            }
+        };
         // Length (in labels) of the public suffix: the default rule `*` makes it at least 1.
         let mut suffix = 1;
         let mut h = self.rules.seed;
         let mut parent_wildcard = false;
         for k in 1..=n {
-            let at = usize::from(starts[n - k]);
-            let len = usize::from(wire[at]);
+            let at = start(k);
+            let len = usize::from(wire.get(at).copied().unwrap_or(0));
             h = hash_wire_label(h, wire, at + 1, at + 1 + len);
             let flags = self.rules.get(h);
             if flags & EXCEPTION != 0 {
@@ -389,13 +418,22 @@ impl Psl {
                 left_labels: 0,
             };
         }
-        let left_labels = n - suffix - 1;
         Registered {
-            offset: usize::from(starts[left_labels]),
+            offset: start(suffix + 1),
             labels: suffix + 1,
-            left_labels,
+            left_labels: n - suffix - 1,
         }
     }
+}
+
+/// Where label `i` (0-based from the left) of the wire name starts: the slow path of
+/// [`Psl::registered`] for suffixes of more than eight labels (bounded by the name's labels).
+fn nth_label_start(wire: &[u8], i: usize) -> usize {
+    let mut pos = 0;
+    for _ in 0..i.min(MAX_LABELS) {
+        pos += 1 + usize::from(wire.get(pos).copied().unwrap_or(0));
+    }
+    pos
 }
 
 #[cfg(test)]
@@ -493,6 +531,27 @@ mod tests {
         assert!(Psl::parse("a b\n*.\n").is_err());
         let idn = Psl::parse("cn\n公司.cn\n").unwrap();
         assert_eq!(idn.skipped_idn(), 1);
+    }
+
+    /// Rules deeper than the eight label starts kept in a register: the walk finds the older
+    /// starts by walking the name again.
+    #[test]
+    fn rules_of_more_than_eight_labels() {
+        let psl =
+            Psl::parse("j\nb.c.d.e.f.g.h.i.j\n*.k.l.m.n.o.p.q.r\n!x.k.l.m.n.o.p.q.r\n").unwrap();
+        assert_eq!(reg(&psl, "x.y.b.c.d.e.f.g.h.i.j."), "y.b.c.d.e.f.g.h.i.j.");
+        assert_eq!(reg(&psl, "A.B.C.D.E.F.G.H.I.J."), "A.B.C.D.E.F.G.H.I.J.");
+        assert_eq!(reg(&psl, "c.d.e.f.g.h.i.j."), "i.j.");
+        assert_eq!(
+            reg(&psl, "q.r.s.t.u.w.k.l.m.n.o.p.q.r."),
+            "u.w.k.l.m.n.o.p.q.r."
+        );
+        assert_eq!(reg(&psl, "a.x.k.l.m.n.o.p.q.r."), "x.k.l.m.n.o.p.q.r.");
+        let deep: String =
+            (0..40).map(|i| format!("l{i}.")).collect::<String>() + "b.c.d.e.f.g.h.i.j.";
+        let want: String =
+            (39..40).map(|i| format!("l{i}.")).collect::<String>() + "b.c.d.e.f.g.h.i.j.";
+        assert_eq!(reg(&psl, &deep), want);
     }
 
     #[test]
