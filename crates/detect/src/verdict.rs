@@ -3,14 +3,16 @@
 //! [`Verdicts`] is read before the cache on every query routed to the resolver, so its common
 //! case (no verdict stands, or none on this name) costs one atomic load, or two when some other
 //! domain has one: a 256-bit filter of the domains with verdicts is checked before the lock.
-//! Verdicts expire on their own (`until_ms`), removed lazily when next looked at; a rate limit
-//! is a token bucket per verdict.
+//! Verdicts expire on their own (`until_ms`), removed lazily when next looked at or when room
+//! is needed; a rate limit is a token bucket per verdict. Setting, expiring and evicting a
+//! verdict costs O(log n) whatever the table holds (an index by expiry, a counting filter), so
+//! a flood of alerting domains cannot make each new alert scan the table.
 //!
 //! [`AllowList`] names the zones whose traffic legitimately looks like a tunnel (reverse zones,
 //! block and reputation lists, antivirus clouds, DKIM and DMARC): their queries are still
 //! counted, with a lower weight, and never blocked.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -71,19 +73,25 @@ pub struct VerdictEntry {
 #[derive(Debug)]
 struct Standing {
     verdict: Verdict,
+    /// Its key in [`Table::by_expiry`].
+    key: ExpiryKey,
     /// Token bucket of a rate limit: tokens left and when it was last refilled.
     tokens: f32,
     refilled_ms: u64,
 }
 
+/// When a verdict lapses, and a sequence number that makes the key unique.
+type ExpiryKey = (u64, u64);
+
 impl Standing {
-    fn new(verdict: Verdict, now_ms: u64) -> Standing {
+    fn new(verdict: Verdict, key: ExpiryKey, now_ms: u64) -> Standing {
         let tokens = match verdict.enforce {
             Enforce::RateLimited { qps } => qps.max(1) as f32,
             Enforce::Block(_) => 0.0,
         };
         Standing {
             verdict,
+            key,
             tokens,
             refilled_ms: now_ms,
         }
@@ -149,10 +157,27 @@ fn filter_bit(lower: &[u8]) -> usize {
     (h.finish() >> 56) as usize
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Table {
     by_domain: HashMap<Box<[u8]>, Vec<Standing>>,
+    /// Every verdict's domain by its expiry: the next to lapse first, for purging and eviction.
+    by_expiry: BTreeMap<ExpiryKey, Box<[u8]>>,
+    /// Domains per filter bit, so a bit is cleared when its last domain goes.
+    filter_counts: [u32; 256],
+    next_seq: u64,
     len: usize,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            by_domain: HashMap::new(),
+            by_expiry: BTreeMap::new(),
+            filter_counts: [0; 256],
+            next_seq: 0,
+            len: 0,
+        }
+    }
 }
 
 /// Standing verdicts by registered domain (case-insensitive), bounded.
@@ -190,11 +215,16 @@ impl Verdicts {
         if self.filter[bit / 64].load(Ordering::Acquire) & (1 << (bit % 64)) == 0 {
             return None;
         }
-        let mut table = self.table.lock().ok()?;
+        let mut guard = self.table.lock().ok()?;
+        let table = &mut *guard;
         let list = table.by_domain.get_mut(lower)?;
-        let before = list.len();
-        list.retain(|s| s.verdict.until_ms > now_ms);
-        let removed = before - list.len();
+        let mut emptied = false;
+        while let Some(i) = list.iter().position(|s| s.verdict.until_ms <= now_ms) {
+            let gone = list.swap_remove(i);
+            table.by_expiry.remove(&gone.key);
+            table.len -= 1;
+            emptied = list.is_empty();
+        }
         let mut result = None;
         // A block wins over a rate limit; a client's own verdict is as good as everyone's.
         if let Some(s) = list
@@ -208,12 +238,10 @@ impl Verdicts {
         {
             result = Some(s.verdict.enforce);
         }
-        if removed > 0 {
-            if list.is_empty() {
-                table.by_domain.remove(lower);
-            }
-            self.forget(&mut table, removed);
+        if emptied {
+            self.remove_domain(table, lower);
         }
+        self.count.store(table.len, Ordering::Release);
         result
     }
 
@@ -222,46 +250,59 @@ impl Verdicts {
     pub fn set(&self, domain: NameRef<'_>, verdict: Verdict, now_ms: u64) {
         let mut buf = [0u8; 255];
         let lower = lowercase(domain, &mut buf);
-        let Ok(mut table) = self.table.lock() else {
+        let Ok(mut guard) = self.table.lock() else {
             return;
         };
+        let table = &mut *guard;
+        let key = (verdict.until_ms, table.next_seq);
+        table.next_seq += 1;
         if let Some(list) = table.by_domain.get_mut(lower)
             && let Some(s) = list.iter_mut().find(|s| s.verdict.client == verdict.client)
         {
-            *s = Standing::new(verdict, now_ms);
+            table.by_expiry.remove(&s.key);
+            table.by_expiry.insert(key, lower.into());
+            *s = Standing::new(verdict, key, now_ms);
             return;
         }
+        self.purge(table, now_ms);
         if table.len >= self.capacity {
-            self.purge(&mut table, now_ms);
+            self.evict_soonest(table);
         }
-        if table.len >= self.capacity {
-            self.evict_soonest(&mut table);
+        let standing = Standing::new(verdict, key, now_ms);
+        table.by_expiry.insert(key, lower.into());
+        match table.by_domain.get_mut(lower) {
+            Some(list) => list.push(standing),
+            None => {
+                table.by_domain.insert(lower.into(), vec![standing]);
+                let bit = filter_bit(lower);
+                table.filter_counts[bit] += 1;
+                if table.filter_counts[bit] == 1 {
+                    self.filter[bit / 64].fetch_or(1 << (bit % 64), Ordering::Release);
+                }
+            }
         }
-        table
-            .by_domain
-            .entry(lower.into())
-            .or_default()
-            .push(Standing::new(verdict, now_ms));
         table.len += 1;
         self.count.store(table.len, Ordering::Release);
-        let bit = filter_bit(lower);
-        self.filter[bit / 64].fetch_or(1 << (bit % 64), Ordering::Release);
     }
 
     /// Removes every verdict on `domain`; whether there was one.
     pub fn clear(&self, domain: NameRef<'_>) -> bool {
         let mut buf = [0u8; 255];
         let lower = lowercase(domain, &mut buf);
-        let Ok(mut table) = self.table.lock() else {
+        let Ok(mut guard) = self.table.lock() else {
             return false;
         };
-        match table.by_domain.remove(lower) {
-            Some(list) => {
-                self.forget(&mut table, list.len());
-                true
-            }
-            None => false,
+        let table = &mut *guard;
+        let Some(list) = table.by_domain.get(lower) else {
+            return false;
+        };
+        for s in list {
+            table.by_expiry.remove(&s.key);
         }
+        table.len -= list.len();
+        self.remove_domain(table, lower);
+        self.count.store(table.len, Ordering::Release);
+        true
     }
 
     /// The verdicts standing at `now_ms`, for the operator.
@@ -294,48 +335,48 @@ impl Verdicts {
         self.len() == 0
     }
 
+    /// Removes the verdicts that have lapsed by `now_ms`, the soonest first.
     fn purge(&self, table: &mut Table, now_ms: u64) {
-        let mut removed = 0;
-        table.by_domain.retain(|_, list| {
-            let before = list.len();
-            list.retain(|s| s.verdict.until_ms > now_ms);
-            removed += before - list.len();
-            !list.is_empty()
-        });
-        if removed > 0 {
-            self.forget(table, removed);
+        while let Some(entry) = table.by_expiry.first_entry()
+            && entry.key().0 <= now_ms
+        {
+            let (key, domain) = entry.remove_entry();
+            self.remove_standing(table, &domain, key);
         }
     }
 
+    /// Makes room by removing the verdict closest to expiry.
     fn evict_soonest(&self, table: &mut Table) {
-        let soonest = table
-            .by_domain
-            .iter()
-            .flat_map(|(d, list)| list.iter().enumerate().map(move |(i, s)| (d, i, s)))
-            .min_by_key(|(_, _, s)| s.verdict.until_ms)
-            .map(|(d, i, _)| (d.clone(), i));
-        let Some((domain, i)) = soonest else { return };
-        if let Some(list) = table.by_domain.get_mut(&domain) {
-            list.swap_remove(i);
-            if list.is_empty() {
-                table.by_domain.remove(&domain);
-            }
-            self.forget(table, 1);
+        if let Some((key, domain)) = table.by_expiry.pop_first() {
+            self.remove_standing(table, &domain, key);
         }
     }
 
-    /// Accounts for `removed` verdicts gone and rebuilds the filter from what remains.
-    fn forget(&self, table: &mut Table, removed: usize) {
-        table.len = table.len.saturating_sub(removed);
-        let mut filter = [0u64; 4];
-        for domain in table.by_domain.keys() {
-            let bit = filter_bit(domain);
-            filter[bit / 64] |= 1 << (bit % 64);
+    /// Removes the standing verdict `key` of `domain` (already out of `by_expiry`).
+    fn remove_standing(&self, table: &mut Table, domain: &[u8], key: ExpiryKey) {
+        let Some(list) = table.by_domain.get_mut(domain) else {
+            return;
+        };
+        if let Some(i) = list.iter().position(|s| s.key == key) {
+            list.swap_remove(i);
+            table.len -= 1;
         }
-        for (f, v) in self.filter.iter().zip(filter) {
-            f.store(v, Ordering::Release);
+        if list.is_empty() {
+            self.remove_domain(table, domain);
         }
         self.count.store(table.len, Ordering::Release);
+    }
+
+    /// Drops `domain`'s (empty or cleared) list and its share of the filter.
+    fn remove_domain(&self, table: &mut Table, domain: &[u8]) {
+        if table.by_domain.remove(domain).is_none() {
+            return;
+        }
+        let bit = filter_bit(domain);
+        table.filter_counts[bit] = table.filter_counts[bit].saturating_sub(1);
+        if table.filter_counts[bit] == 0 {
+            self.filter[bit / 64].fetch_and(!(1 << (bit % 64)), Ordering::Release);
+        }
     }
 }
 
@@ -769,6 +810,45 @@ mod tests {
             Some(NX)
         );
         assert_eq!(v.len(), 3);
+    }
+
+    #[test]
+    fn a_flood_of_verdicts_keeps_the_latest_and_the_index_consistent() {
+        // Far more alerting domains than room: each new verdict evicts the one closest to
+        // expiry (O(log n)), and what is held is exactly the latest `capacity`.
+        let v = Verdicts::new(1_000);
+        for i in 0..20_000u64 {
+            let d = name(&format!("d{i}.example"));
+            v.set(d.as_ref(), verdict(NX, None, 1_000_000 + i), i);
+        }
+        assert_eq!(v.len(), 1_000);
+        for i in [0u64, 18_999] {
+            let d = name(&format!("d{i}.example"));
+            assert_eq!(v.check(d.as_ref(), client(1), 20_000), None, "d{i}");
+        }
+        for i in [19_000u64, 19_500, 19_999] {
+            let d = name(&format!("D{i}.EXAMPLE"));
+            assert_eq!(v.check(d.as_ref(), client(1), 20_000), Some(NX), "d{i}");
+        }
+        // Per-client verdicts on one domain, replaced and cleared: the counts follow.
+        let shared = name("shared.example");
+        v.set(shared.as_ref(), verdict(NX, Some(client(1)), 2_000_000), 0);
+        v.set(shared.as_ref(), verdict(NX, Some(client(2)), 2_000_000), 0);
+        v.set(shared.as_ref(), verdict(NX, Some(client(2)), 3_000_000), 0);
+        assert_eq!(v.len(), 1_000);
+        assert!(v.clear(shared.as_ref()));
+        assert_eq!(v.len(), 998);
+        assert_eq!(v.check(shared.as_ref(), client(2), 20_000), None);
+        // Everything lapses: the next set purges them all.
+        v.set(
+            name("last.example").as_ref(),
+            verdict(NX, None, 9_000_000),
+            5_000_000,
+        );
+        assert_eq!(v.len(), 1);
+        let table = v.table.lock().unwrap();
+        assert_eq!(table.by_expiry.len(), 1);
+        assert_eq!(table.filter_counts.iter().sum::<u32>(), 1);
     }
 
     #[test]
