@@ -7,8 +7,8 @@
 Writes seeded traces (trace format: tools/detect/README.md) of four shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
-queries. None of these is a tunnel; docs/DETECTION.md ("Known false positives outside the
-data") discusses the figures.
+queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
+discusses the figures.
 """
 
 import argparse

@@ -58,6 +58,8 @@ HARD_ROUNDS = 3
 HARD_QUANTILE = 0.2
 HARD_BOOST = 5.0
 CATCH_WITHIN = 50
+# The detector's data floor (DATA_FLOOR_BYTES in crates/detect/src/domain.rs).
+DATA_FLOOR_BYTES = 8.0
 # Features the model may not use.
 # - distinct_clients_log: the benign traces' client counts come from the data generator (a few
 #   clients per domain, tools/detect/benign.py), the tunnels' from one tool run each: a weight
@@ -255,10 +257,16 @@ def score_with(model, X):
 
 
 def first_flags(v, model):
-    """Per session: the query index at which the domain model first reached its threshold."""
+    """Per session: the query index at which the detector first flagged its domain: the
+    domain model at its threshold, and the names carrying data (`carries_data` in
+    crates/detect/src/domain.rs: a suspicious query in the long window, or at least
+    DATA_FLOOR_BYTES of left part a query on average)."""
     s = score_with(model, v.X)
+    data = ((v.X[:, v.names.index("long_suspicious_log")] > 0)
+            | (v.X[:, v.names.index("long_bytes_per_query_log")]
+               >= np.float32(np.log1p(DATA_FLOOR_BYTES))))
     first = {}
-    for i in np.nonzero(s >= model["threshold"])[0]:
+    for i in np.nonzero((s >= model["threshold"]) & data)[0]:
         k = v.session[i]
         if k not in first or v.query[i] < first[k]:
             first[k] = int(v.query[i])

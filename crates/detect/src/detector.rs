@@ -23,7 +23,7 @@ use wire::{Name, NameRef, RType, Rcode};
 use crate::anomaly::{
     Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation, hash_lowercase,
 };
-use crate::domain::{DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation};
+use crate::domain::{DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation, carries_data};
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
 use crate::psl::Psl;
@@ -434,7 +434,9 @@ impl Detector {
             let domain_model = self.model.domain();
             // The score alone first; the contributions an explanation quotes only when it
             // is reached.
-            if domain_model.probability(&vector) >= domain_model.threshold() {
+            if carries_data(&vector)
+                && domain_model.probability(&vector) >= domain_model.threshold()
+            {
                 let scored = domain_model.score(&vector);
                 let explanation = || {
                     let mut text = domain_model.explain(&scored, self.domains.config());

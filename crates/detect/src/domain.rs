@@ -1011,6 +1011,24 @@ fn ln1p(x: f32) -> f32 {
     (1.0 + x.max(0.0)).ln()
 }
 
+/// Index of `long_suspicious_log` in the feature vector.
+const LONG_SUSPICIOUS: usize = 15;
+/// Index of `long_bytes_per_query_log` in the feature vector.
+const LONG_BYTES_PER_QUERY: usize = 16;
+/// Bytes of left part a query must average, when none of the domain's queries looked
+/// encoded on its own, before its stream of new names is taken for a data channel.
+const DATA_FLOOR_BYTES: f32 = 8.0;
+
+/// Whether a domain's names carry data: one of its queries in the long window scored as
+/// suspicious, or its left parts average at least [`DATA_FLOOR_BYTES`]. A tunnel alert needs
+/// this as well as the domain model's score: a client walking a site's hosts (`login`,
+/// `docs`, `video`) or a site's numbered hosts make a stream of new names too, of short
+/// ordinary labels (tools/detect/probes.py). Every tunnel family of the data passes it
+/// (docs/DETECTION.md).
+pub fn carries_data(vector: &[f32; DOMAIN_FEATURES]) -> bool {
+    vector[LONG_SUSPICIOUS] > 0.0 || vector[LONG_BYTES_PER_QUERY] >= ln1p(DATA_FLOOR_BYTES)
+}
+
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
 #[inline(always)]
 fn features(short: &WindowReport, long: &WindowReport) -> [f32; DOMAIN_FEATURES] {
@@ -1678,6 +1696,23 @@ mod tests {
             query(&t, &d, &left("id1"), i * 30_000);
         }
         assert_eq!(t.snapshot(d.as_ref()).unwrap().long.gap_cv, 1.0);
+    }
+
+    #[test]
+    fn carries_data_reads_the_features_it_names() {
+        assert_eq!(DOMAIN_FEATURE_NAMES[LONG_SUSPICIOUS], "long_suspicious_log");
+        assert_eq!(
+            DOMAIN_FEATURE_NAMES[LONG_BYTES_PER_QUERY],
+            "long_bytes_per_query_log"
+        );
+        let mut v = [0.0; DOMAIN_FEATURES];
+        v[LONG_BYTES_PER_QUERY] = ln1p(6.0);
+        assert!(!carries_data(&v), "short ordinary labels");
+        v[LONG_SUSPICIOUS] = ln1p(0.3);
+        assert!(carries_data(&v), "one suspicious query");
+        v[LONG_SUSPICIOUS] = 0.0;
+        v[LONG_BYTES_PER_QUERY] = ln1p(8.0);
+        assert!(carries_data(&v), "the floor itself");
     }
 
     #[test]
