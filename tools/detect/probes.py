@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of four shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of five shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -24,6 +24,14 @@ HOSTS = ["www", "static", "img", "api", "cdn", "fonts", "login", "accounts", "m"
          "video", "images", "maps", "docs", "drive", "play", "store", "support", "blog", "help",
          "mail", "search", "shop", "pay", "auth", "assets", "media", "upload", "download",
          "status"]
+# Host names of the shape a large site's services have, longer than HOSTS on average.
+SERVICES = ["accounts", "apis", "calendar", "chat", "classroom", "clients1", "clients2",
+            "clients4", "contacts", "docs", "drive", "fonts", "groups", "images", "keep",
+            "mail", "maps", "meet", "myaccount", "news", "photos", "play", "scholar", "sites",
+            "support", "takeout", "translate", "voice", "workspace", "www", "content-autofill",
+            "safebrowsing", "update", "storage", "firebaseinstallations", "connectivitycheck",
+            "optimizationguide-pa", "android-context-data", "mtalk", "alt1-mtalk", "ssl",
+            "lh3", "lh5", "passwords", "hangouts", "adservice", "lens", "ogs", "inbox", "www3"]
 
 
 def traces(rng):
@@ -57,6 +65,11 @@ def traces(rng):
         t += rng.expovariate(1 / 1500)
         user = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 12)))
         add("platform", t, "10.0.3.%d" % rng.randrange(200), "A", user + ".platform.com.")
+    # One client asking 50 of a large site's service names in a row, A only, as a script
+    # checking a list would.
+    for s in range(20):
+        for i, host in enumerate(rng.sample(SERVICES, 50)):
+            add("list%d" % s, 20 * i, "10.0.5.%d" % s, "A", "%s.services%d.com." % (host, s))
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)

@@ -23,7 +23,9 @@ use wire::{Name, NameRef, RType, Rcode};
 use crate::anomaly::{
     Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation, hash_lowercase,
 };
-use crate::domain::{DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation, carries_data};
+use crate::domain::{
+    DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation, carries_data, from_one_client,
+};
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
 use crate::psl::Psl;
@@ -435,6 +437,7 @@ impl Detector {
             // The score alone first; the contributions an explanation quotes only when it
             // is reached.
             if carries_data(&vector)
+                && from_one_client(&vector)
                 && domain_model.probability(&vector) >= domain_model.threshold()
             {
                 let scored = domain_model.score(&vector);

@@ -31,7 +31,7 @@ use wire::{Name, NameRef, RType};
 use crate::psl::lowercase8;
 
 /// Number of per-domain features fed to the domain model.
-pub const DOMAIN_FEATURES: usize = 20;
+pub const DOMAIN_FEATURES: usize = 21;
 
 /// Stable feature names, in vector order: the model file's `"features"` must equal them.
 pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
@@ -55,6 +55,7 @@ pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
     "long_distinct_per_query",
     "long_gaps_log",
     "long_gap_cv",
+    "lead_client_share",
 ];
 
 /// Pauses shorter than this between two queries of a domain are one burst (A with AAAA, a
@@ -75,6 +76,8 @@ const SAMPLES: usize = 3;
 const CLIENTS: usize = 4;
 /// Slots probed per lookup: bounds the work of a lookup, an insert and an eviction.
 const PROBES: usize = 16;
+/// New names over which the lead client's share is taken (older ones count half, then less).
+const VOTE_SPAN: u32 = 1_024;
 /// Upper bound on the number of shards (locks).
 const MAX_SHARDS: usize = 64;
 
@@ -378,11 +381,11 @@ impl<const WORDS: usize> Window<WORDS> {
         new
     }
 
-    fn on_query(&mut self, q: &OneQuery, now_ms: u64, len_ms: u64) {
+    /// Counts one query; whether its left part was new in this window.
+    fn on_query(&mut self, q: &OneQuery, now_ms: u64, len_ms: u64) -> bool {
         self.roll(now_ms, len_ms);
-        if let Some(h) = q.left_hash
-            && self.insert_left(h)
-        {
+        let new = q.left_hash.is_some_and(|h| self.insert_left(h));
+        if new {
             self.cur.bytes_out += q.left_len;
         }
         self.clients |= q.client_bit;
@@ -401,6 +404,7 @@ impl<const WORDS: usize> Window<WORDS> {
             c.gap_sum += q.weight * q.gap_s;
             c.gap_sq += q.weight * q.gap_s * q.gap_s;
         }
+        new
     }
 
     fn on_answer(&mut self, nxdomain: bool, size: f32, now_ms: u64, len_ms: u64) {
@@ -490,6 +494,14 @@ struct Entry {
     sample_next: u8,
     clients: [IpAddr; CLIENTS],
     client_count: u8,
+    /// The client (key from [`DomainTable::client_hash`]) leading a majority vote over the
+    /// domain's new names, and by how many votes: a tunnel's names come from the one host
+    /// that runs it, a platform's customer names from many clients a few each.
+    lead_client: u64,
+    lead_votes: u32,
+    /// New names voted on; halved with `lead_votes` at [`VOTE_SPAN`], so that the share
+    /// follows recent names.
+    voted: u32,
     /// Gated queries so far: every `eval_every`-th runs the model.
     gated: u32,
     /// Power of two of the short distinct count at the last evaluation.
@@ -513,6 +525,9 @@ impl Entry {
             sample_next: 0,
             clients: [client; CLIENTS],
             client_count: 0,
+            lead_client: 0,
+            lead_votes: 0,
+            voted: 0,
             gated: 0,
             last_pow: 0,
         }
@@ -535,6 +550,34 @@ impl Entry {
         sample.bytes[..n].copy_from_slice(&left[..n]);
         sample.len = n as u8;
         sample.cut = n < left.len();
+    }
+
+    /// Boyer-Moore majority vote: a client holding more than half of the new names ends as
+    /// the lead, with at least its names minus everyone else's as votes.
+    fn vote(&mut self, client_key: u64) {
+        if self.voted >= VOTE_SPAN {
+            self.voted /= 2;
+            self.lead_votes /= 2;
+        }
+        self.voted += 1;
+        if self.lead_votes == 0 {
+            self.lead_client = client_key;
+            self.lead_votes = 1;
+        } else if self.lead_client == client_key {
+            self.lead_votes += 1;
+        } else {
+            self.lead_votes -= 1;
+        }
+    }
+
+    /// Lead votes per new name: 1 when one client sent every new name, near 0 when many
+    /// clients sent a few each.
+    fn lead_share(&self) -> f32 {
+        if self.voted == 0 {
+            0.0
+        } else {
+            self.lead_votes as f32 / self.voted as f32
+        }
     }
 
     fn keep_client(&mut self, client: IpAddr) {
@@ -747,7 +790,8 @@ impl DomainTable {
         sip13_lowercase(self.key[0] ^ salt, self.key[1], bytes)
     }
 
-    /// A cheap keyed mix of a client address, for the 64-bit distinct-clients bitmap.
+    /// A cheap keyed mix of a client (an IPv4 address, an IPv6 /64: a host may take any
+    /// address of its /64), for the distinct-clients bitmap and the lead-client vote.
     fn client_hash(&self, client: IpAddr) -> u64 {
         let b = client_bytes(client);
         let mut lo = [0u8; 8];
@@ -810,6 +854,7 @@ impl DomainTable {
                 features: None,
             };
         };
+        let client_key = self.client_hash(q.client);
         let gap_ms = now_ms.saturating_sub(e.last_seen_ms);
         e.last_seen_ms = e.last_seen_ms.max(now_ms);
         let one = OneQuery {
@@ -817,7 +862,7 @@ impl DomainTable {
             left_len: q.left.len() as f32,
             weight,
             tunnel: tunnel_friendly(q.qtype),
-            client_bit: 1u64 << (self.client_hash(q.client) % 64),
+            client_bit: 1u64 << (client_key % 64),
             score: q.score,
             suspicious: q.suspicious,
             gap_s: if !new_domain && gap_ms >= MIN_GAP_MS {
@@ -827,7 +872,9 @@ impl DomainTable {
             },
         };
         e.short.on_query(&one, now_ms, config.short_window_ms);
-        e.long.on_query(&one, now_ms, config.long_window_ms);
+        if e.long.on_query(&one, now_ms, config.long_window_ms) {
+            e.vote(client_key);
+        }
         if new_domain || q.suspicious {
             e.keep_sample(q.left);
         }
@@ -862,7 +909,7 @@ impl DomainTable {
         let long = e.long.report(now_ms, config.long_window_ms);
         Observed {
             new_domain,
-            features: Some(features(&short, &long)),
+            features: Some(features(&short, &long, e.lead_share())),
         }
     }
 
@@ -969,10 +1016,15 @@ impl DomainTable {
     }
 }
 
+/// A client's address as 16 bytes, an IPv6 address cut to its /64.
 fn client_bytes(client: IpAddr) -> [u8; 16] {
     match client {
         IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
+        IpAddr::V6(a) => {
+            let mut b = a.octets();
+            b[8..].fill(0);
+            b
+        }
     }
 }
 
@@ -1017,7 +1069,7 @@ const LONG_SUSPICIOUS: usize = 15;
 const LONG_BYTES_PER_QUERY: usize = 16;
 /// Bytes of left part a query must average, when none of the domain's queries looked
 /// encoded on its own, before its stream of new names is taken for a data channel.
-const DATA_FLOOR_BYTES: f32 = 8.0;
+const DATA_FLOOR_BYTES: f32 = 10.0;
 
 /// Whether a domain's names carry data: one of its queries in the long window scored as
 /// suspicious, or its left parts average at least [`DATA_FLOOR_BYTES`]. A tunnel alert needs
@@ -1029,9 +1081,22 @@ pub fn carries_data(vector: &[f32; DOMAIN_FEATURES]) -> bool {
     vector[LONG_SUSPICIOUS] > 0.0 || vector[LONG_BYTES_PER_QUERY] >= ln1p(DATA_FLOOR_BYTES)
 }
 
+/// Index of `lead_client_share` in the feature vector.
+const LEAD_CLIENT_SHARE: usize = 20;
+/// Lead votes per new name a domain needs before its stream of new names is taken for one
+/// host's data channel: below it, many clients each ask a few of its names.
+const LEAD_SHARE_FLOOR: f32 = 0.25;
+
+/// Whether one client sends most of a domain's new names (see `Entry::vote`). A tunnel
+/// alert needs this as well: a platform's customer subdomains (`acme.platform.example`,
+/// ...) asked by many clients make a stream of new names too, a few from each client.
+pub fn from_one_client(vector: &[f32; DOMAIN_FEATURES]) -> bool {
+    vector[LEAD_CLIENT_SHARE] >= LEAD_SHARE_FLOOR
+}
+
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
 #[inline(always)]
-fn features(short: &WindowReport, long: &WindowReport) -> [f32; DOMAIN_FEATURES] {
+fn features(short: &WindowReport, long: &WindowReport, lead_share: f32) -> [f32; DOMAIN_FEATURES] {
     let share = |n: f32, d: f32| if d > 0.0 { (n / d).min(1.0) } else { 0.0 };
     [
         ln1p(short.queries),
@@ -1058,6 +1123,7 @@ fn features(short: &WindowReport, long: &WindowReport) -> [f32; DOMAIN_FEATURES]
         share(long.distinct, long.queries),
         ln1p(long.gaps),
         long.gap_cv.min(4.0),
+        lead_share,
     ]
 }
 
@@ -1411,6 +1477,10 @@ fn describe(i: usize, value: f32, normal: &Normal<'_>, config: &DomainConfig, ou
             out,
             "pauses between polls regular to {value:.2} (deviation ÷ mean) ({normal})"
         ),
+        "lead_client_share" => write!(
+            out,
+            "one client's new names ahead of all others' by {p}% of them ({normal})"
+        ),
         other => write!(out, "{other} = {value:.2}"),
     };
 }
@@ -1420,7 +1490,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn name(s: &str) -> Name {
         s.parse().unwrap()
@@ -1628,6 +1698,81 @@ mod tests {
         );
     }
 
+    /// The last feature vector the table handed out for `domain`, each query asking a new
+    /// name `n{i}` from `client(i)`.
+    fn lead_share_after(
+        t: &DomainTable,
+        domain: &str,
+        queries: u64,
+        client: impl Fn(u64) -> IpAddr,
+    ) -> f32 {
+        let d = name(domain);
+        let mut last = None;
+        for i in 0..queries {
+            let o = t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    left: &left(&format!("n{i}")),
+                    qtype: RType::A,
+                    client: client(i),
+                    score: 0.1,
+                    suspicious: false,
+                    weight: 1.0,
+                },
+                i * 100,
+            );
+            last = o.features.or(last);
+        }
+        last.expect("the gates were crossed")[LEAD_CLIENT_SHARE]
+    }
+
+    #[test]
+    fn lead_share_tells_one_client_from_many() {
+        let t = DomainTable::new(config());
+        // One client: every new name is its vote.
+        let one = lead_share_after(&t, "one.example", 200, |_| client(1));
+        assert!(one > 0.95, "{one}");
+        // A platform's names, a few from each of 100 clients.
+        let many = lead_share_after(&t, "many.example", 200, |i| client((i % 100) as u8));
+        assert!(many < 0.1, "{many}");
+        // A tunnel's host with others asking three names in ten.
+        let mixed = lead_share_after(&t, "mixed.example", 200, |i| {
+            client(if i % 10 < 3 { 10 + (i % 50) as u8 } else { 1 })
+        });
+        assert!(mixed >= LEAD_SHARE_FLOOR, "{mixed}");
+        // Addresses of one IPv6 /64 are one client: a host may take any of them.
+        let v6 = lead_share_after(&t, "v6.example", 200, |i| {
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i as u16, 7, 7, i as u16))
+        });
+        assert!(v6 > 0.95, "{v6}");
+        // Beyond VOTE_SPAN new names the share follows the recent ones.
+        let d = name("turn.example");
+        let share = |client: IpAddr, from: u64| {
+            let mut last = None;
+            for i in from..from + 3 * u64::from(VOTE_SPAN) {
+                let o = t.observe_query(
+                    &QueryObservation {
+                        domain: d.as_ref(),
+                        left: &left(&format!("m{i}")),
+                        qtype: RType::A,
+                        client,
+                        score: 0.1,
+                        suspicious: false,
+                        weight: 1.0,
+                    },
+                    i,
+                );
+                last = o.features.or(last);
+            }
+            last.unwrap()[LEAD_CLIENT_SHARE]
+        };
+        let first = share(client(1), 0);
+        assert!(first > 0.95, "{first}");
+        // Ten hours on, in fresh windows, another client takes over.
+        let second = share(client(2), 36_000_000);
+        assert!(second > 0.5, "{second}");
+    }
+
     #[test]
     fn answers_and_clients() {
         let t = DomainTable::new(config());
@@ -1706,13 +1851,23 @@ mod tests {
             "long_bytes_per_query_log"
         );
         let mut v = [0.0; DOMAIN_FEATURES];
-        v[LONG_BYTES_PER_QUERY] = ln1p(6.0);
+        v[LONG_BYTES_PER_QUERY] = ln1p(9.0);
         assert!(!carries_data(&v), "short ordinary labels");
         v[LONG_SUSPICIOUS] = ln1p(0.3);
         assert!(carries_data(&v), "one suspicious query");
         v[LONG_SUSPICIOUS] = 0.0;
-        v[LONG_BYTES_PER_QUERY] = ln1p(8.0);
+        v[LONG_BYTES_PER_QUERY] = ln1p(10.0);
         assert!(carries_data(&v), "the floor itself");
+    }
+
+    #[test]
+    fn from_one_client_reads_the_feature_it_names() {
+        assert_eq!(DOMAIN_FEATURE_NAMES[LEAD_CLIENT_SHARE], "lead_client_share");
+        let mut v = [0.0; DOMAIN_FEATURES];
+        v[LEAD_CLIENT_SHARE] = 0.2;
+        assert!(!from_one_client(&v), "spread over clients");
+        v[LEAD_CLIENT_SHARE] = LEAD_SHARE_FLOOR;
+        assert!(from_one_client(&v), "the floor itself");
     }
 
     #[test]

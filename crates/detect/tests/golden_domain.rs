@@ -112,20 +112,15 @@ fn the_shipped_model_leaves_ordinary_sites_alone() {
     }
 }
 
-/// The first poll that raised a tunnel alert (and its explanation) when `qname` is asked every
-/// 30 s (±10%) for 50 polls, each a miss (TTL 0 answers).
-fn poll_on_a_timer(qname: &str) -> Option<(u64, String)> {
+/// The index and explanation of the first tunnel alert a fresh detector raises on `queries`
+/// (time, name, client; A queries, each a miss answered NOERROR).
+fn first_tunnel_alert(
+    queries: impl IntoIterator<Item = (u64, Name, IpAddr)>,
+) -> Option<(u64, String)> {
     let d = detector();
-    let qname: Name = qname.parse().unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut now = 1_000u64;
-    for i in 0..50u64 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        now += 27_000 + state % 6_000;
-        let decision = d.on_miss(qname.as_ref(), RType::A, CLIENT, now);
-        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 60, now);
+    for (i, (now, qname, client)) in (0u64..).zip(queries) {
+        let decision = d.on_miss(qname.as_ref(), RType::A, client, now);
+        d.on_answer(qname.as_ref(), client, Rcode::NOERROR, 80, now);
         if let Some(alert) = decision.alert {
             assert_eq!(alert.kind, AlertKind::Tunnel, "{}", alert.explanation);
             return Some((i, alert.explanation));
@@ -134,21 +129,69 @@ fn poll_on_a_timer(qname: &str) -> Option<(u64, String)> {
     None
 }
 
+/// xorshift64: the tests' seeded randomness.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// The first tunnel alert when 400 distinct customer names of 4-12 random letters
+/// (`qkzvhd.platform-example.com`) are asked about 1.5 s apart, the client of each chosen by
+/// `client`.
+fn customer_names(client: impl Fn(u64) -> IpAddr) -> Option<(u64, String)> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut now = 0u64;
+    first_tunnel_alert((0..400u64).map(|i| {
+        let len = 4 + xorshift(&mut state) % 9;
+        let user: String = (0..len)
+            .map(|_| char::from(b'a' + (xorshift(&mut state) % 26) as u8))
+            .collect();
+        now += 200 + xorshift(&mut state) % 2_600;
+        let qname = format!("{user}.platform-example.com.").parse().unwrap();
+        (now, qname, client(i))
+    }))
+}
+
+#[test]
+fn the_shipped_model_leaves_a_platforms_customer_names_alone() {
+    // A platform whose customers are its subdomains, not in the public suffix list: many
+    // clients, a few of its names each. A stream of new names, but not one host's.
+    let many = |i: u64| IpAddr::V4(Ipv4Addr::new(10, 0, (i % 200 / 100) as u8, (i % 100) as u8));
+    assert_eq!(customer_names(many), None);
+    // The same names from one host are a stream of data it sends.
+    let (i, explanation) = customer_names(|_| CLIENT).expect("one client's names are flagged");
+    assert!(i < 50, "flagged after {i} queries: {explanation}");
+}
+
+/// The first poll that raised a tunnel alert (and its explanation) when `qname` is asked every
+/// 30 s (±10%) for 50 polls, each a miss (TTL 0 answers).
+fn poll_on_a_timer(qname: &str) -> Option<(u64, String)> {
+    let qname: Name = qname.parse().unwrap();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut now = 1_000u64;
+    first_tunnel_alert((0..50).map(|_| {
+        now += 27_000 + xorshift(&mut state) % 6_000;
+        (now, qname.clone(), CLIENT)
+    }))
+}
+
 #[test]
 fn the_shipped_model_flags_a_beacon_polling_on_a_timer() {
     // One name asked on a timer, each a miss: no data beyond its id, the timing is the signal.
     // The same holds for any benign poll on a timer whose answers are not cached, which is why
     // such zones belong on the allow list (docs/DETECTION.md).
     let (i, explanation) = poll_on_a_timer("a3f9c2d17e.update-check-example.com.")
-        .expect("no alert in 50 polls of a 10-byte id");
+        .expect("no alert in 50 polls of a 10-character id");
     assert!(i >= 8, "flagged after {i} queries: {explanation}");
     assert!(explanation.contains("regular"), "{explanation}");
-    // A poll whose name is shorter than the data floor (8 bytes of left part) and never looks
+    // A poll whose name is shorter than the data floor (10 bytes of left part) and never looks
     // encoded carries nothing: timing alone does not make it a tunnel.
     assert_eq!(
         poll_on_a_timer("a3f9c2.update-check-example.com."),
         None,
-        "a 6-byte id"
+        "a 6-character id"
     );
 }
 
