@@ -182,17 +182,21 @@ fn the_shipped_model_flags_a_beacon_polling_on_a_timer() {
     // One name asked on a timer, each a miss: no data beyond its id, the timing is the signal.
     // The same holds for any benign poll on a timer whose answers are not cached, which is why
     // such zones belong on the allow list (docs/DETECTION.md).
-    let (i, explanation) = poll_on_a_timer("a3f9c2d17e.update-check-example.com.")
-        .expect("no alert in 50 polls of a 10-character id");
+    let (i, explanation) = poll_on_a_timer("k3x9q2m7zt.update-check-example.com.")
+        .expect("no alert in 50 polls of a random 10-character id");
     assert!(i >= 8, "flagged after {i} queries: {explanation}");
     assert!(explanation.contains("regular"), "{explanation}");
-    // A poll whose name is shorter than the data floor (10 bytes of left part) and never looks
-    // encoded carries nothing: timing alone does not make it a tunnel.
-    assert_eq!(
-        poll_on_a_timer("a3f9c2.update-check-example.com."),
-        None,
-        "a 6-character id"
-    );
+    // The data floor: one name asked again and again carries its bytes once, so a poll is a
+    // data channel only when its name looks encoded on its own. A hex id of a hash's shape
+    // does not (the query model learned those from CDN and reputation names), and timing
+    // alone does not make a tunnel.
+    for ordinary in ["a3f9c2d17e", "a3f9c2"] {
+        assert_eq!(
+            poll_on_a_timer(&format!("{ordinary}.update-check-example.com.")),
+            None,
+            "{ordinary}"
+        );
+    }
 }
 
 #[test]
