@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of five shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of six shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -70,6 +70,10 @@ def traces(rng):
     for s in range(20):
         for i, host in enumerate(rng.sample(SERVICES, 50)):
             add("list%d" % s, 20 * i, "10.0.5.%d" % s, "A", "%s.services%d.com." % (host, s))
+    # A sweep of numbered hosts with longer names, as an inventory or monitoring script makes
+    # it: 200 names, 20 a second.
+    for i in range(200):
+        add("sweep", 50 * i, "10.0.6.1", "A", "server-%03d.sweep.com." % i)
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)

@@ -60,6 +60,8 @@ HARD_BOOST = 5.0
 CATCH_WITHIN = 50
 # The detector's data floor (DATA_FLOOR_BYTES in crates/detect/src/domain.rs).
 DATA_FLOOR_BYTES = 10.0
+# Of which new against the domain's previous new name (NOVEL_FLOOR_BYTES in domain.rs).
+NOVEL_FLOOR_BYTES = 4.0
 # The detector's one-client floor (LEAD_SHARE_FLOOR in crates/detect/src/domain.rs).
 LEAD_SHARE_FLOOR = 0.25
 # Features the model may not use.
@@ -73,7 +75,7 @@ LEAD_SHARE_FLOOR = 0.25
 #   0 of 40). Without them a domain is judged on volume, new names, bytes and timing, whatever
 #   the encoding; the query model still opens the gates (two suspicious queries).
 EXCLUDED = {"distinct_clients_log", "mean_score", "max_score", "suspicious_share",
-            "long_suspicious_log", "lead_client_share"}
+            "long_suspicious_log", "lead_client_share", "long_novel_bytes_per_query_log"}
 
 
 def sources():
@@ -262,12 +264,15 @@ def first_flags(v, model):
     """Per session: the query index at which the detector first flagged its domain: the
     domain model at its threshold, and the names carrying data (`carries_data` in
     crates/detect/src/domain.rs: a suspicious query in the long window, or at least
-    DATA_FLOOR_BYTES of left part a query on average), and one client sending most of the
+    DATA_FLOOR_BYTES of left part a query on average, NOVEL_FLOOR_BYTES of them new against
+    the domain's previous new name), and one client sending most of the
     new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR)."""
     s = score_with(model, v.X)
     data = (((v.X[:, v.names.index("long_suspicious_log")] > 0)
-             | (v.X[:, v.names.index("long_bytes_per_query_log")]
-                >= np.float32(np.log1p(DATA_FLOOR_BYTES))))
+             | ((v.X[:, v.names.index("long_bytes_per_query_log")]
+                 >= np.float32(np.log1p(DATA_FLOOR_BYTES)))
+                & (v.X[:, v.names.index("long_novel_bytes_per_query_log")]
+                   >= np.float32(np.log1p(NOVEL_FLOOR_BYTES)))))
             & (v.X[:, v.names.index("lead_client_share")] >= np.float32(LEAD_SHARE_FLOOR)))
     first = {}
     for i in np.nonzero((s >= model["threshold"]) & data)[0]:

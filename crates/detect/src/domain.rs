@@ -31,7 +31,7 @@ use wire::{Name, NameRef, RType};
 use crate::psl::lowercase8;
 
 /// Number of per-domain features fed to the domain model.
-pub const DOMAIN_FEATURES: usize = 21;
+pub const DOMAIN_FEATURES: usize = 22;
 
 /// Stable feature names, in vector order: the model file's `"features"` must equal them.
 pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
@@ -56,6 +56,7 @@ pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
     "long_gaps_log",
     "long_gap_cv",
     "lead_client_share",
+    "long_novel_bytes_per_query_log",
 ];
 
 /// Pauses shorter than this between two queries of a domain are one burst (A with AAAA, a
@@ -76,6 +77,8 @@ const SAMPLES: usize = 3;
 const CLIENTS: usize = 4;
 /// Slots probed per lookup: bounds the work of a lookup, an insert and an eviction.
 const PROBES: usize = 16;
+/// Bytes of a left part's start and end kept to compare the next new name with.
+const EDGE: usize = 32;
 /// New names over which the lead client's share is taken (older ones count half, then less).
 const VOTE_SPAN: u32 = 1_024;
 /// Upper bound on the number of shards (locks).
@@ -164,6 +167,10 @@ pub struct WindowReport {
     pub distinct: f32,
     /// Bytes of new distinct left parts: what a tunnel can carry out.
     pub bytes_out: f32,
+    /// Of those, the bytes each new left part did not share with the domain's previous new
+    /// one (common start and end left out): what a stream of names adds beyond a pattern
+    /// such as `server-001`, `server-002`. Counted in the long window only (0 in the short).
+    pub novel_bytes: f32,
     /// Share of queries of tunnel-friendly types.
     pub tunnel_type_share: f32,
     /// Answers seen.
@@ -221,6 +228,7 @@ struct Counts {
     queries: f32,
     distinct: f32,
     bytes_out: f32,
+    novel: f32,
     tunnel: f32,
     answers: f32,
     nx: f32,
@@ -443,6 +451,7 @@ impl<const WORDS: usize> Window<WORDS> {
             queries,
             distinct: mix(q.distinct, self.distinct_now()),
             bytes_out: mix(q.bytes_out, c.bytes_out),
+            novel_bytes: mix(q.novel, c.novel),
             tunnel_type_share: ratio(mix(q.tunnel, c.tunnel), queries),
             answers,
             nxdomain_ratio: ratio(mix(q.nx, c.nx), answers),
@@ -502,6 +511,11 @@ struct Entry {
     /// New names voted on; halved with `lead_votes` at [`VOTE_SPAN`], so that the share
     /// follows recent names.
     voted: u32,
+    /// The last new left part's first and last [`EDGE`] bytes (the tail right-aligned) and
+    /// its length, for the novel bytes of the next one.
+    prev_head: [u8; EDGE],
+    prev_tail: [u8; EDGE],
+    prev_len: u8,
     /// Gated queries so far: every `eval_every`-th runs the model.
     gated: u32,
     /// Power of two of the short distinct count at the last evaluation.
@@ -528,6 +542,9 @@ impl Entry {
             lead_client: 0,
             lead_votes: 0,
             voted: 0,
+            prev_head: [0; EDGE],
+            prev_tail: [0; EDGE],
+            prev_len: 0,
             gated: 0,
             last_pow: 0,
         }
@@ -568,6 +585,28 @@ impl Entry {
         } else {
             self.lead_votes -= 1;
         }
+    }
+
+    /// Bytes of `left`, a new name's left part, beyond the start and end it shares with the
+    /// previous new one (ASCII case ignored; each compared over at most [`EDGE`] bytes), and
+    /// keeps `left` as the previous one.
+    fn novel_bytes(&mut self, left: &[u8]) -> usize {
+        let n = left.len();
+        let p = usize::from(self.prev_len);
+        let reach = n.min(p).min(EDGE);
+        let same = |a: u8, b: u8| a.eq_ignore_ascii_case(&b);
+        let head = (0..reach)
+            .take_while(|&k| same(left[k], self.prev_head[k]))
+            .count();
+        let tail = (1..=reach)
+            .take_while(|&k| same(left[n - k], self.prev_tail[EDGE - k]))
+            .count();
+        let shared = (head + tail).min(n.min(p));
+        let m = n.min(EDGE);
+        self.prev_head[..m].copy_from_slice(&left[..m]);
+        self.prev_tail[EDGE - m..].copy_from_slice(&left[n - m..]);
+        self.prev_len = n.min(usize::from(u8::MAX)) as u8;
+        n - shared
     }
 
     /// Lead votes per new name: 1 when one client sent every new name, near 0 when many
@@ -874,6 +913,8 @@ impl DomainTable {
         e.short.on_query(&one, now_ms, config.short_window_ms);
         if e.long.on_query(&one, now_ms, config.long_window_ms) {
             e.vote(client_key);
+            let novel = e.novel_bytes(q.left) as f32;
+            e.long.cur.novel += novel;
         }
         if new_domain || q.suspicious {
             e.keep_sample(q.left);
@@ -1071,14 +1112,24 @@ const LONG_BYTES_PER_QUERY: usize = 16;
 /// encoded on its own, before its stream of new names is taken for a data channel.
 const DATA_FLOOR_BYTES: f32 = 10.0;
 
+/// Index of `long_novel_bytes_per_query_log` in the feature vector.
+const LONG_NOVEL_PER_QUERY: usize = 21;
+/// Bytes a query must add on average beyond what its name shares with the domain's previous
+/// new name, when none of the domain's queries looked encoded on its own.
+const NOVEL_FLOOR_BYTES: f32 = 4.0;
+
 /// Whether a domain's names carry data: one of its queries in the long window scored as
-/// suspicious, or its left parts average at least [`DATA_FLOOR_BYTES`]. A tunnel alert needs
-/// this as well as the domain model's score: a client walking a site's hosts (`login`,
-/// `docs`, `video`) or a site's numbered hosts make a stream of new names too, of short
-/// ordinary labels (tools/detect/probes.py). Every tunnel family of the data passes it
+/// suspicious, or its left parts average at least [`DATA_FLOOR_BYTES`] of which at least
+/// [`NOVEL_FLOOR_BYTES`] are new against the name before. A tunnel alert needs this as well
+/// as the domain model's score: a client walking a site's hosts (`login`, `docs`, `video`),
+/// a script checking a list of a site's services, or a sweep of numbered hosts
+/// (`server-001`, `server-002` ...) make a stream of new names too, of short ordinary labels
+/// or of one pattern (tools/detect/probes.py). Every tunnel family of the data passes it
 /// (docs/DETECTION.md).
 pub fn carries_data(vector: &[f32; DOMAIN_FEATURES]) -> bool {
-    vector[LONG_SUSPICIOUS] > 0.0 || vector[LONG_BYTES_PER_QUERY] >= ln1p(DATA_FLOOR_BYTES)
+    vector[LONG_SUSPICIOUS] > 0.0
+        || (vector[LONG_BYTES_PER_QUERY] >= ln1p(DATA_FLOOR_BYTES)
+            && vector[LONG_NOVEL_PER_QUERY] >= ln1p(NOVEL_FLOOR_BYTES))
 }
 
 /// Index of `lead_client_share` in the feature vector.
@@ -1124,6 +1175,11 @@ fn features(short: &WindowReport, long: &WindowReport, lead_share: f32) -> [f32;
         ln1p(long.gaps),
         long.gap_cv.min(4.0),
         lead_share,
+        ln1p(if long.queries > 0.0 {
+            long.novel_bytes / long.queries
+        } else {
+            0.0
+        }),
     ]
 }
 
@@ -1480,6 +1536,10 @@ fn describe(i: usize, value: f32, normal: &Normal<'_>, config: &DomainConfig, ou
         "lead_client_share" => write!(
             out,
             "one client's new names ahead of all others' by {p}% of them ({normal})"
+        ),
+        "long_novel_bytes_per_query_log" => write!(
+            out,
+            "{v} bytes a query beyond what names share with the one before in {long} ({normal})"
         ),
         other => write!(out, "{other} = {value:.2}"),
     };
@@ -1850,14 +1910,47 @@ mod tests {
             DOMAIN_FEATURE_NAMES[LONG_BYTES_PER_QUERY],
             "long_bytes_per_query_log"
         );
+        assert_eq!(
+            DOMAIN_FEATURE_NAMES[LONG_NOVEL_PER_QUERY],
+            "long_novel_bytes_per_query_log"
+        );
         let mut v = [0.0; DOMAIN_FEATURES];
         v[LONG_BYTES_PER_QUERY] = ln1p(9.0);
+        v[LONG_NOVEL_PER_QUERY] = ln1p(9.0);
         assert!(!carries_data(&v), "short ordinary labels");
         v[LONG_SUSPICIOUS] = ln1p(0.3);
         assert!(carries_data(&v), "one suspicious query");
         v[LONG_SUSPICIOUS] = 0.0;
         v[LONG_BYTES_PER_QUERY] = ln1p(10.0);
-        assert!(carries_data(&v), "the floor itself");
+        v[LONG_NOVEL_PER_QUERY] = ln1p(NOVEL_FLOOR_BYTES);
+        assert!(carries_data(&v), "the floors themselves");
+        v[LONG_NOVEL_PER_QUERY] = ln1p(2.0);
+        assert!(!carries_data(&v), "numbered hosts: one pattern");
+    }
+
+    #[test]
+    fn novel_bytes_leave_out_what_a_name_shares_with_the_one_before() {
+        let mut e = Entry::new(b"\x07example\x03com\x00", client(1), 0, &config());
+        // The first name is new throughout.
+        assert_eq!(e.novel_bytes(&left("server-001")), 11);
+        // A numbered host adds the digit that changed.
+        assert_eq!(e.novel_bytes(&left("SERVER-002")), 1);
+        assert_eq!(e.novel_bytes(&left("server-010")), 2);
+        // A random label of the same length shares only its length byte.
+        assert_eq!(e.novel_bytes(&left("k3x9q2m7zt")), 10);
+        // The same name again (new to a window that rolled): shared start and end do not
+        // overlap, nothing is new.
+        assert_eq!(e.novel_bytes(&left("K3X9Q2M7ZT")), 0);
+        // A label of another length differs in its length byte: new throughout.
+        assert_eq!(e.novel_bytes(&left("k3x9")), 5);
+        // Labels after the first: a counter label before a payload.
+        assert_eq!(e.novel_bytes(&left("7.aaaaaaaa")), 11);
+        assert_eq!(e.novel_bytes(&left("8.aaaaaaaa")), 1);
+        // Long labels: only EDGE bytes at each end are compared.
+        let a = format!("{}.{}", "a".repeat(40), "b".repeat(40));
+        let b = format!("{}.{}", "a".repeat(40), "c".repeat(40));
+        e.novel_bytes(&left(&a));
+        assert_eq!(e.novel_bytes(&left(&b)), 82 - EDGE);
     }
 
     #[test]

@@ -165,6 +165,18 @@ fn the_shipped_model_leaves_a_platforms_customer_names_alone() {
     assert!(i < 50, "flagged after {i} queries: {explanation}");
 }
 
+#[test]
+fn the_shipped_model_leaves_a_sweep_of_numbered_hosts_alone() {
+    // An inventory script asking `server-000` ... `server-199` of one zone, 20 a second: a
+    // stream of new names of 11 bytes each from one client, but each adds a digit or two to
+    // the one before, which carries no data.
+    let sweep = (0..200u64).map(|i| {
+        let qname = format!("server-{i:03}.corp-example.com.").parse().unwrap();
+        (i * 50, qname, CLIENT)
+    });
+    assert_eq!(first_tunnel_alert(sweep), None);
+}
+
 /// The first poll that raised a tunnel alert (and its explanation) when `qname` is asked every
 /// 30 s (±10%) for 50 polls, each a miss (TTL 0 answers).
 fn poll_on_a_timer(qname: &str) -> Option<(u64, String)> {
