@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of six shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of seven shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -74,6 +74,20 @@ def traces(rng):
     # it: 200 names, 20 a second.
     for i in range(200):
         add("sweep", 50 * i, "10.0.6.1", "A", "server-%03d.sweep.com." % i)
+    # A mail server confirming each sender's reverse name: Gmail's and Microsoft 365's
+    # sending hosts (on the built-in allow list), one lookup every 5 s on average, alternating.
+    t = 0.0
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(200):
+        t += rng.expovariate(1 / 5000)
+        host = "mail-%s%s%d-f%d" % (rng.choice(letters), rng.choice(letters), rng.randint(1, 9),
+                                    rng.randint(1, 255))
+        add("gmail", t, "10.0.7.1", "A", host + ".google.com.")
+        t += rng.expovariate(1 / 5000)
+        host = "mail-%s%d%snam%don%d" % ("".join(rng.sample(letters, 2)), rng.randint(1, 9),
+                                          "".join(rng.sample(letters, 3)), rng.randint(10, 12),
+                                          rng.randint(2000, 2999))
+        add("outlook", t, "10.0.7.1", "A", host + ".outbound.protection.outlook.com.")
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)

@@ -393,6 +393,10 @@ pub const ALLOWED_WEIGHT: f32 = 0.2;
 /// and the Hash Blocklist `_file.hbl.dq`); `psbl.surriel.com`, `uceprotect.net` and
 /// `0spam.org` are the PSBL, UCEPROTECT and 0spam lists; `hash.cymru.com` is Team Cymru's
 /// Malware Hash Registry, `circl.lu` CIRCL's hashlookup (`dns.hashlookup.circl.lu`).
+/// `google.com` and `outbound.protection.outlook.com` hold the hosts Gmail and Microsoft 365
+/// send mail from (`mail-wr1-f54.google.com`): a mail server confirming each sender's reverse
+/// name asks a stream of new ones (tools/detect/probes.py, shapes `gmail` and `outlook`), and no one but
+/// their operators can make names under them.
 pub const BUILTIN_ALLOWED_ZONES: &[&str] = &[
     "in-addr.arpa",
     "ip6.arpa",
@@ -419,6 +423,8 @@ pub const BUILTIN_ALLOWED_ZONES: &[&str] = &[
     "eset.com",
     "bitdefender.net",
     "mcafee.com",
+    "google.com",
+    "outbound.protection.outlook.com",
 ];
 
 /// Labels that mark DKIM keys and DMARC policies, looked up with long random-looking names.
