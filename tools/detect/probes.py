@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of seven shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of nine shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -88,6 +88,14 @@ def traces(rng):
                                           "".join(rng.sample(letters, 3)), rng.randint(10, 12),
                                           rng.randint(2000, 2999))
         add("outlook", t, "10.0.7.1", "A", host + ".outbound.protection.outlook.com.")
+    # The whole-server bench's traffic (bench/detect-instructions.sh): 20,000 distinct
+    # ordinary names `{host}{k}.site{s}.test` over 1,000 sites from one client, 400 a second;
+    # one session per site.
+    bench = ("www", "mail", "api", "cdn", "static", "img", "login", "shop", "news", "blog")
+    for k in range(20000):
+        site = rng.randrange(1000)
+        add("bench%d" % site, k * 5 // 2, "10.0.8.1", "A",
+            "%s%d.site%d.test." % (rng.choice(bench), k, site))
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)

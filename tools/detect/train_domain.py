@@ -60,6 +60,8 @@ HARD_BOOST = 5.0
 CATCH_WITHIN = 50
 # The detector's data floor (DATA_FLOOR_BYTES in crates/detect/src/domain.rs).
 DATA_FLOOR_BYTES = 10.0
+# Suspicious queries in the long window that pass the floor on their own (SUSPICIOUS_FLOOR).
+SUSPICIOUS_FLOOR = 2.0
 # Of which new against the domain's previous new name (NOVEL_FLOOR_BYTES in domain.rs).
 NOVEL_FLOOR_BYTES = 4.0
 # The detector's one-client floor (LEAD_SHARE_FLOOR in crates/detect/src/domain.rs).
@@ -263,17 +265,22 @@ def score_with(model, X):
 def first_flags(v, model):
     """Per session: the query index at which the detector first flagged its domain: the
     domain model at its threshold, and the names carrying data (`carries_data` in
-    crates/detect/src/domain.rs: a suspicious query in the long window, or at least
+    crates/detect/src/domain.rs: SUSPICIOUS_FLOOR suspicious queries in the long window, or at least
     DATA_FLOOR_BYTES of left part a query on average, NOVEL_FLOOR_BYTES of them new against
     the domain's previous new name), and one client sending most of the
     new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR)."""
     s = score_with(model, v.X)
-    data = (((v.X[:, v.names.index("long_suspicious_log")] > 0)
-             | ((v.X[:, v.names.index("long_bytes_per_query_log")]
-                 >= np.float32(np.log1p(DATA_FLOOR_BYTES)))
-                & (v.X[:, v.names.index("long_novel_bytes_per_query_log")]
-                   >= np.float32(np.log1p(NOVEL_FLOOR_BYTES)))))
-            & (v.X[:, v.names.index("lead_client_share")] >= np.float32(LEAD_SHARE_FLOOR)))
+    # The replay prints each f32 in its shortest form; back in f32 it is the detector's value
+    # again, and the floors compare as the detector does (a count of exactly two is common).
+    x = v.X.astype(np.float32)
+
+    def at_least(name, value):
+        return x[:, v.names.index(name)] >= np.float32(value)
+
+    data = ((at_least("long_suspicious_log", np.log1p(SUSPICIOUS_FLOOR))
+             | (at_least("long_bytes_per_query_log", np.log1p(DATA_FLOOR_BYTES))
+                & at_least("long_novel_bytes_per_query_log", np.log1p(NOVEL_FLOOR_BYTES))))
+            & at_least("lead_client_share", LEAD_SHARE_FLOOR))
     first = {}
     for i in np.nonzero((s >= model["threshold"]) & data)[0]:
         k = v.session[i]

@@ -1118,8 +1118,13 @@ const LONG_NOVEL_PER_QUERY: usize = 21;
 /// new name, when none of the domain's queries looked encoded on its own.
 const NOVEL_FLOOR_BYTES: f32 = 4.0;
 
-/// Whether a domain's names carry data: one of its queries in the long window scored as
-/// suspicious, or its left parts average at least [`DATA_FLOOR_BYTES`] of which at least
+/// Suspicious queries (weighted, long window) that make a domain's names count as carrying
+/// data on their own: one could be the query model's false positive (0.3% of ordinary names,
+/// and a busy domain has hundreds), two rarely are.
+const SUSPICIOUS_FLOOR: f32 = 2.0;
+
+/// Whether a domain's names carry data: two of its queries in the long window scored as
+/// suspicious ([`SUSPICIOUS_FLOOR`]), or its left parts average at least [`DATA_FLOOR_BYTES`] of which at least
 /// [`NOVEL_FLOOR_BYTES`] are new against the name before. A tunnel alert needs this as well
 /// as the domain model's score: a client walking a site's hosts (`login`, `docs`, `video`),
 /// a script checking a list of a site's services, or a sweep of numbered hosts
@@ -1127,7 +1132,7 @@ const NOVEL_FLOOR_BYTES: f32 = 4.0;
 /// or of one pattern (tools/detect/probes.py). Every tunnel family of the data passes it
 /// (docs/DETECTION.md).
 pub fn carries_data(vector: &[f32; DOMAIN_FEATURES]) -> bool {
-    vector[LONG_SUSPICIOUS] > 0.0
+    vector[LONG_SUSPICIOUS] >= ln1p(SUSPICIOUS_FLOOR)
         || (vector[LONG_BYTES_PER_QUERY] >= ln1p(DATA_FLOOR_BYTES)
             && vector[LONG_NOVEL_PER_QUERY] >= ln1p(NOVEL_FLOOR_BYTES))
 }
@@ -1918,8 +1923,13 @@ mod tests {
         v[LONG_BYTES_PER_QUERY] = ln1p(9.0);
         v[LONG_NOVEL_PER_QUERY] = ln1p(9.0);
         assert!(!carries_data(&v), "short ordinary labels");
-        v[LONG_SUSPICIOUS] = ln1p(0.3);
-        assert!(carries_data(&v), "one suspicious query");
+        v[LONG_SUSPICIOUS] = ln1p(1.0);
+        assert!(
+            !carries_data(&v),
+            "one suspicious query: maybe a false positive"
+        );
+        v[LONG_SUSPICIOUS] = ln1p(2.0);
+        assert!(carries_data(&v), "two suspicious queries");
         v[LONG_SUSPICIOUS] = 0.0;
         v[LONG_BYTES_PER_QUERY] = ln1p(10.0);
         v[LONG_NOVEL_PER_QUERY] = ln1p(NOVEL_FLOOR_BYTES);
