@@ -240,6 +240,22 @@ def bigram_table(lefts):
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
+def newton_logistic(A, y, sw, reg, iterations, tolerance):
+    """Weighted L2 logistic regression by Newton's method: the weights of A's columns (the
+    last one the intercept when A ends with a column of ones), from zero, until no step
+    exceeds `tolerance` or after `iterations` steps."""
+    w = np.zeros(A.shape[1])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(A @ w)))
+        g = A.T @ (sw * (p - y)) + reg * w
+        H = (A * (sw * p * (1 - p))[:, None]).T @ A + np.diag(reg + 1e-9)
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.abs(step).max() < tolerance:
+            break
+    return w
+
+
 def fit(X, y, groups=None):
     """Standardisation and class-weighted L2 logistic regression (Newton's method), refitted
     HARD_ROUNDS times with the hardest benign queries weighed more."""
@@ -262,15 +278,7 @@ def fit(X, y, groups=None):
     reg[-1] = 0.0
     benign = y == 0
     for round_ in range(HARD_ROUNDS + 1):
-        w = np.zeros(d + 1)
-        for _ in range(60):
-            p = 1.0 / (1.0 + np.exp(-(A @ w)))
-            g = A.T @ (sw * (p - y)) + reg * w
-            H = (A * (sw * p * (1 - p))[:, None]).T @ A + np.diag(reg + 1e-9)
-            step = np.linalg.solve(H, g)
-            w -= step
-            if np.abs(step).max() < 1e-8:
-                break
+        w = newton_logistic(A, y, sw, reg, iterations=60, tolerance=1e-8)
         if round_ < HARD_ROUNDS and benign.any():
             p = 1.0 / (1.0 + np.exp(-(A @ w)))
             cut = np.quantile(p[benign], 1 - HARD_QUANTILE)

@@ -196,17 +196,9 @@ def fit_z(Z, y, sw):
     n, d = Z.shape
     sw = sw * (n / sw.sum())
     A = np.hstack([Z, np.ones((n, 1))])
-    w = np.zeros(d + 1)
     reg = np.full(d + 1, L2)
     reg[-1] = 0.0
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(A @ w)))
-        g = A.T @ (sw * (p - y)) + reg * w
-        H = (A * (sw * p * (1 - p))[:, None]).T @ A + np.diag(reg + 1e-9)
-        step = np.linalg.solve(H, g)
-        w -= step
-        if np.abs(step).max() < 1e-9:
-            break
+    w = train.newton_logistic(A, y, sw, reg, iterations=100, tolerance=1e-9)
     return w[:-1], w[-1]
 
 
