@@ -1763,17 +1763,17 @@ mod tests {
         );
     }
 
-    /// The last feature vector the table handed out for `domain`, each query asking a new
-    /// name `n{i}` from `client(i)`.
+    /// The lead client's share in the last feature vector the table handed out for `domain`,
+    /// query `i` of `queries` asking a new name `n{i}` from `client(i)` at `i` × 100 ms.
     fn lead_share_after(
         t: &DomainTable,
         domain: &str,
-        queries: u64,
+        queries: std::ops::Range<u64>,
         client: impl Fn(u64) -> IpAddr,
     ) -> f32 {
         let d = name(domain);
         let mut last = None;
-        for i in 0..queries {
+        for i in queries {
             let o = t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
@@ -1795,46 +1795,28 @@ mod tests {
     fn lead_share_tells_one_client_from_many() {
         let t = DomainTable::new(config());
         // One client: every new name is its vote.
-        let one = lead_share_after(&t, "one.example", 200, |_| client(1));
+        let one = lead_share_after(&t, "one.example", 0..200, |_| client(1));
         assert!(one > 0.95, "{one}");
         // A platform's names, a few from each of 100 clients.
-        let many = lead_share_after(&t, "many.example", 200, |i| client((i % 100) as u8));
+        let many = lead_share_after(&t, "many.example", 0..200, |i| client((i % 100) as u8));
         assert!(many < 0.1, "{many}");
         // A tunnel's host with others asking three names in ten.
-        let mixed = lead_share_after(&t, "mixed.example", 200, |i| {
+        let mixed = lead_share_after(&t, "mixed.example", 0..200, |i| {
             client(if i % 10 < 3 { 10 + (i % 50) as u8 } else { 1 })
         });
         assert!(mixed >= LEAD_SHARE_FLOOR, "{mixed}");
         // Addresses of one IPv6 /64 are one client: a host may take any of them.
-        let v6 = lead_share_after(&t, "v6.example", 200, |i| {
+        let v6 = lead_share_after(&t, "v6.example", 0..200, |i| {
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i as u16, 7, 7, i as u16))
         });
         assert!(v6 > 0.95, "{v6}");
         // Beyond VOTE_SPAN new names the share follows the recent ones.
-        let d = name("turn.example");
-        let share = |client: IpAddr, from: u64| {
-            let mut last = None;
-            for i in from..from + 3 * u64::from(VOTE_SPAN) {
-                let o = t.observe_query(
-                    &QueryObservation {
-                        domain: d.as_ref(),
-                        left: &left(&format!("m{i}")),
-                        qtype: RType::A,
-                        client,
-                        score: 0.1,
-                        suspicious: false,
-                        weight: 1.0,
-                    },
-                    i,
-                );
-                last = o.features.or(last);
-            }
-            last.unwrap()[LEAD_CLIENT_SHARE]
-        };
-        let first = share(client(1), 0);
+        let span = 3 * u64::from(VOTE_SPAN);
+        let first = lead_share_after(&t, "turn.example", 0..span, |_| client(1));
         assert!(first > 0.95, "{first}");
-        // Ten hours on, in fresh windows, another client takes over.
-        let second = share(client(2), 36_000_000);
+        // Ten hours on (query 360,000 is at 36,000 s), in fresh windows, another client
+        // takes over.
+        let second = lead_share_after(&t, "turn.example", 360_000..360_000 + span, |_| client(2));
         assert!(second > 0.5, "{second}");
     }
 
