@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of nine shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of ten shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -32,6 +32,9 @@ SERVICES = ["accounts", "apis", "calendar", "chat", "classroom", "clients1", "cl
             "safebrowsing", "update", "storage", "firebaseinstallations", "connectivitycheck",
             "optimizationguide-pa", "android-context-data", "mtalk", "alt1-mtalk", "ssl",
             "lh3", "lh5", "passwords", "hangouts", "adservice", "lens", "ogs", "inbox", "www3"]
+
+
+TLDS = ["com"] * 10 + ["net", "net", "org", "org", "io", "de", "co.uk", "dev", "ru", "app"]
 
 
 def traces(rng):
@@ -96,6 +99,23 @@ def traces(rng):
         site = rng.randrange(1000)
         add("bench%d" % site, k * 5 // 2, "10.0.8.1", "A",
             "%s%d.site%d.test." % (rng.choice(bench), k, site))
+    # A host whose resolver search list leaks: every name it looks up is first tried with the
+    # search suffix appended (ndots above the name's dots, as in a Kubernetes pod), answered
+    # NXDOMAIN: a stream of distinct ordinary names under the organisation's own domain or under
+    # a private top-level domain, one client, a new name every 2 s on average.
+    # The names' own top-level domains in about the proportions of registered domains: half
+    # `com`, a fifth `net` or `org`, the rest others.
+    words = [w for w in HOSTS if len(w) > 2]
+    for s in range(20):
+        suffix = ("corp.example%d.com." % s, "svc.cluster%d.internal." % s)[s % 2]
+        t = 0.0
+        for _ in range(60):
+            t += rng.expovariate(1 / 2000)
+            name = "%s.%s%d.%s.%s" % (rng.choice(HOSTS), rng.choice(words), rng.randrange(1000),
+                                      rng.choice(TLDS), suffix)
+            for k, qtype in enumerate(("A", "AAAA")):
+                rows.append(("search%d" % s, int(t) + k, "10.0.9.%d" % s, qtype, name,
+                             "NXDOMAIN", 120, 0))
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)

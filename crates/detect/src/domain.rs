@@ -81,6 +81,9 @@ const PROBES: usize = 16;
 const EDGE: usize = 32;
 /// New names over which the lead client's share is taken (older ones count half, then less).
 const VOTE_SPAN: u32 = 1_024;
+/// Labels a search suffix may leave in a left part after the name it expands (`default.svc`
+/// of `api.github.com.default.svc.cluster.local`).
+const SEARCH_SUFFIX_LABELS: usize = 3;
 /// Upper bound on the number of shards (locks).
 const MAX_SHARDS: usize = 64;
 
@@ -628,6 +631,43 @@ impl Entry {
     }
 }
 
+/// Whether `left` (a left part's wire labels) reads as an ordinary name with a resolver's
+/// search suffix appended: a `com`, `net` or `org` label with a label before it and at most
+/// [`SEARCH_SUFFIX_LABELS`] after it (`www.example.com.corp` under `example.org`,
+/// `api.github.com` under `ec2.internal`). A host whose search list leaks (a name with fewer
+/// dots than `ndots` is tried under each suffix first) asks a stream of such names, new,
+/// long and from one client, answered NXDOMAIN: the shape of a word-like tunnel. Three
+/// top-level domains only, which hold about half of all registered domains: many others are
+/// words (`data`, `shop`, `in`) that an attacker's zone (`<payload>.data.evil.example`) or a
+/// word-list encoding would hit. No allocation; bounded by the name's labels.
+fn search_expansion(left: &[u8]) -> bool {
+    // The starts of the last SEARCH_SUFFIX_LABELS + 1 labels, in a ring. Bounded: `pos`
+    // grows by at least 2 a label.
+    const RING: usize = SEARCH_SUFFIX_LABELS + 1;
+    let mut starts = [0usize; RING];
+    let mut n = 0;
+    let mut pos = 0;
+    while let Some(&len) = left.get(pos) {
+        if len == 0 {
+            break;
+        }
+        starts[n % RING] = pos;
+        n += 1;
+        pos += 1 + usize::from(len);
+    }
+    // The k-th label from the right, with at least one label before it.
+    (0..RING.min(n.saturating_sub(1))).any(|k| {
+        let at = starts[(n - 1 - k) % RING];
+        match left.get(at..at + 4) {
+            Some(&[3, a, b, c]) => matches!(
+                [a | 0x20, b | 0x20, c | 0x20],
+                [b'c', b'o', b'm'] | [b'n', b'e', b't'] | [b'o', b'r', b'g']
+            ),
+            _ => false,
+        }
+    })
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     /// Keyed hash of the lowercased name with the low bit set; 0 for a never-used slot.
@@ -896,6 +936,10 @@ impl DomainTable {
         let client_key = self.client_hash(q.client);
         let gap_ms = now_ms.saturating_sub(e.last_seen_ms);
         e.last_seen_ms = e.last_seen_ms.max(now_ms);
+        // A resolver's search list leaking is not payload: such names count towards neither
+        // of the data floor's clauses (none of their bytes are novel, and they are not counted
+        // suspicious: a suffix makes an ordinary name score higher).
+        let expansion = search_expansion(q.left);
         let one = OneQuery {
             left_hash: (sampled && !q.left.is_empty()).then_some(left_hash),
             left_len: q.left.len() as f32,
@@ -903,7 +947,7 @@ impl DomainTable {
             tunnel: tunnel_friendly(q.qtype),
             client_bit: 1u64 << (client_key % 64),
             score: q.score,
-            suspicious: q.suspicious,
+            suspicious: q.suspicious && !expansion,
             gap_s: if !new_domain && gap_ms >= MIN_GAP_MS {
                 gap_ms as f32 / 1000.0
             } else {
@@ -913,8 +957,9 @@ impl DomainTable {
         e.short.on_query(&one, now_ms, config.short_window_ms);
         if e.long.on_query(&one, now_ms, config.long_window_ms) {
             e.vote(client_key);
-            let novel = e.novel_bytes(q.left) as f32;
-            e.long.cur.novel += novel;
+            if !expansion {
+                e.long.cur.novel += e.novel_bytes(q.left) as f32;
+            }
         }
         if new_domain || q.suspicious {
             e.keep_sample(q.left);
@@ -1918,6 +1963,33 @@ mod tests {
         assert!(carries_data(&v), "the floors themselves");
         v[LONG_NOVEL_PER_QUERY] = ln1p(2.0);
         assert!(!carries_data(&v), "numbered hosts: one pattern");
+    }
+
+    #[test]
+    fn search_expansions_are_ordinary_names_with_a_suffix() {
+        for leaked in [
+            "www.example.com.corp",
+            "api.github.com",
+            "API.GitHub.COM.default.svc",
+            "a.b.example.net.x.y.z",
+            "docs.python.org",
+        ] {
+            assert!(search_expansion(&left(leaked)), "{leaked}");
+        }
+        assert!(!search_expansion(&[]));
+        for not in [
+            "com",
+            "com.corp",
+            "www",
+            "www.6f74.data",
+            "www.example.co",
+            "a.b.example.com.w.x.y.z",
+            "www.example.comm",
+            "www.example.c0m",
+            "mzxw6ytboi.cxmmqtgk.nets",
+        ] {
+            assert!(!search_expansion(&left(not)), "{not}");
+        }
     }
 
     #[test]

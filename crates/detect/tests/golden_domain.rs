@@ -177,6 +177,43 @@ fn the_shipped_model_leaves_a_sweep_of_numbered_hosts_alone() {
     assert_eq!(first_tunnel_alert(sweep), None);
 }
 
+#[test]
+fn the_shipped_model_leaves_a_leaking_search_list_alone() {
+    // A host whose resolver tries each name under its search suffix first (more dots than a
+    // name has under `ndots`): ordinary names, each new, about 2 s apart, all under the
+    // organisation's own domain and answered NXDOMAIN. A stream of long new names from one
+    // client, but they are its own lookups (`search_expansion` in domain.rs).
+    const HOSTS: [&str; 10] = [
+        "www", "docs", "api", "static", "cdn", "mail", "news", "download", "status", "login",
+    ];
+    const SITES: [&str; 12] = [
+        "wikipedia.org",
+        "github.com",
+        "python.org",
+        "debian.org",
+        "rust-lang.org",
+        "mozilla.org",
+        "kernel.org",
+        "cloudflare.net",
+        "postgresql.org",
+        "stackoverflow.com",
+        "example.net",
+        "gnome.org",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut now = 0u64;
+    let leak = (0..120u64).map(|i| {
+        let host = HOSTS[(i % 10) as usize];
+        let site = SITES[((i / 10 + xorshift(&mut state)) % 12) as usize];
+        now += 100 + xorshift(&mut state) % 3_900;
+        let qname = format!("{host}.{site}.corp.org-example.com.")
+            .parse()
+            .unwrap();
+        (now, qname, CLIENT)
+    });
+    assert_eq!(first_tunnel_alert(leak), None);
+}
+
 /// The first poll that raised a tunnel alert (and its explanation) when `qname` is asked every
 /// 30 s (±10%) for 50 polls, each a miss (TTL 0 answers).
 fn poll_on_a_timer(qname: &str) -> Option<(u64, String)> {
