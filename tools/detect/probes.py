@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of ten shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of twelve shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -116,6 +116,21 @@ def traces(rng):
             for k, qtype in enumerate(("A", "AAAA")):
                 rows.append(("search%d" % s, int(t) + k, "10.0.9.%d" % s, qtype, name,
                              "NXDOMAIN", 120, 0))
+    # Names under top-level domains the public suffix list does not know (its default rule
+    # makes the last two labels the registered domain): a browser's intranet probes (three random names of 7-15
+    # letters from each of 50 clients at each of three network changes an hour), and one
+    # client walking 40 hosts of a private `corp` zone, 3 s apart on average.
+    for c in range(50):
+        for _ in range(3):
+            t = rng.uniform(0, 3_600_000)
+            for k in range(3):
+                label = "".join(rng.choice(letters) for _ in range(rng.randint(7, 15)))
+                rows.append(("intranet", int(t) + k, "10.0.10.%d" % c, "A", label + ".",
+                             "NXDOMAIN", 100, 0))
+    t = 0.0
+    for host in rng.sample(HOSTS, 30) + ["build-%02d" % i for i in range(10)]:
+        t += rng.expovariate(1 / 3000)
+        add("corp", t, "10.0.11.1", "A", "%s.corp." % host)
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)

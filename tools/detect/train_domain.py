@@ -64,6 +64,8 @@ DATA_FLOOR_BYTES = 10.0
 SUSPICIOUS_FLOOR = 2.0
 # Of which new against the domain's previous new name (NOVEL_FLOOR_BYTES in domain.rs).
 NOVEL_FLOOR_BYTES = 4.0
+# Share of new names holding an identifier that passes the floor (IDENTIFIER_FLOOR).
+IDENTIFIER_FLOOR = 0.5
 # The detector's one-client floor (LEAD_SHARE_FLOOR in crates/detect/src/domain.rs).
 LEAD_SHARE_FLOOR = 0.25
 # Features the model may not use.
@@ -77,7 +79,8 @@ LEAD_SHARE_FLOOR = 0.25
 #   0 of 40). Without them a domain is judged on volume, new names, bytes and timing, whatever
 #   the encoding; the query model still opens the gates (two suspicious queries).
 EXCLUDED = {"distinct_clients_log", "mean_score", "max_score", "suspicious_share",
-            "long_suspicious_log", "lead_client_share", "long_novel_bytes_per_query_log"}
+            "long_suspicious_log", "lead_client_share", "long_novel_bytes_per_query_log",
+            "long_identifier_share"}
 
 
 def sources():
@@ -257,7 +260,8 @@ def score_with(model, X):
 def first_flags(v, model):
     """Per session: the query index at which the detector first flagged its domain: the
     domain model at its threshold, and the names carrying data (`carries_data` in
-    crates/detect/src/domain.rs: SUSPICIOUS_FLOOR suspicious queries in the long window, or at least
+    crates/detect/src/domain.rs: SUSPICIOUS_FLOOR suspicious queries in the long window, or
+    IDENTIFIER_FLOOR of the new names holding an identifier, or at least
     DATA_FLOOR_BYTES of left part a query on average, NOVEL_FLOOR_BYTES of them new against
     the domain's previous new name), and one client sending most of the
     new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR)."""
@@ -270,6 +274,7 @@ def first_flags(v, model):
         return x[:, v.names.index(name)] >= np.float32(value)
 
     data = ((at_least("long_suspicious_log", np.log1p(SUSPICIOUS_FLOOR))
+             | at_least("long_identifier_share", IDENTIFIER_FLOOR)
              | (at_least("long_bytes_per_query_log", np.log1p(DATA_FLOOR_BYTES))
                 & at_least("long_novel_bytes_per_query_log", np.log1p(NOVEL_FLOOR_BYTES))))
             & at_least("lead_client_share", LEAD_SHARE_FLOOR))

@@ -31,7 +31,7 @@ use wire::{Name, NameRef, RType};
 use crate::psl::lowercase8;
 
 /// Number of per-domain features fed to the domain model.
-pub const DOMAIN_FEATURES: usize = 22;
+pub const DOMAIN_FEATURES: usize = 23;
 
 /// Stable feature names, in vector order: the model file's `"features"` must equal them.
 pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
@@ -57,6 +57,7 @@ pub const DOMAIN_FEATURE_NAMES: [&str; DOMAIN_FEATURES] = [
     "long_gap_cv",
     "lead_client_share",
     "long_novel_bytes_per_query_log",
+    "long_identifier_share",
 ];
 
 /// Pauses shorter than this between two queries of a domain are one burst (A with AAAA, a
@@ -174,6 +175,10 @@ pub struct WindowReport {
     /// one (common start and end left out): what a stream of names adds beyond a pattern
     /// such as `server-001`, `server-002`. Counted in the long window only (0 in the short).
     pub novel_bytes: f32,
+    /// New left parts with a label that switches between letters and digits at least
+    /// [`IDENTIFIER_SWITCHES`] times (`a3f9c2d17e`, `k3x9q2m7zt`): an identifier a program
+    /// made, not a name a person chose. Counted in the long window only (0 in the short).
+    pub identifiers: f32,
     /// Share of queries of tunnel-friendly types.
     pub tunnel_type_share: f32,
     /// Answers seen.
@@ -232,6 +237,7 @@ struct Counts {
     distinct: f32,
     bytes_out: f32,
     novel: f32,
+    identifiers: f32,
     tunnel: f32,
     answers: f32,
     nx: f32,
@@ -455,6 +461,7 @@ impl<const WORDS: usize> Window<WORDS> {
             distinct: mix(q.distinct, self.distinct_now()),
             bytes_out: mix(q.bytes_out, c.bytes_out),
             novel_bytes: mix(q.novel, c.novel),
+            identifiers: mix(q.identifiers, c.identifiers),
             tunnel_type_share: ratio(mix(q.tunnel, c.tunnel), queries),
             answers,
             nxdomain_ratio: ratio(mix(q.nx, c.nx), answers),
@@ -666,6 +673,38 @@ fn search_expansion(left: &[u8]) -> bool {
             _ => false,
         }
     })
+}
+
+/// Switches between a letter and a digit, next to each other in one label, that make the
+/// label an identifier (`a3f9c2d17e` has eight, `k3x9q2m7zt` seven, `9c46` two; `server-001`,
+/// `clients4`, `mail-wr1-f54` and `r5---sn-4g5e6` have one, one, two and five).
+const IDENTIFIER_SWITCHES: u32 = 3;
+
+/// Whether a label of `left` (wire labels) switches between letters and digits at least
+/// [`IDENTIFIER_SWITCHES`] times: a beacon's id or a hash, not a word or a numbered host.
+/// One pass over at most 255 bytes.
+fn has_identifier(left: &[u8]) -> bool {
+    let mut pos = 0;
+    while let Some(&len) = left.get(pos) {
+        let label = left
+            .get(pos + 1..pos + 1 + usize::from(len))
+            .unwrap_or_default();
+        let switches = label
+            .windows(2)
+            .filter(|w| {
+                (w[0].is_ascii_alphabetic() && w[1].is_ascii_digit())
+                    || (w[0].is_ascii_digit() && w[1].is_ascii_alphabetic())
+            })
+            .count();
+        if switches >= IDENTIFIER_SWITCHES as usize {
+            return true;
+        }
+        if len == 0 {
+            break;
+        }
+        pos += 1 + usize::from(len);
+    }
+    false
 }
 
 #[derive(Debug, Default)]
@@ -936,9 +975,9 @@ impl DomainTable {
         let client_key = self.client_hash(q.client);
         let gap_ms = now_ms.saturating_sub(e.last_seen_ms);
         e.last_seen_ms = e.last_seen_ms.max(now_ms);
-        // A resolver's search list leaking is not payload: such names count towards neither
-        // of the data floor's clauses (none of their bytes are novel, and they are not counted
-        // suspicious: a suffix makes an ordinary name score higher).
+        // A resolver's search list leaking is not payload: such names count towards none of
+        // the data floor's clauses (none of their bytes are novel, none holds an identifier,
+        // and they are not counted suspicious: a suffix makes an ordinary name score higher).
         let expansion = search_expansion(q.left);
         let one = OneQuery {
             left_hash: (sampled && !q.left.is_empty()).then_some(left_hash),
@@ -959,6 +998,9 @@ impl DomainTable {
             e.vote(client_key);
             if !expansion {
                 e.long.cur.novel += e.novel_bytes(q.left) as f32;
+                if has_identifier(q.left) {
+                    e.long.cur.identifiers += 1.0;
+                }
             }
         }
         if new_domain || q.suspicious {
@@ -1168,9 +1210,18 @@ const NOVEL_FLOOR_BYTES: f32 = 4.0;
 /// and a busy domain has hundreds), two rarely are.
 const SUSPICIOUS_FLOOR: f32 = 2.0;
 
+/// Index of `long_identifier_share` in the feature vector.
+const LONG_IDENTIFIER_SHARE: usize = 22;
+/// Share of a domain's new names in the long window that hold an identifier
+/// ([`has_identifier`]) for its names to count as carrying one: a beacon polling
+/// `a3f9c2d17e.evil.example` on a timer sends no payload, but its id is what the channel is
+/// for; a name a person picks rarely holds one.
+const IDENTIFIER_FLOOR: f32 = 0.5;
+
 /// Whether a domain's names carry data: two of its queries in the long window scored as
-/// suspicious ([`SUSPICIOUS_FLOOR`]), or its left parts average at least [`DATA_FLOOR_BYTES`] of which at least
-/// [`NOVEL_FLOOR_BYTES`] are new against the name before. A tunnel alert needs this as well
+/// suspicious ([`SUSPICIOUS_FLOOR`]), or half of its new names hold an identifier
+/// ([`IDENTIFIER_FLOOR`]), or its left parts average at least [`DATA_FLOOR_BYTES`] of which
+/// at least [`NOVEL_FLOOR_BYTES`] are new against the name before. A tunnel alert needs this as well
 /// as the domain model's score: a client walking a site's hosts (`login`, `docs`, `video`),
 /// a script checking a list of a site's services, or a sweep of numbered hosts
 /// (`server-001`, `server-002` ...) make a stream of new names too, of short ordinary labels
@@ -1178,6 +1229,7 @@ const SUSPICIOUS_FLOOR: f32 = 2.0;
 /// (docs/DETECTION.md).
 pub fn carries_data(vector: &[f32; DOMAIN_FEATURES]) -> bool {
     vector[LONG_SUSPICIOUS] >= ln1p(SUSPICIOUS_FLOOR)
+        || vector[LONG_IDENTIFIER_SHARE] >= IDENTIFIER_FLOOR
         || (vector[LONG_BYTES_PER_QUERY] >= ln1p(DATA_FLOOR_BYTES)
             && vector[LONG_NOVEL_PER_QUERY] >= ln1p(NOVEL_FLOOR_BYTES))
 }
@@ -1230,6 +1282,7 @@ fn features(short: &WindowReport, long: &WindowReport, lead_share: f32) -> [f32;
         } else {
             0.0
         }),
+        share(long.identifiers, long.distinct),
     ]
 }
 
@@ -1590,6 +1643,10 @@ fn describe(i: usize, value: f32, normal: &Normal<'_>, config: &DomainConfig, ou
         "long_novel_bytes_per_query_log" => write!(
             out,
             "{v} bytes a query beyond what names share with the one before in {long} ({normal})"
+        ),
+        "long_identifier_share" => write!(
+            out,
+            "{p}% of new names in {long} holding an identifier ({normal})"
         ),
         other => write!(out, "{other} = {value:.2}"),
     };
@@ -1963,6 +2020,39 @@ mod tests {
         assert!(carries_data(&v), "the floors themselves");
         v[LONG_NOVEL_PER_QUERY] = ln1p(2.0);
         assert!(!carries_data(&v), "numbered hosts: one pattern");
+        assert_eq!(
+            DOMAIN_FEATURE_NAMES[LONG_IDENTIFIER_SHARE],
+            "long_identifier_share"
+        );
+        v[LONG_IDENTIFIER_SHARE] = 0.4;
+        assert!(!carries_data(&v), "a few hash-like names among words");
+        v[LONG_IDENTIFIER_SHARE] = IDENTIFIER_FLOOR;
+        assert!(carries_data(&v), "a beacon's id");
+    }
+
+    #[test]
+    fn identifiers_mix_letters_and_digits() {
+        for id in [
+            "a3f9c2d17e",
+            "k3x9q2m7zt",
+            "www.3o3a941e4c",
+            "11a42n.cdn",
+            "r5---sn-4g5e6",
+        ] {
+            assert!(has_identifier(&left(id)), "{id}");
+        }
+        assert!(!has_identifier(&[]));
+        for word in [
+            "server-001",
+            "clients4",
+            "mail-wr1-f54",
+            "9c46",
+            "www.example",
+            "ip-10-0-0-1",
+            "a-1-b-2-c-3",
+        ] {
+            assert!(!has_identifier(&left(word)), "{word}");
+        }
     }
 
     #[test]

@@ -306,7 +306,7 @@ mod tests {
         let m = Model::embedded().unwrap();
         assert!(m.threshold() > 0.0 && m.threshold() < 1.0);
         assert!(m.domain().threshold() > 0.0 && m.domain().threshold() < 1.0);
-        assert!(m.summary().contains("domain model of 22 features"));
+        assert!(m.summary().contains("domain model of 23 features"));
     }
 
     #[test]

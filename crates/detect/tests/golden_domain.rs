@@ -235,11 +235,18 @@ fn the_shipped_model_flags_a_beacon_polling_on_a_timer() {
         .expect("no alert in 50 polls of a random 10-character id");
     assert!(i >= 8, "flagged after {i} queries: {explanation}");
     assert!(explanation.contains("regular"), "{explanation}");
-    // The data floor: one name asked again and again carries its bytes once, so a poll is a
-    // data channel only when its name looks encoded on its own. A hex id of a hash's shape
-    // does not (the query model learned those from CDN and reputation names), and timing
-    // alone does not make a tunnel.
-    for ordinary in ["a3f9c2d17e", "a3f9c2"] {
+    // A hex id, as a C2 framework's beacon sends, is flagged the same way: the data floor
+    // takes an identifier (letters and digits switching three times or more) for what the
+    // channel carries, even when the query model scores it ordinary.
+    for id in ["a3f9c2d17e", "a3f9c2"] {
+        let (i, explanation) = poll_on_a_timer(&format!("{id}.update-check-example.com."))
+            .unwrap_or_else(|| panic!("no alert in 50 polls of {id}"));
+        assert!(i >= 8, "{id} flagged after {i} queries: {explanation}");
+    }
+    // One name asked again and again carries its bytes once: a poll of a word or of a short
+    // number (`9c46`) is not a data channel, however regular, and timing alone does not make
+    // a tunnel.
+    for ordinary in ["time", "9c46", "status-check"] {
         assert_eq!(
             poll_on_a_timer(&format!("{ordinary}.update-check-example.com.")),
             None,
