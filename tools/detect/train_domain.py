@@ -66,6 +66,10 @@ SUSPICIOUS_FLOOR = 2.0
 NOVEL_FLOOR_BYTES = 4.0
 # Share of new names holding an identifier that passes the floor (IDENTIFIER_FLOOR).
 IDENTIFIER_FLOOR = 0.5
+# The beacon rule (`polled_like_a_beacon` in domain.rs): at least BEACON_PAUSES pauses in the
+# long window, their deviation / mean at most BEACON_GAP_CV, identifiers and one client.
+BEACON_PAUSES = 12.0
+BEACON_GAP_CV = 0.3
 # The detector's one-client floor (LEAD_SHARE_FLOOR in crates/detect/src/domain.rs).
 LEAD_SHARE_FLOOR = 0.25
 # Features the model may not use.
@@ -264,7 +268,8 @@ def first_flags(v, model):
     IDENTIFIER_FLOOR of the new names holding an identifier, or at least
     DATA_FLOOR_BYTES of left part a query on average, NOVEL_FLOOR_BYTES of them new against
     the domain's previous new name), and one client sending most of the
-    new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR)."""
+    new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR); or, whatever
+    the model says, the beacon rule (`polled_like_a_beacon`)."""
     s = score_with(model, v.X)
     # The replay prints each f32 in its shortest form; back in f32 it is the detector's value
     # again, and the floors compare as the detector does (a count of exactly two is common).
@@ -278,8 +283,12 @@ def first_flags(v, model):
              | (at_least("long_bytes_per_query_log", np.log1p(DATA_FLOOR_BYTES))
                 & at_least("long_novel_bytes_per_query_log", np.log1p(NOVEL_FLOOR_BYTES))))
             & at_least("lead_client_share", LEAD_SHARE_FLOOR))
+    beacon = (at_least("lead_client_share", LEAD_SHARE_FLOOR)
+              & at_least("long_identifier_share", IDENTIFIER_FLOOR)
+              & at_least("long_gaps_log", np.log1p(BEACON_PAUSES))
+              & (x[:, v.names.index("long_gap_cv")] <= np.float32(BEACON_GAP_CV)))
     first = {}
-    for i in np.nonzero((s >= model["threshold"]) & data)[0]:
+    for i in np.nonzero(((s >= model["threshold"]) & data) | beacon)[0]:
         k = v.session[i]
         if k not in first or v.query[i] < first[k]:
             first[k] = int(v.query[i])

@@ -25,6 +25,7 @@ use crate::anomaly::{
 };
 use crate::domain::{
     DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation, carries_data, from_one_client,
+    polled_like_a_beacon,
 };
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
@@ -454,6 +455,20 @@ impl Detector {
                         alert: Some(alert),
                     };
                 }
+            } else if polled_like_a_beacon(&vector) {
+                let explanation = || {
+                    let mut text = domain_model.explain_beacon(&vector, self.domains.config());
+                    self.describe(&mut text, domain, &query, now_ms);
+                    text
+                };
+                if let Some(alert) =
+                    self.tunnel(mode, domain, client, "beacon", explanation, now_ms)
+                {
+                    return Decision {
+                        enforce: alert.enforced,
+                        alert: Some(alert),
+                    };
+                }
             }
         }
         match anomaly {
@@ -761,6 +776,54 @@ mod tests {
             }
         }
         None
+    }
+
+    /// Polls `qname` from one client every 30 s (±10%) up to 60 times; the first alert and
+    /// the poll it came on.
+    fn poll(detector: &Detector, qname: &str, jitter_ms: u64) -> Option<(u64, Box<Alert>)> {
+        let qname = name(qname);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut now = 1_000u64;
+        for i in 0..60u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            now += 30_000 - jitter_ms / 2 + state % jitter_ms;
+            let decision = detector.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, now);
+            detector.on_answer(qname.as_ref(), TUNNEL_CLIENT, Rcode::NOERROR, 60, now);
+            if let Some(alert) = decision.alert {
+                return Some((i, alert));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_beacon_is_alerted_by_its_timing_whatever_the_model_says() {
+        // The test model only flags 50 distinct names: a poll of one name is the rule's.
+        let (i, alert) = poll(&detector(Mode::Alert), "a3f9c2d17e.c2-example.com.", 6_000)
+            .expect("a timer of an identifier is a beacon");
+        assert!(i >= 12, "alerted on poll {i}, before 12 pauses were seen");
+        assert_eq!(alert.kind, AlertKind::Tunnel);
+        assert_eq!(alert.reason, "beacon");
+        assert_eq!(alert.domain, name("c2-example.com."));
+        assert!(
+            alert
+                .explanation
+                .starts_with("polled like a beacon: pauses between polls regular"),
+            "{}",
+            alert.explanation
+        );
+        // A word on the same timer carries no identifier; the identifier at random times
+        // (pauses of 1 to 59 s) is no timer.
+        assert_eq!(
+            poll(&detector(Mode::Alert), "time.c2-example.com.", 6_000),
+            None
+        );
+        assert_eq!(
+            poll(&detector(Mode::Alert), "a3f9c2d17e.c2-example.com.", 58_000),
+            None
+        );
     }
 
     #[test]

@@ -1256,6 +1256,29 @@ pub fn from_one_client(vector: &[f32; DOMAIN_FEATURES]) -> bool {
     vector[LEAD_CLIENT_SHARE] >= LEAD_SHARE_FLOOR
 }
 
+/// Index of `long_gaps_log` in the feature vector.
+const LONG_GAPS: usize = 18;
+/// Index of `long_gap_cv` in the feature vector.
+const LONG_GAP_CV: usize = 19;
+/// Pauses in the long window a beacon must have shown: as many as open the pause gate.
+const BEACON_PAUSES: f32 = 12.0;
+/// Deviation ÷ mean of those pauses at or below which they are a timer's. Benign domains of
+/// the training data sit at 0.65-1.28 (5th to 95th percentile); a jitter of ±50% around a
+/// fixed interval gives about 0.29.
+const BEACON_GAP_CV: f32 = 0.3;
+
+/// Whether a domain is polled like a beacon, whatever the domain model says: one client
+/// ([`from_one_client`]) asking names that hold an identifier ([`IDENTIFIER_FLOOR`]) at
+/// pauses as regular as a timer's ([`BEACON_GAP_CV`], over at least [`BEACON_PAUSES`]). A
+/// rule rather than a learned weight: a model that never saw a beacon family learns too
+/// little about timing from the rest to catch one (docs/DETECTION.md).
+pub fn polled_like_a_beacon(vector: &[f32; DOMAIN_FEATURES]) -> bool {
+    from_one_client(vector)
+        && vector[LONG_IDENTIFIER_SHARE] >= IDENTIFIER_FLOOR
+        && vector[LONG_GAPS] >= ln1p(BEACON_PAUSES)
+        && vector[LONG_GAP_CV] <= BEACON_GAP_CV
+}
+
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
 #[inline(always)]
 fn features(short: &WindowReport, long: &WindowReport, lead_share: f32) -> [f32; DOMAIN_FEATURES] {
@@ -1531,6 +1554,29 @@ impl DomainModel {
             out.push_str("no feature above its normal range");
         }
         let _ = write!(out, " (domain score {:.2})", s.score);
+        out
+    }
+
+    /// Why a domain was taken for a beacon ([`polled_like_a_beacon`]): its timing, its
+    /// identifiers and its one client, each against its normal range, and the model's score.
+    pub fn explain_beacon(&self, vector: &[f32; DOMAIN_FEATURES], config: &DomainConfig) -> String {
+        let mut out = String::with_capacity(1024);
+        out.push_str("polled like a beacon: ");
+        for (n, i) in [
+            LONG_GAP_CV,
+            LONG_GAPS,
+            LONG_IDENTIFIER_SHARE,
+            LEAD_CLIENT_SHARE,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if n > 0 {
+                out.push_str("; ");
+            }
+            describe(i, vector[i], &Normal { model: self, i }, config, &mut out);
+        }
+        let _ = write!(out, " (domain score {:.2})", self.probability(vector));
         out
     }
 }
@@ -2037,6 +2083,28 @@ mod tests {
         assert!(!carries_data(&v), "a few hash-like names among words");
         v[LONG_IDENTIFIER_SHARE] = IDENTIFIER_FLOOR;
         assert!(carries_data(&v), "a beacon's id");
+    }
+
+    #[test]
+    fn a_beacon_is_one_client_polling_an_identifier_on_a_timer() {
+        assert_eq!(DOMAIN_FEATURE_NAMES[LONG_GAPS], "long_gaps_log");
+        assert_eq!(DOMAIN_FEATURE_NAMES[LONG_GAP_CV], "long_gap_cv");
+        let mut v = [0.0; DOMAIN_FEATURES];
+        v[LEAD_CLIENT_SHARE] = 1.0;
+        v[LONG_IDENTIFIER_SHARE] = 1.0;
+        v[LONG_GAPS] = ln1p(BEACON_PAUSES);
+        v[LONG_GAP_CV] = 0.2;
+        assert!(polled_like_a_beacon(&v));
+        for (what, i, value) in [
+            ("irregular pauses", LONG_GAP_CV, 0.6),
+            ("too few pauses", LONG_GAPS, ln1p(BEACON_PAUSES - 1.0)),
+            ("a word, not an identifier", LONG_IDENTIFIER_SHARE, 0.0),
+            ("many clients", LEAD_CLIENT_SHARE, 0.1),
+        ] {
+            let mut w = v;
+            w[i] = value;
+            assert!(!polled_like_a_beacon(&w), "{what}");
+        }
     }
 
     #[test]
