@@ -437,32 +437,28 @@ impl Detector {
             let domain_model = self.model.domain();
             // The score alone first; the contributions an explanation quotes only when it
             // is reached.
-            if carries_data(&vector)
+            let reason = if carries_data(&vector)
                 && from_one_client(&vector)
                 && domain_model.probability(&vector) >= domain_model.threshold()
             {
-                let scored = domain_model.score(&vector);
-                let explanation = || {
-                    let mut text = domain_model.explain(&scored, self.domains.config());
-                    self.describe(&mut text, domain, &query, now_ms);
-                    text
-                };
-                if let Some(alert) =
-                    self.tunnel(mode, domain, client, "tunnel domain", explanation, now_ms)
-                {
-                    return Decision {
-                        enforce: alert.enforced,
-                        alert: Some(alert),
-                    };
-                }
+                Some("tunnel domain")
             } else if polled_like_a_beacon(&vector) {
+                Some("beacon")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
                 let explanation = || {
-                    let mut text = domain_model.explain_beacon(&vector, self.domains.config());
+                    let config = self.domains.config();
+                    let mut text = if reason == "beacon" {
+                        domain_model.explain_beacon(&vector, config)
+                    } else {
+                        domain_model.explain(&domain_model.score(&vector), config)
+                    };
                     self.describe(&mut text, domain, &query, now_ms);
                     text
                 };
-                if let Some(alert) =
-                    self.tunnel(mode, domain, client, "beacon", explanation, now_ms)
+                if let Some(alert) = self.tunnel(mode, domain, client, reason, explanation, now_ms)
                 {
                     return Decision {
                         enforce: alert.enforced,
