@@ -70,6 +70,11 @@ IDENTIFIER_FLOOR = 0.5
 # long window, their deviation / mean at most BEACON_GAP_CV, identifiers and one client.
 BEACON_PAUSES = 12.0
 BEACON_GAP_CV = 0.3
+# The download rule (`pulled_like_a_download` in domain.rs).
+DOWNLOAD_NAMES = 20.0
+DOWNLOAD_NEW_SHARE = 0.8
+DOWNLOAD_TYPE_SHARE = 0.8
+DOWNLOAD_RESPONSE_BYTES = 200.0
 # The detector's one-client floor (LEAD_SHARE_FLOOR in crates/detect/src/domain.rs).
 LEAD_SHARE_FLOOR = 0.25
 # Features the model may not use.
@@ -269,7 +274,8 @@ def first_flags(v, model):
     DATA_FLOOR_BYTES of left part a query on average, NOVEL_FLOOR_BYTES of them new against
     the domain's previous new name), and one client sending most of the
     new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR); or, whatever
-    the model says, the beacon rule (`polled_like_a_beacon`)."""
+    the model says, the beacon rule (`polled_like_a_beacon`) or the download rule
+    (`pulled_like_a_download`)."""
     s = score_with(model, v.X)
     # The replay prints each f32 in its shortest form; back in f32 it is the detector's value
     # again, and the floors compare as the detector does (a count of exactly two is common).
@@ -287,8 +293,13 @@ def first_flags(v, model):
               & at_least("long_identifier_share", IDENTIFIER_FLOOR)
               & at_least("long_gaps_log", np.log1p(BEACON_PAUSES))
               & (x[:, v.names.index("long_gap_cv")] <= np.float32(BEACON_GAP_CV)))
+    download = (at_least("lead_client_share", LEAD_SHARE_FLOOR)
+                & at_least("long_distinct_log", np.log1p(DOWNLOAD_NAMES))
+                & at_least("long_distinct_per_query", DOWNLOAD_NEW_SHARE)
+                & at_least("tunnel_type_share", DOWNLOAD_TYPE_SHARE)
+                & at_least("mean_response_log", np.log1p(DOWNLOAD_RESPONSE_BYTES)))
     first = {}
-    for i in np.nonzero(((s >= model["threshold"]) & data) | beacon)[0]:
+    for i in np.nonzero(((s >= model["threshold"]) & data) | beacon | download)[0]:
         k = v.session[i]
         if k not in first or v.query[i] < first[k]:
             first[k] = int(v.query[i])

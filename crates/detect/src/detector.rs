@@ -25,7 +25,7 @@ use crate::anomaly::{
 };
 use crate::domain::{
     DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation, carries_data, from_one_client,
-    polled_like_a_beacon,
+    polled_like_a_beacon, pulled_like_a_download,
 };
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
@@ -444,16 +444,18 @@ impl Detector {
                 Some("tunnel domain")
             } else if polled_like_a_beacon(&vector) {
                 Some("beacon")
+            } else if pulled_like_a_download(&vector) {
+                Some("download")
             } else {
                 None
             };
             if let Some(reason) = reason {
                 let explanation = || {
                     let config = self.domains.config();
-                    let mut text = if reason == "beacon" {
-                        domain_model.explain_beacon(&vector, config)
-                    } else {
+                    let mut text = if reason == "tunnel domain" {
                         domain_model.explain(&domain_model.score(&vector), config)
+                    } else {
+                        domain_model.explain_rule(reason, &vector, config)
                     };
                     self.describe(&mut text, domain, &query, now_ms);
                     text
@@ -820,6 +822,45 @@ mod tests {
             poll(&detector(Mode::Alert), "a3f9c2d17e.c2-example.com.", 58_000),
             None
         );
+    }
+
+    /// Asks `{i}.dl.example-tunnel.com` (a counter) 40 times, 200 ms apart, answered with
+    /// `response_len` bytes: the first alert and the query it came on.
+    fn pull(qtype: RType, response_len: usize) -> Option<(u64, Box<Alert>)> {
+        let d = detector(Mode::Alert);
+        for i in 0..40u64 {
+            let qname = name(&format!("{i}.dl.example-tunnel.com."));
+            let now = 1_000 + i * 200;
+            let decision = d.on_miss(qname.as_ref(), qtype, TUNNEL_CLIENT, now);
+            d.on_answer(
+                qname.as_ref(),
+                TUNNEL_CLIENT,
+                Rcode::NOERROR,
+                response_len,
+                now,
+            );
+            if let Some(alert) = decision.alert {
+                return Some((i, alert));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_download_is_alerted_by_its_answers_whatever_the_model_says() {
+        // The test model only flags 50 distinct names; the counter carries nothing out.
+        let (i, alert) = pull(RType::TXT, 300).expect("large TXT answers to new names");
+        assert!(i >= 19, "alerted on query {i}, before 20 names");
+        assert_eq!(alert.reason, "download");
+        assert_eq!(alert.domain, name("example-tunnel.com."));
+        assert!(
+            alert.explanation.starts_with("pulled like a download: "),
+            "{}",
+            alert.explanation
+        );
+        // The same names with small TXT answers, or as address queries: no download.
+        assert_eq!(pull(RType::TXT, 120), None);
+        assert_eq!(pull(RType::A, 300), None);
     }
 
     #[test]

@@ -1279,6 +1279,38 @@ pub fn polled_like_a_beacon(vector: &[f32; DOMAIN_FEATURES]) -> bool {
         && vector[LONG_GAP_CV] <= BEACON_GAP_CV
 }
 
+/// Index of `long_distinct_log` in the feature vector.
+const LONG_DISTINCT: usize = 4;
+/// Index of `tunnel_type_share` in the feature vector.
+const TUNNEL_TYPE_SHARE: usize = 6;
+/// Index of `mean_response_log` in the feature vector.
+const MEAN_RESPONSE: usize = 11;
+/// Index of `long_distinct_per_query` in the feature vector.
+const LONG_DISTINCT_PER_QUERY: usize = 17;
+/// Distinct names in the long window before a stream of large answers is a download.
+const DOWNLOAD_NAMES: f32 = 20.0;
+/// Share of the short window's queries of tunnel-friendly types (TXT, NULL, ...).
+const DOWNLOAD_TYPE_SHARE: f32 = 0.8;
+/// Mean response size in bytes (short window): a TXT answer of 150 bytes of payload.
+const DOWNLOAD_RESPONSE_BYTES: f32 = 200.0;
+/// Share of the long window's queries that asked a new name: a download fetches each
+/// chunk once.
+const DOWNLOAD_NEW_SHARE: f32 = 0.8;
+
+/// Whether a domain's answers are being pulled like a download, whatever the domain model
+/// says: one client ([`from_one_client`]) asking a stream of new names
+/// ([`DOWNLOAD_NAMES`], nearly every query a new one) of tunnel-friendly types whose answers
+/// are large ([`DOWNLOAD_RESPONSE_BYTES`] on average). The names of a download carry only a
+/// counter, so the data floor and the model, which weigh what goes out, miss it; what comes
+/// back is the data.
+pub fn pulled_like_a_download(vector: &[f32; DOMAIN_FEATURES]) -> bool {
+    from_one_client(vector)
+        && vector[LONG_DISTINCT] >= ln1p(DOWNLOAD_NAMES)
+        && vector[LONG_DISTINCT_PER_QUERY] >= DOWNLOAD_NEW_SHARE
+        && vector[TUNNEL_TYPE_SHARE] >= DOWNLOAD_TYPE_SHARE
+        && vector[MEAN_RESPONSE] >= ln1p(DOWNLOAD_RESPONSE_BYTES)
+}
+
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
 #[inline(always)]
 fn features(short: &WindowReport, long: &WindowReport, lead_share: f32) -> [f32; DOMAIN_FEATURES] {
@@ -1557,20 +1589,35 @@ impl DomainModel {
         out
     }
 
-    /// Why a domain was taken for a beacon ([`polled_like_a_beacon`]): its timing, its
-    /// identifiers and its one client, each against its normal range, and the model's score.
-    pub fn explain_beacon(&self, vector: &[f32; DOMAIN_FEATURES], config: &DomainConfig) -> String {
+    /// Why a domain was taken for a beacon ([`polled_like_a_beacon`]) or a download
+    /// ([`pulled_like_a_download`]): the figures the rule read, each against its normal
+    /// range, and the model's score.
+    pub fn explain_rule(
+        &self,
+        rule: &str,
+        vector: &[f32; DOMAIN_FEATURES],
+        config: &DomainConfig,
+    ) -> String {
         let mut out = String::with_capacity(1024);
-        out.push_str("polled like a beacon: ");
-        for (n, i) in [
-            LONG_GAP_CV,
-            LONG_GAPS,
-            LONG_IDENTIFIER_SHARE,
-            LEAD_CLIENT_SHARE,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        let figures: &[usize] = if rule == "beacon" {
+            out.push_str("polled like a beacon: ");
+            &[
+                LONG_GAP_CV,
+                LONG_GAPS,
+                LONG_IDENTIFIER_SHARE,
+                LEAD_CLIENT_SHARE,
+            ]
+        } else {
+            out.push_str("pulled like a download: ");
+            &[
+                MEAN_RESPONSE,
+                TUNNEL_TYPE_SHARE,
+                LONG_DISTINCT,
+                LONG_DISTINCT_PER_QUERY,
+                LEAD_CLIENT_SHARE,
+            ]
+        };
+        for (n, &i) in figures.iter().enumerate() {
             if n > 0 {
                 out.push_str("; ");
             }
@@ -2104,6 +2151,35 @@ mod tests {
             let mut w = v;
             w[i] = value;
             assert!(!polled_like_a_beacon(&w), "{what}");
+        }
+    }
+
+    #[test]
+    fn a_download_is_one_client_pulling_large_answers_for_new_names() {
+        assert_eq!(DOMAIN_FEATURE_NAMES[LONG_DISTINCT], "long_distinct_log");
+        assert_eq!(DOMAIN_FEATURE_NAMES[TUNNEL_TYPE_SHARE], "tunnel_type_share");
+        assert_eq!(DOMAIN_FEATURE_NAMES[MEAN_RESPONSE], "mean_response_log");
+        assert_eq!(
+            DOMAIN_FEATURE_NAMES[LONG_DISTINCT_PER_QUERY],
+            "long_distinct_per_query"
+        );
+        let mut v = [0.0; DOMAIN_FEATURES];
+        v[LEAD_CLIENT_SHARE] = 1.0;
+        v[LONG_DISTINCT] = ln1p(DOWNLOAD_NAMES);
+        v[LONG_DISTINCT_PER_QUERY] = 1.0;
+        v[TUNNEL_TYPE_SHARE] = 1.0;
+        v[MEAN_RESPONSE] = ln1p(DOWNLOAD_RESPONSE_BYTES);
+        assert!(pulled_like_a_download(&v));
+        for (what, i, value) in [
+            ("few names", LONG_DISTINCT, ln1p(DOWNLOAD_NAMES - 1.0)),
+            ("the same names again", LONG_DISTINCT_PER_QUERY, 0.5),
+            ("address queries", TUNNEL_TYPE_SHARE, 0.5),
+            ("small answers", MEAN_RESPONSE, ln1p(120.0)),
+            ("many clients", LEAD_CLIENT_SHARE, 0.1),
+        ] {
+            let mut w = v;
+            w[i] = value;
+            assert!(!pulled_like_a_download(&w), "{what}");
         }
     }
 
