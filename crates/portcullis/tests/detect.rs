@@ -13,6 +13,8 @@
 //!   and refuses the rest with EDE 15 "tunnel rate limit".
 //!   The rate-limit test also reads and clears the verdict through the HTTP API.
 //! - `block = "sinkhole"` answers the configured addresses (TTL 60) with EDE 15.
+//! - The rules that act whatever the model says: a beacon (an identifier polled on a timer)
+//!   and a download (large TXT answers to a counter) are reported with their reasons.
 //! - iodine between two network namespaces (veth), Portcullis as the client side's resolver:
 //!   reported within seconds (skipped without root or /dev/net/tun).
 //! - Log mode also checks `/metrics` with promtool, a broken model file on reload (a warning
@@ -49,6 +51,9 @@ www A 192.0.2.2
 * A 192.0.2.1
 ";
 
+/// The TXT answer under `dl.corp.test.`: 228 bytes, as a download's chunk.
+const DL_CHUNK: &str = "b3Blbi1zb3VyY2UgZG93bmxvYWQgY2h1bmsgb2YgYSBmaWxlIGZldGNoZWQgbmFtZSBieSBuYW1lIHRocm91Z2ggYSByZXNvbHZlcjogdGhlIGRhdGEgY29tZXMgYmFjayBpbiB0aGUgYW5zd2VycywgdGhlIG5hbWVzIGNhcnJ5IG9ubHkgYSBjb3VudGVyLCBhcyBhIGRvd25sb2FkIHR1bm5lbCBkb2Vz";
+
 /// The shipped model file with a `"domain"` part of the tests' own (the shipped file may not
 /// have one, and a trained one changes with every training): a domain is flagged once it has
 /// more than about 54 distinct subdomains in the short window. Passed as `detect.model`, which
@@ -82,6 +87,7 @@ fn corp_zone() -> String {
     let mut z = String::from(
         "$TTL 300\n@ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 127.0.0.1\n",
     );
+    z.push_str(&format!("*.dl TXT \"{DL_CHUNK}\"\n"));
     for (i, n) in CORP_NAMES.iter().enumerate() {
         z.push_str(&format!(
             "{n} A 192.0.2.{}\n{n} AAAA 2001:db8::{i:x}\n",
@@ -520,6 +526,56 @@ fn a_dns2tcp_tunnel_is_reported_blocked_and_allowed_again() {
 // ---------------------------------------------------------------------------------------------
 // Modes
 // ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_beacon_and_a_download_are_reported_by_their_rules() {
+    // The tests' model never flags a domain of a few names, so these events come from the
+    // rules: a beacon (one name holding an identifier, polled on a timer, TTL 0 so every poll
+    // is a miss) and a download (large TXT answers to a counter).
+    let s = start("detect-rules", "mode = \"log\"\n");
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..20 {
+        let answer = ask_from(LOCAL, s.addr, "a3f9c2d17e.tunnel.test.", RType::A);
+        assert_eq!(answer.map(|a| a.0), Some(Rcode::NOERROR));
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        std::thread::sleep(Duration::from_millis(1_150 + state % 100));
+    }
+    wait_for("a beacon event", Duration::from_secs(5), || {
+        s.tunnel_events()
+            .iter()
+            .any(|e| e.contains("\"reason\":\"beacon\""))
+    });
+    let events = s.tunnel_events();
+    let beacon = events
+        .iter()
+        .find(|e| e.contains("\"reason\":\"beacon\""))
+        .unwrap();
+    assert!(beacon.contains("\"qname\":\"tunnel.test.\""), "{beacon}");
+    assert!(beacon.contains("polled like a beacon"), "{beacon}");
+
+    // Under another domain: the beacon's repeated polls would lower `tunnel.test.`'s share
+    // of new names.
+    for i in 0..40 {
+        let name = format!("{i}.dl.corp.test.");
+        let answer = ask_from(OTHER, s.addr, &name, RType::TXT);
+        assert_eq!(answer.map(|a| a.0), Some(Rcode::NOERROR), "{name}");
+    }
+    wait_for("a download event", Duration::from_secs(5), || {
+        s.tunnel_events()
+            .iter()
+            .any(|e| e.contains("\"reason\":\"download\""))
+    });
+    let events = s.tunnel_events();
+    let download = events
+        .iter()
+        .find(|e| e.contains("\"reason\":\"download\""))
+        .unwrap();
+    assert!(download.contains("\"qname\":\"corp.test.\""), "{download}");
+    assert!(download.contains("pulled like a download"), "{download}");
+    assert!(download.contains("127.0.0.2"), "{download}");
+}
 
 #[test]
 fn mode_off_scores_nothing() {
