@@ -148,6 +148,17 @@ impl Setup {
             .collect()
     }
 
+    /// The first tunnel event with `reason`, waited for (at most 5 s).
+    fn tunnel_event(&self, reason: &str) -> String {
+        let tag = format!("\"reason\":\"{reason}\"");
+        let mut found = None;
+        wait_for(reason, Duration::from_secs(5), || {
+            found = self.tunnel_events().into_iter().find(|e| e.contains(&tag));
+            found.is_some()
+        });
+        found.unwrap_or_default()
+    }
+
     fn ctl(&self, args: &[&str]) -> (Option<i32>, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["ctl", "--socket"])
@@ -542,16 +553,7 @@ fn a_beacon_and_a_download_are_reported_by_their_rules() {
         state ^= state << 17;
         std::thread::sleep(Duration::from_millis(1_150 + state % 100));
     }
-    wait_for("a beacon event", Duration::from_secs(5), || {
-        s.tunnel_events()
-            .iter()
-            .any(|e| e.contains("\"reason\":\"beacon\""))
-    });
-    let events = s.tunnel_events();
-    let beacon = events
-        .iter()
-        .find(|e| e.contains("\"reason\":\"beacon\""))
-        .unwrap();
+    let beacon = s.tunnel_event("beacon");
     assert!(beacon.contains("\"qname\":\"tunnel.test.\""), "{beacon}");
     assert!(beacon.contains("polled like a beacon"), "{beacon}");
 
@@ -562,16 +564,7 @@ fn a_beacon_and_a_download_are_reported_by_their_rules() {
         let answer = ask_from(OTHER, s.addr, &name, RType::TXT);
         assert_eq!(answer.map(|a| a.0), Some(Rcode::NOERROR), "{name}");
     }
-    wait_for("a download event", Duration::from_secs(5), || {
-        s.tunnel_events()
-            .iter()
-            .any(|e| e.contains("\"reason\":\"download\""))
-    });
-    let events = s.tunnel_events();
-    let download = events
-        .iter()
-        .find(|e| e.contains("\"reason\":\"download\""))
-        .unwrap();
+    let download = s.tunnel_event("download");
     assert!(download.contains("\"qname\":\"corp.test.\""), "{download}");
     assert!(download.contains("pulled like a download"), "{download}");
     assert!(download.contains("127.0.0.2"), "{download}");
