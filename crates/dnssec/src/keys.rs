@@ -142,6 +142,23 @@ pub const RSA_FIELDS: [&str; 8] = [
     "Coefficient",
 ];
 
+/// A P-256 private scalar as the 32 bytes signing needs. BIND and ldns write it as a big
+/// number, leaving out leading zero bytes (one key in 256 has one), and may write a longer
+/// field with zeros in front; anything else longer than 32 bytes is refused.
+fn p256_scalar_padded(d: &[u8]) -> Result<[u8; 32], KeyError> {
+    let start = d.iter().position(|&b| b != 0).unwrap_or(d.len());
+    let digits = &d[start..];
+    if digits.len() > 32 || d.is_empty() {
+        return Err(KeyError::Rejected(format!(
+            "P-256 private key of {} bytes",
+            d.len()
+        )));
+    }
+    let mut scalar = [0u8; 32];
+    scalar[32 - digits.len()..].copy_from_slice(digits);
+    Ok(scalar)
+}
+
 impl KeyPair {
     /// Generates a new key pair. RSA cannot be generated (see the module docs).
     pub fn generate(algorithm: Algorithm) -> Result<KeyPair, KeyError> {
@@ -197,7 +214,8 @@ impl KeyPair {
         let reject = |e: ring::error::KeyRejected| KeyError::Rejected(e.to_string());
         let (private, kept) = match algorithm {
             Algorithm::EcdsaP256Sha256 => {
-                let d = field("PrivateKey")?;
+                let d = p256_scalar_padded(field("PrivateKey")?)?;
+                let d = d.as_slice();
                 if public_key.len() != 64 {
                     return Err(KeyError::Rejected(
                         "P-256 public key is not 64 bytes".into(),
@@ -369,6 +387,42 @@ mod tests {
     #![allow(clippy::default_constructed_unit_structs)]
     use super::*;
     use crate::verify::{Crypto, RingCrypto};
+
+    #[test]
+    fn a_p256_scalar_written_without_its_leading_zero_imports() {
+        // Keys until one's scalar starts with a zero byte (one in 256; bounded).
+        for _ in 0..10_000 {
+            let key = KeyPair::generate(Algorithm::EcdsaP256Sha256).unwrap();
+            let d = key.private_fields()[0].1.clone();
+            assert_eq!(d.len(), 32);
+            if d[0] != 0 {
+                continue;
+            }
+            // As BIND and ldns write it: 31 bytes; and with an extra zero in front: 33.
+            for field in [d[1..].to_vec(), [&[0u8][..], &d].concat()] {
+                let again = KeyPair::from_parts(
+                    Algorithm::EcdsaP256Sha256,
+                    key.public_key(),
+                    &[("PrivateKey".to_owned(), field)],
+                )
+                .unwrap();
+                assert_eq!(again.private_fields()[0].1, d, "kept as 32 bytes");
+                let sig = again.sign(b"m").unwrap();
+                RingCrypto::default()
+                    .verify(13, key.public_key(), b"m", &sig)
+                    .unwrap();
+            }
+            return;
+        }
+        panic!("no scalar with a leading zero in 10,000 keys");
+    }
+
+    #[test]
+    fn p256_scalars_longer_than_32_bytes_or_empty_are_refused() {
+        assert!(p256_scalar_padded(&[1; 33]).is_err());
+        assert!(p256_scalar_padded(&[]).is_err());
+        assert_eq!(p256_scalar_padded(&[7]).unwrap()[31], 7);
+    }
 
     #[test]
     fn generated_keys_sign_and_verify() {
