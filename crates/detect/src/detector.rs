@@ -24,8 +24,8 @@ use crate::anomaly::{
     Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation, hash_lowercase,
 };
 use crate::domain::{
-    DOMAIN_FEATURES, DomainConfig, DomainTable, QueryObservation, carries_data, from_one_client,
-    polled_like_a_beacon, pulled_like_a_download,
+    DOMAIN_FEATURES, DomainConfig, DomainRule, DomainTable, QueryObservation, carries_data,
+    from_one_client,
 };
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
@@ -437,25 +437,22 @@ impl Detector {
             let domain_model = self.model.domain();
             // The score alone first; the contributions an explanation quotes only when it
             // is reached.
-            let reason = if carries_data(&vector)
+            let by_model = carries_data(&vector)
                 && from_one_client(&vector)
-                && domain_model.probability(&vector) >= domain_model.threshold()
-            {
-                Some("tunnel domain")
-            } else if polled_like_a_beacon(&vector) {
-                Some("beacon")
-            } else if pulled_like_a_download(&vector) {
-                Some("download")
-            } else {
+                && domain_model.probability(&vector) >= domain_model.threshold();
+            // Otherwise a rule may flag it whatever the model says.
+            let rule = if by_model {
                 None
+            } else {
+                DomainRule::matching(&vector)
             };
-            if let Some(reason) = reason {
+            if by_model || rule.is_some() {
+                let reason = rule.map_or("tunnel domain", DomainRule::reason);
                 let explanation = || {
                     let config = self.domains.config();
-                    let mut text = if reason == "tunnel domain" {
-                        domain_model.explain(&domain_model.score(&vector), config)
-                    } else {
-                        domain_model.explain_rule(reason, &vector, config)
+                    let mut text = match rule {
+                        Some(rule) => domain_model.explain_rule(rule, &vector, config),
+                        None => domain_model.explain(&domain_model.score(&vector), config),
                     };
                     self.describe(&mut text, domain, &query, now_ms);
                     text

@@ -1311,6 +1311,36 @@ pub fn pulled_like_a_download(vector: &[f32; DOMAIN_FEATURES]) -> bool {
         && vector[MEAN_RESPONSE] >= ln1p(DOWNLOAD_RESPONSE_BYTES)
 }
 
+/// A rule that flags a domain whatever the domain model says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainRule {
+    /// [`polled_like_a_beacon`].
+    Beacon,
+    /// [`pulled_like_a_download`].
+    Download,
+}
+
+impl DomainRule {
+    /// The first rule `vector` meets.
+    pub fn matching(vector: &[f32; DOMAIN_FEATURES]) -> Option<DomainRule> {
+        if polled_like_a_beacon(vector) {
+            Some(DomainRule::Beacon)
+        } else if pulled_like_a_download(vector) {
+            Some(DomainRule::Download)
+        } else {
+            None
+        }
+    }
+
+    /// The alert's reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            DomainRule::Beacon => "beacon",
+            DomainRule::Download => "download",
+        }
+    }
+}
+
 /// The feature vector, in [`DOMAIN_FEATURE_NAMES`] order.
 #[inline(always)]
 fn features(short: &WindowReport, long: &WindowReport, lead_share: f32) -> [f32; DOMAIN_FEATURES] {
@@ -1594,28 +1624,31 @@ impl DomainModel {
     /// range, and the model's score.
     pub fn explain_rule(
         &self,
-        rule: &str,
+        rule: DomainRule,
         vector: &[f32; DOMAIN_FEATURES],
         config: &DomainConfig,
     ) -> String {
         let mut out = String::with_capacity(1024);
-        let figures: &[usize] = if rule == "beacon" {
-            out.push_str("polled like a beacon: ");
-            &[
-                LONG_GAP_CV,
-                LONG_GAPS,
-                LONG_IDENTIFIER_SHARE,
-                LEAD_CLIENT_SHARE,
-            ]
-        } else {
-            out.push_str("pulled like a download: ");
-            &[
-                MEAN_RESPONSE,
-                TUNNEL_TYPE_SHARE,
-                LONG_DISTINCT,
-                LONG_DISTINCT_PER_QUERY,
-                LEAD_CLIENT_SHARE,
-            ]
+        let figures: &[usize] = match rule {
+            DomainRule::Beacon => {
+                out.push_str("polled like a beacon: ");
+                &[
+                    LONG_GAP_CV,
+                    LONG_GAPS,
+                    LONG_IDENTIFIER_SHARE,
+                    LEAD_CLIENT_SHARE,
+                ]
+            }
+            DomainRule::Download => {
+                out.push_str("pulled like a download: ");
+                &[
+                    MEAN_RESPONSE,
+                    TUNNEL_TYPE_SHARE,
+                    LONG_DISTINCT,
+                    LONG_DISTINCT_PER_QUERY,
+                    LEAD_CLIENT_SHARE,
+                ]
+            }
         };
         for (n, &i) in figures.iter().enumerate() {
             if n > 0 {
