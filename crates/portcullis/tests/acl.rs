@@ -58,9 +58,9 @@ fn udp(from: &str, to: SocketAddr, q: &[u8]) -> Got {
         .unwrap();
     s.send_to(q, to).unwrap();
     let mut buf = [0u8; 65_535];
-    match s.recv_from(&mut buf) {
-        Ok((n, _)) => got(&buf[..n]),
-        Err(_) => Got::Nothing,
+    match common::recv_from(&s, &mut buf) {
+        Some((n, _)) => got(&buf[..n]),
+        None => Got::Nothing,
     }
 }
 

@@ -171,8 +171,9 @@ fn free_port() -> u16 {
     }
 }
 
-/// Waits until a server answers a SOA query for `signed.test.` on `port`, for at most 20 s.
-fn wait_for(port: u16, what: &str) {
+/// Waits until a server answers a SOA query for `signed.test.` on `port`, for at most 20 s:
+/// `false` when it exited first.
+fn wait_for(server: &mut Guard, port: u16, what: &str) -> bool {
     let mut query = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     query.extend_from_slice(b"\x06signed\x04test\x00\x00\x06\x00\x01");
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -182,15 +183,32 @@ fn wait_for(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
+        if server.0.try_wait().is_ok_and(|status| status.is_some()) {
+            return false;
+        }
         let _ = socket.send_to(&query, ("127.0.0.1", port));
         if let Ok((n, _)) = socket.recv_from(&mut buf)
             && n > 12
             && buf[..2] == [0x12, 0x34]
         {
-            return;
+            return true;
         }
     }
     panic!("{what} did not answer on port {port} within 20 s");
+}
+
+/// Starts a server with `start` on a free port and waits until it answers; one that exits
+/// before answering (another process took the port between `free_port` and its bind) is
+/// started again on another port, at most three times.
+fn serve(what: &str, start: impl Fn(u16) -> Guard) -> (Guard, u16) {
+    for _ in 0..3 {
+        let port = free_port();
+        let mut guard = start(port);
+        if wait_for(&mut guard, port, what) {
+            return (guard, port);
+        }
+    }
+    panic!("{what} exited at start on three ports in a row");
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> String {
@@ -300,7 +318,7 @@ fn start_nsd(dir: &Path, zone: &Path, port: u16) -> Guard {
         &conf,
         format!(
             "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    chroot: \"\"\n    \
-             database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    \
+             database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    \
              pidfile: \"{d}/nsd.pid\"\n    rrl-ratelimit: 0\n    server-count: 1\n    \
              minimal-responses: yes\n    verbosity: 0\nremote-control:\n    control-enable: no\n\
              zone:\n    name: signed.test.\n    zonefile: \"{}\"\n",
@@ -500,12 +518,8 @@ fn differential(chain: Chain) {
     }
     let dir = TempDir::new(&format!("auth-dnssec-{chain:?}").to_ascii_lowercase());
     let (zone, anchor) = sign(&dir.0, chain);
-    let nsd_port = free_port();
-    let _nsd = start_nsd(&dir.0, &zone, nsd_port);
-    let ours_port = free_port();
-    let _ours = start_portcullis(&dir.0, &zone, ours_port);
-    wait_for(nsd_port, "nsd");
-    wait_for(ours_port, "portcullis");
+    let (_nsd, nsd_port) = serve("nsd", |port| start_nsd(&dir.0, &zone, port));
+    let (_ours, ours_port) = serve("portcullis", |port| start_portcullis(&dir.0, &zone, port));
 
     // An NSEC3 owner name is answered as if it did not exist (RFC 5155 section 7.2.8).
     let signed_text = std::fs::read_to_string(&zone).unwrap();

@@ -268,7 +268,7 @@ fn ask_from(
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     s.send_to(&rd_query(0x4242, name, qtype), to).unwrap();
     let mut buf = [0u8; 4096];
-    let (n, _) = s.recv_from(&mut buf).ok()?;
+    let (n, _) = common::recv_from(&s, &mut buf)?;
     let m = Message::parse(&buf[..n]).unwrap();
     let ede = m
         .edns()

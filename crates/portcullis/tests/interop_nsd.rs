@@ -51,8 +51,9 @@ fn free_port() -> u16 {
     }
 }
 
-/// Waits until a server answers a SOA query for `diff.test.` on `port`, for at most 20 s.
-fn wait_for(port: u16, what: &str) {
+/// Waits until a server answers a SOA query for `diff.test.` on `port`, for at most 20 s:
+/// `false` when it exited first.
+fn wait_for(server: &mut Guard, port: u16, what: &str) -> bool {
     let query = {
         let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         q.extend_from_slice(b"\x04diff\x04test\x00\x00\x06\x00\x01");
@@ -65,15 +66,32 @@ fn wait_for(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
+        if server.0.try_wait().is_ok_and(|status| status.is_some()) {
+            return false;
+        }
         let _ = socket.send_to(&query, ("127.0.0.1", port));
         if let Ok((n, _)) = socket.recv_from(&mut buf)
             && n > 12
             && buf[..2] == [0x12, 0x34]
         {
-            return;
+            return true;
         }
     }
     panic!("{what} did not answer on port {port} within 20 s");
+}
+
+/// Starts a server with `start` on a free port and waits until it answers; one that exits
+/// before answering (another process took the port between `free_port` and its bind) is
+/// started again on another port, at most three times.
+fn serve(what: &str, start: impl Fn(u16) -> Guard) -> (Guard, u16) {
+    for _ in 0..3 {
+        let port = free_port();
+        let mut guard = start(port);
+        if wait_for(&mut guard, port, what) {
+            return (guard, port);
+        }
+    }
+    panic!("{what} exited at start on three ports in a row");
 }
 
 fn require(tool: &str) {
@@ -95,7 +113,7 @@ fn start_nsd(dir: &Path, zone: &Path, port: u16) -> Guard {
         &conf,
         format!(
             "server:\n    ip-address: 127.0.0.1@{port}\n    username: \"\"\n    chroot: \"\"\n    \
-             database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    \
+             database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    \
              pidfile: \"{d}/nsd.pid\"\n    rrl-ratelimit: 0\n    server-count: 1\n    \
              minimal-responses: yes\n    verbosity: 0\nremote-control:\n    control-enable: no\n\
              zone:\n    name: diff.test.\n    zonefile: \"{}\"\n",
@@ -122,30 +140,29 @@ fn answers_match_nsd() {
     let zone = dir.0.join("diff.test.zone");
     std::fs::copy(Path::new(INTEROP).join("diff.test.zone"), &zone).unwrap();
 
-    let nsd_port = free_port();
-    let _nsd = start_nsd(&dir.0, &zone, nsd_port);
-    let ours_port = free_port();
+    let (_nsd, nsd_port) = serve("nsd", |port| start_nsd(&dir.0, &zone, port));
     // An empty configuration: authoritative only, as NSD (the built-in one is a resolver).
     let config = dir.0.join("portcullis.toml");
     std::fs::write(&config, "").unwrap();
-    let _ours = Guard(
-        Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{ours_port}"))
-            .arg("--zone")
-            .arg(format!("diff.test.={}", zone.display()))
-            .arg("--log-level")
-            .arg("warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("portcullis starts"),
-    );
-    wait_for(nsd_port, "nsd");
-    wait_for(ours_port, "portcullis");
+    let start_ours = |port: u16| {
+        Guard(
+            Command::new(env!("CARGO_BIN_EXE_portcullis"))
+                .arg("serve")
+                .arg("--config")
+                .arg(&config)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--zone")
+                .arg(format!("diff.test.={}", zone.display()))
+                .arg("--log-level")
+                .arg("warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("portcullis starts"),
+        )
+    };
+    let (_ours, ours_port) = serve("portcullis", start_ours);
 
     let out = Command::new("python3")
         .arg(Path::new(INTEROP).join("differential.py"))

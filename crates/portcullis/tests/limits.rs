@@ -55,6 +55,7 @@ fn ask_from(socket: &UdpSocket, to: SocketAddr, q: &[u8], millis: u64) -> Option
         match socket.recv_from(&mut buf) {
             Ok((n, _)) if n >= 12 && buf[..2] == q[..2] => return Some(buf[..n].to_vec()),
             Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return None,
         }
     }

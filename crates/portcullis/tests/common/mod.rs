@@ -239,6 +239,18 @@ pub fn query(id: u16, name: &str, qtype: RType, payload: Option<u16>) -> Vec<u8>
     w.finish().to_vec()
 }
 
+/// `recv_from` that waits on when a signal interrupts it (a socket with a read timeout is
+/// never restarted by the kernel); `None` on a timeout or another error.
+pub fn recv_from(s: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    loop {
+        match s.recv_from(buf) {
+            Ok(got) => return Some(got),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
 pub fn try_exchange(to: SocketAddr, q: &[u8], timeout: Duration) -> Option<Vec<u8>> {
     let local = if to.is_ipv6() {
         "[::1]:0"
@@ -249,7 +261,7 @@ pub fn try_exchange(to: SocketAddr, q: &[u8], timeout: Duration) -> Option<Vec<u
     s.set_read_timeout(Some(timeout)).unwrap();
     s.send_to(q, to).unwrap();
     let mut buf = [0u8; 65_535];
-    let (n, from) = s.recv_from(&mut buf).ok()?;
+    let (n, from) = recv_from(&s, &mut buf)?;
     assert_eq!(from, to, "the reply came from another address");
     Some(buf[..n].to_vec())
 }

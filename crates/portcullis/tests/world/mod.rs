@@ -456,7 +456,7 @@ fn start_nsd(dir: &Scratch, addr: Ipv4Addr, zones: &[(String, PathBuf)]) -> Guar
     let d = d.display();
     let mut conf = format!(
         "server:\n    ip-address: {addr}@53\n    username: \"\"\n    chroot: \"\"\n    \
-         database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    \
+         database: \"\"\n    zonelistfile: \"{d}/zone.list\"\n    xfrdfile: \"{d}/xfrd.state\"\n    xfrdir: \"{d}\"\n    \
          pidfile: \"{d}/nsd.pid\"\n    rrl-ratelimit: 0\n    server-count: 1\n    \
          verbosity: 0\n    do-ip6: no\nremote-control:\n    control-enable: no\n"
     );
@@ -1125,7 +1125,12 @@ pub fn exchange_udp(to: SocketAddr, q: &[u8], millis: u64) -> Option<Vec<u8>> {
         let left = deadline.checked_duration_since(Instant::now())?;
         s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
             .ok()?;
-        let (n, from) = s.recv_from(&mut buf).ok()?;
+        let (n, from) = match s.recv_from(&mut buf) {
+            Ok(got) => got,
+            // A signal woke the wait (a socket with a timeout is never restarted): wait on.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
         if from == to && n >= 2 && buf[..2] == q[..2] {
             return Some(buf[..n].to_vec());
         }
@@ -1145,6 +1150,7 @@ pub fn collect_udp(to: SocketAddr, q: &[u8], millis: u64) -> Vec<(SocketAddr, Ve
             .unwrap();
         match s.recv_from(&mut buf) {
             Ok((n, from)) => got.push((from, buf[..n].to_vec())),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
     }
