@@ -53,9 +53,17 @@ fn cpu_ns_per_op(label: &str, n: u64, mut f: impl FnMut(u64)) {
     eprintln!("{label}: {ns:.1} ns of CPU per call");
 }
 
-fn obs<'a>(domain: &'a Name, left: &'a [u8], client: IpAddr) -> QueryObservation<'a> {
+/// One query's observation; its domain's key taken here, as the detector takes it once a
+/// query.
+fn obs<'a>(
+    table: &DomainTable,
+    domain: &'a Name,
+    left: &'a [u8],
+    client: IpAddr,
+) -> QueryObservation<'a> {
     QueryObservation {
         domain: domain.as_ref(),
+        key: table.key(domain.as_ref()),
         left,
         qtype: RType::A,
         client,
@@ -81,20 +89,21 @@ fn domain_table(c: &mut Criterion) {
     let hot = name("tunnel.example");
     cpu_ns_per_op("cpu/observe_query/hot_domain", 2_000_000, |i| {
         let left = &lefts[(i % 1024) as usize];
-        black_box(table.observe_query(&obs(&hot, left, client), i / 64));
+        black_box(table.observe_query(&obs(&table, &hot, left, client), i / 64));
     });
     let mut i = 0u64;
     c.bench_function("domain/observe_query/hot_domain", |b| {
         b.iter(|| {
             i += 1;
             let left = &lefts[(i % 1024) as usize];
-            black_box(table.observe_query(&obs(&hot, left, client), i / 64))
+            black_box(table.observe_query(&obs(&table, &hot, left, client), i / 64))
         })
     });
     c.bench_function("domain/observe_answer/hot_domain", |b| {
         b.iter(|| {
             i += 1;
-            table.observe_answer(black_box(hot.as_ref()), false, 120, i / 64)
+            let hot = black_box(hot.as_ref());
+            table.observe_answer(hot, table.key(hot), false, 120, i / 64)
         })
     });
 
@@ -108,7 +117,7 @@ fn domain_table(c: &mut Criterion) {
         ..DomainConfig::default()
     });
     for (t, d) in names.iter().enumerate() {
-        table.observe_query(&obs(d, &www, client), t as u64);
+        table.observe_query(&obs(&table, d, &www, client), t as u64);
     }
     eprintln!(
         "{} domains tracked (capacity {}): memory_bytes() = {} ({} per domain), RSS grew {} bytes",
@@ -120,14 +129,14 @@ fn domain_table(c: &mut Criterion) {
     );
     cpu_ns_per_op("cpu/observe_query/100k_domains", 1_000_000, |i| {
         let j = (i as usize * 7919) % DOMAINS;
-        black_box(table.observe_query(&obs(&names[j], &www, client), 200_000 + j as u64));
+        black_box(table.observe_query(&obs(&table, &names[j], &www, client), 200_000 + j as u64));
     });
     let mut j = 0usize;
     c.bench_function("domain/observe_query/100k_domains", |b| {
         b.iter(|| {
             j = (j + 7919) % DOMAINS;
             let t = 200_000 + j as u64;
-            black_box(table.observe_query(&obs(&names[j], &www, client), t))
+            black_box(table.observe_query(&obs(&table, &names[j], &www, client), t))
         })
     });
 
@@ -142,7 +151,7 @@ fn domain_table(c: &mut Criterion) {
         b.iter(|| {
             k = (k + 1) % DOMAINS;
             t += 1;
-            black_box(full.observe_query(&obs(&names[k], &www, client), t))
+            black_box(full.observe_query(&obs(&full, &names[k], &www, client), t))
         })
     });
 

@@ -29,10 +29,10 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use detect::{
-    Anomalies, AnomalyConfig, DetectConfig, Detector, DomainConfig, DomainTable, FEATURES, Model,
-    Observation, Psl, QueryObservation, extract,
+    Anomalies, AnomalyConfig, Decision, DetectConfig, Detector, DomainConfig, DomainTable,
+    FEATURES, Model, Observation, Psl, QueryObservation, extract,
 };
-use wire::{Name, RType, Rcode};
+use wire::{Name, NameRef, RType, Rcode};
 
 /// CPU time of this thread in ns (Linux `schedstat`; 0 elsewhere).
 fn thread_cpu_ns() -> u64 {
@@ -124,6 +124,7 @@ fn run(case: &str, n: u64) -> f64 {
             let hot: Name = "tunnel.example".parse().unwrap();
             let obs = |i: u64| QueryObservation {
                 domain: hot.as_ref(),
+                key: table.key(hot.as_ref()),
                 left: &lefts[(i % 1024) as usize],
                 qtype: RType::A,
                 client,
@@ -140,7 +141,8 @@ fn run(case: &str, n: u64) -> f64 {
                 })
             } else {
                 timed(&mut |i| {
-                    table.observe_answer(black_box(hot.as_ref()), false, 120, (10_000 + i) / 64);
+                    let hot = black_box(hot.as_ref());
+                    table.observe_answer(hot, table.key(hot), false, 120, (10_000 + i) / 64);
                 })
             }
         }
@@ -154,6 +156,7 @@ fn run(case: &str, n: u64) -> f64 {
             let query = |i: u64| Observation {
                 client: IpAddr::V4(Ipv4Addr::from_bits(((i * 7919 % CLIENTS) as u32) << 8 | 1)),
                 domain: domains[(i * 104_729 % DOMAINS) as usize].as_ref(),
+                domain_hash: (i * 104_729 % DOMAINS).wrapping_mul(0xff51_afd7_ed55_8ccd),
                 name_hash: (i % 50_000).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 new_domain: false,
             };
@@ -161,7 +164,7 @@ fn run(case: &str, n: u64) -> f64 {
             while now < 7_200_000 {
                 let o = query(i);
                 a.observe(&o, now);
-                a.observe_answer(o.client, o.domain, i % 50 == 0, now);
+                a.observe_answer(o.client, o.domain, o.domain_hash, i % 50 == 0, now);
                 i += 1;
                 now += 10;
             }
@@ -170,7 +173,7 @@ fn run(case: &str, n: u64) -> f64 {
                 i += 1;
                 now += u64::from(i % 100 == 0);
                 black_box(a.observe(black_box(&o), now));
-                black_box(a.observe_answer(o.client, o.domain, i % 50 == 0, now));
+                black_box(a.observe_answer(o.client, o.domain, o.domain_hash, i % 50 == 0, now));
             })
         }
         "miss" => {
@@ -193,21 +196,28 @@ fn run(case: &str, n: u64) -> f64 {
             let mut now = 0;
             for (i, n) in names.iter().enumerate() {
                 now = i as u64 / 10;
-                d.on_miss(n.as_ref(), RType::A, client, now);
-                d.on_answer(n.as_ref(), client, Rcode::NOERROR, 60, now);
+                miss_and_answer(&d, n.as_ref(), client, now);
             }
             let mut k = 0usize;
             timed(&mut |_| {
                 let n = names[k % names.len()].as_ref();
                 k += 1;
                 now += u64::from(k.is_multiple_of(10));
-                black_box(d.on_miss(n, RType::A, client, now));
-                black_box(d.on_answer(n, client, Rcode::NOERROR, 60, now));
+                black_box(miss_and_answer(&d, n, client, now));
             })
         }
         "gated" => gated(n),
         _ => panic!("unknown case {case}"),
     }
+}
+
+/// An A query's miss and its 60-byte NOERROR answer, as the server reports them.
+fn miss_and_answer(d: &Detector, q: NameRef<'_>, client: IpAddr, now: u64) -> Decision {
+    let decision = d.on_miss(q, RType::A, client, now);
+    if let Some(seen) = decision.seen {
+        black_box(d.on_answer(q, seen, client, Rcode::NOERROR, 60, now));
+    }
+    decision
 }
 
 /// Case `gated`: the traffic of `bench/detect-instructions.sh` (dnsperf at 400 q/s, distinct
@@ -251,15 +261,13 @@ fn gated(n: u64) -> f64 {
     let at = |k: u64| k * 5 / 2;
     for (k, name) in names.iter().enumerate().take(WARM as usize) {
         let now = at(k as u64);
-        d.on_miss(name.as_ref(), RType::A, client, now);
-        d.on_answer(name.as_ref(), client, Rcode::NOERROR, 60, now);
+        miss_and_answer(&d, name.as_ref(), client, now);
     }
     let start = thread_cpu_ns();
     for k in WARM..WARM + n {
         let now = at(k);
         let q = black_box(names[(WARM + (k - WARM) % MADE) as usize].as_ref());
-        black_box(d.on_miss(q, RType::A, client, now));
-        black_box(d.on_answer(q, client, Rcode::NOERROR, 60, now));
+        black_box(miss_and_answer(&d, q, client, now));
     }
     thread_cpu_ns().saturating_sub(start) as f64 / n.max(1) as f64
 }

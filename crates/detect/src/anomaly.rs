@@ -31,9 +31,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::Deserialize;
 use wire::{Name, NameRef};
 
-use crate::domain::tail_word;
-use crate::psl::lowercase8;
-
 /// Slots per set in the client and domain tables: the bound on the work of a lookup and the
 /// scope of "least recently seen" eviction.
 pub const WAYS: usize = 8;
@@ -302,6 +299,10 @@ pub struct Observation<'a> {
     pub client: IpAddr,
     /// The query name's registered domain.
     pub domain: NameRef<'a>,
+    /// A hash of the registered domain, case ignored (any good 64-bit hash, the same for
+    /// every query of the domain: the detector's [`crate::DomainKey`]). It is the domain's
+    /// identity in these tables: a keyed hash keeps names chosen to collide out.
+    pub domain_hash: u64,
     /// A hash of the whole query name, lowercased (any good 64-bit hash).
     pub name_hash: u64,
     /// The registered domain had never been seen by the server before.
@@ -407,26 +408,6 @@ fn mix(mut x: u64) -> u64 {
     x ^= x >> 27;
     x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
-}
-
-/// The name's wire form, lowercased, hashed and mixed: names compare case-insensitively.
-fn hash_name(name: NameRef<'_>) -> u64 {
-    mix(hash_lowercase(name.as_wire()))
-}
-
-/// An unkeyed hash of `bytes` ignoring ASCII case, eight bytes at a time: one multiply per
-/// word where byte-wise FNV-1a needs one per byte (a serial chain of 255 multiplies for a
-/// tunnel-length name). Callers mix the result ([`mix`]) before using its bits.
-pub(crate) fn hash_lowercase(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
-    for word in bytes.chunks_exact(8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        h = (h ^ lowercase8(u64::from_le_bytes(w))).wrapping_mul(K);
-        h ^= h >> 29;
-    }
-    (h ^ lowercase8(tail_word(bytes))).wrapping_mul(K)
 }
 
 fn hash_ip(ip: IpAddr) -> u64 {
@@ -777,7 +758,7 @@ impl Anomalies {
     pub fn observe(&self, o: &Observation<'_>, now_ms: u64) -> Option<AnomalyAlert> {
         let window = self.window_of(now_ms);
         let name_hash = mix(o.name_hash);
-        let domain_hash = hash_name(o.domain);
+        let domain_hash = mix(o.domain_hash);
         let client_hash = hash_ip(o.client);
         let mut fired = self.server_name(window, name_hash).map(|f| (f, None, None));
         let prefix = ClientPrefix::of(o.client);
@@ -808,11 +789,12 @@ impl Anomalies {
     }
 
     /// The resolver's answer to an observed query: counts NXDOMAIN for the client, the domain
-    /// and the server.
+    /// and the server. `domain_hash` as in [`Observation`].
     pub fn observe_answer(
         &self,
         client: IpAddr,
         domain: NameRef<'_>,
+        domain_hash: u64,
         nxdomain: bool,
         now_ms: u64,
     ) -> Option<AnomalyAlert> {
@@ -829,7 +811,7 @@ impl Anomalies {
             });
             fired = fired.or(c.map(|f| (f, Some(prefix), None)));
         }
-        let d = self.domain(hash_name(domain), window, now_ms, fired.is_none(), |e| {
+        let d = self.domain(mix(domain_hash), window, now_ms, fired.is_none(), |e| {
             e.answers = e.answers.saturating_add(1);
             if nxdomain {
                 e.nxdomain = e.nxdomain.saturating_add(1);
@@ -1317,16 +1299,19 @@ mod tests {
         let mut seen = HashSet::new();
         let mut alerts = Vec::new();
         for q in trace {
+            let domain_hash = hash_str(&q.domain.to_string());
             let o = Observation {
                 client: q.client,
                 domain: q.domain.as_ref(),
+                domain_hash,
                 name_hash: hash_str(&q.name),
                 new_domain: seen.insert(q.domain.clone()),
             };
             if let Some(al) = a.observe(&o, q.at) {
                 alerts.push((q.at, al));
             }
-            if let Some(al) = a.observe_answer(q.client, q.domain.as_ref(), q.nxdomain, q.at) {
+            let domain = q.domain.as_ref();
+            if let Some(al) = a.observe_answer(q.client, domain, domain_hash, q.nxdomain, q.at) {
                 alerts.push((q.at, al));
             }
         }
@@ -1446,10 +1431,7 @@ mod tests {
     }
 
     #[test]
-    fn domains_compare_case_insensitively_and_the_detector_is_shared() {
-        let upper: Name = "Site3.COM".parse().unwrap();
-        let lower: Name = "site3.com".parse().unwrap();
-        assert_eq!(hash_name(upper.as_ref()), hash_name(lower.as_ref()));
+    fn the_detector_is_shared() {
         fn shared<T: Send + Sync>() {}
         shared::<Anomalies>();
         let v6 = ClientPrefix::of("2001:db8::1".parse().unwrap());
@@ -1484,6 +1466,7 @@ mod tests {
             let o = Observation {
                 client: IpAddr::V4(Ipv4Addr::from_bits(i << 8)),
                 domain: d.as_ref(),
+                domain_hash: 7,
                 name_hash: u64::from(i),
                 new_domain: false,
             };

@@ -20,16 +20,14 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use wire::{Name, NameRef, RType, Rcode};
 
-use crate::anomaly::{
-    Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation, hash_lowercase,
-};
+use crate::anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation};
 use crate::domain::{
-    DOMAIN_FEATURES, DomainConfig, DomainRule, DomainTable, QueryObservation, carries_data,
-    from_one_client,
+    DOMAIN_FEATURES, DomainConfig, DomainKey, DomainRule, DomainTable, QueryObservation,
+    carries_data, from_one_client,
 };
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
-use crate::psl::Psl;
+use crate::psl::{Psl, Registered};
 use crate::verdict::{AllowList, BlockKind, Enforce, Verdict, Verdicts};
 
 /// What the detector does with what it finds.
@@ -200,6 +198,18 @@ pub struct Decision {
     pub enforce: Option<Enforce>,
     /// An alert to report.
     pub alert: Option<Box<Alert>>,
+    /// What to hand [`Detector::on_answer`] with the resolver's answer; `None` when the
+    /// detector is off.
+    pub seen: Option<Seen>,
+}
+
+/// What [`Detector::on_miss`] found out about a name that [`Detector::on_answer`] needs
+/// again (where its registered domain starts, and the domain's key), so that the answer
+/// costs no second suffix walk and no second hash. Only for the same name and detector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    registered: Registered,
+    key: DomainKey,
 }
 
 /// A standing verdict, for `ctl detections` and the API.
@@ -393,6 +403,8 @@ impl Detector {
         self.scored.fetch_add(1, Ordering::Relaxed);
         let registered = self.psl.registered(qname);
         let domain = registered.domain(qname);
+        let key = self.domains.key(domain);
+        let seen = Some(Seen { registered, key });
         let wire = qname.as_wire();
         let left = wire.get(..registered.offset).unwrap_or_default();
         let mut features = [0.0; FEATURES];
@@ -408,6 +420,7 @@ impl Detector {
         let observed = self.domains.observe_query(
             &QueryObservation {
                 domain,
+                key,
                 left,
                 qtype,
                 client,
@@ -421,7 +434,8 @@ impl Detector {
             &Observation {
                 client,
                 domain,
-                name_hash: hash_lowercase(wire),
+                domain_hash: key.bits(),
+                name_hash: observed.name_hash,
                 new_domain: observed.new_domain,
             },
             now_ms,
@@ -462,24 +476,24 @@ impl Detector {
                     return Decision {
                         enforce: alert.enforced,
                         alert: Some(alert),
+                        seen,
                     };
                 }
             }
         }
-        match anomaly {
-            Some(found) => Decision {
-                enforce: None,
-                alert: self.anomaly(mode, found, domain, client, now_ms),
-            },
-            None => Decision::default(),
+        Decision {
+            enforce: None,
+            alert: anomaly.and_then(|found| self.anomaly(mode, found, domain, client, now_ms)),
+            seen,
         }
     }
 
     /// The resolver's answer to a miss: NXDOMAIN and response sizes for the domain's windows
-    /// and the baselines; perhaps an anomaly alert.
+    /// and the baselines; perhaps an anomaly alert. `seen` is the miss's [`Decision::seen`].
     pub fn on_answer(
         &self,
         qname: NameRef<'_>,
+        seen: Seen,
         client: IpAddr,
         rcode: Rcode,
         response_len: usize,
@@ -489,13 +503,13 @@ impl Detector {
         if mode == Mode::Off {
             return None;
         }
-        let domain = self.registered(qname);
+        let domain = seen.registered.domain(qname);
         let nxdomain = rcode == Rcode::NXDOMAIN;
         self.domains
-            .observe_answer(domain, nxdomain, response_len, now_ms);
-        let found = self
-            .anomalies
-            .observe_answer(client, domain, nxdomain, now_ms)?;
+            .observe_answer(domain, seen.key, nxdomain, response_len, now_ms);
+        let found =
+            self.anomalies
+                .observe_answer(client, domain, seen.key.bits(), nxdomain, now_ms)?;
         self.anomaly(mode, found, domain, client, now_ms)
     }
 
@@ -746,6 +760,14 @@ mod tests {
         Detector::new(config, model(), Psl::embedded(), 0)
     }
 
+    /// The resolver's answer to the miss `decision` was made for, from [`TUNNEL_CLIENT`]
+    /// (nothing to report when the detector is off).
+    fn answer(d: &Detector, qname: &Name, decision: &Decision, rcode: Rcode, len: usize, now: u64) {
+        if let Some(seen) = decision.seen {
+            d.on_answer(qname.as_ref(), seen, TUNNEL_CLIENT, rcode, len, now);
+        }
+    }
+
     fn name(text: &str) -> Name {
         text.parse().unwrap()
     }
@@ -765,7 +787,7 @@ mod tests {
             ));
             let now = start_ms + i * 50;
             let decision = detector.on_miss(qname.as_ref(), RType::TXT, TUNNEL_CLIENT, now);
-            detector.on_answer(qname.as_ref(), TUNNEL_CLIENT, Rcode::NOERROR, 200, now);
+            answer(detector, &qname, &decision, Rcode::NOERROR, 200, now);
             if let Some(alert) = decision.alert.clone() {
                 return Some((i as usize + 1, alert, decision));
             }
@@ -785,7 +807,7 @@ mod tests {
             state ^= state << 17;
             now += 30_000 - jitter_ms / 2 + state % jitter_ms;
             let decision = detector.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, now);
-            detector.on_answer(qname.as_ref(), TUNNEL_CLIENT, Rcode::NOERROR, 60, now);
+            answer(detector, &qname, &decision, Rcode::NOERROR, 60, now);
             if let Some(alert) = decision.alert {
                 return Some((i, alert));
             }
@@ -829,13 +851,7 @@ mod tests {
             let qname = name(&format!("{i}.dl.example-tunnel.com."));
             let now = 1_000 + i * 200;
             let decision = d.on_miss(qname.as_ref(), qtype, TUNNEL_CLIENT, now);
-            d.on_answer(
-                qname.as_ref(),
-                TUNNEL_CLIENT,
-                Rcode::NOERROR,
-                response_len,
-                now,
-            );
+            answer(&d, &qname, &decision, Rcode::NOERROR, response_len, now);
             if let Some(alert) = decision.alert {
                 return Some((i, alert));
             }

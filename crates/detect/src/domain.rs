@@ -131,11 +131,26 @@ impl Default for DomainConfig {
     }
 }
 
+/// A registered domain's keyed hash in one [`DomainTable`] ([`DomainTable::key`]): taken once
+/// per query and handed to every table that files the domain, so that a miss and its answer
+/// hash the name once rather than four times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DomainKey(u64);
+
+impl DomainKey {
+    /// The hash's bits, for another table's index (the anomaly tables').
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+}
+
 /// One query, as the caller has already analysed it.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryObservation<'a> {
     /// The registered domain (public suffix plus one label).
     pub domain: NameRef<'a>,
+    /// Its key in the table the query goes to ([`DomainTable::key`]).
+    pub key: DomainKey,
     /// Wire bytes of the labels before the registered domain (length-prefixed, no root byte);
     /// empty for a query of the registered domain itself.
     pub left: &'a [u8],
@@ -156,6 +171,8 @@ pub struct QueryObservation<'a> {
 pub struct Observed {
     /// The domain was not tracked before this query.
     pub new_domain: bool,
+    /// A keyed hash of the whole query name, case ignored (for distinct-name counts).
+    pub name_hash: u64,
     /// Set when the gates are crossed and it is this query's turn: run the domain model on it.
     pub features: Option<[f32; DOMAIN_FEATURES]>,
 }
@@ -931,9 +948,20 @@ impl DomainTable {
         x ^ (x >> 33)
     }
 
+    /// `domain`'s key in this table (keyed: names chosen to collide cannot be made without
+    /// the table's key).
+    pub fn key(&self, domain: NameRef<'_>) -> DomainKey {
+        DomainKey(self.hash(0, domain.as_wire()))
+    }
+
     /// Shard and tag of a registered domain.
     fn locate(&self, domain: NameRef<'_>) -> (&Mutex<Shard>, u64) {
-        let h = self.hash(0, domain.as_wire());
+        self.locate_key(self.key(domain))
+    }
+
+    /// Shard and tag of a registered domain's key.
+    fn locate_key(&self, key: DomainKey) -> (&Mutex<Shard>, u64) {
+        let h = key.0;
         // The shard count is a power of two.
         let shard = (h >> 58) as usize & (self.shards.len() - 1);
         (&self.shards[shard], h | 1)
@@ -943,8 +971,11 @@ impl DomainTable {
     /// Bounded work; allocates only when the domain is new to the table.
     pub fn observe_query(&self, q: &QueryObservation<'_>, now_ms: u64) -> Observed {
         let config = &self.config;
-        let (shard, tag) = self.locate(q.domain);
+        let (shard, tag) = self.locate_key(q.key);
         let left_hash = self.hash(0x1ef7, q.left);
+        // The two keyed hashes, combined unevenly: `a.b` under `c.d` and `c.d` under `a.b`
+        // differ.
+        let name_hash = left_hash.rotate_left(29) ^ q.key.0;
         let weight = q.weight.clamp(0.0, 1.0);
         // An allow-listed zone's distinct names are sampled at its weight, so its distinct
         // count and bytes out are lowered in the same proportion as its queries.
@@ -952,6 +983,7 @@ impl DomainTable {
         let Ok(mut shard) = shard.lock() else {
             return Observed {
                 new_domain: false,
+                name_hash,
                 features: None,
             };
         };
@@ -978,6 +1010,7 @@ impl DomainTable {
         let Some(e) = slot.entry.as_deref_mut() else {
             return Observed {
                 new_domain,
+                name_hash,
                 features: None,
             };
         };
@@ -1026,6 +1059,7 @@ impl DomainTable {
         if !gated {
             return Observed {
                 new_domain,
+                name_hash,
                 features: None,
             };
         }
@@ -1038,6 +1072,7 @@ impl DomainTable {
         if !turn {
             return Observed {
                 new_domain,
+                name_hash,
                 features: None,
             };
         }
@@ -1046,6 +1081,7 @@ impl DomainTable {
         let long = e.long.report(now_ms, config.long_window_ms);
         Observed {
             new_domain,
+            name_hash,
             features: Some(features(&short, &long, e.lead_share())),
         }
     }
@@ -1054,11 +1090,12 @@ impl DomainTable {
     pub fn observe_answer(
         &self,
         domain: NameRef<'_>,
+        key: DomainKey,
         nxdomain: bool,
         response_len: usize,
         now_ms: u64,
     ) {
-        let (shard, tag) = self.locate(domain);
+        let (shard, tag) = self.locate_key(key);
         let Ok(mut shard) = shard.lock() else {
             return;
         };
@@ -1834,6 +1871,7 @@ mod tests {
         t.observe_query(
             &QueryObservation {
                 domain: domain.as_ref(),
+                key: t.key(domain.as_ref()),
                 left,
                 qtype: RType::A,
                 client: client(1),
@@ -1957,6 +1995,7 @@ mod tests {
             t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
                     left: &left("same"),
                     qtype: RType::TXT,
                     client: client(1),
@@ -1981,6 +2020,7 @@ mod tests {
             t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
                     left: &left(&format!("{}.{}.2.0.192", i % 250, i / 250)),
                     qtype: RType::PTR,
                     client: client(1),
@@ -2014,6 +2054,7 @@ mod tests {
             let o = t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
                     left: &left(&format!("n{i}")),
                     qtype: RType::A,
                     client: client(i),
@@ -2065,6 +2106,7 @@ mod tests {
             t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
                     left: &[],
                     qtype: RType::A,
                     client: client(i),
@@ -2075,10 +2117,12 @@ mod tests {
                 u64::from(i),
             );
         }
-        t.observe_answer(name("EXAMPLE.com").as_ref(), true, 100, 20);
-        t.observe_answer(d.as_ref(), false, 500, 21);
+        let upper = name("EXAMPLE.com");
+        t.observe_answer(upper.as_ref(), t.key(upper.as_ref()), true, 100, 20);
+        t.observe_answer(d.as_ref(), t.key(d.as_ref()), false, 500, 21);
         // Unknown domains are ignored.
-        t.observe_answer(name("other.com").as_ref(), true, 100, 20);
+        let other = name("other.com");
+        t.observe_answer(other.as_ref(), t.key(other.as_ref()), true, 100, 20);
         let r = t.snapshot(d.as_ref()).unwrap();
         assert_eq!(r.short.nxdomain_ratio, 0.5);
         assert_eq!(r.short.mean_response, 300.0);
@@ -2326,6 +2370,7 @@ mod tests {
             t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
                     left: &left(&format!("{l}.x")),
                     qtype: RType::TXT,
                     client: client(1),
@@ -2494,6 +2539,7 @@ mod tests {
             let o = t.observe_query(
                 &QueryObservation {
                     domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
                     left: &left(&format!("{i:0>40}.c")),
                     qtype: RType::TXT,
                     client: client(1),

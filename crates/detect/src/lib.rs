@@ -26,10 +26,10 @@ pub mod verdict;
 
 pub use anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Observation};
 pub use detector::{
-    Alert, AlertKind, Decision, DetectConfig, DetectStats, Detector, Mode, VerdictInfo,
+    Alert, AlertKind, Decision, DetectConfig, DetectStats, Detector, Mode, Seen, VerdictInfo,
 };
 pub use domain::{
-    DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DomainConfig, DomainModel, DomainModelError,
+    DOMAIN_FEATURE_NAMES, DOMAIN_FEATURES, DomainConfig, DomainKey, DomainModel, DomainModelError,
     DomainReport, DomainScore, DomainTable, Observed, QueryObservation,
 };
 pub use features::{Bigrams, FEATURE_NAMES, FEATURES, extract};

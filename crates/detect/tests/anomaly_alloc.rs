@@ -21,11 +21,15 @@ fn traffic(a: &Anomalies, domains: &[Name], range: std::ops::Range<u64>) {
         let o = Observation {
             client,
             domain,
+            domain_hash: i % 1000,
             name_hash: (i % 20_000).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             new_domain: i % 7 == 0,
         };
         assert!(a.observe(&o, now).is_none());
-        assert!(a.observe_answer(client, domain, i % 3 == 0, now).is_none());
+        assert!(
+            a.observe_answer(client, domain, i % 1000, i % 3 == 0, now)
+                .is_none()
+        );
     }
 }
 

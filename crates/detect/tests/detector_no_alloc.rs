@@ -43,7 +43,8 @@ fn scoring_and_counting_ordinary_misses_allocates_nothing() {
                 assert!(detector.check(qname.as_ref(), client, now).is_none());
                 let decision = detector.on_miss(qname.as_ref(), RType::AAAA, client, now);
                 alerts += usize::from(decision.alert.is_some());
-                detector.on_answer(qname.as_ref(), client, Rcode::NOERROR, 120, now);
+                let seen = decision.seen.unwrap();
+                detector.on_answer(qname.as_ref(), seen, client, Rcode::NOERROR, 120, now);
             }
         }
     }

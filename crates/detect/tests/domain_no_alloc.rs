@@ -44,6 +44,7 @@ fn observing_a_tracked_domain_allocates_nothing() {
         let wire = lefts[i].as_wire();
         QueryObservation {
             domain: domain.as_ref(),
+            key: table.key(domain.as_ref()),
             left: &wire[..wire.len() - domain.len()],
             qtype: RType::TXT,
             client,
@@ -64,7 +65,8 @@ fn observing_a_tracked_domain_allocates_nothing() {
             scored += 1;
             std::hint::black_box(model.score(&features));
         }
-        table.observe_answer(domain.as_ref(), i % 3 == 0, 120 + i, now + 5);
+        let key = table.key(domain.as_ref());
+        table.observe_answer(domain.as_ref(), key, i % 3 == 0, 120 + i, now + 5);
     }
     assert_eq!(allocations(), before);
     assert!(scored > 100, "{scored}");

@@ -67,7 +67,14 @@ fn the_shipped_model_flags_a_base32_txt_tunnel_within_50_queries() {
             .unwrap();
         let now = 1_000 + i * 300;
         let decision = d.on_miss(qname.as_ref(), RType::TXT, CLIENT, now);
-        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 250, now);
+        d.on_answer(
+            qname.as_ref(),
+            decision.seen.unwrap(),
+            CLIENT,
+            Rcode::NOERROR,
+            250,
+            now,
+        );
         if let Some(alert) = decision.alert {
             assert_eq!(alert.domain, "exfil-example.com.".parse::<Name>().unwrap());
             return;
@@ -100,7 +107,14 @@ fn the_shipped_model_leaves_ordinary_sites_alone() {
         let qtype = if i % 3 == 0 { RType::AAAA } else { RType::A };
         now += (r >> 32) % 200;
         let decision = d.on_miss(qname.as_ref(), qtype, CLIENT, now);
-        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 90, now);
+        d.on_answer(
+            qname.as_ref(),
+            decision.seen.unwrap(),
+            CLIENT,
+            Rcode::NOERROR,
+            90,
+            now,
+        );
         if let Some(alert) = decision.alert {
             assert_ne!(
                 alert.kind,
@@ -120,7 +134,14 @@ fn first_tunnel_alert(
     let d = detector();
     for (i, (now, qname, client)) in (0u64..).zip(queries) {
         let decision = d.on_miss(qname.as_ref(), RType::A, client, now);
-        d.on_answer(qname.as_ref(), client, Rcode::NOERROR, 80, now);
+        d.on_answer(
+            qname.as_ref(),
+            decision.seen.unwrap(),
+            client,
+            Rcode::NOERROR,
+            80,
+            now,
+        );
         if let Some(alert) = decision.alert {
             assert_eq!(alert.kind, AlertKind::Tunnel, "{}", alert.explanation);
             return Some((i, alert.explanation));
@@ -273,7 +294,14 @@ fn the_shipped_model_flags_hash_sized_hex_in_txt() {
         let qname: Name = format!("{label}.t.hexdrop-example.net.").parse().unwrap();
         let now = 1_000 + i * 200;
         let decision = d.on_miss(qname.as_ref(), RType::TXT, CLIENT, now);
-        d.on_answer(qname.as_ref(), CLIENT, Rcode::NOERROR, 120, now);
+        d.on_answer(
+            qname.as_ref(),
+            decision.seen.unwrap(),
+            CLIENT,
+            Rcode::NOERROR,
+            120,
+            now,
+        );
         if let Some(alert) = decision.alert {
             assert_eq!(alert.kind, AlertKind::Tunnel, "{}", alert.explanation);
             return;

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cache::Time;
-use detect::{Alert, AlertKind, BlockKind, Detector, Enforce, Mode};
+use detect::{Alert, AlertKind, BlockKind, Detector, Enforce, Mode, Seen};
 use wire::message::Section;
 use wire::{Class, NameRef, RType, Rcode};
 
@@ -272,7 +272,8 @@ impl Engine {
     }
 
     /// A cache miss about to be resolved: scored; an alert is reported, an enforcement
-    /// answered instead of resolving.
+    /// answered instead of resolving (`Err`). `Ok` carries what the answer's report needs
+    /// ([`Engine::detect_answer`]), `None` when the detector is off.
     pub(crate) fn detect_miss(
         &self,
         request: &Request<'_>,
@@ -280,8 +281,10 @@ impl Engine {
         client: &Client,
         now: Time,
         out: &mut [u8],
-    ) -> Option<Outcome> {
-        let d = self.detection.as_ref()?;
+    ) -> Result<Option<Seen>, Outcome> {
+        let Some(d) = self.detection.as_ref() else {
+            return Ok(None);
+        };
         let qname = question.qname.as_ref();
         let decision = d
             .detector
@@ -289,10 +292,12 @@ impl Engine {
         if let Some(alert) = decision.alert {
             self.report(d, &alert, now);
         }
-        let enforce = decision.enforce?;
+        let Some(enforce) = decision.enforce else {
+            return Ok(decision.seen);
+        };
         d.record.count_enforced(enforce);
         let domain = d.detector.registered(qname);
-        Some(self.write_detect(d, request, question, client, enforce, domain, out))
+        Err(self.write_detect(d, request, question, client, enforce, domain, out))
     }
 
     /// The resolver's answer to a miss the detector scored (an anomaly alert it raises is
@@ -300,13 +305,14 @@ impl Engine {
     pub(crate) fn detect_answer(
         &self,
         qname: NameRef<'_>,
+        seen: Seen,
         client: std::net::IpAddr,
         rcode: Rcode,
         len: usize,
         at_ms: u64,
     ) {
         if let Some(d) = &self.detection
-            && let Some(alert) = d.detector.on_answer(qname, client, rcode, len, at_ms)
+            && let Some(alert) = d.detector.on_answer(qname, seen, client, rcode, len, at_ms)
         {
             self.report(d, &alert, Time::from_millis(at_ms));
         }

@@ -132,9 +132,9 @@ pub struct RecursionRequest {
     pub(crate) edns: Option<ClientEdns>,
     client: Client,
     listener: Listener,
-    /// When the detector scored the miss (the engine's clock, ms): its answer is reported
-    /// to the detector too. `None` for requests the detector did not see.
-    detect_ms: Option<u64>,
+    /// When the detector scored the miss (the engine's clock, ms) and what it saw: its
+    /// answer is reported to the detector too. `None` for requests the detector did not see.
+    detect: Option<(u64, detect::Seen)>,
 }
 
 impl RecursionRequest {
@@ -154,7 +154,7 @@ impl RecursionRequest {
             edns: request.edns,
             client: *client,
             listener: Listener::default(),
-            detect_ms: None,
+            detect: None,
         }
     }
 
@@ -300,13 +300,12 @@ impl Engine {
             }
             CacheAnswer::Miss if rd => {
                 // The detector scores the miss; it may answer instead of resolving.
-                if let Some(outcome) = self.detect_miss(request, question, client, now, out) {
-                    return outcome;
-                }
+                let seen = match self.detect_miss(request, question, client, now, out) {
+                    Ok(seen) => seen,
+                    Err(outcome) => return outcome,
+                };
                 let mut recursion = RecursionRequest::new(request, question, client);
-                if self.detection.is_some() {
-                    recursion.detect_ms = Some(now.as_millis());
-                }
+                recursion.detect = seen.map(|seen| (now.as_millis(), seen));
                 Outcome::Recurse(Box::new(recursion))
             }
             CacheAnswer::Miss => self.cached_referral(request, question, client, now, out),
@@ -438,9 +437,10 @@ impl Engine {
         );
         let secure = resolution.security == recursor::Security::Secure;
         set_ad(out, info.len, secure && (request.dnssec_ok() || request.ad));
-        if let Some(at_ms) = request.detect_ms {
+        if let Some((at_ms, seen)) = request.detect {
             self.detect_answer(
                 request.qname(),
+                seen,
                 request.client.addr,
                 resolution.rcode,
                 info.len,

@@ -322,7 +322,10 @@ pub fn replay(
         } else {
             detector.on_miss(row.qname.as_ref(), row.qtype, row.client, t)
         };
-        let answer = detector.on_answer(row.qname.as_ref(), row.client, row.rcode, row.resp_len, t);
+        let answer = decision.seen.and_then(|seen| {
+            let qname = row.qname.as_ref();
+            detector.on_answer(qname, seen, row.client, row.rcode, row.resp_len, t)
+        });
         for alert in decision.alert.iter().chain(answer.iter()) {
             match alert.kind {
                 AlertKind::Tunnel => {
