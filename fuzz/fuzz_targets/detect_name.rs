@@ -35,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
     assert!((0.0..=1.0).contains(&score.score));
     let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, head.first().copied().unwrap_or(0)));
     let _ = detector.check(name, client, now);
-    let _ = detector.on_miss(name, qtype, client, now);
-    let _ = detector.on_answer(name, client, Rcode::NXDOMAIN, wire.len(), now);
+    let decision = detector.on_miss(name, qtype, client, now);
+    if let Some(seen) = decision.seen {
+        let _ = detector.on_answer(name, seen, client, Rcode::NXDOMAIN, wire.len(), now);
+    }
 });
