@@ -603,26 +603,34 @@ impl DomainEntry {
     }
 }
 
-/// A fixed-size, set-associative table: bounded lookups, no allocation after `new`. The
-/// tags and last-seen times of a set are contiguous (one cache line each), apart from the
-/// entries, so a lookup reads two lines and then only the entry it finds.
+/// A set's tags and last-seen times: one cache line, apart from the entries, so a lookup
+/// reads one line and then only the entry it finds (the set's entries are a line or more
+/// each).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Ways {
+    /// Per slot: 32 bits of the key's hash with bit 0 set, or 0 when empty. A match is
+    /// confirmed by the entry's whole key.
+    tags: [u32; WAYS],
+    /// Per slot: the low 32 bits of when it was last seen (ms), for eviction; ages are
+    /// taken modulo 2^32 ms (49 days), so an entry idle longer than that may look recent.
+    seen: [u32; WAYS],
+}
+
+/// A fixed-size, set-associative table: bounded lookups, no allocation after `new`.
 #[derive(Debug)]
 struct Table<E> {
-    /// Per slot: the key's hash with bit 0 set, or 0 when empty.
-    tags: Vec<u64>,
-    /// Per slot: when it was last seen, for eviction.
-    seen: Vec<u64>,
+    ways: Vec<Ways>,
     slots: Vec<E>,
 }
 
 impl<E: Slot> Table<E> {
     fn new(capacity: usize) -> Self {
-        let n = capacity.div_ceil(WAYS).max(1) * WAYS;
-        let mut slots = Vec::with_capacity(n);
-        slots.resize_with(n, E::default);
+        let sets = capacity.div_ceil(WAYS).max(1);
+        let mut slots = Vec::with_capacity(sets * WAYS);
+        slots.resize_with(sets * WAYS, E::default);
         Table {
-            tags: vec![0; n],
-            seen: vec![0; n],
+            ways: vec![Ways::default(); sets],
             slots,
         }
     }
@@ -630,31 +638,43 @@ impl<E: Slot> Table<E> {
     /// The entry for `key`, or a fresh one in place of an empty slot or the least recently
     /// seen of its set; true when fresh.
     fn entry(&mut self, key: u128, hash: u64, now_ms: u64) -> Option<(&mut E, bool)> {
-        let sets = self.slots.len() / WAYS;
-        // `sets` fits in usize, so the remainder does too.
+        let sets = self.ways.len();
+        // `sets` fits in usize, so the remainder does too; the tag and the clock are the
+        // low-order 32 bits of their values on purpose.
         #[allow(clippy::cast_possible_truncation)]
-        let start = ((hash >> 20) % sets as u64) as usize * WAYS;
-        let range = start..start + WAYS;
-        let tag = hash | 1;
-        let tags = self.tags.get_mut(range.clone())?;
-        let seen = self.seen.get_mut(range.clone())?;
-        let set = self.slots.get_mut(range)?;
-        let found = tags
+        let (index, tag, now) = (
+            ((hash >> 20) % sets as u64) as usize,
+            (hash >> 32) as u32 | 1,
+            now_ms as u32,
+        );
+        let ways = self.ways.get_mut(index)?;
+        let start = index * WAYS;
+        let set = self.slots.get_mut(start..start + WAYS)?;
+        let found = ways
+            .tags
             .iter()
             .zip(set.iter())
             .position(|(t, e)| *t == tag && e.key() == Some(key));
         if let Some(i) = found {
-            *seen.get_mut(i)? = now_ms;
+            *ways.seen.get_mut(i)? = now;
             return Some((set.get_mut(i)?, false));
         }
-        let victim = tags
+        // An empty slot, else the one idle longest.
+        let victim = ways
+            .tags
             .iter()
-            .zip(seen.iter())
+            .zip(ways.seen.iter())
             .enumerate()
-            .min_by_key(|(_, (t, s))| if **t == 0 { 0 } else { s.saturating_add(1) })
+            .max_by_key(|(_, (t, s))| {
+                if **t == 0 {
+                    u64::MAX
+                } else {
+                    u64::from(now.wrapping_sub(**s))
+                }
+            })
             .map_or(0, |(i, _)| i);
-        *tags.get_mut(victim)? = tag;
-        *seen.get_mut(victim)? = now_ms;
+        *ways.tags.get_mut(victim)? = tag;
+        *ways.seen.get_mut(victim)? = now;
         let e = set.get_mut(victim)?;
         *e = E::default();
         Some((e, true))
@@ -1476,6 +1496,12 @@ mod tests {
         assert_eq!(table.slots.len(), 64);
         // The last 8 seen of each set survive.
         assert!(table.slots.iter().all(|e| e.key.is_some()));
-        assert!(table.seen.iter().all(|s| *s >= 10_000 - 64 * 4));
+        assert!(
+            table
+                .ways
+                .iter()
+                .flat_map(|w| w.seen)
+                .all(|s| s >= 10_000 - 64 * 4)
+        );
     }
 }
