@@ -496,6 +496,27 @@ fn zone_home(h: u64, bits: u32) -> usize {
     (h >> (64 - bits)) as usize
 }
 
+/// Whether a label of the wire name is a DKIM or DMARC one ([`ALLOWED_LABELS`]), in one walk
+/// over its length bytes.
+fn has_allowed_label(wire: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&len) = wire.get(at) {
+        let len = usize::from(len);
+        if len == 0 {
+            return false;
+        }
+        if let Some(label) = wire.get(at + 1..at + 1 + len)
+            && ALLOWED_LABELS
+                .iter()
+                .any(|a| a.len() == len && a.eq_ignore_ascii_case(label))
+        {
+            return true;
+        }
+        at += 1 + len;
+    }
+    false
+}
+
 /// Label start offsets of a wire name (at most 127 labels), and how many.
 fn label_offsets(wire: &[u8]) -> ([u8; 128], usize) {
     let mut offsets = [0u8; 128];
@@ -591,17 +612,8 @@ impl AllowList {
     /// no copy of the name unless run-time allows stand.
     pub fn allows(&self, name: NameRef<'_>, now_ms: u64) -> bool {
         let wire = name.as_wire();
-        let (offsets, n) = label_offsets(wire);
-        for &off in &offsets[..n] {
-            let off = usize::from(off);
-            let len = usize::from(wire[off]);
-            if let Some(label) = wire.get(off + 1..off + 1 + len)
-                && ALLOWED_LABELS
-                    .iter()
-                    .any(|a| a.len() == len && a.eq_ignore_ascii_case(label))
-            {
-                return true;
-            }
+        if has_allowed_label(wire) {
+            return true;
         }
         // Static zones: the suffixes of at most `max_labels` labels whose length is a zone's,
         // from the right; the hash is extended a label at a time, only as far as needed. None
@@ -612,6 +624,12 @@ impl AllowList {
                 ends[bit / 64] & (1 << (bit % 64)) != 0
             })
         });
+        let runtime = self.runtime_count.load(Ordering::Acquire) > 0;
+        if !may_end_in_zone && !runtime {
+            // Most names: no label offsets needed.
+            return false;
+        }
+        let (offsets, n) = label_offsets(wire);
         let zones = if may_end_in_zone { self.max_labels } else { 0 };
         let (mut h, mut hashed) = (0, 0);
         for k in 1..=n.min(zones) {
@@ -629,7 +647,7 @@ impl AllowList {
                 return true;
             }
         }
-        if self.runtime_count.load(Ordering::Acquire) == 0 {
+        if !runtime {
             return false;
         }
         let mut buf = [0u8; 255];
