@@ -704,7 +704,7 @@ fn search_expansion(left: &[u8]) -> bool {
 /// Switches between a letter and a digit, next to each other in one label, that make the
 /// label an identifier (`a3f9c2d17e` has eight, `k3x9q2m7zt` seven, `9c46` two; `server-001`,
 /// `clients4`, `mail-wr1-f54` and `r5---sn-4g5e6` have one, one, two and five).
-const IDENTIFIER_SWITCHES: u32 = 3;
+pub const IDENTIFIER_SWITCHES: u32 = 3;
 
 /// Whether a label of `left` (wire labels) switches between letters and digits at least
 /// [`IDENTIFIER_SWITCHES`] times: a beacon's id or a hash, not a word or a numbered host.
@@ -1243,26 +1243,26 @@ const LONG_SUSPICIOUS: usize = 15;
 const LONG_BYTES_PER_QUERY: usize = 16;
 /// Bytes of left part a query must average, when none of the domain's queries looked
 /// encoded on its own, before its stream of new names is taken for a data channel.
-const DATA_FLOOR_BYTES: f32 = 10.0;
+pub const DATA_FLOOR_BYTES: f32 = 10.0;
 
 /// Index of `long_novel_bytes_per_query_log` in the feature vector.
 const LONG_NOVEL_PER_QUERY: usize = 21;
 /// Bytes a query must add on average beyond what its name shares with the domain's previous
 /// new name, when none of the domain's queries looked encoded on its own.
-const NOVEL_FLOOR_BYTES: f32 = 4.0;
+pub const NOVEL_FLOOR_BYTES: f32 = 4.0;
 
 /// Suspicious queries (weighted, long window) that make a domain's names count as carrying
 /// data on their own: one could be the query model's false positive (0.3% of ordinary names,
 /// and a busy domain has hundreds), two rarely are.
-const SUSPICIOUS_FLOOR: f32 = 2.0;
+pub const SUSPICIOUS_FLOOR: f32 = 2.0;
 
 /// Index of `long_identifier_share` in the feature vector.
 const LONG_IDENTIFIER_SHARE: usize = 22;
-/// Share of a domain's new names in the long window that hold an identifier
-/// ([`has_identifier`]) for its names to count as carrying one: a beacon polling
+/// Share of a domain's new names in the long window that hold an identifier (a label
+/// switching between letters and digits at least [`IDENTIFIER_SWITCHES`] times) for its names to count as carrying one: a beacon polling
 /// `a3f9c2d17e.evil.example` on a timer sends no payload, but its id is what the channel is
 /// for; a name a person picks rarely holds one.
-const IDENTIFIER_FLOOR: f32 = 0.5;
+pub const IDENTIFIER_FLOOR: f32 = 0.5;
 
 /// Whether a domain's names carry data: two of its queries in the long window scored as
 /// suspicious ([`SUSPICIOUS_FLOOR`]), or half of its new names hold an identifier
@@ -1298,11 +1298,11 @@ const LONG_GAPS: usize = 18;
 /// Index of `long_gap_cv` in the feature vector.
 const LONG_GAP_CV: usize = 19;
 /// Pauses in the long window a beacon must have shown: as many as open the pause gate.
-const BEACON_PAUSES: f32 = 12.0;
+pub const BEACON_PAUSES: f32 = 12.0;
 /// Deviation ÷ mean of those pauses at or below which they are a timer's. Benign domains of
 /// the training data sit at 0.65-1.28 (5th to 95th percentile); a jitter of ±50% around a
 /// fixed interval gives about 0.29.
-const BEACON_GAP_CV: f32 = 0.3;
+pub const BEACON_GAP_CV: f32 = 0.3;
 
 /// Whether a domain is polled like a beacon, whatever the domain model says: one client
 /// ([`from_one_client`]) asking names that hold an identifier ([`IDENTIFIER_FLOOR`]) at
@@ -1325,14 +1325,14 @@ const MEAN_RESPONSE: usize = 11;
 /// Index of `long_distinct_per_query` in the feature vector.
 const LONG_DISTINCT_PER_QUERY: usize = 17;
 /// Distinct names in the long window before a stream of large answers is a download.
-const DOWNLOAD_NAMES: f32 = 20.0;
+pub const DOWNLOAD_NAMES: f32 = 20.0;
 /// Share of the short window's queries of tunnel-friendly types (TXT, NULL, ...).
-const DOWNLOAD_TYPE_SHARE: f32 = 0.8;
+pub const DOWNLOAD_TYPE_SHARE: f32 = 0.8;
 /// Mean response size in bytes (short window): a TXT answer of 150 bytes of payload.
-const DOWNLOAD_RESPONSE_BYTES: f32 = 200.0;
+pub const DOWNLOAD_RESPONSE_BYTES: f32 = 200.0;
 /// Share of the long window's queries that asked a new name: a download fetches each
 /// chunk once.
-const DOWNLOAD_NEW_SHARE: f32 = 0.8;
+pub const DOWNLOAD_NEW_SHARE: f32 = 0.8;
 
 /// Whether a domain's answers are being pulled like a download, whatever the domain model
 /// says: one client ([`from_one_client`]) asking a stream of new names
