@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh Debian machine: installs what the tests need
-# (Debian packages for the peer implementations, dnspython, cargo-fuzz), then runs formatting and
-# lint checks, unit, property, integration and differential tests, and builds and briefly runs
-# every fuzz target. Benchmarks and long fuzz runs are separate (see docs/PERFORMANCE.md and
-# fuzz/README.md).
+# (Debian packages for the peer implementations, dnspython, cargo-fuzz), then runs formatting,
+# lint and rustdoc checks, unit, property, integration and differential tests, and builds and
+# briefly runs every fuzz target. Benchmarks and long fuzz runs are separate (see
+# docs/PERFORMANCE.md and fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +55,10 @@ cargo fmt --all -- --check
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs"
+# Broken or private intra-doc links and stray HTML in doc comments fail the build.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 step "tests"
 # The resolver's test internet listens on 127.N.x.y:53, which needs root: as root, a world test

@@ -49,7 +49,7 @@
 //! same as before, and allocates nothing either way (`tests/no_alloc.rs`,
 //! `tests/dnssec_proofs.rs`).
 //!
-//! Required data that does not fit sets [`Answered::truncated`]; the engine then sends an empty
+//! Required data that does not fit sets `Answered::truncated`; the engine then sends an empty
 //! response with TC set, which sends the client to TCP. Signatures and proofs are required data:
 //! a response never goes out with an RRset stripped of its RRSIGs or a negative answer stripped
 //! of its proof (RFC 4035 section 3.1.1).

@@ -19,8 +19,8 @@
 //!    size, for the NXDOMAIN ratio and the bytes that came back.
 //!
 //! An enforced answer keeps the client's ID, question, RD and CD, sets RA, never AA, and
-//! carries EDE 15 (Blocked) with the text "tunnel: <domain>" (or "tunnel rate limit:
-//! <domain>" for a rate-limited REFUSED): NXDOMAIN, REFUSED, or the sinkhole addresses (A and
+//! carries EDE 15 (Blocked) with the text "tunnel: DOMAIN" (or "tunnel rate limit:
+//! DOMAIN" for a rate-limited REFUSED): NXDOMAIN, REFUSED, or the sinkhole addresses (A and
 //! AAAA, TTL 60; NODATA for other types). Every enforcement is counted
 //! ([`DetectRecord::enforced`]); only the first one of a verdict, the one the alert reports,
 //! is an event.

@@ -13,7 +13,7 @@
 //!    client offered recursion ([`crate::recursion`]; the listener's recursion ACL, or the
 //!    resolver's), else it is refused (or dropped, when the ACL says so); class CH to the
 //!    identity names ([`crate::chaos`]); AXFR and IXFR to the transfer checks (ACL, TCP, zone
-//!    apex). Decision: a [`Route`].
+//!    apex). Decision: a `Route`.
 //! 3. **Answer** ([`crate::answer`], [`crate::chaos`]): write the sections.
 //! 4. **Finish**: the response code, the OPT record (RFC 6891 section 6.1: present when the
 //!    query had one, our payload size, the DO bit echoed, NSID when asked for and configured), and

@@ -2,7 +2,7 @@
 //! that let a validator check a negative answer, a wildcard answer or an insecure referral
 //! (RFC 4035 section 3.1.3, RFC 5155 section 7.2, RFC 6840 section 4).
 //!
-//! The answer stage calls [`prove`] only for a query with the DO bit and a zone that has a denial
+//! The answer stage calls `prove` only for a query with the DO bit and a zone that has a denial
 //! chain ([`Zone::denial_chain`]); unsigned zones and DO=0 queries never come here. What goes in
 //! the authority section, after the SOA of a negative answer or the NS RRset of a referral:
 //!

@@ -1,6 +1,6 @@
 //! The first stage: read the query and decide whether it can be answered at all.
 //!
-//! [`read`] checks, in this order, and stops at the first failure with a [`QueryError`]:
+//! `read` checks, in this order, and stops at the first failure with a [`QueryError`]:
 //!
 //! 1. a readable 12-byte header, else drop (no ID to answer to);
 //! 2. QR clear, else drop: it is a response;
@@ -13,7 +13,7 @@
 //! 6. exactly one question, else FORMERR;
 //! 7. a QTYPE one may ask for (see [`crate::error`] for the meta types).
 //!
-//! What it read is kept in a [`Request`] even on failure, so that the error response can echo
+//! What it read is kept in a `Request` even on failure, so that the error response can echo
 //! the ID, the flags, the question (when one was read) and EDNS (when the OPT record was usable).
 //! The question name keeps the case the client sent; lookups ignore case.
 

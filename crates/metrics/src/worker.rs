@@ -1,6 +1,6 @@
 //! What one worker thread counts: [`WorkerMetrics`], and the shard it publishes through.
 //!
-//! Each worker owns one [`WorkerMetrics`]. Its counters live in a [`Shard`] of `AtomicU64`s that
+//! Each worker owns one [`WorkerMetrics`]. Its counters live in a `Shard` of `AtomicU64`s that
 //! only that worker writes: an increment is a relaxed load and a relaxed store (on x86-64 and
 //! AArch64, two plain `mov`s), never a read-modify-write, so there is no lock, no `lock`-prefixed
 //! instruction and no cache line shared between writers. The [`Registry`](crate::Registry) keeps

@@ -20,7 +20,7 @@
 //! explicit freshness lifetime on every response and such errors must not be cached. The
 //! response carries the message ID the client sent (RFC 8484 asks clients to send 0).
 //!
-//! Queries are answered by the listener's [`Responder`]: the same engine, resolver, query ACL,
+//! Queries are answered by the listener's `Responder`: the same engine, resolver, query ACL,
 //! client limits, metrics (transport label `doh`) and EDNS padding (RFC 8467) as the other
 //! stream transports; the engine sees [`engine::Transport::Encrypted`]. A zone transfer asked over
 //! DoH is refused (REFUSED): its answer is a stream of messages, and DoH has one response per

@@ -1,11 +1,11 @@
 //! Client limits and dynamic blocks (`[limits]`) in the transports: what the UDP workers and
 //! TCP connections do with the decisions of [`guard::DynBlock`].
 //!
-//! Before the engine sees a query, [`admit`] asks whether the client's prefix is blocked or
+//! Before the engine sees a query, `admit` asks whether the client's prefix is blocked or
 //! over its query rate, and acts: nothing is sent (drop), or a response of the query's header
 //! and question alone is written with REFUSED, or with TC set (truncate: over UDP only; a TCP
 //! query of a prefix blocked with `truncate` is answered, as TCP is what truncation asks a
-//! client to use). After a response is sent, [`record`] counts its RCODE (NXDOMAIN) and size
+//! client to use). After a response is sent, `record` counts its RCODE (NXDOMAIN) and size
 //! against the rules on responses. A block's start is counted once
 //! (`portcullis_dynamic_blocks_total`), logged, and reported as one security event
 //! ([`events::Action::DynamicBlock`]); every query acted on is counted in
