@@ -534,7 +534,6 @@ struct DomainEntry {
     fired: bool,
     source: Source,
     queries: u32,
-    answers: u32,
     nxdomain: u32,
     name_bits: u32,
     client_bits: u32,
@@ -553,10 +552,10 @@ impl Slot for DomainEntry {
 impl DomainEntry {
     #[allow(clippy::cast_precision_loss)]
     fn ratio(&self) -> f32 {
-        if self.answers == 0 {
+        if self.queries == 0 {
             0.0
         } else {
-            100.0 * self.nxdomain as f32 / self.answers as f32
+            100.0 * self.nxdomain.min(self.queries) as f32 / self.queries as f32
         }
     }
 
@@ -809,7 +808,8 @@ impl Anomalies {
     }
 
     /// The resolver's answer to an observed query: counts NXDOMAIN for the client, the domain
-    /// and the server. `domain_hash` as in [`Observation`].
+    /// and the server (a domain's NXDOMAIN ratio is of its queries, so any other answer
+    /// touches no table). `domain_hash` as in [`Observation`].
     pub fn observe_answer(
         &self,
         client: IpAddr,
@@ -831,13 +831,12 @@ impl Anomalies {
             });
             fired = fired.or(c.map(|f| (f, Some(prefix), None)));
         }
-        let d = self.domain(mix(domain_hash), window, now_ms, fired.is_none(), |e| {
-            e.answers = e.answers.saturating_add(1);
-            if nxdomain {
+        if nxdomain {
+            let d = self.domain(mix(domain_hash), window, now_ms, fired.is_none(), |e| {
                 e.nxdomain = e.nxdomain.saturating_add(1);
-            }
-        });
-        fired = fired.or(d.map(|f| (f, None, Some(domain))));
+            });
+            fired = fired.or(d.map(|f| (f, None, Some(domain))));
+        }
         fired.map(|(f, p, d)| self.alert(f, p, d, now_ms))
     }
 
@@ -1013,8 +1012,8 @@ impl Anomalies {
             .zip(values)
             .enumerate()
         {
-            // A ratio over a handful of answers says nothing: it is not learned.
-            if i == 2 && e.answers < self.config.min_count {
+            // A ratio over a handful of queries says nothing: it is not learned.
+            if i == 2 && e.queries < self.config.min_count {
                 continue;
             }
             own.learn(x, rate);
@@ -1025,7 +1024,6 @@ impl Anomalies {
 
     fn open_domain(&self, e: &mut DomainEntry) {
         e.queries = 0;
-        e.answers = 0;
         e.nxdomain = 0;
         e.name_bits = 0;
         e.client_bits = 0;
