@@ -42,13 +42,7 @@ say "building portcullis (release)"
 cargo build --release -q -p portcullis
 PORTCULLIS="$PWD/target/release/portcullis"
 
-cat >"$TMP/test.zone" <<ZONE
-\$TTL 86400
-@ SOA ns hostmaster 1 7200 3600 1209600 86400
-@ NS ns
-ns A 127.0.0.1
-* A 192.0.2.1
-ZONE
+wildcard_zone
 python3 - "$TMP" "$FIRST" "$MORE" "$SITES" <<'PY'
 import random, sys
 tmp, first, more, sites = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

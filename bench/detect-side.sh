@@ -63,13 +63,7 @@ else
 fi
 
 say "writing the zone and query lists in $TMP"
-cat >"$TMP/test.zone" <<EOF
-\$TTL 86400
-@ SOA ns hostmaster 1 7200 3600 1209600 86400
-@ NS ns
-ns A 127.0.0.1
-* A 192.0.2.1
-EOF
+wildcard_zone
 python3 - "$TMP" "$SITES" "$MISSES" <<'PY'
 import random, sys
 tmp, sites, misses = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -142,6 +142,18 @@ instructions() { # instructions LOG: the `Collected` total of a callgrind run's 
     sed -n 's/.*Collected : *//p' "$1" | tr -d ', ' | tail -n 1
 }
 
+# wildcard_zone: writes $TMP/test.zone, `test.` with `*.test. A 192.0.2.1`, so every name under
+# it has an answer (the upstream of the benches that forward `test.`).
+wildcard_zone() {
+    cat >"$TMP/test.zone" <<'ZONE'
+$TTL 86400
+@ SOA ns hostmaster 1 7200 3600 1209600 86400
+@ NS ns
+ns A 127.0.0.1
+* A 192.0.2.1
+ZONE
+}
+
 # upstream_conf ORIGIN: writes $TMP/upstream.toml, an authoritative Portcullis on UP_PORT serving
 # ORIGIN from $TMP/ORIGINzone (the upstream the resolver benches forward to).
 upstream_conf() {

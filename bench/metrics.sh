@@ -57,13 +57,7 @@ METRICS="$(calc "($b - $a) / $N")"
 say "metrics updates: $METRICS instructions per query"
 
 # 2. A whole cached answer.
-cat >"$TMP/test.zone" <<EOF
-\$TTL 86400
-@ SOA ns hostmaster 1 7200 3600 1209600 86400
-@ NS ns
-ns A 127.0.0.1
-* A 192.0.2.1
-EOF
+wildcard_zone
 for ((i = 0; i < NAMES; i++)); do echo "www.site$i.test. A"; done >"$TMP/cached.queries"
 upstream_conf test.
 cat >"$TMP/server.toml" <<EOF

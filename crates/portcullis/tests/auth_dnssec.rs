@@ -21,10 +21,11 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+
+mod peer;
+use peer::{Guard, TempDir, serve, start_portcullis};
 
 const ZONE: &str = "\
 $ORIGIN signed.test.
@@ -109,36 +110,8 @@ enum Chain {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes, folders, ports
+// Tools (processes, folders and ports: `peer`)
 // ---------------------------------------------------------------------------------------------
-
-/// A child process killed (by its own PID) when the test ends, however it ends.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary folder removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("portcullis-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Whether `tool` is installed; if not, prints a `SKIPPED:` line, or fails when
 /// `PORTCULLIS_WORLD_REQUIRED` is set.
@@ -158,57 +131,6 @@ fn tool_available(test: &str, tool: &str) -> bool {
         let _ = std::io::stderr().write_all(why.as_bytes());
     }
     found
-}
-
-/// A loopback port free for both UDP and TCP at the time of asking.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// Waits until a server answers a SOA query for `signed.test.` on `port`, for at most 20 s:
-/// `false` when it exited first.
-fn wait_for(server: &mut Guard, port: u16, what: &str) -> bool {
-    let mut query = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    query.extend_from_slice(b"\x06signed\x04test\x00\x00\x06\x00\x01");
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 512];
-    while Instant::now() < deadline {
-        if server.0.try_wait().is_ok_and(|status| status.is_some()) {
-            return false;
-        }
-        let _ = socket.send_to(&query, ("127.0.0.1", port));
-        if let Ok((n, _)) = socket.recv_from(&mut buf)
-            && n > 12
-            && buf[..2] == [0x12, 0x34]
-        {
-            return true;
-        }
-    }
-    panic!("{what} did not answer on port {port} within 20 s");
-}
-
-/// Starts a server with `start` on a free port and waits until it answers; one that exits
-/// before answering (another process took the port between `free_port` and its bind) is
-/// started again on another port, at most three times.
-fn serve(what: &str, start: impl Fn(u16) -> Guard) -> (Guard, u16) {
-    for _ in 0..3 {
-        let port = free_port();
-        let mut guard = start(port);
-        if wait_for(&mut guard, port, what) {
-            return (guard, port);
-        }
-    }
-    panic!("{what} exited at start on three ports in a row");
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> String {
@@ -335,35 +257,6 @@ fn start_nsd(dir: &Path, zone: &Path, port: u16) -> Guard {
             .stderr(Stdio::null())
             .spawn()
             .expect("nsd starts"),
-    )
-}
-
-fn start_portcullis(dir: &Path, zone: &Path, port: u16) -> Guard {
-    // Authoritative only, as NSD (the built-in configuration is a resolver).
-    let config = dir.join("portcullis.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ncontrol_socket = \"{}\"\n",
-            dir.join("control.sock").display()
-        ),
-    )
-    .unwrap();
-    Guard(
-        Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--zone")
-            .arg(format!("signed.test.={}", zone.display()))
-            .arg("--log-level")
-            .arg("warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("portcullis starts"),
     )
 }
 
@@ -518,8 +411,10 @@ fn differential(chain: Chain) {
     }
     let dir = TempDir::new(&format!("auth-dnssec-{chain:?}").to_ascii_lowercase());
     let (zone, anchor) = sign(&dir.0, chain);
-    let (_nsd, nsd_port) = serve("nsd", |port| start_nsd(&dir.0, &zone, port));
-    let (_ours, ours_port) = serve("portcullis", |port| start_portcullis(&dir.0, &zone, port));
+    let (_nsd, nsd_port) = serve("nsd", "signed.test.", |port| start_nsd(&dir.0, &zone, port));
+    let (_ours, ours_port) = serve("portcullis", "signed.test.", |port| {
+        start_portcullis(&dir.0, "signed.test.", &zone, port)
+    });
 
     // An NSEC3 owner name is answered as if it did not exist (RFC 5155 section 7.2.8).
     let signed_text = std::fs::read_to_string(&zone).unwrap();

@@ -5,94 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+mod peer;
+use peer::{Guard, TempDir, serve, start_portcullis};
 
 const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-
-/// A child process killed (by its own PID) when the test ends, however it ends.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary folder removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("portcullis-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A loopback port free for both UDP and TCP at the time of asking.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// Waits until a server answers a SOA query for `diff.test.` on `port`, for at most 20 s:
-/// `false` when it exited first.
-fn wait_for(server: &mut Guard, port: u16, what: &str) -> bool {
-    let query = {
-        let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        q.extend_from_slice(b"\x04diff\x04test\x00\x00\x06\x00\x01");
-        q
-    };
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 512];
-    while Instant::now() < deadline {
-        if server.0.try_wait().is_ok_and(|status| status.is_some()) {
-            return false;
-        }
-        let _ = socket.send_to(&query, ("127.0.0.1", port));
-        if let Ok((n, _)) = socket.recv_from(&mut buf)
-            && n > 12
-            && buf[..2] == [0x12, 0x34]
-        {
-            return true;
-        }
-    }
-    panic!("{what} did not answer on port {port} within 20 s");
-}
-
-/// Starts a server with `start` on a free port and waits until it answers; one that exits
-/// before answering (another process took the port between `free_port` and its bind) is
-/// started again on another port, at most three times.
-fn serve(what: &str, start: impl Fn(u16) -> Guard) -> (Guard, u16) {
-    for _ in 0..3 {
-        let port = free_port();
-        let mut guard = start(port);
-        if wait_for(&mut guard, port, what) {
-            return (guard, port);
-        }
-    }
-    panic!("{what} exited at start on three ports in a row");
-}
 
 fn require(tool: &str) {
     let found = Command::new("sh")
@@ -140,29 +59,10 @@ fn answers_match_nsd() {
     let zone = dir.0.join("diff.test.zone");
     std::fs::copy(Path::new(INTEROP).join("diff.test.zone"), &zone).unwrap();
 
-    let (_nsd, nsd_port) = serve("nsd", |port| start_nsd(&dir.0, &zone, port));
-    // An empty configuration: authoritative only, as NSD (the built-in one is a resolver).
-    let config = dir.0.join("portcullis.toml");
-    std::fs::write(&config, "").unwrap();
-    let start_ours = |port: u16| {
-        Guard(
-            Command::new(env!("CARGO_BIN_EXE_portcullis"))
-                .arg("serve")
-                .arg("--config")
-                .arg(&config)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--zone")
-                .arg(format!("diff.test.={}", zone.display()))
-                .arg("--log-level")
-                .arg("warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("portcullis starts"),
-        )
-    };
-    let (_ours, ours_port) = serve("portcullis", start_ours);
+    let (_nsd, nsd_port) = serve("nsd", "diff.test.", |port| start_nsd(&dir.0, &zone, port));
+    let (_ours, ours_port) = serve("portcullis", "diff.test.", |port| {
+        start_portcullis(&dir.0, "diff.test.", &zone, port)
+    });
 
     let out = Command::new("python3")
         .arg(Path::new(INTEROP).join("differential.py"))
