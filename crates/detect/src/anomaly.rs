@@ -1449,6 +1449,41 @@ mod tests {
     }
 
     #[test]
+    fn a_domains_nxdomain_ratio_is_of_its_queries() {
+        let mut e = DomainEntry {
+            queries: 40,
+            nxdomain: 10,
+            ..DomainEntry::default()
+        };
+        assert_eq!(e.ratio(), 25.0);
+        // NXDOMAIN answers to the previous window's queries: at most all of them.
+        e.nxdomain = 50;
+        assert_eq!(e.ratio(), 100.0);
+        e.queries = 0;
+        assert_eq!(e.ratio(), 0.0);
+        // Only an NXDOMAIN answer reaches the domain table.
+        let a = Anomalies::new(AnomalyConfig::default(), 0);
+        let d: Name = "example.com".parse().unwrap();
+        let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let filed = |a: &Anomalies| {
+            a.domains
+                .iter()
+                .map(|t| lock(t).slots.iter().filter(|e| e.key.is_some()).count())
+                .sum::<usize>()
+        };
+        assert!(
+            a.observe_answer(client, d.as_ref(), 7, false, 1_000)
+                .is_none()
+        );
+        assert_eq!(filed(&a), 0);
+        assert!(
+            a.observe_answer(client, d.as_ref(), 7, true, 1_000)
+                .is_none()
+        );
+        assert_eq!(filed(&a), 1);
+    }
+
+    #[test]
     fn the_detector_is_shared() {
         fn shared<T: Send + Sync>() {}
         shared::<Anomalies>();
