@@ -2118,6 +2118,8 @@ mod tests {
             );
         }
         let upper = name("EXAMPLE.com");
+        // A domain's key ignores case: the anomaly tables file the domain under it too.
+        assert_eq!(t.key(upper.as_ref()), t.key(d.as_ref()));
         t.observe_answer(upper.as_ref(), t.key(upper.as_ref()), true, 100, 20);
         t.observe_answer(d.as_ref(), t.key(d.as_ref()), false, 500, 21);
         // Unknown domains are ignored.
