@@ -506,7 +506,7 @@ impl Detector {
         let domain = seen.registered.domain(qname);
         let nxdomain = rcode == Rcode::NXDOMAIN;
         self.domains
-            .observe_answer(domain, seen.key, nxdomain, response_len, now_ms);
+            .observe_answer(seen.key, nxdomain, response_len, now_ms);
         let found =
             self.anomalies
                 .observe_answer(client, domain, seen.key.bits(), nxdomain, now_ms)?;
