@@ -19,9 +19,12 @@
 //! is caught. During the learning period every flag is marked `learning` (to be logged, never
 //! enforced).
 //!
-//! Tables are sharded behind mutexes, fixed in size (set-associative: a key lives in one set
-//! of [`WAYS`] slots and evicts the least recently seen of them), and allocated once: a query
-//! allocates nothing unless it produces an alert.
+//! A domain's series are counted in its entry of the domain table (`domain.rs`), in the short
+//! window that the tunnel model reads as well, with its baselines beside them
+//! ([`DomainSeries`]): one lookup a query serves both. The client prefixes' tables here are
+//! sharded behind mutexes, fixed in size (set-associative: a key lives in one set of [`WAYS`]
+//! slots and evicts the least recently seen of them), and allocated once: a query allocates
+//! nothing unless it produces an alert.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -31,7 +34,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::Deserialize;
 use wire::{Name, NameRef};
 
-/// Slots per set in the client and domain tables: the bound on the work of a lookup and the
+/// Slots per set in the client table: the bound on the work of a lookup and the
 /// scope of "least recently seen" eviction.
 pub const WAYS: usize = 8;
 
@@ -46,20 +49,16 @@ const WARM_SAMPLES: u32 = 16;
 const CLIENT_NAME_WORDS: usize = 8;
 /// Bits in a client prefix's distinct-domain bitmap.
 const CLIENT_DOMAIN_WORDS: usize = 2;
-/// Bits in a domain's distinct-subdomain bitmap.
-const DOMAIN_NAME_WORDS: usize = 8;
-/// Bits in a domain's distinct-client bitmap.
-const DOMAIN_CLIENT_WORDS: usize = 1;
 /// Bits in the server's distinct-name bitmap: linear counting up to ~150,000 names a window.
 const SERVER_NAME_WORDS: usize = 256;
 
 /// What the detector learns and how far is too far. The defaults suit a resolver with a few
-/// hundred clients; `clients_capacity` and `domains_capacity` bound memory (about 200 bytes
-/// an entry).
+/// hundred clients; `clients_capacity` bounds memory (about 200 bytes an entry). A domain's
+/// series use the domain table's short window and capacity, and the thresholds here.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnomalyConfig {
-    /// Length of a window, the unit of every series.
+    /// Length of a window, the unit of the client prefixes' and the server's series.
     pub window_ms: u64,
     /// From the start, flags are only reported as `learning` for this long.
     pub learning_ms: u64,
@@ -80,8 +79,6 @@ pub struct AnomalyConfig {
     pub learning_rate: f32,
     /// Client prefixes tracked (/24 IPv4, /56 IPv6).
     pub clients_capacity: usize,
-    /// Registered domains tracked.
-    pub domains_capacity: usize,
     /// Mutex shards of each table (rounded up to a power of two), so workers rarely wait.
     pub shards: usize,
 }
@@ -98,7 +95,6 @@ impl Default for AnomalyConfig {
             min_windows: 10,
             learning_rate: 0.05,
             clients_capacity: 16_384,
-            domains_capacity: 16_384,
             shards: 16,
         }
     }
@@ -294,19 +290,20 @@ impl fmt::Display for Thousands {
 
 /// One query routed to the resolver, as the anomaly detector sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Observation<'a> {
+pub struct Observation {
     /// Who asked.
     pub client: IpAddr,
-    /// The query name's registered domain.
-    pub domain: NameRef<'a>,
     /// A hash of the registered domain, case ignored (any good 64-bit hash, the same for
-    /// every query of the domain: the detector's [`crate::DomainKey`]). It is the domain's
-    /// identity in these tables: a keyed hash keeps names chosen to collide out.
+    /// every query of the domain: the detector's [`crate::DomainKey`]), for a client's
+    /// distinct domains.
     pub domain_hash: u64,
     /// A hash of the whole query name, lowercased (any good 64-bit hash).
     pub name_hash: u64,
     /// The registered domain had never been seen by the server before.
     pub new_domain: bool,
+    /// The domain's own series alerted on this query (the domain table): the client's and
+    /// the server's are counted but wait for a later query to alert, so that none is lost.
+    pub domain_alerted: bool,
 }
 
 /// A robust baseline of one series: streaming median and MAD by stochastic approximation.
@@ -410,17 +407,6 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn hash_ip(ip: IpAddr) -> u64 {
-    let bits = match ip {
-        IpAddr::V4(a) => u128::from(a.to_bits()),
-        IpAddr::V6(a) => a.to_bits() ^ (1 << 127),
-    };
-    // Folding 128 bits into 64 before mixing: collisions only matter for a distinct count.
-    #[allow(clippy::cast_possible_truncation)]
-    let folded = (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17);
-    mix(folded)
-}
-
 /// Which baseline an entity's limits came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Source {
@@ -439,20 +425,13 @@ const CLIENT_KINDS: [AnomalyKind; 5] = [
     AnomalyKind::ClientNxdomain,
     AnomalyKind::ClientNewDomains,
 ];
-/// Series of a domain, in the order of [`DomainEntry::values`].
+/// Series of a domain, in the order of [`DomainCounts::values`].
 const DOMAIN_KINDS: [AnomalyKind; 4] = [
     AnomalyKind::DomainQueries,
     AnomalyKind::DomainNames,
     AnomalyKind::DomainNxdomain,
     AnomalyKind::DomainClients,
 ];
-
-/// The baselines of all client prefixes and all domains, for entities without their own.
-#[derive(Debug, Default)]
-struct Population {
-    clients: [Baseline; CLIENT_KINDS.len()],
-    domains: [Baseline; DOMAIN_KINDS.len()],
-}
 
 /// What a table entry needs for lookup: its full key, to confirm a tag match.
 trait Slot: Default {
@@ -525,80 +504,178 @@ impl ClientEntry {
     }
 }
 
-/// One registered domain's learned baselines and current window.
-#[derive(Debug, Default)]
-struct DomainEntry {
-    key: Option<u128>,
-    window: u64,
-    windows: u32,
-    fired: bool,
-    source: Source,
-    queries: u32,
-    nxdomain: u32,
-    name_bits: u32,
-    client_bits: u32,
-    names: [u64; DOMAIN_NAME_WORDS],
-    clients: [u64; DOMAIN_CLIENT_WORDS],
-    limits: [f32; DOMAIN_KINDS.len()],
-    own: [Baseline; DOMAIN_KINDS.len()],
+/// One registered domain's window, as the domain table's short window counts it (queries
+/// weighted by the allow list, as the tunnel model sees them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DomainCounts {
+    pub(crate) queries: f32,
+    /// Set bits of the distinct-subdomain bitmap, and its size in 64-bit words.
+    pub(crate) names_set: u32,
+    pub(crate) names_words: usize,
+    pub(crate) answers: f32,
+    pub(crate) nxdomain: f32,
+    /// Set bits of the 64-bit distinct-client bitmap.
+    pub(crate) clients_set: u32,
 }
 
-impl Slot for DomainEntry {
-    fn key(&self) -> Option<u128> {
-        self.key
-    }
-}
-
-impl DomainEntry {
-    #[allow(clippy::cast_precision_loss)]
+impl DomainCounts {
+    /// NXDOMAIN answers as a percentage of the window's answers.
     fn ratio(&self) -> f32 {
-        if self.queries == 0 {
-            0.0
+        if self.answers > 0.0 {
+            100.0 * self.nxdomain.min(self.answers) / self.answers
         } else {
-            100.0 * self.nxdomain.min(self.queries) as f32 / self.queries as f32
+            0.0
         }
     }
 
+    /// The window's values, in the units of the baselines.
     #[allow(clippy::cast_precision_loss)]
     fn values(&self) -> [f32; DOMAIN_KINDS.len()] {
         [
-            self.queries as f32,
-            estimate(self.name_bits, DOMAIN_NAME_WORDS),
+            self.queries,
+            estimate(self.names_set, self.names_words),
             self.ratio(),
-            estimate(self.client_bits, DOMAIN_CLIENT_WORDS),
+            estimate(self.clients_set, 1),
         ]
     }
 
-    /// The running counts compared with `limits`. The NXDOMAIN ratio only counts once the
+    /// The running counts compared with the limits. The NXDOMAIN ratio only counts once the
     /// window has `min_count` NXDOMAIN answers: a ratio over a handful is noise.
     #[allow(clippy::cast_precision_loss)]
     fn counters(&self, cfg: &AnomalyConfig) -> [f32; DOMAIN_KINDS.len()] {
-        let ratio = if self.nxdomain >= cfg.min_count {
+        let ratio = if self.nxdomain >= min_count(cfg) {
             self.ratio()
         } else {
             0.0
         };
         [
-            self.queries as f32,
-            self.name_bits as f32,
+            self.queries,
+            self.names_set as f32,
             ratio,
-            self.client_bits as f32,
+            self.clients_set as f32,
         ]
     }
+}
 
-    fn set_limits(&mut self, pick: &[Baseline; DOMAIN_KINDS.len()], cfg: &AnomalyConfig) {
+/// One registered domain's learned baselines and the limits of its current window, kept in
+/// its entry of the domain table beside the counts ([`DomainCounts`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DomainSeries {
+    /// The limits of this window, in the units compared per query (counts, set bits, percent).
+    limits: [f32; DOMAIN_KINDS.len()],
+    windows: u32,
+    fired: bool,
+    source: Source,
+    own: [Baseline; DOMAIN_KINDS.len()],
+}
+
+impl DomainSeries {
+    /// Whether nothing can fire in this window: the one test most queries make.
+    #[inline]
+    pub(crate) fn quiet(&self) -> bool {
+        self.fired || self.source == Source::None
+    }
+
+    fn set_limits(
+        &mut self,
+        pick: &[Baseline; DOMAIN_KINDS.len()],
+        names_words: usize,
+        cfg: &AnomalyConfig,
+    ) {
         for (i, b) in pick.iter().enumerate() {
             let l = match i {
-                1 => bits_limit(b.limit(cfg), DOMAIN_NAME_WORDS),
+                1 => bits_limit(b.limit(cfg), names_words),
                 // A percentage: min_count does not apply, and it cannot exceed 100.
                 2 => b.median + cfg.z_threshold * b.scale(cfg),
-                3 => bits_limit(b.limit(cfg), DOMAIN_CLIENT_WORDS),
+                3 => bits_limit(b.limit(cfg), 1),
                 _ => b.limit(cfg),
             };
             if let Some(slot) = self.limits.get_mut(i) {
                 *slot = l;
             }
         }
+    }
+}
+
+/// What every domain's series share: the thresholds and the population's baselines, for
+/// domains without their own (a new domain unlike any seen). Owned by the domain table.
+#[derive(Debug)]
+pub(crate) struct DomainBaselines {
+    config: AnomalyConfig,
+    population: Mutex<[Baseline; DOMAIN_KINDS.len()]>,
+}
+
+impl DomainBaselines {
+    pub(crate) fn new(config: AnomalyConfig) -> DomainBaselines {
+        DomainBaselines {
+            config,
+            population: Mutex::new([Baseline::default(); DOMAIN_KINDS.len()]),
+        }
+    }
+
+    /// A domain's window closed with `closed` (`None` for a domain new to the table): learns
+    /// it into the domain's and the population's baselines, then sets the limits of the
+    /// window that opens. One short lock, once a window per active domain.
+    pub(crate) fn roll(&self, s: &mut DomainSeries, closed: Option<&DomainCounts>, words: usize) {
+        let cfg = &self.config;
+        let mut pop = lock(&self.population);
+        if let Some(c) = closed {
+            let rate = cfg.learning_rate;
+            for (i, ((own, pop), x)) in s
+                .own
+                .iter_mut()
+                .zip(pop.iter_mut())
+                .zip(c.values())
+                .enumerate()
+            {
+                // A ratio over a handful of answers says nothing: it is not learned.
+                if i == 2 && c.answers < min_count(cfg) {
+                    continue;
+                }
+                own.learn(x, rate);
+                pop.learn(x, rate);
+            }
+            s.windows = s.windows.saturating_add(1);
+        }
+        s.fired = false;
+        if s.windows >= cfg.min_windows {
+            s.source = Source::Own;
+            let own = s.own;
+            s.set_limits(&own, words, cfg);
+        } else if pop.first().is_some_and(|b| b.samples >= cfg.min_windows) {
+            s.source = Source::Population;
+            let pop = *pop;
+            s.set_limits(&pop, words, cfg);
+        } else {
+            s.source = Source::None;
+        }
+    }
+
+    /// The window's running counts against its limits: the series that crossed, the first
+    /// time one does in the window. Callers test [`DomainSeries::quiet`] first.
+    pub(crate) fn check(&self, s: &mut DomainSeries, c: &DomainCounts) -> Option<Crossed> {
+        if s.quiet() {
+            return None;
+        }
+        let i = c
+            .counters(&self.config)
+            .iter()
+            .zip(s.limits.iter())
+            .position(|(c, l)| c > l)?;
+        s.fired = true;
+        let kind = *DOMAIN_KINDS.get(i)?;
+        let value = *c.values().get(i)?;
+        let (baseline, population) = if s.source == Source::Own {
+            (*s.own.get(i)?, false)
+        } else {
+            (*lock(&self.population).get(i)?, true)
+        };
+        Some(Crossed {
+            kind,
+            value,
+            baseline,
+            population,
+        })
     }
 }
 
@@ -696,9 +773,10 @@ struct Server {
     learned: Mutex<[Baseline; 2]>,
 }
 
-/// A series that crossed its limit, found under a lock; turned into an alert after.
+/// A series that crossed its limit, found under a lock; [`Anomalies::domain_alert`] (for a
+/// domain's, which the domain table finds) turns it into an alert.
 #[derive(Debug, Clone, Copy)]
-struct Fired {
+pub struct Crossed {
     kind: AnomalyKind,
     value: f32,
     baseline: Baseline,
@@ -711,8 +789,8 @@ pub struct Anomalies {
     config: AnomalyConfig,
     started_ms: u64,
     clients: Box<[Mutex<Table<ClientEntry>>]>,
-    domains: Box<[Mutex<Table<DomainEntry>>]>,
-    population: Mutex<Population>,
+    /// The baselines of all client prefixes, for prefixes without their own.
+    population: Mutex<[Baseline; CLIENT_KINDS.len()]>,
     server: Server,
 }
 
@@ -735,15 +813,11 @@ impl Anomalies {
         let clients = (0..shards)
             .map(|_| Mutex::new(Table::new(config.clients_capacity.div_ceil(shards))))
             .collect();
-        let domains = (0..shards)
-            .map(|_| Mutex::new(Table::new(config.domains_capacity.div_ceil(shards))))
-            .collect();
         let inf = f32::INFINITY.to_bits();
         Anomalies {
             started_ms,
             clients,
-            domains,
-            population: Mutex::new(Population::default()),
+            population: Mutex::new([Baseline::default(); CLIENT_KINDS.len()]),
             server: Server {
                 window: AtomicU64::new(0),
                 nxdomain: AtomicU32::new(0),
@@ -772,16 +846,19 @@ impl Anomalies {
         now_ms < self.started_ms.saturating_add(self.config.learning_ms)
     }
 
-    /// A query on its way upstream: counts it in the client's, the domain's and the server's
-    /// windows. An alert the first time in a window that one of them crosses its limit.
-    pub fn observe(&self, o: &Observation<'_>, now_ms: u64) -> Option<AnomalyAlert> {
+    /// A query on its way upstream: counts it in the client's and the server's windows (the
+    /// domain table counts the domain's). An alert the first time in a window that one of
+    /// them crosses its limit.
+    pub fn observe(&self, o: &Observation, now_ms: u64) -> Option<AnomalyAlert> {
         let window = self.window_of(now_ms);
         let name_hash = mix(o.name_hash);
         let domain_hash = mix(o.domain_hash);
-        let client_hash = hash_ip(o.client);
-        let mut fired = self.server_name(window, name_hash).map(|f| (f, None, None));
+        let may_fire = !o.domain_alerted;
+        let mut fired = self
+            .server_name(window, name_hash, may_fire)
+            .map(|f| (f, None));
         let prefix = ClientPrefix::of(o.client);
-        let c = self.client(prefix, window, now_ms, fired.is_none(), |e| {
+        let c = self.client(prefix, window, now_ms, may_fire && fired.is_none(), |e| {
             e.queries = e.queries.saturating_add(1);
             if set_bit(&mut e.names, name_hash) {
                 e.name_bits += 1;
@@ -793,57 +870,43 @@ impl Anomalies {
                 e.new_domains = e.new_domains.saturating_add(1);
             }
         });
-        fired = fired.or(c.map(|f| (f, Some(prefix), None)));
-        let d = self.domain(domain_hash, window, now_ms, fired.is_none(), |e| {
-            e.queries = e.queries.saturating_add(1);
-            if set_bit(&mut e.names, name_hash.rotate_left(32)) {
-                e.name_bits += 1;
-            }
-            if set_bit(&mut e.clients, client_hash) {
-                e.client_bits += 1;
-            }
-        });
-        fired = fired.or(d.map(|f| (f, None, Some(o.domain))));
-        fired.map(|(f, p, d)| self.alert(f, p, d, now_ms))
+        fired = fired.or(c.map(|f| (f, Some(prefix))));
+        fired.map(|(f, p)| self.alert(f, p, None, now_ms))
     }
 
-    /// The resolver's answer to an observed query: counts NXDOMAIN for the client, the domain
-    /// and the server (a domain's NXDOMAIN ratio is of its queries, so any other answer
-    /// touches no table). `domain_hash` as in [`Observation`].
+    /// The resolver's answer to an observed query: counts NXDOMAIN for the client and the
+    /// server (any other answer touches nothing here). `domain_alerted` as in
+    /// [`Observation`], for the domain table's count of the same answer.
     pub fn observe_answer(
         &self,
         client: IpAddr,
-        domain: NameRef<'_>,
-        domain_hash: u64,
         nxdomain: bool,
+        domain_alerted: bool,
         now_ms: u64,
     ) -> Option<AnomalyAlert> {
+        if !nxdomain {
+            return None;
+        }
         let window = self.window_of(now_ms);
-        let mut fired = if nxdomain {
-            self.server_nxdomain(window).map(|f| (f, None, None))
-        } else {
-            None
-        };
+        let may_fire = !domain_alerted;
+        let mut fired = self.server_nxdomain(window, may_fire).map(|f| (f, None));
         let prefix = ClientPrefix::of(client);
-        if nxdomain {
-            let c = self.client(prefix, window, now_ms, fired.is_none(), |e| {
-                e.nxdomain = e.nxdomain.saturating_add(1);
-            });
-            fired = fired.or(c.map(|f| (f, Some(prefix), None)));
-        }
-        if nxdomain {
-            let d = self.domain(mix(domain_hash), window, now_ms, fired.is_none(), |e| {
-                e.nxdomain = e.nxdomain.saturating_add(1);
-            });
-            fired = fired.or(d.map(|f| (f, None, Some(domain))));
-        }
-        fired.map(|(f, p, d)| self.alert(f, p, d, now_ms))
+        let c = self.client(prefix, window, now_ms, may_fire && fired.is_none(), |e| {
+            e.nxdomain = e.nxdomain.saturating_add(1);
+        });
+        fired = fired.or(c.map(|f| (f, Some(prefix))));
+        fired.map(|(f, p)| self.alert(f, p, None, now_ms))
+    }
+
+    /// The alert of a domain's series that crossed its limit (found by the domain table).
+    pub fn domain_alert(&self, fired: Crossed, domain: NameRef<'_>, now_ms: u64) -> AnomalyAlert {
+        self.alert(fired, None, Some(domain), now_ms)
     }
 
     /// The one allocation, when something is anomalous.
     fn alert(
         &self,
-        f: Fired,
+        f: Crossed,
         client_prefix: Option<ClientPrefix>,
         domain: Option<NameRef<'_>>,
         now_ms: u64,
@@ -874,7 +937,7 @@ impl Anomalies {
         now_ms: u64,
         may_fire: bool,
         update: impl FnOnce(&mut ClientEntry),
-    ) -> Option<Fired> {
+    ) -> Option<Crossed> {
         let key = prefix.key();
         // Folding the key's halves: the mixer spreads them.
         #[allow(clippy::cast_possible_truncation)]
@@ -905,9 +968,9 @@ impl Anomalies {
         let (baseline, population) = if e.source == Source::Own {
             (*e.own.get(i)?, false)
         } else {
-            (*lock(&self.population).clients.get(i)?, true)
+            (*lock(&self.population).get(i)?, true)
         };
-        Some(Fired {
+        Some(Crossed {
             kind,
             value,
             baseline,
@@ -920,7 +983,7 @@ impl Anomalies {
         let values = e.values();
         let rate = self.config.learning_rate;
         let mut pop = lock(&self.population);
-        for ((own, pop), x) in e.own.iter_mut().zip(pop.clients.iter_mut()).zip(values) {
+        for ((own, pop), x) in e.own.iter_mut().zip(pop.iter_mut()).zip(values) {
             own.learn(x, rate);
             pop.learn(x, rate);
         }
@@ -943,100 +1006,7 @@ impl Anomalies {
             e.set_limits(&own, &self.config);
             return;
         }
-        let pop = lock(&self.population).clients;
-        if pop
-            .first()
-            .is_some_and(|b| b.samples >= self.config.min_windows)
-        {
-            e.source = Source::Population;
-            e.set_limits(&pop, &self.config);
-        } else {
-            e.source = Source::None;
-        }
-    }
-
-    /// Updates a domain's window with `update`, then checks it if `may_fire`.
-    fn domain(
-        &self,
-        hash: u64,
-        window: u64,
-        now_ms: u64,
-        may_fire: bool,
-        update: impl FnOnce(&mut DomainEntry),
-    ) -> Option<Fired> {
-        let key = u128::from(hash);
-        let mut table = lock(shard(&self.domains, hash)?);
-        let (e, fresh) = table.entry(key, hash, now_ms)?;
-        if fresh {
-            e.key = Some(key);
-            e.window = window;
-            self.open_domain(e);
-        } else if e.window < window {
-            self.close_domain(e);
-            e.window = window;
-            self.open_domain(e);
-        }
-        update(e);
-        if !may_fire || e.fired || e.source == Source::None {
-            return None;
-        }
-        let counters = e.counters(&self.config);
-        let i = counters
-            .iter()
-            .zip(e.limits.iter())
-            .position(|(c, l)| c > l)?;
-        e.fired = true;
-        let kind = *DOMAIN_KINDS.get(i)?;
-        let value = *e.values().get(i)?;
-        let (baseline, population) = if e.source == Source::Own {
-            (*e.own.get(i)?, false)
-        } else {
-            (*lock(&self.population).domains.get(i)?, true)
-        };
-        Some(Fired {
-            kind,
-            value,
-            baseline,
-            population,
-        })
-    }
-
-    fn close_domain(&self, e: &mut DomainEntry) {
-        let values = e.values();
-        let rate = self.config.learning_rate;
-        let mut pop = lock(&self.population);
-        for (i, ((own, pop), x)) in e
-            .own
-            .iter_mut()
-            .zip(pop.domains.iter_mut())
-            .zip(values)
-            .enumerate()
-        {
-            // A ratio over a handful of queries says nothing: it is not learned.
-            if i == 2 && e.queries < self.config.min_count {
-                continue;
-            }
-            own.learn(x, rate);
-            pop.learn(x, rate);
-        }
-        e.windows = e.windows.saturating_add(1);
-    }
-
-    fn open_domain(&self, e: &mut DomainEntry) {
-        e.queries = 0;
-        e.nxdomain = 0;
-        e.name_bits = 0;
-        e.client_bits = 0;
-        e.names = [0; DOMAIN_NAME_WORDS];
-        e.clients = [0; DOMAIN_CLIENT_WORDS];
-        e.fired = false;
-        if e.windows >= self.config.min_windows {
-            e.source = Source::Own;
-            let own = e.own;
-            e.set_limits(&own, &self.config);
-            return;
-        }
-        let pop = lock(&self.population).domains;
+        let pop = *lock(&self.population);
         if pop
             .first()
             .is_some_and(|b| b.samples >= self.config.min_windows)
@@ -1087,7 +1057,8 @@ impl Anomalies {
         s.fired_names.store(false, Ordering::Relaxed);
     }
 
-    fn server_name(&self, window: u64, name_hash: u64) -> Option<Fired> {
+    /// Counts a name in the server's window; checks it if `may_fire`.
+    fn server_name(&self, window: u64, name_hash: u64, may_fire: bool) -> Option<Crossed> {
         self.server_roll(window);
         let s = &self.server;
         let bits = (SERVER_NAME_WORDS * 64) as u64;
@@ -1103,11 +1074,11 @@ impl Anomalies {
         let set = s.name_bits.fetch_add(1, Ordering::Relaxed) + 1;
         #[allow(clippy::cast_precision_loss)]
         let over = set as f32 > f32::from_bits(s.limit_bits.load(Ordering::Relaxed));
-        if !over || s.fired_names.swap(true, Ordering::Relaxed) {
+        if !over || !may_fire || s.fired_names.swap(true, Ordering::Relaxed) {
             return None;
         }
         let baseline = lock(&s.learned).get(1).copied()?;
-        let fired = Fired {
+        let fired = Crossed {
             kind: AnomalyKind::ServerNames,
             value: estimate(set, SERVER_NAME_WORDS),
             baseline,
@@ -1116,18 +1087,19 @@ impl Anomalies {
         Some(fired)
     }
 
-    fn server_nxdomain(&self, window: u64) -> Option<Fired> {
+    /// Counts an NXDOMAIN answer in the server's window; checks it if `may_fire`.
+    fn server_nxdomain(&self, window: u64, may_fire: bool) -> Option<Crossed> {
         self.server_roll(window);
         let s = &self.server;
         let n = s.nxdomain.fetch_add(1, Ordering::Relaxed) + 1;
         #[allow(clippy::cast_precision_loss)]
         let over = n as f32 > f32::from_bits(s.limit_nxdomain.load(Ordering::Relaxed));
-        if !over || s.fired_nxdomain.swap(true, Ordering::Relaxed) {
+        if !over || !may_fire || s.fired_nxdomain.swap(true, Ordering::Relaxed) {
             return None;
         }
         let baseline = lock(&s.learned).first().copied()?;
         #[allow(clippy::cast_precision_loss)]
-        let fired = Fired {
+        let fired = Crossed {
             kind: AnomalyKind::NxdomainStorm,
             value: n as f32,
             baseline,
@@ -1141,10 +1113,12 @@ impl Anomalies {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::collections::HashSet;
     use std::net::Ipv4Addr;
 
+    use wire::RType;
+
     use super::*;
+    use crate::domain::{DomainConfig, DomainTable, QueryObservation};
 
     /// xorshift64*: a seeded, reproducible stream.
     struct Rng(u64);
@@ -1204,14 +1178,6 @@ mod tests {
         domain: Name,
         name: String,
         nxdomain: bool,
-    }
-
-    fn hash_str(s: &str) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in s.bytes() {
-            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h
     }
 
     fn random_label(rng: &mut Rng, len: usize) -> String {
@@ -1311,25 +1277,54 @@ mod tests {
         out
     }
 
-    /// Runs a trace through a detector with the default configuration.
+    /// Runs a trace through the anomaly detector and the domain table (which counts each
+    /// domain's series), as the detector joins them, with the default configuration.
     fn run(trace: &[Query]) -> Vec<(u64, AnomalyAlert)> {
-        let a = Anomalies::new(AnomalyConfig::default(), START);
-        let mut seen = HashSet::new();
+        let config = AnomalyConfig::default();
+        let a = Anomalies::new(config.clone(), START);
+        let t = DomainTable::new(DomainConfig {
+            hash_key: Some([1, 2]),
+            anomaly: config,
+            ..DomainConfig::default()
+        });
         let mut alerts = Vec::new();
         for q in trace {
-            let domain_hash = hash_str(&q.domain.to_string());
+            let domain = q.domain.as_ref();
+            let key = t.key(domain);
+            let name: Name = q.name.parse().unwrap();
+            let wire = name.as_wire();
+            let left = &wire[..wire.len() - domain.as_wire().len()];
+            let observed = t.observe_query(
+                &QueryObservation {
+                    domain,
+                    key,
+                    left,
+                    qtype: RType::A,
+                    client: q.client,
+                    score: 0.0,
+                    suspicious: false,
+                    weight: 1.0,
+                },
+                q.at,
+            );
             let o = Observation {
                 client: q.client,
-                domain: q.domain.as_ref(),
-                domain_hash,
-                name_hash: hash_str(&q.name),
-                new_domain: seen.insert(q.domain.clone()),
+                domain_hash: key.bits(),
+                name_hash: observed.name_hash,
+                new_domain: observed.new_domain,
+                domain_alerted: observed.anomaly.is_some(),
             };
+            if let Some(crossed) = observed.anomaly {
+                alerts.push((q.at, a.domain_alert(crossed, domain, q.at)));
+            }
             if let Some(al) = a.observe(&o, q.at) {
                 alerts.push((q.at, al));
             }
-            let domain = q.domain.as_ref();
-            if let Some(al) = a.observe_answer(q.client, domain, domain_hash, q.nxdomain, q.at) {
+            let crossed = t.observe_answer(key, q.nxdomain, 100, q.at);
+            if let Some(crossed) = crossed {
+                alerts.push((q.at, a.domain_alert(crossed, domain, q.at)));
+            }
+            if let Some(al) = a.observe_answer(q.client, q.nxdomain, crossed.is_some(), q.at) {
                 alerts.push((q.at, al));
             }
         }
@@ -1449,37 +1444,30 @@ mod tests {
     }
 
     #[test]
-    fn a_domains_nxdomain_ratio_is_of_its_queries() {
-        let mut e = DomainEntry {
-            queries: 40,
-            nxdomain: 10,
-            ..DomainEntry::default()
+    fn a_domains_nxdomain_ratio_is_of_its_answers() {
+        let mut c = DomainCounts {
+            queries: 40.0,
+            names_set: 0,
+            names_words: 16,
+            answers: 40.0,
+            nxdomain: 10.0,
+            clients_set: 0,
         };
-        assert_eq!(e.ratio(), 25.0);
-        // NXDOMAIN answers to the previous window's queries: at most all of them.
-        e.nxdomain = 50;
-        assert_eq!(e.ratio(), 100.0);
-        e.queries = 0;
-        assert_eq!(e.ratio(), 0.0);
-        // Only an NXDOMAIN answer reaches the domain table.
+        assert_eq!(c.ratio(), 25.0);
+        c.answers = 0.0;
+        assert_eq!(c.ratio(), 0.0);
+        // Only an NXDOMAIN answer reaches the client table.
         let a = Anomalies::new(AnomalyConfig::default(), 0);
-        let d: Name = "example.com".parse().unwrap();
         let client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
         let filed = |a: &Anomalies| {
-            a.domains
+            a.clients
                 .iter()
                 .map(|t| lock(t).slots.iter().filter(|e| e.key.is_some()).count())
                 .sum::<usize>()
         };
-        assert!(
-            a.observe_answer(client, d.as_ref(), 7, false, 1_000)
-                .is_none()
-        );
+        assert!(a.observe_answer(client, false, false, 1_000).is_none());
         assert_eq!(filed(&a), 0);
-        assert!(
-            a.observe_answer(client, d.as_ref(), 7, true, 1_000)
-                .is_none()
-        );
+        assert!(a.observe_answer(client, true, false, 1_000).is_none());
         assert_eq!(filed(&a), 1);
     }
 
@@ -1514,14 +1502,13 @@ mod tests {
             ..AnomalyConfig::default()
         };
         let a = Anomalies::new(cfg, 0);
-        let d: Name = "example.com".parse().unwrap();
         for i in 0..10_000u32 {
             let o = Observation {
                 client: IpAddr::V4(Ipv4Addr::from_bits(i << 8)),
-                domain: d.as_ref(),
                 domain_hash: 7,
                 name_hash: u64::from(i),
                 new_domain: false,
+                domain_alerted: false,
             };
             a.observe(&o, u64::from(i));
         }

@@ -95,11 +95,11 @@ pub struct DetectConfig {
     pub clients: usize,
     /// Standing verdicts at most.
     pub verdicts: usize,
-    /// The per-domain short window (bursts).
+    /// The per-domain short window (bursts), also a domain's anomaly series' window.
     pub short_window_ms: u64,
     /// The per-domain long window (low and slow exfiltration).
     pub long_window_ms: u64,
-    /// The anomaly baselines' window.
+    /// The client prefixes' and the server's anomaly baselines' window.
     pub anomaly_window_ms: u64,
     /// After start, anomalies are only logged for this long, never acted on.
     pub learning_ms: u64,
@@ -303,23 +303,21 @@ impl Detector {
         now_ms: u64,
         hash_key: Option<[u64; 2]>,
     ) -> Detector {
+        let anomaly = AnomalyConfig {
+            window_ms: config.anomaly_window_ms,
+            learning_ms: config.learning_ms,
+            clients_capacity: config.clients,
+            ..AnomalyConfig::default()
+        };
         let domains = DomainTable::new(DomainConfig {
             capacity: config.domains,
             short_window_ms: config.short_window_ms,
             long_window_ms: config.long_window_ms,
             hash_key,
+            anomaly: anomaly.clone(),
             ..DomainConfig::default()
         });
-        let anomalies = Anomalies::new(
-            AnomalyConfig {
-                window_ms: config.anomaly_window_ms,
-                learning_ms: config.learning_ms,
-                clients_capacity: config.clients,
-                domains_capacity: config.domains,
-                ..AnomalyConfig::default()
-            },
-            now_ms,
-        );
+        let anomalies = Anomalies::new(anomaly, now_ms);
         Detector {
             mode: AtomicU8::new(config.mode.to_u8()),
             verdicts: Verdicts::new(config.verdicts),
@@ -433,13 +431,17 @@ impl Detector {
         let anomaly = self.anomalies.observe(
             &Observation {
                 client,
-                domain,
                 domain_hash: key.bits(),
                 name_hash: observed.name_hash,
                 new_domain: observed.new_domain,
+                domain_alerted: observed.anomaly.is_some(),
             },
             now_ms,
         );
+        let anomaly = observed
+            .anomaly
+            .map(|crossed| self.anomalies.domain_alert(crossed, domain, now_ms))
+            .or(anomaly);
         if let Some(vector) = &observed.features
             && weight >= 1.0
         {
@@ -505,11 +507,15 @@ impl Detector {
         }
         let domain = seen.registered.domain(qname);
         let nxdomain = rcode == Rcode::NXDOMAIN;
-        self.domains
+        let crossed = self
+            .domains
             .observe_answer(seen.key, nxdomain, response_len, now_ms);
-        let found =
-            self.anomalies
-                .observe_answer(client, domain, seen.key.bits(), nxdomain, now_ms)?;
+        let found = self
+            .anomalies
+            .observe_answer(client, nxdomain, crossed.is_some(), now_ms);
+        let found = crossed
+            .map(|crossed| self.anomalies.domain_alert(crossed, domain, now_ms))
+            .or(found)?;
         self.anomaly(mode, found, domain, client, now_ms)
     }
 

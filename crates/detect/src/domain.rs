@@ -28,6 +28,7 @@ use std::sync::{Mutex, OnceLock};
 use serde::Deserialize;
 use wire::{Name, NameRef, RType};
 
+use crate::anomaly::{AnomalyConfig, Crossed, DomainBaselines, DomainCounts, DomainSeries};
 use crate::psl::lowercase8;
 
 /// Number of per-domain features fed to the domain model.
@@ -113,6 +114,9 @@ pub struct DomainConfig {
     pub eval_every: u32,
     /// Key of the keyed hash; `None` draws a random one (tests fix it to be reproducible).
     pub hash_key: Option<[u64; 2]>,
+    /// Thresholds of each domain's learned anomaly series, counted in its short window (the
+    /// configuration's window, capacities and shards do not apply here).
+    pub anomaly: AnomalyConfig,
 }
 
 impl Default for DomainConfig {
@@ -127,6 +131,7 @@ impl Default for DomainConfig {
             gate_gaps: 12.0,
             eval_every: 4,
             hash_key: None,
+            anomaly: AnomalyConfig::default(),
         }
     }
 }
@@ -175,6 +180,9 @@ pub struct Observed {
     pub name_hash: u64,
     /// Set when the gates are crossed and it is this query's turn: run the domain model on it.
     pub features: Option<[f32; DOMAIN_FEATURES]>,
+    /// One of the domain's learned anomaly series crossed its limit with this query
+    /// ([`crate::Anomalies::domain_alert`] words it).
+    pub anomaly: Option<Crossed>,
 }
 
 /// Sliding-window figures of one domain, for alerts and the control interface.
@@ -381,6 +389,18 @@ impl<const WORDS: usize> Window<WORDS> {
         linear_count(self.clients.count_ones(), 64)
     }
 
+    /// The current window as a domain's anomaly series count it.
+    fn series_counts(&self) -> DomainCounts {
+        DomainCounts {
+            queries: self.cur.queries,
+            names_set: self.ones,
+            names_words: WORDS,
+            answers: self.cur.answers,
+            nxdomain: self.cur.nx,
+            clients_set: self.clients.count_ones(),
+        }
+    }
+
     /// Moves to the tumbling window holding `now_ms`. A time slightly in the past (workers'
     /// clocks read a moment apart) is counted in the current window.
     fn roll(&mut self, now_ms: u64, len_ms: u64) {
@@ -548,6 +568,8 @@ struct Entry {
     sample_count: u8,
     /// Next sample slot to overwrite once all are used.
     sample_next: u8,
+    /// The learned anomaly series, whose counts are the short window's.
+    series: DomainSeries,
     clients: [IpAddr; CLIENTS],
     short: Window<SHORT_WORDS>,
     long: Window<LONG_WORDS>,
@@ -583,6 +605,7 @@ impl Entry {
             prev_len: 0,
             gated: 0,
             last_pow: 0,
+            series: DomainSeries::default(),
         }
     }
 
@@ -813,6 +836,8 @@ pub struct DomainTable {
     config: DomainConfig,
     key: [u64; 2],
     shards: Box<[Mutex<Shard>]>,
+    /// What every domain's anomaly series share (the population's baselines).
+    baselines: DomainBaselines,
 }
 
 impl fmt::Debug for DomainTable {
@@ -929,6 +954,7 @@ impl DomainTable {
             })
             .collect();
         DomainTable {
+            baselines: DomainBaselines::new(config.anomaly.clone()),
             config,
             key,
             shards,
@@ -996,12 +1022,14 @@ impl DomainTable {
                 new_domain: false,
                 name_hash,
                 features: None,
+                anomaly: None,
             };
         };
         let (at, new_domain) = match shard.find(tag) {
             Found::At(at) => (at, false),
             Found::Vacant(at) => {
-                let entry = Entry::new(q.domain.as_wire(), q.client, now_ms, config);
+                let mut entry = Entry::new(q.domain.as_wire(), q.client, now_ms, config);
+                self.baselines.roll(&mut entry.series, None, SHORT_WORDS);
                 let slot = &mut shard.slots[at];
                 let was_empty = slot.entry.is_none();
                 slot.tag = tag;
@@ -1023,6 +1051,7 @@ impl DomainTable {
                 new_domain,
                 name_hash,
                 features: None,
+                anomaly: None,
             };
         };
         let client_key = self.client_hash(q.client);
@@ -1046,7 +1075,14 @@ impl DomainTable {
                 0.0
             },
         };
+        self.roll_short(e, now_ms);
         e.short.on_query(&one, now_ms, config.short_window_ms);
+        let anomaly = if e.series.quiet() {
+            None
+        } else {
+            self.baselines
+                .check(&mut e.series, &e.short.series_counts())
+        };
         if e.long.on_query(&one, now_ms, config.long_window_ms) {
             e.vote(client_key);
             if !expansion {
@@ -1072,6 +1108,7 @@ impl DomainTable {
                 new_domain,
                 name_hash,
                 features: None,
+                anomaly,
             };
         }
         // floor(log2) of a float ≥ 1 is its exponent: no logarithm.
@@ -1085,6 +1122,7 @@ impl DomainTable {
                 new_domain,
                 name_hash,
                 features: None,
+                anomaly,
             };
         }
         e.last_pow = e.last_pow.max(pow);
@@ -1094,27 +1132,50 @@ impl DomainTable {
             new_domain,
             name_hash,
             features: Some(features(&short, &long, e.lead_share())),
+            anomaly,
         }
     }
 
-    /// Counts the resolver's answer to a query of the domain of `key`. Unknown domains are
-    /// ignored.
-    pub fn observe_answer(&self, key: DomainKey, nxdomain: bool, response_len: usize, now_ms: u64) {
+    /// Moves `e`'s short window to `now_ms`. A window that closes is learned first by the
+    /// domain's anomaly series, which then set the limits of the one that opens.
+    fn roll_short(&self, e: &mut Entry, now_ms: u64) {
+        let len = self.config.short_window_ms;
+        if now_ms < e.short.start_ms.saturating_add(len) {
+            return;
+        }
+        let closed = e.short.series_counts();
+        e.short.roll(now_ms, len);
+        self.baselines
+            .roll(&mut e.series, Some(&closed), SHORT_WORDS);
+    }
+
+    /// Counts the resolver's answer to a query of the domain of `key`; the anomaly series
+    /// that an NXDOMAIN answer made cross its limit, if any. Unknown domains are ignored.
+    pub fn observe_answer(
+        &self,
+        key: DomainKey,
+        nxdomain: bool,
+        response_len: usize,
+        now_ms: u64,
+    ) -> Option<Crossed> {
         let (shard, tag) = self.locate_key(key);
-        let Ok(mut shard) = shard.lock() else {
-            return;
-        };
+        let mut shard = shard.lock().ok()?;
         let Found::At(at) = shard.find(tag) else {
-            return;
+            return None;
         };
-        let Some(e) = shard.slots[at].entry.as_deref_mut() else {
-            return;
-        };
+        let e = shard.slots[at].entry.as_deref_mut()?;
         let size = response_len as f32;
+        self.roll_short(e, now_ms);
         e.short
             .on_answer(nxdomain, size, now_ms, self.config.short_window_ms);
         e.long
             .on_answer(nxdomain, size, now_ms, self.config.long_window_ms);
+        // Only an NXDOMAIN answer can raise the NXDOMAIN ratio.
+        if !nxdomain || e.series.quiet() {
+            return None;
+        }
+        self.baselines
+            .check(&mut e.series, &e.short.series_counts())
     }
 
     /// A copy of `domain`'s state, its windows estimated as of its last query.

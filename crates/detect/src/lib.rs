@@ -24,7 +24,9 @@ pub mod model;
 pub mod psl;
 pub mod verdict;
 
-pub use anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Observation};
+pub use anomaly::{
+    Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, ClientPrefix, Crossed, Observation,
+};
 pub use detector::{
     Alert, AlertKind, Decision, DetectConfig, DetectStats, Detector, Mode, Seen, VerdictInfo,
 };

@@ -1,7 +1,8 @@
 //! The per-query paths of the domain state and the verdicts allocate nothing once a domain is
 //! tracked: counting a query (gated or not, with the feature vector handed back), counting an
-//! answer, scoring with the domain model, checking verdicts and weighing a name against the
-//! allow list all run under a counting allocator.
+//! answer, rolling windows (the domain's anomaly series learned and their limits set),
+//! scoring with the domain model, checking verdicts and weighing a name against the allow
+//! list all run under a counting allocator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -60,11 +60,11 @@ pub struct DetectSettings {
     pub clients: usize,
     /// Verdicts standing at once.
     pub verdicts: usize,
-    /// Seconds of the short per-domain window.
+    /// Seconds of the short per-domain window (also a domain's anomaly series' window).
     pub short_window: u64,
     /// Seconds of the long per-domain window.
     pub long_window: u64,
-    /// Seconds of the anomaly baselines' window.
+    /// Seconds of the client prefixes' and the server's anomaly baselines' window.
     pub anomaly_window: u64,
     /// Seconds after start during which anomalies are only logged.
     pub learning: u64,
