@@ -558,8 +558,11 @@ impl DomainCounts {
 }
 
 /// One registered domain's learned baselines and the limits of its current window, kept in
-/// its entry of the domain table beside the counts ([`DomainCounts`]).
+/// its entry of the domain table beside the counts ([`DomainCounts`]). In this order
+/// (`repr(C)`): what every query reads (the limits, `fired`, `source`) first, the baselines
+/// (read when a window closes) last.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 pub(crate) struct DomainSeries {
     /// The limits of this window, in the units compared per query (counts, set bits, percent).
     limits: [f32; DOMAIN_KINDS.len()],

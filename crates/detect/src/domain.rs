@@ -256,26 +256,31 @@ pub struct DomainReport {
 
 /// Weighted totals of one tumbling window. For the previous window `distinct` and `clients`
 /// hold the final estimates; for the current one they are read from the bitmaps.
+///
+/// In this order (`repr(C)`): what an answer updates first, right after the window's start
+/// (so that an answer reads one line a window); then the previous window's figures that
+/// the gates read every query (`distinct`, `suspicious`, `gaps`); then the rest.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 struct Counts {
-    queries: f32,
-    distinct: f32,
-    bytes_out: f32,
-    novel: f32,
-    identifiers: f32,
-    tunnel: f32,
     answers: f32,
     nx: f32,
     resp_sum: f32,
     resp_max: f32,
-    clients: f32,
-    score_sum: f32,
-    score_max: f32,
+    distinct: f32,
     suspicious: f32,
     /// Pauses (weighted), their weighted sum and sum of squares, in seconds.
     gaps: f32,
     gap_sum: f32,
     gap_sq: f32,
+    queries: f32,
+    bytes_out: f32,
+    novel: f32,
+    identifiers: f32,
+    tunnel: f32,
+    clients: f32,
+    score_sum: f32,
+    score_max: f32,
 }
 
 /// One query's contribution to a window, worked out once for both.
@@ -293,20 +298,23 @@ struct OneQuery {
     gap_s: f32,
 }
 
-// In this order: what every query touches (the start, the set-bit count, the clients, the
-// current counts) shares the first two cache lines; the previous counts are read only when
-// the model runs, and each query reads one word of the bitmap. A domain's entry is usually
-// cold in cache (20,000 domains in rotation), so lines touched are what a miss costs.
+// In this order, from a line boundary: the start and the current counts (an answer's
+// fields first) fill the first line; the rest of them, the set-bit count, the clients and
+// the previous window's figures the gates read fill the second; the previous counts' rest
+// is read only when the model runs, and each query reads one word of the bitmap. A
+// domain's entry is usually cold in cache (20,000 domains in rotation), so lines touched
+// are what a miss costs: a query touches two lines a window and a bitmap word, an answer
+// one line a window.
 #[derive(Debug, Clone)]
-#[repr(C)]
+#[repr(C, align(64))]
 struct Window<const WORDS: usize> {
     /// Start of the current tumbling window (a multiple of its length): kept rather than its
     /// number so that the common case, still inside it, needs no division.
     start_ms: u64,
+    cur: Counts,
     /// Bits set in `bits` (kept, rather than counted on each query).
     ones: u32,
     clients: u64,
-    cur: Counts,
     prev: Counts,
     bits: [u64; WORDS],
 }
@@ -541,15 +549,15 @@ struct Sample {
     bytes: [u8; SAMPLE_BYTES],
 }
 
-// In this order (`repr(C)`): the fields every query reads or writes come first, the samples
-// (kept for a new domain or a suspicious query) last, so that a cold entry costs as few
-// cache lines as it can (see `Window`).
+// In this order (`repr(C)`): the fields every query reads or writes come first (the first
+// line: the header and what of the anomaly series a query reads; the second: the clients
+// kept), then the windows (each from a line boundary) and the last new name's edges (a line
+// of their own), and what only a report or a closing window reads (the samples, the
+// series' baselines) last, so that a cold entry costs as few cache lines as it can
+// (see `Window`): a query touches 8 or 9, an answer 2 or 3.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 struct Entry {
-    /// The registered domain's wire form, as first seen (the one allocation per domain).
-    name: Box<[u8]>,
-    first_seen_ms: u64,
     last_seen_ms: u64,
     /// The client (key from [`DomainTable::client_hash`]) leading a majority vote over the
     /// domain's new names, and by how many votes: a tunnel's names come from the one host
@@ -571,13 +579,24 @@ struct Entry {
     /// The learned anomaly series, whose counts are the short window's.
     series: DomainSeries,
     clients: [IpAddr; CLIENTS],
+    /// The registered domain's wire form, as first seen (the one allocation per domain):
+    /// read only by reports, here because it fills the gap before the line-aligned windows.
+    name: Box<[u8]>,
     short: Window<SHORT_WORDS>,
     long: Window<LONG_WORDS>,
     /// The last new left part's first and last [`EDGE`] bytes (the tail right-aligned) and
     /// its length (`prev_len`), for the novel bytes of the next one.
-    prev_head: [u8; EDGE],
-    prev_tail: [u8; EDGE],
+    edges: Edges,
+    first_seen_ms: u64,
     samples: [Sample; SAMPLES],
+}
+
+/// A new left part's first and last [`EDGE`] bytes: one cache line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Edges {
+    head: [u8; EDGE],
+    tail: [u8; EDGE],
 }
 
 impl Entry {
@@ -600,8 +619,10 @@ impl Entry {
             lead_client: 0,
             lead_votes: 0,
             voted: 0,
-            prev_head: [0; EDGE],
-            prev_tail: [0; EDGE],
+            edges: Edges {
+                head: [0; EDGE],
+                tail: [0; EDGE],
+            },
             prev_len: 0,
             gated: 0,
             last_pow: 0,
@@ -655,15 +676,15 @@ impl Entry {
         let reach = n.min(p).min(EDGE);
         let same = |a: u8, b: u8| a.eq_ignore_ascii_case(&b);
         let head = (0..reach)
-            .take_while(|&k| same(left[k], self.prev_head[k]))
+            .take_while(|&k| same(left[k], self.edges.head[k]))
             .count();
         let tail = (1..=reach)
-            .take_while(|&k| same(left[n - k], self.prev_tail[EDGE - k]))
+            .take_while(|&k| same(left[n - k], self.edges.tail[EDGE - k]))
             .count();
         let shared = (head + tail).min(n.min(p));
         let m = n.min(EDGE);
-        self.prev_head[..m].copy_from_slice(&left[..m]);
-        self.prev_tail[EDGE - m..].copy_from_slice(&left[n - m..]);
+        self.edges.head[..m].copy_from_slice(&left[..m]);
+        self.edges.tail[EDGE - m..].copy_from_slice(&left[n - m..]);
         self.prev_len = n.min(usize::from(u8::MAX)) as u8;
         n - shared
     }
@@ -1912,6 +1933,35 @@ mod tests {
             }
             assert_eq!(tail_word(b), want, "length {n}");
         }
+    }
+
+    /// The layout the cost depends on (see `Entry` and `Window`): a query touches the
+    /// entry's first two lines, two lines of each window and the edges' line; an answer the
+    /// first line of each window.
+    #[test]
+    fn what_a_query_touches_shares_few_cache_lines() {
+        use std::mem::{offset_of, size_of};
+        let line = |offset: usize| offset / 64;
+        // The header and the series' limits, `fired` and `source` (24 bytes): line 0; the
+        // clients kept: line 1.
+        assert_eq!(line(offset_of!(Entry, series) + 23), 0);
+        assert_eq!(line(offset_of!(Entry, clients)), 1);
+        for (window, size) in [
+            (offset_of!(Entry, short), size_of::<Window<SHORT_WORDS>>()),
+            (offset_of!(Entry, long), size_of::<Window<LONG_WORDS>>()),
+        ] {
+            assert_eq!(window % 64, 0);
+            assert!(size % 64 == 0);
+        }
+        assert_eq!(offset_of!(Entry, edges) % 64, 0);
+        type W = Window<SHORT_WORDS>;
+        // An answer: the start and the answer's counts.
+        assert_eq!(line(offset_of!(W, cur) + offset_of!(Counts, resp_max)), 0);
+        // A query: the current counts, the set bits, the clients and the previous window's
+        // figures the gates read.
+        assert_eq!(line(offset_of!(W, cur) + size_of::<Counts>() - 1), 1);
+        assert_eq!(line(offset_of!(W, clients) + 7), 1);
+        assert_eq!(line(offset_of!(W, prev) + offset_of!(Counts, gaps)), 1);
     }
 
     #[test]
