@@ -46,7 +46,7 @@ fn anomaly(c: &mut Criterion) {
     while now < 7_200_000 {
         let o = query(i);
         a.observe(&o, now);
-        a.observe_answer(o.client, i % 50 == 0, false, now);
+        a.observe_answer(o.client, i % 50 == 0, now);
         i += 1;
         now += 10;
     }
@@ -65,7 +65,7 @@ fn anomaly(c: &mut Criterion) {
             let o = query(i);
             i += 1;
             now += u64::from(i % 100 == 0);
-            black_box(a.observe_answer(black_box(o.client), i % 50 == 0, false, now))
+            black_box(a.observe_answer(black_box(o.client), i % 50 == 0, now))
         })
     });
     // The same loop, 20 million queries and answers timed in CPU time rather than wall time.
@@ -77,7 +77,7 @@ fn anomaly(c: &mut Criterion) {
         i += 1;
         now += u64::from(i % 100 == 0);
         black_box(a.observe(black_box(&o), now));
-        black_box(a.observe_answer(black_box(o.client), i % 50 == 0, false, now));
+        black_box(a.observe_answer(black_box(o.client), i % 50 == 0, now));
     }
     let wall = wall.elapsed().as_nanos() as f64 / N as f64;
     match (before, cpu_ticks()) {

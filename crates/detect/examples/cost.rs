@@ -162,7 +162,7 @@ fn run(case: &str, n: u64) -> f64 {
             while now < 7_200_000 {
                 let o = query(i);
                 a.observe(&o, now);
-                a.observe_answer(o.client, i % 50 == 0, false, now);
+                a.observe_answer(o.client, i % 50 == 0, now);
                 i += 1;
                 now += 10;
             }
@@ -171,7 +171,7 @@ fn run(case: &str, n: u64) -> f64 {
                 i += 1;
                 now += u64::from(i % 100 == 0);
                 black_box(a.observe(black_box(&o), now));
-                black_box(a.observe_answer(o.client, i % 50 == 0, false, now));
+                black_box(a.observe_answer(o.client, i % 50 == 0, now));
             })
         }
         "miss" => {

@@ -878,23 +878,20 @@ impl Anomalies {
     }
 
     /// The resolver's answer to an observed query: counts NXDOMAIN for the client and the
-    /// server (any other answer touches nothing here). `domain_alerted` as in
-    /// [`Observation`], for the domain table's count of the same answer.
+    /// server (any other answer touches nothing here; the domain table counts the domain's).
     pub fn observe_answer(
         &self,
         client: IpAddr,
         nxdomain: bool,
-        domain_alerted: bool,
         now_ms: u64,
     ) -> Option<AnomalyAlert> {
         if !nxdomain {
             return None;
         }
         let window = self.window_of(now_ms);
-        let may_fire = !domain_alerted;
-        let mut fired = self.server_nxdomain(window, may_fire).map(|f| (f, None));
+        let mut fired = self.server_nxdomain(window, true).map(|f| (f, None));
         let prefix = ClientPrefix::of(client);
-        let c = self.client(prefix, window, now_ms, may_fire && fired.is_none(), |e| {
+        let c = self.client(prefix, window, now_ms, fired.is_none(), |e| {
             e.nxdomain = e.nxdomain.saturating_add(1);
         });
         fired = fired.or(c.map(|f| (f, Some(prefix))));
@@ -1323,11 +1320,8 @@ mod tests {
             if let Some(al) = a.observe(&o, q.at) {
                 alerts.push((q.at, al));
             }
-            let crossed = t.observe_answer(key, q.nxdomain, 100, q.at);
-            if let Some(crossed) = crossed {
-                alerts.push((q.at, a.domain_alert(crossed, domain, q.at)));
-            }
-            if let Some(al) = a.observe_answer(q.client, q.nxdomain, crossed.is_some(), q.at) {
+            t.observe_answer(key, q.nxdomain, 100, q.at);
+            if let Some(al) = a.observe_answer(q.client, q.nxdomain, q.at) {
                 alerts.push((q.at, al));
             }
         }
@@ -1468,9 +1462,9 @@ mod tests {
                 .map(|t| lock(t).slots.iter().filter(|e| e.key.is_some()).count())
                 .sum::<usize>()
         };
-        assert!(a.observe_answer(client, false, false, 1_000).is_none());
+        assert!(a.observe_answer(client, false, 1_000).is_none());
         assert_eq!(filed(&a), 0);
-        assert!(a.observe_answer(client, true, false, 1_000).is_none());
+        assert!(a.observe_answer(client, true, 1_000).is_none());
         assert_eq!(filed(&a), 1);
     }
 

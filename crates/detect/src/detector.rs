@@ -507,15 +507,9 @@ impl Detector {
         }
         let domain = seen.registered.domain(qname);
         let nxdomain = rcode == Rcode::NXDOMAIN;
-        let crossed = self
-            .domains
+        self.domains
             .observe_answer(seen.key, nxdomain, response_len, now_ms);
-        let found = self
-            .anomalies
-            .observe_answer(client, nxdomain, crossed.is_some(), now_ms);
-        let found = crossed
-            .map(|crossed| self.anomalies.domain_alert(crossed, domain, now_ms))
-            .or(found)?;
+        let found = self.anomalies.observe_answer(client, nxdomain, now_ms)?;
         self.anomaly(mode, found, domain, client, now_ms)
     }
 

@@ -474,15 +474,14 @@ impl<const WORDS: usize> Window<WORDS> {
         new
     }
 
-    fn on_answer(&mut self, nxdomain: bool, size: f32, now_ms: u64, len_ms: u64) {
+    /// Counts answers kept in the domain's slot since its last query.
+    fn on_answers(&mut self, p: Pending, now_ms: u64, len_ms: u64) {
         self.roll(now_ms, len_ms);
         let c = &mut self.cur;
-        c.answers += 1.0;
-        if nxdomain {
-            c.nx += 1.0;
-        }
-        c.resp_sum += size;
-        c.resp_max = c.resp_max.max(size);
+        c.answers += f32::from(p.answers);
+        c.nx += f32::from(p.nx);
+        c.resp_sum += p.resp_sum as f32;
+        c.resp_max = c.resp_max.max(f32::from(p.resp_max));
     }
 
     // Inlined so that, where the domain model's features are all that is read, the figures
@@ -777,6 +776,35 @@ fn has_identifier(left: &[u8]) -> bool {
     false
 }
 
+/// Answers to a domain's queries since its last query, kept in its slot: an answer then
+/// reads and writes one cache line (the slot's, which its lookup reads anyway) rather than
+/// the entry's, and the next query, which reads the entry anyway, counts them in the windows
+/// (as does a report). Answers are so counted in the window of that query: the same one,
+/// unless the window closed in between.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    answers: u8,
+    nx: u8,
+    /// The largest response, its size capped at 65,535 (a DNS message's largest).
+    resp_max: u16,
+    resp_sum: u32,
+}
+
+impl Pending {
+    /// Whether one more answer could overflow a count: the entry must take them first.
+    fn full(&self) -> bool {
+        self.answers == u8::MAX
+    }
+
+    fn add(&mut self, nxdomain: bool, size: usize) {
+        let size = u16::try_from(size).unwrap_or(u16::MAX);
+        self.answers += 1;
+        self.nx += u8::from(nxdomain);
+        self.resp_max = self.resp_max.max(size);
+        self.resp_sum += u32::from(size);
+    }
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     /// Keyed hash of the lowercased name with the low bit set; 0 for a never-used slot.
@@ -784,6 +812,7 @@ struct Slot {
     /// The entry's last query, here so that choosing whom to evict reads no entry.
     seen_ms: u64,
     entry: Option<Box<Entry>>,
+    pending: Pending,
 }
 
 #[derive(Debug)]
@@ -1055,6 +1084,7 @@ impl DomainTable {
                 let was_empty = slot.entry.is_none();
                 slot.tag = tag;
                 slot.seen_ms = now_ms;
+                slot.pending = Pending::default();
                 match &mut slot.entry {
                     Some(old) => **old = entry,
                     None => slot.entry = Some(Box::new(entry)),
@@ -1067,6 +1097,7 @@ impl DomainTable {
         };
         let slot = &mut shard.slots[at];
         slot.seen_ms = slot.seen_ms.max(now_ms);
+        let pending = std::mem::take(&mut slot.pending);
         let Some(e) = slot.entry.as_deref_mut() else {
             return Observed {
                 new_domain,
@@ -1097,6 +1128,9 @@ impl DomainTable {
             },
         };
         self.roll_short(e, now_ms);
+        if pending.answers > 0 {
+            self.take_answers(e, pending, now_ms);
+        }
         e.short.on_query(&one, now_ms, config.short_window_ms);
         let anomaly = if e.series.quiet() {
             None
@@ -1157,6 +1191,15 @@ impl DomainTable {
         }
     }
 
+    /// Counts answers kept in a slot in `e`'s windows.
+    fn take_answers(&self, e: &mut Entry, pending: Pending, now_ms: u64) {
+        self.roll_short(e, now_ms);
+        e.short
+            .on_answers(pending, now_ms, self.config.short_window_ms);
+        e.long
+            .on_answers(pending, now_ms, self.config.long_window_ms);
+    }
+
     /// Moves `e`'s short window to `now_ms`. A window that closes is learned first by the
     /// domain's anomaly series, which then set the limits of the one that opens.
     fn roll_short(&self, e: &mut Entry, now_ms: u64) {
@@ -1170,40 +1213,41 @@ impl DomainTable {
             .roll(&mut e.series, Some(&closed), SHORT_WORDS);
     }
 
-    /// Counts the resolver's answer to a query of the domain of `key`; the anomaly series
-    /// that an NXDOMAIN answer made cross its limit, if any. Unknown domains are ignored.
-    pub fn observe_answer(
-        &self,
-        key: DomainKey,
-        nxdomain: bool,
-        response_len: usize,
-        now_ms: u64,
-    ) -> Option<Crossed> {
+    /// Counts the resolver's answer to a query of the domain of `key`, in its slot until the
+    /// domain's next query (see [`Pending`]; the NXDOMAIN ratio's anomaly series is checked
+    /// then). Unknown domains are ignored.
+    pub fn observe_answer(&self, key: DomainKey, nxdomain: bool, response_len: usize, now_ms: u64) {
         let (shard, tag) = self.locate_key(key);
-        let mut shard = shard.lock().ok()?;
-        let Found::At(at) = shard.find(tag) else {
-            return None;
+        let Ok(mut shard) = shard.lock() else {
+            return;
         };
-        let e = shard.slots[at].entry.as_deref_mut()?;
-        let size = response_len as f32;
-        self.roll_short(e, now_ms);
-        e.short
-            .on_answer(nxdomain, size, now_ms, self.config.short_window_ms);
-        e.long
-            .on_answer(nxdomain, size, now_ms, self.config.long_window_ms);
-        // Only an NXDOMAIN answer can raise the NXDOMAIN ratio.
-        if !nxdomain || e.series.quiet() {
-            return None;
+        let Found::At(at) = shard.find(tag) else {
+            return;
+        };
+        let slot = &mut shard.slots[at];
+        if slot.pending.full() {
+            let pending = std::mem::take(&mut slot.pending);
+            if let Some(e) = slot.entry.as_deref_mut() {
+                self.take_answers(e, pending, now_ms);
+            }
         }
-        self.baselines
-            .check(&mut e.series, &e.short.series_counts())
+        slot.pending.add(nxdomain, response_len);
     }
 
     /// A copy of `domain`'s state, its windows estimated as of its last query.
     pub fn snapshot(&self, domain: NameRef<'_>) -> Option<DomainReport> {
         let (shard, tag) = self.locate(domain);
-        let shard = shard.lock().ok()?;
-        let e = shard.get(tag, domain.as_wire())?;
+        let mut shard = shard.lock().ok()?;
+        shard.get(tag, domain.as_wire())?;
+        let Found::At(at) = shard.find(tag) else {
+            return None;
+        };
+        let slot = &mut shard.slots[at];
+        let pending = std::mem::take(&mut slot.pending);
+        let e = slot.entry.as_deref_mut()?;
+        if pending.answers > 0 {
+            self.take_answers(e, pending, e.last_seen_ms);
+        }
         let at = e.last_seen_ms;
         Some(DomainReport {
             domain: Name::from_wire(&e.name).ok()?,
@@ -1962,6 +2006,49 @@ mod tests {
         assert_eq!(line(offset_of!(W, cur) + size_of::<Counts>() - 1), 1);
         assert_eq!(line(offset_of!(W, clients) + 7), 1);
         assert_eq!(line(offset_of!(W, prev) + offset_of!(Counts, gaps)), 1);
+    }
+
+    #[test]
+    fn answers_wait_in_the_slot_and_none_is_lost() {
+        let t = DomainTable::new(config());
+        let d = name("example.com");
+        let key = t.key(d.as_ref());
+        let query = |now| {
+            t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    key,
+                    left: &[],
+                    qtype: RType::A,
+                    client: client(1),
+                    score: 0.0,
+                    suspicious: false,
+                    weight: 1.0,
+                },
+                now,
+            )
+        };
+        query(10);
+        // More answers than a slot counts: the entry takes them as the count fills.
+        for i in 0..600 {
+            t.observe_answer(key, i % 3 == 0, if i == 7 { 70_000 } else { 100 }, 20);
+        }
+        {
+            let (shard, tag) = t.locate_key(key);
+            let shard = shard.lock().unwrap();
+            let Found::At(at) = shard.find(tag) else {
+                panic!("not found")
+            };
+            assert_eq!(usize::from(shard.slots[at].pending.answers), 600 - 2 * 255);
+        }
+        // The next query counts the rest; so would a report.
+        query(30);
+        let r = t.snapshot(d.as_ref()).unwrap();
+        assert_eq!(r.short.answers, 600.0);
+        assert!((r.short.nxdomain_ratio - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(r.short.max_response, 65_535.0);
+        t.observe_answer(key, true, 100, 40);
+        assert_eq!(t.snapshot(d.as_ref()).unwrap().long.answers, 601.0);
     }
 
     #[test]

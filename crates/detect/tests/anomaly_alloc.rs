@@ -24,7 +24,7 @@ fn traffic(a: &Anomalies, range: std::ops::Range<u64>) {
             domain_alerted: false,
         };
         assert!(a.observe(&o, now).is_none());
-        assert!(a.observe_answer(client, i % 3 == 0, false, now).is_none());
+        assert!(a.observe_answer(client, i % 3 == 0, now).is_none());
     }
 }
 
