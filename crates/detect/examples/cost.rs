@@ -141,9 +141,9 @@ fn run(case: &str, n: u64) -> f64 {
                     black_box(table.observe_query(&obs(i), (10_000 + i) / 64));
                 })
             } else {
-                timed(&mut |i| {
+                timed(&mut |_| {
                     let hot = black_box(hot.as_ref());
-                    table.observe_answer(table.key(hot), false, 120, (10_000 + i) / 64);
+                    table.observe_answer(table.key(hot), false, 120);
                 })
             }
         }

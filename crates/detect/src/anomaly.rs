@@ -1320,7 +1320,7 @@ mod tests {
             if let Some(al) = a.observe(&o, q.at) {
                 alerts.push((q.at, al));
             }
-            t.observe_answer(key, q.nxdomain, 100, q.at);
+            t.observe_answer(key, q.nxdomain, 100);
             if let Some(al) = a.observe_answer(q.client, q.nxdomain, q.at) {
                 alerts.push((q.at, al));
             }

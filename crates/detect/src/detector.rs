@@ -508,7 +508,7 @@ impl Detector {
         let domain = seen.registered.domain(qname);
         let nxdomain = rcode == Rcode::NXDOMAIN;
         self.domains
-            .observe_answer(seen.key, nxdomain, response_len, now_ms);
+            .observe_answer(seen.key, nxdomain, response_len);
         let found = self.anomalies.observe_answer(client, nxdomain, now_ms)?;
         self.anomaly(mode, found, domain, client, now_ms)
     }

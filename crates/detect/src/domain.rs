@@ -779,8 +779,8 @@ fn has_identifier(left: &[u8]) -> bool {
 /// Answers to a domain's queries since its last query, kept in its slot: an answer then
 /// reads and writes one cache line (the slot's, which its lookup reads anyway) rather than
 /// the entry's, and the next query, which reads the entry anyway, counts them in the windows
-/// (as does a report). Answers are so counted in the window of that query: the same one,
-/// unless the window closed in between.
+/// (as does a report), in the window of the last query: the one the answers' queries (and,
+/// but for a round trip, the answers) came in.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Pending {
     answers: u8,
@@ -1107,6 +1107,9 @@ impl DomainTable {
             };
         };
         let client_key = self.client_hash(q.client);
+        if pending.answers > 0 {
+            self.take_answers(e, pending, e.last_seen_ms);
+        }
         let gap_ms = now_ms.saturating_sub(e.last_seen_ms);
         e.last_seen_ms = e.last_seen_ms.max(now_ms);
         // A resolver's search list leaking is not payload: such names count towards none of
@@ -1128,9 +1131,6 @@ impl DomainTable {
             },
         };
         self.roll_short(e, now_ms);
-        if pending.answers > 0 {
-            self.take_answers(e, pending, now_ms);
-        }
         e.short.on_query(&one, now_ms, config.short_window_ms);
         let anomaly = if e.series.quiet() {
             None
@@ -1191,13 +1191,15 @@ impl DomainTable {
         }
     }
 
-    /// Counts answers kept in a slot in `e`'s windows.
-    fn take_answers(&self, e: &mut Entry, pending: Pending, now_ms: u64) {
-        self.roll_short(e, now_ms);
+    /// Counts answers kept in a slot in `e`'s windows, in those of the domain's last query
+    /// (`at_ms`, its time): an answer counts with its query, even when the next query comes
+    /// in a later window.
+    fn take_answers(&self, e: &mut Entry, pending: Pending, at_ms: u64) {
+        self.roll_short(e, at_ms);
         e.short
-            .on_answers(pending, now_ms, self.config.short_window_ms);
+            .on_answers(pending, at_ms, self.config.short_window_ms);
         e.long
-            .on_answers(pending, now_ms, self.config.long_window_ms);
+            .on_answers(pending, at_ms, self.config.long_window_ms);
     }
 
     /// Moves `e`'s short window to `now_ms`. A window that closes is learned first by the
@@ -1214,9 +1216,9 @@ impl DomainTable {
     }
 
     /// Counts the resolver's answer to a query of the domain of `key`, in its slot until the
-    /// domain's next query (see [`Pending`]; the NXDOMAIN ratio's anomaly series is checked
-    /// then). Unknown domains are ignored.
-    pub fn observe_answer(&self, key: DomainKey, nxdomain: bool, response_len: usize, now_ms: u64) {
+    /// domain's next query, then in the windows of the query before it (see [`Pending`]; the
+    /// NXDOMAIN ratio's anomaly series is checked then). Unknown domains are ignored.
+    pub fn observe_answer(&self, key: DomainKey, nxdomain: bool, response_len: usize) {
         let (shard, tag) = self.locate_key(key);
         let Ok(mut shard) = shard.lock() else {
             return;
@@ -1228,7 +1230,7 @@ impl DomainTable {
         if slot.pending.full() {
             let pending = std::mem::take(&mut slot.pending);
             if let Some(e) = slot.entry.as_deref_mut() {
-                self.take_answers(e, pending, now_ms);
+                self.take_answers(e, pending, e.last_seen_ms);
             }
         }
         slot.pending.add(nxdomain, response_len);
@@ -2031,7 +2033,7 @@ mod tests {
         query(10);
         // More answers than a slot counts: the entry takes them as the count fills.
         for i in 0..600 {
-            t.observe_answer(key, i % 3 == 0, if i == 7 { 70_000 } else { 100 }, 20);
+            t.observe_answer(key, i % 3 == 0, if i == 7 { 70_000 } else { 100 });
         }
         {
             let (shard, tag) = t.locate_key(key);
@@ -2047,7 +2049,7 @@ mod tests {
         assert_eq!(r.short.answers, 600.0);
         assert!((r.short.nxdomain_ratio - 1.0 / 3.0).abs() < 1e-6);
         assert_eq!(r.short.max_response, 65_535.0);
-        t.observe_answer(key, true, 100, 40);
+        t.observe_answer(key, true, 100);
         assert_eq!(t.snapshot(d.as_ref()).unwrap().long.answers, 601.0);
     }
 
@@ -2350,11 +2352,11 @@ mod tests {
         let upper = name("EXAMPLE.com");
         // A domain's key ignores case: the anomaly tables file the domain under it too.
         assert_eq!(t.key(upper.as_ref()), t.key(d.as_ref()));
-        t.observe_answer(t.key(upper.as_ref()), true, 100, 20);
-        t.observe_answer(t.key(d.as_ref()), false, 500, 21);
+        t.observe_answer(t.key(upper.as_ref()), true, 100);
+        t.observe_answer(t.key(d.as_ref()), false, 500);
         // Unknown domains are ignored.
         let other = name("other.com");
-        t.observe_answer(t.key(other.as_ref()), true, 100, 20);
+        t.observe_answer(t.key(other.as_ref()), true, 100);
         let r = t.snapshot(d.as_ref()).unwrap();
         assert_eq!(r.short.nxdomain_ratio, 0.5);
         assert_eq!(r.short.mean_response, 300.0);

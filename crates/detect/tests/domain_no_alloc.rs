@@ -67,7 +67,7 @@ fn observing_a_tracked_domain_allocates_nothing() {
             std::hint::black_box(model.score(&features));
         }
         let key = table.key(domain.as_ref());
-        table.observe_answer(key, i % 3 == 0, 120 + i, now + 5);
+        table.observe_answer(key, i % 3 == 0, 120 + i);
     }
     assert_eq!(allocations(), before);
     assert!(scored > 100, "{scored}");
