@@ -660,26 +660,44 @@ impl DomainBaselines {
         if s.quiet() {
             return None;
         }
-        let i = c
-            .counters(&self.config)
-            .iter()
-            .zip(s.limits.iter())
-            .position(|(c, l)| c > l)?;
+        let own = (s.source == Source::Own).then_some(&s.own);
+        let found = first_crossed(
+            &DOMAIN_KINDS,
+            &c.counters(&self.config),
+            &s.limits,
+            || c.values(),
+            own,
+            &self.population,
+        )?;
         s.fired = true;
-        let kind = *DOMAIN_KINDS.get(i)?;
-        let value = *c.values().get(i)?;
-        let (baseline, population) = if s.source == Source::Own {
-            (*s.own.get(i)?, false)
-        } else {
-            (*lock(&self.population).get(i)?, true)
-        };
-        Some(Crossed {
-            kind,
-            value,
-            baseline,
-            population,
-        })
+        Some(found)
     }
+}
+
+/// The first series whose running count is over its limit, explained by the baseline that
+/// set the limits: the entity's `own` when it has one, else the population's (locked only
+/// then).
+fn first_crossed<const N: usize>(
+    kinds: &[AnomalyKind; N],
+    counters: &[f32; N],
+    limits: &[f32; N],
+    values: impl FnOnce() -> [f32; N],
+    own: Option<&[Baseline; N]>,
+    population: &Mutex<[Baseline; N]>,
+) -> Option<Crossed> {
+    let i = counters.iter().zip(limits).position(|(c, l)| c > l)?;
+    let kind = *kinds.get(i)?;
+    let value = *values().get(i)?;
+    let (baseline, population) = match own {
+        Some(own) => (*own.get(i)?, false),
+        None => (*lock(population).get(i)?, true),
+    };
+    Some(Crossed {
+        kind,
+        value,
+        baseline,
+        population,
+    })
 }
 
 /// A set's tags and last-seen times: one cache line, apart from the entries, so a lookup
@@ -957,25 +975,17 @@ impl Anomalies {
         if !may_fire || e.fired || e.source == Source::None {
             return None;
         }
-        let counters = e.counters();
-        let i = counters
-            .iter()
-            .zip(e.limits.iter())
-            .position(|(c, l)| c > l)?;
+        let own = (e.source == Source::Own).then_some(&e.own);
+        let found = first_crossed(
+            &CLIENT_KINDS,
+            &e.counters(),
+            &e.limits,
+            || e.values(),
+            own,
+            &self.population,
+        )?;
         e.fired = true;
-        let kind = *CLIENT_KINDS.get(i)?;
-        let value = *e.values().get(i)?;
-        let (baseline, population) = if e.source == Source::Own {
-            (*e.own.get(i)?, false)
-        } else {
-            (*lock(&self.population).get(i)?, true)
-        };
-        Some(Crossed {
-            kind,
-            value,
-            baseline,
-            population,
-        })
+        Some(found)
     }
 
     /// Learns the closing window of a client, into its own and the population's baselines.

@@ -2010,27 +2010,29 @@ mod tests {
         assert_eq!(line(offset_of!(W, prev) + offset_of!(Counts, gaps)), 1);
     }
 
+    /// A query of the registered domain `d` itself.
+    fn apex_query(t: &DomainTable, d: &Name, from: IpAddr, now_ms: u64) -> Observed {
+        t.observe_query(
+            &QueryObservation {
+                domain: d.as_ref(),
+                key: t.key(d.as_ref()),
+                left: &[],
+                qtype: RType::A,
+                client: from,
+                score: 0.0,
+                suspicious: false,
+                weight: 1.0,
+            },
+            now_ms,
+        )
+    }
+
     #[test]
     fn answers_wait_in_the_slot_and_none_is_lost() {
         let t = DomainTable::new(config());
         let d = name("example.com");
         let key = t.key(d.as_ref());
-        let query = |now| {
-            t.observe_query(
-                &QueryObservation {
-                    domain: d.as_ref(),
-                    key,
-                    left: &[],
-                    qtype: RType::A,
-                    client: client(1),
-                    score: 0.0,
-                    suspicious: false,
-                    weight: 1.0,
-                },
-                now,
-            )
-        };
-        query(10);
+        apex_query(&t, &d, client(1), 10);
         // More answers than a slot counts: the entry takes them as the count fills.
         for i in 0..600 {
             t.observe_answer(key, i % 3 == 0, if i == 7 { 70_000 } else { 100 });
@@ -2044,7 +2046,7 @@ mod tests {
             assert_eq!(usize::from(shard.slots[at].pending.answers), 600 - 2 * 255);
         }
         // The next query counts the rest; so would a report.
-        query(30);
+        apex_query(&t, &d, client(1), 30);
         let r = t.snapshot(d.as_ref()).unwrap();
         assert_eq!(r.short.answers, 600.0);
         assert!((r.short.nxdomain_ratio - 1.0 / 3.0).abs() < 1e-6);
@@ -2058,19 +2060,7 @@ mod tests {
         let t = DomainTable::new(config());
         let d = name("example.com");
         let key = t.key(d.as_ref());
-        t.observe_query(
-            &QueryObservation {
-                domain: d.as_ref(),
-                key,
-                left: &[],
-                qtype: RType::A,
-                client: client(1),
-                score: 0.0,
-                suspicious: false,
-                weight: 1.0,
-            },
-            10,
-        );
+        apex_query(&t, &d, client(1), 10);
         let (shard, tag) = t.locate_key(key);
         let shard = shard.lock().unwrap();
         assert!(matches!(shard.find(tag), Found::At(_)));
@@ -2335,22 +2325,11 @@ mod tests {
         let t = DomainTable::new(config());
         let d = name("example.com");
         for i in 0..10u8 {
-            t.observe_query(
-                &QueryObservation {
-                    domain: d.as_ref(),
-                    key: t.key(d.as_ref()),
-                    left: &[],
-                    qtype: RType::A,
-                    client: client(i),
-                    score: 0.0,
-                    suspicious: false,
-                    weight: 1.0,
-                },
-                u64::from(i),
-            );
+            apex_query(&t, &d, client(i), u64::from(i));
         }
         let upper = name("EXAMPLE.com");
-        // A domain's key ignores case: the anomaly tables file the domain under it too.
+        // A domain's key ignores case: the client table counts a client's distinct domains
+        // by it too.
         assert_eq!(t.key(upper.as_ref()), t.key(d.as_ref()));
         t.observe_answer(t.key(upper.as_ref()), true, 100);
         t.observe_answer(t.key(d.as_ref()), false, 500);
