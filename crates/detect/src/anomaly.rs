@@ -21,7 +21,7 @@
 //!
 //! A domain's series are counted in its entry of the domain table (`domain.rs`), in the short
 //! window that the tunnel model reads as well, with its baselines beside them
-//! ([`DomainSeries`]): one lookup a query serves both. The client prefixes' tables here are
+//! (`DomainSeries`): one lookup a query serves both. The client prefixes' tables here are
 //! sharded behind mutexes, fixed in size (set-associative: a key lives in one set of [`WAYS`]
 //! slots and evicts the least recently seen of them), and allocated once: a query allocates
 //! nothing unless it produces an alert.

@@ -1216,7 +1216,7 @@ impl DomainTable {
     }
 
     /// Counts the resolver's answer to a query of the domain of `key`, in its slot until the
-    /// domain's next query, then in the windows of the query before it (see [`Pending`]; the
+    /// domain's next query, then in the windows of the query before it (see `Pending`; the
     /// NXDOMAIN ratio's anomaly series is checked then). Unknown domains are ignored.
     pub fn observe_answer(&self, key: DomainKey, nxdomain: bool, response_len: usize) {
         let (shard, tag) = self.locate_key(key);
