@@ -29,9 +29,7 @@ die() { say "detect-instructions.sh: $*"; exit 1; }
 # shellcheck source=bench/lib.sh
 . bench/lib.sh # the script has cd-ed to the repository root
 
-for n in FIRST MORE SITES RATE PORT UP_PORT; do
-    [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
-done
+positive_whole FIRST MORE SITES RATE PORT UP_PORT
 install_debs dnsperf knot-dnsutils valgrind python3
 
 SERVER_PID=""

@@ -46,9 +46,7 @@ die() { say "detect.sh: $*"; exit 1; }
 # shellcheck source=bench/lib.sh
 . bench/lib.sh # the script has cd-ed to the repository root
 
-for n in ROUNDS SECONDS_PER_RUN SITES MISSES PORT UP_PORT; do
-    [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
-done
+positive_whole ROUNDS SECONDS_PER_RUN SITES MISSES PORT UP_PORT
 [ "$(nproc)" -ge 2 ] || die "needs two cores (one for the server, one for dnsperf)"
 install_debs dnsperf knot-dnsutils python3
 

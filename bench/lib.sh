@@ -1,5 +1,13 @@
 # Shared by the benchmark scripts (sourced, not run). The caller defines `say` and `die`.
 
+# positive_whole NAME...: dies unless each named variable holds a positive whole number.
+positive_whole() {
+    local n
+    for n in "$@"; do
+        [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
+    done
+}
+
 # Installs the Debian packages among "$@" that are missing (as root, or with sudo).
 install_debs() {
     local missing=()

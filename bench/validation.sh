@@ -105,9 +105,9 @@ while [ $# -gt 0 ]; do
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
-for n in ROUNDS SECONDS_PER_RUN NAMES LEAVES PORT CACHE_MB; do
-    [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive whole number, not '${!n}'"
-done
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # the script has cd-ed to the repository root
+positive_whole ROUNDS SECONDS_PER_RUN NAMES LEAVES PORT CACHE_MB
 [ "$LEAVES" -le "$NAMES" ] || die "more leaves than names"
 for r in $RESOLVERS; do
     [[ " $ALL_RESOLVERS " == *" $r "* ]] || die "unknown resolver $r (one of: $ALL_RESOLVERS)"
@@ -119,9 +119,6 @@ case "$DENIAL" in
 esac
 KEY_BITS=()
 [[ "$ALGORITHM" == RSA* ]] && KEY_BITS=(-b 2048)
-
-# shellcheck source=bench/lib.sh
-. bench/lib.sh # the script has cd-ed to the repository root
 
 [ "$(nproc)" -ge 2 ] || die "needs two cores (one for the resolver, one for dnsperf and NSD)"
 
