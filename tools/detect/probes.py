@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of twelve shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of fourteen shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -134,6 +134,21 @@ def traces(rng):
     # A site's numbered hosts, 20 a second.
     for i in range(300):
         add("numbered", 50 * i, "10.0.4.1", "A", "host%d.numbered.com." % i)
+    # Mail servers confirming the sending hosts of large senders whose zones are not on the
+    # allow list, in Microsoft 365's shape (`sender`) and Gmail's (`gsender`): 20 servers
+    # each, 100 look-ups every 5 s on average.
+    for s in range(20):
+        t = 0.0
+        for _ in range(100):
+            t += rng.expovariate(1 / 5000)
+            host = "mail-%s%d%snam%don%d" % ("".join(rng.sample(letters, 2)), rng.randint(1, 9),
+                                              "".join(rng.sample(letters, 3)),
+                                              rng.randint(10, 12), rng.randint(2000, 2999))
+            add("sender%d" % s, t, "10.0.12.%d" % s, "A", host + ".outbound.sender%d.com." % s)
+            g = t + rng.expovariate(1 / 5000)
+            host = "mail-%s%s%d-f%d" % (rng.choice(letters), rng.choice(letters),
+                                        rng.randint(1, 9), rng.randint(1, 255))
+            add("gsender%d" % s, g, "10.0.13.%d" % s, "A", host + ".gsender%d.com." % s)
     return rows
 
 

@@ -68,6 +68,13 @@ const MIN_GAP_MS: u64 = 1_000;
 /// Pauses needed before their coefficient of variation means anything: three or four
 /// pauses of a small site's visits can look as regular as a timer by chance.
 const MIN_GAPS_FOR_CV: f32 = 8.0;
+/// The coefficient of variation reported while fewer than [`MIN_GAPS_FOR_CV`] pauses were
+/// seen: the mean of the known values in the domain model's training vectors, under the
+/// fit's weights (0.70 on 2026-11-28), so that "too few pauses to tell" weighs about as
+/// much as the typical domain's pauses. At 1.0 (independent arrivals) it counted as
+/// evidence of a person browsing, and held the score of slow tunnel sessions, whose few
+/// pauses are still too few, under the threshold for 60-120 queries.
+const GAP_CV_UNKNOWN: f32 = 0.7;
 
 /// 64-bit words of the short window's distinct-subdomain bitmap (1,024 bits).
 const SHORT_WORDS: usize = 16;
@@ -227,7 +234,8 @@ pub struct WindowReport {
     /// Mean of those pauses, in seconds.
     pub gap_mean_s: f32,
     /// Their coefficient of variation (standard deviation ÷ mean): near 0 for a timer, about
-    /// 1 for independent arrivals; 1 when fewer than eight pauses were seen.
+    /// 1 for independent arrivals; 0.7, the typical domain's, when fewer than eight pauses
+    /// were seen (too few to tell).
     pub gap_cv: f32,
 }
 
@@ -502,7 +510,7 @@ impl<const WORDS: usize> Window<WORDS> {
             let var = ratio(mix(q.gap_sq, c.gap_sq), gaps) - gap_mean_s * gap_mean_s;
             var.max(0.0).sqrt() / gap_mean_s
         } else {
-            1.0
+            GAP_CV_UNKNOWN
         };
         WindowReport {
             window_ms: len_ms,
@@ -1745,6 +1753,9 @@ impl DomainModel {
             contribution: f32::NEG_INFINITY,
         };
         let mut top = [none; 3];
+        // With too few pauses the coefficient of variation is the stand-in GAP_CV_UNKNOWN:
+        // it counts in the score but says nothing about this domain's timing.
+        let few_pauses = x[LONG_GAPS] < ln1p(MIN_GAPS_FOR_CV);
         for (i, &value) in x.iter().enumerate() {
             let c = self.weights[i] * (value - self.mean[i]) / self.scale[i];
             logit += c;
@@ -1754,6 +1765,7 @@ impl DomainModel {
                 contribution: c,
             };
             if self.quotable[i]
+                && !(i == LONG_GAP_CV && few_pauses)
                 && let Some(pos) = top.iter().position(|t| c > t.contribution)
             {
                 top.copy_within(pos..2, pos + 1);
@@ -2369,7 +2381,8 @@ mod tests {
         assert!(f[19] < 1e-3, "long_gap_cv {}", f[19]);
         assert!(f[17] < 0.1, "long_distinct_per_query {}", f[17]);
 
-        // Irregular arrivals: a coefficient of variation near or above 1; too few pauses: 1.
+        // Irregular arrivals: a coefficient of variation near or above 1; too few pauses:
+        // GAP_CV_UNKNOWN.
         let t = DomainTable::new(config());
         let mut now = 0;
         for i in 0..40u64 {
@@ -2381,7 +2394,7 @@ mod tests {
         for i in 0..5u64 {
             query(&t, &d, &left("id1"), i * 30_000);
         }
-        assert_eq!(t.snapshot(d.as_ref()).unwrap().long.gap_cv, 1.0);
+        assert_eq!(t.snapshot(d.as_ref()).unwrap().long.gap_cv, GAP_CV_UNKNOWN);
     }
 
     #[test]
@@ -2673,16 +2686,25 @@ mod tests {
         x[4] = 0.0;
         x[17] = 1.0;
         x[19] = 0.0;
+        x[LONG_GAPS] = ln1p(MIN_GAPS_FOR_CV);
+        let quoted = |s: &DomainScore| -> Vec<usize> {
+            s.top
+                .iter()
+                .filter(|t| t.contribution > 0.0)
+                .map(|t| t.feature)
+                .collect()
+        };
         let s = m.score(&x);
         let expected = 1.0 / (1.0 + (-(1.0f32 + 0.5 + 0.5)).exp());
         assert!((s.score - expected).abs() < 1e-6, "{}", s.score);
-        let quoted: Vec<usize> = s
-            .top
-            .iter()
-            .filter(|t| t.contribution > 0.0)
-            .map(|t| t.feature)
-            .collect();
-        assert_eq!(quoted, [17, 19]);
+        assert_eq!(quoted(&s), [17, 19]);
+
+        // Too few pauses: the coefficient of variation is a stand-in, which counts in the
+        // score but is no reason to quote.
+        x[LONG_GAPS] = ln1p(MIN_GAPS_FOR_CV - 1.0);
+        let few = m.score(&x);
+        assert_eq!(few.score, s.score);
+        assert_eq!(quoted(&few), [17]);
     }
 
     #[test]

@@ -309,3 +309,56 @@ fn the_shipped_model_flags_hash_sized_hex_in_txt() {
     }
     panic!("no alert in 50 queries");
 }
+
+#[test]
+fn the_shipped_model_flags_a_slow_word_list_session_within_50_queries() {
+    // Data spelt in words (`kernelspectra.printfcolours.wordy-example.link`), sent in bursts
+    // of ten queries 50 ms apart with a pause of 15-30 s after each burst, TXT, answered
+    // NXDOMAIN. Per query the names look ordinary; per domain they are a stream of new names
+    // carrying bytes. After 50 queries the domain has had four pauses, too few to say
+    // whether they are regular: they must count neither for a timer nor against a tunnel.
+    const WORDS: [&str; 16] = [
+        "kernel", "spectra", "printf", "colours", "bayesian", "lattice", "derive", "motif",
+        "plain", "frame", "turtle", "cipher", "storage", "window", "syntax", "reader",
+    ];
+    let d = detector();
+    let mut state = 0x51_7cc1_b727_220a_u64;
+    let mut now = 1_000u64;
+    for i in 0..50u64 {
+        now += if i % 10 == 9 {
+            15_000 + xorshift(&mut state) % 15_000
+        } else {
+            50
+        };
+        let labels = 2 + xorshift(&mut state) % 3;
+        let mut qname = String::new();
+        for _ in 0..labels {
+            for _ in 0..2 {
+                qname.push_str(WORDS[(xorshift(&mut state) % 16) as usize]);
+            }
+            qname.push('.');
+        }
+        qname.push_str("wordy-example.link.");
+        let qname: Name = qname.parse().unwrap();
+        let decision = d.on_miss(qname.as_ref(), RType::TXT, CLIENT, now);
+        d.on_answer(
+            qname.as_ref(),
+            decision.seen.unwrap(),
+            CLIENT,
+            Rcode::NXDOMAIN,
+            150,
+            now,
+        );
+        if let Some(alert) = decision.alert {
+            assert_eq!(alert.kind, AlertKind::Tunnel, "{}", alert.explanation);
+            assert_eq!(alert.domain, "wordy-example.link.".parse::<Name>().unwrap());
+            assert!(
+                !alert.explanation.contains("regular"),
+                "{}",
+                alert.explanation
+            );
+            return;
+        }
+    }
+    panic!("no alert in 50 queries");
+}
