@@ -357,9 +357,25 @@ impl Detector {
         true
     }
 
-    /// The registered domain of `qname` (public suffix list, private section included).
+    /// The domain the detector counts `qname` under, judges and puts verdicts on: its
+    /// registered domain (public suffix list, private section included), or the root when
+    /// its top-level label cannot be one ([`crate::psl::impossible_tld`]).
     pub fn registered<'a>(&self, qname: NameRef<'a>) -> NameRef<'a> {
-        self.psl.registered(qname).domain(qname)
+        self.tracked(qname, self.psl.registered(qname))
+            .domain(qname)
+    }
+
+    /// `registered` (the list's answer for `qname`), or the root when `qname`'s top-level
+    /// label cannot be one. Such names exist nowhere; a tunnel client sending its data to its
+    /// own server rather than through a zone makes them (`dnscat.<hex>.<hex>`), each its own
+    /// "registered domain" by the list's default rule. Under the root (one entry per client,
+    /// [`DomainTable::client_root_key`]) they form one stream, as a zone's names do.
+    fn tracked(&self, qname: NameRef<'_>, registered: Registered) -> Registered {
+        if registered.impossible_tld(qname.as_wire()) {
+            Registered::root(qname, registered.tld)
+        } else {
+            registered
+        }
     }
 
     /// A standing verdict on `qname`'s registered domain for `client`: what to answer instead
@@ -399,9 +415,16 @@ impl Detector {
             return Decision::default();
         }
         self.scored.fetch_add(1, Ordering::Relaxed);
-        let registered = self.psl.registered(qname);
+        // The query model reads the name as the list splits it (as it was trained); the domain
+        // table counts it where the detector tracks it.
+        let listed = self.psl.registered(qname);
+        let registered = self.tracked(qname, listed);
         let domain = registered.domain(qname);
-        let key = self.domains.key(domain);
+        let key = if domain.is_root() {
+            self.domains.client_root_key(client)
+        } else {
+            self.domains.key(domain)
+        };
         let seen = Some(Seen { registered, key });
         let wire = qname.as_wire();
         let left = wire.get(..registered.offset).unwrap_or_default();
@@ -409,7 +432,7 @@ impl Detector {
         extract(
             qname,
             qtype,
-            registered.offset,
+            listed.offset,
             self.model.bigrams(),
             &mut features,
         );
@@ -470,7 +493,7 @@ impl Detector {
                         Some(rule) => domain_model.explain_rule(rule, &vector, config),
                         None => domain_model.explain(&domain_model.score(&vector), config),
                     };
-                    self.describe(&mut text, domain, &query, now_ms);
+                    self.describe(&mut text, domain, key, &query, now_ms);
                     text
                 };
                 if let Some(alert) = self.tunnel(mode, domain, client, reason, explanation, now_ms)
@@ -565,12 +588,13 @@ impl Detector {
         &self,
         text: &mut String,
         domain: NameRef<'_>,
+        key: DomainKey,
         query: &QueryScore<'_>,
         now_ms: u64,
     ) {
         use std::fmt::Write;
         let _ = write!(text, "; last query {}", query.explain());
-        self.domains.write_state(domain, now_ms, text);
+        self.domains.write_state(domain, key, now_ms, text);
     }
 
     /// A tunnel verdict on `domain`, unless one was reached recently: the alert, with what now
@@ -598,14 +622,20 @@ impl Detector {
                 policy.rate_limit_qps,
             )
         };
-        let explanation = explanation();
+        let mut explanation = explanation();
+        if domain.is_root() {
+            explanation.insert_str(0, "names under top-level labels that exist nowhere: ");
+        }
         let until_ms = now_ms.saturating_add(block_for);
         let summary: Box<str> = explanation.clone().into_boxed_str();
         let enforced = (mode == Mode::Block).then_some(match rate {
             Some(qps) => Enforce::RateLimited { qps },
             None => Enforce::Block(block),
         });
-        let target = per_client.then_some(client);
+        // The root stands for names that exist nowhere, one stream per client: its verdicts
+        // and quiet periods are that client's.
+        let own = domain.is_root().then_some(client);
+        let target = own.or(per_client.then_some(client));
         if let Some(enforce) = enforced {
             self.verdicts.set(
                 domain,
@@ -625,7 +655,7 @@ impl Detector {
             domain,
             Verdict {
                 enforce: Enforce::Block(block),
-                client: None,
+                client: own,
                 until_ms,
                 reason: "alerted",
                 summary,
@@ -931,6 +961,75 @@ mod tests {
             "an allowed domain is not acted on"
         );
         assert_eq!(d.stats().allowed, 1);
+    }
+
+    /// Sends `dnscat.<hex>.<hex>` names (a tunnel client talking to its own server: the last
+    /// label is data, no zone) from `client` until an alert comes (at most 200).
+    fn no_zone(detector: &Detector, client: IpAddr, start_ms: u64) -> Option<(u64, Box<Alert>)> {
+        for i in 0..200u64 {
+            let qname = name(&format!(
+                "dnscat.{:016x}{:016x}.{:08x}.",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                i ^ 0x5555,
+                i
+            ));
+            let now = start_ms + i * 50;
+            let decision = detector.on_miss(qname.as_ref(), RType::TXT, client, now);
+            if let Some(seen) = decision.seen {
+                detector.on_answer(qname.as_ref(), seen, client, Rcode::NXDOMAIN, 90, now);
+            }
+            if let Some(alert) = decision.alert {
+                return Some((i, alert));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn names_that_exist_nowhere_are_one_stream_per_client() {
+        // Each name's last label is hex, so each is its own "registered domain" by the list's
+        // default rule; under the root, one client's names are one stream.
+        let d = detector(Mode::Block);
+        let (i, alert) = no_zone(&d, TUNNEL_CLIENT, 1_000).expect("an alert");
+        assert!(i < 100, "alerted on query {i}");
+        assert!(alert.domain.as_ref().is_root());
+        assert_eq!(alert.client, Some(TUNNEL_CLIENT));
+        assert!(
+            alert
+                .explanation
+                .starts_with("names under top-level labels that exist nowhere: "),
+            "{}",
+            alert.explanation
+        );
+        assert!(
+            alert.explanation.contains("samples dnscat."),
+            "{}",
+            alert.explanation
+        );
+        // The verdict is the client's own, and only on names that exist nowhere.
+        let blocked = Some(Enforce::Block(BlockKind::Nxdomain));
+        let junk = name("dnscat.0123abcd.");
+        assert_eq!(d.check(junk.as_ref(), TUNNEL_CLIENT, 20_000), blocked);
+        assert_eq!(d.check(junk.as_ref(), OTHER_CLIENT, 20_000), None);
+        assert_eq!(
+            d.check(name("www.example.org.").as_ref(), TUNNEL_CLIENT, 20_000),
+            None
+        );
+        // Another host doing the same is its own stream, alerted on its own.
+        let (_, other) = no_zone(&d, OTHER_CLIENT, 2_000).expect("the second host's alert");
+        assert_eq!(other.client, Some(OTHER_CLIENT));
+        assert!(other.explanation.contains(&OTHER_CLIENT.to_string()));
+        assert!(!other.explanation.contains(&TUNNEL_CLIENT.to_string()));
+        // A few names under an address asked as a name, or a bare host name, stay quiet.
+        let quiet = detector(Mode::Alert);
+        for (k, text) in ["192.0.2.1.", "printer2.", "10.0.0.8.", "nas01."]
+            .iter()
+            .enumerate()
+        {
+            let qname = name(text);
+            let decision = quiet.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, k as u64);
+            assert!(decision.alert.is_none(), "{text}");
+        }
     }
 
     #[test]

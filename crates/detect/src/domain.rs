@@ -1049,6 +1049,14 @@ impl DomainTable {
         DomainKey(self.hash(0, domain.as_wire()))
     }
 
+    /// The key of the root's entry for `client` (an IPv4 address, an IPv6 /64): where the
+    /// detector counts one client's names under top-level labels that cannot exist
+    /// ([`crate::psl::impossible_tld`]), so that each host sending them is its own stream,
+    /// as a tunnel's names under a real domain are.
+    pub fn client_root_key(&self, client: IpAddr) -> DomainKey {
+        DomainKey(self.hash(0, &[0]) ^ self.client_hash(client))
+    }
+
     /// Shard and tag of a registered domain.
     fn locate(&self, domain: NameRef<'_>) -> (&Mutex<Shard>, u64) {
         self.locate_key(self.key(domain))
@@ -1273,11 +1281,19 @@ impl DomainTable {
         })
     }
 
-    /// Appends what `domain`'s state shows to an alert's explanation: its samples, when it
-    /// was first and last seen, its clients. The text [`DomainTable::snapshot`]'s report
-    /// gives, written straight from the entry, without the report's allocations.
-    pub(crate) fn write_state(&self, domain: NameRef<'_>, now_ms: u64, text: &mut String) {
-        let (shard, tag) = self.locate(domain);
+    /// Appends what `domain`'s state (under `key`: [`DomainTable::key`], or
+    /// [`DomainTable::client_root_key`] for the root) shows to an alert's explanation: its
+    /// samples, when it was first and last seen, its clients. The text
+    /// [`DomainTable::snapshot`]'s report gives, written straight from the entry, without the
+    /// report's allocations.
+    pub(crate) fn write_state(
+        &self,
+        domain: NameRef<'_>,
+        key: DomainKey,
+        now_ms: u64,
+        text: &mut String,
+    ) {
+        let (shard, tag) = self.locate_key(key);
         let Ok(shard) = shard.lock() else {
             return;
         };

@@ -214,6 +214,8 @@ pub struct Registered {
     pub labels: usize,
     /// Labels left of the registered domain.
     pub left_labels: usize,
+    /// Byte offset of the name's last label, its top-level label (0 for the root).
+    pub tld: usize,
 }
 
 impl Registered {
@@ -221,6 +223,41 @@ impl Registered {
     pub fn domain<'a>(&self, name: NameRef<'a>) -> NameRef<'a> {
         name.strip_labels(self.left_labels).unwrap_or(name)
     }
+
+    /// The root as the domain of `name`, whose last label starts at `tld`: every label is
+    /// left of it.
+    pub fn root(name: NameRef<'_>, tld: usize) -> Registered {
+        Registered {
+            offset: name.as_wire().len().saturating_sub(1),
+            labels: 0,
+            left_labels: name.label_count(),
+            tld,
+        }
+    }
+
+    /// Whether the name's top-level label cannot be one ([`impossible_tld`]); `wire` is the
+    /// name this was found for.
+    pub fn impossible_tld(&self, wire: &[u8]) -> bool {
+        impossible_tld(wire, self.tld)
+    }
+}
+
+/// Whether the label of the wire name `wire` that starts at `at` (its last one, for the
+/// question asked here) cannot be a top-level domain: it holds a byte other than an ASCII
+/// letter and is not an A-label (`xn--`). Top-level domains are alphabetic (RFC 1123 section
+/// 2.1; internationalised ones are A-labels), so a name under such a label exists nowhere in
+/// the DNS: a typo, an address asked as a name, or a tunnel client talking to its own server
+/// and putting its data where a zone would be (`dnscat.<hex>.<hex>`). False for the root.
+pub fn impossible_tld(wire: &[u8], at: usize) -> bool {
+    let len = usize::from(wire.get(at).copied().unwrap_or(0));
+    let Some(label) = wire.get(at + 1..at + 1 + len).filter(|l| !l.is_empty()) else {
+        return false;
+    };
+    // A letter either case: `| 0x20` folds A-Z onto a-z (and nothing else onto them).
+    if label.iter().all(|&b| (b | 0x20).wrapping_sub(b'a') < 26) {
+        return false;
+    }
+    !(label.len() > 4 && label[..4].eq_ignore_ascii_case(b"xn--"))
 }
 
 /// Why a public suffix list was refused.
@@ -379,6 +416,7 @@ impl Psl {
                 offset: 0,
                 labels: 0,
                 left_labels: 0,
+                tld: 0,
             };
         }
         // The start of the `k`-th label from the right (1-based).
@@ -416,12 +454,14 @@ impl Psl {
                 offset: 0,
                 labels: n,
                 left_labels: 0,
+                tld: start(1),
             };
         }
         Registered {
             offset: start(suffix + 1),
             labels: suffix + 1,
             left_labels: n - suffix - 1,
+            tld: start(1),
         }
     }
 }
@@ -574,6 +614,50 @@ mod tests {
             at += 1 + len;
         }
         assert_ne!(hash_label(0, b"a\0"), hash_label(0, b"a"));
+    }
+
+    #[test]
+    fn top_level_labels_that_cannot_exist() {
+        let psl = Psl::embedded();
+        let impossible = |text: &str| {
+            let n: Name = text.parse().unwrap();
+            psl.registered(n.as_ref()).impossible_tld(n.as_wire())
+        };
+        for name in [
+            "dnscat.f28d00731accc80001636f6d6d616e6400.",
+            "dnscat.3d7d03.460eee60c3.f585a7ab.",
+            "192.0.2.1.",
+            "printer2.",
+            "a.b.my-zone.",
+            "x.under_score.",
+        ] {
+            assert!(impossible(name), "{name}");
+        }
+        for name in [
+            ".",
+            "com.",
+            "www.example.com.",
+            "a.example.co.uk.",
+            "host.corp.",
+            "printer.",
+            "www.xn--p1ai.",
+            "foo.XN--unlisted0.",
+            "WWW.Example.COM.",
+            "1.2.3.4.in-addr.arpa.",
+        ] {
+            assert!(!impossible(name), "{name}");
+        }
+        // The label at an offset, and the root as a domain.
+        let n: Name = "a.b.1x.".parse().unwrap();
+        assert_eq!(psl.registered(n.as_ref()).tld, 4);
+        assert!(impossible_tld(n.as_wire(), 4));
+        assert!(!impossible_tld(n.as_wire(), 0));
+        assert!(!impossible_tld(n.as_wire(), 7));
+        assert!(!impossible_tld(n.as_wire(), 99));
+        let root = Registered::root(n.as_ref(), 4);
+        assert!(root.domain(n.as_ref()).is_root());
+        assert_eq!(root.offset, n.as_wire().len() - 1);
+        assert_eq!(root.left_labels, 3);
     }
 
     #[test]

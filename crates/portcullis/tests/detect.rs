@@ -189,6 +189,8 @@ fn resolver_config(
          case_randomisation = false\n\n\
          [[forward]]\nzone = \"tunnel.test.\"\nto = [\"{tunnel}\"]\n\n\
          [[forward]]\nzone = \"corp.test.\"\nto = [\"{corp}\"]\n\n\
+         # Everything else to the same server, which refuses it: no query leaves loopback.\n\
+         [[forward]]\nzone = \".\"\nto = [\"{corp}\"]\n\n\
          [dnssec]\nvalidation = false\n\n\
          [events]\nfile = \"events.json\"\n\n[detect]\n{detect}\n"
     )
@@ -568,6 +570,48 @@ fn a_beacon_and_a_download_are_reported_by_their_rules() {
     assert!(download.contains("\"qname\":\"corp.test.\""), "{download}");
     assert!(download.contains("pulled like a download"), "{download}");
     assert!(download.contains("127.0.0.2"), "{download}");
+}
+
+#[test]
+fn names_that_exist_nowhere_are_blocked_for_the_client_that_sends_them() {
+    // A tunnel client talking to its own server rather than through a zone: `dnscat.<hex>`,
+    // the last label hex, so each name is its own "registered domain" by the list's default
+    // rule. The detector counts them under the root, one stream per client.
+    let s = start("detect-no-zone", "mode = \"block\"\n");
+    let mut state = 0x51_7cc1_b727_220a_u64;
+    let mut blocked = None;
+    for i in 0..150 {
+        let mut hex = String::new();
+        for _ in 0..2 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            hex.push_str(&format!("{state:016x}"));
+        }
+        let name = format!("dnscat.{hex}.{i:04x}a.");
+        let answer = ask_from(LOCAL, s.addr, &name, RType::TXT).expect("an answer");
+        if answer.0 == Rcode::NXDOMAIN && answer.1 == Some((15, "tunnel: .".to_owned())) {
+            blocked = Some(i);
+            break;
+        }
+    }
+    let i = blocked.unwrap_or_else(|| panic!("never blocked: {}", s.resolver.log()));
+    assert!(i < 100, "blocked after {i} queries");
+    let event = s.tunnel_event("tunnel domain");
+    assert!(event.contains("\"qname\":\".\""), "{event}");
+    assert!(event.contains("exist nowhere"), "{event}");
+    assert!(event.contains("127.0.0.1"), "{event}");
+    // The verdict is that client's, on names that exist nowhere only.
+    let again = ask_from(LOCAL, s.addr, "dnscat.0123abcd.", RType::TXT).unwrap();
+    assert_eq!(again, (Rcode::NXDOMAIN, Some((15, "tunnel: .".to_owned()))));
+    let other = ask_from(OTHER, s.addr, "dnscat.0123abcd.", RType::TXT).unwrap();
+    assert_ne!(
+        other.1.map(|e| e.0),
+        Some(15),
+        "another client is not blocked"
+    );
+    let corp = ask_from(LOCAL, s.addr, "www.corp.test.", RType::A).unwrap();
+    assert_eq!(corp, (Rcode::NOERROR, None), "its other names resolve");
 }
 
 #[test]
