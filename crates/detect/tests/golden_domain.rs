@@ -131,15 +131,25 @@ fn the_shipped_model_leaves_ordinary_sites_alone() {
 fn first_tunnel_alert(
     queries: impl IntoIterator<Item = (u64, Name, IpAddr)>,
 ) -> Option<(u64, String)> {
+    first_tunnel_alert_of(queries, RType::A, Rcode::NOERROR, 80)
+}
+
+/// [`first_tunnel_alert`] with queries of `qtype`, each answered `rcode` with `len` bytes.
+fn first_tunnel_alert_of(
+    queries: impl IntoIterator<Item = (u64, Name, IpAddr)>,
+    qtype: RType,
+    rcode: Rcode,
+    len: usize,
+) -> Option<(u64, String)> {
     let d = detector();
     for (i, (now, qname, client)) in (0u64..).zip(queries) {
-        let decision = d.on_miss(qname.as_ref(), RType::A, client, now);
+        let decision = d.on_miss(qname.as_ref(), qtype, client, now);
         d.on_answer(
             qname.as_ref(),
             decision.seen.unwrap(),
             client,
-            Rcode::NOERROR,
-            80,
+            rcode,
+            len,
             now,
         );
         if let Some(alert) = decision.alert {
@@ -321,10 +331,9 @@ fn the_shipped_model_flags_a_slow_word_list_session_within_50_queries() {
         "kernel", "spectra", "printf", "colours", "bayesian", "lattice", "derive", "motif",
         "plain", "frame", "turtle", "cipher", "storage", "window", "syntax", "reader",
     ];
-    let d = detector();
     let mut state = 0x51_7cc1_b727_220a_u64;
     let mut now = 1_000u64;
-    for i in 0..50u64 {
+    let session = (0..50u64).map(|i| {
         now += if i % 10 == 9 {
             15_000 + xorshift(&mut state) % 15_000
         } else {
@@ -339,26 +348,10 @@ fn the_shipped_model_flags_a_slow_word_list_session_within_50_queries() {
             qname.push('.');
         }
         qname.push_str("wordy-example.link.");
-        let qname: Name = qname.parse().unwrap();
-        let decision = d.on_miss(qname.as_ref(), RType::TXT, CLIENT, now);
-        d.on_answer(
-            qname.as_ref(),
-            decision.seen.unwrap(),
-            CLIENT,
-            Rcode::NXDOMAIN,
-            150,
-            now,
-        );
-        if let Some(alert) = decision.alert {
-            assert_eq!(alert.kind, AlertKind::Tunnel, "{}", alert.explanation);
-            assert_eq!(alert.domain, "wordy-example.link.".parse::<Name>().unwrap());
-            assert!(
-                !alert.explanation.contains("regular"),
-                "{}",
-                alert.explanation
-            );
-            return;
-        }
-    }
-    panic!("no alert in 50 queries");
+        (now, qname.parse().unwrap(), CLIENT)
+    });
+    let (i, explanation) = first_tunnel_alert_of(session, RType::TXT, Rcode::NXDOMAIN, 150)
+        .expect("no alert in 50 queries");
+    assert!(i < 50, "{i}");
+    assert!(!explanation.contains("regular"), "{explanation}");
 }
