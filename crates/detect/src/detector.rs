@@ -437,7 +437,10 @@ impl Detector {
             &mut features,
         );
         let query = self.model.score(&features);
-        let weight = self.allow.weight(qname, now_ms);
+        // A name counted under the root is allowed when the root is (`allow-domain .`).
+        let weight = self
+            .allow
+            .weight(if domain.is_root() { domain } else { qname }, now_ms);
         let observed = self.domains.observe_query(
             &QueryObservation {
                 domain,
@@ -1009,6 +1012,18 @@ mod tests {
             d.check(name("www.example.org.").as_ref(), TUNNEL_CLIENT, 20_000),
             None
         );
+        // The operator allows them: every client's verdict cleared, and quiet while allowed.
+        assert!(d.allow(name(".").as_ref(), 30_000));
+        assert_eq!(d.check(junk.as_ref(), TUNNEL_CLIENT, 30_001), None);
+        assert!(no_zone(&d, TUNNEL_CLIENT, 40_000).is_none());
+        assert_eq!(
+            d.check(name("www.example.org.").as_ref(), TUNNEL_CLIENT, 40_000),
+            None
+        );
+        // An allow of the root covers nothing but the names counted under it.
+        assert!(tunnel(&d, 50_000).is_some());
+        let d = detector(Mode::Block);
+        no_zone(&d, TUNNEL_CLIENT, 1_000).expect("an alert");
         // Another host doing the same is its own stream, alerted on its own.
         let (_, other) = no_zone(&d, OTHER_CLIENT, 2_000).expect("the second host's alert");
         assert_eq!(other.client, Some(OTHER_CLIENT));

@@ -608,7 +608,8 @@ impl AllowList {
     }
 
     /// Whether `name` is in an allowed zone (suffix match on label boundaries), has a DKIM or
-    /// DMARC label, or is under a run-time allow still in force: never block it. No allocation;
+    /// DMARC label, or is under a run-time allow still in force (the root only as itself):
+    /// never block it. No allocation;
     /// no copy of the name unless run-time allows stand.
     pub fn allows(&self, name: NameRef<'_>, now_ms: u64) -> bool {
         let wire = name.as_wire();
@@ -655,8 +656,12 @@ impl AllowList {
         let Ok(mut runtime) = self.runtime.lock() else {
             return false;
         };
-        for &off in &offsets[..n] {
-            let suffix = &lower[usize::from(off)..];
+        // The suffixes at each label, or the root itself: the detector asks for the root when
+        // it counts a name under it (names that exist nowhere), so an allow of `.` covers
+        // those and nothing else.
+        let starts = offsets[..n].iter().map(|&o| usize::from(o));
+        for off in starts.chain((n == 0).then_some(0)) {
+            let suffix = &lower[off..];
             match runtime.get(suffix) {
                 Some(&until) if until > now_ms => return true,
                 Some(_) => {

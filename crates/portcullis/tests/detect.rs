@@ -612,6 +612,11 @@ fn names_that_exist_nowhere_are_blocked_for_the_client_that_sends_them() {
     );
     let corp = ask_from(LOCAL, s.addr, "www.corp.test.", RType::A).unwrap();
     assert_eq!(corp, (Rcode::NOERROR, None), "its other names resolve");
+    // The operator allows them.
+    let (code, out) = s.ctl(&["allow-domain", "."]);
+    assert_eq!(code, Some(0), "{out}");
+    let after = ask_from(LOCAL, s.addr, "dnscat.0123abcd.", RType::TXT).unwrap();
+    assert_ne!(after.1.map(|e| e.0), Some(15), "allowed: {out}");
 }
 
 #[test]
