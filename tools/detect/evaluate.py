@@ -18,16 +18,11 @@ import train_domain as td
 
 
 def session_rows(paths):
-    """Per (source, session): its queries in order, as (qtype, qname), and its kind."""
-    out = {}
-    for plain, (kind, src) in paths.items():
-        with open(plain) as fh:
-            fh.readline()
-            for line in fh:
-                p = line.rstrip("\n").split("\t")
-                key = "%s\t%s" % (src, p[0])
-                out.setdefault(key, (kind, src, []))[2].append((p[3], p[4]))
-    return out
+    """Per (source, session): its kind, its source, and its queries in order, as (qtype,
+    qname)."""
+    kinds = {src: kind for kind, src in paths.values()}
+    return {key: (kinds[key.split("\t", 1)[0]], key.split("\t", 1)[0], queries)
+            for key, queries in td.session_queries(paths).items()}
 
 
 def median(xs):

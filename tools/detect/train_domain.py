@@ -70,6 +70,9 @@ IDENTIFIER_FLOOR = 0.5
 # long window, their deviation / mean at most BEACON_GAP_CV, identifiers and one client.
 BEACON_PAUSES = 12.0
 BEACON_GAP_CV = 0.3
+# The orders rule (`polled_for_orders` in domain.rs): the beacon's timer, tunnel-friendly
+# types, and the query asks for orders.
+ORDERS_TYPE_SHARE = 0.8
 # The download rule (`pulled_like_a_download` in domain.rs).
 DOWNLOAD_NAMES = 20.0
 DOWNLOAD_NEW_SHARE = 0.8
@@ -165,20 +168,23 @@ def impossible_tld(qname):
     return not a_label and re.fullmatch(r"[A-Za-z]+", tld) is None
 
 
-def root_sessions(paths):
-    """The sessions (`source<TAB>session`) whose first name's top-level label cannot be one:
-    the detector counts them under the root, one stream per client."""
-    out = set()
+def asks_for_orders(qtype, qname):
+    """`domain::asks_for_orders`: TXT, NULL or a private-use type, for a name with no label
+    starting with `_`."""
+    data_type = qtype in ("TXT", "NULL") or (
+        qtype.startswith("TYPE") and qtype[4:].isdigit() and 65280 <= int(qtype[4:]) <= 65534)
+    return data_type and not any(label.startswith("_") for label in qname.split("."))
+
+
+def session_queries(paths):
+    """Per session (`source<TAB>session`): its queries in order, as (qtype, qname)."""
+    out = {}
     for plain, (_, src) in paths.items():
-        seen = set()
         with open(plain) as fh:
             fh.readline()
             for line in fh:
                 p = line.split("\t", 5)
-                if p[0] not in seen:
-                    seen.add(p[0])
-                    if impossible_tld(p[4]):
-                        out.add("%s\t%s" % (src, p[0]))
+                out.setdefault("%s\t%s" % (src, p[0]), []).append((p[3], p[4]))
     return out
 
 
@@ -202,10 +208,14 @@ class Vectors:
         self.held = np.array([cache[(self.kind[i], self.source[i], r[1])]
                               for i, r in enumerate(rows)])
         self.y = (self.kind == "tunnel").astype(np.float64)
+        queries = session_queries(paths)
         # Vectors of the root's streams (names under top-level labels that exist nowhere):
         # judged by the domain model, never learnt from (see train_domain).
-        roots = root_sessions(paths)
-        self.root = np.array([s in roots for s in self.session], dtype=bool)
+        self.root = np.array([impossible_tld(queries[s][0][1]) for s in self.session],
+                             dtype=bool)
+        # Whether the query each vector was made at asks for orders (the orders rule).
+        self.orders = np.array([asks_for_orders(*queries[s][q - 1])
+                                for s, q in zip(self.session, self.query)], dtype=bool)
 
 
 def fit(X, y, sw, names):
@@ -308,8 +318,8 @@ def first_flags(v, model):
     DATA_FLOOR_BYTES of left part a query on average, NOVEL_FLOOR_BYTES of them new against
     the domain's previous new name), and one client sending most of the
     new names (`from_one_client`: lead_client_share at least LEAD_SHARE_FLOOR); or, whatever
-    the model says, the beacon rule (`polled_like_a_beacon`) or the download rule
-    (`pulled_like_a_download`)."""
+    the model says, the beacon rule (`polled_like_a_beacon`), the orders rule
+    (`polled_for_orders`) or the download rule (`pulled_like_a_download`)."""
     s = score_with(model, v.X)
     # The replay prints each f32 in its shortest form; back in f32 it is the detector's value
     # again, and the floors compare as the detector does (a count of exactly two is common).
@@ -327,13 +337,18 @@ def first_flags(v, model):
               & at_least("long_identifier_share", IDENTIFIER_FLOOR)
               & at_least("long_gaps_log", np.log1p(BEACON_PAUSES))
               & (x[:, v.names.index("long_gap_cv")] <= np.float32(BEACON_GAP_CV)))
+    orders = (v.orders
+              & at_least("lead_client_share", LEAD_SHARE_FLOOR)
+              & at_least("tunnel_type_share", ORDERS_TYPE_SHARE)
+              & at_least("long_gaps_log", np.log1p(BEACON_PAUSES))
+              & (x[:, v.names.index("long_gap_cv")] <= np.float32(BEACON_GAP_CV)))
     download = (at_least("lead_client_share", LEAD_SHARE_FLOOR)
                 & at_least("long_distinct_log", np.log1p(DOWNLOAD_NAMES))
                 & at_least("long_distinct_per_query", DOWNLOAD_NEW_SHARE)
                 & at_least("tunnel_type_share", DOWNLOAD_TYPE_SHARE)
                 & at_least("mean_response_log", np.log1p(DOWNLOAD_RESPONSE_BYTES)))
     first = {}
-    for i in np.nonzero(((s >= model["threshold"]) & data) | beacon | download)[0]:
+    for i in np.nonzero(((s >= model["threshold"]) & data) | beacon | orders | download)[0]:
         k = v.session[i]
         if k not in first or v.query[i] < first[k]:
             first[k] = int(v.query[i])

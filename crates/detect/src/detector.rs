@@ -23,7 +23,7 @@ use wire::{Name, NameRef, RType, Rcode};
 use crate::anomaly::{Anomalies, AnomalyAlert, AnomalyConfig, AnomalyKind, Observation};
 use crate::domain::{
     DOMAIN_FEATURES, DomainConfig, DomainKey, DomainRule, DomainTable, QueryObservation,
-    carries_data, from_one_client,
+    asks_for_orders, carries_data, from_one_client,
 };
 use crate::features::{FEATURES, extract};
 use crate::model::{Model, QueryScore};
@@ -486,7 +486,7 @@ impl Detector {
             let rule = if by_model {
                 None
             } else {
-                DomainRule::matching(&vector)
+                DomainRule::matching(&vector, asks_for_orders(qtype, left))
             };
             if by_model || rule.is_some() {
                 let reason = rule.map_or("tunnel domain", DomainRule::reason);
@@ -843,9 +843,19 @@ mod tests {
         stream(detector, TUNNEL_CLIENT, zone, Rcode::NOERROR, start_ms)
     }
 
-    /// Polls `qname` from one client every 30 s (±10%) up to 60 times; the first alert and
-    /// the poll it came on.
+    /// Polls `qname` (A) from one client every 30 s (±10%) up to 60 times; the first alert
+    /// and the poll it came on.
     fn poll(detector: &Detector, qname: &str, jitter_ms: u64) -> Option<(u64, Box<Alert>)> {
+        poll_type(detector, qname, RType::A, jitter_ms)
+    }
+
+    /// [`poll`] with queries of `qtype`.
+    fn poll_type(
+        detector: &Detector,
+        qname: &str,
+        qtype: RType,
+        jitter_ms: u64,
+    ) -> Option<(u64, Box<Alert>)> {
         let qname = name(qname);
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut now = 1_000u64;
@@ -854,7 +864,7 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             now += 30_000 - jitter_ms / 2 + state % jitter_ms;
-            let decision = detector.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, now);
+            let decision = detector.on_miss(qname.as_ref(), qtype, TUNNEL_CLIENT, now);
             answer(detector, &qname, &decision, Rcode::NOERROR, 60, now);
             if let Some(alert) = decision.alert {
                 return Some((i, alert));
@@ -889,6 +899,39 @@ mod tests {
             poll(&detector(Mode::Alert), "a3f9c2d17e.c2-example.com.", 58_000),
             None
         );
+    }
+
+    #[test]
+    fn a_timer_of_txt_polls_is_a_beacon_polling_for_orders() {
+        // No identifier in the name: what it asks for, on a timer, is the sign.
+        let (i, alert) = poll_type(
+            &detector(Mode::Alert),
+            "orders.c2-example.com.",
+            RType::TXT,
+            6_000,
+        )
+        .expect("a timer of TXT polls");
+        assert!(i >= 12, "alerted on poll {i}");
+        assert_eq!(alert.reason, "beacon");
+        assert!(
+            alert
+                .explanation
+                .starts_with("polled like a beacon for its orders"),
+            "{}",
+            alert.explanation
+        );
+        // A service's records re-read on a schedule, or addresses: not orders.
+        for (qname, qtype) in [
+            ("_acme-challenge.www.c2-example.com.", RType::TXT),
+            ("_sip._tcp.c2-example.com.", RType::SRV),
+            ("orders.c2-example.com.", RType::A),
+        ] {
+            assert_eq!(
+                poll_type(&detector(Mode::Alert), qname, qtype, 6_000),
+                None,
+                "{qname} {qtype:?}"
+            );
+        }
     }
 
     /// Asks `{i}.dl.example-tunnel.com` (a counter) 40 times, 200 ms apart, answered with

@@ -1477,6 +1477,47 @@ pub fn polled_like_a_beacon(vector: &[f32; DOMAIN_FEATURES]) -> bool {
 const LONG_DISTINCT: usize = 4;
 /// Index of `tunnel_type_share` in the feature vector.
 const TUNNEL_TYPE_SHARE: usize = 6;
+/// Share of the short window's queries of tunnel-friendly types for a timer of them to be
+/// polled for orders.
+pub const ORDERS_TYPE_SHARE: f32 = 0.8;
+
+/// Whether a query asks a type whose answer is free-form data (TXT, NULL, the private-use
+/// range) for a name with no service label (`_acme-challenge`, `_grpc_config`, `_sip._tcp`:
+/// records that software re-reads on a schedule for its own configuration). What an implant
+/// polling for its orders asks.
+pub fn asks_for_orders(qtype: RType, left: &[u8]) -> bool {
+    let data_type = matches!(qtype, RType::TXT | RType::NULL) || (65280..=65534).contains(&qtype.0);
+    data_type && !has_service_label(left)
+}
+
+/// Whether a wire-format left part has a label starting with `_`. Bounded by its length.
+fn has_service_label(left: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&len) = left.get(at) {
+        if len == 0 {
+            break;
+        }
+        if left.get(at + 1) == Some(&b'_') {
+            return true;
+        }
+        at += 1 + usize::from(len);
+    }
+    false
+}
+
+/// Whether a domain is polled for orders like a beacon, whatever the names: one client
+/// ([`from_one_client`]) asking on a timer ([`BEACON_GAP_CV`], over at least
+/// [`BEACON_PAUSES`] pauses) mostly tunnel-friendly types ([`ORDERS_TYPE_SHARE`] of the short
+/// window), and this query asks for orders ([`asks_for_orders`]). An implant whose id has no
+/// identifier's shape (`9c46`, `orders`) is caught by what it asks for: free-form answers,
+/// on a timer, never cached.
+pub fn polled_for_orders(vector: &[f32; DOMAIN_FEATURES], asks_orders: bool) -> bool {
+    asks_orders
+        && from_one_client(vector)
+        && vector[TUNNEL_TYPE_SHARE] >= ORDERS_TYPE_SHARE
+        && vector[LONG_GAPS] >= ln1p(BEACON_PAUSES)
+        && vector[LONG_GAP_CV] <= BEACON_GAP_CV
+}
 /// Index of `mean_response_log` in the feature vector.
 const MEAN_RESPONSE: usize = 11;
 /// Index of `long_distinct_per_query` in the feature vector.
@@ -1510,15 +1551,20 @@ pub fn pulled_like_a_download(vector: &[f32; DOMAIN_FEATURES]) -> bool {
 pub enum DomainRule {
     /// [`polled_like_a_beacon`].
     Beacon,
+    /// [`polled_for_orders`].
+    Orders,
     /// [`pulled_like_a_download`].
     Download,
 }
 
 impl DomainRule {
-    /// The first rule `vector` meets.
-    pub fn matching(vector: &[f32; DOMAIN_FEATURES]) -> Option<DomainRule> {
+    /// The first rule `vector` meets; `asks_orders` says whether the query it was made at
+    /// asks for orders ([`asks_for_orders`]).
+    pub fn matching(vector: &[f32; DOMAIN_FEATURES], asks_orders: bool) -> Option<DomainRule> {
         if polled_like_a_beacon(vector) {
             Some(DomainRule::Beacon)
+        } else if polled_for_orders(vector, asks_orders) {
+            Some(DomainRule::Orders)
         } else if pulled_like_a_download(vector) {
             Some(DomainRule::Download)
         } else {
@@ -1529,7 +1575,7 @@ impl DomainRule {
     /// The alert's reason.
     pub fn reason(self) -> &'static str {
         match self {
-            DomainRule::Beacon => "beacon",
+            DomainRule::Beacon | DomainRule::Orders => "beacon",
             DomainRule::Download => "download",
         }
     }
@@ -1836,6 +1882,10 @@ impl DomainModel {
                     LONG_IDENTIFIER_SHARE,
                     LEAD_CLIENT_SHARE,
                 ]
+            }
+            DomainRule::Orders => {
+                out.push_str("polled like a beacon for its orders (free-form answers): ");
+                &[LONG_GAP_CV, LONG_GAPS, TUNNEL_TYPE_SHARE, LEAD_CLIENT_SHARE]
             }
             DomainRule::Download => {
                 out.push_str("pulled like a download: ");
@@ -2470,6 +2520,47 @@ mod tests {
             let mut w = v;
             w[i] = value;
             assert!(!polled_like_a_beacon(&w), "{what}");
+        }
+    }
+
+    #[test]
+    fn a_timer_of_free_form_answers_is_polled_for_orders() {
+        let wire = |text: &str| {
+            let n: Name = text.parse().unwrap();
+            n.as_wire()[..n.len() - 1].to_vec()
+        };
+        assert!(asks_for_orders(RType::TXT, &wire("orders")));
+        assert!(asks_for_orders(RType::NULL, &wire("9c46.u")));
+        assert!(asks_for_orders(RType(65_400), &wire("x")));
+        for (qtype, left) in [
+            (RType::A, "orders"),
+            (RType::SRV, "web"),
+            (RType::MX, "mail"),
+            (RType::TXT, "_acme-challenge.www"),
+            (RType::TXT, "_grpc_config.api"),
+            (RType::TXT, "x._sip._tcp"),
+        ] {
+            assert!(!asks_for_orders(qtype, &wire(left)), "{qtype:?} {left}");
+        }
+        let mut v = [0.0; DOMAIN_FEATURES];
+        v[LEAD_CLIENT_SHARE] = 1.0;
+        v[LONG_GAPS] = ln1p(BEACON_PAUSES);
+        v[LONG_GAP_CV] = 0.1;
+        v[TUNNEL_TYPE_SHARE] = ORDERS_TYPE_SHARE;
+        assert!(polled_for_orders(&v, true));
+        assert!(!polled_for_orders(&v, false), "this query asks no orders");
+        assert!(!polled_like_a_beacon(&v), "no identifier");
+        assert_eq!(DomainRule::matching(&v, true), Some(DomainRule::Orders));
+        assert_eq!(DomainRule::Orders.reason(), "beacon");
+        for (what, i, value) in [
+            ("irregular pauses", LONG_GAP_CV, 0.6),
+            ("too few pauses", LONG_GAPS, ln1p(BEACON_PAUSES - 1.0)),
+            ("mostly address queries", TUNNEL_TYPE_SHARE, 0.5),
+            ("many clients", LEAD_CLIENT_SHARE, 0.1),
+        ] {
+            let mut w = v;
+            w[i] = value;
+            assert!(!polled_for_orders(&w, true), "{what}");
         }
     }
 

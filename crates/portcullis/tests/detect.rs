@@ -540,22 +540,28 @@ fn a_dns2tcp_tunnel_is_reported_blocked_and_allowed_again() {
 // Modes
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn a_beacon_and_a_download_are_reported_by_their_rules() {
-    // The tests' model never flags a domain of a few names, so these events come from the
-    // rules: a beacon (one name holding an identifier, polled on a timer, TTL 0 so every poll
-    // is a miss) and a download (large TXT answers to a counter).
-    let s = start("detect-rules", "mode = \"log\"\n");
+/// Asks `name` (`qtype`) from [`LOCAL`] `polls` times, 1.15-1.25 s apart: a timer (the
+/// zone's TTL is 0, so every poll is a miss); then the first `beacon` event.
+fn poll_on_a_timer(s: &Setup, name: &str, qtype: RType, polls: usize) -> String {
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    for _ in 0..20 {
-        let answer = ask_from(LOCAL, s.addr, "a3f9c2d17e.tunnel.test.", RType::A);
+    for _ in 0..polls {
+        let answer = ask_from(LOCAL, s.addr, name, qtype);
         assert_eq!(answer.map(|a| a.0), Some(Rcode::NOERROR));
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         std::thread::sleep(Duration::from_millis(1_150 + state % 100));
     }
-    let beacon = s.tunnel_event("beacon");
+    s.tunnel_event("beacon")
+}
+
+#[test]
+fn a_beacon_and_a_download_are_reported_by_their_rules() {
+    // The tests' model never flags a domain of a few names, so these events come from the
+    // rules: a beacon (one name holding an identifier, polled on a timer, TTL 0 so every poll
+    // is a miss) and a download (large TXT answers to a counter).
+    let s = start("detect-rules", "mode = \"log\"\n");
+    let beacon = poll_on_a_timer(&s, "a3f9c2d17e.tunnel.test.", RType::A, 20);
     assert!(beacon.contains("\"qname\":\"tunnel.test.\""), "{beacon}");
     assert!(beacon.contains("polled like a beacon"), "{beacon}");
 
@@ -570,6 +576,19 @@ fn a_beacon_and_a_download_are_reported_by_their_rules() {
     assert!(download.contains("\"qname\":\"corp.test.\""), "{download}");
     assert!(download.contains("pulled like a download"), "{download}");
     assert!(download.contains("127.0.0.2"), "{download}");
+}
+
+#[test]
+fn a_timer_of_txt_polls_is_reported_as_a_beacon_polling_for_orders() {
+    // A word, not an identifier, polled for TXT on a timer (TTL 0, so every poll is a miss):
+    // the tests' model never flags a domain of one name, so the event is the orders rule's.
+    let s = start("detect-orders", "mode = \"log\"\n");
+    let beacon = poll_on_a_timer(&s, "orders.tunnel.test.", RType::TXT, 15);
+    assert!(beacon.contains("\"qname\":\"tunnel.test.\""), "{beacon}");
+    assert!(
+        beacon.contains("polled like a beacon for its orders"),
+        "{beacon}"
+    );
 }
 
 #[test]
