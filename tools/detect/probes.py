@@ -4,7 +4,7 @@
     cargo build -p portcullis
     python3 tools/detect/probes.py [--bin target/debug/portcullis]
 
-Writes seeded traces (trace format: tools/detect/README.md) of fourteen shapes to a temporary
+Writes seeded traces (trace format: tools/detect/README.md) of seventeen shapes to a temporary
 directory, replays them with `portcullis detect replay` (the shipped model, the default
 windows) and prints, per shape, how many sessions the domain model flagged and after how many
 queries. None of these is a tunnel; docs/DETECTION.md ("False positives outside the data")
@@ -149,6 +149,20 @@ def traces(rng):
             host = "mail-%s%s%d-f%d" % (rng.choice(letters), rng.choice(letters),
                                         rng.randint(1, 9), rng.randint(1, 255))
             add("gsender%d" % s, g, "10.0.13.%d" % s, "A", host + ".gsender%d.com." % s)
+    # Timers whose answers are never cached (TTL shorter than the interval), one client each,
+    # 40 polls: a host name's address every 30 s (`status`), a certificate client waiting
+    # for its DNS-01 record every 5 s (`acme`), and a configuration record in TXT re-read
+    # every 60 s (`txtconfig`: polled like a beacon for its orders, the rule's known cost).
+    for s in range(20):
+        for k, (shape, period, qtype, name) in enumerate((
+                ("status", 30_000, "A", "status.monitor%d.com." % s),
+                ("acme", 5_000, "TXT", "_acme-challenge.www.site%d.com." % s),
+                ("txtconfig", 60_000, "TXT", "config.vendor%d.com." % s))):
+            t = 0.0
+            for _ in range(40):
+                t += period * rng.uniform(0.9, 1.1)
+                rows.append(("%s%d" % (shape, s), int(t), "10.%d.14.%d" % (k, s), qtype, name,
+                             "NOERROR", 120, 0))
     return rows
 
 
