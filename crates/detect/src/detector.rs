@@ -116,6 +116,10 @@ pub struct DetectConfig {
 /// The storm limit when no `rate_limit_qps` is set: enough for the domain's real users.
 const STORM_QPS: u32 = 50;
 
+/// What an alert on the root says first: its stream is one client's names under top-level
+/// labels that cannot exist (see [`Detector::registered`]).
+const ROOT_STREAM: &str = "names under top-level labels that exist nowhere: ";
+
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
@@ -627,7 +631,7 @@ impl Detector {
         };
         let mut explanation = explanation();
         if domain.is_root() {
-            explanation.insert_str(0, "names under top-level labels that exist nowhere: ");
+            explanation.insert_str(0, ROOT_STREAM);
         }
         let until_ms = now_ms.saturating_add(block_for);
         let summary: Box<str> = explanation.clone().into_boxed_str();
@@ -687,7 +691,6 @@ impl Detector {
         client: IpAddr,
         now_ms: u64,
     ) -> Option<Box<Alert>> {
-        let explanation = found.to_string();
         let reason = anomaly_reason(found.kind);
         let about_domain = matches!(
             found.kind,
@@ -697,6 +700,13 @@ impl Detector {
                 | AnomalyKind::DomainClients
                 | AnomalyKind::NxdomainStorm
         );
+        // The root's stream is one client's names that exist nowhere: its limit and its
+        // blame are that client's, as a tunnel verdict on it is.
+        let own = (about_domain && domain.is_root()).then_some(client);
+        let mut explanation = found.to_string();
+        if own.is_some() {
+            explanation.insert_str(0, ROOT_STREAM);
+        }
         let mut enforced = None;
         if mode == Mode::Block
             && !found.learning
@@ -716,7 +726,7 @@ impl Detector {
                     domain,
                     Verdict {
                         enforce,
-                        client: None,
+                        client: own,
                         until_ms: now_ms.saturating_add(block_for),
                         reason: "anomaly",
                         summary: explanation.clone().into_boxed_str(),
@@ -727,7 +737,8 @@ impl Detector {
             }
         }
         // A domain's own series (a storm against it) blames no client.
-        let client = (found.client_prefix.is_some() || !about_domain).then_some(client);
+        let client =
+            (found.client_prefix.is_some() || !about_domain || own.is_some()).then_some(client);
         Some(Box::new(Alert {
             kind: AlertKind::Anomaly,
             domain: found.domain.unwrap_or_else(|| Name::from(domain)),
@@ -1082,6 +1093,68 @@ mod tests {
             let decision = quiet.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, k as u64);
             assert!(decision.alert.is_none(), "{text}");
         }
+    }
+
+    #[test]
+    fn an_anomaly_on_names_that_exist_nowhere_is_the_clients() {
+        // A domain model that never flags, and no learning period: what alerts is a domain's
+        // anomaly series, here the root stream of one client.
+        let mut file: serde_json::Value = serde_json::from_str(EMBEDDED_MODEL).unwrap();
+        let (zeros, ones) = ([0.0f32; DOMAIN_FEATURES], [1.0f32; DOMAIN_FEATURES]);
+        file["domain"] = serde_json::json!({
+            "features": DOMAIN_FEATURE_NAMES,
+            "mean": zeros,
+            "scale": ones,
+            "weights": zeros,
+            "bias": -100.0,
+            "threshold": 0.5,
+        });
+        let config = DetectConfig {
+            mode: Mode::Block,
+            learning_ms: 0,
+            ..DetectConfig::default()
+        };
+        let quiet = Model::from_json(&file.to_string()).unwrap();
+        let d = Detector::new(config, quiet, Psl::embedded(), 0);
+        // Twelve minutes of ordinary traffic, 150 to 300 names a minute: the baselines of the
+        // domains and of the server (whose own series must not be what alerts first).
+        let mut now = 0;
+        for minute in 0..12u64 {
+            for site in 0..50 + minute * 37 % 50 {
+                for host in ["www", "mail", "api"] {
+                    now = minute * 60_000 + site * 500;
+                    let qname = name(&format!("{host}.site{site}.example."));
+                    d.on_miss(qname.as_ref(), RType::A, OTHER_CLIENT, now);
+                }
+            }
+        }
+        // One client sends a stream of names under made-up top-level labels.
+        let mut alert = None;
+        for i in 0..300u64 {
+            let qname = name(&format!("x{i:04x}.{i:04x}a."));
+            let decision = d.on_miss(qname.as_ref(), RType::A, TUNNEL_CLIENT, now + i * 100);
+            if decision.alert.is_some() {
+                alert = decision.alert;
+                break;
+            }
+        }
+        let alert = alert.expect("an anomaly on the root stream");
+        assert_eq!(alert.kind, AlertKind::Anomaly);
+        assert!(alert.domain.as_ref().is_root());
+        assert_eq!(alert.client, Some(TUNNEL_CLIENT));
+        let text = &alert.explanation;
+        assert!(text.starts_with(ROOT_STREAM), "{text}");
+        assert!(alert.enforced.is_some(), "block mode, learning over");
+        // The limit is that client's.
+        let junk = name("x0000.0001a.");
+        assert_eq!(d.check(junk.as_ref(), OTHER_CLIENT, now + 40_000), None);
+        let limited = (0..200)
+            .filter(|_| {
+                d.check(junk.as_ref(), TUNNEL_CLIENT, now + 40_000)
+                    .is_some()
+            })
+            .count();
+        assert!(limited > 0, "the client's own names are rate-limited");
     }
 
     #[test]
