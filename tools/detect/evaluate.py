@@ -40,11 +40,13 @@ def run(binary, tmp, paths):
     # 1. The shipped model file, in a real replay.
     header, rows, stderr = td.replay(binary, None, paths, vectors=False)
     col = {c: i for i, c in enumerate(header)}
-    domain_of, flagged_at, why = {}, {}, {}
+    domain_of, flagged_at, why, reported_at = {}, {}, {}, {}
     for r in rows:
         kind, src = paths[r[col["file"]]]
         key = "%s\t%s" % (src, r[col["session"]])
         domain_of[key] = r[col["domain"]].lower()
+        if int(r[col["first_reported"]]) > 0:
+            reported_at[key] = int(r[col["first_reported"]])
         at = int(r[col["first_alert"]])
         if at > 0:
             flagged_at[key] = at
@@ -89,6 +91,8 @@ def run(binary, tmp, paths):
     nd = sorted(nodomain)
     out.append(family_row("dnscat2, no-domain mode (all 7, per first query's domain)", nd,
                           flagged_at))
+    out.append(family_row("dnscat2, no-domain mode, reported (its own alert, or its client's "
+                          "standing from an earlier session)", nd, reported_at))
     fl = benign_flagged(flagged_at)
     out.append("")
     out.append("Held-out benign registered domains: %d (from %d sessions); flagged: %d%s."

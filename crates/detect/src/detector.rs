@@ -391,6 +391,16 @@ impl Detector {
         self.verdicts.check(self.registered(qname), client, now_ms)
     }
 
+    /// Whether `qname`'s registered domain has been reported for `client` and its alert's
+    /// quiet period still runs: a session that starts then gets no alert of its own (one
+    /// alert a domain and period), but it is the domain already reported, and in block mode
+    /// the verdict set with that alert answers it. The replay counts such sessions.
+    pub fn reported(&self, qname: NameRef<'_>, client: IpAddr, now_ms: u64) -> bool {
+        self.quiet
+            .check(self.registered(qname), client, now_ms)
+            .is_some()
+    }
+
     /// A cache miss about to go upstream: scores it, counts it, and perhaps decides.
     pub fn on_miss(
         &self,
@@ -1001,8 +1011,14 @@ mod tests {
             d.check(name("x.example-tunnel.com.").as_ref(), TUNNEL_CLIENT, 9_000),
             None
         );
+        // Reported, for every client (a zone's alert is everyone's), until the quiet period
+        // ends.
+        let under = name("x.example-tunnel.com.");
+        assert!(d.reported(under.as_ref(), OTHER_CLIENT, 9_000));
+        assert!(!d.reported(name("example.org.").as_ref(), TUNNEL_CLIENT, 9_000));
         // The same session goes on: no second alert while the domain is quiet.
         assert!(tunnel(&d, 10_000).is_none());
+        assert!(!d.reported(under.as_ref(), OTHER_CLIENT, 1_000_000));
         assert!(d.stats().queries_scored > 500);
     }
 
@@ -1062,6 +1078,9 @@ mod tests {
         let junk = name("dnscat.0123abcd.");
         assert_eq!(d.check(junk.as_ref(), TUNNEL_CLIENT, 20_000), blocked);
         assert_eq!(d.check(junk.as_ref(), OTHER_CLIENT, 20_000), None);
+        // Reported for that client alone: another host's names start no report.
+        assert!(d.reported(junk.as_ref(), TUNNEL_CLIENT, 20_000));
+        assert!(!d.reported(junk.as_ref(), OTHER_CLIENT, 20_000));
         assert_eq!(
             d.check(name("www.example.org.").as_ref(), TUNNEL_CLIENT, 20_000),
             None

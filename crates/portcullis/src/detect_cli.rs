@@ -173,6 +173,10 @@ struct Session {
     /// The first anomaly alert one of this session's own queries or answers raised: the
     /// query's index and the alert's reason (how a session with no fixed domain is seen).
     first_anomaly: Option<(usize, &'static str)>,
+    /// The first query after which the session's domain stood reported for its client
+    /// ([`Detector::reported`]): by the session's own alert, or by an earlier one whose quiet
+    /// period (and, in block mode, verdict) the session falls in.
+    first_reported: Option<usize>,
 }
 
 fn parse_rcode(text: &str) -> Result<Rcode, String> {
@@ -221,6 +225,7 @@ fn read_trace(file: usize, path: &Path, sessions: &mut Vec<Session>) -> Result<(
                 data: 0,
                 first_alert: None,
                 first_anomaly: None,
+                first_reported: None,
             });
             sessions.len() - 1
         });
@@ -243,9 +248,11 @@ fn fnv(parts: &[&str]) -> u64 {
 /// `detect replay`: drives a real [`Detector`] (mode alert, default windows and capacities)
 /// with the traces' queries and answers, all sessions interleaved in one detector, and writes
 /// per session `file, session, domain, queries, data_queries, first_alert, explanation,
-/// first_anomaly` (the 1-based index of the session's query on which a tunnel alert named its
-/// registered domain, or -1; the index and reason of the first anomaly alert raised by one of
-/// the session's own queries or answers, as `12:client names`, or -1), or with `vectors` the domain feature vector at every gate crossing (`file,
+/// first_anomaly, first_reported` (the 1-based index of the session's query on which a tunnel
+/// alert named its registered domain, or -1; the index and reason of the first anomaly alert
+/// raised by one of the session's own queries or answers, as `12:client names`, or -1; the
+/// index of the first query after which its domain stood reported for its client, by its own
+/// alert or an earlier one, or -1), or with `vectors` the domain feature vector at every gate crossing (`file,
 /// session, query, features...`). Anomaly alerts are counted on standard error.
 pub fn replay(
     model: Model,
@@ -341,11 +348,15 @@ pub fn replay(
                 }
             }
         }
+        if session.first_reported.is_none() && detector.reported(row.qname.as_ref(), row.client, t)
+        {
+            session.first_reported = Some(query);
+        }
     }
     if !options.vectors {
         writeln!(
             out,
-            "file\tsession\tdomain\tqueries\tdata_queries\tfirst_alert\texplanation\tfirst_anomaly"
+            "file\tsession\tdomain\tqueries\tdata_queries\tfirst_alert\texplanation\tfirst_anomaly\tfirst_reported"
         )
         .map_err(io)?;
         for session in &sessions {
@@ -362,9 +373,12 @@ pub fn replay(
                 Some((at, reason)) => format!("{at}:{reason}"),
                 None => "-1".to_string(),
             };
+            let reported = session
+                .first_reported
+                .map_or_else(|| "-1".to_string(), |at| at.to_string());
             writeln!(
                 out,
-                "{}\t{}\t{domain}\t{}\t{}\t{first}\t{why}\t{anomaly}",
+                "{}\t{}\t{domain}\t{}\t{}\t{first}\t{why}\t{anomaly}\t{reported}",
                 files[session.file], session.id, session.queries, session.data
             )
             .map_err(io)?;
@@ -411,8 +425,9 @@ mod tests {
         assert!(err.unwrap_err().starts_with("line 1:"));
     }
 
-    /// A trace with one tunnel session (base32 in TXT queries, 200 ms apart) and one
-    /// ordinary site, written to a temporary file.
+    /// A trace with one tunnel session (base32 in TXT queries, 200 ms apart), a second one of
+    /// the same client and domain starting 20 s after the first, and one ordinary site,
+    /// written to a temporary file.
     fn trace(dir: &Path) -> std::path::PathBuf {
         let mut text = String::from("session\tt_ms\tclient\tqtype\tqname\trcode\tresp_len\tdata\n");
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -430,6 +445,13 @@ mod tests {
                 text,
                 "t1\t{}\t192.0.2.9\tTXT\t{label}.{i}.tun.replay-test.net.\tNOERROR\t250\t1",
                 i * 200
+            );
+        }
+        for i in 0..3u64 {
+            let _ = writeln!(
+                text,
+                "t2\t{}\t192.0.2.9\tTXT\tmore{i}.tun.replay-test.net.\tNOERROR\t250\t1",
+                20_000 + i * 200
             );
         }
         for (i, host) in ["www", "mail", "api", "www", "cdn"].iter().enumerate() {
@@ -454,8 +476,10 @@ mod tests {
             mode: detect::Mode::Alert,
             ..DetectConfig::default()
         };
+        // Every session from the trace's own times: the second tunnel session after the first.
         let options = ReplayOptions {
             min_gap_ms: 20,
+            spread_ms: 1,
             ..ReplayOptions::default()
         };
         let mut out = Vec::new();
@@ -486,8 +510,16 @@ mod tests {
         let first: i64 = tunnel[5].parse().unwrap();
         assert!((1..=50).contains(&first), "flagged at {first}");
         assert!(tunnel[6].contains("samples"), "{}", tunnel[6]);
+        assert_eq!(rows[0][8], "first_reported");
+        assert_eq!(tunnel[8], tunnel[5], "reported by its own alert");
+        // The second session: no alert of its own, inside the first one's quiet period.
+        let again = rows.iter().find(|r| r[1] == "t2").unwrap();
+        assert_eq!((again[5], again[8]), ("-1", "1"));
         let benign = rows.iter().find(|r| r[1] == "b1").unwrap();
-        assert_eq!((benign[2], benign[5]), ("example.org.", "-1"));
+        assert_eq!(
+            (benign[2], benign[5], benign[8]),
+            ("example.org.", "-1", "-1")
+        );
 
         // Vectors: the header, then rows of the tunnel session only (the site never gates).
         let mut out = Vec::new();
@@ -510,8 +542,11 @@ mod tests {
         assert!(header.starts_with("file\tsession\tquery\tshort_queries_log\t"));
         let rest: Vec<&str> = lines.collect();
         assert!(!rest.is_empty());
-        assert!(rest.iter().all(|l| l.split('\t').nth(1) == Some("t1")
-            && l.split('\t').count() == 3 + DOMAIN_FEATURE_NAMES.len()));
+        assert!(
+            rest.iter()
+                .all(|l| matches!(l.split('\t').nth(1), Some("t1" | "t2"))
+                    && l.split('\t').count() == 3 + DOMAIN_FEATURE_NAMES.len())
+        );
 
         // Not a trace: refused with the file's name.
         let bad = dir.join("bad.tsv");
