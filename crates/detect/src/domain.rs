@@ -117,7 +117,8 @@ pub struct DomainConfig {
     /// coming back, and its timing is what the model then looks at.
     pub gate_gaps: f32,
     /// Once gated, the model runs on every `eval_every`-th query of the domain, and also
-    /// whenever its short-window distinct count reaches a new power of two.
+    /// whenever its short-window distinct count reaches a new power of two or a query asks
+    /// for orders ([`asks_for_orders`]).
     pub eval_every: u32,
     /// Key of the keyed hash; `None` draws a random one (tests fix it to be reproducible).
     pub hash_key: Option<[u64; 2]>,
@@ -1186,7 +1187,12 @@ impl DomainTable {
         let pow = ((short_distinct.max(1.0).to_bits() >> 23) as u8)
             .wrapping_sub(127)
             .min(31);
-        let turn = e.gated % config.eval_every == 0 || pow > e.last_pow;
+        // A query asking for orders is always a turn: the orders rule can only fire on one,
+        // and a beacon polling on a timer would otherwise be judged every `eval_every`-th
+        // poll.
+        let turn = e.gated % config.eval_every == 0
+            || pow > e.last_pow
+            || asks_for_orders(q.qtype, q.left);
         e.gated = e.gated.wrapping_add(1);
         if !turn {
             return Observed {
