@@ -2272,7 +2272,7 @@ mod tests {
     }
 
     #[test]
-    fn gates_then_every_fourth_query_and_powers_of_two() {
+    fn gates_then_every_fourth_query_powers_of_two_and_orders() {
         let t = DomainTable::new(config());
         let d = name("example.com");
         // The same few names never cross the gates.
@@ -2295,6 +2295,32 @@ mod tests {
         assert!(evaluated.contains(&15), "{evaluated:?}");
         assert!(evaluated.contains(&31), "{evaluated:?}");
         assert!(evaluated.len() <= 33 / 4 + 3, "{evaluated:?}");
+        // Once gated, a query asking for orders is always a turn (the orders rule can fire on
+        // no other), a service label's TXT is not.
+        let ask = |i: u64, qtype: RType, text: &str| {
+            t.observe_query(
+                &QueryObservation {
+                    domain: d.as_ref(),
+                    key: t.key(d.as_ref()),
+                    left: &left(text),
+                    qtype,
+                    client: client(1),
+                    score: 0.1,
+                    suspicious: false,
+                    weight: 1.0,
+                },
+                2000 + i,
+            )
+        };
+        let turns = |from: u64, qtype: RType, text: &str| {
+            (from..from + 8)
+                .filter(|&i| ask(i, qtype, text).features.is_some())
+                .count()
+        };
+        assert_eq!(turns(0, RType::TXT, "orders"), 8);
+        assert_eq!(turns(10, RType::NULL, "orders"), 8);
+        assert_eq!(turns(20, RType::TXT, "_acme-challenge"), 2);
+        assert_eq!(turns(30, RType::A, "orders"), 2);
         // Suspicious queries gate on their own.
         let d = name("sus.example");
         let sus = |i: u64| {
