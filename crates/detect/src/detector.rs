@@ -394,7 +394,8 @@ impl Detector {
     /// Whether `qname`'s registered domain has been reported for `client` and its alert's
     /// quiet period still runs: a session that starts then gets no alert of its own (one
     /// alert a domain and period), but it is the domain already reported, and in block mode
-    /// the verdict set with that alert answers it. The replay counts such sessions.
+    /// the verdict set with that alert answers it (unless verdicts are per client and the
+    /// session's client is another). The replay counts such sessions.
     pub fn reported(&self, qname: NameRef<'_>, client: IpAddr, now_ms: u64) -> bool {
         self.quiet
             .check(self.registered(qname), client, now_ms)
